@@ -1,0 +1,23 @@
+"""skdce: zero-reference low-light image enhancement (Zero-DCE) for NumPy images.
+
+``import skdce`` is light: it imports NumPy only. onnxruntime is imported the
+first time a model runs, torch only by :mod:`skdce.train`.
+"""
+
+from . import losses
+from .curves import apply_le_curves
+from .enhance import enhance, estimate_curves
+from .models import ModelInfo, get_model, list_models
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "apply_le_curves",
+    "enhance",
+    "estimate_curves",
+    "get_model",
+    "list_models",
+    "ModelInfo",
+    "losses",
+    "__version__",
+]

@@ -1,0 +1,345 @@
+"""The light-enhancement curve of Zero-DCE, ``LE(x) = x + a*x*(1 - x)``, in NumPy."""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ._image import check_unit_range, compute_dtype, image_layout, validate_values
+
+__all__ = ["apply_le_curves"]
+
+#: Elements per block of one array: four such arrays (output, temporary,
+#: alpha, 1 + alpha) stay within a 1 MiB L2 cache.
+_BLOCK = 1 << 15
+_MAX_THREADS = 8
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_local = threading.local()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=min(_MAX_THREADS, os.cpu_count() or 1), thread_name_prefix="skdce-curves"
+            )
+        return _pool
+
+
+def _scratch(n: int, dtype: np.dtype, slot: int) -> np.ndarray:
+    """A per-thread buffer of at least ``n`` elements (no allocation per block)."""
+    key = (slot, dtype.str)
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None:
+        bufs = _local.bufs = {}
+    buf = bufs.get(key)
+    if buf is None or buf.size < n:
+        buf = bufs[key] = np.empty(max(n, _BLOCK), dtype)
+    return buf[:n]
+
+
+def _alpha_view(alphas: np.ndarray, layout, n_color: int, name: str = "alphas") -> np.ndarray:
+    """Return alphas as a broadcastable ``(N|1, H|1, W|1, k, n_color)`` view."""
+    if alphas.ndim == 0:
+        return alphas.reshape(1, 1, 1, 1, 1)
+    if alphas.ndim == 1:
+        if alphas.size % n_color:
+            raise ValueError(
+                f"{name} has {alphas.size} values; a 1-D {name} holds one alpha per colour channel "
+                f"({n_color}) or one per channel and iteration (a multiple of {n_color})."
+            )
+        return alphas.reshape(1, 1, 1, alphas.size // n_color, n_color)
+    img_ndim = len(layout.shape)
+    if layout.channel_axis is None:
+        if alphas.ndim == img_ndim:  # one gray map per pixel, shared by the iterations
+            view = alphas[..., None, None]
+        elif alphas.ndim == img_ndim + 1:  # trailing axis: one map per iteration
+            view = alphas[..., None]
+        else:
+            raise ValueError(
+                f"{name} has shape {alphas.shape}; for a grayscale image of shape {layout.shape} pass a "
+                f"scalar, a 1-D array of per-iteration alphas, a map of the image's shape, or maps with a "
+                f"trailing iteration axis."
+            )
+    else:
+        if alphas.ndim != img_ndim:
+            raise ValueError(
+                f"{name} has shape {alphas.shape} but image has shape {layout.shape}; pass a scalar, a 1-D "
+                f"array of per-channel alphas, or maps laid out like the image (channel_axis={layout.channel_axis}) "
+                f"with {n_color} or k*{n_color} channels."
+            )
+        view = np.moveaxis(alphas, layout.channel_axis, -1)
+        if view.shape[-1] % n_color:
+            raise ValueError(
+                f"{name} has {view.shape[-1]} channels; the image has {n_color} colour channel(s), so "
+                f"pass {n_color} (one map reused every iteration) or k*{n_color} (one map per iteration)."
+            )
+        view = view.reshape(view.shape[:-1] + (view.shape[-1] // n_color, n_color))
+    if not layout.batched:
+        view = view[None]
+    return view
+
+
+def _spatial_shape(layout) -> tuple[int, int, int]:
+    shape = list(layout.shape)
+    if layout.channel_axis is not None:
+        del shape[layout.channel_axis]
+    if not layout.batched:
+        shape.insert(0, 1)
+    return tuple(shape)
+
+
+def _check_block(arr: np.ndarray, name: str, lower: float, fix: str) -> None:
+    lo = arr.min()
+    hi = arr.max()
+    if not (lo >= lower and hi <= 1.0):  # also catches NaN
+        check_unit_range(arr, name, lower=lower, fix=fix)
+
+
+_ALPHA_FIX = (
+    "alphas outside [-1, 1] break the curve's guarantees (output in [0, 1], monotonic in x). "
+    "Use np.clip(alphas, -1, 1) or scale them down."
+)
+_IMAGE_FIX = (
+    "float images must lie in [0, 1]. Rescale it, e.g. with "
+    "skimage.exposure.rescale_intensity(image, out_range=(0.0, 1.0))."
+)
+
+
+def _run_block(src, dst, alpha, n_iter, per_iter, int_scale, check_image, check_alpha):
+    """Apply the curves to one cache-sized block of ``src``, writing ``dst``."""
+    if check_image:
+        _check_block(src, "image", 0.0, _IMAGE_FIX)
+    shape = dst.shape
+    if per_iter:
+        # A different curve each iteration: the block is carried in float64, which
+        # keeps the result within 1e-7 of exact arithmetic (a float32 carry can lose
+        # 1e-5 where eight steep curve steps amplify its rounding).
+        if check_alpha:
+            _check_block(alpha, "alphas", -1.0, _ALPHA_FIX)
+        f64 = np.dtype(np.float64)
+        y = _scratch(dst.size, f64, 0).reshape(shape)
+        t = _scratch(dst.size, f64, 1).reshape(shape)
+        np.multiply(src, int_scale if int_scale is not None else 1.0, out=y)
+        for i in range(n_iter):
+            # y <- y * (1 + a_i (1 - y))
+            np.subtract(1, y, out=t)
+            np.multiply(t, alpha[..., i, :], out=t)
+            t += 1
+            y *= t
+        np.minimum(y, 1, out=y)
+        np.copyto(dst, y, casting="same_kind")
+        return
+
+    # One curve shared by all iterations. With s = x where a >= 0 and s = 1 - x
+    # where a < 0, and c = |a|, the curve becomes s <- s + c s (1 - s) in both
+    # cases: an expansion away from 0, where float32 keeps its relative precision.
+    # (Carrying x itself in float32 would lose up to 1e-5 near x = 1 for a = -1.)
+    dtype = dst.dtype
+    a = alpha[..., 0, :]
+    small = a.size <= 3
+    c = np.abs(a) if small else np.abs(a, out=_scratch(a.size, dtype, 2).reshape(a.shape))
+    if check_alpha and not (c.max() <= 1):
+        check_unit_range(a, "alphas", lower=-1.0, fix=_ALPHA_FIX)
+    neg = a < 0 if small else np.less(a, 0, out=_scratch(a.size, np.dtype(bool), 4).reshape(a.shape))
+    y = dst if dst.flags.c_contiguous else _scratch(dst.size, dtype, 1).reshape(shape)
+    t = _scratch(dst.size, dtype, 0).reshape(shape)
+    if int_scale is not None:
+        np.multiply(src, int_scale, out=y, casting="unsafe")
+    elif y is not src:
+        np.copyto(y, src, casting="same_kind")
+    if neg.any():
+        neg = np.broadcast_to(neg, shape)
+        np.subtract(1, y, out=y, where=neg)
+    else:
+        neg = None
+    for _ in range(n_iter):
+        # s <- s + c s (1 - s): the increment is rounded, s itself only once
+        np.subtract(1, y, out=t)
+        t *= y
+        t *= c
+        y += t
+    if neg is not None:
+        np.subtract(1, y, out=y, where=neg)
+    # LE maps [0, 1] into [0, 1]; the last rounding can land one ulp above 1.
+    np.minimum(y, 1, out=y)
+    if y is not dst:
+        np.copyto(dst, y)
+
+
+def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, num_threads=None):
+    """Apply the light-enhancement curve ``LE(x) = x + a*x*(1 - x)`` iteratively.
+
+    Parameters
+    ----------
+    image : (H, W, C), (N, H, W, C), (H, W) or (N, H, W) ndarray
+        Image in [0, 1] (float) or unsigned integer (scaled by the dtype's
+        maximum). ``C`` is 1, 2 (gray + alpha), 3 or 4 (RGBA); an alpha channel
+        is copied through untouched. ``(H, W)`` and ``(N, H, W)`` need
+        ``channel_axis=None``.
+    alphas : float or ndarray
+        Curve parameters in [-1, 1], in one of these forms (``c`` is the number
+        of colour channels, 3 or 1):
+
+        * a scalar: one global curve for every channel, applied ``n_iter`` times;
+        * a 1-D array of ``c`` values (one global curve per channel) or
+          ``k * c`` values (iteration-major: one curve per channel and iteration);
+        * maps laid out like ``image`` with ``c`` channels, reused for each of the
+          ``n_iter`` iterations (Zero-DCE++), or ``k * c`` channels, one map
+          triple per iteration in order (Zero-DCE: ``k = 8``, 24 maps). The
+          spatial and batch sizes must equal the image's or be 1 (broadcast).
+    n_iter : int, optional
+        Number of iterations when every iteration shares the same alphas
+        (default 8). With per-iteration alphas it must be ``None`` or ``k``.
+    channel_axis : int or None, optional
+        Axis of the channels, of ``image`` and of map-shaped ``alphas``. ``None``
+        for grayscale images without a channel axis.
+    out : ndarray, optional
+        Array to write the result to: the image's shape and the output dtype. It
+        may be ``image`` itself (in place). When given, all inputs are validated
+        before anything is written.
+    num_threads : int, optional
+        Threads to use (default: all cores, at most 8).
+
+    Returns
+    -------
+    enhanced : ndarray
+        Same shape as ``image``; float32 for uint, float16 and float32 input,
+        float64 for float64 input; values in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        For alphas outside [-1, 1], image values outside [0, 1], NaN or inf,
+        empty arrays and shapes that do not fit together.
+    TypeError
+        For non-image dtypes (complex, object, bool, signed integers).
+
+    Notes
+    -----
+    Each iteration computes ``x <- x + a x (1 - x)`` per pixel and channel
+    (equation (1) and (2) of [1]_). For ``|a| <= 1`` the curve maps [0, 1]
+    onto [0, 1] and is monotonically increasing in ``x``, so the result is too.
+    The work runs in cache-sized blocks in place (the output plus three
+    block-sized scratch buffers per thread), never materialising an image-sized
+    temporary. A final ``min(y, 1)`` removes float rounding above 1 (at most one
+    ulp).
+
+    References
+    ----------
+    .. [1] C. Guo et al., "Zero-Reference Deep Curve Estimation for Low-Light
+       Image Enhancement", CVPR 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce import apply_le_curves
+    >>> x = np.array([[[0.0, 0.25, 1.0]]])
+    >>> apply_le_curves(x, 1.0, n_iter=1)
+    array([[[0.    , 0.4375, 1.    ]]])
+    >>> apply_le_curves(x, np.array([1.0, 0.0, -1.0]), n_iter=1)
+    array([[[0., 0.25, 1.]]])
+    """
+    image = np.asarray(image)
+    dtype = compute_dtype(image.dtype, "image")
+    layout = image_layout(image, channel_axis, "image")
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape}); pass an image with at least one pixel.")
+    alphas = np.asarray(alphas)
+    if alphas.dtype.kind not in "fiu" or alphas.dtype == bool:
+        raise TypeError(f"alphas has dtype {alphas.dtype}; pass real numbers in [-1, 1].")
+    if alphas.size == 0:
+        raise ValueError(f"alphas is empty (shape {alphas.shape}); pass alphas in [-1, 1].")
+    n_color = layout.n_color
+    a5 = _alpha_view(alphas, layout, n_color)
+    nhw = _spatial_shape(layout)
+    for got, want, what in zip(a5.shape[:3], nhw, ("batch", "height", "width")):
+        if got not in (1, want):
+            raise ValueError(
+                f"alphas has {what} {got} but the image has {want}; maps must match the image "
+                f"(shape {layout.shape}) or have size 1 there to broadcast."
+            )
+    k = a5.shape[3]
+    if k == 1:
+        n_iter = 8 if n_iter is None else n_iter
+        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
+            raise ValueError(f"n_iter={n_iter!r} must be a positive integer, e.g. 8.")
+    elif n_iter not in (None, k):
+        raise ValueError(
+            f"alphas holds {k} per-iteration maps, so n_iter must be None or {k}, not {n_iter!r}."
+        )
+    else:
+        n_iter = k
+    if alphas.dtype != dtype:
+        a5 = a5.astype(dtype)
+
+    if out is None:
+        out = np.empty(image.shape, dtype)
+        prevalidate = False
+    else:
+        if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != dtype:
+            raise ValueError(
+                f"out must be an ndarray of shape {image.shape} and dtype {dtype}, got "
+                f"{type(out).__name__} {getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}."
+            )
+        prevalidate = True
+    if prevalidate or a5.size <= _BLOCK:
+        check_unit_range(a5, "alphas", lower=-1.0, fix=_ALPHA_FIX)
+    if prevalidate:
+        validate_values(image, "image")
+
+    src = layout.to_nhwc(image)
+    dst = layout.to_nhwc(out)
+    is_int = image.dtype.kind == "u"
+    int_scale = dtype.type(1.0 / np.iinfo(image.dtype).max) if is_int else None
+    check_image = not prevalidate and image.dtype.kind == "f"
+    check_alpha = not prevalidate and a5.size > _BLOCK
+
+    n, h, w, _ = src.shape
+    row = w * n_color
+    rows = max(1, _BLOCK // row)
+    cols = w if row <= _BLOCK else max(1, _BLOCK // n_color)
+    tasks = []
+    for b in range(n):
+        ab = a5[b if a5.shape[0] > 1 else 0]
+        for r0 in range(0, h, rows):
+            r1 = min(h, r0 + rows)
+            ar = ab[r0:r1] if ab.shape[0] > 1 else ab
+            for c0 in range(0, w, cols):
+                c1 = min(w, c0 + cols)
+                ac = ar[:, c0:c1] if ar.shape[1] > 1 else ar
+                tasks.append((src[b, r0:r1, c0:c1, :n_color], dst[b, r0:r1, c0:c1, :n_color], ac))
+    per_iter = k > 1
+
+    def work(task):
+        s, d, a = task
+        _run_block(s, d, a, n_iter, per_iter, int_scale, check_image, check_alpha)
+
+    threads = min(_MAX_THREADS, os.cpu_count() or 1) if num_threads is None else int(num_threads)
+    if threads > 1 and len(tasks) > 1:
+        chunks = [tasks[i::threads] for i in range(threads)]
+        list(_executor().map(lambda chunk: [work(t) for t in chunk], chunks))
+    else:
+        for t in tasks:
+            work(t)
+    if layout.has_alpha:
+        if check_image:
+            validate_values(src[..., n_color:], "image")
+        copy_extra_channels(src, dst, n_color)
+    return out
+
+
+def copy_extra_channels(src: np.ndarray, dst: np.ndarray, n_color: int) -> None:
+    """Copy the alpha channel (after the colour channels) through, scaled to float."""
+    extra = src[..., n_color:]
+    if extra.size == 0:
+        return
+    if extra.dtype.kind == "u":
+        np.multiply(extra, dst.dtype.type(1.0 / np.iinfo(extra.dtype).max), out=dst[..., n_color:], casting="unsafe")
+    else:
+        np.copyto(dst[..., n_color:], extra, casting="same_kind")

@@ -1,0 +1,272 @@
+"""Curve estimation with the bundled ONNX models, and enhancement."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._image import compute_dtype, image_layout, validate_values
+from ._resample import bilinear_upsample, box_downscale, small_size
+from ._runtime import get_session
+from .curves import apply_le_curves, copy_extra_channels
+from .models import DEFAULT_MODEL, get_model, verify
+
+__all__ = ["estimate_curves", "enhance", "HALO"]
+
+#: DCE-Net has seven 3x3 convolutions: a 15x15 receptive field, so a tile
+#: needs 7 pixels of real context on each side to be exact.
+HALO = 7
+
+
+def _check_strength(strength) -> float:
+    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not np.isfinite(strength):
+        raise TypeError(f"strength={strength!r} must be a real number in [0, 2].")
+    if not 0 <= strength <= 2:
+        raise ValueError(
+            f"strength={strength!r} is outside [0, 2]; 0 leaves the image unchanged, 1 applies the model's "
+            f"curves, values up to 2 strengthen them (alphas are clipped to [-1, 1])."
+        )
+    return float(strength)
+
+
+def _check_tile(tile_size):
+    if tile_size is None:
+        return None
+    if isinstance(tile_size, bool) or not isinstance(tile_size, numbers.Integral) or tile_size < 16:
+        raise ValueError(f"tile_size={tile_size!r} must be an integer >= 16, or None for no tiling.")
+    return int(tile_size)
+
+
+def _check_scale(scale_factor, info) -> float:
+    if scale_factor is None:
+        return float(info.scale_factor)
+    if isinstance(scale_factor, bool) or not isinstance(scale_factor, numbers.Real) or not scale_factor >= 1:
+        raise ValueError(f"scale_factor={scale_factor!r} must be a number >= 1 (12 is the published default).")
+    if not info.shared_curve and scale_factor != 1:
+        raise ValueError(
+            f"scale_factor={scale_factor!r} applies to shared-curve models such as 'zero-dce++'; "
+            f"{info.name!r} estimates curves at full resolution (use scale_factor=None)."
+        )
+    return float(scale_factor)
+
+
+def _net_input(block: np.ndarray, n_color: int) -> np.ndarray:
+    """``(..., h, w, C)`` image block -> contiguous ``(1, 3, h, w)`` float32 network input."""
+    rgb = block[..., :n_color]
+    if rgb.dtype.kind == "u":
+        x = np.empty((1, 3) + rgb.shape[:2], np.float32)
+        scale = np.float32(1.0 / np.iinfo(rgb.dtype).max)
+        for ch in range(3):
+            np.multiply(rgb[..., min(ch, n_color - 1)], scale, out=x[0, ch], casting="unsafe")
+        return x
+    x = np.empty((1, 3) + rgb.shape[:2], np.float32)
+    for ch in range(3):
+        np.copyto(x[0, ch], rgb[..., min(ch, n_color - 1)], casting="same_kind")
+    return x
+
+
+def _tiles(h: int, w: int, tile: int | None):
+    if tile is None:
+        yield 0, h, 0, w
+        return
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            yield y0, min(h, y0 + tile), x0, min(w, x0 + tile)
+
+
+def _estimate_tile(session, src, n, y0, y1, x0, x1, h, w, n_color, strength):
+    """Alpha maps ``(th, tw, K)`` for one tile (K=24 or 3; averaged to gray if needed)."""
+    py0, py1 = max(0, y0 - HALO), min(h, y1 + HALO)
+    px0, px1 = max(0, x0 - HALO), min(w, x1 + HALO)
+    a = session.run(_net_input(src[n, py0:py1, px0:px1], n_color))[0]
+    a = np.moveaxis(a[:, y0 - py0 : y1 - py0, x0 - px0 : x1 - px0], 0, -1)
+    return _finish_maps(a, n_color, strength)
+
+
+def _finish_maps(a: np.ndarray, n_color: int, strength: float) -> np.ndarray:
+    if strength != 1.0:
+        a = np.clip(a * np.float32(strength), -1, 1)
+    if n_color == 1:  # a gray image: one curve per iteration, the mean of the R, G, B curves
+        a = a.reshape(a.shape[:-1] + (a.shape[-1] // 3, 3)).mean(axis=-1)
+    return a
+
+
+class _Prepared:
+    def __init__(self, image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength):
+        self.image = np.asarray(image)
+        self.dtype = compute_dtype(self.image.dtype, "image")
+        self.layout = image_layout(self.image, channel_axis, "image")
+        if self.image.size == 0:
+            raise ValueError(f"image is empty (shape {self.image.shape}); pass an image with at least one pixel.")
+        self.strength = _check_strength(strength)
+        self.tile = _check_tile(tile_size)
+        self.info = get_model(model if model is not None else DEFAULT_MODEL)
+        self.scale = _check_scale(scale_factor, self.info)
+        verify(self.info)
+        self.session = get_session(self.info.path, providers, num_threads)
+        if self.info.shared_curve is None or self.info.n_maps != self.session.n_maps:
+            if self.session.n_maps not in (3, 3 * self.info.iterations):
+                raise ValueError(
+                    f"model {self.info.name!r} outputs {self.session.n_maps} maps; expected 3 (shared curve) or "
+                    f"{3 * self.info.iterations} (one triple per iteration)."
+                )
+        self.shared = self.session.n_maps == 3
+        validate_values(self.image, "image")
+        self.src = self.layout.to_nhwc(self.image)
+        self.n_color = self.layout.n_color
+
+    def shared_maps(self) -> np.ndarray:
+        """Full-size ``(N, H, W, c)`` maps of a shared-curve model (estimated on a downscaled copy)."""
+        n, h, w, _ = self.src.shape
+        size = small_size(h, w, self.scale)
+        out = np.empty((n, h, w, 3 if self.n_color == 3 else 1), np.float32)
+        for b in range(n):
+            rgb = self.src[b : b + 1, :, :, : self.n_color]
+            small = box_downscale(rgb, size) if size != (h, w) else rgb
+            if small.dtype.kind == "u":
+                small = small * np.float32(1.0 / np.iinfo(small.dtype).max)
+            a = self.session.run(_net_input(small[0], self.n_color))[0]
+            a = _finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength)
+            a = np.ascontiguousarray(a, dtype=np.float32)[None]
+            if size == (h, w):
+                out[b] = a[0]
+            else:
+                bilinear_upsample(a, (h, w), out=out[b : b + 1])
+        return out
+
+    def to_layout(self, maps: np.ndarray) -> np.ndarray:
+        """``(N, H, W, K)`` maps -> laid out like the image (see ``apply_le_curves``)."""
+        if self.layout.channel_axis is None:
+            maps = maps if maps.shape[-1] > 1 else maps[..., 0]
+            return maps if self.layout.batched else maps[0]
+        return self.layout.from_nhwc(maps)
+
+
+def estimate_curves(
+    image,
+    *,
+    model=DEFAULT_MODEL,
+    channel_axis=-1,
+    scale_factor=None,
+    providers="auto",
+    tile_size=512,
+    num_threads=None,
+):
+    """Estimate the per-pixel curve parameters (alpha maps) of an image.
+
+    Parameters
+    ----------
+    image : (H, W, C), (N, H, W, C), (H, W) or (N, H, W) ndarray
+        uint8/uint16 or float in [0, 1]; C is 1, 2, 3 or 4 (see :func:`skdce.enhance`).
+    model : str, os.PathLike or ModelInfo, optional
+        A bundled model name (:func:`skdce.list_models`) or an ``.onnx`` path.
+    channel_axis : int or None, optional
+        Axis of the channels; ``None`` for grayscale images.
+    scale_factor : float, optional
+        Shared-curve models only: estimate on a copy downscaled by this factor
+        (default: the model's, 12 for ``zero-dce++``).
+    providers : {"auto", "cpu", "cuda"} or list of str, optional
+        ONNX Runtime execution providers.
+    tile_size : int or None, optional
+        Run the full model on tiles of this size with a 7-pixel halo (exact; bounds memory).
+    num_threads : int, optional
+        ONNX Runtime intra-op threads (default: its own choice, all cores).
+
+    Returns
+    -------
+    alphas : ndarray, float32
+        Maps laid out like ``image``: 24 maps (8 iterations x RGB) for
+        ``zero-dce``, 3 shared maps for ``zero-dce++``. For gray images the
+        RGB curves are averaged: 8 maps (or 1), with ``channel_axis=None`` as a
+        trailing axis (per-iteration) or the image's own shape (shared).
+
+    Examples
+    --------
+    >>> import numpy as np, skdce
+    >>> img = np.full((20, 30, 3), 0.1, dtype=np.float32)
+    >>> skdce.estimate_curves(img).shape
+    (20, 30, 24)
+    """
+    p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, 1.0)
+    if p.shared:
+        return p.to_layout(p.shared_maps())
+    n, h, w, _ = p.src.shape
+    k = p.session.n_maps if p.n_color == 3 else p.session.n_maps // 3
+    maps = np.empty((n, h, w, k), np.float32)
+    for b in range(n):
+        for y0, y1, x0, x1 in _tiles(h, w, p.tile):
+            maps[b, y0:y1, x0:x1] = _estimate_tile(p.session, p.src, b, y0, y1, x0, x1, h, w, p.n_color, 1.0)
+    return p.to_layout(maps)
+
+
+def enhance(
+    image,
+    *,
+    model=DEFAULT_MODEL,
+    strength=1.0,
+    channel_axis=-1,
+    scale_factor=None,
+    providers="auto",
+    tile_size=512,
+    num_threads=None,
+):
+    """Enhance a low-light image with a bundled (or user) Zero-DCE model.
+
+    Parameters
+    ----------
+    image : (H, W, C), (N, H, W, C), (H, W) or (N, H, W) ndarray
+        uint8, uint16 (scaled by the dtype's maximum) or float16/32/64 in
+        [0, 1]. C is 3 (RGB), 4 (RGBA), 1 or 2 (gray, gray + alpha); an alpha
+        channel is returned untouched. Gray images are estimated as RGB and get
+        the mean of the three curves. Any size from 1x1 up; nothing is cropped.
+    model : str, os.PathLike or ModelInfo, optional
+        ``"zero-dce"`` (default), ``"zero-dce++"`` (fast on large images) or an
+        ``.onnx`` path; see :func:`skdce.list_models`.
+    strength : float, optional
+        Scales the curves: 0 returns the image, 1 the model's result, up to 2
+        stronger (alphas are clipped to [-1, 1], so the output stays in [0, 1]
+        and monotonic).
+    channel_axis : int or None, optional
+        Axis of the channels; ``None`` for grayscale ``(H, W)`` images.
+    scale_factor : float, optional
+        Shared-curve models: downscaling before curve estimation (default 12).
+    providers : {"auto", "cpu", "cuda"} or list of str, optional
+        ONNX Runtime execution providers; ``"cuda"`` raises where CUDA is missing.
+    tile_size : int or None, optional
+        Tile size for the full model (exact, 7-pixel halo); bounds peak memory.
+    num_threads : int, optional
+        ONNX Runtime intra-op threads.
+
+    Returns
+    -------
+    enhanced : ndarray
+        Same shape as ``image``, values in [0, 1]; float32 (float64 for float64 input).
+
+    Notes
+    -----
+    At ``strength=1`` the result equals
+    ``apply_le_curves(image, estimate_curves(image))``. The full model applies
+    its curves tile by tile, so the 24 maps of a whole image never exist at once.
+
+    Examples
+    --------
+    >>> import numpy as np, skdce
+    >>> dark = np.full((32, 32, 3), 0.05, dtype=np.float32)
+    >>> out = skdce.enhance(dark)
+    >>> out.dtype, bool(out.mean() > dark.mean())
+    (dtype('float32'), True)
+    """
+    p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength)
+    if p.shared:
+        return apply_le_curves(p.image, p.to_layout(p.shared_maps()), channel_axis=channel_axis)
+    out = np.empty(p.image.shape, p.dtype)
+    dst = p.layout.to_nhwc(out)
+    n, h, w, _ = p.src.shape
+    nc = p.n_color
+    for b in range(n):
+        for y0, y1, x0, x1 in _tiles(h, w, p.tile):
+            a = _estimate_tile(p.session, p.src, b, y0, y1, x0, x1, h, w, nc, p.strength)
+            apply_le_curves(p.src[b, y0:y1, x0:x1, :nc], a, out=dst[b, y0:y1, x0:x1, :nc])
+    copy_extra_channels(p.src, dst, nc)
+    return out

@@ -1,0 +1,306 @@
+"""The four non-reference losses of Zero-DCE as NumPy functions.
+
+These are the *oracle*: they compute in float64 and follow the definitions of
+the reference implementation released with the paper [1]_, which differ from
+the paper's equations in places (each docstring says where). The torch twins
+in :mod:`skdce.train.losses` are tested equal to them.
+
+Images are channel-last by default, ``(H, W, 3)`` or batches ``(N, H, W, 3)``,
+float in [0, 1] or unsigned integer (scaled by the dtype's maximum). Batches are
+averaged the way the reference does.
+
+References
+----------
+.. [1] C. Guo, C. Li, J. Guo, C. C. Loy, J. Hou, S. Kwong, R. Cong,
+   "Zero-Reference Deep Curve Estimation for Low-Light Image Enhancement",
+   CVPR 2020.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._image import image_layout, to_float
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "LossTerms",
+    "spatial_consistency_loss",
+    "exposure_control_loss",
+    "color_constancy_loss",
+    "illumination_smoothness_loss",
+    "zero_reference_loss",
+]
+
+#: Weights of the reference implementation (Zero-DCE): the total is
+#: ``spatial*L_spa + exposure*L_exp + color*L_col + smoothness*L_tvA``.
+DEFAULT_WEIGHTS = {"spatial": 1.0, "exposure": 10.0, "color": 5.0, "smoothness": 200.0}
+
+
+class LossTerms(NamedTuple):
+    """The weighted total and its four weighted terms."""
+
+    total: float
+    spatial: float
+    exposure: float
+    color: float
+    smoothness: float
+
+
+def _rgb64(image, name: str, channel_axis) -> np.ndarray:
+    """Return ``image`` as float64 ``(N, H, W, 3)``."""
+    arr = np.asarray(image)
+    layout = image_layout(arr, channel_axis, name)
+    if layout.n_channels != 3:
+        raise ValueError(
+            f"{name} has {layout.n_channels} channels; the losses take RGB images with 3 channels "
+            f"(drop an alpha channel, or stack a gray image to RGB with np.repeat(gray[..., None], 3, -1))."
+        )
+    return layout.to_nhwc(to_float(arr, name)).astype(np.float64)
+
+
+def _pool(gray: np.ndarray, size: int, name: str) -> np.ndarray:
+    """Average ``(N, H, W)`` over non-overlapping ``size x size`` patches (floor, like AvgPool2d)."""
+    n, h, w = gray.shape
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"patch size {size!r} must be a positive int.")
+    if h < size or w < size:
+        raise ValueError(
+            f"{name} is {h}x{w} pixels, smaller than one {size}x{size} patch; "
+            f"pass a larger image or a smaller patch size."
+        )
+    hh, ww = h // size, w // size
+    return gray[:, : hh * size, : ww * size].reshape(n, hh, size, ww, size).mean(axis=(2, 4))
+
+
+def spatial_consistency_loss(enhanced, original, *, pool_size=4, channel_axis=-1) -> float:
+    """Spatial consistency loss ``L_spa``: keep the contrast between neighbouring regions.
+
+    Parameters
+    ----------
+    enhanced, original : (H, W, 3) or (N, H, W, 3) ndarray
+        The enhanced image and the input it came from, same shape.
+    pool_size : int, optional
+        Side of the averaged regions (4 in the reference).
+    channel_axis : int, optional
+        Axis of the colour channels.
+
+    Returns
+    -------
+    float
+        The loss.
+
+    Notes
+    -----
+    Both images are averaged over channels and over ``pool_size`` square regions
+    (remainders dropped). With ``D = Y - I`` the difference of the pooled
+    enhanced and original images, the loss is the mean over regions ``i`` of
+    ``sum_j (D_i - D_j)**2`` over the four neighbours ``j``.
+
+    Differences from the paper's equation (3), following the reference code:
+    the signed differences are compared, not their absolute values
+    (``((Y_i - Y_j) - (I_i - I_j))**2`` instead of ``(|Y_i - Y_j| - |I_i - I_j|)**2``),
+    and the region grid is zero-padded, so a border region's missing neighbour
+    counts as a region of value 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.losses import spatial_consistency_loss
+    >>> img = np.full((8, 8, 3), 0.2)
+    >>> spatial_consistency_loss(img, img)
+    0.0
+    """
+    e = _rgb64(enhanced, "enhanced", channel_axis)
+    o = _rgb64(original, "original", channel_axis)
+    if e.shape != o.shape:
+        raise ValueError(f"enhanced and original must have the same shape, got {e.shape} and {o.shape}.")
+    d = _pool(e.mean(axis=-1), pool_size, "enhanced") - _pool(o.mean(axis=-1), pool_size, "original")
+    p = np.pad(d, ((0, 0), (1, 1), (1, 1)))
+    h, w = d.shape[1:]
+    total = np.zeros_like(d)
+    for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+        total += (d - p[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]) ** 2
+    return float(total.mean())
+
+
+def exposure_control_loss(enhanced, *, level=0.6, patch_size=16, channel_axis=-1) -> float:
+    """Exposure control loss ``L_exp``: pull patch means toward a well-exposed level.
+
+    Parameters
+    ----------
+    enhanced : (H, W, 3) or (N, H, W, 3) ndarray
+        The enhanced image.
+    level : float, optional
+        The well-exposedness level ``E`` (0.6 in the paper).
+    patch_size : int, optional
+        Side of the non-overlapping patches (16 in the paper).
+    channel_axis : int, optional
+        Axis of the colour channels.
+
+    Returns
+    -------
+    float
+        The loss.
+
+    Notes
+    -----
+    ``mean_k (Y_k - E)**2`` over the ``patch_size`` square patches ``k`` of the
+    channel-averaged image (remainders dropped). The paper's equation (4) uses
+    ``|Y_k - E|``; the reference code squares the difference, as here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.losses import exposure_control_loss
+    >>> round(exposure_control_loss(np.full((16, 16, 3), 0.5)), 6)
+    0.01
+    """
+    if not np.isfinite(level):
+        raise ValueError(f"level={level!r} must be a finite number, e.g. 0.6.")
+    e = _rgb64(enhanced, "enhanced", channel_axis)
+    return float(((_pool(e.mean(axis=-1), patch_size, "enhanced") - level) ** 2).mean())
+
+
+def color_constancy_loss(enhanced, *, channel_axis=-1) -> float:
+    """Colour constancy loss ``L_col``: the grey-world assumption.
+
+    Parameters
+    ----------
+    enhanced : (H, W, 3) or (N, H, W, 3) ndarray
+        The enhanced image.
+    channel_axis : int, optional
+        Axis of the colour channels.
+
+    Returns
+    -------
+    float
+        The loss, averaged over the batch.
+
+    Notes
+    -----
+    With ``J_p`` the mean of channel ``p`` over the image, the loss of one image is
+    ``sqrt((J_R - J_G)**4 + (J_R - J_B)**4 + (J_G - J_B)**4)``. The paper's
+    equation (5) sums the squared differences ``(J_p - J_q)**2`` without a square
+    root; the reference code raises them to the 4th power and takes the square
+    root, as here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.losses import color_constancy_loss
+    >>> img = np.zeros((4, 4, 3)); img[..., 0] = 0.5
+    >>> round(color_constancy_loss(img), 6)
+    0.353553
+    """
+    m = _rgb64(enhanced, "enhanced", channel_axis).mean(axis=(1, 2))
+    r, g, b = m[:, 0], m[:, 1], m[:, 2]
+    return float(np.sqrt((r - g) ** 4 + (r - b) ** 4 + (g - b) ** 4).mean())
+
+
+def illumination_smoothness_loss(alphas, *, channel_axis=-1) -> float:
+    """Illumination smoothness loss ``L_tvA`` of the curve parameter maps.
+
+    Parameters
+    ----------
+    alphas : (H, W, K) or (N, H, W, K) ndarray
+        The alpha maps (K = 24 for Zero-DCE, 3 for Zero-DCE++), values in [-1, 1].
+    channel_axis : int, optional
+        Axis of the K maps.
+
+    Returns
+    -------
+    float
+        The loss.
+
+    Notes
+    -----
+    ``2 * (sum(dy**2) / ((H - 1) W) + sum(dx**2) / (H (W - 1))) / N``, with ``dy``
+    and ``dx`` the vertical and horizontal differences of neighbouring alphas,
+    summed over all K maps (the normalisation divides by the pixel count of one
+    map only). The paper's equation (6) instead averages
+    ``(|grad_x A| + |grad_y A|)**2`` over iterations and channels; the reference
+    code computes the squared total variation with this scaling, as here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.losses import illumination_smoothness_loss
+    >>> a = np.zeros((2, 2, 1)); a[1] = 1.0
+    >>> illumination_smoothness_loss(a)
+    4.0
+    """
+    a = np.asarray(alphas)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"alphas has dtype {a.dtype}; pass a float array of alpha maps in [-1, 1].")
+    if channel_axis is None or a.ndim not in (3, 4):
+        raise ValueError(
+            f"alphas has shape {a.shape}; pass (H, W, K) or (N, H, W, K) maps with channel_axis "
+            f"naming the K axis."
+        )
+    a = np.moveaxis(a, channel_axis, -1).astype(np.float64)
+    if a.ndim == 3:
+        a = a[None]
+    n, h, w, _ = a.shape
+    if h < 2 or w < 2:
+        raise ValueError(f"alphas maps are {h}x{w}; the smoothness loss needs at least 2x2 pixels.")
+    if not np.isfinite(a).all():
+        raise ValueError("alphas contains NaN or inf; pass finite alpha maps in [-1, 1].")
+    dh = ((a[:, 1:] - a[:, :-1]) ** 2).sum() / ((h - 1) * w)
+    dw = ((a[:, :, 1:] - a[:, :, :-1]) ** 2).sum() / (h * (w - 1))
+    return float(2 * (dh + dw) / n)
+
+
+def zero_reference_loss(
+    enhanced,
+    original,
+    alphas,
+    *,
+    weights=None,
+    level=0.6,
+    patch_size=16,
+    channel_axis=-1,
+) -> LossTerms:
+    """The weighted training loss of Zero-DCE.
+
+    Parameters
+    ----------
+    enhanced, original : (H, W, 3) or (N, H, W, 3) ndarray
+        Enhanced image and its input.
+    alphas : (H, W, K) or (N, H, W, K) ndarray
+        The alpha maps that produced ``enhanced``.
+    weights : dict, optional
+        Overrides of :data:`DEFAULT_WEIGHTS` (keys ``spatial``, ``exposure``,
+        ``color``, ``smoothness``).
+    level, patch_size : float, int, optional
+        Passed to :func:`exposure_control_loss`.
+    channel_axis : int, optional
+        Axis of the channels of all three arrays.
+
+    Returns
+    -------
+    LossTerms
+        ``(total, spatial, exposure, color, smoothness)``, each term already weighted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.losses import zero_reference_loss
+    >>> img = np.full((16, 16, 3), 0.6)
+    >>> zero_reference_loss(img, img, np.zeros((16, 16, 24))).total
+    0.0
+    """
+    wt = dict(DEFAULT_WEIGHTS)
+    unknown = set(weights or {}) - set(wt)
+    if unknown:
+        raise ValueError(f"weights has unknown keys {sorted(unknown)}; valid keys are {sorted(wt)}.")
+    wt.update(weights or {})
+    spa = wt["spatial"] * spatial_consistency_loss(enhanced, original, channel_axis=channel_axis)
+    exp = wt["exposure"] * exposure_control_loss(
+        enhanced, level=level, patch_size=patch_size, channel_axis=channel_axis
+    )
+    col = wt["color"] * color_constancy_loss(enhanced, channel_axis=channel_axis)
+    tv = wt["smoothness"] * illumination_smoothness_loss(alphas, channel_axis=channel_axis)
+    return LossTerms(spa + exp + col + tv, spa, exp, col, tv)

@@ -1,0 +1,181 @@
+"""The model registry: one record per set of weights.
+
+Bundled models are listed in ``weights/manifest.json`` (shipped inside the
+wheel as ``skdce/weights``) with their sha256, recipe and validation figures.
+A path to any compatible ``.onnx`` file works wherever a model name does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["ModelInfo", "list_models", "get_model", "weights_dir", "DEFAULT_MODEL"]
+
+DEFAULT_MODEL = "zero-dce"
+
+
+def weights_dir() -> Path:
+    """The folder holding the bundled ONNX files and ``manifest.json``."""
+    packaged = resources.files("skdce") / "weights"
+    if packaged.is_dir():  # an installed wheel
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "weights"  # a source checkout
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The facts of one curve estimator.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``"zero-dce"``) or the file path of a user model.
+    path : pathlib.Path
+        The ONNX file.
+    iterations : int
+        How many times the curve is applied (8).
+    shared_curve : bool
+        ``True`` when one 3-map curve serves every iteration (Zero-DCE++),
+        ``False`` for one map triple per iteration (Zero-DCE, 24 maps).
+    scale_factor : float
+        Default downscaling of the input before curve estimation (12 for
+        Zero-DCE++, 1 for Zero-DCE).
+    sha256 : str or None
+        Expected checksum of ``path`` (bundled models); checked on first use.
+    bundled : bool
+        Whether the model ships with skdce.
+    recipe : dict
+        Training configuration, data split, validation figures, licence.
+    """
+
+    name: str
+    path: Path
+    iterations: int = 8
+    shared_curve: bool = False
+    scale_factor: float = 1.0
+    sha256: str | None = None
+    bundled: bool = False
+    precision: str = "fp32"
+    recipe: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def n_maps(self) -> int:
+        """Alpha maps the network outputs (3 or 3 * iterations)."""
+        return 3 if self.shared_curve else 3 * self.iterations
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> dict:
+    path = weights_dir() / "manifest.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())["models"]
+
+
+def list_models() -> list[str]:
+    """Names of the bundled models, the default first.
+
+    Examples
+    --------
+    >>> import skdce
+    >>> "zero-dce" in skdce.list_models()
+    True
+    """
+    names = sorted(_manifest())
+    return sorted(names, key=lambda n: n != DEFAULT_MODEL)
+
+
+_verified: set = set()
+_verify_lock = threading.Lock()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(info: ModelInfo) -> None:
+    """Check a bundled model's file against its sha256 (once per process)."""
+    if info.sha256 is None:
+        return
+    with _verify_lock:
+        if info.path in _verified:
+            return
+        got = _sha256(info.path)
+        if got != info.sha256:
+            raise ValueError(
+                f"model file {str(info.path)!r} has sha256 {got}, but the manifest expects "
+                f"{info.sha256}; the file is corrupt or was replaced. Reinstall skdce."
+            )
+        _verified.add(info.path)
+
+
+def _from_metadata(path: Path) -> ModelInfo:
+    from ._runtime import read_metadata
+
+    meta = read_metadata(path)
+    shared = json.loads(meta.get("skdce_shared_curve", "null"))
+    return ModelInfo(
+        name=str(path),
+        path=path,
+        iterations=int(meta.get("skdce_iterations", 8)),
+        shared_curve=bool(shared) if shared is not None else None,
+        scale_factor=float(json.loads(meta.get("skdce_scale_factor", "1"))),
+        recipe={k: v for k, v in meta.items() if k.startswith("skdce_")},
+    )
+
+
+def get_model(model) -> ModelInfo:
+    """Look up a bundled model by name, or describe a user ``.onnx`` file.
+
+    Parameters
+    ----------
+    model : str, os.PathLike or ModelInfo
+        A name from :func:`list_models`, or the path of an ``.onnx`` file.
+
+    Returns
+    -------
+    ModelInfo
+
+    Examples
+    --------
+    >>> import skdce
+    >>> info = skdce.get_model("zero-dce")
+    >>> info.iterations, info.shared_curve, info.n_maps
+    (8, False, 24)
+    """
+    if isinstance(model, ModelInfo):
+        return model
+    if not isinstance(model, (str, Path)):
+        raise TypeError(f"model must be a model name or a path to an .onnx file, got {type(model).__name__}.")
+    entry = _manifest().get(str(model))
+    if entry is not None:
+        return ModelInfo(
+            name=str(model),
+            path=weights_dir() / entry["file"],
+            iterations=entry["iterations"],
+            shared_curve=entry["shared_curve"],
+            scale_factor=entry["scale_factor"],
+            sha256=entry["sha256"],
+            bundled=True,
+            precision=entry.get("precision", "fp32"),
+            recipe=entry,
+        )
+    path = Path(model)
+    if path.suffix.lower() == ".onnx" or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"model file {str(path)!r} does not exist.")
+        return _from_metadata(path)
+    raise ValueError(
+        f"model={str(model)!r} is neither a bundled model ({', '.join(list_models()) or 'none installed'}) "
+        f"nor an .onnx file; see skdce.list_models()."
+    )

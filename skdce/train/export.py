@@ -1,0 +1,153 @@
+"""Export a trained curve estimator to ONNX, with its recipe in the metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import warnings
+from pathlib import Path
+
+import torch
+
+from .model import DCENetPP, build_model
+from .trainer import load_checkpoint
+
+__all__ = ["export_onnx", "export_checkpoint", "model_from_checkpoint", "git_commit", "sha256_file"]
+
+OPSET = 17
+
+
+def sha256_file(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def git_commit(cwd=None) -> str:
+    """The current git commit of ``cwd`` (``"unknown"`` outside a repository)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def model_from_checkpoint(path) -> tuple[torch.nn.Module, dict, list]:
+    """Rebuild the network of a :func:`skdce.train.train` checkpoint: ``(model, config, history)``."""
+    ckpt = load_checkpoint(path)
+    config = json.loads(ckpt["config"])
+    model = build_model(config["architecture"])
+    model.load_state_dict(ckpt["model"])  # strict: every tensor must match
+    return model.eval(), config, json.loads(ckpt["history"])
+
+
+def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, scale_factor: float | None = None) -> Path:
+    """Write ``model``'s curve estimator to ``path`` (ONNX, opset 17).
+
+    The graph maps ``image`` (N, 3, H, W) float32 in [0, 1] to ``alphas``
+    (N, 24 or 3, H, W) in [-1, 1]; batch, height and width are dynamic.
+    ``metadata`` (strings, or values stored as JSON) lands in the model's
+    ``metadata_props`` beside the facts skdce needs to run it.
+    """
+    import onnx
+
+    path = Path(path)
+    model = model.eval()
+    shared = isinstance(model, DCENetPP)
+    facts = {
+        "skdce_architecture": "zero-dce++" if shared else "zero-dce",
+        "skdce_iterations": str(model.iterations),
+        "skdce_shared_curve": json.dumps(shared),
+        "skdce_scale_factor": json.dumps(scale_factor if scale_factor is not None else (12 if shared else 1)),
+    }
+    for key, value in (metadata or {}).items():
+        facts[key] = value if isinstance(value, str) else json.dumps(value)
+    dummy = torch.rand(1, 3, 32, 32)
+    tmp = path.with_name(path.name + ".tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(tmp),
+            input_names=["image"],
+            output_names=["alphas"],
+            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "alphas": {0: "batch", 2: "height", 3: "width"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    proto = onnx.load(str(tmp))
+    del proto.metadata_props[:]
+    for key, value in facts.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "skdce"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_factor: float | None = None) -> Path:
+    """Export a training checkpoint, recording its config and last validation metrics."""
+    model, config, history = model_from_checkpoint(checkpoint)
+    meta = {
+        "skdce_recipe": config,
+        "skdce_validation": history[-1] if history else {},
+        "skdce_commit": git_commit(Path(checkpoint).parent),
+        "skdce_license": "BSD-3-Clause",
+    }
+    meta.update(metadata or {})
+    return export_onnx(model, path, metadata=meta, scale_factor=scale_factor)
+
+
+
+
+def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_wall_time_s: float | None = None,
+                 validation: dict | None = None, scale_factor: float | None = None) -> dict:
+    """Export ``checkpoint`` as ``weights_dir/<name>.onnx`` and record it in ``manifest.json``.
+
+    ``validation`` holds the full-resolution figures measured on the held-out
+    split (they go into both the ONNX metadata and the manifest).
+    """
+    weights_dir = Path(weights_dir)
+    model, config, history = model_from_checkpoint(checkpoint)
+    shared = isinstance(model, DCENetPP)
+    scale = scale_factor if scale_factor is not None else (12 if shared else 1)
+    path = weights_dir / f"{name}.onnx"
+    meta = {
+        "skdce_name": name,
+        "skdce_recipe": config,
+        "skdce_config_file": config_file,
+        "skdce_train_wall_time_s": train_wall_time_s,
+        "skdce_validation": validation or (history[-1] if history else {}),
+        "skdce_data_split": {"train": "first 300 LOL low-light images (train.txt)", "validation": "other 185 (val.txt)"},
+        "skdce_seed": config["seed"],
+        "skdce_commit": git_commit(weights_dir),
+        "skdce_license": "BSD-3-Clause",
+    }
+    export_onnx(model, path, metadata=meta, scale_factor=scale)
+    manifest_path = weights_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": {}}
+    entry = {
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "architecture": config["architecture"],
+        "iterations": model.iterations,
+        "shared_curve": shared,
+        "scale_factor": scale,
+        "precision": "fp32",
+        "config": config_file,
+        "recipe": {k: v for k, v in config.items() if k not in ("data_dir", "train_list", "val_list", "reference_dir")},
+        "train_wall_time_s": train_wall_time_s,
+        "validation": validation or {},
+        "license": "BSD-3-Clause",
+    }
+    manifest["models"][name] = entry
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return entry

@@ -1,0 +1,73 @@
+"""Torch twins of :mod:`skdce.losses` (NCHW tensors, same definitions).
+
+``tests/test_train_losses.py`` checks each against the NumPy oracle in float64.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from ..losses import DEFAULT_WEIGHTS, LossTerms
+
+__all__ = [
+    "spatial_consistency_loss",
+    "exposure_control_loss",
+    "color_constancy_loss",
+    "illumination_smoothness_loss",
+    "zero_reference_loss",
+]
+
+
+def _pool_gray(image: torch.Tensor, size: int) -> torch.Tensor:
+    return F.avg_pool2d(image.mean(dim=1, keepdim=True), size)
+
+
+def spatial_consistency_loss(enhanced: torch.Tensor, original: torch.Tensor, pool_size: int = 4) -> torch.Tensor:
+    e = _pool_gray(enhanced, pool_size)
+    o = _pool_gray(original, pool_size)
+    d = F.pad(e - o, (1, 1, 1, 1))  # zero-padded borders, as the reference code
+    centre = d[:, :, 1:-1, 1:-1]
+    total = 0
+    for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+        nb = d[:, :, 1 + dy : d.shape[2] - 1 + dy, 1 + dx : d.shape[3] - 1 + dx]
+        total = total + (centre - nb) ** 2
+    return total.mean()
+
+
+def exposure_control_loss(enhanced: torch.Tensor, level: float = 0.6, patch_size: int = 16) -> torch.Tensor:
+    return ((_pool_gray(enhanced, patch_size) - level) ** 2).mean()
+
+
+def color_constancy_loss(enhanced: torch.Tensor) -> torch.Tensor:
+    m = enhanced.mean(dim=(2, 3))
+    r, g, b = m[:, 0], m[:, 1], m[:, 2]
+    d4 = (r - g) ** 4 + (r - b) ** 4 + (g - b) ** 4
+    # eps keeps the gradient finite where all channel means agree (a gray image);
+    # it shifts the value by at most 1e-12.
+    return (torch.sqrt(d4 + 1e-24) - 1e-12).mean()
+
+
+def illumination_smoothness_loss(alphas: torch.Tensor) -> torch.Tensor:
+    n, _, h, w = alphas.shape
+    dh = ((alphas[:, :, 1:, :] - alphas[:, :, :-1, :]) ** 2).sum() / ((h - 1) * w)
+    dw = ((alphas[:, :, :, 1:] - alphas[:, :, :, :-1]) ** 2).sum() / (h * (w - 1))
+    return 2 * (dh + dw) / n
+
+
+def zero_reference_loss(
+    enhanced: torch.Tensor,
+    original: torch.Tensor,
+    alphas: torch.Tensor,
+    *,
+    weights: dict | None = None,
+    level: float = 0.6,
+    patch_size: int = 16,
+) -> LossTerms:
+    """Weighted sum of the four terms; returns :class:`skdce.losses.LossTerms` of tensors."""
+    wt = {**DEFAULT_WEIGHTS, **(weights or {})}
+    spa = wt["spatial"] * spatial_consistency_loss(enhanced, original)
+    exp = wt["exposure"] * exposure_control_loss(enhanced, level, patch_size)
+    col = wt["color"] * color_constancy_loss(enhanced)
+    tv = wt["smoothness"] * illumination_smoothness_loss(alphas)
+    return LossTerms(spa + exp + col + tv, spa, exp, col, tv)

@@ -1,0 +1,164 @@
+"""DCE-Net and its Zero-DCE++ variant as thin ``torch.nn.Module`` classes.
+
+Both networks *estimate* curves: they map an RGB image in [0, 1] to alpha
+maps in [-1, 1]. Applying the curves is a separate, plain function
+(:func:`apply_le_curves_torch`), the twin of :func:`skdce.apply_le_curves`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "DCENet",
+    "DCENetPP",
+    "apply_le_curves_torch",
+    "box_downscale_torch",
+    "build_model",
+]
+
+_FEATURES = 32
+
+
+def apply_le_curves_torch(image: torch.Tensor, alphas: torch.Tensor, n_iter: int = 8) -> torch.Tensor:
+    """Apply ``LE(x) = x + a*x*(1 - x)`` iteratively (NCHW tensors).
+
+    ``alphas`` has either 3 channels (one map reused ``n_iter`` times, Zero-DCE++)
+    or ``3 * k`` channels (one map per iteration, Zero-DCE; ``n_iter`` is then ``k``).
+    """
+    channels = image.shape[1]
+    k = alphas.shape[1] // channels
+    maps = [alphas] * n_iter if k == 1 else list(torch.split(alphas, channels, dim=1))
+    x = image
+    for a in maps:
+        x = x + a * x * (1 - x)
+    return x
+
+
+def box_downscale_torch(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Average ``image`` over the pixel bins that :func:`skdce._resample.box_downscale` uses.
+
+    Bin ``i`` of an axis of length ``n`` scaled to ``m`` covers
+    ``[floor(i*n/m), floor((i+1)*n/m))``: disjoint bins covering every pixel.
+    """
+    out = image
+    for axis, m in ((2, size[0]), (3, size[1])):
+        n = out.shape[axis]
+        if n == m:
+            continue
+        edges = (torch.arange(m + 1, dtype=torch.int64) * n) // m
+        idx = torch.arange(n)
+        pool = ((idx[None, :] >= edges[:-1, None]) & (idx[None, :] < edges[1:, None])).to(out.dtype)
+        pool = pool / pool.sum(dim=1, keepdim=True)
+        out = torch.movedim(torch.movedim(out, axis, -1) @ pool.T, -1, axis)
+    return out
+
+
+class _Conv(nn.Module):
+    """3x3 convolution, plain or depthwise-separable, with 'same' zero padding."""
+
+    def __init__(self, cin: int, cout: int, separable: bool):
+        super().__init__()
+        if separable:
+            self.conv = nn.Sequential(
+                nn.Conv2d(cin, cin, 3, padding=1, groups=cin),
+                nn.Conv2d(cin, cout, 1),
+            )
+        else:
+            self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class _CurveEstimator(nn.Module):
+    """Seven convolutions with the symmetric skips of DCE-Net, tanh output."""
+
+    def __init__(self, n_maps: int, separable: bool):
+        super().__init__()
+        f = _FEATURES
+        self.convs = nn.ModuleList(
+            [
+                _Conv(3, f, separable),
+                _Conv(f, f, separable),
+                _Conv(f, f, separable),
+                _Conv(f, f, separable),
+                _Conv(2 * f, f, separable),  # cat(x3, x4)
+                _Conv(2 * f, f, separable),  # cat(x2, x5)
+                _Conv(2 * f, n_maps, separable),  # cat(x1, x6)
+            ]
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.convs
+        x1 = F.relu(c[0](x))
+        x2 = F.relu(c[1](x1))
+        x3 = F.relu(c[2](x2))
+        x4 = F.relu(c[3](x3))
+        x5 = F.relu(c[4](torch.cat([x3, x4], 1)))
+        x6 = F.relu(c[5](torch.cat([x2, x5], 1)))
+        return torch.tanh(c[6](torch.cat([x1, x6], 1)))
+
+
+class DCENet(nn.Module):
+    """Zero-DCE's DCE-Net: 24 alpha maps, one RGB triple per iteration (8 iterations).
+
+    ``forward`` returns the alpha maps; :meth:`enhance` returns
+    ``(enhanced, alphas)``.
+    """
+
+    iterations = 8
+    shared_curve = False
+
+    def __init__(self):
+        super().__init__()
+        self.estimator = _CurveEstimator(3 * self.iterations, separable=False)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.estimator(image)
+
+    def enhance(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        alphas = self(image)
+        return apply_le_curves_torch(image, alphas), alphas
+
+
+class DCENetPP(nn.Module):
+    """Zero-DCE++: depthwise-separable DCE-Net, one 3-map curve shared by all iterations.
+
+    ``forward`` estimates the maps at the resolution it is given. :meth:`enhance`
+    box-downscales by ``scale_factor`` (output size ``ceil(H / s), ceil(W / s)``,
+    never cropped), estimates, upsamples the maps bilinearly (half-pixel centres)
+    to the full size and applies the curve 8 times.
+    """
+
+    iterations = 8
+    shared_curve = True
+
+    def __init__(self):
+        super().__init__()
+        self.estimator = _CurveEstimator(3, separable=True)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.estimator(image)
+
+    def enhance(self, image: torch.Tensor, scale_factor: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        h, w = image.shape[-2:]
+        if scale_factor == 1:
+            alphas = self(image)
+        else:
+            small = (max(1, -(-h // scale_factor)), max(1, -(-w // scale_factor)))
+            small = (int(small[0]), int(small[1]))
+            alphas = self(box_downscale_torch(image, small))
+            alphas = F.interpolate(alphas, size=(h, w), mode="bilinear", align_corners=False)
+        return apply_le_curves_torch(image, alphas, self.iterations), alphas
+
+
+def build_model(name: str) -> nn.Module:
+    """Return a new, randomly initialised network for ``"zero-dce"`` or ``"zero-dce++"``."""
+    if name == "zero-dce":
+        return DCENet()
+    if name == "zero-dce++":
+        return DCENetPP()
+    raise ValueError(f"architecture={name!r} is unknown; use 'zero-dce' or 'zero-dce++'")
