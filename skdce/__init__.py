@@ -4,7 +4,8 @@
 first time a model runs, torch only by :mod:`skdce.train`.
 """
 
-from . import losses
+
+from . import data, losses
 from .curves import apply_le_curves
 from .enhance import enhance, estimate_curves
 from .models import ModelInfo, get_model, list_models
@@ -18,6 +19,7 @@ __all__ = [
     "get_model",
     "list_models",
     "ModelInfo",
+    "data",
     "losses",
     "__version__",
 ]
