@@ -144,17 +144,17 @@ def image_layout(image: np.ndarray, channel_axis: int | None, name: str = "image
     if not -image.ndim <= channel_axis < image.ndim:
         raise ValueError(f"channel_axis={channel_axis} is out of range for {name} with {image.ndim} dimensions.")
     axis = int(channel_axis) % image.ndim
+    if image.ndim == 4 and axis not in (1, 3):
+        raise ValueError(
+            f"channel_axis={channel_axis} is not valid for a batch of shape {shape}; "
+            f"batches are (N, H, W, C) (channel_axis=-1) or (N, C, H, W) (channel_axis=1)."
+        )
     n = shape[axis]
     if n not in (1, 2, 3, 4):
         raise ValueError(
             f"{name} has {n} channels along channel_axis={channel_axis} (shape {shape}); "
             f"skdce takes 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) channels. "
             f"Check channel_axis, or select the colour channels first."
-        )
-    if image.ndim == 4 and axis not in (1, 3):
-        raise ValueError(
-            f"channel_axis={channel_axis} is not valid for a batch of shape {shape}; "
-            f"batches are (N, H, W, C) (channel_axis=-1) or (N, C, H, W) (channel_axis=1)."
         )
     return ImageLayout(shape, axis, image.ndim == 4)
 

@@ -243,7 +243,7 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     >>> apply_le_curves(x, 1.0, n_iter=1)
     array([[[0.    , 0.4375, 1.    ]]])
     >>> apply_le_curves(x, np.array([1.0, 0.0, -1.0]), n_iter=1)
-    array([[[0., 0.25, 1.]]])
+    array([[[0.  , 0.25, 1.  ]]])
     """
     image = np.asarray(image)
     dtype = compute_dtype(image.dtype, "image")

@@ -60,7 +60,7 @@ def evaluate_model(model, images: ImageSet, config: TrainConfig, references: tor
     """Mean validation losses (and PSNR/SSIM when ``references`` are given)."""
     model.eval()
     sums = dict.fromkeys(_TERMS, 0.0)
-    psnr, ssim, count = 0.0, 0.0, 0
+    psnr, ssim, mean, count = 0.0, 0.0, 0.0, 0
     for start, batch in zip(range(0, len(images), config.batch_size), images.batches(config.batch_size, crop=None, generator=None)):
         enhanced, alphas = _forward(model, batch, config)
         terms = zero_reference_loss(enhanced, batch, alphas, weights=config.weights, level=config.level, patch_size=config.patch_size)
@@ -70,8 +70,10 @@ def evaluate_model(model, images: ImageSet, config: TrainConfig, references: tor
             p, s = _psnr_ssim(enhanced, references[start : start + len(batch)])
             psnr += p * len(batch)
             ssim += s * len(batch)
+        mean += float(enhanced.mean()) * len(batch)
         count += len(batch)
     out = {f"val_{k}": v / count for k, v in sums.items()}
+    out["val_mean_intensity"] = mean / count
     if references is not None:
         out["val_psnr"] = psnr / count
         out["val_ssim"] = ssim / count
