@@ -85,8 +85,10 @@ def _estimate_tile(session, src, n, y0, y1, x0, x1, h, w, n_color, strength):
 
 
 def _finish_maps(a: np.ndarray, n_color: int, strength: float) -> np.ndarray:
+    """Scale by ``strength`` and bound to [-1, 1] (ONNX Runtime's tanh can overshoot 1 by an ulp)."""
     if strength != 1.0:
-        a = np.clip(a * np.float32(strength), -1, 1)
+        a = a * np.float32(strength)
+    a = np.clip(a, -1, 1, out=a if a.flags.writeable else None)
     if n_color == 1:  # a gray image: one curve per iteration, the mean of the R, G, B curves
         a = a.reshape(a.shape[:-1] + (a.shape[-1] // 3, 3)).mean(axis=-1)
     return a

@@ -149,10 +149,11 @@ def train(
                 f"{str(ckpt_path)!r} exists; resume it, or pick an empty run folder."
             )
         ckpt = load_checkpoint(ckpt_path)
-        if json.loads(ckpt["config"]) != cfg:
+        saved = json.loads(ckpt["config"])
+        if {k: v for k, v in saved.items() if k != "epochs"} != {k: v for k, v in cfg.items() if k != "epochs"}:
             raise ValueError(
                 f"{str(ckpt_path)!r} was written with a different configuration; "
-                f"use a new run folder or the original configuration."
+                f"use a new run folder or the original configuration (only 'epochs' may change)."
             )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])

@@ -1,0 +1,71 @@
+"""ONNX export: the exported estimator equals torch; skdce's NumPy pipeline equals the torch model."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+import onnxruntime as ort  # noqa: E402
+
+import skdce  # noqa: E402
+from skdce.train import build_model  # noqa: E402
+from skdce.train.export import export_onnx  # noqa: E402
+from skdce.train.trainer import _init_weights  # noqa: E402
+
+SIZES = [(1, 1), (17, 33), (401, 599)]
+
+
+@pytest.fixture(scope="module", params=["zero-dce", "zero-dce++"])
+def exported(request, tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model(request.param)
+    _init_weights(model, torch.Generator().manual_seed(1))
+    with torch.no_grad():  # a network that does something: larger weights than the init
+        for p in model.parameters():
+            p.mul_(3)
+    path = tmp_path_factory.mktemp("onnx") / f"{request.param}.onnx"
+    export_onnx(model, path, metadata={"skdce_recipe": {"seed": 1}, "note": "test"})
+    return model.eval(), path
+
+
+@pytest.mark.parametrize("h, w", SIZES)
+def test_onnx_equals_torch(exported, h, w):
+    model, path = exported
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.rand(2, 3, h, w)
+    with torch.no_grad():
+        ref = model(x).numpy()
+    got = sess.run(None, {"image": x.numpy()})[0]
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
+
+
+def test_metadata_and_opset(exported):
+    model, path = exported
+    proto = onnx.load(str(path))
+    assert max(op.version for op in proto.opset_import if op.domain in ("", "ai.onnx")) >= 17
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["skdce_iterations"] == "8"
+    assert json.loads(meta["skdce_shared_curve"]) == model.shared_curve
+    assert json.loads(meta["skdce_recipe"]) == {"seed": 1}
+    info = skdce.get_model(path)
+    assert info.shared_curve == model.shared_curve and info.n_maps == (3 if model.shared_curve else 24)
+
+
+@pytest.mark.parametrize("h, w, scale", [(1, 1, 12), (17, 33, 12), (45, 61, 4), (50, 50, 1), (37, 29, 2.5)])
+def test_numpy_pipeline_equals_torch(exported, h, w, scale):
+    model, path = exported
+    rng = np.random.default_rng(h * w)
+    img = (rng.random((h, w, 3)) * 0.4).astype(np.float32)
+    x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
+    with torch.no_grad():
+        if model.shared_curve:
+            ref, _ = model.enhance(x, scale)
+        else:
+            ref, _ = model.enhance(x)
+    ref = ref[0].permute(1, 2, 0).numpy()
+    kw = {"scale_factor": scale} if model.shared_curve else {}
+    got = skdce.enhance(img, model=path, providers="cpu", **kw)
+    np.testing.assert_allclose(got, ref, atol=2e-5, rtol=0)
