@@ -1,0 +1,251 @@
+"""skdce.enhance / estimate_curves with the bundled ONNX weights and the real onnxruntime."""
+
+import json
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+import skdce
+from skdce import apply_le_curves, enhance, estimate_curves
+from skdce import models as models_mod
+
+
+@pytest.fixture(scope="module")
+def image():
+    rng = np.random.default_rng(7)
+    return (rng.random((45, 67, 3)) * 0.3).astype(np.float32)
+
+
+@pytest.mark.parametrize("model", ["zero-dce", "zero-dce++"])
+def test_enhance_equals_curves_api(image, model):
+    if model not in skdce.list_models():
+        pytest.skip(f"{model} is not bundled")
+    alphas = estimate_curves(image, model=model)
+    info = skdce.get_model(model)
+    assert alphas.shape == image.shape[:2] + (info.n_maps,)
+    assert alphas.dtype == np.float32 and np.abs(alphas).max() <= 1
+    out = enhance(image, model=model)
+    np.testing.assert_allclose(out, apply_le_curves(image, alphas), atol=1e-6, rtol=0)
+    assert out.mean() > image.mean()
+
+
+@pytest.mark.parametrize("h, w, tile", [(1, 1, 16), (17, 33, 16), (61, 47, 20), (100, 37, 32)])
+def test_tiled_equals_untiled(h, w, tile):
+    rng = np.random.default_rng(h + w)
+    img = (rng.random((h, w, 3)) * 0.3).astype(np.float32)
+    whole = estimate_curves(img, tile_size=None)
+    tiled = estimate_curves(img, tile_size=tile)
+    np.testing.assert_allclose(tiled, whole, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(enhance(img, tile_size=tile), enhance(img, tile_size=None), atol=1e-6, rtol=0)
+
+
+def test_strength(image):
+    np.testing.assert_array_equal(enhance(image, strength=0.0), image)
+    a = estimate_curves(image)
+    np.testing.assert_allclose(enhance(image, strength=0.5), apply_le_curves(image, 0.5 * a), atol=1e-6)
+    np.testing.assert_allclose(enhance(image, strength=2.0), apply_le_curves(image, np.clip(2 * a, -1, 1)), atol=1e-6)
+    means = [enhance(image, strength=s).mean() for s in (0.0, 0.5, 1.0)]
+    assert means[0] < means[1] < means[2]
+
+
+@pytest.mark.parametrize("strength, exc, match", [(-0.1, ValueError, r"strength=-0.1 is outside \[0, 2\]"), (3, ValueError, "outside"), ("1", TypeError, "must be a real number"), (np.nan, TypeError, "must be a real number")])
+def test_bad_strength(image, strength, exc, match):
+    with pytest.raises(exc, match=match):
+        enhance(image, strength=strength)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float16, np.float32, np.float64])
+def test_dtypes(image, dtype):
+    if np.dtype(dtype).kind == "u":
+        top = np.iinfo(dtype).max
+        img = np.round(image * top).astype(dtype)
+        ref = img.astype(np.float64) / top
+    else:
+        img = image.astype(dtype)
+        ref = img.astype(np.float64)
+    out = enhance(img)
+    assert out.dtype == (np.float64 if dtype == np.float64 else np.float32)
+    np.testing.assert_allclose(out, enhance(ref.astype(np.float32)), atol=2e-5)
+
+
+def test_layouts(image):
+    ref = enhance(image)
+    np.testing.assert_allclose(np.moveaxis(enhance(np.moveaxis(image, -1, 0), channel_axis=0), 0, -1), ref, atol=1e-6)
+    batch = np.stack([image, image[::-1].copy()])
+    out = enhance(batch)
+    np.testing.assert_allclose(out[0], ref, atol=1e-6)
+    np.testing.assert_allclose(out[1], enhance(image[::-1].copy()), atol=1e-6)
+    nchw = np.ascontiguousarray(np.moveaxis(batch, -1, 1))
+    np.testing.assert_allclose(np.moveaxis(enhance(nchw, channel_axis=1), 1, -1), out, atol=1e-6)
+
+
+def test_rgba_and_gray(image):
+    rng = np.random.default_rng(1)
+    alpha = rng.random(image.shape[:2] + (1,)).astype(np.float32)
+    rgba = np.concatenate([image, alpha], axis=-1)
+    out = enhance(rgba)
+    np.testing.assert_array_equal(out[..., 3], alpha[..., 0])
+    np.testing.assert_allclose(out[..., :3], enhance(image), atol=1e-6)
+    gray = image.mean(axis=-1)
+    g = enhance(gray, channel_axis=None)
+    assert g.shape == gray.shape
+    a = estimate_curves(gray, channel_axis=None)
+    assert a.shape == gray.shape + (8,)
+    np.testing.assert_allclose(g, apply_le_curves(gray, a, channel_axis=None), atol=1e-6)
+    np.testing.assert_allclose(enhance(gray[..., None])[..., 0], g, atol=1e-6)
+    la = np.stack([gray, alpha[..., 0]], axis=-1)
+    np.testing.assert_array_equal(enhance(la)[..., 1], alpha[..., 0])
+
+
+def test_threads_agree(image):
+    rng = np.random.default_rng(3)
+    images = [(rng.random((40 + i, 50, 3)) * 0.3).astype(np.float32) for i in range(6)]
+    expected = [enhance(im) for im in images]
+    results = [None] * (len(images) * 3)
+    errors = []
+
+    def work(i):
+        try:
+            results[i] = enhance(images[i % len(images)])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(results))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i, r in enumerate(results):
+        np.testing.assert_array_equal(r, expected[i % len(images)])
+
+
+def test_session_is_cached():
+    from skdce._runtime import get_session
+
+    info = skdce.get_model("zero-dce")
+    assert get_session(info.path, "cpu") is get_session(info.path, "cpu")
+    assert get_session(info.path, "cpu").providers[0] == "CPUExecutionProvider"
+
+
+def test_model_registry():
+    names = skdce.list_models()
+    assert names[0] == "zero-dce"
+    info = skdce.get_model("zero-dce")
+    assert info.bundled and info.path.is_file() and len(info.sha256) == 64
+    assert info.iterations == 8 and not info.shared_curve and info.scale_factor == 1
+    assert info.recipe["config"].endswith(".toml")
+    # a user path to the same file works the same way
+    user = skdce.get_model(str(info.path))
+    assert not user.bundled and user.n_maps == 24
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"model": "zero-dce-xl"}, ValueError, "model='zero-dce-xl' is neither a bundled model"),
+        ({"model": "missing.onnx"}, FileNotFoundError, "model file 'missing.onnx' does not exist"),
+        ({"model": 3}, TypeError, "model must be a model name or a path"),
+        ({"providers": "tpu"}, ValueError, "providers='tpu' is unknown; use 'auto', 'cpu', 'cuda'"),
+        ({"providers": ["FancyExecutionProvider"]}, ValueError, "provider 'FancyExecutionProvider' is not available"),
+        ({"tile_size": 8}, ValueError, "tile_size=8 must be an integer >= 16"),
+        ({"scale_factor": 4}, ValueError, "scale_factor=4 applies to shared-curve models"),
+    ],
+)
+def test_bad_arguments(image, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        enhance(image, **kwargs)
+
+
+def test_cuda_missing_raises(image):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="'CUDAExecutionProvider' is not available.*skdce\\[gpu\\]"):
+        enhance(image, providers="cuda")
+
+
+@pytest.mark.parametrize(
+    "image_arg, exc, match",
+    [
+        (np.zeros((0, 5, 3), np.float32), ValueError, "image is empty"),
+        (np.full((4, 4, 3), 1.5, np.float32), ValueError, r"outside \[0, 1\]"),
+        (np.full((4, 4, 3), np.nan, np.float32), ValueError, "contains NaN"),
+        (np.zeros((4, 4, 5), np.float32), ValueError, "has 5 channels"),
+        (np.zeros((4, 4, 3), np.complex64), TypeError, "not an image dtype"),
+        (np.zeros((4, 4, 3), object), TypeError, "not an image dtype"),
+    ],
+)
+def test_bad_images(image_arg, exc, match):
+    with pytest.raises(exc, match=match):
+        enhance(image_arg)
+
+
+def _onnx_model(path, in_shape, out_channels):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    inp = helper.make_tensor_value_info("image", TensorProto.FLOAT, in_shape)
+    out = helper.make_tensor_value_info("alphas", TensorProto.FLOAT, ["N", out_channels, "H", "W"])
+    if out_channels == in_shape[1]:
+        node = helper.make_node("Identity", ["image"], ["alphas"])
+    else:
+        const = helper.make_tensor("w", TensorProto.FLOAT, [out_channels, in_shape[1], 1, 1], [0.0] * (out_channels * in_shape[1]))
+        node = helper.make_node("Conv", ["image", "w"], ["alphas"])
+        graph = helper.make_graph([node], "g", [inp], [out], initializer=[const])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+        return path
+    graph = helper.make_graph([node], "g", [inp], [out])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_mismatched_models(tmp_path, image):
+    bad = tmp_path / "corrupt.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="cannot load ONNX model .*corrupt.onnx"):
+        enhance(image, model=bad)
+    rank3 = _onnx_model(tmp_path / "rank3.onnx", ["N", 3, "H"], 3)
+    with pytest.raises(ValueError, match=r"takes input of shape \['N', 3, 'H'\]; skdce needs \(N, 3, H, W\)"):
+        enhance(image, model=rank3)
+    gray = _onnx_model(tmp_path / "gray.onnx", ["N", 1, "H", "W"], 1)
+    with pytest.raises(ValueError, match="skdce needs \\(N, 3, H, W\\) RGB images"):
+        enhance(image, model=gray)
+    five = _onnx_model(tmp_path / "five.onnx", ["N", 3, "H", "W"], 5)
+    with pytest.raises(ValueError, match="skdce needs alpha maps \\(N, 3k, H, W\\)"):
+        enhance(image, model=five)
+    # a valid user model without skdce metadata: its alphas are the image itself (one shared map)
+    ident = _onnx_model(tmp_path / "identity.onnx", ["N", 3, "H", "W"], 3)
+    info = skdce.get_model(ident)
+    assert info.shared_curve is None and info.scale_factor == 1
+    np.testing.assert_allclose(enhance(image, model=ident), apply_le_curves(image, image), atol=1e-6)
+    zero3 = _onnx_model(tmp_path / "zero3.onnx", ["N", 3, "H", "W"], 6)
+    with pytest.raises(ValueError, match="outputs 6 maps; expected 3"):
+        enhance(image, model=zero3)
+
+
+def test_sha256_mismatch(tmp_path, monkeypatch, image):
+    src = models_mod.weights_dir()
+    shutil.copy(src / "zero-dce.onnx", tmp_path / "zero-dce.onnx")
+    manifest = json.loads((src / "manifest.json").read_text())
+    manifest["models"] = {"zero-dce": dict(manifest["models"]["zero-dce"], sha256="0" * 64)}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(models_mod, "weights_dir", lambda: tmp_path)
+    models_mod._manifest.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="has sha256 [0-9a-f]{64}, but the manifest expects 0000.*Reinstall skdce"):
+            enhance(image)
+    finally:
+        models_mod._manifest.cache_clear()
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, skdce; print(sorted(m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
