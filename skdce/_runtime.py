@@ -19,7 +19,9 @@ def _ort():
     try:
         import onnxruntime
     except ImportError as exc:  # pragma: no cover - a core dependency
-        raise ImportError("skdce needs onnxruntime: pip install onnxruntime (or skdce[gpu] for CUDA)") from exc
+        raise ImportError(
+            "skdce needs ONNX Runtime to run models: pip install 'skdce[cpu]' (or 'skdce[gpu]' for CUDA)"
+        ) from exc
     return onnxruntime
 
 
@@ -47,7 +49,7 @@ def resolve_providers(providers="auto") -> tuple[str, ...]:
     for name in names:
         if name not in available:
             hint = (
-                " Install the GPU build: pip uninstall onnxruntime && pip install 'skdce[gpu]', on a machine with CUDA."
+                " Install the GPU build on a machine with CUDA: pip uninstall onnxruntime, then pip install 'skdce[gpu]'."
                 if name == "CUDAExecutionProvider"
                 else ""
             )
@@ -73,6 +75,12 @@ class Session:
         except Exception as exc:
             raise ValueError(f"cannot load ONNX model {str(path)!r}: {exc}") from exc
         self.providers = tuple(self.session.get_providers())
+        missing = [p for p in providers if p not in self.providers]
+        if missing:  # e.g. CUDA listed by onnxruntime-gpu but its libraries failed to load
+            raise ValueError(
+                f"ONNX Runtime could not start {', '.join(missing)} for {str(path)!r} (it runs "
+                f"{', '.join(self.providers)}); check the CUDA/cuDNN installation, or pass providers='cpu'."
+            )
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or len(outputs) < 1:
             raise ValueError(

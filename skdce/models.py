@@ -50,6 +50,8 @@ class ModelInfo:
         Expected checksum of ``path`` (bundled models); checked on first use.
     bundled : bool
         Whether the model ships with skdce.
+    precision : str
+        ``"fp32"`` or ``"int8"`` (statically quantised).
     recipe : dict
         Training configuration, data split, validation figures, licence.
     """

@@ -151,3 +151,19 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
     manifest["models"][name] = entry
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return entry
+
+
+def model_from_onnx(path) -> torch.nn.Module:
+    """Rebuild the torch network of an fp32 ONNX file written by :func:`export_onnx` (strict)."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(path))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    arch = meta.get("skdce_architecture")
+    if arch is None:
+        raise ValueError(f"{str(path)!r} was not written by skdce (no skdce_architecture metadata).")
+    model = build_model(arch)
+    state = {init.name: torch.from_numpy(numpy_helper.to_array(init).copy()) for init in proto.graph.initializer}
+    model.load_state_dict(state, strict=True)
+    return model.eval()

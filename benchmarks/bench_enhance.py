@@ -1,0 +1,142 @@
+"""skdce.enhance against eager PyTorch of the same architecture and weights.
+
+Run: python benchmarks/bench_enhance.py [--repeats 5] [--memory]
+
+Everything is measured side by side in one run: medians over repeats, printed
+with the ratio (eager torch time / skdce time; above 1 means skdce is faster).
+The eager reference does what the published implementation does: the whole
+image as one NCHW float32 tensor, the network, then 8 curve steps, each
+allocating new tensors. The same weights are loaded into torch from the
+bundled ONNX file. ``--memory`` adds peak RSS at 12 and 24 megapixels, each in
+a fresh subprocess. Needs ``skdce[train]`` (torch, onnx).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+import skdce
+from skdce.train.export import model_from_onnx
+
+MACS_PER_PIXEL = 79_200  # DCE-Net: 3->32, 5 x 32->32 or 64->32, 64->24 3x3 convolutions (approx.)
+
+
+def eager_zero_dce(net, img_u8):
+    x = torch.from_numpy(img_u8).float().div(255).permute(2, 0, 1).unsqueeze(0)
+    with torch.no_grad():
+        r = net(x)
+        for i in range(8):
+            a = r[:, 3 * i : 3 * i + 3]
+            x = x + a * (x - torch.pow(x, 2))
+    return x
+
+
+def eager_zero_dce_pp(net, img_u8, scale=12):
+    x = torch.from_numpy(img_u8).float().div(255).permute(2, 0, 1).unsqueeze(0)
+    with torch.no_grad():
+        small = F.interpolate(x, scale_factor=1 / scale, mode="bilinear")
+        a = net(small)
+        a = F.interpolate(a, size=x.shape[-2:], mode="bilinear")
+        for _ in range(8):
+            x = x + a * (x - torch.pow(x, 2))
+    return x
+
+
+def median_time(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def matmul_gflops(repeats):
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    t_np = median_time(lambda: a @ a, repeats)
+    ta = torch.from_numpy(a)
+    t_torch = median_time(lambda: ta @ ta, repeats)
+    return 2 * 2048**3 / min(t_np, t_torch) / 1e9
+
+
+def low_light(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0.02, 0.25, w, dtype=np.float32)[None, :, None]
+    img = base * (0.6 + 0.4 * rng.random((h, 1, 3), dtype=np.float32)) + rng.normal(0, 0.01, (h, w, 3))
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def _peak_rss(model, h, w):
+    code = (
+        "import resource, numpy as np, skdce, sys\n"
+        f"img = np.full(({h}, {w}, 3), 30, np.uint8)\n"
+        f"out = skdce.enhance(img, model={model!r}, providers='cpu')\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(res.stdout.strip())
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--memory", action="store_true")
+    p.add_argument("--json", help="also write the results to this file")
+    args = p.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    results = {"torch_threads": torch.get_num_threads()}
+
+    full = skdce.get_model("zero-dce")
+    net = model_from_onnx(full.path)
+    peak = matmul_gflops(args.repeats)
+    results["matmul_gflops"] = peak
+    print(f"float32 2048^3 matmul: {peak:.1f} GFLOP/s (best of numpy and torch)")
+    models = [m for m in skdce.list_models() if not skdce.get_model(m).shared_curve]
+    for h, w in [(400, 600), (900, 1200)]:
+        img = low_light(h, w)
+        t_ref = median_time(lambda: eager_zero_dce(net, img), args.repeats)
+        print(f"\nzero-dce {w}x{h}: eager torch {t_ref * 1e3:.0f} ms")
+        for m in models:
+            t = median_time(lambda: skdce.enhance(img, model=m, providers="cpu"), args.repeats)
+            gflops = 2 * MACS_PER_PIXEL * h * w / t / 1e9
+            print(f"  skdce {m:16s} {t * 1e3:7.0f} ms  speed-up {t_ref / t:4.2f}x  {gflops:5.1f} GFLOP/s effective")
+            results[f"zero-dce {w}x{h} {m}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t, "gflops": gflops}
+
+    if "zero-dce++" in skdce.list_models():
+        pp = skdce.get_model("zero-dce++")
+        net_pp = model_from_onnx(pp.path)
+        for h, w in [(900, 1200), (3000, 4000)]:
+            img = low_light(h, w)
+            t_ref = median_time(lambda: eager_zero_dce_pp(net_pp, img), args.repeats)
+            t = median_time(lambda: skdce.enhance(img, model="zero-dce++", providers="cpu"), args.repeats)
+            print(f"\nzero-dce++ {w}x{h}: eager torch {t_ref * 1e3:.0f} ms, skdce {t * 1e3:.0f} ms, speed-up {t_ref / t:.2f}x")
+            results[f"zero-dce++ {w}x{h}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t}
+
+    if args.memory:
+        print()
+        for model in ["zero-dce", "zero-dce++"]:
+            if model not in skdce.list_models():
+                continue
+            for h, w in [(3000, 4000), (4000, 6000)]:
+                mb = _peak_rss(model, h, w)
+                print(f"peak RSS {model} {w}x{h} ({h * w / 1e6:.0f} MP, uint8 in, float32 out): {mb:.0f} MB")
+                results[f"rss {model} {h * w // 10**6}MP"] = mb
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
+    print(f"\n(this process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

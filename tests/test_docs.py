@@ -1,0 +1,93 @@
+"""The documentation: every public name is documented and shown, and the site builds.
+
+The build test runs the whole Sphinx build (with every gallery example) in a
+copy of ``docs/`` under a temporary folder, with warnings as errors, exactly as
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+It is marked slow and needs the ``docs`` and ``train`` extras.
+"""
+
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+EXAMPLES = sorted((DOCS / "examples").glob("plot_*.py"))
+
+#: Public modules whose ``__all__`` must appear in the API reference and in a gallery example.
+PUBLIC_MODULES = ["skdce", "skdce.losses", "skdce.data", "skdce.train"]
+
+
+def _public_names(module_name):
+    if module_name == "skdce.train":
+        pytest.importorskip("torch")
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if name.startswith("__") or type(obj).__name__ == "module":
+            continue
+        yield name
+
+
+def _mentions(text, name):
+    return re.search(rf"\b{re.escape(name)}\b", text) is not None
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_public_names_are_documented_and_shown(module_name):
+    api = (DOCS / "api.rst").read_text()
+    examples = "\n".join(p.read_text() for p in EXAMPLES)
+    names = list(_public_names(module_name))
+    assert names
+    not_in_api = [n for n in names if not _mentions(api, n)]
+    not_in_examples = [n for n in names if not _mentions(examples, n)]
+    assert not not_in_api, f"{module_name}: add {not_in_api} to docs/api.rst"
+    assert not not_in_examples, f"{module_name}: use {not_in_examples} in a docs/examples/plot_*.py example"
+
+
+def test_readme_figure_is_small():
+    figure = DOCS / "_static" / "before_after.png"
+    assert figure.is_file(), "run python docs/make_readme_figure.py"
+    assert figure.stat().st_size < 300_000
+
+
+@pytest.mark.slow
+def test_docs_build_without_warnings(tmp_path):
+    pytest.importorskip("sphinx")
+    for module in ("numpydoc", "sphinx_gallery", "pydata_sphinx_theme", "matplotlib", "torch"):
+        pytest.importorskip(module)
+    src = tmp_path / "docs"
+    # A fresh copy: no cached gallery output, nothing written into the checkout.
+    shutil.copytree(
+        DOCS,
+        src,
+        ignore=shutil.ignore_patterns("_build", "auto_examples", "generated", "sg_execution_times.rst", "__pycache__"),
+    )
+    out = tmp_path / "html"
+    env = dict(os.environ, MPLBACKEND="agg")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(src), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
+    assert proc.returncode == 0, f"sphinx failed:\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
+
+    assert EXAMPLES
+    for example in EXAMPLES:
+        image = f"sphx_glr_{example.stem}_001.png"
+        assert (src / "auto_examples" / "images" / image).is_file(), f"{example.name} made no figure"
+        assert (out / "auto_examples" / f"{example.stem}.html").is_file()
+        assert (out / "_images" / image).is_file()
+    for page in ("index", "install", "quickstart", "api", "changelog", "user_guide/curves", "user_guide/training", "user_guide/cli"):
+        assert (out / f"{page}.html").is_file(), page
+    assert (out / "generated" / "skdce.enhance.html").is_file()
+    assert (out / "_images" / "before_after.png").is_file() or (out / "_static" / "before_after.png").is_file()
