@@ -1,0 +1,846 @@
+"""Image files for the command line: bit depth, EXIF orientation, ICC and EXIF metadata.
+
+:func:`read_image` returns the pixels of a file as a uint8 or uint16 array,
+upright (its EXIF orientation applied), and an :class:`ImageMeta` describing
+it; :func:`write_image` writes such an array back, carrying the metadata
+where the output format can hold it. The enhancement functions never touch
+files; this module is the file layer of ``skdce enhance`` and friends.
+
+What is read, and how:
+
+* **layouts.** ``(H, W)`` grayscale, ``(H, W, 2)`` gray + alpha,
+  ``(H, W, 3)`` RGB, ``(H, W, 4)`` RGBA. Palette images become RGB (RGBA with
+  transparency), 1-bit images 8-bit gray, CMYK/LAB images RGB (their ICC
+  profile, which describes the old colour space, is dropped).
+* **bit depth.** 8-bit files give uint8, 16-bit PNG and TIFF files uint16.
+  Pillow decodes 16-bit *colour* PNGs to 8 bits, so 16-bit PNGs are decoded
+  by a small PNG reader of this module (zlib + NumPy; every filter type,
+  Adam7 interlacing, ``tRNS``, ``iCCP``, ``eXIf`` and ``pHYs``), and written by
+  its PNG writer. TIFF files are read with tifffile (a scikit-image
+  dependency), or with Pillow for 8-bit compressions tifffile cannot decode
+  without the optional ``imagecodecs`` package (LZW, JPEG). 32-bit and float
+  files are refused.
+* **orientation.** The EXIF orientation (tag 274) is applied to the pixels and
+  reset to 1 in the EXIF block kept in :attr:`ImageMeta.exif` (the block is
+  patched in place, so maker notes survive).
+* **limits.** Files with more than ``max_pixels`` pixels are refused before
+  their pixels are decoded (a guard against decompression bombs); so are
+  empty, truncated and corrupt files. Every such error is an
+  :class:`ImageFileError` (a ``ValueError``) naming the file and the reason.
+
+What is written (:func:`write_image`):
+
+========  ==========  =====  ====  ====  ===
+format    bit depth   alpha  ICC   EXIF  dpi
+========  ==========  =====  ====  ====  ===
+PNG       8, 16       yes    yes   yes   yes
+TIFF      8, 16       yes    yes   no    yes
+JPEG      8           no     yes   yes   yes
+WebP      8 (colour)  yes    yes   yes   no
+========  ==========  =====  ====  ====  ===
+
+JPEG and WebP hold 8 bits: 16-bit arrays are rounded to 8 bits. WebP has no
+grayscale mode: gray images are written as RGB. TIFF files are written by
+tifffile, which does not write an EXIF directory. Every file is written to a
+temporary file in the destination folder (named ``.<name>.<random>.skdce-tmp``)
+and renamed into place with :func:`os.replace`, so a reader never sees a
+partial file and an interrupted write leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import struct
+import threading
+import warnings
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "ImageMeta",
+    "ImageFileError",
+    "read_image",
+    "apply_orientation",
+    "write_image",
+    "format_from_path",
+    "normalize_format",
+    "FORMATS",
+    "DEFAULT_MAX_PIXELS",
+    "TEMP_SUFFIX",
+]
+
+#: Output formats and their file name suffixes (the first is the default).
+FORMATS = {
+    "PNG": (".png",),
+    "JPEG": (".jpg", ".jpeg", ".jpe"),
+    "TIFF": (".tif", ".tiff"),
+    "WEBP": (".webp",),
+}
+
+#: Default pixel limit of :func:`read_image` (2**27, about 134 megapixels, e.g. 16384 x 8192).
+DEFAULT_MAX_PIXELS = 2**27
+
+#: Suffix of the temporary files :func:`write_image` renames into place.
+TEMP_SUFFIX = ".skdce-tmp"
+
+_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
+_EIGHT_BIT_ONLY = ("JPEG", "WEBP")
+_EXIF_HEADER = b"Exif\x00\x00"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_DEFAULT_QUALITY = {"JPEG": 95, "WEBP": 90}
+_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+class ImageFileError(ValueError):
+    """An image file that cannot be read or written; ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, action: str, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot {action} image {self.path!r}: {reason}")
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """What :func:`read_image` learnt about a file, and what :func:`write_image` carries over.
+
+    Attributes
+    ----------
+    format : str
+        The file's format as decoded: ``"PNG"``, ``"JPEG"``, ``"TIFF"``,
+        ``"WEBP"``, or another format Pillow reads (``"BMP"``, ``"GIF"``...).
+    mode : {"L", "LA", "RGB", "RGBA"}
+        The layout of the array: gray, gray + alpha, RGB, RGBA.
+    bit_depth : {8, 16}
+        Bits per sample of the array (uint8 or uint16).
+    icc_profile : bytes or None
+        The embedded ICC colour profile.
+    exif : bytes or None
+        The EXIF block as Pillow writes it (``b"Exif\\x00\\x00"`` + TIFF
+        data), its orientation already reset to 1. ``None`` for TIFF files,
+        whose EXIF tags live in the TIFF directory itself.
+    orientation : int
+        The EXIF orientation (1-8) that was applied to the pixels; 1 when none.
+    dpi : (float, float) or None
+        Horizontal and vertical resolution in dots per inch.
+    """
+
+    format: str
+    mode: str
+    bit_depth: int
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    orientation: int = 1
+    dpi: tuple | None = None
+
+
+def normalize_format(name) -> str:
+    """``"png"``, ``"jpg"``, ``"jpeg"``, ``"tif"``, ``"tiff"``, ``"webp"`` -> a key of :data:`FORMATS`."""
+    key = str(name).upper().lstrip(".")
+    key = _ALIASES.get(key, key)
+    if key not in FORMATS:
+        raise ValueError(f"format={name!r} is not supported for writing; use one of png, jpg, tiff, webp.")
+    return key
+
+
+def format_from_path(path) -> str | None:
+    """The output format a file name asks for (``"x.JPG"`` -> ``"JPEG"``), or ``None``."""
+    suffix = Path(path).suffix.lower()
+    for fmt, suffixes in FORMATS.items():
+        if suffix in suffixes:
+            return fmt
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# EXIF orientation
+# --------------------------------------------------------------------------------------------
+
+
+def _with_exif_header(exif: bytes | None) -> bytes | None:
+    if not exif:
+        return None
+    exif = bytes(exif)
+    return exif if exif.startswith(_EXIF_HEADER) else _EXIF_HEADER + exif
+
+
+def _find_orientation(exif: bytes) -> tuple[int, int | None, str]:
+    """``(orientation, offset of its value, byte order)`` in a prefixed EXIF block; ``(1, None, "")`` if absent."""
+    base = len(_EXIF_HEADER)
+    tiff = exif[base:]
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return 1, None, ""
+    order = "<" if tiff[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(order + "I", tiff[4:8])
+    if ifd + 2 > len(tiff):
+        return 1, None, ""
+    (count,) = struct.unpack(order + "H", tiff[ifd : ifd + 2])
+    for i in range(count):
+        entry = ifd + 2 + 12 * i
+        if entry + 12 > len(tiff):
+            break
+        tag, kind, n = struct.unpack(order + "HHI", tiff[entry : entry + 8])
+        if tag == 0x0112 and kind == 3 and n == 1:  # Orientation, one SHORT
+            (value,) = struct.unpack(order + "H", tiff[entry + 8 : entry + 10])
+            return value, base + entry + 8, order
+    return 1, None, ""
+
+
+def _upright_exif(exif: bytes | None) -> tuple[bytes | None, int]:
+    """``(exif with orientation 1, the orientation it had)``."""
+    exif = _with_exif_header(exif)
+    if exif is None:
+        return None, 1
+    orientation, offset, order = _find_orientation(exif)
+    if offset is None or orientation == 1:
+        return exif, 1
+    patched = bytearray(exif)
+    patched[offset : offset + 2] = struct.pack(order + "H", 1)
+    return bytes(patched), orientation if 1 <= orientation <= 8 else 1
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn an ``(H, W[, C])`` array stored with EXIF ``orientation`` (1-8) upright."""
+    if orientation == 2:
+        return image[:, ::-1]
+    if orientation == 3:
+        return image[::-1, ::-1]
+    if orientation == 4:
+        return image[::-1]
+    if orientation == 5:
+        return image.swapaxes(0, 1)
+    if orientation == 6:
+        return np.rot90(image, -1)
+    if orientation == 7:
+        return image.swapaxes(0, 1)[::-1, ::-1]
+    if orientation == 8:
+        return np.rot90(image, 1)
+    return image
+
+
+# --------------------------------------------------------------------------------------------
+# PNG (16-bit): a small reader and writer
+# --------------------------------------------------------------------------------------------
+
+_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type -> samples per pixel
+_PNG_COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # samples per pixel -> colour type
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_chunks(data: bytes):
+    """Yield ``(type, payload)`` of every chunk up to IEND, checking lengths and CRCs."""
+    pos = len(_PNG_SIGNATURE)
+    while True:
+        if pos + 8 > len(data):
+            raise ValueError("the file is truncated (it ends before the PNG IEND chunk)")
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            raise ValueError(f"the file is truncated (inside the PNG {kind.decode('latin-1')!r} chunk)")
+        payload = data[pos + 8 : end]
+        (crc,) = struct.unpack(">I", data[end : end + 4])
+        if zlib.crc32(kind + payload) != crc:
+            raise ValueError(f"the PNG {kind.decode('latin-1')!r} chunk is corrupt (CRC mismatch)")
+        yield kind, payload
+        if kind == b"IEND":
+            return
+        pos = end + 4
+
+
+def _png_header(data: bytes) -> tuple[int, int, int, int, int]:
+    """``(width, height, bit_depth, color_type, interlace)`` from the IHDR chunk."""
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        raise ValueError("the file is truncated or corrupt (no PNG IHDR chunk)")
+    width, height, depth, color, comp, filt, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    if width == 0 or height == 0 or comp != 0 or filt != 0 or interlace > 1:
+        raise ValueError("the PNG IHDR chunk is invalid")
+    return width, height, depth, color, interlace
+
+
+def _unfilter(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
+    """Undo PNG scanline filtering: ``raw`` (h * (1 + w * bpp),) uint8 -> (h, w, bpp) uint8."""
+    rows = raw.reshape(h, 1 + w * bpp)
+    kinds = rows[:, 0]
+    if kinds.max() > 4:
+        raise ValueError(f"the PNG image data is corrupt (filter type {int(kinds.max())})")
+    filtered = rows[:, 1:].reshape(h, w, bpp)
+    if not np.isin(kinds, (3, 4)).any():
+        # None, Sub and Up only: each row at once.
+        out = np.empty((h, w, bpp), np.uint8)
+        previous = np.zeros((w, bpp), np.uint8)
+        for y in range(h):
+            if kinds[y] == 0:
+                out[y] = filtered[y]
+            elif kinds[y] == 1:
+                np.cumsum(filtered[y], axis=0, dtype=np.uint8, out=out[y])
+            else:
+                np.add(filtered[y], previous, out=out[y])
+            previous = out[y]
+        return out
+    # Average and Paeth depend on the reconstructed left, upper and upper-left
+    # pixels: reconstruct one anti-diagonal (y + x = d) at a time, all of its
+    # pixels at once, each with the predictor of its own row's filter type.
+    rec = np.zeros((h + 1, w + 1, bpp), np.int16)  # one row and column of zeros before the image
+    flat = rec.reshape(-1, bpp)
+    src = filtered.reshape(-1, bpp)
+    stride = w + 1
+    for d in range(h + w - 1):
+        y = np.arange(max(0, d - w + 1), min(h - 1, d) + 1)
+        x = d - y
+        at = (y + 1) * stride + x + 1
+        a, b, c = flat[at - 1], flat[at - stride], flat[at - stride - 1]
+        p = a + b - c
+        pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+        paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+        predictor = np.choose(kinds[y][:, None], (np.zeros_like(a), a, b, (a + b) >> 1, paeth))
+        flat[at] = (src[y * w + x] + predictor) & 0xFF
+    return rec[1:, 1:].astype(np.uint8)
+
+
+def _decode_png(data: bytes, max_pixels: int) -> tuple[np.ndarray, dict]:
+    """Decode an 8- or 16-bit gray/RGB(A) PNG: ``(array, facts)``."""
+    width, height, depth, color, interlace = _png_header(data)
+    if depth not in (8, 16) or color not in _PNG_CHANNELS:
+        raise ValueError(f"PNG bit depth {depth} with colour type {color} is not handled by this reader")
+    _check_pixels(width, height, max_pixels)
+    channels = _PNG_CHANNELS[color]
+    bpp = channels * depth // 8
+    idat, facts = [], {}
+    for kind, payload in _png_chunks(data):
+        if kind == b"IDAT":
+            idat.append(payload)
+        elif kind == b"iCCP":
+            name_end = payload.find(b"\x00")
+            with contextlib.suppress(zlib.error):
+                facts["icc_profile"] = zlib.decompress(payload[name_end + 2 :])
+        elif kind == b"eXIf":
+            facts["exif"] = payload
+        elif kind == b"tRNS":
+            facts["trns"] = payload
+        elif kind == b"pHYs" and len(payload) == 9 and payload[8] == 1:
+            ppx, ppy = struct.unpack(">II", payload[:8])
+            facts["dpi"] = (round(ppx * 0.0254, 4), round(ppy * 0.0254, 4))
+        elif kind[:1].isupper() and kind not in (b"IHDR", b"PLTE", b"IEND"):
+            raise ValueError(f"the PNG has an unknown critical chunk {kind.decode('latin-1')!r}")
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    sizes = []
+    for x0, y0, dx, dy in passes:
+        pw, ph = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        sizes.append((pw, ph) if pw > 0 and ph > 0 else (0, 0))
+    expected = sum(ph * (1 + pw * bpp) for pw, ph in sizes)
+    try:
+        raw = zlib.decompressobj().decompress(b"".join(idat), expected)
+    except zlib.error as exc:
+        raise ValueError(f"the PNG image data is corrupt ({exc})") from None
+    if len(raw) < expected:
+        raise ValueError("the file is truncated (the PNG image data ends early)")
+    raw = np.frombuffer(raw, np.uint8)
+    image = np.empty((height, width, bpp), np.uint8)
+    pos = 0
+    for (x0, y0, dx, dy), (pw, ph) in zip(passes, sizes):
+        if pw == 0:
+            continue
+        n = ph * (1 + pw * bpp)
+        image[y0::dy, x0::dx] = _unfilter(raw[pos : pos + n], ph, pw, bpp)
+        pos += n
+    dtype = np.dtype(">u2") if depth == 16 else np.dtype(np.uint8)
+    pixels = image.view(dtype).reshape(height, width, channels).astype(dtype.newbyteorder("="))
+    trns = facts.pop("trns", None)
+    if trns is not None and color in (0, 2) and len(trns) == 2 * channels:
+        key = np.array(struct.unpack(f">{channels}H", trns), dtype=pixels.dtype)
+        opaque = np.iinfo(pixels.dtype).max
+        alpha = np.where((pixels == key).all(axis=-1), 0, opaque).astype(pixels.dtype)
+        pixels = np.concatenate([pixels, alpha[..., None]], axis=-1)
+    return (pixels[..., 0] if pixels.shape[-1] == 1 else pixels), facts
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _encode_png(image: np.ndarray, meta: ImageMeta | None) -> bytes:
+    """PNG bytes of a uint8/uint16 ``(H, W[, C])`` array (Sub or Up filter per row, the smaller)."""
+    h, w = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    depth = image.dtype.itemsize * 8
+    rows = np.ascontiguousarray(image, dtype=image.dtype.newbyteorder(">")).view(np.uint8).reshape(h, -1)
+    bpp = channels * depth // 8
+
+    def cost(f):  # sum of |byte| read as signed values, per row
+        return np.minimum(f, np.negative(f)).sum(axis=1, dtype=np.uint64)
+
+    compressor = zlib.compressobj(6)
+    data = []
+    for y0 in range(0, h, 256):  # blocks of rows bound the memory used
+        block = rows[y0 : y0 + 256]
+        sub = block.copy()
+        sub[:, bpp:] -= block[:, :-bpp]
+        up = block.copy()
+        up[1:] -= block[:-1]
+        if y0:
+            up[0] -= rows[y0 - 1]
+        use_up = cost(up) < cost(sub)
+        filtered = np.empty((len(block), block.shape[1] + 1), np.uint8)
+        filtered[:, 0] = np.where(use_up, 2, 1)
+        filtered[:, 1:] = np.where(use_up[:, None], up, sub)
+        data.append(compressor.compress(filtered))
+    data.append(compressor.flush())
+    data = b"".join(data)
+    parts = [_PNG_SIGNATURE, _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, _PNG_COLOR_TYPE[channels], 0, 0, 0))]
+    if meta is not None and meta.icc_profile:
+        parts.append(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(meta.icc_profile)))
+    if meta is not None and meta.dpi:
+        ppm = [max(1, round(v / 0.0254)) for v in meta.dpi]
+        parts.append(_png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
+    if meta is not None and meta.exif:
+        parts.append(_png_chunk(b"eXIf", meta.exif[len(_EXIF_HEADER) :] if meta.exif.startswith(_EXIF_HEADER) else meta.exif))
+    step = 1 << 24
+    parts.extend(_png_chunk(b"IDAT", data[i : i + step]) for i in range(0, max(len(data), 1), step))
+    parts.append(_png_chunk(b"IEND", b""))
+    return b"".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+_pillow_lock = threading.Lock()
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ValueError(
+            f"the image has {width} x {height} = {width * height} pixels, more than max_pixels={max_pixels} "
+            f"(a guard against decompression bombs); raise the limit if the file is trusted"
+        )
+
+
+def _open_pillow(path: Path, max_pixels: int):
+    from PIL import Image
+
+    # Pillow warns above Image.MAX_IMAGE_PIXELS and refuses above twice that;
+    # skdce applies its own limit (an error) right after the header is read.
+    with _pillow_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError as exc:
+            raise ValueError(f"the image has too many pixels for Pillow ({exc})") from None
+        except Image.UnidentifiedImageError:
+            raise ValueError("the file is not an image in a format skdce reads (PNG, JPEG, TIFF, WebP, ...)") from None
+    try:
+        _check_pixels(im.width, im.height, max_pixels)
+    except ValueError:
+        im.close()
+        raise
+    return im
+
+
+def _pillow_array(im) -> tuple[np.ndarray, bool]:
+    """``(array, keeps_icc)``: the pixels of a loaded Pillow image as uint8/uint16."""
+    mode = im.mode
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16), True
+    if mode == "I":
+        arr = np.asarray(im)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise ValueError("32-bit integer images are not supported; convert the file to 8 or 16 bits")
+        return arr.astype(np.uint16), True
+    if mode == "F":
+        raise ValueError("floating-point images are not supported; convert the file to 8 or 16 bits")
+    keeps_icc = True
+    if mode == "1":
+        im = im.convert("L")
+    elif mode in ("P", "PA"):
+        im = im.convert("RGBA" if mode == "PA" or "transparency" in im.info else "RGB")
+    elif mode == "La":
+        im = im.convert("LA")
+    elif mode == "RGBa":
+        im = im.convert("RGBA")
+    elif mode in ("RGBX", "YCbCr", "HSV"):
+        im = im.convert("RGB")
+    elif mode in ("CMYK", "LAB"):
+        im, keeps_icc = im.convert("RGB"), False
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        raise ValueError(f"Pillow image mode {mode!r} is not supported")
+    return np.asarray(im), keeps_icc
+
+
+def _read_pillow(path: Path, max_pixels: int):
+    im = _open_pillow(path, max_pixels)
+    with im:
+        fmt = im.format or "unknown"
+        try:
+            im.load()
+            arr, keeps_icc = _pillow_array(im)
+        except ValueError:
+            raise
+        except Exception as exc:  # Pillow raises OSError, SyntaxError, struct.error... for broken files
+            raise ValueError(_pillow_reason(exc)) from None
+        icc = im.info.get("icc_profile") or None
+        dpi = im.info.get("dpi")
+        if fmt == "TIFF":
+            exif, orientation = None, int(im.tag_v2.get(274, 1))
+        else:
+            exif, orientation = _upright_exif(im.info.get("exif"))
+    return arr, fmt, (icc if keeps_icc else None), exif, orientation, _clean_dpi(dpi)
+
+
+def _pillow_reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    if "truncated" in text.lower():
+        return f"the file is truncated ({text})"
+    return f"the file is corrupt ({text})"
+
+
+def _clean_dpi(dpi):
+    if not dpi:
+        return None
+    try:
+        x, y = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return None
+    return (x, y) if x > 0 and y > 0 else None
+
+
+def _read_tiff(path: Path, max_pixels: int):
+    import tifffile
+
+    try:
+        tf = tifffile.TiffFile(path)
+    except Exception as exc:
+        raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+    with tf:
+        if not tf.pages:
+            raise ValueError("the TIFF file holds no image")
+        page = tf.pages.first
+        _check_pixels(page.imagewidth, page.imagelength, max_pixels)
+        bits = page.bitspersample
+        photometric = int(page.photometric)
+        simple = photometric in (int(tifffile.PHOTOMETRIC.MINISBLACK), int(tifffile.PHOTOMETRIC.RGB))
+        if page.sampleformat != 1 or bits not in (8, 16) or (bits == 16 and not simple):
+            kind = {1: "unsigned integer", 2: "signed integer", 3: "floating-point"}.get(page.sampleformat, "other")
+            raise ValueError(
+                f"TIFF with {bits}-bit {kind} samples ({page.photometric.name}) is not supported; "
+                f"skdce reads 8- and 16-bit gray or RGB(A) TIFF files"
+            )
+        pillow_exact = bits == 8 or page.samplesperpixel == 1  # Pillow keeps 8-bit and 16-bit gray files exact
+        if not simple:
+            return None  # palette, CMYK, YCbCr, min-is-white...: Pillow converts these 8-bit files
+        try:
+            arr = page.asarray()
+        except ValueError as exc:
+            if "imagecodecs" in str(exc):  # LZW, JPEG... without the optional imagecodecs package
+                if pillow_exact:
+                    return None
+                raise ValueError(
+                    f"16-bit TIFF with {page.compression.name} compression needs the imagecodecs package "
+                    f"(pip install imagecodecs), or resave the file with deflate or no compression"
+                ) from None
+            raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+        except Exception as exc:
+            raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+        if page.axes.startswith("S"):  # planar: (S, Y, X)
+            arr = np.moveaxis(arr, 0, -1)
+        if arr.ndim == 3 and arr.shape[-1] == 1:
+            arr = arr[..., 0]
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] > 4):
+            raise ValueError(f"TIFF image of shape {arr.shape} ({page.axes}) is not a gray or RGB(A) image")
+        tags = page.tags
+        orientation = int(tags[274].value) if 274 in tags else 1
+        icc = bytes(tags[34675].value) if 34675 in tags else None
+        dpi = None
+        if 282 in tags and 283 in tags:
+            unit = int(tags[296].value) if 296 in tags else 2
+            scale = {2: 1.0, 3: 2.54}.get(unit)
+            if scale is not None:
+                dpi = tuple(_rational(tags[t].value) * scale for t in (282, 283))
+        return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("=")), icc, orientation, _clean_dpi(dpi)
+
+
+def _rational(value) -> float:
+    if isinstance(value, tuple):
+        return value[0] / value[1] if value[1] else 0.0
+    return float(value)
+
+
+def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Read an image file as an upright uint8/uint16 array and its metadata.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A PNG, JPEG, TIFF or WebP file (or any other format Pillow reads:
+        BMP, GIF, PPM...; animated files give their first frame).
+    max_pixels : int, optional
+        Largest accepted width x height; larger files are refused before
+        their pixels are decoded.
+
+    Returns
+    -------
+    image : (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) ndarray
+        uint8 for 8-bit (and lower) files, uint16 for 16-bit files; gray,
+        gray + alpha, RGB or RGBA; the EXIF orientation applied.
+    meta : ImageMeta
+        Format, layout, bit depth, ICC profile, EXIF (orientation reset to 1),
+        the orientation applied, resolution.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ImageFileError
+        A ``ValueError`` naming the file and the reason: a folder, an empty,
+        truncated or corrupt file, not an image, too many pixels, an
+        unsupported sample format.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skdce.io import read_image, write_image
+    >>> folder = tempfile.mkdtemp()
+    >>> path = write_image(os.path.join(folder, "a.png"), np.zeros((4, 6, 3), np.uint16))
+    >>> image, meta = read_image(path)
+    >>> image.shape, image.dtype, meta.format, meta.mode, meta.bit_depth
+    ((4, 6, 3), dtype('uint16'), 'PNG', 'RGB', 16)
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise ValueError(f"max_pixels={max_pixels!r} must be a positive integer.")
+    try:
+        return _read(path, int(max_pixels))
+    except ValueError as exc:
+        raise ImageFileError("read", path, str(exc)) from None
+    except OSError as exc:
+        raise ImageFileError("read", path, exc.strerror or str(exc)) from None
+
+
+def _read(path: Path, max_pixels: int):
+    if path.is_dir():
+        raise ValueError("it is a folder, not a file")
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        raise ValueError("the file is empty (0 bytes)")
+    exif = None
+    if head.startswith(_PNG_SIGNATURE) and len(head) >= 8:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        _, _, depth, color, _ = _png_header(data)
+        if depth == 16:
+            arr, facts = _decode_png(data, max_pixels)
+            exif, orientation = _upright_exif(facts.get("exif"))
+            return _finish(arr, "PNG", facts.get("icc_profile"), exif, orientation, facts.get("dpi"))
+    if head[:4] in _TIFF_SIGNATURES:
+        tiff = _read_tiff(path, max_pixels)
+        if tiff is not None:
+            arr, icc, orientation, dpi = tiff
+            return _finish(arr, "TIFF", icc, None, orientation, dpi)
+    arr, fmt, icc, exif, orientation, dpi = _read_pillow(path, max_pixels)
+    return _finish(arr, fmt, icc, exif, orientation, dpi)
+
+
+def _finish(arr, fmt, icc, exif, orientation, dpi):
+    if not 1 <= orientation <= 8:
+        orientation = 1
+    arr = np.ascontiguousarray(apply_orientation(arr, orientation))
+    if orientation in (5, 6, 7, 8) and dpi:
+        dpi = (dpi[1], dpi[0])
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    meta = ImageMeta(
+        format=fmt,
+        mode=_MODES[channels],
+        bit_depth=8 if arr.dtype == np.uint8 else 16,
+        icc_profile=bytes(icc) if icc else None,
+        exif=exif,
+        orientation=orientation,
+        dpi=dpi,
+    )
+    return arr, meta
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def _to_8bit(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    return ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _is_gray_profile(icc: bytes | None) -> bool:
+    return bool(icc) and icc[16:20] == b"GRAY"
+
+
+def _prepare(image, fmt: str, meta: ImageMeta | None):
+    """Check the array and fit it (and its metadata) to ``fmt``."""
+    image = np.asarray(image)
+    if image.dtype not in (np.uint8, np.uint16):
+        raise TypeError(
+            f"image has dtype {image.dtype}; write_image takes uint8 or uint16 arrays. Convert float images "
+            f"in [0, 1] first, e.g. with skimage.util.img_as_ubyte(image)."
+        )
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (2, 3, 4)) or image.size == 0:
+        raise ValueError(
+            f"image has shape {image.shape}; write_image takes (H, W) gray, (H, W, 2) gray + alpha, "
+            f"(H, W, 3) RGB or (H, W, 4) RGBA arrays with at least one pixel."
+        )
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    meta = meta if meta is not None else ImageMeta(format=fmt, mode=_MODES[channels], bit_depth=8)
+    if fmt in _EIGHT_BIT_ONLY:
+        image = _to_8bit(image)
+    if fmt == "JPEG" and channels in (2, 4):
+        raise ValueError("JPEG has no alpha channel; write PNG, TIFF or WebP, or drop the alpha channel first")
+    if fmt == "WEBP" and channels in (1, 2):  # WebP stores colour only
+        image = np.repeat(image, 3, axis=-1) if channels == 1 else image[..., [0, 0, 0, 1]]
+        if _is_gray_profile(meta.icc_profile):
+            meta = replace(meta, icc_profile=None)
+    return np.ascontiguousarray(image), meta
+
+
+def _write_pillow(fh, image: np.ndarray, meta: ImageMeta, fmt: str, quality) -> None:
+    from PIL import Image
+
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    im = Image.fromarray(image, _MODES[channels])
+    options = {}
+    if meta.icc_profile:
+        options["icc_profile"] = meta.icc_profile
+    if meta.exif:
+        options["exif"] = meta.exif[len(_EXIF_HEADER) :] if fmt == "WEBP" else meta.exif
+    if meta.dpi and fmt != "WEBP":
+        options["dpi"] = tuple(meta.dpi)
+    if fmt in _DEFAULT_QUALITY:
+        options["quality"] = int(quality) if quality is not None else _DEFAULT_QUALITY[fmt]
+    im.save(fh, format=fmt, **options)
+
+
+def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
+    import tifffile
+
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    options = {}
+    if meta.dpi:
+        options.update(resolution=tuple(meta.dpi), resolutionunit="INCH")
+    tifffile.imwrite(
+        fh,
+        image,
+        photometric="minisblack" if channels <= 2 else "rgb",
+        planarconfig="contig" if channels > 1 else None,
+        extrasamples=("unassalpha",) if channels in (2, 4) else None,
+        compression="zlib",
+        iccprofile=meta.icc_profile,
+        metadata=None,
+        **options,
+    )
+
+
+def _temporary(path: Path):
+    """Create ``.<name>.<random>.skdce-tmp`` beside ``path`` (honouring the umask): ``(fd, tmp_path)``."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file beside {str(path)!r}")  # pragma: no cover
+
+
+def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=False):
+    """Write a uint8/uint16 array to an image file atomically, with its metadata.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; its folder must exist.
+    image : (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) ndarray
+        uint8 or uint16: gray, gray + alpha, RGB or RGBA.
+    meta : ImageMeta, optional
+        Metadata to carry (ICC profile, EXIF, dpi), usually from :func:`read_image`.
+    format : {"png", "jpg", "jpeg", "tiff", "tif", "webp"}, optional
+        Output format; default: from the suffix of ``path``.
+    quality : int, optional
+        JPEG and WebP quality, 1-100 (default 95 for JPEG, 90 for WebP);
+        ignored by the lossless formats.
+    overwrite : bool, optional
+        Replace an existing file; by default an existing ``path`` raises.
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is false.
+    TypeError
+        For arrays that are not uint8/uint16.
+    ValueError
+        For unknown formats, bad shapes, alpha in a JPEG, a bad ``quality``.
+
+    Notes
+    -----
+    The file is written to a temporary file in the destination folder,
+    flushed to disk and renamed over ``path`` with :func:`os.replace`; on any
+    error, including ``KeyboardInterrupt``, the temporary file is removed.
+    See the module docstring for what each format keeps.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skdce.io import write_image
+    >>> folder = tempfile.mkdtemp()
+    >>> write_image(os.path.join(folder, "a.jpg"), np.zeros((4, 6, 3), np.uint8), quality=90).name
+    'a.jpg'
+    """
+    path = Path(path)
+    if format is not None:
+        fmt = normalize_format(format)
+    else:
+        fmt = format_from_path(path)
+        if fmt is None:
+            raise ValueError(
+                f"cannot tell the format of {str(path)!r} from its suffix; name it .png, .jpg, .tif or .webp, "
+                f"or pass format=."
+            )
+    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100):
+        raise ValueError(f"quality={quality!r} must be an integer from 1 to 100.")
+    image, meta = _prepare(image, fmt, meta)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
+    if not overwrite and path.exists():
+        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
+    fd, tmp = _temporary(path)
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as fh:  # by name: tifffile wants a named file
+            if fmt == "PNG" and image.dtype == np.uint16:
+                fh.write(_encode_png(image, meta))
+            elif fmt == "TIFF":
+                _write_tiff(fh, image, meta)
+            else:
+                _write_pillow(fh, image, meta, fmt, quality)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if not overwrite and path.exists():
+            raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, Exception) and not isinstance(exc, (OSError, TypeError, ValueError)):
+            raise ImageFileError("write", path, str(exc) or type(exc).__name__) from exc
+        raise
+    return path

@@ -1,0 +1,360 @@
+"""Tests of skdce.io: bit depths, layouts, orientation, metadata, errors, atomic writes."""
+
+import os
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, ImageOps
+
+from skdce import io as skio
+from skdce.io import ImageFileError, ImageMeta, read_image, write_image
+
+RNG = np.random.default_rng(1234)
+LAYOUTS = {"L": (9, 13), "LA": (9, 13, 2), "RGB": (9, 13, 3), "RGBA": (9, 13, 4)}
+
+
+def random_image(shape, dtype):
+    return RNG.integers(0, np.iinfo(dtype).max + 1, shape, dtype=np.uint64).astype(dtype)
+
+
+def srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def exif_bytes(orientation=1, make="skdce-test") -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = make
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+def exif_tags(exif: bytes) -> dict:
+    parsed = Image.Exif()
+    parsed.load(exif)
+    return dict(parsed)
+
+
+def temp_files(folder):
+    return [p for p in os.listdir(folder) if p.endswith(skio.TEMP_SUFFIX)]
+
+
+# -- a reference PNG encoder (every filter type, Adam7) for the decoder tests -----------------------
+
+
+def filter_rows(rows: np.ndarray, bpp: int, kinds) -> np.ndarray:
+    """PNG-filter ``rows`` (h, n) uint8 with the given filter type per row (straight from the spec)."""
+    r = rows.astype(np.int16)
+    a = np.zeros_like(r)
+    a[:, bpp:] = r[:, :-bpp]
+    b = np.zeros_like(r)
+    b[1:] = r[:-1]
+    c = np.zeros_like(r)
+    c[1:, bpp:] = r[:-1, :-bpp]
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+    predictors = [np.zeros_like(r), a, b, (a + b) // 2, paeth]
+    out = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
+    for y, kind in enumerate(kinds):
+        out[y, 0] = kind
+        out[y, 1:] = (r[y] - predictors[kind][y]) & 0xFF
+    return out
+
+
+def chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def encode_png(image, *, interlace=False, kinds=None, extra=b""):
+    h, w = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    depth = image.dtype.itemsize * 8
+    color = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    bpp = channels * depth // 8
+    big = image.astype(image.dtype.newbyteorder(">")).reshape(h, w, channels)
+    passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+    data = b""
+    for x0, y0, dx, dy in passes if interlace else ((0, 0, 1, 1),):
+        sub = big[y0::dy, x0::dx]
+        if sub.size == 0:
+            continue
+        rows = np.ascontiguousarray(sub).view(np.uint8).reshape(sub.shape[0], -1)
+        k = kinds if kinds is not None else [y % 5 for y in range(rows.shape[0])]
+        data += filter_rows(rows, bpp, k[: rows.shape[0]]).tobytes()
+    header = struct.pack(">IIBBBBB", w, h, depth, color, 0, 0, int(interlace))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra + chunk(b"IDAT", zlib.compress(data)) + chunk(b"IEND", b"")
+    )
+
+
+# -- round trips -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("mode", list(LAYOUTS))
+def test_lossless_round_trip(tmp_path, suffix, dtype, mode):
+    image = random_image(LAYOUTS[mode], dtype)
+    path = write_image(tmp_path / f"x{suffix}", image)
+    back, meta = read_image(path)
+    assert back.dtype == dtype and back.shape == image.shape
+    np.testing.assert_array_equal(back, image)
+    assert meta.mode == mode and meta.bit_depth == np.dtype(dtype).itemsize * 8
+    assert meta.format == {".png": "PNG", ".tif": "TIFF"}[suffix]
+    assert temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".jpg", "JPEG"), (".webp", "WEBP")])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_lossy_formats_are_8_bit(tmp_path, suffix, fmt, dtype):
+    image = np.full((16, 16, 3), np.iinfo(dtype).max // 2, dtype)
+    back, meta = read_image(write_image(tmp_path / f"x{suffix}", image, quality=90))
+    assert back.dtype == np.uint8 and back.shape == (16, 16, 3) and meta.format == fmt
+    assert np.abs(back.astype(int) - 127).max() <= 2
+
+
+def test_webp_keeps_alpha_and_writes_gray_as_rgb(tmp_path):
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 3] = 200
+    back, meta = read_image(write_image(tmp_path / "a.webp", rgba, quality=100))
+    assert meta.mode == "RGBA" and np.all(back[..., 3] == 200)
+    back, meta = read_image(write_image(tmp_path / "g.webp", np.full((8, 8), 90, np.uint8)))
+    assert meta.mode == "RGB"
+
+
+def test_to_8bit_rounds():
+    values = np.arange(65536, dtype=np.uint16)
+    np.testing.assert_array_equal(skio._to_8bit(values), np.round(values / 257).astype(np.uint8))
+
+
+def test_png_writer_row_blocks(tmp_path):
+    image = np.cumsum(random_image((600, 5, 3), np.uint16), axis=0, dtype=np.uint16)  # > 2 blocks of 256 rows
+    np.testing.assert_array_equal(read_image(write_image(tmp_path / "tall.png", image))[0], image)
+
+
+def test_16_bit_png_interoperates_with_pillow(tmp_path):
+    gray = random_image((11, 7), np.uint16)
+    with Image.open(write_image(tmp_path / "g.png", gray)) as im:  # Pillow reads 16-bit gray exactly
+        np.testing.assert_array_equal(np.asarray(im).astype(np.uint16), gray)
+    rgb = random_image((11, 7, 3), np.uint16)
+    meta = ImageMeta("PNG", "RGB", 16, icc_profile=srgb_icc(), exif=exif_bytes(), dpi=(300.0, 300.0))
+    with Image.open(write_image(tmp_path / "c.png", rgb, meta)) as im:  # ... and 16-bit RGB as its high bytes
+        np.testing.assert_array_equal(np.asarray(im), (rgb >> 8).astype(np.uint8))
+        assert im.info["icc_profile"] == meta.icc_profile
+        assert exif_tags(im.info["exif"])[0x010F] == "skdce-test"
+        assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    _, back = read_image(tmp_path / "c.png")
+    assert back.icc_profile == meta.icc_profile and back.dpi == pytest.approx((300, 300), abs=0.01)
+    assert exif_tags(back.exif)[0x010F] == "skdce-test"
+
+
+# -- the PNG decoder ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(23, 31, 3), (19, 8, 4), (17, 9), (5, 12, 2)])
+def test_png_decoder_matches_pillow_8_bit(shape):
+    # Pillow picks a filter per row (adaptive), so this covers what real encoders write.
+    image = np.cumsum(random_image(shape, np.uint8), axis=1, dtype=np.uint8)
+    buffer = __import__("io").BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    decoded, _ = skio._decode_png(buffer.getvalue(), 10**9)
+    np.testing.assert_array_equal(decoded, image)
+
+
+@pytest.mark.parametrize("interlace", [False, True])
+@pytest.mark.parametrize("kinds", [None, [0] * 64, [1] * 64, [2] * 64, [3] * 64, [4] * 64])
+@pytest.mark.parametrize("shape", [(13, 10, 3), (1, 1, 4), (9, 3), (2, 17, 2)])
+def test_png_decoder_every_filter_and_adam7(kinds, interlace, shape):
+    image = random_image(shape, np.uint16)
+    decoded, _ = skio._decode_png(encode_png(image, interlace=interlace, kinds=kinds), 10**9)
+    np.testing.assert_array_equal(decoded, image)
+
+
+def test_png_transparency_key_becomes_alpha(tmp_path):
+    image = random_image((6, 5, 3), np.uint16)
+    image[2, 3] = (1, 2, 3)
+    (tmp_path / "t.png").write_bytes(encode_png(image, extra=chunk(b"tRNS", struct.pack(">HHH", 1, 2, 3))))
+    back, meta = read_image(tmp_path / "t.png")
+    assert meta.mode == "RGBA" and back.shape == (6, 5, 4)
+    expected = np.full((6, 5), 65535, np.uint16)
+    expected[2, 3] = 0
+    np.testing.assert_array_equal(back[..., 3], expected)
+    np.testing.assert_array_equal(back[..., :3], image)
+
+
+# -- orientation and metadata ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
+def test_exif_orientation_applied_and_reset(tmp_path, orientation, suffix):
+    image = random_image((6, 10, 3), np.uint8)
+    path = tmp_path / f"o{suffix}"
+    Image.fromarray(image).save(path, exif=exif_bytes(orientation), quality=100, lossless=True)
+    with Image.open(path) as im:
+        expected = np.asarray(ImageOps.exif_transpose(im))
+    back, meta = read_image(path)
+    if suffix == ".png":
+        np.testing.assert_array_equal(back, expected)
+    assert back.shape == expected.shape
+    assert meta.orientation == orientation
+    tags = exif_tags(meta.exif)
+    assert tags[0x0112] == 1 and tags[0x010F] == "skdce-test"
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orientation_of_16_bit_png_and_tiff(tmp_path, orientation):
+    image = random_image((4, 7, 3), np.uint16)
+    meta = ImageMeta("PNG", "RGB", 16, exif=exif_bytes(orientation))
+    back, got = read_image(write_image(tmp_path / "o.png", image, meta))
+    np.testing.assert_array_equal(back, skio.apply_orientation(image, orientation))
+    assert got.orientation == orientation
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "o.tif", image, photometric="rgb", extratags=[(274, "H", 1, orientation, True)])
+    back, got = read_image(tmp_path / "o.tif")
+    np.testing.assert_array_equal(back, skio.apply_orientation(image, orientation))
+    assert got.orientation == orientation
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tif"])
+def test_icc_exif_and_dpi_are_carried(tmp_path, suffix):
+    icc = srgb_icc()
+    meta = ImageMeta("JPEG", "RGB", 8, icc_profile=icc, exif=exif_bytes(), dpi=(240.0, 240.0))
+    back, got = read_image(write_image(tmp_path / f"m{suffix}", random_image((8, 8, 3), np.uint8), meta))
+    assert got.icc_profile == icc
+    if suffix == ".tif":
+        assert got.exif is None  # tifffile writes no EXIF directory (documented)
+    else:
+        assert exif_tags(got.exif)[0x010F] == "skdce-test"
+    if suffix != ".webp":
+        assert got.dpi == pytest.approx((240, 240), abs=0.01)
+
+
+def test_palette_and_cmyk_become_rgb(tmp_path):
+    Image.fromarray(random_image((8, 8, 3), np.uint8)).convert("P").save(tmp_path / "p.png")
+    back, meta = read_image(tmp_path / "p.png")
+    assert meta.mode == "RGB" and back.dtype == np.uint8
+    Image.new("CMYK", (5, 4), (0, 0, 0, 0)).save(tmp_path / "c.jpg", icc_profile=b"not-used")
+    back, meta = read_image(tmp_path / "c.jpg")
+    assert back.shape == (4, 5, 3) and meta.icc_profile is None  # a CMYK profile does not describe RGB
+
+
+# -- errors --------------------------------------------------------------------------------------------
+
+
+def test_read_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"image file '.*nope\.png' does not exist"):
+        read_image(tmp_path / "nope.png")
+    with pytest.raises(ImageFileError, match="it is a folder"):
+        read_image(tmp_path)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageFileError, match=r"cannot read image '.*empty\.jpg': the file is empty"):
+        read_image(tmp_path / "empty.jpg")
+    (tmp_path / "text.png").write_text("hello")
+    with pytest.raises(ImageFileError, match="not an image"):
+        read_image(tmp_path / "text.png")
+    with pytest.raises(ValueError, match="max_pixels=0 must be a positive integer"):
+        read_image(tmp_path / "text.png", max_pixels=0)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_truncated_and_corrupt_png(tmp_path, dtype):
+    data = write_image(tmp_path / "a.png", random_image((40, 40, 3), dtype)).read_bytes()
+    (tmp_path / "t.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageFileError, match=r"'.*t\.png': the file is truncated"):
+        read_image(tmp_path / "t.png")
+    if dtype == np.uint16:
+        broken = bytearray(data)
+        broken[60] ^= 0xFF  # inside IDAT: the CRC no longer matches
+        (tmp_path / "c.png").write_bytes(bytes(broken))
+        with pytest.raises(ImageFileError, match="CRC mismatch"):
+            read_image(tmp_path / "c.png")
+
+
+def test_truncated_tiff(tmp_path):
+    data = write_image(tmp_path / "a.tif", random_image((64, 64, 3), np.uint16)).read_bytes()
+    (tmp_path / "t.tif").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageFileError, match=r"'.*t\.tif': the file is corrupt or truncated"):
+        read_image(tmp_path / "t.tif")
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_pixel_limit_is_checked_before_decoding(tmp_path, depth):
+    # A header claiming 30000 x 30000 pixels over a few bytes of data: refused from the header alone.
+    header = struct.pack(">IIBBBBB", 30000, 30000, depth, 2, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    with pytest.raises(ImageFileError, match="pixels"):
+        read_image(tmp_path / "bomb.png")
+    small = write_image(tmp_path / "small.png", np.zeros((10, 10, 3), np.uint8 if depth == 8 else np.uint16))
+    with pytest.raises(ImageFileError, match=r"10 x 10 = 100 pixels, more than max_pixels=99"):
+        read_image(small, max_pixels=99)
+    assert read_image(small, max_pixels=100)[0].shape == (10, 10, 3)
+
+
+def test_unsupported_sample_formats(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "f.tif", np.zeros((4, 4), np.float32))
+    with pytest.raises(ImageFileError, match="32-bit floating-point samples"):
+        read_image(tmp_path / "f.tif")
+
+
+# -- writing -------------------------------------------------------------------------------------------
+
+
+def test_write_errors(tmp_path):
+    image = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(TypeError, match="dtype float64; write_image takes uint8 or uint16"):
+        write_image(tmp_path / "a.png", image.astype(float))
+    with pytest.raises(ValueError, match=r"shape \(4, 4, 5\)"):
+        write_image(tmp_path / "a.png", np.zeros((4, 4, 5), np.uint8))
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        write_image(tmp_path / "a.xyz", image)
+    with pytest.raises(ValueError, match="format='gif' is not supported"):
+        write_image(tmp_path / "a.png", image, format="gif")
+    with pytest.raises(ValueError, match="JPEG has no alpha channel"):
+        write_image(tmp_path / "a.jpg", np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match="quality=0 must be an integer from 1 to 100"):
+        write_image(tmp_path / "a.jpg", image, quality=0)
+    with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
+        write_image(tmp_path / "missing" / "a.png", image)
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_write_refuses_to_overwrite(tmp_path):
+    path = tmp_path / "a.png"
+    path.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="exists; pass overwrite=True"):
+        write_image(path, np.zeros((4, 4), np.uint8))
+    assert path.read_bytes() == b"keep me"
+    write_image(path, np.zeros((4, 4), np.uint8), overwrite=True)
+    assert read_image(path)[0].shape == (4, 4)
+
+
+def test_format_argument_overrides_suffix(tmp_path):
+    path = write_image(tmp_path / "a.img", np.zeros((4, 4, 3), np.uint8), format="jpg")
+    assert read_image(path)[1].format == "JPEG"
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_interrupted_write_leaves_no_temporary_file(tmp_path, monkeypatch, error):
+    def boom(*args, **kwargs):
+        raise error("stop")
+
+    monkeypatch.setattr(skio, "_encode_png", boom)
+    with pytest.raises(KeyboardInterrupt if error is KeyboardInterrupt else ImageFileError, match="stop"):
+        write_image(tmp_path / "a.png", np.zeros((4, 4), np.uint16))
+    assert os.listdir(tmp_path) == []
+
+
+def test_written_files_honour_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_image(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
