@@ -126,8 +126,8 @@ class _Prepared:
         for b in range(n):
             rgb = self.src[b : b + 1, :, :, : self.n_color]
             small = box_downscale(rgb, size) if size != (h, w) else rgb
-            if small.dtype.kind == "u":
-                small = small * np.float32(1.0 / np.iinfo(small.dtype).max)
+            if rgb.dtype.kind == "u":  # box_downscale keeps the integer scale
+                small = small * np.float32(1.0 / np.iinfo(rgb.dtype).max)
             a = self.session.run(_net_input(small[0], self.n_color))[0]
             a = _finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength)
             a = np.ascontiguousarray(a, dtype=np.float32)[None]

@@ -69,3 +69,7 @@ def test_numpy_pipeline_equals_torch(exported, h, w, scale):
     kw = {"scale_factor": scale} if model.shared_curve else {}
     got = skdce.enhance(img, model=path, providers="cpu", **kw)
     np.testing.assert_allclose(got, ref, atol=2e-5, rtol=0)
+    # integer input goes through the same pipeline (scaled by the dtype's maximum)
+    img16 = np.round(img * 65535).astype(np.uint16)
+    got16 = skdce.enhance(img16, model=path, providers="cpu", **kw)
+    np.testing.assert_allclose(got16, skdce.enhance(img16 / np.float32(65535), model=path, providers="cpu", **kw), atol=2e-5)

@@ -19,15 +19,48 @@ __all__ = ["TrainConfig", "load_config"]
 
 @dataclass
 class TrainConfig:
-    """Everything that determines a training run."""
+    """Everything that determines a training run.
+
+    Attributes
+    ----------
+    architecture : {"zero-dce", "zero-dce++"}
+        DCE-Net (24 maps, one RGB curve per iteration) or Zero-DCE++
+        (depthwise-separable, one shared 3-map curve).
+    data_dir : str
+        Folder of training images (any format Pillow reads).
+    train_list, val_list : str or None
+        Files listing the image names of each split, one per line
+        (``train_list=None``: every image in ``data_dir``; ``val_list=None``: no validation).
+    reference_dir : str or None
+        Well-exposed references with the validation names, for PSNR/SSIM only.
+    image_size : int or None
+        Resize every image to this square size (0 or None: keep the native size).
+    crop_size : int or None
+        Random square crops with horizontal flips of the (resized) images (0 or None: whole images).
+    epochs, batch_size, lr, weight_decay, grad_clip : int, int, float, float, float
+        Adam optimisation (reference: batch 8, lr 1e-4, weight decay 1e-4, clip 0.1).
+    seed : int
+        Seeds the weights, the shuffling and the crops.
+    level, patch_size : float, int
+        Exposure control: the well-exposedness level E and the patch size.
+    weights : dict
+        Loss weights (``spatial``, ``exposure``, ``color``, ``smoothness``).
+    scale_factor : float
+        Zero-DCE++: downscaling before curve estimation during training.
+    val_every : int
+        Validate every this many epochs (and after the last).
+    threads : int or None
+        torch CPU threads (None: torch's default). Part of the recipe: results
+        are bit-identical for the same seed and thread count.
+    """
 
     architecture: str = "zero-dce"
     data_dir: str = "data/low"
     train_list: str | None = None  # None: every image in data_dir
     val_list: str | None = None
     reference_dir: str | None = None  # references for PSNR/SSIM (validation only)
-    image_size: int | None = 256  # resize every image to this square size (None: keep)
-    crop_size: int | None = None  # random square crops (with flips) of the resized images
+    image_size: int | None = 256  # resize every image to this square size (0 or None: keep)
+    crop_size: int | None = None  # random square crops (with flips) of the resized images (0 or None: none)
     epochs: int = 100
     batch_size: int = 8
     lr: float = 1e-4
@@ -50,6 +83,9 @@ class TrainConfig:
                 raise ValueError(f"{key}={value!r} must be a positive integer.")
         for key in ("image_size", "crop_size", "threads"):
             value = getattr(self, key)
+            if value == 0 and not isinstance(value, bool):  # TOML has no null: 0 means "none"
+                value = None
+                setattr(self, key, None)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{key}={value!r} must be a positive integer or absent.")
         if self.crop_size and self.crop_size < self.patch_size:
