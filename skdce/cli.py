@@ -26,8 +26,7 @@ from . import __version__
 
 __all__ = ["main"]
 
-#: File name suffixes picked up when a folder is given.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp")
+from .io import IMAGE_SUFFIXES  # noqa: E402  (pure Python, no heavy imports)
 
 _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -545,14 +544,14 @@ def export_command(checkpoint, output, scale_factor, overwrite):
         raise click.ClickException(f"{exc} (export needs the 'train' extra: pip install 'skdce[train]')") from None
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
-    from .models import _sha256, get_model
+    from .models import get_model, sha256_file
 
     info = get_model(output)
     click.echo(f"wrote {output}")
     click.echo(f"  architecture  {'zero-dce++' if info.shared_curve else 'zero-dce'}")
     click.echo(f"  iterations    {info.iterations}")
     click.echo(f"  scale factor  {info.scale_factor:g}")
-    click.echo(f"  sha256        {_sha256(output)}")
+    click.echo(f"  sha256        {sha256_file(output)}")
     click.echo(f"use it: skdce enhance IMAGES -o OUT --model {output}")
 
 

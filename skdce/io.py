@@ -72,6 +72,7 @@ __all__ = [
     "FORMATS",
     "DEFAULT_MAX_PIXELS",
     "TEMP_SUFFIX",
+    "IMAGE_SUFFIXES",
 ]
 
 #: Output formats and their file name suffixes (the first is the default).
@@ -87,6 +88,9 @@ DEFAULT_MAX_PIXELS = 2**27
 
 #: Suffix of the temporary files :func:`write_image` renames into place.
 TEMP_SUFFIX = ".skdce-tmp"
+
+#: File name suffixes that skdce treats as images when it lists a folder.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".ppm", ".pgm")
 
 _ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
 _EIGHT_BIT_ONLY = ("JPEG", "WEBP")

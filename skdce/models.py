@@ -97,7 +97,8 @@ _verified: set = set()
 _verify_lock = threading.Lock()
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path) -> str:
+    """Hex sha256 of a file."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -112,7 +113,7 @@ def verify(info: ModelInfo) -> None:
     with _verify_lock:
         if info.path in _verified:
             return
-        got = _sha256(info.path)
+        got = sha256_file(info.path)
         if got != info.sha256:
             raise ValueError(
                 f"model file {str(info.path)!r} has sha256 {got}, but the manifest expects "

@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "read_split", "load_images", "ImageSet"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm")
+from ..io import IMAGE_SUFFIXES  # noqa: E402
 
 
 def list_images(folder) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import warnings
@@ -10,20 +9,13 @@ from pathlib import Path
 
 import torch
 
+from ..models import sha256_file
 from .model import DCENetPP, build_model
 from .trainer import load_checkpoint
 
 __all__ = ["export_onnx", "export_checkpoint", "model_from_checkpoint", "git_commit", "sha256_file"]
 
 OPSET = 17
-
-
-def sha256_file(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def git_commit(cwd=None) -> str:
