@@ -13,7 +13,8 @@ from ..models import sha256_file
 from .model import DCENetPP, build_model
 from .trainer import load_checkpoint
 
-__all__ = ["export_onnx", "export_checkpoint", "model_from_checkpoint", "git_commit", "sha256_file"]
+__all__ = ["export_onnx", "export_checkpoint", "model_from_checkpoint", "model_from_onnx",
+           "bundle_model", "record_in_manifest", "git_commit", "sha256_file"]
 
 OPSET = 17
 
@@ -109,6 +110,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
     """
     weights_dir = Path(weights_dir)
     model, config, history = model_from_checkpoint(checkpoint)
+    config["epochs"] = len(history)  # the recipe of this checkpoint: a run stopped here is identical
     shared = isinstance(model, DCENetPP)
     scale = scale_factor if scale_factor is not None else (12 if shared else 1)
     path = weights_dir / f"{name}.onnx"
@@ -124,22 +126,27 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         "skdce_license": "BSD-3-Clause",
     }
     export_onnx(model, path, metadata=meta, scale_factor=scale)
-    manifest_path = weights_dir / "manifest.json"
+    return record_in_manifest(
+        path,
+        name,
+        architecture=config["architecture"],
+        iterations=model.iterations,
+        shared_curve=shared,
+        scale_factor=scale,
+        precision="fp32",
+        config=config_file,
+        recipe={k: v for k, v in config.items() if k not in ("data_dir", "train_list", "val_list", "reference_dir")},
+        train_wall_time_s=train_wall_time_s,
+        validation=validation or {},
+    )
+
+
+def record_in_manifest(path, name: str, **facts) -> dict:
+    """Add (or replace) ``name`` in the ``manifest.json`` beside ``path``, with its sha256."""
+    path = Path(path)
+    manifest_path = path.parent / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": {}}
-    entry = {
-        "file": path.name,
-        "sha256": sha256_file(path),
-        "architecture": config["architecture"],
-        "iterations": model.iterations,
-        "shared_curve": shared,
-        "scale_factor": scale,
-        "precision": "fp32",
-        "config": config_file,
-        "recipe": {k: v for k, v in config.items() if k not in ("data_dir", "train_list", "val_list", "reference_dir")},
-        "train_wall_time_s": train_wall_time_s,
-        "validation": validation or {},
-        "license": "BSD-3-Clause",
-    }
+    entry = {"file": path.name, "sha256": sha256_file(path), "license": "BSD-3-Clause", **facts}
     manifest["models"][name] = entry
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return entry
