@@ -223,7 +223,7 @@ def enhance(
         channel is returned untouched. Gray images are estimated as RGB and get
         the mean of the three curves. Any size from 1x1 up; nothing is cropped.
     model : str, os.PathLike or ModelInfo, optional
-        ``"zero-dce"`` (default), ``"zero-dce++"`` (fast on large images) or an
+        ``"zero-dce-int8"`` (default, int8), ``"zero-dce"`` (fp32), ``"zero-dce++"`` (fast on large images) or an
         ``.onnx`` path; see :func:`skdce.list_models`.
     strength : float, optional
         Scales the curves: 0 returns the image, 1 the model's result, up to 2

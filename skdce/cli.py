@@ -27,6 +27,7 @@ from . import __version__
 __all__ = ["main"]
 
 from .io import IMAGE_SUFFIXES  # noqa: E402  (pure Python, no heavy imports)
+from .models import DEFAULT_MODEL  # noqa: E402
 
 _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -348,7 +349,7 @@ Examples:
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
 @click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the enhanced files (created if needed).")
 @click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
-@click.option("-m", "--model", default="zero-dce", show_default=True, help="Bundled model name (see `skdce models`) or an .onnx file.")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Bundled model name (see `skdce models`) or an .onnx file.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers: auto, cpu, cuda, or comma-separated provider names.")
 @click.option("--suffix", default="", help="Text added to each output file name before its extension, e.g. _enhanced.")
@@ -607,7 +608,7 @@ Examples:
 @click.argument("images", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("references", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--enhance", "enhance_first", is_flag=True, help="IMAGES are low-light inputs: enhance each with --model, then score.")
-@click.option("-m", "--model", default="zero-dce", show_default=True, help="Model for --enhance.")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Model for --enhance.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Strength for --enhance.")
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers for --enhance.")
 @click.option("--suffix", default="", help="Suffix to strip from IMAGES names before matching (e.g. _enhanced).")
@@ -810,7 +811,7 @@ def info(providers, as_json):
 @main.command(epilog="\b\nExamples:\n  skdce demo\n  skdce demo -o demo/ --sample chelsea --strength 1.5")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("skdce-demo"), show_default=True, help="Folder for the three PNG files (rewritten on each run).")
 @click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]), default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
-@click.option("-m", "--model", default="zero-dce", show_default=True, help="Bundled model name or .onnx file.")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Bundled model name or .onnx file.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength.")
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers.")
 def demo(output_dir, sample, model, strength, providers):

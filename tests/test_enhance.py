@@ -18,7 +18,7 @@ def image():
     return (rng.random((45, 67, 3)) * 0.3).astype(np.float32)
 
 
-@pytest.mark.parametrize("model", ["zero-dce", "zero-dce++"])
+@pytest.mark.parametrize("model", ["zero-dce", "zero-dce-int8", "zero-dce++"])
 def test_enhance_equals_curves_api(image, model):
     if model not in skdce.list_models():
         pytest.skip(f"{model} is not bundled")
@@ -132,7 +132,10 @@ def test_session_is_cached():
 
 def test_model_registry():
     names = skdce.list_models()
-    assert names[0] == "zero-dce"
+    assert names[0] == skdce.models.DEFAULT_MODEL == "zero-dce-int8"
+    assert set(names) == {"zero-dce", "zero-dce-int8", "zero-dce++"}
+    int8 = skdce.get_model("zero-dce-int8")
+    assert int8.precision == "int8" and int8.n_maps == 24
     info = skdce.get_model("zero-dce")
     assert info.bundled and info.path.is_file() and len(info.sha256) == 64
     assert info.iterations == 8 and not info.shared_curve and info.scale_factor == 1
@@ -237,7 +240,7 @@ def test_sha256_mismatch(tmp_path, monkeypatch, image):
     models_mod._manifest.cache_clear()
     try:
         with pytest.raises(ValueError, match="has sha256 [0-9a-f]{64}, but the manifest expects 0000.*Reinstall skdce"):
-            enhance(image)
+            enhance(image, model="zero-dce")
     finally:
         models_mod._manifest.cache_clear()
 
