@@ -32,6 +32,11 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
+def _threads(num_threads) -> int:
+    """Worker threads to use: all cores (at most 8) unless ``num_threads`` says otherwise."""
+    return min(_MAX_THREADS, os.cpu_count() or 1) if num_threads is None else max(1, int(num_threads))
+
+
 def _scratch(n: int, dtype: np.dtype, slot: int) -> np.ndarray:
     """A per-thread buffer of at least ``n`` elements (no allocation per block)."""
     key = (slot, dtype.str)
@@ -343,7 +348,7 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
         s, d, a = task
         _run_block(s, d, a, n_iter, per_iter, int_scale, check_image, check_alpha)
 
-    threads = min(_MAX_THREADS, os.cpu_count() or 1) if num_threads is None else int(num_threads)
+    threads = _threads(num_threads)
     if threads > 1 and len(tasks) > 1:
         chunks = [tasks[i::threads] for i in range(threads)]
         list(_executor().map(lambda chunk: [work(t) for t in chunk], chunks))
