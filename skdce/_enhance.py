@@ -7,9 +7,9 @@ import numbers
 import numpy as np
 
 from ._image import compute_dtype, image_layout, validate_values
-from ._resample import bilinear_upsample, box_downscale, small_size
+from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session
-from .curves import apply_le_curves, copy_extra_channels
+from .curves import apply_le_curves, copy_extra_channels, run_blocks
 from .models import DEFAULT_MODEL, get_model, verify
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
@@ -118,24 +118,25 @@ class _Prepared:
         self.src = self.layout.to_nhwc(self.image)
         self.n_color = self.layout.n_color
 
-    def shared_maps(self) -> np.ndarray:
-        """Full-size ``(N, H, W, c)`` maps of a shared-curve model (estimated on a downscaled copy)."""
+    def small_maps(self) -> np.ndarray:
+        """``(N, h, w, c)`` maps of a shared-curve model, estimated on a box-downscaled copy."""
         n, h, w, _ = self.src.shape
         size = small_size(h, w, self.scale)
-        out = np.empty((n, h, w, 3 if self.n_color == 3 else 1), np.float32)
+        maps = []
         for b in range(n):
             rgb = self.src[b : b + 1, :, :, : self.n_color]
             small = box_downscale(rgb, size) if size != (h, w) else rgb
             if rgb.dtype.kind == "u":  # box_downscale keeps the integer scale
                 small = small * np.float32(1.0 / np.iinfo(rgb.dtype).max)
             a = self.session.run(_net_input(small[0], self.n_color))[0]
-            a = _finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength)
-            a = np.ascontiguousarray(a, dtype=np.float32)[None]
-            if size == (h, w):
-                out[b] = a[0]
-            else:
-                bilinear_upsample(a, (h, w), out=out[b : b + 1])
-        return out
+            maps.append(_finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength))
+        return np.ascontiguousarray(np.stack(maps), dtype=np.float32)
+
+    def shared_maps(self) -> np.ndarray:
+        """Full-size ``(N, H, W, c)`` maps of a shared-curve model."""
+        small = self.small_maps()
+        h, w = self.src.shape[1:3]
+        return small if small.shape[1:3] == (h, w) else bilinear_upsample(small, (h, w))
 
     def to_layout(self, maps: np.ndarray) -> np.ndarray:
         """``(N, H, W, K)`` maps -> laid out like the image (see ``apply_le_curves``)."""
@@ -260,12 +261,20 @@ def enhance(
     (dtype('float32'), True)
     """
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength)
-    if p.shared:
-        return apply_le_curves(p.image, p.to_layout(p.shared_maps()), channel_axis=channel_axis)
     out = np.empty(p.image.shape, p.dtype)
     dst = p.layout.to_nhwc(out)
     n, h, w, _ = p.src.shape
     nc = p.n_color
+    if p.shared:
+        # The curve kernel upsamples each block of maps itself: no full-size map is stored.
+        up = BilinearUpsampler(p.small_maps(), (h, w))
+        int_scale = p.dtype.type(1.0 / np.iinfo(p.image.dtype).max) if p.image.dtype.kind == "u" else None
+        run_blocks(
+            p.src, dst, nc, lambda b, r0, r1, c0, c1: up.block(b, r0, r1, c0, c1)[:, :, None, :],
+            n_iter=p.info.iterations, per_iter=False, int_scale=int_scale, check_image=False, check_alpha=False,
+        )
+        copy_extra_channels(p.src, dst, nc)
+        return out
     for b in range(n):
         for y0, y1, x0, x1 in _tiles(h, w, p.tile):
             a = _estimate_tile(p.session, p.src, b, y0, y1, x0, x1, h, w, nc, p.strength)

@@ -63,37 +63,53 @@ def _taps(n_in: int, n_out: int):
     return i0, i1, w1
 
 
-def bilinear_upsample(maps: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
-    """Resize ``(N, h, w, C)`` float32 maps to ``(N, H, W, C)``, bilinear with half-pixel centres.
+class BilinearUpsampler:
+    """Bilinear (half-pixel) upsampling of ``(N, h, w, C)`` float32 maps to ``(H, W)``, block by block.
 
-    Columns are interpolated once at the small height; each output row is then
-    ``cols[i0] + wy * (cols[i0 + 1] - cols[i0])``: two passes per row, rows
-    split between the worker threads of :mod:`skdce.curves`.
+    Columns are interpolated once at the small height (``cols``, ``N x h x W x C``);
+    a block of output rows is then ``cols[i0] + wy * (cols[i0 + 1] - cols[i0])``,
+    computed into per-thread buffers, so a full-size map never has to exist.
     """
-    from .curves import _executor, _threads
 
-    n, h, w, c = maps.shape
-    H, W = size
-    j0, j1, wx = _taps(w, W)
-    cols = maps[:, :, j0] * (1 - wx)[None, None, :, None] + maps[:, :, j1] * wx[None, None, :, None]
-    i0, i1, wy = _taps(h, H)
-    wy = np.where(i1 > i0, wy, 0).astype(np.float32)
-    diff = np.zeros_like(cols)
-    np.subtract(cols[:, 1:], cols[:, :-1], out=diff[:, :-1])
+    def __init__(self, maps: np.ndarray, size: tuple[int, int]):
+        n, h, w, c = maps.shape
+        H, W = size
+        j0, j1, wx = _taps(w, W)
+        self.cols = maps[:, :, j0] * (1 - wx)[None, None, :, None] + maps[:, :, j1] * wx[None, None, :, None]
+        self.i0, i1, wy = _taps(h, H)
+        self.wy = np.where(i1 > self.i0, wy, 0).astype(np.float32)[:, None, None]
+        self.diff = np.zeros_like(self.cols)
+        np.subtract(self.cols[:, 1:], self.cols[:, :-1], out=self.diff[:, :-1])
+        self.shape = (n, H, W, c)
+
+    def block(self, b: int, r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``r0:r1``, columns ``c0:c1`` of image ``b``: ``(r1 - r0, c1 - c0, C)``."""
+        from .curves import _scratch
+
+        shape = (r1 - r0, c1 - c0, self.shape[3])
+        if out is None:
+            out = _scratch(shape[0] * shape[1] * shape[2], np.dtype(np.float32), 6).reshape(shape)
+        rows = self.i0[r0:r1]
+        # consecutive output rows share a source row: one broadcast pass per run
+        starts = np.flatnonzero(np.diff(rows, prepend=-1))
+        for k, s0 in enumerate(starts):
+            s1 = starts[k + 1] if k + 1 < len(starts) else len(rows)
+            src = rows[s0]
+            o = out[s0:s1]
+            np.multiply(self.diff[b, src, c0:c1], self.wy[r0 + s0 : r0 + s1], out=o)
+            o += self.cols[b, src, c0:c1]
+        return out
+
+
+def bilinear_upsample(maps: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
+    """Resize ``(N, h, w, C)`` float32 maps to ``(N, H, W, C)`` (see :class:`BilinearUpsampler`)."""
+    up = BilinearUpsampler(maps, size)
     if out is None:
-        out = np.empty((n, H, W, c), np.float32)
-
-    def rows(r0, r1):
-        for b in range(n):
-            for r in range(r0, r1):
-                row = out[b, r]
-                np.multiply(diff[b, i0[r]], wy[r], out=row)
-                row += cols[b, i0[r]]
-
-    threads = _threads(None)
-    bounds = np.linspace(0, H, threads + 1).astype(int)
-    if threads > 1 and H > 1:
-        list(_executor().map(lambda k: rows(bounds[k], bounds[k + 1]), range(threads)))
-    else:
-        rows(0, H)
+        out = np.empty(up.shape, np.float32)
+    n, H, W, c = up.shape
+    step = max(1, (1 << 16) // max(1, W * c))
+    for b in range(n):
+        for r0 in range(0, H, step):
+            r1 = min(H, r0 + step)
+            up.block(b, r0, r1, 0, W, out=out[b, r0:r1])
     return out

@@ -328,25 +328,43 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     check_image = not prevalidate and image.dtype.kind == "f"
     check_alpha = not prevalidate and a5.size > _BLOCK
 
+    def alpha_block(b, r0, r1, c0, c1):
+        ab = a5[b if a5.shape[0] > 1 else 0]
+        ar = ab[r0:r1] if ab.shape[0] > 1 else ab
+        return ar[:, c0:c1] if ar.shape[1] > 1 else ar
+
+    run_blocks(src, dst, n_color, alpha_block, n_iter=n_iter, per_iter=k > 1, int_scale=int_scale,
+               check_image=check_image, check_alpha=check_alpha, num_threads=num_threads)
+    if layout.has_alpha:
+        if check_image:
+            validate_values(src[..., n_color:], "image")
+        copy_extra_channels(src, dst, n_color)
+    return out
+
+
+def run_blocks(src, dst, n_color, alpha_block, *, n_iter, per_iter, int_scale, check_image, check_alpha,
+               num_threads=None):
+    """Apply the curves to ``(N, H, W, C)`` ``src`` into ``dst`` in cache-sized blocks on worker threads.
+
+    ``alpha_block(b, r0, r1, c0, c1)`` returns the ``(rows|1, cols|1, k, c)``
+    alphas of a block; it runs in the worker thread, so it may compute them
+    (Zero-DCE++ upsamples its maps there instead of storing a full-size map).
+    """
     n, h, w, _ = src.shape
     row = w * n_color
     rows = max(1, _BLOCK // row)
     cols = w if row <= _BLOCK else max(1, _BLOCK // n_color)
-    tasks = []
-    for b in range(n):
-        ab = a5[b if a5.shape[0] > 1 else 0]
-        for r0 in range(0, h, rows):
-            r1 = min(h, r0 + rows)
-            ar = ab[r0:r1] if ab.shape[0] > 1 else ab
-            for c0 in range(0, w, cols):
-                c1 = min(w, c0 + cols)
-                ac = ar[:, c0:c1] if ar.shape[1] > 1 else ar
-                tasks.append((src[b, r0:r1, c0:c1, :n_color], dst[b, r0:r1, c0:c1, :n_color], ac))
-    per_iter = k > 1
+    tasks = [
+        (b, r0, min(h, r0 + rows), c0, min(w, c0 + cols))
+        for b in range(n)
+        for r0 in range(0, h, rows)
+        for c0 in range(0, w, cols)
+    ]
 
     def work(task):
-        s, d, a = task
-        _run_block(s, d, a, n_iter, per_iter, int_scale, check_image, check_alpha)
+        b, r0, r1, c0, c1 = task
+        _run_block(src[b, r0:r1, c0:c1, :n_color], dst[b, r0:r1, c0:c1, :n_color], alpha_block(b, r0, r1, c0, c1),
+                   n_iter, per_iter, int_scale, check_image, check_alpha)
 
     threads = _threads(num_threads)
     if threads > 1 and len(tasks) > 1:
@@ -355,11 +373,6 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     else:
         for t in tasks:
             work(t)
-    if layout.has_alpha:
-        if check_image:
-            validate_values(src[..., n_color:], "image")
-        copy_extra_channels(src, dst, n_color)
-    return out
 
 
 def copy_extra_channels(src: np.ndarray, dst: np.ndarray, n_color: int) -> None:
