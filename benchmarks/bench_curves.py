@@ -11,10 +11,9 @@ formula evaluated in float64.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from _timing import median_time
 
 from skdce import apply_le_curves
 
@@ -24,15 +23,6 @@ def naive(x, maps):
     for a in maps:
         x = x + a * x * (1 - x)
     return x
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def max_error(out, img, maps, rows=256):

@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
+from _timing import median_time
 import torch
 from torch.nn import functional as F
 
@@ -50,16 +50,6 @@ def eager_zero_dce_pp(net, img_u8, scale=12):
         for _ in range(8):
             x = x + a * (x - torch.pow(x, 2))
     return x
-
-
-def median_time(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def matmul_gflops(repeats):
