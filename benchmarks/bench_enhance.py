@@ -18,7 +18,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 
 import numpy as np
 from _timing import median_time
