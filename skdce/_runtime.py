@@ -118,11 +118,26 @@ def get_session(path: Path, providers="auto", threads: int | None = None) -> Ses
         return session
 
 
+_metadata: dict = {}
+
+
 def read_metadata(path: Path) -> dict:
-    """The ``metadata_props`` of an ONNX file, as a dict of strings."""
+    """The ``metadata_props`` of an ONNX file, as a dict of strings (cached per file version)."""
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _lock:
+        cached = _metadata.get(key)
+    if cached is not None:
+        return dict(cached)
     ort = _ort()
     try:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ValueError(f"cannot load ONNX model {str(path)!r}: {exc}") from exc
-    return dict(sess.get_modelmeta().custom_metadata_map)
+    meta = dict(sess.get_modelmeta().custom_metadata_map)
+    with _lock:
+        _metadata[key] = meta
+    return dict(meta)
