@@ -9,7 +9,7 @@ import numpy as np
 from ._image import compute_dtype, image_layout, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session
-from .curves import apply_le_curves, copy_extra_channels, run_blocks
+from .curves import copy_extra_channels, run_blocks
 from .models import DEFAULT_MODEL, get_model, verify
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
@@ -54,15 +54,10 @@ def _check_scale(scale_factor, info) -> float:
 def _net_input(block: np.ndarray, n_color: int) -> np.ndarray:
     """``(..., h, w, C)`` image block -> contiguous ``(1, 3, h, w)`` float32 network input."""
     rgb = block[..., :n_color]
-    if rgb.dtype.kind == "u":
-        x = np.empty((1, 3) + rgb.shape[:2], np.float32)
-        scale = np.float32(1.0 / np.iinfo(rgb.dtype).max)
-        for ch in range(3):
-            np.multiply(rgb[..., min(ch, n_color - 1)], scale, out=x[0, ch], casting="unsafe")
-        return x
+    scale = np.float32(1.0 / np.iinfo(rgb.dtype).max) if rgb.dtype.kind == "u" else np.float32(1.0)
     x = np.empty((1, 3) + rgb.shape[:2], np.float32)
-    for ch in range(3):
-        np.copyto(x[0, ch], rgb[..., min(ch, n_color - 1)], casting="same_kind")
+    for ch in range(3):  # a gray image repeats its one channel
+        np.multiply(rgb[..., min(ch, n_color - 1)], scale, out=x[0, ch], casting="unsafe")
     return x
 
 
@@ -265,19 +260,21 @@ def enhance(
     dst = p.layout.to_nhwc(out)
     n, h, w, _ = p.src.shape
     nc = p.n_color
+    # The image was validated and the alphas bounded in _Prepared / _finish_maps:
+    # the curve kernel runs without checks of its own.
+    int_scale = p.dtype.type(1.0 / np.iinfo(p.image.dtype).max) if p.image.dtype.kind == "u" else None
+    curves = dict(n_iter=p.info.iterations, int_scale=int_scale, check_image=False, check_alpha=False)
     if p.shared:
         # The curve kernel upsamples each block of maps itself: no full-size map is stored.
         up = BilinearUpsampler(p.small_maps(), (h, w))
-        int_scale = p.dtype.type(1.0 / np.iinfo(p.image.dtype).max) if p.image.dtype.kind == "u" else None
-        run_blocks(
-            p.src, dst, nc, lambda b, r0, r1, c0, c1: up.block(b, r0, r1, c0, c1)[:, :, None, :],
-            n_iter=p.info.iterations, per_iter=False, int_scale=int_scale, check_image=False, check_alpha=False,
-        )
-        copy_extra_channels(p.src, dst, nc)
-        return out
-    for b in range(n):
-        for y0, y1, x0, x1 in _tiles(h, w, p.tile):
-            a = _estimate_tile(p.session, p.src, b, y0, y1, x0, x1, h, w, nc, p.strength)
-            apply_le_curves(p.src[b, y0:y1, x0:x1, :nc], a, out=dst[b, y0:y1, x0:x1, :nc])
+        run_blocks(p.src, dst, nc, lambda b, r0, r1, c0, c1: up.block(b, r0, r1, c0, c1)[:, :, None, :],
+                   per_iter=False, **curves)
+    else:
+        for b in range(n):
+            for y0, y1, x0, x1 in _tiles(h, w, p.tile):
+                a = _estimate_tile(p.session, p.src, b, y0, y1, x0, x1, h, w, nc, p.strength)
+                a = a.reshape(a.shape[:2] + (a.shape[2] // nc, nc))  # (th, tw, iterations, colours)
+                run_blocks(p.src[b : b + 1, y0:y1, x0:x1], dst[b : b + 1, y0:y1, x0:x1], nc,
+                           lambda _b, r0, r1, c0, c1, a=a: a[r0:r1, c0:c1], per_iter=a.shape[2] > 1, **curves)
     copy_extra_channels(p.src, dst, nc)
     return out

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._image import check_unit_range, compute_dtype, image_layout, validate_values
+from ._image import _FLOAT_FIX, check_unit_range, compute_dtype, image_layout, validate_values
 
 __all__ = ["apply_le_curves"]
 
@@ -111,16 +111,12 @@ _ALPHA_FIX = (
     "alphas outside [-1, 1] break the curve's guarantees (output in [0, 1], monotonic in x). "
     "Use np.clip(alphas, -1, 1) or scale them down."
 )
-_IMAGE_FIX = (
-    "float images must lie in [0, 1]. Rescale it, e.g. with "
-    "skimage.exposure.rescale_intensity(image, out_range=(0.0, 1.0))."
-)
 
 
 def _run_block(src, dst, alpha, n_iter, per_iter, int_scale, check_image, check_alpha):
     """Apply the curves to one cache-sized block of ``src``, writing ``dst``."""
     if check_image:
-        _check_block(src, "image", 0.0, _IMAGE_FIX)
+        _check_block(src, "image", 0.0, _FLOAT_FIX)
     shape = dst.shape
     if per_iter:
         # A different curve each iteration: the block is carried in float64, which
