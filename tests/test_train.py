@@ -58,9 +58,9 @@ class Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("arch", ["zero-dce", "zero-dce++"])
-def test_resume_is_exact(folder, tmp_path, arch):
-    cfg = config(folder, architecture=arch, scale_factor=2.0 if arch == "zero-dce++" else 1.0)
+@pytest.mark.parametrize("arch, ema", [("zero-dce", 0.0), ("zero-dce++", 0.0), ("zero-dce", 0.9)])
+def test_resume_is_exact(folder, tmp_path, arch, ema):
+    cfg = config(folder, architecture=arch, scale_factor=2.0 if arch == "zero-dce++" else 1.0, ema=ema)
     full = train(cfg, tmp_path / "full")
 
     def interrupt(row):
@@ -81,7 +81,35 @@ def test_resume_is_exact(folder, tmp_path, arch):
     # a different recipe in the same folder is refused; more epochs are allowed
     with pytest.raises(ValueError, match="different configuration"):
         train(config(folder, architecture=arch, lr=5e-4), tmp_path / "cut")
-    train(config(folder, architecture=arch, epochs=4, scale_factor=cfg.scale_factor), tmp_path / "cut")
+    train(config(folder, architecture=arch, epochs=4, scale_factor=cfg.scale_factor, ema=ema), tmp_path / "cut")
+
+
+def test_weight_average_and_epoch_snapshots(folder, tmp_path):
+    from skdce.train.export import model_from_checkpoint
+
+    plain = train(config(folder, epochs=2), tmp_path / "plain")
+    averaged = train(config(folder, epochs=2, ema=0.5, keep_epochs=True), tmp_path / "ema")
+    ckpt = torch.load(tmp_path / "ema" / "checkpoint.pt", weights_only=True)
+    # the raw weights follow the same path as without averaging; the average differs from them
+    for k, v in state(plain).items():
+        assert torch.equal(ckpt["model"][k], v), k
+        assert torch.equal(ckpt["ema"][k], state(averaged)[k]), k
+    key = "estimator.convs.0.conv.weight"
+    assert not torch.equal(ckpt["ema"][key], ckpt["model"][key])
+    # exports and snapshots use the average
+    assert torch.equal(state(model_from_checkpoint(tmp_path / "ema" / "checkpoint.pt")[0])[key], ckpt["ema"][key])
+    assert sorted(p.name for p in (tmp_path / "ema").glob("epoch-*.pt")) == ["epoch-001.pt", "epoch-002.pt"]
+    last, cfg, history = model_from_checkpoint(tmp_path / "ema" / "epoch-002.pt")
+    assert torch.equal(state(last)[key], ckpt["ema"][key]) and len(history) == 2 and cfg["ema"] == 0.5
+    first, _, history = model_from_checkpoint(tmp_path / "ema" / "epoch-001.pt")
+    assert len(history) == 1 and not torch.equal(state(first)[key], ckpt["ema"][key])
+
+
+@pytest.mark.parametrize("bad, match", [(dict(ema=1.0), "ema=1.0 must be"), (dict(ema=-0.1), "ema=-0.1 must be"),
+                                        (dict(ema=True), "ema=True must be"), (dict(keep_epochs=1), "keep_epochs=1 must be")])
+def test_average_options_are_checked(folder, bad, match):
+    with pytest.raises(ValueError, match=match):
+        config(folder, **bad)
 
 
 def test_config_file(folder, tmp_path):

@@ -52,6 +52,13 @@ class TrainConfig:
     threads : int or None
         torch CPU threads (None: torch's default). Part of the recipe: results
         are bit-identical for the same seed and thread count.
+    ema : float
+        Decay of an exponential moving average of the weights, updated after
+        every optimiser step (0: off). With it on, validation, the returned
+        model and exports use the averaged weights.
+    keep_epochs : bool
+        Also write ``epoch-NNN.pt`` after every epoch (the weights that would be
+        exported, with the config and history), to export an earlier epoch later.
     """
 
     architecture: str = "zero-dce"
@@ -73,6 +80,8 @@ class TrainConfig:
     scale_factor: float = 1.0  # Zero-DCE++: downscaling used when training
     val_every: int = 1
     threads: int | None = None
+    ema: float = 0.0
+    keep_epochs: bool = False
 
     def __post_init__(self):
         if self.architecture not in ("zero-dce", "zero-dce++"):
@@ -88,6 +97,11 @@ class TrainConfig:
                 setattr(self, key, None)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{key}={value!r} must be a positive integer or absent.")
+        if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
+            raise ValueError(f"ema={self.ema!r} must be a number in [0, 1) (0 turns the weight average off).")
+        self.ema = float(self.ema)
+        if not isinstance(self.keep_epochs, bool):
+            raise ValueError(f"keep_epochs={self.keep_epochs!r} must be true or false.")
         if self.crop_size and self.crop_size < self.patch_size:
             raise ValueError(f"crop_size={self.crop_size} is smaller than patch_size={self.patch_size}.")
         unknown = set(self.weights) - set(DEFAULT_WEIGHTS)

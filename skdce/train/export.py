@@ -31,11 +31,14 @@ def git_commit(cwd=None) -> str:
 
 
 def model_from_checkpoint(path) -> tuple[torch.nn.Module, dict, list]:
-    """Rebuild the network of a :func:`skdce.train.train` checkpoint: ``(model, config, history)``."""
+    """Rebuild the network of a :func:`skdce.train.train` checkpoint: ``(model, config, history)``.
+
+    A run with a weight average (``ema``) gives the averaged weights.
+    """
     ckpt = load_checkpoint(path)
     config = json.loads(ckpt["config"])
     model = build_model(config["architecture"])
-    model.load_state_dict(ckpt["model"])  # strict: every tensor must match
+    model.load_state_dict(ckpt.get("ema", ckpt["model"]))  # strict: every tensor must match
     return model.eval(), config, json.loads(ckpt["history"])
 
 

@@ -1,14 +1,16 @@
 """The training loop: seeded, deterministic on CPU, resumable after an interruption.
 
 A run folder holds ``config.json`` (the resolved configuration),
-``checkpoint.pt`` (model, optimiser and history after the last finished epoch,
-written atomically), ``log.csv`` and ``log.json`` (losses and metrics per epoch).
+``checkpoint.pt`` (model, optimiser, weight average and history after the last
+finished epoch, written atomically), ``log.csv`` and ``log.json`` (losses and
+metrics per epoch) and, with ``keep_epochs``, ``epoch-NNN.pt`` for every epoch.
 Epoch ``e`` draws its shuffling and crops from a generator seeded with
 ``(seed, e)``, so a resumed run continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -105,6 +107,12 @@ def load_checkpoint(path) -> dict:
         raise ValueError(f"checkpoint {str(path)!r} cannot be read: {exc}") from exc
 
 
+@torch.no_grad()
+def _update_average(average: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for avg, param in zip(average.parameters(), model.parameters()):
+        avg.mul_(decay).add_(param, alpha=1.0 - decay)
+
+
 def _write_logs(run_dir: Path, history: list[dict]) -> None:
     (run_dir / "log.json").write_text(json.dumps(history, indent=1))
     keys = list(dict.fromkeys(k for row in history for k in row))
@@ -139,6 +147,8 @@ def train(
     _init_weights(model, torch.Generator().manual_seed(config.seed))
     model = model.to(memory_format=torch.channels_last)  # 2-3x faster convolutions on CPU
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # the exponential moving average of the weights (a copy of the model), or the model itself
+    average = copy.deepcopy(model) if config.ema else model
     history: list[dict] = []
     start_epoch = 0
 
@@ -157,12 +167,14 @@ def train(
             )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if config.ema:
+            average.load_state_dict(ckpt["ema"])
         history = json.loads(ckpt["history"])
         start_epoch = int(ckpt["epoch"])
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=1))
 
     if start_epoch >= config.epochs:
-        return model
+        return average
 
     train_set, _ = _load_set(config, config.train_list)
     val_set, val_refs = (None, None)
@@ -186,6 +198,8 @@ def train(
             terms.total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
+            if config.ema:
+                _update_average(average, model, config.ema)
             for k, v in zip(_TERMS, terms):
                 sums[k] += v.item() * len(batch)
             seen += len(batch)
@@ -193,20 +207,23 @@ def train(
                 on_step(epoch + 1, step + 1, steps, terms.total.item())
         row = {"epoch": epoch + 1, **{f"train_{k}": v / seen for k, v in sums.items()}}
         if val_set is not None and ((epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs):
-            row.update(evaluate_model(model, val_set, config, val_refs))
+            row.update(evaluate_model(average, val_set, config, val_refs))
         row["seconds"] = round(time.perf_counter() - t0, 3)
         history.append(row)
-        _atomic_save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "epoch": epoch + 1,
-                "config": json.dumps(cfg),
-                "history": json.dumps(history),
-            },
-            ckpt_path,
-        )
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": epoch + 1,
+            "config": json.dumps(cfg),
+            "history": json.dumps(history),
+        }
+        if config.ema:
+            state["ema"] = average.state_dict()
+        if config.keep_epochs:  # what an export of this epoch needs, in the checkpoint's format
+            snapshot = {k: state[k] for k in ("epoch", "config", "history")}
+            _atomic_save({"model": average.state_dict(), **snapshot}, run_dir / f"epoch-{epoch + 1:03d}.pt")
+        _atomic_save(state, ckpt_path)
         _write_logs(run_dir, history)
         if on_epoch is not None:
             on_epoch(row)
-    return model
+    return average
