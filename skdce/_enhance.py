@@ -262,7 +262,7 @@ def enhance(
     nc = p.n_color
     # The image was validated and the alphas bounded in _Prepared / _finish_maps:
     # the curve kernel runs without checks of its own.
-    int_scale = p.dtype.type(1.0 / np.iinfo(p.image.dtype).max) if p.image.dtype.kind == "u" else None
+    int_scale = 1.0 / np.iinfo(p.image.dtype).max if p.image.dtype.kind == "u" else None
     curves = dict(n_iter=p.info.iterations, int_scale=int_scale, check_image=False, check_alpha=False)
     if p.shared:
         # The curve kernel upsamples each block of maps itself: no full-size map is stored.

@@ -10,6 +10,11 @@ import numpy as np
 
 from ._image import _FLOAT_FIX, check_unit_range, compute_dtype, image_layout, validate_values
 
+try:  # the compiled kernel (skdce/_kernels.c); without it the NumPy kernel below runs
+    from . import _kernels
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernels = None
+
 __all__ = ["apply_le_curves"]
 
 #: Elements per block of one array: the block's output, temporary, |alpha|,
@@ -113,8 +118,42 @@ _ALPHA_FIX = (
 )
 
 
+#: dtype codes of the compiled kernel (input: any of them; output and alphas: float32 or float64)
+_KERNEL_TYPES = {np.dtype(np.uint8): 0, np.dtype(np.uint16): 1, np.dtype(np.float32): 2, np.dtype(np.float64): 3}
+
+
+def _element_strides(arr: np.ndarray) -> tuple[int, ...]:
+    """Strides in elements, 0 along axes of length 1 (they broadcast)."""
+    return tuple(0 if n == 1 else s // arr.itemsize for n, s in zip(arr.shape, arr.strides))
+
+
+def _kernel_block(src, dst, alpha, n_iter, int_scale, check_image, check_alpha) -> bool:
+    """Run one block in the compiled kernel; False where it does not apply (NumPy then runs it)."""
+    x_type = _KERNEL_TYPES.get(src.dtype)
+    y_type = _KERNEL_TYPES.get(dst.dtype)
+    if (
+        _kernels is None or x_type is None or y_type not in (2, 3) or alpha.dtype != dst.dtype
+        or not (src.flags.aligned and dst.flags.aligned and alpha.flags.aligned)
+    ):
+        return False
+    rows, cols, n_color = dst.shape
+    a_row, a_pix, a_iter, a_ch = _element_strides(alpha)
+    bad = _kernels.le_curves(
+        src.ctypes.data, x_type, dst.ctypes.data, y_type, alpha.ctypes.data, rows, cols, n_color, n_iter,
+        _element_strides(src), _element_strides(dst), (a_row, a_pix, a_ch, a_iter),
+        1.0 if int_scale is None else int_scale, check_image, check_alpha,
+    )
+    if bad & 1:
+        check_unit_range(src, "image", lower=0.0, fix=_FLOAT_FIX)
+    if bad & 2:
+        check_unit_range(alpha, "alphas", lower=-1.0, fix=_ALPHA_FIX)
+    return True
+
+
 def _run_block(src, dst, alpha, n_iter, per_iter, int_scale, check_image, check_alpha):
     """Apply the curves to one cache-sized block of ``src``, writing ``dst``."""
+    if _kernel_block(src, dst, alpha, n_iter, int_scale, check_image, check_alpha):
+        return
     if check_image:
         _check_block(src, "image", 0.0, _FLOAT_FIX)
     shape = dst.shape
@@ -249,10 +288,12 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     Each iteration computes ``x <- x + a x (1 - x)`` per pixel and channel
     (equation (1) and (2) of [1]_). For ``|a| <= 1`` the curve maps [0, 1]
     onto [0, 1] and is monotonically increasing in ``x``, so the result is too.
-    The work runs in cache-sized blocks in place (the output plus three
-    block-sized scratch buffers per thread), never materialising an image-sized
-    temporary. A final ``min(y, 1)`` removes float rounding above 1 (at most one
-    ulp).
+    The work runs in blocks on worker threads, never materialising an
+    image-sized temporary. Where skdce was built with its C kernel
+    (``skdce/_kernels.c``, compiled at install time when a C compiler is
+    present) each block is one pass over memory, carried in double precision;
+    otherwise cache-sized NumPy ufunc passes compute it in place. Both remove
+    float rounding above 1 (at most one ulp) at the end.
 
     References
     ----------
@@ -320,7 +361,7 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     src = layout.to_nhwc(image)
     dst = layout.to_nhwc(out)
     is_int = image.dtype.kind == "u"
-    int_scale = dtype.type(1.0 / np.iinfo(image.dtype).max) if is_int else None
+    int_scale = 1.0 / np.iinfo(image.dtype).max if is_int else None  # a float64 scale: one rounding
     check_image = not prevalidate and image.dtype.kind == "f"
     check_alpha = not prevalidate and a5.size > _BLOCK
 

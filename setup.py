@@ -1,0 +1,13 @@
+"""Build the optional C curve kernel; everything else is declared in pyproject.toml."""
+
+import sys
+
+from setuptools import Extension, setup
+
+args = [] if sys.platform == "win32" else ["-O3", "-ffp-contract=off"]
+setup(
+    ext_modules=[
+        # optional: without a C compiler the install goes on and skdce uses its NumPy kernel
+        Extension("skdce._kernels", ["skdce/_kernels.c"], extra_compile_args=args, optional=True),
+    ]
+)
