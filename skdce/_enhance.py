@@ -9,7 +9,7 @@ import numpy as np
 from ._image import compute_dtype, image_layout, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session
-from .curves import copy_extra_channels, run_blocks
+from .curves import copy_extra_channels, run_blocks, run_blocks_upsampled
 from .models import DEFAULT_MODEL, get_model, verify
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
@@ -267,8 +267,9 @@ def enhance(
     if p.shared:
         # The curve kernel upsamples each block of maps itself: no full-size map is stored.
         up = BilinearUpsampler(p.small_maps(), (h, w))
-        run_blocks(p.src, dst, nc, lambda b, r0, r1, c0, c1: up.block(b, r0, r1, c0, c1)[:, :, None, :],
-                   per_iter=False, **curves)
+        if not run_blocks_upsampled(p.src, dst, nc, up, n_iter=p.info.iterations, int_scale=int_scale):
+            run_blocks(p.src, dst, nc, lambda b, r0, r1, c0, c1: up.block(b, r0, r1, c0, c1)[:, :, None, :],
+                       per_iter=False, **curves)
     else:
         for b in range(n):
             for y0, y1, x0, x1 in _tiles(h, w, p.tile):

@@ -1,6 +1,7 @@
 /*
  * skdce._kernels: the light-enhancement curve LE(x) = x + a x (1 - x), applied
- * n times to a strided block of an image in one pass over memory.
+ * n times to a strided block of an image in one pass over memory, and the box
+ * downscaling of Zero-DCE++.
  *
  * Python (skdce/curves.py) hands over the data pointers and element strides of
  * NumPy views it keeps alive for the duration of the call, and runs blocks of
@@ -49,6 +50,11 @@ typedef struct {
     Py_ssize_t a_row, a_pix, a_ch, a_iter;
     double scale;                         /* 1/max for integer input, else 1 */
     int check_image, check_alpha;
+    /* Row interpolation (Zero-DCE++ maps upsampled on the fly), or NULLs: the
+     * alphas of row r are a[src[r]] + w[r] * diff[src[r]] (float32 rows). */
+    const char *diff;
+    const int64_t *src_row;
+    const float *row_weight;
 } job_t;
 
 /* dst[j] = the (p, c) element for j = p * nc + c: a contiguous loop when the pixels are packed. */
@@ -123,7 +129,8 @@ SCATTER(double, double)
  * x = 1 for a = -1); s is formed in double, so integer input is rounded once.
  * s never decreases and never passes 1, and adding the rounded increment keeps
  * the result monotonic in x. */
-INLINE int chunk_shared_f32(const job_t *job, const char *xr, const char *ar, char *yr, Py_ssize_t np)
+INLINE int chunk_shared_f32(const job_t *job, const char *xr, const char *ar, const char *dr, float w,
+                            char *yr, Py_ssize_t np)
 {
     double v[CHUNK];
     float al[CHUNK], c[CHUNK], s[CHUNK], m[CHUNK];
@@ -131,6 +138,11 @@ INLINE int chunk_shared_f32(const job_t *job, const char *xr, const char *ar, ch
     const Py_ssize_t nc = job->n_color, n = np * nc;
 
     gather_alpha_float(al, ar, np, nc, job->a_pix, job->a_ch);
+    if (dr != NULL) {  /* the same two roundings as NumPy's diff * w + base */
+        const float *d = (const float *)dr;
+        for (Py_ssize_t j = 0; j < n; j++)
+            al[j] += d[j] * w;
+    }
     if (job->check_alpha)
         CHECK_RANGE(al, n, -1.0f, 1.0f, BAD_ALPHA, bad);
     /* branch-free (random signs would defeat the branch predictor): with m = 1
@@ -210,12 +222,16 @@ INLINE int run_chunk(const job_t *job, Py_ssize_t r, Py_ssize_t p0, Py_ssize_t n
 {
     static const int size[] = {1, 2, 4, 8};
     const char *xr = job->x + size[job->x_type] * (r * job->x_row + p0 * job->x_pix);
-    const char *ar = job->a + size[job->y_type] * (r * job->a_row + p0 * job->a_pix);
     char *yr = job->y + size[job->y_type] * (r * job->y_row + p0 * job->y_pix);
+    if (job->src_row != NULL) {  /* float32 rows, packed pixels (checked by the caller) */
+        Py_ssize_t offset = 4 * (job->src_row[r] * job->a_row + p0 * job->a_pix);
+        return chunk_shared_f32(job, xr, job->a + offset, job->diff + offset, job->row_weight[r], yr, np);
+    }
+    const char *ar = job->a + size[job->y_type] * (r * job->a_row + p0 * job->a_pix);
     if (job->y_type == T_F64)
         return chunk_double_double(job, xr, ar, yr, np);
     if (job->a_iter == 0)
-        return chunk_shared_f32(job, xr, ar, yr, np);
+        return chunk_shared_f32(job, xr, ar, NULL, 0.0f, yr, np);
     return chunk_double_float(job, xr, ar, yr, np);
 }
 
@@ -233,25 +249,36 @@ static int run_job(const job_t *job)
 
 PyDoc_STRVAR(le_curves_doc,
 "le_curves(x, x_type, y, y_type, a, rows, cols, n_color, n_iter, x_strides, y_strides, a_strides,\n"
-"          scale, check_image, check_alpha) -> flags\n\n"
+"          scale, check_image, check_alpha[, (diff, src_row, row_weight)]) -> flags\n\n"
 "Apply LE n_iter times to a (rows, cols, n_color) block. x, y, a are data\n"
 "addresses; x_strides = (row, pixel, channel), y_strides likewise, a_strides =\n"
 "(row, pixel, channel, iteration), all in elements. Returns a bit set: 1 if an\n"
 "image value was outside [0, 1] or NaN, 2 if an alpha was outside [-1, 1] or NaN\n"
-"(checked only when asked). Internal: the caller guarantees the addresses.");
+"(checked only when asked). With the last argument the alphas of block row r\n"
+"are a[src_row[r]] + row_weight[r] * diff[src_row[r]] (int64 and float32\n"
+"arrays; a and diff float32 rows a_row apart). Internal: the caller\n"
+"guarantees the addresses.");
 
 static PyObject *le_curves(PyObject *self, PyObject *args)
 {
     job_t job;
-    unsigned long long x, y, a;
-    if (!PyArg_ParseTuple(args, "KiKiKnnnn(nnn)(nnn)(nnnn)dpp",
+    unsigned long long x, y, a, diff = 0, src_row = 0, row_weight = 0;
+    if (!PyArg_ParseTuple(args, "KiKiKnnnn(nnn)(nnn)(nnnn)dpp|(KKK)",
                           &x, &job.x_type, &y, &job.y_type, &a,
                           &job.rows, &job.cols, &job.n_color, &job.n_iter,
                           &job.x_row, &job.x_pix, &job.x_ch,
                           &job.y_row, &job.y_pix, &job.y_ch,
                           &job.a_row, &job.a_pix, &job.a_ch, &job.a_iter,
-                          &job.scale, &job.check_image, &job.check_alpha))
+                          &job.scale, &job.check_image, &job.check_alpha,
+                          &diff, &src_row, &row_weight))
         return NULL;
+    job.diff = (const char *)(uintptr_t)diff;
+    job.src_row = (const int64_t *)(uintptr_t)src_row;
+    job.row_weight = (const float *)(uintptr_t)row_weight;
+    if (job.src_row != NULL && (job.y_type != T_F32 || job.a_iter != 0 || job.a_ch != 1 || job.a_pix != job.n_color)) {
+        PyErr_SetString(PyExc_ValueError, "le_curves: row interpolation needs float32 output and packed shared maps");
+        return NULL;
+    }
     if (job.x_type < T_U8 || job.x_type > T_F64 || (job.y_type != T_F32 && job.y_type != T_F64)) {
         PyErr_SetString(PyExc_ValueError, "le_curves: unsupported dtype code");
         return NULL;
@@ -280,8 +307,88 @@ static PyObject *le_curves(PyObject *self, PyObject *args)
     return PyLong_FromLong(bad);
 }
 
+/* Sum of one image row into acc (length cols * nc), converted to double. */
+#define ACC_ROW(T)                                                               \
+    do {                                                                         \
+        const T *src = (const T *)row;                                           \
+        if (ch == 1 && pix == nc) {                                              \
+            for (Py_ssize_t j = 0; j < cols * nc; j++)                           \
+                acc[j] += src[j];                                                \
+        } else {                                                                 \
+            for (Py_ssize_t p = 0; p < cols; p++)                                \
+                for (Py_ssize_t c = 0; c < nc; c++)                              \
+                    acc[p * nc + c] += src[p * pix + c * ch];                    \
+        }                                                                        \
+    } while (0)
+
+MULTIVERSION
+static void box_rows(const char *x, int x_type, Py_ssize_t cols, Py_ssize_t nc, Py_ssize_t x_row,
+                     Py_ssize_t pix, Py_ssize_t ch, const int64_t *ey, const int64_t *ex, Py_ssize_t w,
+                     char *out, int out_type, Py_ssize_t out_row, Py_ssize_t i0, Py_ssize_t i1, double *acc)
+{
+    static const int size[] = {1, 2, 4, 8};
+    for (Py_ssize_t i = i0; i < i1; i++) {
+        for (Py_ssize_t j = 0; j < cols * nc; j++)
+            acc[j] = 0.0;
+        for (int64_t y = ey[i]; y < ey[i + 1]; y++) {
+            const char *row = x + size[x_type] * (y * x_row);
+            switch (x_type) {
+            case T_U8: ACC_ROW(uint8_t); break;
+            case T_U16: ACC_ROW(uint16_t); break;
+            case T_F32: ACC_ROW(float); break;
+            default: ACC_ROW(double); break;
+            }
+        }
+        const double rows_in = (double)(ey[i + 1] - ey[i]);
+        for (Py_ssize_t j = 0; j < w; j++) {
+            const double count = rows_in * (double)(ex[j + 1] - ex[j]);
+            for (Py_ssize_t c = 0; c < nc; c++) {
+                double sum = 0.0;
+                for (int64_t p = ex[j]; p < ex[j + 1]; p++)
+                    sum += acc[p * nc + c];
+                if (out_type == T_F32)
+                    ((float *)out)[i * out_row + j * nc + c] = (float)(sum / count);
+                else
+                    ((double *)out)[i * out_row + j * nc + c] = sum / count;
+            }
+        }
+    }
+}
+
+PyDoc_STRVAR(box_mean_doc,
+"box_mean(x, x_type, cols, n_color, x_strides, ey, ex, w, out, out_type, i0, i1)\n\n"
+"Output rows i0:i1 of a box downscaling of one (rows, cols, n_color) image x\n"
+"(strides (row, pixel, channel) in elements): out[i, j] is the mean of the\n"
+"pixels in rows ey[i]:ey[i+1] and columns ex[j]:ex[j+1] (int64 bin edges),\n"
+"summed in double. out is a packed (h, w, n_color) float32 or float64 array.\n"
+"Internal: the caller guarantees the addresses.");
+
+static PyObject *box_mean(PyObject *self, PyObject *args)
+{
+    unsigned long long x, ey, ex, out;
+    int x_type, out_type;
+    Py_ssize_t cols, nc, x_row, pix, ch, w, i0, i1;
+    if (!PyArg_ParseTuple(args, "Kinn(nnn)KKnKinn", &x, &x_type, &cols, &nc, &x_row, &pix, &ch, &ey, &ex, &w,
+                          &out, &out_type, &i0, &i1))
+        return NULL;
+    if (x_type < T_U8 || x_type > T_F64 || (out_type != T_F32 && out_type != T_F64) || cols < 1 || nc < 1) {
+        PyErr_SetString(PyExc_ValueError, "box_mean: unsupported dtype code or shape");
+        return NULL;
+    }
+    double *acc = PyMem_RawMalloc(sizeof(double) * cols * nc);
+    if (acc == NULL)
+        return PyErr_NoMemory();
+    Py_BEGIN_ALLOW_THREADS
+    box_rows((const char *)(uintptr_t)x, x_type, cols, nc, x_row, pix, ch, (const int64_t *)(uintptr_t)ey,
+             (const int64_t *)(uintptr_t)ex, w, (char *)(uintptr_t)out, out_type, w * nc, i0, i1, acc);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(acc);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"le_curves", le_curves, METH_VARARGS, le_curves_doc},
+    {"box_mean", box_mean, METH_VARARGS, box_mean_doc},
     {NULL, NULL, 0, NULL},
 };
 

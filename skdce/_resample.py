@@ -23,21 +23,30 @@ def _edges(n: int, m: int) -> np.ndarray:
 def box_downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Average ``(N, H, W, C)`` over disjoint bins ``[floor(i*H/h), floor((i+1)*H/h))``.
 
-    Integer images keep their scale (sums are taken in float32, or float64 for
-    float64 input); bands of output rows are split between worker threads.
+    Integer images keep their scale. The output is float32 (float64 for float64
+    input); the compiled kernel sums in double, the NumPy fallback in the
+    output dtype. Bands of output rows are split between worker threads.
     """
-    from .curves import _executor, _threads
+    from .curves import _KERNEL_TYPES, _executor, _kernels, _threads
 
     n, H, W, c = image.shape
     h, w = size
     acc = np.float64 if image.dtype == np.float64 else np.float32
     ey, ex = _edges(H, h), _edges(W, w)
     out = np.empty((n, h, w, c), acc)
+    compiled = _kernels is not None and image.dtype in _KERNEL_TYPES and image.flags.aligned
     cy = np.diff(ey).astype(acc)
     cx = np.diff(ex).astype(acc)
 
     def band(k0, k1):
         if k0 == k1:
+            return
+        if compiled:  # one pass over the rows, summed in double
+            for b in range(n):
+                x = image[b]
+                _kernels.box_mean(x.ctypes.data, _KERNEL_TYPES[x.dtype], W, c,
+                                  tuple(s // x.itemsize for s in x.strides), ey.ctypes.data, ex.ctypes.data, w,
+                                  out[b].ctypes.data, 2 if acc == np.float32 else 3, k0, k1)
             return
         part = image[:, ey[k0] : ey[k1]]
         rows = part if H == h else np.add.reduceat(part, ey[k0:k1] - ey[k0], axis=1, dtype=acc)
@@ -75,7 +84,12 @@ class BilinearUpsampler:
         n, h, w, c = maps.shape
         H, W = size
         j0, j1, wx = _taps(w, W)
-        self.cols = maps[:, :, j0] * (1 - wx)[None, None, :, None] + maps[:, :, j1] * wx[None, None, :, None]
+        # row-major (N, h, W, C), as the compiled kernel reads it: m0 * (1 - wx) + m1 * wx
+        self.cols = np.take(maps, j0, axis=2)
+        self.cols *= (1 - wx)[:, None]
+        right = np.take(maps, j1, axis=2)
+        right *= wx[:, None]
+        self.cols += right
         self.i0, i1, wy = _taps(h, H)
         self.wy = np.where(i1 > self.i0, wy, 0).astype(np.float32)[:, None, None]
         self.diff = np.zeros_like(self.cols)

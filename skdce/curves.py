@@ -379,6 +379,29 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     return out
 
 
+def _block_tasks(n: int, h: int, w: int, n_color: int) -> list[tuple[int, int, int, int, int]]:
+    """Blocks ``(b, r0, r1, c0, c1)`` of about ``_BLOCK`` elements: whole rows, or row pieces."""
+    row = w * n_color
+    rows = max(1, _BLOCK // row)
+    cols = w if row <= _BLOCK else max(1, _BLOCK // n_color)
+    return [
+        (b, r0, min(h, r0 + rows), c0, min(w, c0 + cols))
+        for b in range(n)
+        for r0 in range(0, h, rows)
+        for c0 in range(0, w, cols)
+    ]
+
+
+def _run_tasks(work, tasks, num_threads) -> None:
+    threads = _threads(num_threads)
+    if threads > 1 and len(tasks) > 1:
+        chunks = [tasks[i::threads] for i in range(threads)]
+        list(_executor().map(lambda chunk: [work(t) for t in chunk], chunks))
+    else:
+        for t in tasks:
+            work(t)
+
+
 def run_blocks(src, dst, n_color, alpha_block, *, n_iter, per_iter, int_scale, check_image, check_alpha,
                num_threads=None):
     """Apply the curves to ``(N, H, W, C)`` ``src`` into ``dst`` in cache-sized blocks on worker threads.
@@ -387,29 +410,47 @@ def run_blocks(src, dst, n_color, alpha_block, *, n_iter, per_iter, int_scale, c
     alphas of a block; it runs in the worker thread, so it may compute them
     (Zero-DCE++ upsamples its maps there instead of storing a full-size map).
     """
-    n, h, w, _ = src.shape
-    row = w * n_color
-    rows = max(1, _BLOCK // row)
-    cols = w if row <= _BLOCK else max(1, _BLOCK // n_color)
-    tasks = [
-        (b, r0, min(h, r0 + rows), c0, min(w, c0 + cols))
-        for b in range(n)
-        for r0 in range(0, h, rows)
-        for c0 in range(0, w, cols)
-    ]
 
     def work(task):
         b, r0, r1, c0, c1 = task
         _run_block(src[b, r0:r1, c0:c1, :n_color], dst[b, r0:r1, c0:c1, :n_color], alpha_block(b, r0, r1, c0, c1),
                    n_iter, per_iter, int_scale, check_image, check_alpha)
 
-    threads = _threads(num_threads)
-    if threads > 1 and len(tasks) > 1:
-        chunks = [tasks[i::threads] for i in range(threads)]
-        list(_executor().map(lambda chunk: [work(t) for t in chunk], chunks))
-    else:
-        for t in tasks:
-            work(t)
+    _run_tasks(work, _block_tasks(*src.shape[:3], n_color), num_threads)
+
+
+def run_blocks_upsampled(src, dst, n_color, upsampler, *, n_iter, int_scale, num_threads=None) -> bool:
+    """Like :func:`run_blocks` with shared maps that ``upsampler`` (a
+    :class:`skdce._resample.BilinearUpsampler`) interpolates row by row inside
+    the compiled kernel, with the same float32 arithmetic as ``upsampler.block``.
+
+    Returns False, having done nothing, where the compiled kernel cannot do it
+    (no kernel, float64 output, an input dtype it does not read); the caller
+    then uses :func:`run_blocks`. The image and maps must be valid already.
+    """
+    cols, diff = upsampler.cols, upsampler.diff
+    if (
+        _kernels is None or dst.dtype != np.float32 or src.dtype not in _KERNEL_TYPES
+        or not (src.flags.aligned and dst.flags.aligned)
+        or not (cols.flags.c_contiguous and diff.flags.c_contiguous and cols.dtype == np.float32)
+    ):
+        return False
+    src_rows = np.ascontiguousarray(upsampler.i0, dtype=np.int64)
+    weights = np.ascontiguousarray(upsampler.wy.ravel(), dtype=np.float32)
+    x_type, a_row = _KERNEL_TYPES[src.dtype], cols.shape[2] * cols.shape[3]
+
+    def work(task):
+        b, r0, r1, c0, c1 = task
+        x, y = src[b, r0:r1, c0:c1, :n_color], dst[b, r0:r1, c0:c1, :n_color]
+        _kernels.le_curves(
+            x.ctypes.data, x_type, y.ctypes.data, 2, cols[b, 0, c0:].ctypes.data, r1 - r0, c1 - c0, n_color,
+            n_iter, _element_strides(x), _element_strides(y), (a_row, n_color, 1, 0),
+            1.0 if int_scale is None else int_scale, False, False,
+            (diff[b, 0, c0:].ctypes.data, src_rows[r0:].ctypes.data, weights[r0:].ctypes.data),
+        )
+
+    _run_tasks(work, _block_tasks(*src.shape[:3], n_color), num_threads)
+    return True
 
 
 def copy_extra_channels(src: np.ndarray, dst: np.ndarray, n_color: int) -> None:

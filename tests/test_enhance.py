@@ -31,6 +31,27 @@ def test_enhance_equals_curves_api(image, model):
     assert out.mean() > image.mean()
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+@pytest.mark.parametrize("block", [None, 40])
+def test_compiled_and_numpy_kernels_agree(image, monkeypatch, dtype, block):
+    """Both models, through the compiled kernel (Zero-DCE++: maps interpolated inside it) and through NumPy."""
+    from skdce import curves as curves_mod
+
+    if block is not None:  # blocks of a few pixels: rows split into pieces
+        monkeypatch.setattr(curves_mod, "_BLOCK", block)
+    rgba = np.concatenate([image, np.linspace(0, 1, image.shape[1], dtype=np.float32)[None, :, None]
+                           .repeat(image.shape[0], 0)], axis=-1)
+    img = (rgba * np.iinfo(dtype).max).round().astype(dtype) if np.dtype(dtype).kind == "u" else rgba.astype(dtype)
+    for model in ("zero-dce", "zero-dce++"):
+        compiled = enhance(img, model=model, scale_factor=4 if model == "zero-dce++" else None)
+        with monkeypatch.context() as m:
+            m.setattr(curves_mod, "_kernels", None)
+            numpy = enhance(img, model=model, scale_factor=4 if model == "zero-dce++" else None)
+        atol = 1e-12 if dtype == np.float64 else 1e-5 if np.dtype(dtype).kind == "u" else 1e-6
+        np.testing.assert_allclose(compiled, numpy, atol=atol, rtol=0, err_msg=model)
+        np.testing.assert_array_equal(compiled[..., 3], numpy[..., 3])
+
+
 @pytest.mark.parametrize("h, w, tile", [(1, 1, 16), (17, 33, 16), (61, 47, 20), (100, 37, 32)])
 def test_tiled_equals_untiled(h, w, tile):
     rng = np.random.default_rng(h + w)
