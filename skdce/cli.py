@@ -123,13 +123,13 @@ def _check_model(model: str, providers: str, threads: int | None):
     from ._runtime import get_session, resolve_providers
 
     try:
-        chosen = resolve_providers(_providers(providers))
+        resolve_providers(_providers(providers))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--providers'") from None
     try:
         info = get_model(model)
         verify(info)
-        session = get_session(info.path, chosen, threads)
+        session = get_session(info.path, _providers(providers), threads)
     except (ValueError, FileNotFoundError, TypeError) as exc:
         raise click.BadParameter(str(exc), param_hint="'--model'") from None
     return info, session.providers
@@ -296,7 +296,7 @@ def _enhance_file(job: _Job, s: _Settings, stop: threading.Event) -> dict | None
             strength=s.strength,
             channel_axis=None if image.ndim == 2 else -1,
             providers=s.providers,
-            tile_size=s.tile_size,
+            tile_size="auto" if s.tile_size is None else s.tile_size,
             num_threads=s.threads,
         )
         out = _to_uint(result, 8 if job.fmt in ("JPEG", "WEBP") else meta.bit_depth)
@@ -357,7 +357,7 @@ Examples:
 @click.option("-q", "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality 1-100 [default: 95 for JPEG, 90 for WebP].")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Files enhanced at the same time (threads).")
 @click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime threads per file [default: all cores, divided among --jobs].")
-@click.option("--tile-size", type=click.IntRange(min=16), default=512, show_default=True, help="Tile size of the full model (bounds memory; exact results).")
+@click.option("--tile-size", type=click.IntRange(min=16), default=None, help="Tile size of the full model (bounds memory; exact results). Default: 512 on the CPU, 2048 on CUDA.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse larger images (decompression-bomb guard) [default: 134217728].")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (inputs are never overwritten).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report (per file: input, output, status, reason, seconds) on stdout.")
@@ -780,11 +780,12 @@ def info(providers, as_json):
     }
     try:
         chosen = resolve_providers(_providers(providers))
-        data["providers_chosen"] = list(chosen)
+        data["providers_chosen"] = [name for name, _ in chosen]
+        data["provider_options"] = {name: dict(options) for name, options in chosen if options}
         if DEFAULT_MODEL in list_models():
             model = get_model(DEFAULT_MODEL)
             data["model"] = model.name
-            data["providers_running"] = list(get_session(model.path, chosen, None).providers)
+            data["providers_running"] = list(get_session(model.path, _providers(providers), None).providers)
     except (ValueError, FileNotFoundError) as exc:
         data["error"] = str(exc)
     if as_json:

@@ -174,6 +174,8 @@ def test_model_registry():
         ({"model": 3}, TypeError, "model must be a model name or a path"),
         ({"providers": "tpu"}, ValueError, "providers='tpu' is unknown; use 'auto', 'cpu', 'cuda'"),
         ({"providers": ["FancyExecutionProvider"]}, ValueError, "provider 'FancyExecutionProvider' is not available"),
+        ({"providers": [("cpu", "fast")]}, ValueError, "neither a provider name nor a \\(name, options dict\\) pair"),
+        ({"tile_size": "big"}, ValueError, "tile_size='big' must be an integer >= 16, 'auto', or None"),
         ({"tile_size": 8}, ValueError, "tile_size=8 must be an integer >= 16"),
         ({"scale_factor": 4}, ValueError, "scale_factor=4 applies to shared-curve models"),
     ],
@@ -190,6 +192,43 @@ def test_cuda_missing_raises(image):
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="'CUDAExecutionProvider' is not available.*skdce\\[gpu\\]"):
         enhance(image, providers="cuda")
+
+
+def test_provider_options(image):
+    from skdce._runtime import get_session
+
+    plain = enhance(image, model="zero-dce", providers="cpu")
+    custom = [("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})]
+    np.testing.assert_array_equal(enhance(image, model="zero-dce", providers=custom), plain)
+    assert get_session(skdce.get_model("zero-dce").path, custom).providers == ("CPUExecutionProvider",)
+
+
+def test_auto_falls_back_where_cuda_cannot_start(image, monkeypatch, caplog):
+    """onnxruntime-gpu lists CUDA even without a usable GPU: "auto" then runs on the CPU, "cuda" raises."""
+    import warnings
+
+    import onnxruntime
+
+    from skdce import _runtime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has CUDA")
+    cpu_only = onnxruntime.get_available_providers()
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider"] + cpu_only)
+    monkeypatch.setattr(_runtime, "_sessions", {})
+    (cuda, _) = _runtime.resolve_providers("cuda")
+    assert cuda == ("CUDAExecutionProvider", tuple(sorted(_runtime.CUDA_DEFAULTS.items())))
+    model = skdce.get_model("zero-dce")
+    with warnings.catch_warnings():  # onnxruntime's own warning about the provider it cannot load
+        warnings.simplefilter("ignore")
+        with caplog.at_level("WARNING", logger="skdce"):
+            out = enhance(image, model="zero-dce", providers="auto")
+        assert _runtime.get_session(model.path, "auto").providers == ("CPUExecutionProvider",)
+        assert "CUDAExecutionProvider could not start" in caplog.text
+        with pytest.raises(ValueError, match="could not start CUDAExecutionProvider"):
+            enhance(image, model="zero-dce", providers="cuda")
+    monkeypatch.undo()
+    np.testing.assert_array_equal(out, enhance(image, model="zero-dce", providers="cpu"))
 
 
 @pytest.mark.parametrize(
