@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-pytest.importorskip("hatchling")
+pytest.importorskip("setuptools")
 
 
 @pytest.mark.slow
@@ -23,6 +23,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
     assert "skdce/weights/manifest.json" in names
     assert "skdce/weights/zero-dce.onnx" in names
     assert not any(n.endswith(".pt") for n in names)
+    assert any(n.startswith("skdce/_kernels") and n.endswith((".so", ".pyd")) for n in names), names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -35,6 +36,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
         "assert 'site-packages' in skdce.__file__, skdce.__file__; "
         "info = skdce.get_model('zero-dce'); "
         "assert info.path.is_file() and 'site-packages' in str(info.path); "
+        "import skdce.curves; assert skdce.curves._kernels is not None; "
         "out = skdce.enhance(np.full((9, 11, 3), 0.1, np.float32)); "
         "print(skdce.list_models(), out.shape)"
     )
