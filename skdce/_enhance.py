@@ -186,7 +186,10 @@ def estimate_curves(
         Maps laid out like ``image``: 24 maps (8 iterations x RGB) for
         ``zero-dce``, 3 shared maps for ``zero-dce++``. For gray images the
         RGB curves are averaged: 8 maps (or 1), with ``channel_axis=None`` as a
-        trailing axis (per-iteration) or the image's own shape (shared).
+        trailing axis (per-iteration) or the image's own shape (shared). The
+        per-iteration maps are a view of map-major memory (each map's pixels
+        contiguous, the network's own layout), which :func:`apply_le_curves`
+        reads fastest; ``np.ascontiguousarray`` gives a pixel-major copy.
 
     Examples
     --------
@@ -200,7 +203,10 @@ def estimate_curves(
         return p.to_layout(p.shared_maps())
     n, h, w, _ = p.src.shape
     k = p.session.n_maps if p.n_color == 3 else p.session.n_maps // 3
-    maps = np.empty((n, h, w, k), np.float32)
+    # stored map-major, as the network writes them; returned as an (N, H, W, K) view,
+    # which apply_le_curves reads one map plane at a time (its fast path)
+    planes = np.empty((n, k, h, w), np.float32)
+    maps = np.moveaxis(planes, 1, -1)
     for b in range(n):
         for y0, y1, x0, x1 in _tiles(h, w, p.tile):
             maps[b, y0:y1, x0:x1] = _estimate_tile(p.session, p.src, b, y0, y1, x0, x1, h, w, p.n_color, 1.0)

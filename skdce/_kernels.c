@@ -217,6 +217,39 @@ INLINE int chunk_shared_f32(const job_t *job, const char *xr, const char *ar, co
 CHUNK_DOUBLE(float)
 CHUNK_DOUBLE(double)
 
+/* Per-iteration float32 maps laid out planar (pixels contiguous within each
+ * map, as DCE-Net's NCHW output arrives): one colour plane at a time, so every
+ * curve step is a contiguous loop over pixels, carried in double. */
+INLINE int chunk_planar_f32(const job_t *job, const char *xr, const char *ar, char *yr, Py_ssize_t np)
+{
+    static const int size[] = {1, 2, 4, 8};
+    double v[CHUNK];
+    int bad = 0;
+    for (Py_ssize_t c = 0; c < job->n_color; c++) {
+        gather_image(v, xr + size[job->x_type] * (c * job->x_ch), job->x_type, np, 1, job->x_pix, 1);
+        if (job->check_image)
+            CHECK_RANGE(v, np, 0.0, 1.0, BAD_IMAGE, bad);
+        if (job->scale != 1.0)
+            for (Py_ssize_t p = 0; p < np; p++)
+                v[p] *= job->scale;
+        for (Py_ssize_t k = 0; k < job->n_iter; k++) {
+            const float *a = (const float *)ar + (c * job->a_ch + k * job->a_iter);
+            if (job->check_alpha)
+                CHECK_RANGE(a, np, -1.0f, 1.0f, BAD_ALPHA, bad);
+            for (Py_ssize_t p = 0; p < np; p++) {
+                double t = 1.0 - v[p];
+                t *= v[p];
+                t *= (double)a[p];
+                v[p] += t;
+            }
+        }
+        for (Py_ssize_t p = 0; p < np; p++)  /* LE keeps [0, 1]: drop rounding above 1 */
+            v[p] = v[p] < 1.0 ? v[p] : 1.0;
+        scatter_float_double(yr + 4 * (c * job->y_ch), v, np, 1, job->y_pix, 1);
+    }
+    return bad;
+}
+
 /* Apply the curves to the pixels [p0, p0 + np) of row r. */
 INLINE int run_chunk(const job_t *job, Py_ssize_t r, Py_ssize_t p0, Py_ssize_t np)
 {
@@ -232,6 +265,8 @@ INLINE int run_chunk(const job_t *job, Py_ssize_t r, Py_ssize_t p0, Py_ssize_t n
         return chunk_double_double(job, xr, ar, yr, np);
     if (job->a_iter == 0)
         return chunk_shared_f32(job, xr, ar, NULL, 0.0f, yr, np);
+    if (job->a_pix == 1)
+        return chunk_planar_f32(job, xr, ar, yr, np);
     return chunk_double_float(job, xr, ar, yr, np);
 }
 
@@ -386,9 +421,52 @@ static PyObject *box_mean(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+#define RANGE_LOOP(T)                                                            \
+    do {                                                                         \
+        const T *v = (const T *)base;                                            \
+        const T lo_ = (T)lo, hi_ = (T)hi;                                         \
+        for (Py_ssize_t j = 0; j < n; j++)                                       \
+            ok &= (v[j] >= lo_) & (v[j] <= hi_);                                 \
+    } while (0)
+
+MULTIVERSION
+static int range_ok(const char *base, int type, Py_ssize_t n, double lo, double hi)
+{
+    int ok = 1;  /* comparisons with NaN are false: NaN is caught too */
+    if (type == T_F32)
+        RANGE_LOOP(float);
+    else
+        RANGE_LOOP(double);
+    return ok;
+}
+
+PyDoc_STRVAR(in_range_doc,
+"in_range(x, x_type, n, lo, hi) -> bool\n\n"
+"Whether all n packed float32 (x_type 2) or float64 (3) values at address x lie\n"
+"in [lo, hi] (NaN does not). Internal: the caller guarantees the address.");
+
+static PyObject *in_range(PyObject *self, PyObject *args)
+{
+    unsigned long long x;
+    int x_type, ok;
+    Py_ssize_t n;
+    double lo, hi;
+    if (!PyArg_ParseTuple(args, "Kindd", &x, &x_type, &n, &lo, &hi))
+        return NULL;
+    if (x_type != T_F32 && x_type != T_F64) {
+        PyErr_SetString(PyExc_ValueError, "in_range: unsupported dtype code");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    ok = range_ok((const char *)(uintptr_t)x, x_type, n, lo, hi);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(ok);
+}
+
 static PyMethodDef methods[] = {
     {"le_curves", le_curves, METH_VARARGS, le_curves_doc},
     {"box_mean", box_mean, METH_VARARGS, box_mean_doc},
+    {"in_range", in_range, METH_VARARGS, in_range_doc},
     {NULL, NULL, 0, NULL},
 };
 

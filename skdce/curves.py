@@ -127,6 +127,26 @@ def _element_strides(arr: np.ndarray) -> tuple[int, ...]:
     return tuple(0 if n == 1 else s // arr.itemsize for n, s in zip(arr.shape, arr.strides))
 
 
+def _check_range(arr: np.ndarray, name: str, lower: float, fix: str) -> None:
+    """:func:`check_unit_range` with a fast path: one threaded compiled pass over packed memory."""
+    flat = arr.ravel(order="K") if arr.dtype in (np.float32, np.float64) else None
+    if _kernels is None or flat is None or not np.may_share_memory(flat, arr) or not flat.flags.aligned:
+        check_unit_range(arr, name, lower=lower, fix=fix)
+        return
+    x_type = _KERNEL_TYPES[arr.dtype]
+    bounds = range(0, flat.size, 1 << 20)
+    ok = [True]
+
+    def work(start):
+        part = flat[start : start + (1 << 20)]
+        if not _kernels.in_range(part.ctypes.data, x_type, part.size, lower, 1.0):
+            ok[0] = False
+
+    _run_tasks(work, list(bounds), None)
+    if not ok[0]:
+        check_unit_range(arr, name, lower=lower, fix=fix)  # finds the values for the message
+
+
 def _kernel_block(src, dst, alpha, n_iter, int_scale, check_image, check_alpha) -> bool:
     """Run one block in the compiled kernel; False where it does not apply (NumPy then runs it)."""
     x_type = _KERNEL_TYPES.get(src.dtype)
@@ -354,9 +374,9 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
             )
         prevalidate = True
     if prevalidate or a5.size <= _BLOCK:
-        check_unit_range(a5, "alphas", lower=-1.0, fix=_ALPHA_FIX)
-    if prevalidate:
-        validate_values(image, "image")
+        _check_range(a5, "alphas", -1.0, _ALPHA_FIX)
+    if prevalidate and image.dtype.kind == "f":
+        _check_range(image, "image", 0.0, _FLOAT_FIX)
 
     src = layout.to_nhwc(image)
     dst = layout.to_nhwc(out)

@@ -25,7 +25,8 @@ def test_compiled_kernel_is_built():
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["rgb", "rgba", "channels_first", "flipped", "gray"])
-@pytest.mark.parametrize("alphas", ["shared_map", "per_iteration", "per_channel", "scalar", "row_broadcast"])
+@pytest.mark.parametrize("alphas", ["shared_map", "per_iteration", "per_iteration_planar", "per_channel", "scalar",
+                                    "row_broadcast"])
 def test_kernels_agree(rng, monkeypatch, dtype, layout, alphas):
     """The compiled and NumPy kernels give the same result on every dtype, layout and alpha form."""
     h, w = 21, 37
@@ -47,6 +48,8 @@ def test_kernels_agree(rng, monkeypatch, dtype, layout, alphas):
     a = {
         "shared_map": lambda: rng.uniform(-1, 1, shape[:2] + ((n_color,) if axis is not None else ())),
         "per_iteration": lambda: rng.uniform(-1, 1, shape[:2] + (8 * n_color,)),
+        # a view of NCHW maps, as DCE-Net's output arrives
+        "per_iteration_planar": lambda: np.moveaxis(rng.uniform(-1, 1, (8 * n_color,) + shape[:2]), 0, -1),
         "per_channel": lambda: rng.uniform(-1, 1, n_color),
         "scalar": lambda: np.float64(-0.7),
         "row_broadcast": lambda: rng.uniform(-1, 1, (1, shape[1], n_color)),
@@ -55,7 +58,7 @@ def test_kernels_agree(rng, monkeypatch, dtype, layout, alphas):
         a = np.moveaxis(a, -1, 0)
     if axis is None and alphas == "row_broadcast":
         a = a[..., 0]
-    if axis is None and alphas == "per_iteration":
+    if axis is None and alphas.startswith("per_iteration"):
         a = a[..., :8]
     compiled = apply_le_curves(img, a, channel_axis=axis)
     monkeypatch.setattr(curves_mod, "_kernels", None)
