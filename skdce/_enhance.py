@@ -10,7 +10,7 @@ from ._image import compute_dtype, image_layout, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session
 from .curves import copy_extra_channels, run_blocks, run_blocks_upsampled
-from .models import DEFAULT_MODEL, get_model, verify
+from .models import default_model, get_model, verify
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
 
@@ -104,7 +104,7 @@ class _Prepared:
             raise ValueError(f"image is empty (shape {self.image.shape}); pass an image with at least one pixel.")
         self.strength = _check_strength(strength)
         self.tile = _check_tile(tile_size)
-        self.info = get_model(model if model is not None else DEFAULT_MODEL)
+        self.info = get_model(model if model is not None else default_model(providers))
         self.scale = _check_scale(scale_factor, self.info)
         verify(self.info)
         self.session = get_session(self.info.path, providers, num_threads)
@@ -152,7 +152,7 @@ class _Prepared:
 def estimate_curves(
     image,
     *,
-    model=DEFAULT_MODEL,
+    model=None,
     channel_axis=-1,
     scale_factor=None,
     providers="auto",
@@ -167,6 +167,7 @@ def estimate_curves(
         uint8/uint16 or float in [0, 1]; C is 1, 2, 3 or 4 (see :func:`skdce.enhance`).
     model : str, os.PathLike or ModelInfo, optional
         A bundled model name (:func:`skdce.list_models`) or an ``.onnx`` path.
+        Default: ``"zero-dce-int8"`` on the CPU, ``"zero-dce"`` (fp32) on CUDA.
     channel_axis : int or None, optional
         Axis of the channels; ``None`` for grayscale images.
     scale_factor : float, optional
@@ -216,7 +217,7 @@ def estimate_curves(
 def enhance(
     image,
     *,
-    model=DEFAULT_MODEL,
+    model=None,
     strength=1.0,
     channel_axis=-1,
     scale_factor=None,
@@ -234,8 +235,9 @@ def enhance(
         channel is returned untouched. Gray images are estimated as RGB and get
         the mean of the three curves. Any size from 1x1 up; nothing is cropped.
     model : str, os.PathLike or ModelInfo, optional
-        ``"zero-dce-int8"`` (default, int8), ``"zero-dce"`` (fp32), ``"zero-dce++"`` (fast on large images) or an
-        ``.onnx`` path; see :func:`skdce.list_models`.
+        ``"zero-dce-int8"`` (int8), ``"zero-dce"`` (fp32), ``"zero-dce++"`` (fast on large images) or an
+        ``.onnx`` path; see :func:`skdce.list_models`. Default: ``"zero-dce-int8"`` on the CPU,
+        ``"zero-dce"`` on CUDA (whose provider runs no int8 convolutions).
     strength : float, optional
         Scales the curves: 0 returns the image, 1 the model's result, up to 2
         stronger (alphas are clipped to [-1, 1], so the output stays in [0, 1]

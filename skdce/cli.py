@@ -27,7 +27,7 @@ from . import __version__
 __all__ = ["main"]
 
 from .io import IMAGE_SUFFIXES  # noqa: E402  (pure Python, no heavy imports)
-from .models import DEFAULT_MODEL  # noqa: E402
+from .models import DEFAULT_MODEL, GPU_DEFAULT_MODEL  # noqa: E402
 
 _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -119,7 +119,7 @@ def _providers(value: str):
 
 def _check_model(model: str, providers: str, threads: int | None):
     """Load the model once up front: ``(ModelInfo, providers that run it)``; usage errors otherwise."""
-    from .models import get_model, verify
+    from .models import default_model, get_model, verify
     from ._runtime import get_session, resolve_providers
 
     try:
@@ -127,7 +127,7 @@ def _check_model(model: str, providers: str, threads: int | None):
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--providers'") from None
     try:
-        info = get_model(model)
+        info = get_model(model if model is not None else default_model(_providers(providers)))
         verify(info)
         session = get_session(info.path, _providers(providers), threads)
     except (ValueError, FileNotFoundError, TypeError) as exc:
@@ -349,7 +349,7 @@ Examples:
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
 @click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the enhanced files (created if needed).")
 @click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
-@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Bundled model name (see `skdce models`) or an .onnx file.")
+@click.option("-m", "--model", default=None, help=f"Bundled model name (see `skdce models`) or an .onnx file. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers: auto, cpu, cuda, or comma-separated provider names.")
 @click.option("--suffix", default="", help="Text added to each output file name before its extension, e.g. _enhanced.")
@@ -608,7 +608,7 @@ Examples:
 @click.argument("images", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("references", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--enhance", "enhance_first", is_flag=True, help="IMAGES are low-light inputs: enhance each with --model, then score.")
-@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Model for --enhance.")
+@click.option("-m", "--model", default=None, help=f"Model for --enhance. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Strength for --enhance.")
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers for --enhance.")
 @click.option("--suffix", default="", help="Suffix to strip from IMAGES names before matching (e.g. _enhanced).")

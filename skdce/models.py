@@ -15,13 +15,23 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["ModelInfo", "list_models", "get_model", "weights_dir", "DEFAULT_MODEL"]
+__all__ = ["ModelInfo", "list_models", "get_model", "weights_dir", "default_model", "DEFAULT_MODEL", "GPU_DEFAULT_MODEL"]
 
 #: The model ``enhance`` uses by default: the int8 quantisation of ``zero-dce``.
 #: On the 185 LOL validation images it scores within 0.03 dB PSNR and 0.0005
 #: SSIM of the fp32 ``zero-dce`` and runs 2.4-2.6x faster on a 2-core CPU
 #: (weights/README.md); ``model="zero-dce"`` selects the fp32 network.
 DEFAULT_MODEL = "zero-dce-int8"
+#: The default where the model runs on CUDA: ONNX Runtime's CUDA provider has no
+#: int8 convolutions (they would run on the CPU), so there the fp32 model is faster.
+GPU_DEFAULT_MODEL = "zero-dce"
+
+
+def default_model(providers="auto") -> str:
+    """The model ``model=None`` means: ``zero-dce-int8`` on the CPU, ``zero-dce`` on CUDA."""
+    from ._runtime import resolve_providers
+
+    return GPU_DEFAULT_MODEL if resolve_providers(providers)[0][0] == "CUDAExecutionProvider" else DEFAULT_MODEL
 
 
 def weights_dir() -> Path:

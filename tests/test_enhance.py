@@ -203,6 +203,18 @@ def test_provider_options(image):
     assert get_session(skdce.get_model("zero-dce").path, custom).providers == ("CPUExecutionProvider",)
 
 
+def test_default_model_follows_the_provider(monkeypatch):
+    import onnxruntime
+
+    from skdce.models import default_model
+
+    assert default_model("cpu") == "zero-dce-int8"
+    cpu_only = [p for p in onnxruntime.get_available_providers() if p != "CUDAExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider"] + cpu_only)
+    assert default_model("auto") == default_model("cuda") == "zero-dce"  # no int8 convolutions on CUDA
+    assert default_model("cpu") == "zero-dce-int8"
+
+
 def test_auto_falls_back_where_cuda_cannot_start(image, monkeypatch, caplog):
     """onnxruntime-gpu lists CUDA even without a usable GPU: "auto" then runs on the CPU, "cuda" raises."""
     import warnings
