@@ -127,12 +127,22 @@ def _element_strides(arr: np.ndarray) -> tuple[int, ...]:
     return tuple(0 if n == 1 else s // arr.itemsize for n, s in zip(arr.shape, arr.strides))
 
 
+def _packed(arr: np.ndarray) -> bool:
+    """Whether ``arr`` fills its memory without gaps in some axis order (positive strides)."""
+    expected = arr.itemsize
+    for stride, n in sorted((s, n) for n, s in zip(arr.shape, arr.strides) if n > 1):
+        if stride != expected:
+            return False
+        expected *= n
+    return True
+
+
 def _check_range(arr: np.ndarray, name: str, lower: float, fix: str) -> None:
     """:func:`check_unit_range` with a fast path: one threaded compiled pass over packed memory."""
-    flat = arr.ravel(order="K") if arr.dtype in (np.float32, np.float64) else None
-    if _kernels is None or flat is None or not np.may_share_memory(flat, arr) or not flat.flags.aligned:
+    if _kernels is None or arr.dtype not in (np.float32, np.float64) or not _packed(arr) or not arr.flags.aligned:
         check_unit_range(arr, name, lower=lower, fix=fix)
         return
+    flat = arr.ravel(order="K")  # a view: the memory is packed
     x_type = _KERNEL_TYPES[arr.dtype]
     bounds = range(0, flat.size, 1 << 20)
     ok = [True]
