@@ -32,9 +32,8 @@ CUDA_DEFAULTS = {"cudnn_conv_algo_search": "HEURISTIC", "use_tf32": "0"}
 
 
 def _entry(name: str, options: dict | None = None) -> tuple:
-    """A hashable provider entry: ``(name, ((key, value), ...))``."""
-    if options is None:
-        options = CUDA_DEFAULTS if name == "CUDAExecutionProvider" else {}
+    """A hashable provider entry ``(name, ((key, value), ...))``; CUDA options complete :data:`CUDA_DEFAULTS`."""
+    options = {**(CUDA_DEFAULTS if name == "CUDAExecutionProvider" else {}), **(options or {})}
     return (name, tuple(sorted((str(k), str(v)) for k, v in options.items())))
 
 
@@ -44,7 +43,8 @@ def resolve_providers(providers="auto") -> tuple[tuple, ...]:
     Returns ``((name, options), ...)``, the CPU provider last. ``"auto"`` takes
     CUDA when onnxruntime-gpu lists it, else the CPU. A provider that is
     asked for by name and is not available raises. CUDA gets
-    :data:`CUDA_DEFAULTS` unless given as ``("CUDAExecutionProvider", {...})``.
+    :data:`CUDA_DEFAULTS`, with the options of a ``("CUDAExecutionProvider", {...})``
+    pair taking precedence.
     """
     available = _ort().get_available_providers()
     if isinstance(providers, str):

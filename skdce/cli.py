@@ -760,7 +760,7 @@ def info(providers, as_json):
     import onnxruntime
 
     from ._runtime import get_session, resolve_providers
-    from .models import DEFAULT_MODEL, get_model, list_models
+    from .models import default_model, get_model, list_models
 
     data = {
         "skdce": __version__,
@@ -782,8 +782,9 @@ def info(providers, as_json):
         chosen = resolve_providers(_providers(providers))
         data["providers_chosen"] = [name for name, _ in chosen]
         data["provider_options"] = {name: dict(options) for name, options in chosen if options}
-        if DEFAULT_MODEL in list_models():
-            model = get_model(DEFAULT_MODEL)
+        name = default_model(_providers(providers))
+        if name in list_models():
+            model = get_model(name)
             data["model"] = model.name
             data["providers_running"] = list(get_session(model.path, _providers(providers), None).providers)
     except (ValueError, FileNotFoundError) as exc:
@@ -812,7 +813,7 @@ def info(providers, as_json):
 @main.command(epilog="\b\nExamples:\n  skdce demo\n  skdce demo -o demo/ --sample chelsea --strength 1.5")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("skdce-demo"), show_default=True, help="Folder for the three PNG files (rewritten on each run).")
 @click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]), default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
-@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Bundled model name or .onnx file.")
+@click.option("-m", "--model", default=None, help=f"Bundled model name or .onnx file. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength.")
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers.")
 def demo(output_dir, sample, model, strength, providers):

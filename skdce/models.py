@@ -19,7 +19,7 @@ __all__ = ["ModelInfo", "list_models", "get_model", "weights_dir", "default_mode
 
 #: The model ``enhance`` uses by default: the int8 quantisation of ``zero-dce``.
 #: On the 185 LOL validation images it scores within 0.03 dB PSNR and 0.0005
-#: SSIM of the fp32 ``zero-dce`` and runs 2.4-2.6x faster on a 2-core CPU
+#: SSIM of the fp32 ``zero-dce`` and runs 2.7-2.8x faster on a 2-core CPU
 #: (weights/README.md); ``model="zero-dce"`` selects the fp32 network.
 DEFAULT_MODEL = "zero-dce-int8"
 #: The default where the model runs on CUDA: ONNX Runtime's CUDA provider has no

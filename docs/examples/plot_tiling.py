@@ -4,7 +4,7 @@ Large images: tiling is exact
 =====================================
 
 The full ``zero-dce`` network runs on tiles of ``tile_size`` pixels (512 by
-default) to bound its memory on large images. Each tile is given 7 pixels of
+default on the CPU, 2048 on CUDA) to bound its memory on large images. Each tile is given 7 pixels of
 real image context on each side (the network's receptive field is 15x15), so
 the result does not depend on the tiling at all: no seams, no blending.
 """
