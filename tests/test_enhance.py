@@ -230,6 +230,8 @@ def test_auto_falls_back_where_cuda_cannot_start(image, monkeypatch, caplog):
     monkeypatch.setattr(_runtime, "_sessions", {})
     (cuda, _) = _runtime.resolve_providers("cuda")
     assert cuda == ("CUDAExecutionProvider", tuple(sorted(_runtime.CUDA_DEFAULTS.items())))
+    (custom, _) = _runtime.resolve_providers([("cuda", {"device_id": 1, "use_tf32": "1"})])
+    assert dict(custom[1]) == {**_runtime.CUDA_DEFAULTS, "device_id": "1", "use_tf32": "1"}
     model = skdce.get_model("zero-dce")
     with warnings.catch_warnings():  # onnxruntime's own warning about the provider it cannot load
         warnings.simplefilter("ignore")
