@@ -30,6 +30,7 @@
 #define CHUNK 256
 
 enum { T_U8 = 0, T_U16 = 1, T_F32 = 2, T_F64 = 3 };
+static const int type_size[] = {1, 2, 4, 8};  /* bytes per element, by type code */
 enum { BAD_IMAGE = 1, BAD_ALPHA = 2 };
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
@@ -224,11 +225,10 @@ CHUNK_DOUBLE(double)
  * curve step is a contiguous loop over pixels, carried in double. */
 INLINE int chunk_planar_f32(const job_t *job, const char *xr, const char *ar, char *yr, Py_ssize_t np)
 {
-    static const int size[] = {1, 2, 4, 8};
     double v[CHUNK];
     int bad = 0;
     for (Py_ssize_t c = 0; c < job->n_color; c++) {
-        gather_image(v, xr + size[job->x_type] * (c * job->x_ch), job->x_type, np, 1, job->x_pix, 1);
+        gather_image(v, xr + type_size[job->x_type] * (c * job->x_ch), job->x_type, np, 1, job->x_pix, 1);
         if (job->check_image)
             CHECK_RANGE(v, np, 0.0, 1.0, BAD_IMAGE, bad);
         if (job->scale != 1.0)
@@ -255,14 +255,13 @@ INLINE int chunk_planar_f32(const job_t *job, const char *xr, const char *ar, ch
 /* Apply the curves to the pixels [p0, p0 + np) of row r. */
 INLINE int run_chunk(const job_t *job, Py_ssize_t r, Py_ssize_t p0, Py_ssize_t np)
 {
-    static const int size[] = {1, 2, 4, 8};
-    const char *xr = job->x + size[job->x_type] * (r * job->x_row + p0 * job->x_pix);
-    char *yr = job->y + size[job->y_type] * (r * job->y_row + p0 * job->y_pix);
+    const char *xr = job->x + type_size[job->x_type] * (r * job->x_row + p0 * job->x_pix);
+    char *yr = job->y + type_size[job->y_type] * (r * job->y_row + p0 * job->y_pix);
     if (job->src_row != NULL) {  /* float32 rows, packed pixels (checked by the caller) */
         Py_ssize_t offset = 4 * (job->src_row[r] * job->a_row + p0 * job->a_pix);
         return chunk_shared_f32(job, xr, job->a + offset, job->diff + offset, job->row_weight[r], yr, np);
     }
-    const char *ar = job->a + size[job->y_type] * (r * job->a_row + p0 * job->a_pix);
+    const char *ar = job->a + type_size[job->y_type] * (r * job->a_row + p0 * job->a_pix);
     if (job->y_type == T_F64)
         return chunk_double_double(job, xr, ar, yr, np);
     if (job->a_iter == 0)
@@ -363,12 +362,11 @@ static void box_rows(const char *x, int x_type, Py_ssize_t cols, Py_ssize_t nc, 
                      Py_ssize_t pix, Py_ssize_t ch, const int64_t *ey, const int64_t *ex, Py_ssize_t w,
                      char *out, int out_type, Py_ssize_t out_row, Py_ssize_t i0, Py_ssize_t i1, double *acc)
 {
-    static const int size[] = {1, 2, 4, 8};
     for (Py_ssize_t i = i0; i < i1; i++) {
         for (Py_ssize_t j = 0; j < cols * nc; j++)
             acc[j] = 0.0;
         for (int64_t y = ey[i]; y < ey[i + 1]; y++) {
-            const char *row = x + size[x_type] * (y * x_row);
+            const char *row = x + type_size[x_type] * (y * x_row);
             switch (x_type) {
             case T_U8: ACC_ROW(uint8_t); break;
             case T_U16: ACC_ROW(uint16_t); break;
@@ -423,23 +421,15 @@ static PyObject *box_mean(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-#define RANGE_LOOP(T)                                                            \
-    do {                                                                         \
-        const T *v = (const T *)base;                                            \
-        const T lo_ = (T)lo, hi_ = (T)hi;                                         \
-        for (Py_ssize_t j = 0; j < n; j++)                                       \
-            ok &= (v[j] >= lo_) & (v[j] <= hi_);                                 \
-    } while (0)
-
 MULTIVERSION
 static int range_ok(const char *base, int type, Py_ssize_t n, double lo, double hi)
 {
-    int ok = 1;  /* comparisons with NaN are false: NaN is caught too */
+    int bad = 0;
     if (type == T_F32)
-        RANGE_LOOP(float);
+        CHECK_RANGE((const float *)base, n, (float)lo, (float)hi, 1, bad);
     else
-        RANGE_LOOP(double);
-    return ok;
+        CHECK_RANGE((const double *)base, n, lo, hi, 1, bad);
+    return !bad;
 }
 
 PyDoc_STRVAR(in_range_doc,

@@ -27,7 +27,7 @@ def box_downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     input); the compiled kernel sums in double, the NumPy fallback in the
     output dtype. Bands of output rows are split between worker threads.
     """
-    from .curves import _KERNEL_TYPES, _executor, _kernels, _threads
+    from .curves import _KERNEL_TYPES, _element_strides, _executor, _kernels, _threads
 
     n, H, W, c = image.shape
     h, w = size
@@ -35,8 +35,9 @@ def box_downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     ey, ex = _edges(H, h), _edges(W, w)
     out = np.empty((n, h, w, c), acc)
     compiled = _kernels is not None and image.dtype in _KERNEL_TYPES and image.flags.aligned
-    cy = np.diff(ey).astype(acc)
-    cx = np.diff(ex).astype(acc)
+    if not compiled:
+        cy = np.diff(ey).astype(acc)
+        cx = np.diff(ex).astype(acc)
 
     def band(k0, k1):
         if k0 == k1:
@@ -44,9 +45,9 @@ def box_downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         if compiled:  # one pass over the rows, summed in double
             for b in range(n):
                 x = image[b]
-                _kernels.box_mean(x.ctypes.data, _KERNEL_TYPES[x.dtype], W, c,
-                                  tuple(s // x.itemsize for s in x.strides), ey.ctypes.data, ex.ctypes.data, w,
-                                  out[b].ctypes.data, 2 if acc == np.float32 else 3, k0, k1)
+                _kernels.box_mean(x.ctypes.data, _KERNEL_TYPES[x.dtype], W, c, _element_strides(x),
+                                  ey.ctypes.data, ex.ctypes.data, w, out[b].ctypes.data, _KERNEL_TYPES[out.dtype],
+                                  k0, k1)
             return
         part = image[:, ey[k0] : ey[k1]]
         rows = part if H == h else np.add.reduceat(part, ey[k0:k1] - ey[k0], axis=1, dtype=acc)

@@ -149,12 +149,13 @@ class Session:
 
 def get_session(path: Path, providers="auto", threads: int | None = None) -> Session:
     """The cached :class:`Session` for ``(path, providers, threads)``."""
-    key = (str(Path(path).resolve()), resolve_providers(providers), threads)
     required = not (isinstance(providers, str) and providers.lower() == "auto")
+    entries = resolve_providers(providers)
+    key = (str(Path(path).resolve()), entries, threads, required)
     with _lock:
-        session = _sessions.get(key + (required,))
+        session = _sessions.get(key)
         if session is None:
-            session = _sessions[key + (required,)] = Session(Path(path), key[1], threads, required)
+            session = _sessions[key] = Session(Path(path), entries, threads, required)
         return session
 
 

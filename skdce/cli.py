@@ -122,14 +122,15 @@ def _check_model(model: str, providers: str, threads: int | None):
     from .models import default_model, get_model, verify
     from ._runtime import get_session, resolve_providers
 
+    providers = _providers(providers)
     try:
-        resolve_providers(_providers(providers))
+        resolve_providers(providers)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--providers'") from None
     try:
-        info = get_model(model if model is not None else default_model(_providers(providers)))
+        info = get_model(model if model is not None else default_model(providers))
         verify(info)
-        session = get_session(info.path, _providers(providers), threads)
+        session = get_session(info.path, providers, threads)
     except (ValueError, FileNotFoundError, TypeError) as exc:
         raise click.BadParameter(str(exc), param_hint="'--model'") from None
     return info, session.providers
