@@ -116,15 +116,20 @@ class Session:
         if missing:
             logger.warning("skdce: %s could not start; %s runs on %s", ", ".join(missing), path, ", ".join(self.providers))
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or len(outputs) < 1:
+        if len(inputs) not in (1, 2) or len(outputs) < 1:
             raise ValueError(
-                f"ONNX model {str(path)!r} has {len(inputs)} inputs and {len(outputs)} outputs; skdce needs one "
-                f"image input (N, 3, H, W) and an alpha-map output (N, 3k, H, W)."
+                f"ONNX model {str(path)!r} has {len(inputs)} inputs and {len(outputs)} outputs; skdce needs an "
+                f"image input (N, 3, H, W), optionally a context input (N, 1, H, W), and an alpha-map output (N, 3k, H, W)."
             )
         shape = inputs[0].shape
         if len(shape) != 4 or shape[1] != 3:
             raise ValueError(
                 f"ONNX model {str(path)!r} takes input of shape {shape}; skdce needs (N, 3, H, W) RGB images."
+            )
+        if len(inputs) == 2 and (len(inputs[1].shape) != 4 or inputs[1].shape[1] != 1):
+            raise ValueError(
+                f"ONNX model {str(path)!r} takes a second input of shape {inputs[1].shape}; skdce's second input "
+                f"is the illumination context (N, 1, H, W)."
             )
         out_shape = outputs[0].shape
         if len(out_shape) != 4 or not isinstance(out_shape[1], int) or out_shape[1] % 3:
@@ -133,8 +138,9 @@ class Session:
             )
         self.n_maps = out_shape[1]
         self.input_name = inputs[0].name
+        #: the name of the illumination-context input (skdce's own models), or None
+        self.context_name = inputs[1].name if len(inputs) == 2 else None
         self.output_name = outputs[0].name
-        self.input_type = inputs[0].type
         logger.info("skdce: loaded %s with providers %s", path, ", ".join(self.providers))
 
     @property
@@ -142,9 +148,12 @@ class Session:
         """Whether the model runs on CUDA."""
         return self.providers[0] == "CUDAExecutionProvider"
 
-    def run(self, batch):
-        """Run the estimator on an (N, 3, H, W) float32 array."""
-        return self.session.run([self.output_name], {self.input_name: batch})[0]
+    def run(self, batch, context=None):
+        """Run the estimator on an (N, 3, H, W) float32 array (and its (N, 1, H, W) context)."""
+        feeds = {self.input_name: batch}
+        if self.context_name is not None:
+            feeds[self.context_name] = context
+        return self.session.run([self.output_name], feeds)[0]
 
 
 def get_session(path: Path, providers="auto", threads: int | None = None) -> Session:

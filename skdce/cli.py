@@ -180,6 +180,7 @@ class _Job:
 class _Settings:
     model: object
     strength: float
+    denoise: float
     providers: object
     threads: int | None
     tile_size: int | None
@@ -295,6 +296,7 @@ def _enhance_file(job: _Job, s: _Settings, stop: threading.Event) -> dict | None
             image,
             model=s.model,
             strength=s.strength,
+            denoise=s.denoise,
             channel_axis=None if image.ndim == 2 else -1,
             providers=s.providers,
             tile_size="auto" if s.tile_size is None else s.tile_size,
@@ -346,12 +348,20 @@ Examples:
 """
 
 
+#: One definition of --denoise for enhance, evaluate and demo.
+_denoise_option = click.option(
+    "--denoise", type=click.FloatRange(0, 4), default=1.0, show_default=True,
+    help="Noise removal after the curves, scaled to the noise they amplify: 0 = off, 1 = default, more = stronger.",
+)
+
+
 @main.command(epilog=_ENHANCE_EXAMPLES)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
 @click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the enhanced files (created if needed).")
 @click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
 @click.option("-m", "--model", default=None, help=f"Bundled model name (see `skdce models`) or an .onnx file. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
+@_denoise_option
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers: auto, cpu, cuda, or comma-separated provider names.")
 @click.option("--suffix", default="", help="Text added to each output file name before its extension, e.g. _enhanced.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["png", "jpg", "jpeg", "tiff", "tif", "webp"], case_sensitive=False), help="Output format [default: the input's own; PNG for other formats].")
@@ -363,7 +373,7 @@ Examples:
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (inputs are never overwritten).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report (per file: input, output, status, reason, seconds) on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar, no summary; failures are still printed.")
-def enhance(inputs, output_dir, recursive, model, strength, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, as_json, quiet):
+def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, as_json, quiet):
     """Enhance image files, folders or glob patterns into OUTPUT_DIR.
 
     EXIF orientation is applied; ICC profile and EXIF are carried over where
@@ -385,6 +395,7 @@ def enhance(inputs, output_dir, recursive, model, strength, providers, suffix, f
     settings = _Settings(
         model=info,
         strength=strength,
+        denoise=denoise,
         providers=_providers(providers),
         threads=threads,
         tile_size=tile_size,
@@ -459,8 +470,8 @@ def _import_train():
 _TRAIN_EXAMPLES = """
 \b
 Examples:
-  skdce train weights/zero-dce.toml --run-dir runs/zero-dce
-  skdce train my.toml --epochs 5 --data-dir data/low     # a short run on other data
+  skdce train weights/zero-dce.toml --data lol/ --run-dir runs/zero-dce
+  skdce train my.toml --data my-photos/ --epochs 5        # a short run on other data
   skdce export runs/zero-dce/checkpoint.pt -o my-model.onnx
 """
 
@@ -469,12 +480,13 @@ Examples:
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoint.pt and logs [default: runs/<config name>].")
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the config's epochs.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="The dataset folder: the config's relative paths (data_dir, split files, extra_dirs) resolve against it [default: the config's folder].")
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False), help="Override the config's data_dir (relative to the working folder).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the config's batch_size.")
 @click.option("--threads", type=click.IntRange(min=1), help="Override the config's torch threads.")
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing checkpoint in the run folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no per-epoch lines.")
-def train(config, run_dir, epochs, data_dir, batch_size, threads, no_resume, quiet):
+def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resume, quiet):
     """Train DCE-Net weights as the TOML file CONFIG says.
 
     A checkpoint is written to the run folder after every epoch; running the
@@ -484,7 +496,7 @@ def train(config, run_dir, epochs, data_dir, batch_size, threads, no_resume, qui
     train_module = _import_train()
     run_dir = run_dir or Path("runs") / config.stem
     try:
-        cfg = train_module.load_config(config, epochs=epochs, data_dir=data_dir, batch_size=batch_size, threads=threads)
+        cfg = train_module.load_config(config, data=data, epochs=epochs, data_dir=data_dir, batch_size=batch_size, threads=threads)
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     checkpoint = run_dir / "checkpoint.pt"
@@ -611,12 +623,13 @@ Examples:
 @click.option("--enhance", "enhance_first", is_flag=True, help="IMAGES are low-light inputs: enhance each with --model, then score.")
 @click.option("-m", "--model", default=None, help=f"Model for --enhance. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Strength for --enhance.")
+@_denoise_option
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers for --enhance.")
 @click.option("--suffix", default="", help="Suffix to strip from IMAGES names before matching (e.g. _enhanced).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table to FILE: JSON for .json, else CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of CSV.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def evaluate(images, references, enhance_first, model, strength, providers, suffix, output, as_json, quiet):
+def evaluate(images, references, enhance_first, model, strength, denoise, providers, suffix, output, as_json, quiet):
     """PSNR and SSIM of IMAGES against REFERENCES, matched by file name.
 
     Files are matched by name without extension (`1.png` with `1.jpg`) and
@@ -652,7 +665,7 @@ def evaluate(images, references, enhance_first, model, strength, providers, suff
             if info is not None:
                 from ._enhance import enhance
 
-                out = enhance(image, model=info, strength=strength, channel_axis=None if image.ndim == 2 else -1, providers=_providers(providers))
+                out = enhance(image, model=info, strength=strength, denoise=denoise, channel_axis=None if image.ndim == 2 else -1, providers=_providers(providers))
                 image = _to_uint(out, 8)
             image, reference = _rgb8(image), _rgb8(reference)
             if image.shape != reference.shape:
@@ -816,8 +829,9 @@ def info(providers, as_json):
 @click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]), default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
 @click.option("-m", "--model", default=None, help=f"Bundled model name or .onnx file. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength.")
+@_denoise_option
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers.")
-def demo(output_dir, sample, model, strength, providers):
+def demo(output_dir, sample, model, strength, denoise, providers):
     """Enhance the bundled low-light sample; write input, output and a before/after PNG."""
     import numpy as np
 
@@ -828,7 +842,7 @@ def demo(output_dir, sample, model, strength, providers):
     info, running = _check_model(model, providers, None)
     t0 = time.perf_counter()
     low = low_light_sample(sample)
-    out = _to_uint(enhance_array(low, model=info, strength=strength, providers=_providers(providers)), 8)
+    out = _to_uint(enhance_array(low, model=info, strength=strength, denoise=denoise, providers=_providers(providers)), 8)
     seconds = time.perf_counter() - t0
     gap = np.full((low.shape[0], 8, 3), 255, np.uint8)
     output_dir.mkdir(parents=True, exist_ok=True)

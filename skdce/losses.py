@@ -29,6 +29,8 @@ __all__ = [
     "LossTerms",
     "spatial_consistency_loss",
     "exposure_control_loss",
+    "exposure_target",
+    "adaptive_exposure_loss",
     "color_constancy_loss",
     "illumination_smoothness_loss",
     "zero_reference_loss",
@@ -164,6 +166,90 @@ def exposure_control_loss(enhanced, *, level=0.6, patch_size=16, channel_axis=-1
     return float(((_pool(e.mean(axis=-1), patch_size, "enhanced") - level) ** 2).mean())
 
 
+def _check_levels(level, level_high) -> None:
+    if not (np.isfinite(level) and np.isfinite(level_high) and 0 < level < level_high < 1):
+        raise ValueError(f"level={level!r} and level_high={level_high!r} must satisfy 0 < level < level_high < 1.")
+
+
+def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size=16, channel_axis=-1) -> np.ndarray:
+    """The exposure each patch should reach, derived from the input alone.
+
+    Parameters
+    ----------
+    original : (H, W, 3) or (N, H, W, 3) ndarray
+        The input image.
+    context : (H, W) or (N, H, W) ndarray
+        Its illumination context in [0, 1] (:func:`skdce._context.illumination_context`):
+        how bright the surroundings of each pixel are.
+    level, level_high : float, optional
+        The well-exposed range ``[level, level_high]``.
+    patch_size : int, optional
+        Side of the non-overlapping patches.
+    channel_axis : int, optional
+        Axis of the colour channels of ``original``.
+
+    Returns
+    -------
+    (N, H // patch_size, W // patch_size) ndarray
+        Target mean of each patch of the channel-averaged image.
+
+    Notes
+    -----
+    With ``m`` a patch's input mean and ``c`` its mean context, the target is
+    ``m ** gamma``: ``gamma = log(level) / log(c)`` where ``c < level`` (dark
+    surroundings are lifted so that their level reaches ``level``, the
+    darker parts of the patch more than the brighter: a tone curve, not a
+    flat fill), ``log(level_high) / log(c)`` where ``c > level_high``
+    (over-exposed surroundings are lowered), and 1 in between: a
+    well-exposed region is its own target. Zero-DCE's exposure loss pulls
+    every patch to one level, which is what makes a network trained with it
+    blow out good photos and flatten mixed lighting.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.losses import exposure_target
+    >>> img = np.full((16, 16, 3), 0.5)
+    >>> float(exposure_target(img, np.full((16, 16), 0.5))[0, 0, 0])  # well exposed: kept
+    0.5
+    >>> dark = np.full((16, 16, 3), 0.1)
+    >>> round(float(exposure_target(dark, np.full((16, 16), 0.1), level=0.43)[0, 0, 0]), 6)
+    0.43
+    """
+    _check_levels(level, level_high)
+    o = _rgb64(original, "original", channel_axis)
+    ctx = np.asarray(context, dtype=np.float64)
+    ctx = ctx[None] if ctx.ndim == 2 else ctx
+    if ctx.shape != o.shape[:3]:
+        raise ValueError(f"context has shape {np.shape(context)}; it must match the image's {o.shape[1:3]} pixels.")
+    m = np.clip(_pool(o.mean(axis=-1), patch_size, "original"), 1e-4, 1.0)
+    c = np.clip(_pool(ctx, patch_size, "context"), 1e-3, 0.999)
+    gamma = np.where(c < level, np.log(level) / np.log(c), np.where(c > level_high, np.log(level_high) / np.log(c), 1.0))
+    return m**gamma
+
+
+def adaptive_exposure_loss(enhanced, original, context, *, level=0.43, level_high=0.7, patch_size=16,
+                           channel_axis=-1) -> float:
+    """Exposure control toward :func:`exposure_target`: ``mean_k (Y_k - T_k)**2``.
+
+    Parameters are those of :func:`exposure_target`, plus ``enhanced`` (the
+    output, laid out like ``original``). No reference image enters: the
+    target is a function of the input and its context.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.losses import adaptive_exposure_loss
+    >>> img = np.full((16, 16, 3), 0.5)
+    >>> adaptive_exposure_loss(img, img, np.full((16, 16), 0.5))
+    0.0
+    """
+    target = exposure_target(original, context, level=level, level_high=level_high, patch_size=patch_size,
+                             channel_axis=channel_axis)
+    e = _rgb64(enhanced, "enhanced", channel_axis)
+    return float(((_pool(e.mean(axis=-1), patch_size, "enhanced") - target) ** 2).mean())
+
+
 def color_constancy_loss(enhanced, *, channel_axis=-1) -> float:
     """Colour constancy loss ``L_col``: the grey-world assumption.
 
@@ -262,6 +348,8 @@ def zero_reference_loss(
     level=0.6,
     patch_size=16,
     channel_axis=-1,
+    context=None,
+    level_high=0.7,
 ) -> LossTerms:
     """The weighted training loss of Zero-DCE.
 
@@ -275,9 +363,15 @@ def zero_reference_loss(
         Overrides of :data:`DEFAULT_WEIGHTS` (keys ``spatial``, ``exposure``,
         ``color``, ``smoothness``).
     level, patch_size : float, int, optional
-        Passed to :func:`exposure_control_loss`.
+        Passed to :func:`exposure_control_loss` (or :func:`adaptive_exposure_loss`).
     channel_axis : int, optional
         Axis of the channels of all three arrays.
+    context : (H, W) or (N, H, W) ndarray, optional
+        The input's illumination context: with it the exposure term is
+        :func:`adaptive_exposure_loss` (skdce's models), without it the
+        fixed-level :func:`exposure_control_loss` (the paper's).
+    level_high : float, optional
+        Upper end of the well-exposed range (adaptive term only).
 
     Returns
     -------
@@ -298,9 +392,15 @@ def zero_reference_loss(
         raise ValueError(f"weights has unknown keys {sorted(unknown)}; valid keys are {sorted(wt)}.")
     wt.update(weights or {})
     spa = wt["spatial"] * spatial_consistency_loss(enhanced, original, channel_axis=channel_axis)
-    exp = wt["exposure"] * exposure_control_loss(
-        enhanced, level=level, patch_size=patch_size, channel_axis=channel_axis
-    )
+    if context is None:
+        exp = wt["exposure"] * exposure_control_loss(
+            enhanced, level=level, patch_size=patch_size, channel_axis=channel_axis
+        )
+    else:
+        exp = wt["exposure"] * adaptive_exposure_loss(
+            enhanced, original, context, level=level, level_high=level_high, patch_size=patch_size,
+            channel_axis=channel_axis,
+        )
     col = wt["color"] * color_constancy_loss(enhanced, channel_axis=channel_axis)
     tv = wt["smoothness"] * illumination_smoothness_loss(alphas, channel_axis=channel_axis)
     return LossTerms(spa + exp + col + tv, spa, exp, col, tv)

@@ -50,3 +50,45 @@ def test_curve_equals_numpy(rng, k):
     ref = apply_le_curves(img, a)
     got = apply_le_curves_torch(nchw(img), nchw(a)).permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(got, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("n, h, w", SHAPES)
+def test_adaptive_exposure_equals_numpy(rng, n, h, w):
+    # inputs from very dark to over-exposed, so all three branches of the target are taken
+    orig = rng.random((n, h, w, 3)) * rng.uniform(0.05, 1.0, (n, 1, 1, 1))
+    context = rng.uniform(0.01, 0.95, (n, h, w))
+    enh = rng.random((n, h, w, 3))
+    kw = dict(level=0.45, level_high=0.7, patch_size=8)
+    ref = losses.adaptive_exposure_loss(enh, orig, context, **kw)
+    got = tlosses.adaptive_exposure_loss(nchw(enh), nchw(orig), torch.from_numpy(context)[:, None], 0.45, 0.7, 8)
+    assert float(got) == pytest.approx(ref, rel=1e-10)
+    target = losses.exposure_target(orig, context, **kw)
+    got_t = tlosses.exposure_target_torch(nchw(orig), torch.from_numpy(context)[:, None], 0.45, 0.7, 8)[:, 0]
+    np.testing.assert_allclose(got_t.numpy(), target, rtol=1e-12)
+    ref_total = losses.zero_reference_loss(enh, orig, rng.uniform(-1, 1, (n, h, w, 24)), context=context, **kw)
+    assert ref_total.exposure == pytest.approx(10.0 * ref, rel=1e-12)
+
+
+def test_adaptive_target_branches():
+    img = np.full((1, 16, 16, 3), 0.2)
+    kept = losses.exposure_target(img, np.full((1, 16, 16), 0.5), level=0.43, level_high=0.7)
+    lifted = losses.exposure_target(img, np.full((1, 16, 16), 0.2), level=0.43, level_high=0.7)
+    lowered = losses.exposure_target(np.full((1, 16, 16, 3), 0.9), np.full((1, 16, 16), 0.9), level=0.43, level_high=0.7)
+    assert kept[0, 0, 0] == pytest.approx(0.2)  # well-exposed surroundings: the patch is its own target
+    assert lifted[0, 0, 0] == pytest.approx(0.43)  # dark surroundings: lifted to the level
+    assert lowered[0, 0, 0] == pytest.approx(0.7)  # over-exposed: lowered to the upper level
+    with pytest.raises(ValueError, match="0 < level < level_high < 1"):
+        losses.exposure_target(img, np.full((1, 16, 16), 0.2), level=0.8, level_high=0.7)
+    with pytest.raises(ValueError, match="context has shape"):
+        losses.exposure_target(img, np.full((1, 8, 16), 0.2))
+
+
+@pytest.mark.parametrize("h, w", [(16, 16), (37, 45), (400, 600), (5, 300)])
+def test_context_equals_numpy(rng, h, w):
+    from skdce._context import illumination_context
+    from skdce.train.model import illumination_context_torch
+
+    img = rng.random((2, h, w, 3)).astype(np.float32) * np.float32(0.6)
+    ref = illumination_context(img)
+    got = illumination_context_torch(nchw(img))[:, 0].numpy()
+    np.testing.assert_allclose(got, ref, atol=2e-6)

@@ -41,8 +41,22 @@ class TrainConfig:
         Adam optimisation (reference: batch 8, lr 1e-4, weight decay 1e-4, clip 0.1).
     seed : int
         Seeds the weights, the shuffling and the crops.
+    extra_dirs : list of str
+        Folders of extra training inputs (every image in them), e.g. unpaired
+        well-exposed photos: inputs only, never targets.
+    gain_range, gain_prob : (float, float) or None, float
+        Exposure augmentation: with probability ``gain_prob`` an image is
+        re-exposed by a gain drawn log-uniformly from ``gain_range``, in linear light.
     level, patch_size : float, int
         Exposure control: the well-exposedness level E and the patch size.
+    exposure_target : {"adaptive", "fixed"}
+        ``"fixed"``: every patch is pulled toward ``level`` (the paper).
+        ``"adaptive"``: toward a level derived from the input and its context
+        (:func:`skdce.losses.exposure_target`): dark surroundings are lifted
+        toward ``level``, over-exposed ones lowered toward ``level_high``,
+        and well-exposed ones kept.
+    level_high : float
+        Upper end of the well-exposed range (adaptive target only).
     weights : dict
         Loss weights (``spatial``, ``exposure``, ``color``, ``smoothness``).
     scale_factor : float
@@ -74,7 +88,12 @@ class TrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     seed: int = 0
+    extra_dirs: list = field(default_factory=list)
+    gain_range: list | None = None
+    gain_prob: float = 0.0
     level: float = 0.6
+    level_high: float = 0.7
+    exposure_target: str = "adaptive"
     patch_size: int = 16
     weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     scale_factor: float = 1.0  # Zero-DCE++: downscaling used when training
@@ -100,6 +119,20 @@ class TrainConfig:
         if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
             raise ValueError(f"ema={self.ema!r} must be a number in [0, 1) (0 turns the weight average off).")
         self.ema = float(self.ema)
+        if self.exposure_target not in ("adaptive", "fixed"):
+            raise ValueError(f"exposure_target={self.exposure_target!r} is unknown; use 'adaptive' or 'fixed'.")
+        if not 0 < self.level < self.level_high < 1:
+            raise ValueError(f"level={self.level!r} and level_high={self.level_high!r} must satisfy 0 < level < level_high < 1.")
+        if self.gain_range is not None:
+            lo_hi = list(self.gain_range)
+            if len(lo_hi) != 2 or not all(isinstance(g, (int, float)) and not isinstance(g, bool) for g in lo_hi) \
+                    or not 0 < lo_hi[0] <= lo_hi[1]:
+                raise ValueError(f"gain_range={self.gain_range!r} must be [low, high] with 0 < low <= high.")
+            self.gain_range = [float(g) for g in lo_hi]
+        if isinstance(self.gain_prob, bool) or not isinstance(self.gain_prob, (int, float)) or not 0 <= self.gain_prob <= 1:
+            raise ValueError(f"gain_prob={self.gain_prob!r} must be a number in [0, 1].")
+        if not isinstance(self.extra_dirs, list) or not all(isinstance(d, str) for d in self.extra_dirs):
+            raise ValueError(f"extra_dirs={self.extra_dirs!r} must be a list of folder paths.")
         if not isinstance(self.keep_epochs, bool):
             raise ValueError(f"keep_epochs={self.keep_epochs!r} must be true or false.")
         if self.crop_size and self.crop_size < self.patch_size:
@@ -116,8 +149,13 @@ class TrainConfig:
 _PATH_KEYS = ("data_dir", "train_list", "val_list", "reference_dir")
 
 
-def load_config(path, **overrides) -> TrainConfig:
-    """Read a TOML config; relative paths resolve against the file's folder."""
+def load_config(path, *, data=None, **overrides) -> TrainConfig:
+    """Read a TOML config.
+
+    Relative paths in it (``data_dir``, the split files, ``reference_dir``,
+    ``extra_dirs``) resolve against ``data`` when given (the dataset's folder,
+    ``skdce train RECIPE --data DIR``), else against the file's folder.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist.")
@@ -129,9 +167,14 @@ def load_config(path, **overrides) -> TrainConfig:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ValueError(f"config file {str(path)!r} has unknown keys {unknown}; valid keys are {sorted(known)}.")
+    root = Path(data) if data is not None else path.parent
+    if data is not None and not root.is_dir():
+        raise FileNotFoundError(f"data folder {str(root)!r} does not exist; pass the folder that holds the dataset.")
     for key in _PATH_KEYS:
         if raw.get(key) is not None:
-            raw[key] = str((path.parent / raw[key]).resolve())
+            raw[key] = str((root / raw[key]).resolve())
+    if isinstance(raw.get("extra_dirs"), list):
+        raw["extra_dirs"] = [str((root / d).resolve()) if isinstance(d, str) else d for d in raw["extra_dirs"]]
     for key, value in overrides.items():  # command-line values: relative to the working directory
         if value is not None:
             raw[key] = str(Path(value).resolve()) if key in _PATH_KEYS else value

@@ -15,13 +15,14 @@ training set that silently shrinks would not reproduce.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "read_split", "load_images", "ImageSet"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "read_split", "load_images", "change_exposure", "ImageSet"]
 
 from ..io import IMAGE_SUFFIXES  # noqa: E402
 
@@ -90,8 +91,18 @@ def load_images(folder, names, size: int | None) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays))
 
 
+#: sRGB is approximated as gamma 2.2 when exposure is changed in linear light.
+GAMMA = 2.2
+
+
+def change_exposure(batch: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+    """Scale NCHW sRGB images in [0, 1] by per-image ``gains`` in linear light (clipped at 1)."""
+    linear = batch.clamp(0, 1) ** GAMMA
+    return (linear * gains.view(-1, 1, 1, 1)).clamp_(0, 1) ** (1 / GAMMA)
+
+
 class ImageSet:
-    """An in-memory image set with seeded batches and random crops."""
+    """An in-memory image set with seeded batches, exposure changes and random crops."""
 
     def __init__(self, images: torch.Tensor, names: list[str]):
         self.images = images  # (N, H, W, 3) uint8
@@ -100,21 +111,39 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.names)
 
-    def batches(self, batch_size: int, *, crop: int | None, generator: torch.Generator | None):
-        """Yield float NCHW batches in [0, 1]; shuffled and cropped when ``generator`` is given."""
+    def batches(self, batch_size: int, *, crop: int | None, generator: torch.Generator | None,
+                gain_range: tuple[float, float] | None = None, gain_prob: float = 0.0):
+        """Yield ``(images, context)``: float NCHW batches in [0, 1] and their ``(N, 1, H, W)`` context.
+
+        With a ``generator`` the order is shuffled, and each image is (with
+        probability ``gain_prob``) re-exposed by a gain drawn log-uniformly from
+        ``gain_range`` in linear light, then cropped (with flips). The context
+        is that of the whole re-exposed image, so a crop sees what the full
+        image would show it.
+        """
+        from .model import illumination_context_torch
+
         n = len(self)
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
         _, h, w, _ = self.images.shape
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            batch = self.images[idx]
+            batch = self.images[idx].permute(0, 3, 1, 2).float().div_(255.0)
+            if generator is not None and gain_range is not None and gain_prob > 0:
+                lo, hi = math.log(gain_range[0]), math.log(gain_range[1])
+                gains = torch.exp(lo + (hi - lo) * torch.rand(len(idx), generator=generator))
+                keep = torch.rand(len(idx), generator=generator) >= gain_prob
+                batch = change_exposure(batch, torch.where(keep, torch.ones_like(gains), gains))
+            context = illumination_context_torch(batch)
             if crop and generator is not None and (crop < h or crop < w):
                 tops = torch.randint(0, h - crop + 1, (len(idx),), generator=generator)
                 lefts = torch.randint(0, w - crop + 1, (len(idx),), generator=generator)
                 flips = torch.rand(len(idx), generator=generator) < 0.5
-                crops = []
-                for b, t, l, f in zip(batch, tops.tolist(), lefts.tolist(), flips.tolist()):
-                    c = b[t : t + crop, l : l + crop]
-                    crops.append(torch.flip(c, dims=(1,)) if f else c)
-                batch = torch.stack(crops)
-            yield batch.permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+                pairs = []
+                for b in range(len(idx)):
+                    t, l = int(tops[b]), int(lefts[b])
+                    pair = torch.cat([batch[b], context[b]])[:, t : t + crop, l : l + crop]
+                    pairs.append(torch.flip(pair, dims=(2,)) if flips[b] else pair)
+                pairs = torch.stack(pairs)
+                batch, context = pairs[:, :3], pairs[:, 3:]
+            yield batch.contiguous(), context.contiguous()

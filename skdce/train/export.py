@@ -45,7 +45,8 @@ def model_from_checkpoint(path) -> tuple[torch.nn.Module, dict, list]:
 def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, scale_factor: float | None = None) -> Path:
     """Write ``model``'s curve estimator to ``path`` (ONNX, opset 17).
 
-    The graph maps ``image`` (N, 3, H, W) float32 in [0, 1] to ``alphas``
+    The graph maps ``image`` (N, 3, H, W) float32 in [0, 1] and its
+    ``context`` (N, 1, H, W, :mod:`skdce._context`) to ``alphas``
     (N, 24 or 3, H, W) in [-1, 1]; batch, height and width are dynamic.
     ``metadata`` (strings, or values stored as JSON) lands in the model's
     ``metadata_props`` beside the facts skdce needs to run it.
@@ -64,16 +65,17 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
     for key, value in (metadata or {}).items():
         facts[key] = value if isinstance(value, str) else json.dumps(value)
     dummy = torch.rand(1, 3, 32, 32)
+    dummy_context = torch.rand(1, 1, 32, 32)
     tmp = path.with_name(path.name + ".tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model,
-            (dummy,),
+            (dummy, dummy_context),
             str(tmp),
-            input_names=["image"],
+            input_names=["image", "context"],
             output_names=["alphas"],
-            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "alphas": {0: "batch", 2: "height", 3: "width"}},
+            dynamic_axes={name: {0: "batch", 2: "height", 3: "width"} for name in ("image", "context", "alphas")},
             opset_version=OPSET,
             dynamo=False,
         )
@@ -123,7 +125,10 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         "skdce_config_file": config_file,
         "skdce_train_wall_time_s": train_wall_time_s,
         "skdce_validation": validation or (history[-1] if history else {}),
-        "skdce_data_split": {"train": "first 300 LOL low-light images (train.txt)", "validation": "other 185 (val.txt)"},
+        "skdce_data_split": {
+            "train": "first 300 LOL low-light images (train.txt) and 300 unpaired well-exposed inputs (unpaired-normal/)",
+            "validation": "other 185 (val.txt)",
+        },
         "skdce_seed": config["seed"],
         "skdce_commit": git_commit(weights_dir),
         "skdce_license": "BSD-3-Clause",
@@ -138,7 +143,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         scale_factor=scale,
         precision="fp32",
         config=config_file,
-        recipe={k: v for k, v in config.items() if k not in ("data_dir", "train_list", "val_list", "reference_dir")},
+        recipe={k: v for k, v in config.items() if k not in ("data_dir", "train_list", "val_list", "reference_dir", "extra_dirs")},
         train_wall_time_s=train_wall_time_s,
         validation=validation or {},
     )

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import functional as F
 
@@ -13,6 +15,8 @@ from ..losses import DEFAULT_WEIGHTS, LossTerms
 __all__ = [
     "spatial_consistency_loss",
     "exposure_control_loss",
+    "exposure_target_torch",
+    "adaptive_exposure_loss",
     "color_constancy_loss",
     "illumination_smoothness_loss",
     "zero_reference_loss",
@@ -39,6 +43,22 @@ def exposure_control_loss(enhanced: torch.Tensor, level: float = 0.6, patch_size
     return ((_pool_gray(enhanced, patch_size) - level) ** 2).mean()
 
 
+@torch.no_grad()
+def exposure_target_torch(original, context, level=0.43, level_high=0.7, patch_size=16) -> torch.Tensor:
+    """Per-patch target levels, the twin of :func:`skdce.losses.exposure_target`."""
+    m = _pool_gray(original, patch_size).clamp(1e-4, 1.0)
+    c = F.avg_pool2d(context, patch_size).clamp(1e-3, 0.999)
+    log_c = torch.log(c)
+    one = torch.ones_like(c)
+    gamma = torch.where(c < level, math.log(level) / log_c, torch.where(c > level_high, math.log(level_high) / log_c, one))
+    return m**gamma
+
+
+def adaptive_exposure_loss(enhanced, original, context, level=0.43, level_high=0.7, patch_size=16) -> torch.Tensor:
+    target = exposure_target_torch(original, context, level, level_high, patch_size)
+    return ((_pool_gray(enhanced, patch_size) - target) ** 2).mean()
+
+
 def color_constancy_loss(enhanced: torch.Tensor) -> torch.Tensor:
     m = enhanced.mean(dim=(2, 3))
     r, g, b = m[:, 0], m[:, 1], m[:, 2]
@@ -63,11 +83,19 @@ def zero_reference_loss(
     weights: dict | None = None,
     level: float = 0.6,
     patch_size: int = 16,
+    context: torch.Tensor | None = None,
+    level_high: float = 0.7,
 ) -> LossTerms:
-    """Weighted sum of the four terms; returns :class:`skdce.losses.LossTerms` of tensors."""
+    """Weighted sum of the four terms; returns :class:`skdce.losses.LossTerms` of tensors.
+
+    With ``context`` the exposure term is :func:`adaptive_exposure_loss`, else the fixed-level one.
+    """
     wt = {**DEFAULT_WEIGHTS, **(weights or {})}
     spa = wt["spatial"] * spatial_consistency_loss(enhanced, original)
-    exp = wt["exposure"] * exposure_control_loss(enhanced, level, patch_size)
+    if context is None:
+        exp = wt["exposure"] * exposure_control_loss(enhanced, level, patch_size)
+    else:
+        exp = wt["exposure"] * adaptive_exposure_loss(enhanced, original, context, level, level_high, patch_size)
     col = wt["color"] * color_constancy_loss(enhanced)
     tv = wt["smoothness"] * illumination_smoothness_loss(alphas)
     return LossTerms(spa + exp + col + tv, spa, exp, col, tv)

@@ -1,7 +1,7 @@
 """DCE-Net and its Zero-DCE++ variant as thin ``torch.nn.Module`` classes.
 
-Both networks *estimate* curves: they map an RGB image in [0, 1] to alpha
-maps in [-1, 1]. Applying the curves is a separate, plain function
+Both networks *estimate* curves: they map an RGB image in [0, 1], and its
+illumination context (:mod:`skdce._context`), to alpha maps in [-1, 1]. Applying the curves is a separate, plain function
 (:func:`apply_le_curves_torch`), the twin of :func:`skdce.apply_le_curves`.
 """
 
@@ -16,6 +16,7 @@ __all__ = [
     "DCENetPP",
     "apply_le_curves_torch",
     "box_downscale_torch",
+    "illumination_context_torch",
     "build_model",
 ]
 
@@ -56,6 +57,20 @@ def box_downscale_torch(image: torch.Tensor, size: tuple[int, int]) -> torch.Ten
     return out
 
 
+def illumination_context_torch(image: torch.Tensor) -> torch.Tensor:
+    """``(N, 1, H, W)`` context of NCHW images: the twin of :func:`skdce._context.illumination_context`."""
+    from .._context import CONTEXT_GRIDS, context_size
+
+    gray = image.mean(dim=1, keepdim=True)
+    h, w = gray.shape[-2:]
+    out = None
+    for grid in CONTEXT_GRIDS:
+        small = box_downscale_torch(gray, context_size(h, w, grid))
+        up = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+        out = up if out is None else torch.maximum(out, up)
+    return out
+
+
 class _Conv(nn.Module):
     """3x3 convolution, plain or depthwise-separable, with 'same' zero padding."""
 
@@ -74,14 +89,17 @@ class _Conv(nn.Module):
 
 
 class _CurveEstimator(nn.Module):
-    """Seven convolutions with the symmetric skips of DCE-Net, tanh output."""
+    """Seven convolutions with the symmetric skips of DCE-Net, tanh output.
+
+    The input is the RGB image and its one-channel illumination context (4 channels).
+    """
 
     def __init__(self, n_maps: int, separable: bool):
         super().__init__()
         f = _FEATURES
         self.convs = nn.ModuleList(
             [
-                _Conv(3, f, separable),
+                _Conv(4, f, separable),
                 _Conv(f, f, separable),
                 _Conv(f, f, separable),
                 _Conv(f, f, separable),
@@ -91,9 +109,9 @@ class _CurveEstimator(nn.Module):
             ]
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         c = self.convs
-        x1 = F.relu(c[0](x))
+        x1 = F.relu(c[0](torch.cat([image, context], 1)))
         x2 = F.relu(c[1](x1))
         x3 = F.relu(c[2](x2))
         x4 = F.relu(c[3](x3))
@@ -105,8 +123,9 @@ class _CurveEstimator(nn.Module):
 class DCENet(nn.Module):
     """Zero-DCE's DCE-Net: 24 alpha maps, one RGB triple per iteration (8 iterations).
 
-    ``forward`` returns the alpha maps; :meth:`enhance` returns
-    ``(enhanced, alphas)``.
+    ``forward(image, context)`` returns the alpha maps; :meth:`enhance` returns
+    ``(enhanced, alphas)``, computing the context of ``image`` unless it is given
+    (a crop takes the context of its whole image).
     """
 
     iterations = 8
@@ -116,20 +135,22 @@ class DCENet(nn.Module):
         super().__init__()
         self.estimator = _CurveEstimator(3 * self.iterations, separable=False)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.estimator(image)
+    def forward(self, image: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        return self.estimator(image, context)
 
-    def enhance(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        alphas = self(image)
+    def enhance(self, image: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if context is None:
+            context = illumination_context_torch(image)
+        alphas = self(image, context)
         return apply_le_curves_torch(image, alphas), alphas
 
 
 class DCENetPP(nn.Module):
     """Zero-DCE++: depthwise-separable DCE-Net, one 3-map curve shared by all iterations.
 
-    ``forward`` estimates the maps at the resolution it is given. :meth:`enhance`
-    box-downscales by ``scale_factor`` (output size ``ceil(H / s), ceil(W / s)``,
-    never cropped), estimates, upsamples the maps bilinearly (half-pixel centres)
+    ``forward(image, context)`` estimates the maps at the resolution it is given.
+    :meth:`enhance` box-downscales by ``scale_factor`` (output size ``ceil(H / s), ceil(W / s)``,
+    never cropped), estimates with the context of the small image, upsamples the maps bilinearly (half-pixel centres)
     to the full size and applies the curve 8 times.
     """
 
@@ -140,17 +161,17 @@ class DCENetPP(nn.Module):
         super().__init__()
         self.estimator = _CurveEstimator(3, separable=True)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.estimator(image)
+    def forward(self, image: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        return self.estimator(image, context)
 
     def enhance(self, image: torch.Tensor, scale_factor: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = image.shape[-2:]
         if scale_factor == 1:
-            alphas = self(image)
+            alphas = self(image, illumination_context_torch(image))
         else:
             small = (max(1, -(-h // scale_factor)), max(1, -(-w // scale_factor)))
-            small = (int(small[0]), int(small[1]))
-            alphas = self(box_downscale_torch(image, small))
+            small = box_downscale_torch(image, (int(small[0]), int(small[1])))
+            alphas = self(small, illumination_context_torch(small))
             alphas = F.interpolate(alphas, size=(h, w), mode="bilinear", align_corners=False)
         return apply_le_curves_torch(image, alphas, self.iterations), alphas
 

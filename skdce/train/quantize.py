@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._context import illumination_context
 from .data import _read_rgb, read_split
 
 __all__ = ["quantize_model"]
@@ -27,16 +28,16 @@ def quantize_model(src, dst, data_dir, names, *, size=(600, 400), per_channel=Fa
     batches = []
     for name in names:
         im = _read_rgb(Path(data_dir) / name).resize(size)
-        x = np.asarray(im, np.float32).transpose(2, 0, 1)[None] / 255.0
-        batches.append(np.ascontiguousarray(x))
+        rgb = np.asarray(im, np.float32)[None] / 255.0
+        context = illumination_context(rgb)[:, None]
+        batches.append({"image": np.ascontiguousarray(rgb.transpose(0, 3, 1, 2)), "context": context})
 
     class Reader(CalibrationDataReader):
         def __init__(self):
             self._it = iter(batches)
 
         def get_next(self):
-            x = next(self._it, None)
-            return None if x is None else {"image": x}
+            return next(self._it, None)
 
     dst = Path(dst)
     tmp = dst.with_name(dst.name + ".tmp")

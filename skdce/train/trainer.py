@@ -41,10 +41,17 @@ def _init_weights(model: torch.nn.Module, generator: torch.Generator) -> None:
                 module.bias.zero_()
 
 
-def _forward(model, batch, config: TrainConfig):
-    if config.architecture == "zero-dce++":
+def _forward(model, batch, context, config: TrainConfig):
+    if config.architecture == "zero-dce++":  # estimates on a downscaled copy, with that copy's context
         return model.enhance(batch, config.scale_factor)
-    return model.enhance(batch)
+    return model.enhance(batch, context)
+
+
+def _loss(enhanced, batch, alphas, context, config: TrainConfig):
+    return zero_reference_loss(
+        enhanced, batch, alphas, weights=config.weights, level=config.level, patch_size=config.patch_size,
+        context=context if config.exposure_target == "adaptive" else None, level_high=config.level_high,
+    )
 
 
 def _psnr_ssim(enhanced: torch.Tensor, reference: torch.Tensor) -> tuple[float, float]:
@@ -63,9 +70,10 @@ def evaluate_model(model, images: ImageSet, config: TrainConfig, references: tor
     model.eval()
     sums = dict.fromkeys(_TERMS, 0.0)
     psnr, ssim, mean, count = 0.0, 0.0, 0.0, 0
-    for start, batch in zip(range(0, len(images), config.batch_size), images.batches(config.batch_size, crop=None, generator=None)):
-        enhanced, alphas = _forward(model, batch, config)
-        terms = zero_reference_loss(enhanced, batch, alphas, weights=config.weights, level=config.level, patch_size=config.patch_size)
+    batches = images.batches(config.batch_size, crop=None, generator=None)
+    for start, (batch, context) in zip(range(0, len(images), config.batch_size), batches):
+        enhanced, alphas = _forward(model, batch, context, config)
+        terms = _loss(enhanced, batch, alphas, context, config)
         for k, v in zip(_TERMS, terms):
             sums[k] += float(v) * len(batch)
         if references is not None:
@@ -83,11 +91,18 @@ def evaluate_model(model, images: ImageSet, config: TrainConfig, references: tor
     return out
 
 
-def _load_set(config: TrainConfig, list_file, reference_dir=None):
+def _load_set(config: TrainConfig, list_file, reference_dir=None, extra_dirs=()):
     names = read_split(list_file) if list_file else list_images(config.data_dir)
-    images = ImageSet(load_images(config.data_dir, names, config.image_size), names)
+    images = [load_images(config.data_dir, names, config.image_size)]
+    for folder in extra_dirs:  # unpaired inputs: every image of the folder
+        extra = list_images(folder)
+        images.append(load_images(folder, extra, config.image_size))
+        names = names + [str(Path(folder) / n) for n in extra]
+    shapes = {tuple(t.shape[1:]) for t in images}
+    if len(shapes) > 1:
+        raise ValueError(f"training folders hold images of different sizes {sorted(shapes)}; set image_size to resize them.")
     refs = load_images(reference_dir, names, config.image_size) if reference_dir else None
-    return images, refs
+    return ImageSet(torch.cat(images), names), refs
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -176,7 +191,7 @@ def train(
     if start_epoch >= config.epochs:
         return average
 
-    train_set, _ = _load_set(config, config.train_list)
+    train_set, _ = _load_set(config, config.train_list, extra_dirs=config.extra_dirs)
     val_set, val_refs = (None, None)
     if config.val_list:
         val_set, val_refs = _load_set(config, config.val_list, config.reference_dir)
@@ -188,12 +203,13 @@ def train(
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         sums = dict.fromkeys(_TERMS, 0.0)
         seen = 0
-        for step, batch in enumerate(train_set.batches(config.batch_size, crop=config.crop_size, generator=gen)):
+        batches = train_set.batches(config.batch_size, crop=config.crop_size, generator=gen,
+                                    gain_range=config.gain_range, gain_prob=config.gain_prob)
+        for step, (batch, context) in enumerate(batches):
             batch = batch.contiguous(memory_format=torch.channels_last)
-            enhanced, alphas = _forward(model, batch, config)
-            terms = zero_reference_loss(
-                enhanced, batch, alphas, weights=config.weights, level=config.level, patch_size=config.patch_size
-            )
+            context = context.contiguous(memory_format=torch.channels_last)
+            enhanced, alphas = _forward(model, batch, context, config)
+            terms = _loss(enhanced, batch, alphas, context, config)
             optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

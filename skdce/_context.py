@@ -1,0 +1,73 @@
+"""The illumination context: what a curve estimator sees beyond its 15-pixel field.
+
+DCE-Net's seven 3x3 convolutions see 15x15 pixels: too little to tell a
+shadow in a well-exposed photo from a whole scene shot in the dark, so a
+network that sees only that must treat both alike. skdce's models therefore
+take a second input, one channel computed from the whole image:
+
+``context = max(up(box(gray, 2)), up(box(gray, 16)))``
+
+where ``gray`` is the channel mean, ``box(gray, G)`` its box average on a grid
+of about ``G`` cells along the longer side (:func:`context_size`) and ``up``
+the bilinear (half-pixel) upsampling back to full size. The coarse grid says
+how bright the surroundings are, the fine one how bright this part is; the
+maximum keeps a bright region beside a dark one from being lifted with it.
+
+It is a whole-image quantity, so tiles (and Dask chunks) take slices of one
+context computed once; the grids are a few hundred numbers at any image size.
+The torch twin is :func:`skdce.train.model.illumination_context_torch`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._resample import BilinearUpsampler, box_downscale, small_size
+
+__all__ = ["CONTEXT_GRIDS", "context_size", "ContextMap", "illumination_context"]
+
+#: Cells along the longer side of the coarse and the fine context grid.
+CONTEXT_GRIDS = (2, 16)
+
+
+def context_size(h: int, w: int, grid: int) -> tuple[int, int]:
+    """Size of the ``grid`` context of an ``h x w`` image: about ``grid`` cells along the longer side.
+
+    A cell is never smaller than a pixel: an image of fewer than ``grid`` pixels is its own grid.
+    """
+    return small_size(h, w, max(1.0, max(h, w) / grid))
+
+
+class ContextMap:
+    """The context of ``(N, H, W, C)`` float images in [0, 1], readable block by block.
+
+    Parameters
+    ----------
+    rgb : (N, H, W, C) ndarray
+        Float in [0, 1] or unsigned integer (scaled by its maximum); the
+        channel mean is the gray level.
+    """
+
+    def __init__(self, rgb: np.ndarray):
+        n, h, w, c = rgb.shape
+        scale = 1.0 / np.iinfo(rgb.dtype).max if rgb.dtype.kind == "u" else 1.0
+        self.shape = (n, h, w)
+        self._ups = []
+        for grid in CONTEXT_GRIDS:
+            small = box_downscale(rgb, context_size(h, w, grid)).astype(np.float32)
+            gray = small.mean(axis=-1, keepdims=True, dtype=np.float32) * np.float32(scale)
+            self._ups.append(BilinearUpsampler(np.ascontiguousarray(gray), (h, w)))
+
+    def block(self, b: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """Rows ``r0:r1``, columns ``c0:c1`` of image ``b`` as a new ``(r1 - r0, c1 - c0)`` float32 array."""
+        shape = (r1 - r0, c1 - c0, 1)
+        out = self._ups[0].block(b, r0, r1, c0, c1, out=np.empty(shape, np.float32))
+        np.maximum(out, self._ups[1].block(b, r0, r1, c0, c1, out=np.empty(shape, np.float32)), out=out)
+        return out[..., 0]
+
+
+def illumination_context(rgb: np.ndarray) -> np.ndarray:
+    """The ``(N, H, W)`` float32 context of ``(N, H, W, C)`` images (see the module notes)."""
+    ctx = ContextMap(rgb)
+    n, h, w = ctx.shape
+    return np.stack([ctx.block(b, 0, h, 0, w) for b in range(n)])
