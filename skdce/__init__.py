@@ -5,8 +5,8 @@ first time a model runs, torch only by :mod:`skdce.train`.
 """
 
 
-from . import data, losses
-from .curves import apply_le_curves
+from . import data, denoise, losses
+from .curves import apply_le_curves, curve_gain
 from ._enhance import enhance, estimate_curves
 from .models import ModelInfo, get_model, list_models
 
@@ -14,12 +14,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "apply_le_curves",
+    "curve_gain",
     "enhance",
     "estimate_curves",
     "get_model",
     "list_models",
     "ModelInfo",
     "data",
+    "denoise",
     "losses",
     "__version__",
 ]

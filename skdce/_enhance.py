@@ -6,10 +6,12 @@ import numbers
 
 import numpy as np
 
+from ._context import ContextMap
 from ._image import compute_dtype, image_layout, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session
-from .curves import copy_extra_channels, run_blocks, run_blocks_upsampled
+from .curves import copy_extra_channels, gain_block, run_blocks, run_blocks_upsampled
+from .denoise import DENOISE_HALO, check_denoise, denoise_block, noise_level
 from .models import default_model, get_model, verify
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
@@ -76,11 +78,17 @@ def _tiles(h: int, w: int, tile: int | None):
             yield y0, min(h, y0 + tile), x0, min(w, x0 + tile)
 
 
-def _estimate_tile(session, src, n, y0, y1, x0, x1, h, w, n_color, strength):
+def _context_input(context: ContextMap | None, b: int, r0: int, r1: int, c0: int, c1: int):
+    """The ``(1, 1, h, w)`` context input of a block, or None for models without one."""
+    return None if context is None else context.block(b, r0, r1, c0, c1)[None, None]
+
+
+def _estimate_tile(session, src, context, n, y0, y1, x0, x1, h, w, n_color, strength):
     """Alpha maps ``(th, tw, K)`` for one tile (K=24 or 3; averaged to gray if needed)."""
     py0, py1 = max(0, y0 - HALO), min(h, y1 + HALO)
     px0, px1 = max(0, x0 - HALO), min(w, x1 + HALO)
-    a = session.run(_net_input(src[n, py0:py1, px0:px1], n_color))[0]
+    ctx = _context_input(context, n, py0, py1, px0, px1)
+    a = session.run(_net_input(src[n, py0:py1, px0:px1], n_color), ctx)[0]
     a = np.moveaxis(a[:, y0 - py0 : y1 - py0, x0 - px0 : x1 - px0], 0, -1)
     return _finish_maps(a, n_color, strength)
 
@@ -93,6 +101,43 @@ def _finish_maps(a: np.ndarray, n_color: int, strength: float) -> np.ndarray:
     if n_color == 1:  # a gray image: one curve per iteration, the mean of the R, G, B curves
         a = a.reshape(a.shape[:-1] + (a.shape[-1] // 3, 3)).mean(axis=-1)
     return a
+
+
+#: Tiles of the denoised zero-dce++ path (its maps are upsampled per tile).
+_DENOISE_TILE = 512
+
+
+def _enhance_denoised(p: "_Prepared", dst: np.ndarray, amount: float, curves: dict) -> None:
+    """Curves, then :func:`skdce.denoise.denoise_block` steered by ``amount * noise * gain``, tile by tile.
+
+    Each tile is computed with :data:`DENOISE_HALO` pixels of extra context
+    (and the network's own 7 beyond them), so tiles join exactly.
+    """
+    n, h, w, _ = p.src.shape
+    nc = p.n_color
+    up = BilinearUpsampler(p.small_maps(), (h, w)) if p.shared else None
+    tile = _DENOISE_TILE if p.shared else p.tile
+    scale = p.dtype.type(1.0 / np.iinfo(p.src.dtype).max) if p.src.dtype.kind == "u" else p.dtype.type(1)
+    for b in range(n):
+        sigma = noise_level(p.src[b, ..., :nc])
+        for y0, y1, x0, x1 in _tiles(h, w, tile):
+            ey0, ey1 = max(0, y0 - DENOISE_HALO), min(h, y1 + DENOISE_HALO)
+            ex0, ex1 = max(0, x0 - DENOISE_HALO), min(w, x1 + DENOISE_HALO)
+            if up is not None:
+                a = up.block(b, ey0, ey1, ex0, ex1, out=np.empty((ey1 - ey0, ex1 - ex0, nc), np.float32))
+                a = a[:, :, None, :]
+            else:
+                a = _estimate_tile(p.session, p.src, p.context, b, ey0, ey1, ex0, ex1, h, w, nc, p.strength)
+                a = a.reshape(a.shape[:2] + (a.shape[2] // nc, nc))  # (h, w, iterations, colours)
+            region = p.src[b : b + 1, ey0:ey1, ex0:ex1]
+            y = np.empty(region.shape[:3] + (nc,), p.dtype)
+            run_blocks(region, y, nc, lambda _b, r0, r1, c0, c1: a[r0:r1, c0:c1], per_iter=a.shape[2] > 1, **curves)
+            # the slope of the mean curve at the mean level steers the filter (one plane, not three)
+            level = region[0, ..., :nc].mean(axis=-1, keepdims=True, dtype=p.dtype) * scale
+            gain = gain_block(level, a.mean(axis=-1, keepdims=True, dtype=p.dtype), p.info.iterations)[..., 0]
+            gain *= p.dtype.type(amount * sigma)
+            clean = denoise_block(y[0], gain)
+            dst[b, y0:y1, x0:x1, :nc] = clean[y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
 
 
 class _Prepared:
@@ -120,6 +165,9 @@ class _Prepared:
         validate_values(self.image, "image")
         self.src = self.layout.to_nhwc(self.image)
         self.n_color = self.layout.n_color
+        # the full model's context is a whole-image quantity: computed once, read per tile
+        wants_context = self.session.context_name is not None and not self.shared
+        self.context = ContextMap(self.src[..., : self.n_color]) if wants_context else None
 
     def small_maps(self) -> np.ndarray:
         """``(N, h, w, c)`` maps of a shared-curve model, estimated on a box-downscaled copy."""
@@ -131,7 +179,8 @@ class _Prepared:
             small = box_downscale(rgb, size) if size != (h, w) else rgb
             if rgb.dtype.kind == "u":  # box_downscale keeps the integer scale
                 small = small * np.float32(1.0 / np.iinfo(rgb.dtype).max)
-            a = self.session.run(_net_input(small[0], self.n_color))[0]
+            ctx = ContextMap(small) if self.session.context_name is not None else None
+            a = self.session.run(_net_input(small[0], self.n_color), _context_input(ctx, 0, 0, size[0], 0, size[1]))[0]
             maps.append(_finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength))
         return np.ascontiguousarray(np.stack(maps), dtype=np.float32)
 
@@ -210,7 +259,7 @@ def estimate_curves(
     maps = np.moveaxis(planes, 1, -1)
     for b in range(n):
         for y0, y1, x0, x1 in _tiles(h, w, p.tile):
-            maps[b, y0:y1, x0:x1] = _estimate_tile(p.session, p.src, b, y0, y1, x0, x1, h, w, p.n_color, 1.0)
+            maps[b, y0:y1, x0:x1] = _estimate_tile(p.session, p.src, p.context, b, y0, y1, x0, x1, h, w, p.n_color, 1.0)
     return p.to_layout(maps)
 
 
@@ -224,6 +273,7 @@ def enhance(
     providers="auto",
     tile_size="auto",
     num_threads=None,
+    denoise=1.0,
 ):
     """Enhance a low-light image with a bundled (or user) Zero-DCE model.
 
@@ -258,6 +308,12 @@ def enhance(
         number of tile shapes). None: no tiling.
     num_threads : int, optional
         ONNX Runtime intra-op threads.
+    denoise : float or None, optional
+        Strength of the noise removal after the curves (:mod:`skdce.denoise`):
+        1 (the default) filters each pixel by the noise the curve amplified
+        there, ``curve_gain * estimate_noise(image)``; larger values filter
+        more, smaller less; 0 or None applies the plain curves (bit for bit the
+        result without denoising).
 
     Returns
     -------
@@ -278,6 +334,7 @@ def enhance(
     >>> out.dtype, bool(out.mean() > dark.mean())
     (dtype('float32'), True)
     """
+    amount = check_denoise(denoise)
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength)
     out = np.empty(p.image.shape, p.dtype)
     dst = p.layout.to_nhwc(out)
@@ -287,7 +344,9 @@ def enhance(
     # the curve kernel runs without checks of its own.
     int_scale = 1.0 / np.iinfo(p.image.dtype).max if p.image.dtype.kind == "u" else None
     curves = dict(n_iter=p.info.iterations, int_scale=int_scale, check_image=False, check_alpha=False)
-    if p.shared:
+    if amount:
+        _enhance_denoised(p, dst, amount, curves)
+    elif p.shared:
         # The curve kernel upsamples each block of maps itself: no full-size map is stored.
         up = BilinearUpsampler(p.small_maps(), (h, w))
         if not run_blocks_upsampled(p.src, dst, nc, up, n_iter=p.info.iterations, int_scale=int_scale):
@@ -296,7 +355,7 @@ def enhance(
     else:
         for b in range(n):
             for y0, y1, x0, x1 in _tiles(h, w, p.tile):
-                a = _estimate_tile(p.session, p.src, b, y0, y1, x0, x1, h, w, nc, p.strength)
+                a = _estimate_tile(p.session, p.src, p.context, b, y0, y1, x0, x1, h, w, nc, p.strength)
                 a = a.reshape(a.shape[:2] + (a.shape[2] // nc, nc))  # (th, tw, iterations, colours)
                 run_blocks(p.src[b : b + 1, y0:y1, x0:x1], dst[b : b + 1, y0:y1, x0:x1], nc,
                            lambda _b, r0, r1, c0, c1, a=a: a[r0:r1, c0:c1], per_iter=a.shape[2] > 1, **curves)

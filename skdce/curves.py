@@ -15,7 +15,7 @@ try:  # the compiled kernel (skdce/_kernels.c); without it the NumPy kernel belo
 except ImportError:  # pragma: no cover - a build without a C compiler
     _kernels = None
 
-__all__ = ["apply_le_curves"]
+__all__ = ["apply_le_curves", "curve_gain"]
 
 #: Elements per block of one array: the block's output, temporary, |alpha|,
 #: sign mask and ones (about 2.5 MiB in float32) stay in the L2/L3 caches;
@@ -265,6 +265,104 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
     return buf[:n]
 
 
+def _prepare(image, alphas, n_iter, channel_axis):
+    """Validate the arguments of the curve functions: ``(image, dtype, layout, alphas, a5, n_iter)``."""
+    image = np.asarray(image)
+    dtype = compute_dtype(image.dtype, "image")
+    layout = image_layout(image, channel_axis, "image")
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape}); pass an image with at least one pixel.")
+    alphas = np.asarray(alphas)
+    if alphas.dtype.kind not in "fiu" or alphas.dtype == bool:
+        raise TypeError(f"alphas has dtype {alphas.dtype}; pass real numbers in [-1, 1].")
+    if alphas.size == 0:
+        raise ValueError(f"alphas is empty (shape {alphas.shape}); pass alphas in [-1, 1].")
+    n_color = layout.n_color
+    a5 = _alpha_view(alphas, layout, n_color)
+    nhw = _spatial_shape(layout)
+    for got, want, what in zip(a5.shape[:3], nhw, ("batch", "height", "width")):
+        if got not in (1, want):
+            raise ValueError(
+                f"alphas has {what} {got} but the image has {want}; maps must match the image "
+                f"(shape {layout.shape}) or have size 1 there to broadcast."
+            )
+    k = a5.shape[3]
+    if k == 1:
+        n_iter = 8 if n_iter is None else n_iter
+        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
+            raise ValueError(f"n_iter={n_iter!r} must be a positive integer, e.g. 8.")
+    elif n_iter not in (None, k):
+        raise ValueError(
+            f"alphas holds {k} per-iteration maps, so n_iter must be None or {k}, not {n_iter!r}."
+        )
+    else:
+        n_iter = k
+    return image, dtype, layout, alphas, a5, n_iter
+
+
+def curve_gain(image, alphas, *, n_iter=None, channel_axis=-1):
+    """The slope of the iterated curve at each pixel: how much it amplifies small changes (noise).
+
+    Parameters
+    ----------
+    image, alphas, n_iter, channel_axis
+        As for :func:`apply_le_curves`.
+
+    Returns
+    -------
+    gain : ndarray
+        Same shape as ``image``: ``d LE^n(x) / dx`` per pixel and colour
+        channel (1 for an alpha channel, which passes through); float32, or
+        float64 for float64 input. Positive, at most ``2**n``.
+
+    Notes
+    -----
+    One iteration ``x <- x + a x (1 - x)`` has slope ``1 + a (1 - 2x)``; by
+    the chain rule the slope of ``n`` iterations is the product of each
+    iteration's slope at the value it is applied to. A flat region with noise
+    of standard deviation ``s`` comes out with about ``gain * s``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce import curve_gain
+    >>> curve_gain(np.array([[[0.0, 0.5, 1.0]]]), 1.0, n_iter=1)
+    array([[[2., 1., 0.]]])
+    """
+    image, dtype, layout, alphas, a5, n_iter = _prepare(image, alphas, n_iter, channel_axis)
+    _check_range(a5, "alphas", -1.0, _ALPHA_FIX)
+    src = layout.to_nhwc(image)
+    x = src[..., : layout.n_color]
+    if image.dtype.kind == "u":
+        x = x * dtype.type(1.0 / np.iinfo(image.dtype).max)
+    else:
+        _check_range(x, "image", 0.0, _FLOAT_FIX)
+    out = np.ones(image.shape, dtype)
+    gain_block(x.astype(dtype, copy=False), a5.astype(dtype, copy=False), n_iter,
+               out=layout.to_nhwc(out)[..., : layout.n_color])
+    return out
+
+
+def gain_block(x: np.ndarray, a5: np.ndarray, n_iter: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Slope of the curves for a float block ``x`` (``(..., c)``) and broadcastable ``(..., k, c)`` alphas."""
+    k = a5.shape[-2]
+    x = x.copy()
+    gain = np.ones_like(x) if out is None else out
+    step = np.empty_like(x)
+    for i in range(n_iter):
+        a = a5[..., i if k > 1 else 0, :]
+        np.multiply(x, -2, out=step)
+        step += 1
+        step *= a
+        step += 1  # 1 + a (1 - 2x)
+        gain *= step
+        np.multiply(x, x, out=step)
+        np.subtract(x, step, out=step)
+        step *= a
+        x += step  # x + a x (1 - x)
+    return gain
+
+
 def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, num_threads=None):
     """Apply the light-enhancement curve ``LE(x) = x + a*x*(1 - x)`` iteratively.
 
@@ -343,36 +441,9 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     >>> apply_le_curves(x, np.array([1.0, 0.0, -1.0]), n_iter=1)
     array([[[0.  , 0.25, 1.  ]]])
     """
-    image = np.asarray(image)
-    dtype = compute_dtype(image.dtype, "image")
-    layout = image_layout(image, channel_axis, "image")
-    if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape}); pass an image with at least one pixel.")
-    alphas = np.asarray(alphas)
-    if alphas.dtype.kind not in "fiu" or alphas.dtype == bool:
-        raise TypeError(f"alphas has dtype {alphas.dtype}; pass real numbers in [-1, 1].")
-    if alphas.size == 0:
-        raise ValueError(f"alphas is empty (shape {alphas.shape}); pass alphas in [-1, 1].")
-    n_color = layout.n_color
-    a5 = _alpha_view(alphas, layout, n_color)
-    nhw = _spatial_shape(layout)
-    for got, want, what in zip(a5.shape[:3], nhw, ("batch", "height", "width")):
-        if got not in (1, want):
-            raise ValueError(
-                f"alphas has {what} {got} but the image has {want}; maps must match the image "
-                f"(shape {layout.shape}) or have size 1 there to broadcast."
-            )
+    image, dtype, layout, alphas, a5, n_iter = _prepare(image, alphas, n_iter, channel_axis)
     k = a5.shape[3]
-    if k == 1:
-        n_iter = 8 if n_iter is None else n_iter
-        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
-            raise ValueError(f"n_iter={n_iter!r} must be a positive integer, e.g. 8.")
-    elif n_iter not in (None, k):
-        raise ValueError(
-            f"alphas holds {k} per-iteration maps, so n_iter must be None or {k}, not {n_iter!r}."
-        )
-    else:
-        n_iter = k
+    n_color = layout.n_color
     if alphas.dtype != dtype:
         a5 = a5.astype(dtype)
 

@@ -35,9 +35,10 @@ def test_onnx_equals_torch(exported, h, w):
     model, path = exported
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = torch.rand(2, 3, h, w)
+    ctx = torch.rand(2, 1, h, w)
     with torch.no_grad():
-        ref = model(x).numpy()
-    got = sess.run(None, {"image": x.numpy()})[0]
+        ref = model(x, ctx).numpy()
+    got = sess.run(None, {"image": x.numpy(), "context": ctx.numpy()})[0]
     assert got.shape == ref.shape
     np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
 
@@ -67,9 +68,11 @@ def test_numpy_pipeline_equals_torch(exported, h, w, scale):
             ref, _ = model.enhance(x)
     ref = ref[0].permute(1, 2, 0).numpy()
     kw = {"scale_factor": scale} if model.shared_curve else {}
-    got = skdce.enhance(img, model=path, providers="cpu", **kw)
+    got = skdce.enhance(img, model=path, providers="cpu", denoise=0, **kw)
     np.testing.assert_allclose(got, ref, atol=2e-5, rtol=0)
     # integer input goes through the same pipeline (scaled by the dtype's maximum)
     img16 = np.round(img * 65535).astype(np.uint16)
-    got16 = skdce.enhance(img16, model=path, providers="cpu", **kw)
-    np.testing.assert_allclose(got16, skdce.enhance(img16 / np.float32(65535), model=path, providers="cpu", **kw), atol=2e-5)
+    for denoise in (0, 1):
+        got16 = skdce.enhance(img16, model=path, providers="cpu", denoise=denoise, **kw)
+        want = skdce.enhance(img16 / np.float32(65535), model=path, providers="cpu", denoise=denoise, **kw)
+        np.testing.assert_allclose(got16, want, atol=2e-5)

@@ -1,0 +1,173 @@
+"""Noise-aware enhancement: the curve's slope, the noise estimate, the guided filter, and enhance(denoise=...)."""
+
+import numpy as np
+import pytest
+
+import skdce
+from skdce import apply_le_curves, curve_gain, enhance, estimate_curves
+from skdce import _enhance as enhance_mod
+from skdce.denoise import DENOISE_HALO, estimate_noise, guided_denoise
+
+
+def noisy_scene(rng, h=64, w=80, level=0.08, sigma=0.01):
+    """A smooth dark scene (a gradient and a bright square) with Gaussian noise."""
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = level * (0.6 + 0.8 * xx)[..., None] * np.array([1.0, 0.9, 0.8])
+    base[h // 4 : h // 2, w // 4 : w // 2] *= 2.5
+    return np.clip(base + sigma * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
+
+
+# --- the slope of the curve -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["scalar", "per-channel", "shared map", "per-iteration maps", "gray"])
+def test_curve_gain_matches_finite_differences(rng, form):
+    x = rng.uniform(0.02, 0.98, (6, 7, 3))
+    alphas = {
+        "scalar": 0.7,
+        "per-channel": np.array([0.9, -0.4, 0.2]),
+        "shared map": rng.uniform(-1, 1, (6, 7, 3)),
+        "per-iteration maps": rng.uniform(-1, 1, (6, 7, 24)),
+        "gray": rng.uniform(-1, 1, (6, 7, 8)),
+    }[form]
+    kw = {}
+    if form == "gray":
+        x, kw = x[..., 0], {"channel_axis": None}
+    h = 1e-6
+    fd = (apply_le_curves(x + h, alphas, **kw) - apply_le_curves(x - h, alphas, **kw)) / (2 * h)
+    gain = curve_gain(x, alphas, **kw)
+    assert gain.shape == x.shape and gain.dtype == np.float64
+    np.testing.assert_allclose(gain, fd, rtol=1e-6, atol=1e-7)
+
+
+def test_curve_gain_dtypes_and_alpha_channel(rng):
+    img = (rng.random((5, 6, 4)) * 255).astype(np.uint8)
+    gain = curve_gain(img, 0.5)
+    assert gain.dtype == np.float32
+    np.testing.assert_array_equal(gain[..., 3], 1.0)  # the alpha channel passes through: slope 1
+    np.testing.assert_allclose(gain[..., :3], curve_gain(img[..., :3] / np.float32(255), 0.5), rtol=1e-5)
+    assert curve_gain(np.zeros((2, 2, 3)), 1.0).max() == pytest.approx(256.0)  # 2 ** 8 at black
+
+
+def test_curve_gain_refuses_bad_input():
+    with pytest.raises(ValueError, match="alphas"):
+        curve_gain(np.full((4, 4, 3), 0.5), 1.5)
+    with pytest.raises(ValueError, match="image has values"):
+        curve_gain(np.full((4, 4, 3), 1.5), 0.5)
+
+
+# --- the noise estimate -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sigma", [0.003, 0.01, 0.03])
+def test_estimate_noise_recovers_sigma(sigma):
+    rng = np.random.default_rng(int(sigma * 1e4))
+    img = noisy_scene(rng, 200, 240, level=0.3, sigma=sigma)
+    assert estimate_noise(img) == pytest.approx(sigma, rel=0.1)
+
+
+def test_estimate_noise_layouts(rng):
+    batch = np.stack([noisy_scene(rng, sigma=s, level=0.3) for s in (0.01, 0.03)])
+    got = estimate_noise(batch)
+    assert got.shape == (2,) and got[0] < got[1]
+    u16 = np.round(batch[0] * 65535).astype(np.uint16)
+    assert estimate_noise(u16) == pytest.approx(got[0], rel=1e-3)
+    assert estimate_noise(np.zeros((2, 2, 3))) == 0.0
+    with pytest.raises(ValueError, match="NaN"):
+        estimate_noise(np.full((8, 8, 3), np.nan))
+
+
+# --- the filter -------------------------------------------------------------------------------
+
+
+def test_guided_denoise_removes_noise_and_keeps_edges():
+    rng = np.random.default_rng(0)
+    clean = np.full((64, 64, 3), 0.3, np.float32)
+    clean[:, 32:] = 0.7  # a strong edge
+    noisy = np.clip(clean + 0.04 * rng.standard_normal(clean.shape), 0, 1).astype(np.float32)
+    out = guided_denoise(noisy, 0.04)
+    flat = (slice(None), slice(4, 26))
+    assert out[flat].std() < 0.25 * noisy[flat].std()
+    edge = out[:, 34:].mean() - out[:, :30].mean()
+    assert edge == pytest.approx(0.4, abs=0.02)
+    np.testing.assert_allclose(guided_denoise(noisy, 0.0), noisy, atol=1e-4)  # no noise: nothing to remove
+
+
+def test_guided_denoise_arguments(rng):
+    img = rng.random((10, 12, 3))
+    with pytest.raises(ValueError, match="noise has shape"):
+        guided_denoise(img, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=">= 0"):
+        guided_denoise(img, -0.1)
+    assert guided_denoise(img, np.full((10, 12), 0.01)).dtype == np.float64
+
+
+# --- enhance(denoise=...) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["zero-dce", "zero-dce-int8", "zero-dce++"])
+def test_denoise_off_is_plain_curves_bit_for_bit(rng, model):
+    img = noisy_scene(rng)
+    plain = apply_le_curves(img, estimate_curves(img, model=model))
+    for off in (0, 0.0, None):
+        np.testing.assert_array_equal(enhance(img, model=model, denoise=off), plain)
+
+
+@pytest.mark.parametrize("model", ["zero-dce-int8", "zero-dce++"])
+def test_denoise_lowers_the_noise_the_curves_amplify(rng, model):
+    img = noisy_scene(rng, 96, 128)
+    plain = enhance(img, model=model, denoise=0)
+    noise = [estimate_noise(enhance(img, model=model, denoise=d)) for d in (0.5, 1.0, 2.0)]
+    assert noise[0] > noise[1] > noise[2]
+    assert noise[1] < 0.5 * estimate_noise(plain)
+    # the picture is the same one: brightness kept, only the noise is gone
+    assert abs(float(enhance(img, model=model).mean() - plain.mean())) < 0.01
+
+
+@pytest.mark.parametrize("h, w, tile", [(17, 33, 16), (61, 47, 20), (40, 100, 37)])
+def test_denoised_tiles_join_exactly(rng, h, w, tile):
+    """Tiles (even ones smaller than the halo) give the untiled result.
+
+    The box filters keep running sums, whose float32 rounding depends on where a
+    tile starts: equal to 1e-6 (a few ulp at 1), not bit for bit.
+    """
+    assert tile < 2 * (DENOISE_HALO + 7) or tile > 30
+    img = noisy_scene(rng, h, w)
+    np.testing.assert_allclose(enhance(img, tile_size=tile), enhance(img, tile_size=None), atol=1e-6, rtol=0)
+
+
+def test_denoised_zero_dce_pp_tiles_join_exactly(rng, monkeypatch):
+    img = noisy_scene(rng, 70, 90)
+    whole = enhance(img, model="zero-dce++", scale_factor=4)
+    monkeypatch.setattr(enhance_mod, "_DENOISE_TILE", 16)
+    np.testing.assert_allclose(enhance(img, model="zero-dce++", scale_factor=4), whole, atol=1e-6, rtol=0)
+
+
+def test_denoise_layouts(rng):
+    img = noisy_scene(rng)
+    ref = enhance(img)
+    u16 = np.round(img * 65535).astype(np.uint16)
+    np.testing.assert_allclose(enhance(u16), enhance(u16 / np.float32(65535)), atol=2e-5)
+    alpha = rng.random(img.shape[:2] + (1,)).astype(np.float32)
+    rgba = enhance(np.concatenate([img, alpha], axis=-1))
+    np.testing.assert_array_equal(rgba[..., 3], alpha[..., 0])
+    np.testing.assert_allclose(rgba[..., :3], ref, atol=1e-6)
+    gray = img.mean(axis=-1)
+    g = enhance(gray, channel_axis=None)
+    assert g.shape == gray.shape and g.dtype == np.float32
+    np.testing.assert_allclose(enhance(gray[..., None])[..., 0], g, atol=1e-6)
+    batch = np.stack([img, img[::-1].copy()])
+    out = enhance(batch)
+    np.testing.assert_allclose(out[0], ref, atol=1e-6)
+    np.testing.assert_allclose(out[1], enhance(img[::-1].copy()), atol=1e-6)
+    assert enhance(img.astype(np.float64)).dtype == np.float64
+    np.testing.assert_allclose(np.moveaxis(enhance(np.moveaxis(img, -1, 0), channel_axis=0), 0, -1), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("value, exc, match", [(-1, ValueError, r"outside \[0, 4\]"), (5, ValueError, "outside"),
+                                               (np.nan, TypeError, "must be None or a number"),
+                                               ("1", TypeError, "must be None or a number"),
+                                               (True, TypeError, "must be None or a number")])
+def test_bad_denoise(value, exc, match):
+    with pytest.raises(exc, match=match):
+        enhance(np.full((8, 8, 3), 0.1, np.float32), denoise=value)
