@@ -11,7 +11,7 @@ from ._image import compute_dtype, image_layout, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session
 from .curves import copy_extra_channels, gain_block, run_blocks, run_blocks_upsampled
-from .denoise import DENOISE_HALO, check_denoise, denoise_block, noise_level
+from .denoise import DENOISE_HALO, check_denoise, denoise_bands, noise_level
 from .models import default_model, get_model, verify
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
@@ -135,8 +135,13 @@ def _enhance_denoised(p: "_Prepared", dst: np.ndarray, amount: float, curves: di
             # the slope of the mean curve at the mean level steers the filter (one plane, not three)
             level = region[0, ..., :nc].mean(axis=-1, keepdims=True, dtype=p.dtype) * scale
             gain = gain_block(level, a.mean(axis=-1, keepdims=True, dtype=p.dtype), p.info.iterations)[..., 0]
+            # the noise the curve added: gain * s out, s of it there before; nothing where gain <= 1
+            np.multiply(gain, gain, out=gain)
+            gain -= 1
+            np.maximum(gain, 0, out=gain)
+            np.sqrt(gain, out=gain)
             gain *= p.dtype.type(amount * sigma)
-            clean = denoise_block(y[0], gain)
+            clean = denoise_bands(y[0], gain, p.num_threads)
             dst[b, y0:y1, x0:x1, :nc] = clean[y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
 
 
@@ -153,6 +158,7 @@ class _Prepared:
         self.scale = _check_scale(scale_factor, self.info)
         verify(self.info)
         self.session = get_session(self.info.path, providers, num_threads)
+        self.num_threads = num_threads
         if self.tile == "auto":
             self.tile = AUTO_TILE["cuda" if self.session.on_gpu else "cpu"]
         if self.info.shared_curve is None or self.info.n_maps != self.session.n_maps:
@@ -310,8 +316,9 @@ def enhance(
         ONNX Runtime intra-op threads.
     denoise : float or None, optional
         Strength of the noise removal after the curves (:mod:`skdce.denoise`):
-        1 (the default) filters each pixel by the noise the curve amplified
-        there, ``curve_gain * estimate_noise(image)``; larger values filter
+        1 (the default) filters each pixel by the noise the curve added there,
+        ``estimate_noise(image) * sqrt(curve_gain**2 - 1)`` (nothing where the
+        curve does not amplify, e.g. at ``strength=0``); larger values filter
         more, smaller less; 0 or None applies the plain curves (bit for bit the
         result without denoising).
 
@@ -322,9 +329,12 @@ def enhance(
 
     Notes
     -----
-    At ``strength=1`` the result equals
-    ``apply_le_curves(image, estimate_curves(image))``. The full model applies
-    its curves tile by tile, so the 24 maps of a whole image never exist at once.
+    With ``denoise=0`` and ``strength=1`` the result equals
+    ``apply_le_curves(image, estimate_curves(image))`` bit for bit; the
+    denoiser then filters it (see :mod:`skdce.denoise`). The full model applies
+    its curves tile by tile (each tile with the network's 7 pixels and the
+    denoiser's :data:`~skdce.denoise.DENOISE_HALO` of context), so the 24 maps of
+    a whole image never exist at once.
 
     Examples
     --------

@@ -4,13 +4,16 @@ A curve that lifts the shadows lifts their noise with them: where the curve's
 slope (:func:`skdce.curve_gain`) is ``g``, noise of standard deviation ``s``
 comes out as about ``g * s``. :func:`skdce.enhance` therefore estimates ``s``
 once from the whole input (:func:`estimate_noise`) and filters its output with
-a strength set per pixel by ``g * s`` (:func:`guided_denoise`): the lifted
-shadows of a dark photo are smoothed, a well-exposed photo (``g`` near 1,
-``s`` small) is left as it was.
+a strength set per pixel by the noise the curve *added*,
+``s * sqrt(g**2 - 1)`` (:func:`guided_denoise`): the lifted shadows of a dark
+photo are smoothed, while where the curve does not amplify (``g <= 1``: a
+well-exposed photo, ``strength=0``) nothing is filtered and the input's own
+grain stays.
 
 The filter is a two-stage guided filter [1]_ (``weights/README.md`` has the
 study that chose it over total variation, non-local means and a learned
-self-supervised network):
+self-supervised network), after K. He, J. Sun, X. Tang, "Guided Image
+Filtering" (ECCV 2010):
 
 1. the luminance (channel mean) is smoothed by a self-guided filter, which
    keeps edges whose contrast exceeds the local noise;
@@ -26,12 +29,6 @@ most :data:`DENOISE_HALO` away: tiles with that much extra context are exact.
 No maintained Python library offers a guided filter with a per-pixel
 regulariser (OpenCV's contrib module has a global one and is a large
 dependency), hence the few lines here.
-
-References
-----------
-.. [1] K. He, J. Sun, X. Tang, "Guided Image Filtering", ECCV 2010 / TPAMI 2013.
-.. [2] J. Immerkaer, "Fast Noise Variance Estimation", Computer Vision and
-   Image Understanding 64(2), 1996.
 """
 
 from __future__ import annotations
@@ -57,7 +54,7 @@ COLOR_KEEP = 32.0
 #: standard deviation s its response has standard deviation 6 s.
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
 #: Pixels whose operator response enters the median (a strided sample beyond this).
-_NOISE_SAMPLE = 1 << 20
+_NOISE_SAMPLE = 1 << 18
 
 
 def estimate_noise(image, *, channel_axis=-1) -> float | np.ndarray:
@@ -79,10 +76,15 @@ def estimate_noise(image, *, channel_axis=-1) -> float | np.ndarray:
     Notes
     -----
     The median absolute response of Immerkaer's Laplacian-difference operator
-    [2]_, which is blind to smooth image content, scaled to a standard deviation
+    [1]_, which is blind to smooth image content, scaled to a standard deviation
     (``1.4826 * median / 6``); the median keeps edges and texture from
     inflating it. Images larger than about a megapixel are sampled in bands of
     rows. Images smaller than 3x3 have no estimate: 0 is returned.
+
+    References
+    ----------
+    .. [1] J. Immerkaer, "Fast Noise Variance Estimation", Computer Vision and
+       Image Understanding 64(2), 1996.
 
     Examples
     --------
@@ -157,6 +159,30 @@ def denoise_block(y: np.ndarray, noise: np.ndarray) -> np.ndarray:
         power = _box(rest * rest, COLOR_RADIUS)
         out[..., ch] = fit + rest * (power / (power + dt(COLOR_KEEP) * var_n + dt(1e-12)))
     return np.clip(out, 0, 1, out=out)
+
+
+def denoise_bands(y: np.ndarray, noise: np.ndarray, num_threads=None) -> np.ndarray:
+    """:func:`denoise_block` in bands of rows on the worker threads (scipy's filters release the GIL).
+
+    Each band is filtered with :data:`DENOISE_HALO` rows of context, so the
+    bands join as the whole block would (to float rounding of the running sums).
+    """
+    from .curves import _executor, _threads
+
+    h = y.shape[0]
+    bands = min(_threads(num_threads), max(1, h // (4 * DENOISE_HALO)))
+    if bands == 1:
+        return denoise_block(y, noise)
+    out = np.empty_like(y)
+    edges = np.linspace(0, h, bands + 1).astype(int)
+
+    def band(k):
+        r0, r1 = edges[k], edges[k + 1]
+        e0, e1 = max(0, r0 - DENOISE_HALO), min(h, r1 + DENOISE_HALO)
+        out[r0:r1] = denoise_block(y[e0:e1], noise[e0:e1])[r0 - e0 : r1 - e0]
+
+    list(_executor().map(band, range(bands)))
+    return out
 
 
 def check_denoise(denoise) -> float:

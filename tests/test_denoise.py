@@ -171,3 +171,9 @@ def test_denoise_layouts(rng):
 def test_bad_denoise(value, exc, match):
     with pytest.raises(exc, match=match):
         enhance(np.full((8, 8, 3), 0.1, np.float32), denoise=value)
+
+
+def test_no_amplification_no_filtering(rng):
+    """Where the curve does not amplify (strength 0: slope 1) the input's own grain stays."""
+    img = noisy_scene(rng, level=0.3)
+    np.testing.assert_allclose(enhance(img, strength=0.0), img, atol=1e-6, rtol=0)
