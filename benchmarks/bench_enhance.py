@@ -5,9 +5,11 @@ Run: python benchmarks/bench_enhance.py [--repeats 5] [--memory]
 Everything is measured side by side in one run: medians over repeats, printed
 with the ratio (eager torch time / skdce time; above 1 means skdce is faster).
 The eager reference does what the published implementation does: the whole
-image as one NCHW float32 tensor, the network, then 8 curve steps, each
-allocating new tensors. The same weights are loaded into torch from the
-bundled ONNX file. ``--memory`` adds peak RSS at 12 and 24 megapixels, each in
+image as one NCHW float32 tensor, the network (with its illumination-context
+input, computed by the torch twin), then 8 curve steps, each allocating new
+tensors, and no denoising. The same weights are loaded into torch from the
+bundled ONNX file. skdce is timed with its default denoising and without it
+(``denoise=0``). ``--memory`` adds peak RSS at 12 and 24 megapixels, each in
 a fresh subprocess. Needs ``skdce[train]`` (torch, onnx).
 """
 
@@ -26,6 +28,7 @@ from torch.nn import functional as F
 
 import skdce
 from skdce.train.export import model_from_onnx
+from skdce.train.model import illumination_context_torch
 
 MACS_PER_PIXEL = 79_200  # DCE-Net: 3->32, 5 x 32->32 or 64->32, 64->24 3x3 convolutions (approx.)
 
@@ -33,7 +36,7 @@ MACS_PER_PIXEL = 79_200  # DCE-Net: 3->32, 5 x 32->32 or 64->32, 64->24 3x3 conv
 def eager_zero_dce(net, img_u8):
     x = torch.from_numpy(img_u8).float().div(255).permute(2, 0, 1).unsqueeze(0)
     with torch.no_grad():
-        r = net(x)
+        r = net(x, illumination_context_torch(x))
         for i in range(8):
             a = r[:, 3 * i : 3 * i + 3]
             x = x + a * (x - torch.pow(x, 2))
@@ -44,7 +47,7 @@ def eager_zero_dce_pp(net, img_u8, scale=12):
     x = torch.from_numpy(img_u8).float().div(255).permute(2, 0, 1).unsqueeze(0)
     with torch.no_grad():
         small = F.interpolate(x, scale_factor=1 / scale, mode="bilinear")
-        a = net(small)
+        a = net(small, illumination_context_torch(small))
         a = F.interpolate(a, size=x.shape[-2:], mode="bilinear")
         for _ in range(8):
             x = x + a * (x - torch.pow(x, 2))
@@ -69,7 +72,7 @@ def low_light(h, w, seed=0):
 def _peak_rss(model, h, w):
     code = (
         "import numpy as np, skdce\n"
-        f"img = np.full(({h}, {w}, 3), 30, np.uint8)\n"
+        f"img = np.random.default_rng(0).integers(20, 40, ({h}, {w}, 3), dtype=np.uint8)\n"
         f"out = skdce.enhance(img, model={model!r}, providers='cpu')\n"
         # VmHWM: the peak RSS of this process image (ru_maxrss would include the parent's at fork)
         "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 1024)\n"
@@ -98,10 +101,12 @@ def main():
         t_ref = median_time(lambda: eager_zero_dce(net, img), args.repeats)
         print(f"\nzero-dce {w}x{h}: eager torch {t_ref * 1e3:.0f} ms")
         for m in models:
-            t = median_time(lambda: skdce.enhance(img, model=m, providers="cpu"), args.repeats)
-            gflops = 2 * MACS_PER_PIXEL * h * w / t / 1e9
-            print(f"  skdce {m:16s} {t * 1e3:7.0f} ms  speed-up {t_ref / t:4.2f}x  {gflops:5.1f} GFLOP/s effective")
-            results[f"zero-dce {w}x{h} {m}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t, "gflops": gflops}
+            for denoise in (1.0, 0.0):
+                t = median_time(lambda: skdce.enhance(img, model=m, providers="cpu", denoise=denoise), args.repeats)
+                gflops = 2 * MACS_PER_PIXEL * h * w / t / 1e9
+                label = f"{m} denoise={denoise:g}"
+                print(f"  skdce {label:26s} {t * 1e3:7.0f} ms  speed-up {t_ref / t:4.2f}x  {gflops:5.1f} GFLOP/s effective")
+                results[f"zero-dce {w}x{h} {label}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t, "gflops": gflops}
 
     if "zero-dce++" in skdce.list_models():
         pp = skdce.get_model("zero-dce++")
@@ -109,9 +114,12 @@ def main():
         for h, w in [(900, 1200), (3000, 4000)]:
             img = low_light(h, w)
             t_ref = median_time(lambda: eager_zero_dce_pp(net_pp, img), args.repeats)
-            t = median_time(lambda: skdce.enhance(img, model="zero-dce++", providers="cpu"), args.repeats)
-            print(f"\nzero-dce++ {w}x{h}: eager torch {t_ref * 1e3:.0f} ms, skdce {t * 1e3:.0f} ms, speed-up {t_ref / t:.2f}x")
-            results[f"zero-dce++ {w}x{h}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t}
+            print(f"\nzero-dce++ {w}x{h}: eager torch {t_ref * 1e3:.0f} ms")
+            for denoise in (1.0, 0.0):
+                t = median_time(lambda: skdce.enhance(img, model="zero-dce++", providers="cpu", denoise=denoise),
+                                args.repeats)
+                print(f"  skdce zero-dce++ denoise={denoise:g} {t * 1e3:7.0f} ms  speed-up {t_ref / t:.2f}x")
+                results[f"zero-dce++ {w}x{h} denoise={denoise:g}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t}
 
     if args.memory:
         print()
@@ -120,7 +128,7 @@ def main():
                 continue
             for h, w in [(3000, 4000), (4000, 6000)]:
                 mb = _peak_rss(model, h, w)
-                print(f"peak RSS {model} {w}x{h} ({h * w / 1e6:.0f} MP, uint8 in, float32 out): {mb:.0f} MB")
+                print(f"peak RSS {model} {w}x{h} ({h * w / 1e6:.0f} MP, uint8 in, float32 out, denoised): {mb:.0f} MB")
                 results[f"rss {model} {h * w // 10**6}MP"] = mb
     if args.json:
         with open(args.json, "w") as fh:

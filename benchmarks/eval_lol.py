@@ -5,7 +5,10 @@ Run: python benchmarks/eval_lol.py [--lol ../shared/data/lol] [--models zero-dce
 Mean PSNR and SSIM over the 185 validation images (``val.txt``) at full
 resolution, 8-bit RGB, ``skimage.metrics.peak_signal_noise_ratio(data_range=255)``
 and ``structural_similarity(channel_axis=-1, data_range=255)``, no cropping, no
-GT-mean rescaling; plus the mean output intensity. The unenhanced input is
+GT-mean rescaling; plus the mean output intensity and the noise left in the
+outputs, the mean of ``skimage.restoration.estimate_sigma(out / 255,
+channel_axis=-1, average_sigmas=True)`` (needs PyWavelets). Each model runs
+with ``enhance``'s default denoising unless ``--denoise`` says otherwise. The unenhanced input is
 scored as a baseline. Any ``.onnx`` file (for instance other published weights
 converted to ONNX by their owner) can be scored beside the bundled models.
 """
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.restoration import estimate_sigma
 
 import skdce
 
@@ -37,6 +41,7 @@ def main():
     p.add_argument("--lol", default=str(root.parent / "shared" / "data" / "lol"))
     p.add_argument("--models", nargs="*", default=None, help="bundled names or .onnx paths (default: all bundled)")
     p.add_argument("--strength", type=float, default=1.0)
+    p.add_argument("--denoise", type=float, default=None, help="denoise strength passed to enhance (default: its own)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N validation images")
     p.add_argument("--json", help="write the results to this file")
     args = p.parse_args()
@@ -51,24 +56,28 @@ def main():
     results = {}
     for label in ["input"] + models:
         t0 = time.perf_counter()
-        psnr, ssim, mean = [], [], []
+        psnr, ssim, mean, noise = [], [], [], []
         for low, ref in pairs:
             if label == "input":
                 out = low
             else:
-                out = np.round(skdce.enhance(low, model=label, strength=args.strength) * 255).astype(np.uint8)
+                kw = {} if args.denoise is None else {"denoise": args.denoise}
+                out = np.round(skdce.enhance(low, model=label, strength=args.strength, **kw) * 255).astype(np.uint8)
             ps, ss = score(out, ref)
             psnr.append(ps)
             ssim.append(ss)
             mean.append(out.mean() / 255)
+            noise.append(estimate_sigma(out / 255.0, channel_axis=-1, average_sigmas=True))
         results[label] = {
             "psnr": float(np.mean(psnr)),
             "ssim": float(np.mean(ssim)),
             "mean_intensity": float(np.mean(mean)),
+            "noise_sigma": float(np.mean(noise)),
             "seconds": time.perf_counter() - t0,
         }
         r = results[label]
         print(f"{label:24s} PSNR {r['psnr']:6.2f} dB  SSIM {r['ssim']:.4f}  mean {r['mean_intensity']:.3f}  "
+              f"noise {r['noise_sigma']:.4f}  "
               f"({len(pairs)} images, {r['seconds']:.0f} s)", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
