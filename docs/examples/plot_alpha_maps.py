@@ -28,7 +28,9 @@ print(alphas.shape, alphas.dtype)
 # ---------------------
 # Shown here: the mean of the R, G and B maps of each iteration. Positive
 # alphas brighten, negative ones darken; the network can use different
-# curves in different regions and at different iterations.
+# curves in different regions and at different iterations (see
+# :doc:`plot_mixed_lighting` for an image whose halves need different
+# curves).
 
 per_iter = alphas.reshape(alphas.shape[:2] + (8, 3))  # (H, W, iteration, channel)
 limit = float(np.abs(per_iter.mean(axis=-1)).max())
@@ -71,10 +73,13 @@ fig.tight_layout()
 # %%
 # The two steps are exactly ``enhance``
 # -------------------------------------
-# At ``strength=1``, :func:`skdce.enhance` equals
-# ``apply_le_curves(image, estimate_curves(image))``.
+# At ``strength=1`` and without denoising (``denoise=0``; by default
+# :func:`skdce.enhance` also removes the noise the curves amplify, see
+# :doc:`plot_denoise`), :func:`skdce.enhance` equals
+# ``apply_le_curves(image, estimate_curves(image))`` for the same model.
 
 two_steps = skdce.apply_le_curves(dark, alphas)
-print("max difference to skdce.enhance:", float(np.abs(two_steps - skdce.enhance(dark)).max()))
+plain = skdce.enhance(dark, model="zero-dce", denoise=0)
+print("max difference to skdce.enhance:", float(np.abs(two_steps - plain).max()))
 
 plt.show()

@@ -18,8 +18,10 @@ from skdce.data import low_light_sample
 from skdce.losses import (
     DEFAULT_WEIGHTS,
     LossTerms,
+    adaptive_exposure_loss,
     color_constancy_loss,
     exposure_control_loss,
+    exposure_target,
     illumination_smoothness_loss,
     spatial_consistency_loss,
     zero_reference_loss,
@@ -79,6 +81,43 @@ for ax, img, title in zip(axes, (dark / 255.0, bright), ("before", "after")):
     ax.set_title(f"{title}: L_exp = {exposure_control_loss(img):.3f}")
     ax.set_axis_off()
 fig.colorbar(im, ax=axes, label="patch mean - E")
+
+# %%
+# The adaptive exposure target of skdce's models
+# ----------------------------------------------
+# One level for every patch lifts a dark scene, but it also pulls a
+# well-exposed photo toward 0.6 and flattens mixed lighting. skdce's models
+# are trained instead toward :func:`~skdce.losses.exposure_target`, a target
+# per patch derived from the input and its illumination context ``c`` (how
+# bright the surroundings are; see :doc:`/user_guide/curves`): a patch of
+# mean ``m`` should reach ``m ** gamma``, with ``gamma`` chosen so that dark
+# surroundings (``c < level``) are lifted to ``level``, over-exposed ones
+# (``c > level_high``) lowered to ``level_high``, and well-exposed ones kept
+# (``gamma = 1``). :func:`~skdce.losses.adaptive_exposure_loss` is the squared
+# distance to that target.
+#
+# The curves below are the target of a uniform 16x16 patch of mean ``m`` in
+# surroundings of brightness ``c``, with the defaults ``level=0.43`` and
+# ``level_high=0.7``.
+
+m = np.linspace(0.01, 0.99, 50)
+fig, ax = plt.subplots(figsize=(5, 3.6))
+for c in (0.05, 0.15, 0.3, 0.5, 0.85):
+    target = [exposure_target(np.full((16, 16, 3), v), np.full((16, 16), c))[0, 0, 0] for v in m]
+    ax.plot(m, target, label=f"c = {c:g}")
+ax.plot(m, np.full_like(m, 0.6), "k--", lw=0.8, label="fixed level E = 0.6")
+ax.set(xlabel="patch mean of the input m", ylabel="target patch mean", xlim=(0, 1), ylim=(0, 1))
+ax.legend(fontsize="small", title="surroundings")
+fig.tight_layout()
+
+# %%
+# On a well-exposed gray image (its own context: the average of a uniform
+# image is itself) the fixed-level loss asks for a change, the adaptive one
+# does not:
+
+gray = np.full((32, 32, 3), 0.5)
+print("exposure_control_loss: ", exposure_control_loss(gray))
+print("adaptive_exposure_loss:", adaptive_exposure_loss(gray, gray, np.full((32, 32), 0.5)))
 
 # %%
 # Colour constancy: the channel means

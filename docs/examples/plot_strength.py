@@ -7,6 +7,11 @@ Strength: from no change to full
 ``1`` (the default) the model's result, and values up to ``2`` a stronger
 enhancement. The scaled alphas are clipped to [-1, 1], so every strength keeps
 the output in [0, 1] and monotonic in the input.
+
+Denoising is turned off here (``denoise=0``) to show the curves alone: with
+the default ``denoise=1``, :func:`skdce.enhance` also filters the noise the
+curves amplify, and at ``strength=0`` (curve slope 1 everywhere) the noise
+the input already had (see :doc:`plot_denoise`).
 """
 
 import matplotlib.pyplot as plt
@@ -17,7 +22,7 @@ from skdce.data import low_light_sample
 
 dark = low_light_sample("astronaut")[::2, ::2]  # (256, 256, 3) uint8
 strengths = [0.0, 0.25, 0.5, 0.75, 1.0]
-results = [skdce.enhance(dark, strength=s) for s in strengths]
+results = [skdce.enhance(dark, strength=s, denoise=0) for s in strengths]
 
 fig, axes = plt.subplots(1, len(strengths), figsize=(14, 3.1))
 for ax, s, img in zip(axes, strengths, results):
@@ -55,7 +60,7 @@ fig.tight_layout()
 # ---------------------------------
 
 more = np.linspace(0, 1, 9)
-means = [float(skdce.enhance(dark, strength=s).mean()) for s in more]
+means = [float(skdce.enhance(dark, strength=s, denoise=0).mean()) for s in more]
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(more, means, "o-")
 ax.set(xlabel="strength", ylabel="mean output value")

@@ -5,8 +5,12 @@ Large images: tiling is exact
 
 The full ``zero-dce`` network runs on tiles of ``tile_size`` pixels (512 by
 default on the CPU, 2048 on CUDA) to bound its memory on large images. Each tile is given 7 pixels of
-real image context on each side (the network's receptive field is 15x15), so
-the result does not depend on the tiling at all: no seams, no blending.
+real image context on each side (the network's receptive field is 15x15), and
+the denoiser of :func:`skdce.enhance` (:doc:`plot_denoise`)
+``skdce.denoise.DENOISE_HALO`` more. The illumination context the network
+also sees and the noise estimate are computed once from the whole image, and
+each tile reads its part of them. So the result does not depend on the tiling
+at all: no seams, no blending.
 """
 
 import time

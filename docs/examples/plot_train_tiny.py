@@ -127,9 +127,12 @@ print({k: round(v, 4) for k, v in evaluate_model(model, val_set, config).items()
 # ---------------------------------------------
 # :func:`skdce.train.build_model` makes a new network: :class:`~skdce.train.DCENet`
 # (Zero-DCE, 24 maps) or :class:`~skdce.train.DCENetPP` (Zero-DCE++, 3 maps,
-# depthwise-separable). Calling a network gives the alpha maps;
-# :func:`skdce.train.apply_le_curves_torch` applies them and is the twin of
-# :func:`skdce.apply_le_curves`.
+# depthwise-separable). A network takes two inputs, the image and its
+# one-channel illumination context (computed from the whole image, see
+# :doc:`/user_guide/curves`): ``model(image, context)`` gives the alpha maps,
+# and ``model.enhance(image)`` computes the context itself and returns the
+# enhanced image with the maps. :func:`skdce.train.apply_le_curves_torch`
+# applies maps and is the twin of :func:`skdce.apply_le_curves`.
 
 for arch in ("zero-dce", "zero-dce++"):
     net = build_model(arch)
@@ -139,8 +142,10 @@ for arch in ("zero-dce", "zero-dce++"):
 image = low_light_sample("chelsea")[::4, ::4] / 255.0  # (75, 113, 3) float64
 with torch.no_grad():
     x = torch.from_numpy(image.transpose(2, 0, 1)[None]).float()
-    alphas = model(x)
+    enhanced, alphas = model.enhance(x)  # the context of x, the maps, the curves
     enhanced_torch = apply_le_curves_torch(x, alphas)[0].permute(1, 2, 0).numpy()
+same = torch.equal(enhanced[0].permute(1, 2, 0), torch.from_numpy(enhanced_torch))
+print("model.enhance applies apply_le_curves_torch:", same)
 alphas_np = alphas[0].permute(1, 2, 0).numpy()
 enhanced_numpy = skdce.apply_le_curves(image.astype(np.float32), alphas_np)
 difference = float(np.abs(enhanced_torch - enhanced_numpy).max())

@@ -9,6 +9,9 @@ from pathlib import Path
 ORDER = [
     "plot_enhance.py",
     "plot_alpha_maps.py",
+    "plot_mixed_lighting.py",
+    "plot_well_exposed.py",
+    "plot_denoise.py",
     "plot_strength.py",
     "plot_compare_methods.py",
     "plot_losses.py",
