@@ -43,20 +43,27 @@ class ContextMap:
 
     Parameters
     ----------
-    rgb : (N, H, W, C) ndarray
+    rgb : (N, H, W, C) ndarray or None
         Float in [0, 1] or unsigned integer (scaled by its maximum); the
         channel mean is the gray level.
+    grids, size : list of (N, h, w, C) ndarray, (int, int)
+        Instead of ``rgb``: its box means on the :data:`CONTEXT_GRIDS`
+        (:func:`context_size` each), in [0, 1], and the full size.
     """
 
-    def __init__(self, rgb: np.ndarray):
-        n, h, w, c = rgb.shape
-        scale = 1.0 / np.iinfo(rgb.dtype).max if rgb.dtype.kind == "u" else 1.0
-        self.shape = (n, h, w)
+    def __init__(self, rgb: np.ndarray | None, *, grids=None, size=None):
+        if rgb is not None:
+            n, h, w, c = rgb.shape
+            grids = [box_downscale(rgb, context_size(h, w, grid)) for grid in CONTEXT_GRIDS]
+            size = (h, w)
+            scale = 1.0 / np.iinfo(rgb.dtype).max if rgb.dtype.kind == "u" else 1.0
+        else:  # box means computed elsewhere (Dask, chunk by chunk), already on the [0, 1] scale
+            scale = 1.0
+        self.shape = (grids[0].shape[0],) + tuple(size)
         self._ups = []
-        for grid in CONTEXT_GRIDS:
-            small = box_downscale(rgb, context_size(h, w, grid)).astype(np.float32)
-            gray = small.mean(axis=-1, keepdims=True, dtype=np.float32) * np.float32(scale)
-            self._ups.append(BilinearUpsampler(np.ascontiguousarray(gray), (h, w)))
+        for small in grids:
+            gray = small.astype(np.float32).mean(axis=-1, keepdims=True, dtype=np.float32) * np.float32(scale)
+            self._ups.append(BilinearUpsampler(np.ascontiguousarray(gray), tuple(size)))
 
     def block(self, b: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Rows ``r0:r1``, columns ``c0:c1`` of image ``b`` as a new ``(r1 - r0, c1 - c0)`` float32 array."""

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from ._context import ContextMap
+from ._dask import enhance_dask, estimate_curves_dask, is_dask_array
 from ._image import compute_dtype, image_layout, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session
@@ -83,12 +84,19 @@ def _context_input(context: ContextMap | None, b: int, r0: int, r1: int, c0: int
     return None if context is None else context.block(b, r0, r1, c0, c1)[None, None]
 
 
-def _estimate_tile(session, src, context, n, y0, y1, x0, x1, h, w, n_color, strength):
-    """Alpha maps ``(th, tw, K)`` for one tile (K=24 or 3; averaged to gray if needed)."""
+def _estimate_tile(session, src, context, n, y0, y1, x0, x1, h, w, n_color, strength, origin=(0, 0), b=None):
+    """Alpha maps ``(th, tw, K)`` for one tile (K=24 or 3; averaged to gray if needed).
+
+    Coordinates are the whole image's (``h x w``); ``src[n]`` holds its pixels
+    from row and column ``origin`` on (a window of the image, for Dask), and
+    must reach 7 pixels beyond the tile where the image does. ``b`` is the
+    tile's image in the batch for the context (default ``n``).
+    """
     py0, py1 = max(0, y0 - HALO), min(h, y1 + HALO)
     px0, px1 = max(0, x0 - HALO), min(w, x1 + HALO)
-    ctx = _context_input(context, n, py0, py1, px0, px1)
-    a = session.run(_net_input(src[n, py0:py1, px0:px1], n_color), ctx)[0]
+    oy, ox = origin
+    ctx = _context_input(context, n if b is None else b, py0, py1, px0, px1)
+    a = session.run(_net_input(src[n, py0 - oy : py1 - oy, px0 - ox : px1 - ox], n_color), ctx)[0]
     a = np.moveaxis(a[:, y0 - py0 : y1 - py0, x0 - px0 : x1 - px0], 0, -1)
     return _finish_maps(a, n_color, strength)
 
@@ -107,47 +115,73 @@ def _finish_maps(a: np.ndarray, n_color: int, strength: float) -> np.ndarray:
 _DENOISE_TILE = 512
 
 
+def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount, curves, origin=(0, 0)):
+    """The enhanced, denoised ``(y1 - y0, x1 - x0, c)`` tile of image ``b``.
+
+    Coordinates are the whole image's; ``src[n]`` holds its pixels from
+    ``origin`` on and must reach :data:`DENOISE_HALO` (plus the network's 7)
+    pixels beyond the tile where the image does (the network's 7 alone when
+    ``amount`` is 0: the plain curves). ``up`` upsamples the shared maps
+    (Zero-DCE++), else the network runs here; ``sigma`` is the image's noise.
+    """
+    h, w = p.size
+    nc = p.n_color
+    oy, ox = origin
+    halo = DENOISE_HALO if amount else 0
+    ey0, ey1 = max(0, y0 - halo), min(h, y1 + halo)
+    ex0, ex1 = max(0, x0 - halo), min(w, x1 + halo)
+    if up is not None:
+        a = up.block(b, ey0, ey1, ex0, ex1, out=np.empty((ey1 - ey0, ex1 - ex0, nc), np.float32))
+        a = a[:, :, None, :]
+    else:
+        a = _estimate_tile(p.session, src, p.context, n, ey0, ey1, ex0, ex1, h, w, nc, p.strength, origin, b)
+        a = a.reshape(a.shape[:2] + (a.shape[2] // nc, nc))  # (h, w, iterations, colours)
+    region = src[n : n + 1, ey0 - oy : ey1 - oy, ex0 - ox : ex1 - ox]
+    y = np.empty(region.shape[:3] + (nc,), p.dtype)
+    run_blocks(region, y, nc, lambda _b, r0, r1, c0, c1: a[r0:r1, c0:c1], per_iter=a.shape[2] > 1, **curves)
+    if not amount:
+        return y[0, y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
+    # the slope of the mean curve at the mean level steers the filter (one plane, not three)
+    scale = p.dtype.type(1.0 / np.iinfo(src.dtype).max) if src.dtype.kind == "u" else p.dtype.type(1)
+    level = region[0, ..., :nc].mean(axis=-1, keepdims=True, dtype=p.dtype) * scale
+    gain = gain_block(level, a.mean(axis=-1, keepdims=True, dtype=p.dtype), p.info.iterations)[..., 0]
+    # the noise the curve added: gain * s out, s of it there before; nothing where gain <= 1
+    np.multiply(gain, gain, out=gain)
+    gain -= 1
+    np.maximum(gain, 0, out=gain)
+    np.sqrt(gain, out=gain)
+    gain *= p.dtype.type(amount * sigma)
+    clean = denoise_bands(y[0], gain, p.num_threads)
+    return clean[y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
+
+
 def _enhance_denoised(p: "_Prepared", dst: np.ndarray, amount: float, curves: dict) -> None:
-    """Curves, then :func:`skdce.denoise.denoise_block` steered by ``amount * noise * gain``, tile by tile.
+    """Curves, then :func:`skdce.denoise.denoise_block` steered by the noise they added, tile by tile.
 
     Each tile is computed with :data:`DENOISE_HALO` pixels of extra context
     (and the network's own 7 beyond them), so tiles join exactly.
     """
     n, h, w, _ = p.src.shape
-    nc = p.n_color
     up = BilinearUpsampler(p.small_maps(), (h, w)) if p.shared else None
     tile = _DENOISE_TILE if p.shared else p.tile
-    scale = p.dtype.type(1.0 / np.iinfo(p.src.dtype).max) if p.src.dtype.kind == "u" else p.dtype.type(1)
     for b in range(n):
-        sigma = noise_level(p.src[b, ..., :nc])
+        sigma = noise_level(p.src[b, ..., : p.n_color])
         for y0, y1, x0, x1 in _tiles(h, w, tile):
-            ey0, ey1 = max(0, y0 - DENOISE_HALO), min(h, y1 + DENOISE_HALO)
-            ex0, ex1 = max(0, x0 - DENOISE_HALO), min(w, x1 + DENOISE_HALO)
-            if up is not None:
-                a = up.block(b, ey0, ey1, ex0, ex1, out=np.empty((ey1 - ey0, ex1 - ex0, nc), np.float32))
-                a = a[:, :, None, :]
-            else:
-                a = _estimate_tile(p.session, p.src, p.context, b, ey0, ey1, ex0, ex1, h, w, nc, p.strength)
-                a = a.reshape(a.shape[:2] + (a.shape[2] // nc, nc))  # (h, w, iterations, colours)
-            region = p.src[b : b + 1, ey0:ey1, ex0:ex1]
-            y = np.empty(region.shape[:3] + (nc,), p.dtype)
-            run_blocks(region, y, nc, lambda _b, r0, r1, c0, c1: a[r0:r1, c0:c1], per_iter=a.shape[2] > 1, **curves)
-            # the slope of the mean curve at the mean level steers the filter (one plane, not three)
-            level = region[0, ..., :nc].mean(axis=-1, keepdims=True, dtype=p.dtype) * scale
-            gain = gain_block(level, a.mean(axis=-1, keepdims=True, dtype=p.dtype), p.info.iterations)[..., 0]
-            # the noise the curve added: gain * s out, s of it there before; nothing where gain <= 1
-            np.multiply(gain, gain, out=gain)
-            gain -= 1
-            np.maximum(gain, 0, out=gain)
-            np.sqrt(gain, out=gain)
-            gain *= p.dtype.type(amount * sigma)
-            clean = denoise_bands(y[0], gain, p.num_threads)
-            dst[b, y0:y1, x0:x1, :nc] = clean[y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
+            dst[b, y0:y1, x0:x1, : p.n_color] = _denoised_tile(p, p.src, b, b, y0, y1, x0, x1, up, sigma, amount, curves)
 
 
 class _Prepared:
-    def __init__(self, image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength):
-        self.image = np.asarray(image)
+    """The checked arguments of one call: model, session, layout; the image as ``(N, H, W, C)``.
+
+    With ``lazy=True`` (a Dask array) nothing of the image is read here: its
+    values are checked chunk by chunk, and ``src`` and ``context`` are left
+    to the caller.
+    """
+
+    def __init__(self, image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength,
+                 lazy=False):
+        self.image = image if lazy else np.asarray(image)
+        self.dtype_in = np.dtype(self.image.dtype)
         self.dtype = compute_dtype(self.image.dtype, "image")
         self.layout = image_layout(self.image, channel_axis, "image")
         if self.image.size == 0:
@@ -168,25 +202,37 @@ class _Prepared:
                     f"{3 * self.info.iterations} (one triple per iteration)."
                 )
         self.shared = self.session.n_maps == 3
-        validate_values(self.image, "image")
-        self.src = self.layout.to_nhwc(self.image)
         self.n_color = self.layout.n_color
+        self.src = self.context = None
+        nhwc = self.layout.to_nhwc(self.image)
+        self.size = tuple(int(d) for d in nhwc.shape[1:3])
+        if lazy:
+            return
+        validate_values(self.image, "image")
+        self.src = nhwc
         # the full model's context is a whole-image quantity: computed once, read per tile
-        wants_context = self.session.context_name is not None and not self.shared
-        self.context = ContextMap(self.src[..., : self.n_color]) if wants_context else None
+        if self.session.context_name is not None and not self.shared:
+            self.context = ContextMap(self.src[..., : self.n_color])
 
-    def small_maps(self) -> np.ndarray:
-        """``(N, h, w, c)`` maps of a shared-curve model, estimated on a box-downscaled copy."""
-        n, h, w, _ = self.src.shape
-        size = small_size(h, w, self.scale)
+    def small_maps(self, smalls=None) -> np.ndarray:
+        """``(N, h, w, c)`` maps of a shared-curve model, estimated on a box-downscaled copy.
+
+        ``smalls``: the ``(1, h, w, c)`` downscaled images, in [0, 1] or the
+        integer scale of the input (Dask computes them chunk by chunk); by
+        default they are computed here from the image.
+        """
+        if smalls is None:
+            n, h, w, _ = self.src.shape
+            size = small_size(h, w, self.scale)
+            smalls = [box_downscale(self.src[b : b + 1, :, :, : self.n_color], size) if size != (h, w)
+                      else self.src[b : b + 1, :, :, : self.n_color] for b in range(n)]
         maps = []
-        for b in range(n):
-            rgb = self.src[b : b + 1, :, :, : self.n_color]
-            small = box_downscale(rgb, size) if size != (h, w) else rgb
-            if rgb.dtype.kind == "u":  # box_downscale keeps the integer scale
-                small = small * np.float32(1.0 / np.iinfo(rgb.dtype).max)
+        for small in smalls:
+            if self.dtype_in.kind == "u":  # box_downscale keeps the integer scale
+                small = small * np.float32(1.0 / np.iinfo(self.dtype_in).max)
             ctx = ContextMap(small) if self.session.context_name is not None else None
-            a = self.session.run(_net_input(small[0], self.n_color), _context_input(ctx, 0, 0, size[0], 0, size[1]))[0]
+            sh, sw = small.shape[1:3]
+            a = self.session.run(_net_input(small[0], self.n_color), _context_input(ctx, 0, 0, sh, 0, sw))[0]
             maps.append(_finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength))
         return np.ascontiguousarray(np.stack(maps), dtype=np.float32)
 
@@ -254,6 +300,9 @@ def estimate_curves(
     >>> skdce.estimate_curves(img).shape
     (20, 30, 24)
     """
+    if is_dask_array(image):
+        return estimate_curves_dask(image, model=model, channel_axis=channel_axis, scale_factor=scale_factor,
+                                    providers=providers, tile_size=tile_size, num_threads=num_threads)
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, 1.0)
     if p.shared:
         return p.to_layout(p.shared_maps())
@@ -344,6 +393,9 @@ def enhance(
     >>> out.dtype, bool(out.mean() > dark.mean())
     (dtype('float32'), True)
     """
+    if is_dask_array(image):
+        return enhance_dask(image, model=model, strength=strength, channel_axis=channel_axis, scale_factor=scale_factor,
+                            providers=providers, tile_size=tile_size, num_threads=num_threads, denoise=denoise)
     amount = check_denoise(denoise)
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength)
     out = np.empty(p.image.shape, p.dtype)

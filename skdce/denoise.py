@@ -103,25 +103,37 @@ def estimate_noise(image, *, channel_axis=-1) -> float | np.ndarray:
     return sigmas if layout.batched else float(sigmas[0])
 
 
-def noise_level(rgb: np.ndarray) -> float:
-    """:func:`estimate_noise` of one ``(H, W, c)`` image (any skdce dtype)."""
-    h, w, c = rgb.shape
+def noise_rows(h: int, w: int) -> np.ndarray | None:
+    """First rows of the 3-row bands :func:`noise_level` samples (None below 3x3 pixels)."""
     if h < 3 or w < 3:
-        return 0.0
-    scale = 1.0 / np.iinfo(rgb.dtype).max if rgb.dtype.kind == "u" else 1.0
+        return None
     # bands of 3 rows give 1 row of responses each; take enough bands for the sample
     stride = max(1, int(np.ceil((h - 2) * (w - 2) / _NOISE_SAMPLE)))
-    starts = np.arange(0, h - 2, stride)
+    return np.arange(0, h - 2, stride)
+
+
+def noise_from_rows(rows) -> float:
+    """The estimate from the three ``(bands, W, c)`` row sets at offsets 0, 1 and 2 (unscaled)."""
+    c, w = rows[0].shape[-1], rows[0].shape[-2]
     total = 0.0
     for ch in range(c):
-        x = rgb[..., ch]
-        rows = [x[starts + k].astype(np.float32) for k in range(3)]
-        r = np.zeros((len(starts), w - 2), np.float32)
+        r = np.zeros((rows[0].shape[0], w - 2), np.float32)
         for k in range(3):
+            row = rows[k][..., ch].astype(np.float32)
             for j in range(3):
-                r += np.float32(_IMMERKAER[k, j]) * rows[k][:, j : w - 2 + j]
+                r += np.float32(_IMMERKAER[k, j]) * row[:, j : w - 2 + j]
         total += 1.4826 * float(np.median(np.abs(r))) / 6.0
-    return total / c * scale
+    return total / c
+
+
+def noise_level(rgb: np.ndarray) -> float:
+    """:func:`estimate_noise` of one ``(H, W, c)`` image (any skdce dtype)."""
+    h, w, _ = rgb.shape
+    starts = noise_rows(h, w)
+    if starts is None:
+        return 0.0
+    scale = 1.0 / np.iinfo(rgb.dtype).max if rgb.dtype.kind == "u" else 1.0
+    return noise_from_rows([rgb[starts + k] for k in range(3)]) * scale
 
 
 def _box(x: np.ndarray, radius: int) -> np.ndarray:

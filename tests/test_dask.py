@@ -1,0 +1,78 @@
+"""Dask arrays in, lazy Dask arrays out, equal to the in-memory results."""
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+
+import skdce  # noqa: E402
+from skdce import enhance, estimate_curves  # noqa: E402
+
+#: The box means of the context and of Zero-DCE++'s small image are summed chunk
+#: by chunk, in another order than in memory: float32 rounding, a few ulp.
+ATOL = 2e-6
+
+
+def scene(rng, shape):
+    return (rng.random(shape) * 0.3).astype(np.float32)
+
+
+# chunk shapes: smaller than the halo (5 < 7 + 13), ragged edges, one chunk
+CHUNKS = [(5, 6, 3), (25, 40, 3), (17, 90, 3), (70, 90, 3)]
+
+
+@pytest.mark.parametrize("chunks", CHUNKS)
+@pytest.mark.parametrize("model", ["zero-dce-int8", "zero-dce++"])
+@pytest.mark.parametrize("denoise", [0, 1])
+def test_lazy_equals_in_memory(rng, chunks, model, denoise):
+    img = scene(rng, (70, 90, 3))
+    kw = dict(model=model, denoise=denoise, scale_factor=4 if model == "zero-dce++" else None)
+    lazy = enhance(da.from_array(img, chunks=chunks), **kw)
+    assert isinstance(lazy, da.Array) and lazy.shape == img.shape and lazy.dtype == np.float32
+    assert lazy.chunks == da.from_array(img, chunks=chunks).chunks  # the input's chunking comes back
+    np.testing.assert_allclose(lazy.compute(), enhance(img, **kw), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("model", ["zero-dce", "zero-dce++"])
+def test_curves_lazy_equal_in_memory(rng, model):
+    img = scene(rng, (40, 50, 3))
+    lazy = estimate_curves(da.from_array(img, chunks=(9, 13, 3)), model=model)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(), estimate_curves(img, model=model), atol=ATOL, rtol=0)
+
+
+def test_channel_axis_split_batches_and_dtypes(rng):
+    batch = scene(rng, (3, 2, 30, 40))  # (N, C, H, W) would be 2 channels: use RGBA channels-first below
+    rgba = np.concatenate([scene(rng, (3, 3, 30, 40)), rng.random((3, 1, 30, 40)).astype(np.float32)], axis=1)
+    lazy = enhance(da.from_array(rgba, chunks=(2, 1, 11, 23)), channel_axis=1)  # channels split across chunks
+    ref = enhance(rgba, channel_axis=1)
+    np.testing.assert_allclose(lazy.compute(), ref, atol=ATOL, rtol=0)
+    np.testing.assert_array_equal(lazy.compute()[:, 3], rgba[:, 3])
+    u16 = np.round(batch[:, 0] * 65535).astype(np.uint16)  # gray uint16 batch
+    got = enhance(da.from_array(u16, chunks=(1, 16, 16)), channel_axis=None)
+    np.testing.assert_allclose(got.compute(), enhance(u16, channel_axis=None), atol=ATOL, rtol=0)
+    f64 = enhance(da.from_array(batch[0, 0].astype(np.float64), chunks=8), channel_axis=None)
+    assert f64.dtype == np.float64
+
+
+def test_nothing_runs_until_computed(rng, monkeypatch):
+    img = scene(rng, (40, 50, 3))
+    calls = []
+    from skdce import _enhance
+
+    real = _enhance._denoised_tile
+    monkeypatch.setattr(_enhance, "_denoised_tile", lambda *a, **k: calls.append(1) or real(*a, **k))
+    lazy = enhance(da.from_array(img, chunks=20))
+    assert not calls
+    lazy.compute()
+    assert calls
+
+
+def test_bad_values_raise_at_compute(rng):
+    img = scene(rng, (20, 20, 3))
+    img[3, 3, 0] = np.nan
+    lazy = enhance(da.from_array(img, chunks=10))
+    with pytest.raises(ValueError, match="NaN"):
+        lazy.compute()
+    with pytest.raises(ValueError, match=r"outside \[0, 4\]"):
+        enhance(da.from_array(img, chunks=10), denoise=9)
