@@ -132,7 +132,7 @@ def _merge_small(chunks: tuple, depth: int) -> tuple:
     return tuple(merged)
 
 
-def _global_state(p, x, *, context: bool):
+def _global_state(p, x):
     """Whole-image quantities: the context map (full model) and the small maps (Zero-DCE++)."""
     n, h, w, _ = x.shape
     nc = p.n_color
@@ -148,16 +148,24 @@ def _global_state(p, x, *, context: bool):
         finally:
             p.dtype_in = saved
         return BilinearUpsampler(maps, (h, w))
-    if context and p.session.context_name is not None:
+    if p.session.context_name is not None:
         grids = _box_means(rgb, [context_size(h, w, g) for g in CONTEXT_GRIDS])
         p.context = ContextMap(None, grids=[g * np.float32(scale) for g in grids], size=(h, w))
     return None
 
 
-def _block_origin(chunks, location, depth):
-    """Whole-image start of an overlapped block: its chunk's start less the halo it got (none at the edges)."""
+def _block_geometry(chunks, block_info, depth):
+    """Where an overlapped block lies: ``(b0, origin, (y0, y1, x0, x1))``.
+
+    ``b0`` is its first image in the batch; ``origin`` the whole-image row and
+    column of its first pixel (its chunk's start less the halo it got, none at
+    the edges); ``y0:y1, x0:x1`` the chunk it computes, in whole-image coordinates.
+    """
+    loc = block_info[0]["chunk-location"]
     starts = [np.cumsum((0,) + c) for c in chunks]
-    return tuple(int(starts[a][i] - (depth if i > 0 else 0)) for a, i in ((1, location[1]), (2, location[2])))
+    y0, x0 = int(starts[1][loc[1]]), int(starts[2][loc[2]])
+    origin = (y0 - (depth if loc[1] > 0 else 0), x0 - (depth if loc[2] > 0 else 0))
+    return int(starts[0][loc[0]]), origin, (y0, y0 + chunks[1][loc[1]], x0, x0 + chunks[2][loc[2]])
 
 
 def enhance_dask(image, *, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise):
@@ -172,21 +180,16 @@ def enhance_dask(image, *, model, strength, channel_axis, scale_factor, provider
               tile_size=tile_size, strength=strength)
     da, p, x, depth = _prepare(image, channel_axis,
                                lambda p: (0 if p.shared else HALO) + (DENOISE_HALO if amount else 0), **kw)
-    up = _global_state(p, x, context=True)
+    up = _global_state(p, x)
     sigmas = _noise_levels(x[..., : p.n_color], 1.0 / np.iinfo(x.dtype).max if x.dtype.kind == "u" else 1.0) \
         if amount else np.zeros(x.shape[0])
     int_scale = 1.0 / np.iinfo(x.dtype).max if x.dtype.kind == "u" else None
     curves = dict(n_iter=p.info.iterations, int_scale=int_scale, check_image=False, check_alpha=False)
     chunks = x.chunks
-    h, w = p.size
 
     def run(block, block_info=None):
-        loc = block_info[0]["chunk-location"]
-        oy, ox = _block_origin(chunks, loc, depth)
-        b0 = int(np.sum(chunks[0][: loc[0]]))
+        b0, (oy, ox), (y0, y1, x0, x1) = _block_geometry(chunks, block_info, depth)
         validate_values(block, "image")
-        y0, x0 = oy + (depth if loc[1] > 0 else 0), ox + (depth if loc[2] > 0 else 0)
-        y1, x1 = y0 + chunks[1][loc[1]], x0 + chunks[2][loc[2]]
         out = np.empty((block.shape[0], y1 - y0, x1 - x0, block.shape[3]), p.dtype)
         for n in range(block.shape[0]):
             b = b0 + n
@@ -212,19 +215,15 @@ def estimate_curves_dask(image, *, model, channel_axis, scale_factor, providers,
     kw = dict(model=model, providers=providers, num_threads=num_threads, scale_factor=scale_factor,
               tile_size=tile_size, strength=1.0)
     da, p, x, depth = _prepare(image, channel_axis, lambda p: 0 if p.shared else HALO, **kw)
-    up = _global_state(p, x, context=True)
+    up = _global_state(p, x)
     k = p.session.n_maps if not p.shared else 3
     k = k if p.n_color == 3 else k // 3
     chunks = x.chunks
     h, w = p.size
 
     def run(block, block_info=None):
-        loc = block_info[0]["chunk-location"]
-        oy, ox = _block_origin(chunks, loc, depth)
-        b0 = int(np.sum(chunks[0][: loc[0]]))
+        b0, (oy, ox), (y0, y1, x0, x1) = _block_geometry(chunks, block_info, depth)
         validate_values(block, "image")
-        y0, x0 = oy + (depth if loc[1] > 0 else 0), ox + (depth if loc[2] > 0 else 0)
-        y1, x1 = y0 + chunks[1][loc[1]], x0 + chunks[2][loc[2]]
         out = np.empty((block.shape[0], y1 - y0, x1 - x0, k), np.float32)
         for n in range(block.shape[0]):
             if up is not None:
