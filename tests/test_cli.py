@@ -422,3 +422,25 @@ def test_train_resume_export_and_use(tmp_path):
 
 def test_meta_is_exported():
     assert ImageMeta("PNG", "L", 8).orientation == 1
+
+
+@pytest.mark.parametrize("denoise", ["0", "1", "2.5"])
+def test_enhance_denoise_option_subprocess(tmp_path, denoise):
+    """--denoise reaches enhance(): the written PNG equals the library's result at that strength."""
+    import skdce
+
+    rng = np.random.default_rng(3)
+    img = np.clip(20 + 6 * rng.standard_normal((48, 64, 3)), 0, 255).astype(np.uint8)
+    src = tmp_path / "in.png"
+    Image.fromarray(img).save(src)
+    result = run_cli("enhance", src, "-o", tmp_path / "out", "--denoise", denoise, "--quiet")
+    assert result.returncode == 0, result.stderr
+    got = np.asarray(Image.open(tmp_path / "out" / "in.png"))
+    want = np.round(skdce.enhance(img, denoise=float(denoise)) * 255).astype(np.uint8)
+    assert np.abs(got.astype(int) - want).max() <= 1  # the CLI's own float-to-uint8 rounding
+
+
+def test_enhance_denoise_option_refuses_bad_values(tmp_path):
+    result = run_cli("enhance", tmp_path, "-o", tmp_path / "out", "--denoise", "9")
+    assert result.returncode == 2
+    assert "--denoise" in result.stderr and "9" in result.stderr

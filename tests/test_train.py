@@ -164,3 +164,25 @@ def test_data_folder_handling(tmp_path):
     with pytest.raises(ValueError, match="different sizes"):
         Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(d / "small.png")
         load_images(d, ["small.png", "gray.png"], None)
+
+
+def test_recipe_paths_resolve_against_data_folder(folder, tmp_path):
+    """`skdce train RECIPE --data DIR`: the recipe's relative paths are the dataset's, not the recipe file's."""
+    extra = folder / "unpaired"
+    extra.mkdir()
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(extra / "u0.png")
+    recipe = tmp_path / "recipes" / "r.toml"
+    recipe.parent.mkdir()
+    recipe.write_text('data_dir = "low"\ntrain_list = "train.txt"\nextra_dirs = ["unpaired"]\n'
+                      'val_list = "val.txt"\nimage_size = 32\ngain_range = [0.1, 2.0]\ngain_prob = 0.5\n')
+    cfg = load_config(recipe, data=folder)
+    assert cfg.data_dir == str((folder / "low").resolve())
+    assert cfg.extra_dirs == [str(extra.resolve())]
+    with pytest.raises(FileNotFoundError, match="data folder"):
+        load_config(recipe, data=tmp_path / "missing")
+    with pytest.raises(ValueError, match="gain_range"):
+        TrainConfig(gain_range=[2.0, 1.0])
+    cfg.epochs, cfg.batch_size, cfg.patch_size, cfg.crop_size, cfg.threads = 1, 2, 8, 16, 1
+    train(cfg, tmp_path / "run")  # the unpaired image is a training input
+    log = json.loads((tmp_path / "run" / "log.json").read_text())
+    assert len(log) == 1 and np.isfinite(log[0]["train_total"])
