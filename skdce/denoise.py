@@ -47,7 +47,7 @@ LUMA_RADIUS, COLOR_RADIUS = 2, 3
 DENOISE_HALO = 2 * LUMA_RADIUS + 3 * COLOR_RADIUS
 #: Regularisers of the two stages, in units of the local noise variance: an edge
 #: is kept where the window's variance clearly exceeds the noise's.
-LUMA_EPS, COLOR_EPS = 2.0, 0.5
+LUMA_EPS, COLOR_EPS = 1.0, 0.5
 #: Colour detail the fit leaves out is kept in proportion power / (power + COLOR_KEEP * noise variance).
 COLOR_KEEP = 32.0
 #: Immerkaer's 3x3 operator cancels planes and quadrics; on i.i.d. noise of
