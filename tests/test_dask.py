@@ -76,3 +76,12 @@ def test_bad_values_raise_at_compute(rng):
         lazy.compute()
     with pytest.raises(ValueError, match=r"outside \[0, 4\]"):
         enhance(da.from_array(img, chunks=10), denoise=9)
+
+
+def test_without_dask_the_error_names_the_extra(monkeypatch):
+    import sys
+
+    lazy = da.zeros((8, 8, 3), chunks=4)
+    monkeypatch.setitem(sys.modules, "dask.array", None)  # as if Dask were not installed
+    with pytest.raises(ImportError, match=r"pip install 'skdce\[dask\]'"):
+        enhance(lazy)
