@@ -282,6 +282,53 @@ def _to_uint(image, bits: int):
     return np.round(image * np.float32(top)).astype(np.uint8 if bits == 8 else np.uint16)
 
 
+def _enhance_zarr(src: Path, dst: Path, info, strength, denoise, providers, threads, tile_size, overwrite, quiet):
+    """``skdce enhance big.zarr -o out.zarr``: an image larger than memory, streamed chunk by chunk (Dask).
+
+    The array is ``(H, W)`` gray or ``(H, W, C)``; the output keeps its dtype
+    (integers rounded from the float result) and chunks. It is written to a
+    temporary store beside ``dst`` and renamed into place, so an interrupted
+    run leaves no partial output; an existing ``dst`` is kept unless --overwrite.
+    """
+    import shutil
+
+    import numpy as np
+
+    try:
+        import dask.array as da
+    except ImportError:
+        raise click.ClickException("Zarr input needs Dask and Zarr: pip install 'skdce[dask]'.") from None
+    from ._enhance import enhance
+
+    if not dst.name.endswith(".zarr"):
+        raise click.BadParameter(f"{str(dst)!r}: the output of a .zarr input is a .zarr store; name it e.g. out.zarr.",
+                                 param_hint="'--output-dir'")
+    if dst.exists() and not overwrite:
+        raise click.ClickException(f"{str(dst)!r} exists; pass --overwrite to replace it.")
+    try:
+        image = da.from_zarr(str(src))
+    except Exception as exc:  # zarr raises several types for a missing or broken store
+        raise click.ClickException(f"cannot open {str(src)!r} as a Zarr array: {exc}") from None
+    out = enhance(image, model=info, strength=strength, denoise=denoise, channel_axis=None if image.ndim == 2 else -1,
+                  providers=providers, num_threads=threads, tile_size="auto" if tile_size is None else tile_size)
+    if image.dtype.kind == "u":
+        top = float(np.iinfo(image.dtype).max)
+        out = da.round(out * top).astype(image.dtype)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
+    t0 = time.perf_counter()
+    try:
+        out.to_zarr(str(tmp))
+        if dst.exists():  # --overwrite: the old store goes only once the new one is complete
+            shutil.rmtree(dst)
+        os.replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if not quiet:
+        click.echo(f"skdce: enhanced {src} {image.shape} {image.dtype} into {dst} in {time.perf_counter() - t0:.1f} s",
+                   err=True)
+
+
 def _enhance_file(job: _Job, s: _Settings, stop: threading.Event) -> dict | None:
     """Read, enhance and write one file; a row for the report (``None`` when interrupted)."""
     from . import io as skio
@@ -392,6 +439,10 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
     if threads is None and jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
     info, running = _check_model(model, providers, threads)
+    if len(inputs) == 1 and inputs[0].rstrip("/").endswith(".zarr"):
+        _enhance_zarr(Path(inputs[0]), output_dir, info, strength, denoise, _providers(providers), threads,
+                      tile_size, overwrite, quiet)
+        return
     settings = _Settings(
         model=info,
         strength=strength,

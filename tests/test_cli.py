@@ -444,3 +444,23 @@ def test_enhance_denoise_option_refuses_bad_values(tmp_path):
     result = run_cli("enhance", tmp_path, "-o", tmp_path / "out", "--denoise", "9")
     assert result.returncode == 2
     assert "--denoise" in result.stderr and "9" in result.stderr
+
+
+def test_enhance_zarr_subprocess(tmp_path):
+    """An on-disk Zarr array in, a Zarr array out (streamed through Dask), equal to the in-memory result."""
+    zarr = pytest.importorskip("zarr")
+    import skdce
+
+    img = dark((90, 120, 3))
+    src = tmp_path / "big.zarr"
+    z = zarr.open(str(src), mode="w", shape=img.shape, chunks=(32, 40, 3), dtype=img.dtype)
+    z[:] = img
+    result = run_cli("enhance", src, "-o", tmp_path / "out.zarr", "--quiet")
+    assert result.returncode == 0, result.stderr
+    got = zarr.open(str(tmp_path / "out.zarr"), mode="r")
+    assert got.dtype == np.uint8 and got.shape == img.shape
+    want = np.round(skdce.enhance(img) * 255).astype(np.uint8)
+    assert np.abs(got[:].astype(int) - want).max() <= 1
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+    again = run_cli("enhance", src, "-o", tmp_path / "out.zarr")
+    assert again.returncode == 1 and "exists; pass --overwrite" in again.stderr
