@@ -1,0 +1,64 @@
+"""An image larger than memory: ``skdce enhance big.zarr -o out.zarr``, time and peak memory.
+
+Run: python benchmarks/bench_zarr.py [--megapixels 200] [--chunk 1024] [--folder /tmp]
+
+Writes a synthetic low-light uint8 RGB image of the given size to a Zarr
+store chunk by chunk (the whole image is never in memory), runs the real CLI
+on it in a fresh subprocess with the default model and denoising, and prints
+the wall time, the throughput and the subprocess's peak RSS (``ru_maxrss`` of
+the child; the bound to check is 2 GB whatever the size). Needs ``skdce[dask]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def write_synthetic(path: Path, megapixels: float, chunk: int) -> tuple[int, int]:
+    import zarr
+
+    w = int(np.sqrt(megapixels * 1e6 * 1.5))
+    h = int(megapixels * 1e6 / w)
+    z = zarr.open(str(path), mode="w", shape=(h, w, 3), chunks=(chunk, chunk, 3), dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    for y0 in range(0, h, chunk):
+        rows = min(chunk, h - y0)
+        ramp = np.linspace(5, 60, w, dtype=np.float32)[None, :, None]
+        band = ramp * (0.6 + 0.4 * rng.random((rows, 1, 3), dtype=np.float32)) + rng.normal(0, 3, (rows, w, 3))
+        z[y0 : y0 + rows] = np.clip(np.round(band), 0, 255).astype(np.uint8)
+    return h, w
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--megapixels", type=float, default=200)
+    p.add_argument("--chunk", type=int, default=1024)
+    p.add_argument("--folder", default=None, help="where to put the stores (default: a temporary folder)")
+    args = p.parse_args()
+    folder = Path(tempfile.mkdtemp(dir=args.folder, prefix="skdce-bench-zarr-"))
+    try:
+        t0 = time.perf_counter()
+        h, w = write_synthetic(folder / "big.zarr", args.megapixels, args.chunk)
+        print(f"wrote {w}x{h} ({h * w / 1e6:.0f} MP) uint8 RGB, chunks {args.chunk}: {time.perf_counter() - t0:.0f} s")
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(folder / "big.zarr"), "-o",
+                        str(folder / "out.zarr"), "--quiet"], check=True)
+        seconds = time.perf_counter() - t0
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"skdce enhance big.zarr -o out.zarr: {seconds:.0f} s ({h * w / 1e6 / seconds:.2f} MP/s), "
+              f"peak RSS {rss:.0f} MB")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
