@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._image import unit_scale
 from ._resample import BilinearUpsampler, box_downscale, small_size
 
 __all__ = ["CONTEXT_GRIDS", "context_size", "ContextMap", "illumination_context"]
@@ -56,7 +57,7 @@ class ContextMap:
             n, h, w, c = rgb.shape
             grids = [box_downscale(rgb, context_size(h, w, grid)) for grid in CONTEXT_GRIDS]
             size = (h, w)
-            scale = 1.0 / np.iinfo(rgb.dtype).max if rgb.dtype.kind == "u" else 1.0
+            scale = unit_scale(rgb.dtype)
         else:  # box means computed elsewhere (Dask, chunk by chunk), already on the [0, 1] scale
             scale = 1.0
         self.shape = (grids[0].shape[0],) + tuple(size)

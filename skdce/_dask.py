@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._context import CONTEXT_GRIDS, ContextMap, context_size
+from ._image import unit_scale
 from ._resample import BilinearUpsampler, _edges, small_size
 from .denoise import DENOISE_HALO, noise_from_rows, noise_rows
 
@@ -89,7 +90,7 @@ def _box_means(x, sizes):
     return list(dask.compute(*tasks))
 
 
-def _noise_levels(x, scale: float) -> np.ndarray:
+def _noise_levels(x) -> np.ndarray:
     """:func:`skdce.denoise.noise_level` of each image of the Dask ``(N, H, W, c)`` array, from its sampled rows."""
     import dask
 
@@ -98,7 +99,7 @@ def _noise_levels(x, scale: float) -> np.ndarray:
     if idx is None:
         return np.zeros(x.shape[0])
     rows = dask.compute(*[x[:, idx + k] for k in range(3)])
-    return np.array([noise_from_rows([r[b] for r in rows]) * scale for b in range(x.shape[0])])
+    return np.array([noise_from_rows([r[b] for r in rows]) * unit_scale(x.dtype) for b in range(x.shape[0])])
 
 
 def _prepare(image, channel_axis, depth_of, **kw):
@@ -137,20 +138,14 @@ def _global_state(p, x):
     n, h, w, _ = x.shape
     nc = p.n_color
     rgb = x[..., :nc]
-    scale = 1.0 / np.iinfo(x.dtype).max if x.dtype.kind == "u" else 1.0
+    scale = np.float32(unit_scale(x.dtype))
     if p.shared:
-        size = small_size(h, w, p.scale)
-        (small,) = _box_means(rgb, [size])
-        small = small * np.float32(scale)
-        saved, p.dtype_in = p.dtype_in, np.dtype(np.float32)  # already on the [0, 1] scale
-        try:
-            maps = p.small_maps([small[b : b + 1] for b in range(n)])
-        finally:
-            p.dtype_in = saved
+        (small,) = _box_means(rgb, [small_size(h, w, p.scale)])
+        maps = p.small_maps([small[b : b + 1] * scale for b in range(n)])
         return BilinearUpsampler(maps, (h, w))
     if p.session.context_name is not None:
         grids = _box_means(rgb, [context_size(h, w, g) for g in CONTEXT_GRIDS])
-        p.context = ContextMap(None, grids=[g * np.float32(scale) for g in grids], size=(h, w))
+        p.context = ContextMap(None, grids=[g * scale for g in grids], size=(h, w))
     return None
 
 
@@ -181,8 +176,7 @@ def enhance_dask(image, *, model, strength, channel_axis, scale_factor, provider
     da, p, x, depth = _prepare(image, channel_axis,
                                lambda p: (0 if p.shared else HALO) + (DENOISE_HALO if amount else 0), **kw)
     up = _global_state(p, x)
-    sigmas = _noise_levels(x[..., : p.n_color], 1.0 / np.iinfo(x.dtype).max if x.dtype.kind == "u" else 1.0) \
-        if amount else np.zeros(x.shape[0])
+    sigmas = _noise_levels(x[..., : p.n_color]) if amount else np.zeros(x.shape[0])
     int_scale = 1.0 / np.iinfo(x.dtype).max if x.dtype.kind == "u" else None
     curves = dict(n_iter=p.info.iterations, int_scale=int_scale, check_image=False, check_alpha=False)
     chunks = x.chunks

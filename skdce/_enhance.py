@@ -8,7 +8,7 @@ import numpy as np
 
 from ._context import ContextMap
 from ._dask import enhance_dask, estimate_curves_dask, is_dask_array
-from ._image import compute_dtype, image_layout, validate_values
+from ._image import compute_dtype, image_layout, unit_scale, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session
 from .curves import copy_extra_channels, gain_block, run_blocks, run_blocks_upsampled
@@ -142,8 +142,7 @@ def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount,
     if not amount:
         return y[0, y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
     # the slope of the mean curve at the mean level steers the filter (one plane, not three)
-    scale = p.dtype.type(1.0 / np.iinfo(src.dtype).max) if src.dtype.kind == "u" else p.dtype.type(1)
-    level = region[0, ..., :nc].mean(axis=-1, keepdims=True, dtype=p.dtype) * scale
+    level = region[0, ..., :nc].mean(axis=-1, keepdims=True, dtype=p.dtype) * p.dtype.type(unit_scale(src.dtype))
     gain = gain_block(level, a.mean(axis=-1, keepdims=True, dtype=p.dtype), p.info.iterations)[..., 0]
     # the noise the curve added: gain * s out, s of it there before; nothing where gain <= 1
     np.multiply(gain, gain, out=gain)
@@ -155,17 +154,17 @@ def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount,
     return clean[y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
 
 
-def _enhance_denoised(p: "_Prepared", dst: np.ndarray, amount: float, curves: dict) -> None:
-    """Curves, then :func:`skdce.denoise.denoise_block` steered by the noise they added, tile by tile.
+def _enhance_tiles(p: "_Prepared", dst: np.ndarray, amount: float, curves: dict) -> None:
+    """Curves and (``amount`` > 0) :func:`skdce.denoise.denoise_block` steered by the noise they added, tile by tile.
 
-    Each tile is computed with :data:`DENOISE_HALO` pixels of extra context
-    (and the network's own 7 beyond them), so tiles join exactly.
+    Each tile is computed with the network's 7 pixels of extra context (and
+    :data:`DENOISE_HALO` more when denoising), so tiles join exactly.
     """
     n, h, w, _ = p.src.shape
     up = BilinearUpsampler(p.small_maps(), (h, w)) if p.shared else None
     tile = _DENOISE_TILE if p.shared else p.tile
     for b in range(n):
-        sigma = noise_level(p.src[b, ..., : p.n_color])
+        sigma = noise_level(p.src[b, ..., : p.n_color]) if amount else 0.0
         for y0, y1, x0, x1 in _tiles(h, w, tile):
             dst[b, y0:y1, x0:x1, : p.n_color] = _denoised_tile(p, p.src, b, b, y0, y1, x0, x1, up, sigma, amount, curves)
 
@@ -181,7 +180,6 @@ class _Prepared:
     def __init__(self, image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength,
                  lazy=False):
         self.image = image if lazy else np.asarray(image)
-        self.dtype_in = np.dtype(self.image.dtype)
         self.dtype = compute_dtype(self.image.dtype, "image")
         self.layout = image_layout(self.image, channel_axis, "image")
         if self.image.size == 0:
@@ -217,19 +215,17 @@ class _Prepared:
     def small_maps(self, smalls=None) -> np.ndarray:
         """``(N, h, w, c)`` maps of a shared-curve model, estimated on a box-downscaled copy.
 
-        ``smalls``: the ``(1, h, w, c)`` downscaled images, in [0, 1] or the
-        integer scale of the input (Dask computes them chunk by chunk); by
-        default they are computed here from the image.
+        ``smalls``: the ``(1, h, w, c)`` downscaled images in [0, 1] (Dask
+        computes them chunk by chunk); by default they are computed here.
         """
         if smalls is None:
             n, h, w, _ = self.src.shape
             size = small_size(h, w, self.scale)
-            smalls = [box_downscale(self.src[b : b + 1, :, :, : self.n_color], size) if size != (h, w)
-                      else self.src[b : b + 1, :, :, : self.n_color] for b in range(n)]
+            scale = np.float32(unit_scale(self.src.dtype))  # box_downscale keeps the integer scale
+            rgb = [self.src[b : b + 1, :, :, : self.n_color] for b in range(n)]
+            smalls = [(box_downscale(x, size) if size != (h, w) else x) * scale for x in rgb]
         maps = []
         for small in smalls:
-            if self.dtype_in.kind == "u":  # box_downscale keeps the integer scale
-                small = small * np.float32(1.0 / np.iinfo(self.dtype_in).max)
             ctx = ContextMap(small) if self.session.context_name is not None else None
             sh, sw = small.shape[1:3]
             a = self.session.run(_net_input(small[0], self.n_color), _context_input(ctx, 0, 0, sh, 0, sw))[0]
@@ -406,20 +402,13 @@ def enhance(
     # the curve kernel runs without checks of its own.
     int_scale = 1.0 / np.iinfo(p.image.dtype).max if p.image.dtype.kind == "u" else None
     curves = dict(n_iter=p.info.iterations, int_scale=int_scale, check_image=False, check_alpha=False)
-    if amount:
-        _enhance_denoised(p, dst, amount, curves)
-    elif p.shared:
+    if p.shared and not amount:
         # The curve kernel upsamples each block of maps itself: no full-size map is stored.
         up = BilinearUpsampler(p.small_maps(), (h, w))
         if not run_blocks_upsampled(p.src, dst, nc, up, n_iter=p.info.iterations, int_scale=int_scale):
             run_blocks(p.src, dst, nc, lambda b, r0, r1, c0, c1: up.block(b, r0, r1, c0, c1)[:, :, None, :],
                        per_iter=False, **curves)
     else:
-        for b in range(n):
-            for y0, y1, x0, x1 in _tiles(h, w, p.tile):
-                a = _estimate_tile(p.session, p.src, p.context, b, y0, y1, x0, x1, h, w, nc, p.strength)
-                a = a.reshape(a.shape[:2] + (a.shape[2] // nc, nc))  # (th, tw, iterations, colours)
-                run_blocks(p.src[b : b + 1, y0:y1, x0:x1], dst[b : b + 1, y0:y1, x0:x1], nc,
-                           lambda _b, r0, r1, c0, c1, a=a: a[r0:r1, c0:c1], per_iter=a.shape[2] > 1, **curves)
+        _enhance_tiles(p, dst, amount, curves)
     copy_extra_channels(p.src, dst, nc)
     return out

@@ -65,6 +65,12 @@ _FLOAT_FIX = (
 )
 
 
+def unit_scale(dtype) -> float:
+    """The factor that brings values of ``dtype`` to [0, 1]: ``1 / max`` for unsigned integers, else 1."""
+    dtype = np.dtype(dtype)
+    return 1.0 / np.iinfo(dtype).max if dtype.kind == "u" else 1.0
+
+
 def validate_values(image: np.ndarray, name: str = "image") -> None:
     """Check the values of a float image; integer images are always valid."""
     if image.dtype.kind == "f":

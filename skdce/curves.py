@@ -313,7 +313,7 @@ def curve_gain(image, alphas, *, n_iter=None, channel_axis=-1):
     gain : ndarray
         Same shape as ``image``: ``d LE^n(x) / dx`` per pixel and colour
         channel (1 for an alpha channel, which passes through); float32, or
-        float64 for float64 input. Positive, at most ``2**n``.
+        float64 for float64 input. Between 0 and ``2**n``.
 
     Notes
     -----

@@ -37,7 +37,7 @@ import numbers
 
 import numpy as np
 
-from ._image import compute_dtype, image_layout, to_float, validate_values
+from ._image import compute_dtype, image_layout, to_float, unit_scale, validate_values
 
 __all__ = ["estimate_noise", "guided_denoise", "DENOISE_HALO"]
 
@@ -132,8 +132,7 @@ def noise_level(rgb: np.ndarray) -> float:
     starts = noise_rows(h, w)
     if starts is None:
         return 0.0
-    scale = 1.0 / np.iinfo(rgb.dtype).max if rgb.dtype.kind == "u" else 1.0
-    return noise_from_rows([rgb[starts + k] for k in range(3)]) * scale
+    return noise_from_rows([rgb[starts + k] for k in range(3)]) * unit_scale(rgb.dtype)
 
 
 def _box(x: np.ndarray, radius: int) -> np.ndarray:

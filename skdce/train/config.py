@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..losses import DEFAULT_WEIGHTS
+from ..losses import DEFAULT_WEIGHTS, _check_levels
 
 __all__ = ["TrainConfig", "load_config"]
 
@@ -121,8 +121,7 @@ class TrainConfig:
         self.ema = float(self.ema)
         if self.exposure_target not in ("adaptive", "fixed"):
             raise ValueError(f"exposure_target={self.exposure_target!r} is unknown; use 'adaptive' or 'fixed'.")
-        if not 0 < self.level < self.level_high < 1:
-            raise ValueError(f"level={self.level!r} and level_high={self.level_high!r} must satisfy 0 < level < level_high < 1.")
+        _check_levels(self.level, self.level_high)
         if self.gain_range is not None:
             lo_hi = list(self.gain_range)
             if len(lo_hi) != 2 or not all(isinstance(g, (int, float)) and not isinstance(g, bool) for g in lo_hi) \
