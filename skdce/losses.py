@@ -32,6 +32,7 @@ __all__ = [
     "exposure_target",
     "adaptive_exposure_loss",
     "color_constancy_loss",
+    "adaptive_color_loss",
     "illumination_smoothness_loss",
     "zero_reference_loss",
 ]
@@ -166,12 +167,38 @@ def exposure_control_loss(enhanced, *, level=0.6, patch_size=16, channel_axis=-1
     return float(((_pool(e.mean(axis=-1), patch_size, "enhanced") - level) ** 2).mean())
 
 
-def _check_levels(level, level_high) -> None:
+def _check_levels(level, level_high, knee=None) -> None:
     if not (np.isfinite(level) and np.isfinite(level_high) and 0 < level < level_high < 1):
         raise ValueError(f"level={level!r} and level_high={level_high!r} must satisfy 0 < level < level_high < 1.")
+    if knee is not None and not (np.isfinite(knee) and 0 < knee < level):
+        raise ValueError(f"knee={knee!r} must satisfy 0 < knee < level={level!r}, or be None (a hard knee at level).")
 
 
-def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size=16, channel_axis=-1) -> np.ndarray:
+COLOR_TERMS = ("grey-world", "adaptive")
+
+
+def _check_color(color, context) -> None:
+    if color not in COLOR_TERMS:
+        raise ValueError(f"color={color!r} is unknown; use one of {COLOR_TERMS}.")
+    if color == "adaptive" and context is None:
+        raise ValueError("color='adaptive' weighs each image by its darkness: pass the input's context too.")
+
+
+def _lift_gamma(c, level, level_high, knee, xp):
+    """Per-patch exponent of :func:`exposure_target` (``xp``: numpy or torch, so both twins share one formula)."""
+    if knee is None:
+        lifted = level
+    else:  # soft knee: full lift below ``knee``, fading (quadratically) to none at ``level``
+        w = xp.clip((level - c) / (level - knee), 0.0, 1.0) ** 2
+        lifted = c + (level - c) * w
+    return xp.where(
+        c < level, xp.log(lifted + 0 * c) / xp.log(c),
+        xp.where(c > level_high, np.log(level_high) / xp.log(c), 1.0 + 0 * c),
+    )
+
+
+def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size=16, channel_axis=-1,
+                    knee=None) -> np.ndarray:
     """The exposure each patch should reach, derived from the input alone.
 
     Parameters
@@ -187,6 +214,13 @@ def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size
         Side of the non-overlapping patches.
     channel_axis : int, optional
         Axis of the colour channels of ``original``.
+    knee : float, optional
+        Where the lift starts to fade. ``None`` (the default): every patch
+        with ``c < level`` is lifted all the way to ``level``. With
+        ``0 < knee < level``, surroundings darker than ``knee`` are lifted
+        to ``level`` and those between ``knee`` and ``level`` only part of the
+        way, ``c + (level - c) * w`` with ``w = ((level - c) / (level -
+        knee)) ** 2``, so a dim but well-exposed photo is barely changed.
 
     Returns
     -------
@@ -216,7 +250,7 @@ def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size
     >>> round(float(exposure_target(dark, np.full((16, 16), 0.1), level=0.43)[0, 0, 0]), 6)
     0.43
     """
-    _check_levels(level, level_high)
+    _check_levels(level, level_high, knee)
     o = _rgb64(original, "original", channel_axis)
     ctx = np.asarray(context, dtype=np.float64)
     ctx = ctx[None] if ctx.ndim == 2 else ctx
@@ -224,12 +258,11 @@ def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size
         raise ValueError(f"context has shape {np.shape(context)}; it must match the image's {o.shape[1:3]} pixels.")
     m = np.clip(_pool(o.mean(axis=-1), patch_size, "original"), 1e-4, 1.0)
     c = np.clip(_pool(ctx, patch_size, "context"), 1e-3, 0.999)
-    gamma = np.where(c < level, np.log(level) / np.log(c), np.where(c > level_high, np.log(level_high) / np.log(c), 1.0))
-    return m**gamma
+    return m ** _lift_gamma(c, level, level_high, knee, np)
 
 
 def adaptive_exposure_loss(enhanced, original, context, *, level=0.43, level_high=0.7, patch_size=16,
-                           channel_axis=-1) -> float:
+                           channel_axis=-1, knee=None) -> float:
     """Exposure control toward :func:`exposure_target`: ``mean_k (Y_k - T_k)**2``.
 
     Parameters are those of :func:`exposure_target`, plus ``enhanced`` (the
@@ -245,7 +278,7 @@ def adaptive_exposure_loss(enhanced, original, context, *, level=0.43, level_hig
     0.0
     """
     target = exposure_target(original, context, level=level, level_high=level_high, patch_size=patch_size,
-                             channel_axis=channel_axis)
+                             channel_axis=channel_axis, knee=knee)
     e = _rgb64(enhanced, "enhanced", channel_axis)
     return float(((_pool(e.mean(axis=-1), patch_size, "enhanced") - target) ** 2).mean())
 
@@ -284,6 +317,64 @@ def color_constancy_loss(enhanced, *, channel_axis=-1) -> float:
     m = _rgb64(enhanced, "enhanced", channel_axis).mean(axis=(1, 2))
     r, g, b = m[:, 0], m[:, 1], m[:, 2]
     return float(np.sqrt((r - g) ** 4 + (r - b) ** 4 + (g - b) ** 4).mean())
+
+
+#: The sRGB transfer approximated as a power law, as :func:`skdce.data.darken` does.
+SRGB_GAMMA = 2.2
+
+
+def _grey_world_terms(means):
+    r, g, b = means[:, 0], means[:, 1], means[:, 2]
+    return (r - g) ** 4 + (r - b) ** 4 + (g - b) ** 4
+
+
+def adaptive_color_loss(enhanced, context, *, level=0.43, channel_axis=-1) -> float:
+    """Grey world in linear light, weighted by how dark the input was.
+
+    Parameters
+    ----------
+    enhanced : (H, W, 3) or (N, H, W, 3) ndarray
+        The enhanced image (sRGB values in [0, 1]).
+    context : (H, W) or (N, H, W) ndarray
+        The input's illumination context.
+    level : float, optional
+        The exposure level of :func:`exposure_target`.
+    channel_axis : int, optional
+        Axis of the colour channels of ``enhanced``.
+
+    Returns
+    -------
+    float
+        The loss, averaged over the batch.
+
+    Notes
+    -----
+    :func:`color_constancy_loss` applies the grey-world assumption to the
+    sRGB values of every image. Two things are wrong with that for inputs of
+    many exposures: the assumption is about light, so the channel means are
+    taken in linear light (``J_p = mean(enhanced_p ** 2.2)``); and a
+    well-exposed photo's colour is the photographer's, not a cast to remove,
+    so each image's term is weighted by its darkness
+    ``d = clip(1 - mean(context) / level, 0, 1)``: ``d * sqrt(sum (J_p - J_q)**4)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.losses import adaptive_color_loss
+    >>> red = np.zeros((4, 4, 3)); red[..., 0] = 0.5
+    >>> adaptive_color_loss(red, np.full((4, 4), 0.5))  # well exposed: its colour is kept
+    0.0
+    >>> round(adaptive_color_loss(red, np.zeros((4, 4))), 6)  # dark: pulled to grey
+    0.066986
+    """
+    e = _rgb64(enhanced, "enhanced", channel_axis)
+    ctx = np.asarray(context, dtype=np.float64)
+    ctx = ctx[None] if ctx.ndim == 2 else ctx
+    if ctx.shape != e.shape[:3]:
+        raise ValueError(f"context has shape {np.shape(context)}; it must match the image's {e.shape[1:3]} pixels.")
+    darkness = np.clip(1.0 - ctx.mean(axis=(1, 2)) / level, 0.0, 1.0)
+    means = (np.clip(e, 0.0, 1.0) ** SRGB_GAMMA).mean(axis=(1, 2))
+    return float((darkness * np.sqrt(_grey_world_terms(means))).mean())
 
 
 def illumination_smoothness_loss(alphas, *, channel_axis=-1) -> float:
@@ -350,6 +441,8 @@ def zero_reference_loss(
     channel_axis=-1,
     context=None,
     level_high=0.7,
+    knee=None,
+    color="grey-world",
 ) -> LossTerms:
     """The weighted training loss of Zero-DCE.
 
@@ -370,8 +463,12 @@ def zero_reference_loss(
         The input's illumination context: with it the exposure term is
         :func:`adaptive_exposure_loss` (skdce's models), without it the
         fixed-level :func:`exposure_control_loss` (the paper's).
-    level_high : float, optional
-        Upper end of the well-exposed range (adaptive term only).
+    level_high, knee : float, optional
+        Upper end of the well-exposed range and the lift's knee
+        (:func:`exposure_target`; adaptive term only).
+    color : {"grey-world", "adaptive"}, optional
+        The colour term: :func:`color_constancy_loss` (the paper's) or
+        :func:`adaptive_color_loss` (needs ``context``).
 
     Returns
     -------
@@ -391,6 +488,7 @@ def zero_reference_loss(
     if unknown:
         raise ValueError(f"weights has unknown keys {sorted(unknown)}; valid keys are {sorted(wt)}.")
     wt.update(weights or {})
+    _check_color(color, context)
     spa = wt["spatial"] * spatial_consistency_loss(enhanced, original, channel_axis=channel_axis)
     if context is None:
         exp = wt["exposure"] * exposure_control_loss(
@@ -399,8 +497,11 @@ def zero_reference_loss(
     else:
         exp = wt["exposure"] * adaptive_exposure_loss(
             enhanced, original, context, level=level, level_high=level_high, patch_size=patch_size,
-            channel_axis=channel_axis,
+            channel_axis=channel_axis, knee=knee,
         )
-    col = wt["color"] * color_constancy_loss(enhanced, channel_axis=channel_axis)
+    if color == "adaptive":
+        col = wt["color"] * adaptive_color_loss(enhanced, context, level=level, channel_axis=channel_axis)
+    else:
+        col = wt["color"] * color_constancy_loss(enhanced, channel_axis=channel_axis)
     tv = wt["smoothness"] * illumination_smoothness_loss(alphas, channel_axis=channel_axis)
     return LossTerms(spa + exp + col + tv, spa, exp, col, tv)

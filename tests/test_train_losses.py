@@ -52,21 +52,72 @@ def test_curve_equals_numpy(rng, k):
     np.testing.assert_allclose(got, ref, atol=1e-12)
 
 
+@pytest.mark.parametrize("knee", [None, 0.2])
 @pytest.mark.parametrize("n, h, w", SHAPES)
-def test_adaptive_exposure_equals_numpy(rng, n, h, w):
+def test_adaptive_exposure_equals_numpy(rng, n, h, w, knee):
     # inputs from very dark to over-exposed, so all three branches of the target are taken
     orig = rng.random((n, h, w, 3)) * rng.uniform(0.05, 1.0, (n, 1, 1, 1))
     context = rng.uniform(0.01, 0.95, (n, h, w))
     enh = rng.random((n, h, w, 3))
-    kw = dict(level=0.45, level_high=0.7, patch_size=8)
+    kw = dict(level=0.45, level_high=0.7, patch_size=8, knee=knee)
     ref = losses.adaptive_exposure_loss(enh, orig, context, **kw)
-    got = tlosses.adaptive_exposure_loss(nchw(enh), nchw(orig), torch.from_numpy(context)[:, None], 0.45, 0.7, 8)
+    got = tlosses.adaptive_exposure_loss(nchw(enh), nchw(orig), torch.from_numpy(context)[:, None], 0.45, 0.7, 8, knee)
     assert float(got) == pytest.approx(ref, rel=1e-10)
     target = losses.exposure_target(orig, context, **kw)
-    got_t = tlosses.exposure_target_torch(nchw(orig), torch.from_numpy(context)[:, None], 0.45, 0.7, 8)[:, 0]
+    got_t = tlosses.exposure_target_torch(nchw(orig), torch.from_numpy(context)[:, None], 0.45, 0.7, 8, knee)[:, 0]
     np.testing.assert_allclose(got_t.numpy(), target, rtol=1e-12)
     ref_total = losses.zero_reference_loss(enh, orig, rng.uniform(-1, 1, (n, h, w, 24)), context=context, **kw)
     assert ref_total.exposure == pytest.approx(10.0 * ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("n, h, w", SHAPES)
+def test_adaptive_color_equals_numpy(rng, n, h, w):
+    enh = rng.random((n, h, w, 3)) * rng.uniform(0.2, 1.0, (n, 1, 1, 3))  # a different cast per image
+    context = rng.uniform(0.0, 0.6, (n, 1, 1)) * np.ones((n, h, w))
+    ctx = torch.from_numpy(context)[:, None]
+    ref = losses.adaptive_color_loss(enh, context, level=0.45)
+    assert ref > 0
+    got = tlosses.adaptive_color_loss(nchw(enh), ctx, 0.45)
+    assert float(got) == pytest.approx(ref, rel=1e-10, abs=1e-15)
+    alphas = rng.uniform(-1, 1, (n, h, w, 24))
+    kw = dict(context=context, level=0.45, knee=0.2, color="adaptive")
+    ref_total = losses.zero_reference_loss(enh, enh, alphas, **kw)
+    got_total = tlosses.zero_reference_loss(nchw(enh), nchw(enh), nchw(alphas), context=ctx, level=0.45, knee=0.2,
+                                            color="adaptive")
+    assert ref_total.color == pytest.approx(5.0 * ref, rel=1e-12)
+    for r, g in zip(ref_total, got_total):
+        assert float(g) == pytest.approx(r, rel=1e-10, abs=1e-12)
+
+
+def test_adaptive_color_weighs_darkness():
+    cast = np.zeros((1, 8, 8, 3)) + [0.6, 0.4, 0.3]
+    dark, dim, bright = (losses.adaptive_color_loss(cast, np.full((1, 8, 8), c), level=0.4) for c in (0.0, 0.2, 0.5))
+    assert dark > dim > bright == 0.0  # a well-exposed photo's colour is its own
+    assert dim == pytest.approx(0.5 * dark)
+    linear = (np.array([0.6, 0.4, 0.3]) ** 2.2)
+    d = linear[:, None] - linear[None, :]
+    assert dark == pytest.approx(np.sqrt((d[0, 1] ** 4 + d[0, 2] ** 4 + d[1, 2] ** 4)))
+    with pytest.raises(ValueError, match="pass the input's context"):
+        losses.zero_reference_loss(cast, cast, np.zeros((1, 8, 8, 24)), color="adaptive")
+    with pytest.raises(ValueError, match="color='sepia' is unknown"):
+        losses.zero_reference_loss(cast, cast, np.zeros((1, 8, 8, 24)), color="sepia")
+
+
+def test_soft_knee():
+    img = np.full((1, 16, 16, 3), 0.3)
+    target = lambda c, knee: losses.exposure_target(img, np.full((1, 16, 16), c), level=0.45, knee=knee)[0, 0, 0]  # noqa: E731
+    ctx = np.linspace(0.05, 0.449, 30)
+    lifts = [target(c, 0.2) / target(c, None) for c in ctx]  # the soft target never lifts more than the hard one
+    assert all(x <= 1 + 1e-12 for x in lifts)
+    assert target(0.1, 0.2) == pytest.approx(target(0.1, None))  # below the knee: the full lift
+    assert target(0.3, 0.2) < target(0.3, None)
+    assert target(0.449, 0.2) == pytest.approx(0.3, rel=1e-3)  # fades to no lift at the level
+    # continuous in the context: no step that the network would learn as a seam
+    fine = np.linspace(0.1, 0.5, 400)
+    values = np.array([target(c, 0.2) for c in fine])
+    assert np.abs(np.diff(values)).max() < 0.01
+    with pytest.raises(ValueError, match="knee=0.5 must satisfy"):
+        losses.exposure_target(img, np.full((1, 16, 16), 0.2), level=0.45, knee=0.5)
 
 
 def test_adaptive_target_branches():

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..losses import DEFAULT_WEIGHTS, _check_levels
+from ..losses import COLOR_TERMS, DEFAULT_WEIGHTS, _check_levels
 
 __all__ = ["TrainConfig", "load_config"]
 
@@ -57,6 +57,12 @@ class TrainConfig:
         and well-exposed ones kept.
     level_high : float
         Upper end of the well-exposed range (adaptive target only).
+    knee : float or None
+        Where the adaptive target's lift starts to fade (0 or absent: a hard
+        knee at ``level``; see :func:`skdce.losses.exposure_target`).
+    color_loss : {"grey-world", "adaptive"}
+        The colour term: :func:`skdce.losses.color_constancy_loss` or
+        :func:`skdce.losses.adaptive_color_loss` (linear light, weighted by darkness).
     weights : dict
         Loss weights (``spatial``, ``exposure``, ``color``, ``smoothness``).
     scale_factor : float
@@ -94,6 +100,8 @@ class TrainConfig:
     level: float = 0.6
     level_high: float = 0.7
     exposure_target: str = "adaptive"
+    knee: float | None = None
+    color_loss: str = "grey-world"
     patch_size: int = 16
     weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     scale_factor: float = 1.0  # Zero-DCE++: downscaling used when training
@@ -121,7 +129,15 @@ class TrainConfig:
         self.ema = float(self.ema)
         if self.exposure_target not in ("adaptive", "fixed"):
             raise ValueError(f"exposure_target={self.exposure_target!r} is unknown; use 'adaptive' or 'fixed'.")
-        _check_levels(self.level, self.level_high)
+        if self.knee == 0 and not isinstance(self.knee, bool):  # TOML has no null: 0 means "none"
+            self.knee = None
+        if self.knee is not None and (isinstance(self.knee, bool) or not isinstance(self.knee, (int, float))):
+            raise ValueError(f"knee={self.knee!r} must be a number in (0, level) or absent.")
+        _check_levels(self.level, self.level_high, self.knee)
+        if self.color_loss not in COLOR_TERMS:
+            raise ValueError(f"color_loss={self.color_loss!r} is unknown; use one of {COLOR_TERMS}.")
+        if self.color_loss == "adaptive" and self.exposure_target != "adaptive":
+            raise ValueError("color_loss='adaptive' needs exposure_target='adaptive' (both read the input's context).")
         if self.gain_range is not None:
             lo_hi = list(self.gain_range)
             if len(lo_hi) != 2 or not all(isinstance(g, (int, float)) and not isinstance(g, bool) for g in lo_hi) \

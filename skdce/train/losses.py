@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch.nn import functional as F
 
-from ..losses import DEFAULT_WEIGHTS, LossTerms
+from ..losses import DEFAULT_WEIGHTS, SRGB_GAMMA, LossTerms, _check_color, _grey_world_terms, _lift_gamma
 
 __all__ = [
     "spatial_consistency_loss",
@@ -18,6 +17,7 @@ __all__ = [
     "exposure_target_torch",
     "adaptive_exposure_loss",
     "color_constancy_loss",
+    "adaptive_color_loss",
     "illumination_smoothness_loss",
     "zero_reference_loss",
 ]
@@ -44,18 +44,16 @@ def exposure_control_loss(enhanced: torch.Tensor, level: float = 0.6, patch_size
 
 
 @torch.no_grad()
-def exposure_target_torch(original, context, level=0.43, level_high=0.7, patch_size=16) -> torch.Tensor:
+def exposure_target_torch(original, context, level=0.43, level_high=0.7, patch_size=16, knee=None) -> torch.Tensor:
     """Per-patch target levels, the twin of :func:`skdce.losses.exposure_target`."""
     m = _pool_gray(original, patch_size).clamp(1e-4, 1.0)
     c = F.avg_pool2d(context, patch_size).clamp(1e-3, 0.999)
-    log_c = torch.log(c)
-    one = torch.ones_like(c)
-    gamma = torch.where(c < level, math.log(level) / log_c, torch.where(c > level_high, math.log(level_high) / log_c, one))
-    return m**gamma
+    return m ** _lift_gamma(c, level, level_high, knee, torch)
 
 
-def adaptive_exposure_loss(enhanced, original, context, level=0.43, level_high=0.7, patch_size=16) -> torch.Tensor:
-    target = exposure_target_torch(original, context, level, level_high, patch_size)
+def adaptive_exposure_loss(enhanced, original, context, level=0.43, level_high=0.7, patch_size=16,
+                           knee=None) -> torch.Tensor:
+    target = exposure_target_torch(original, context, level, level_high, patch_size, knee)
     return ((_pool_gray(enhanced, patch_size) - target) ** 2).mean()
 
 
@@ -66,6 +64,13 @@ def color_constancy_loss(enhanced: torch.Tensor) -> torch.Tensor:
     # eps keeps the gradient finite where all channel means agree (a gray image);
     # it shifts the value by at most 1e-12.
     return (torch.sqrt(d4 + 1e-24) - 1e-12).mean()
+
+
+def adaptive_color_loss(enhanced: torch.Tensor, context: torch.Tensor, level: float = 0.43) -> torch.Tensor:
+    darkness = (1.0 - context.mean(dim=(1, 2, 3)) / level).clamp(0.0, 1.0)
+    means = (enhanced.clamp(0.0, 1.0) ** SRGB_GAMMA).mean(dim=(2, 3))
+    # eps as in color_constancy_loss: a finite gradient at exact grey
+    return (darkness * (torch.sqrt(_grey_world_terms(means) + 1e-24) - 1e-12)).mean()
 
 
 def illumination_smoothness_loss(alphas: torch.Tensor) -> torch.Tensor:
@@ -85,6 +90,8 @@ def zero_reference_loss(
     patch_size: int = 16,
     context: torch.Tensor | None = None,
     level_high: float = 0.7,
+    knee: float | None = None,
+    color: str = "grey-world",
 ) -> LossTerms:
     """Weighted sum of the four terms; returns :class:`skdce.losses.LossTerms` of tensors.
 
@@ -95,7 +102,11 @@ def zero_reference_loss(
     if context is None:
         exp = wt["exposure"] * exposure_control_loss(enhanced, level, patch_size)
     else:
-        exp = wt["exposure"] * adaptive_exposure_loss(enhanced, original, context, level, level_high, patch_size)
-    col = wt["color"] * color_constancy_loss(enhanced)
+        exp = wt["exposure"] * adaptive_exposure_loss(enhanced, original, context, level, level_high, patch_size, knee)
+    _check_color(color, context)
+    if color == "adaptive":
+        col = wt["color"] * adaptive_color_loss(enhanced, context, level)
+    else:
+        col = wt["color"] * color_constancy_loss(enhanced)
     tv = wt["smoothness"] * illumination_smoothness_loss(alphas)
     return LossTerms(spa + exp + col + tv, spa, exp, col, tv)

@@ -51,6 +51,7 @@ def _loss(enhanced, batch, alphas, context, config: TrainConfig):
     return zero_reference_loss(
         enhanced, batch, alphas, weights=config.weights, level=config.level, patch_size=config.patch_size,
         context=context if config.exposure_target == "adaptive" else None, level_high=config.level_high,
+        knee=config.knee, color=config.color_loss,
     )
 
 
