@@ -42,12 +42,13 @@ def main():
     p.add_argument("--models", nargs="*", default=None, help="bundled names or .onnx paths (default: all bundled)")
     p.add_argument("--strength", type=float, default=1.0)
     p.add_argument("--denoise", type=float, default=None, help="denoise strength passed to enhance (default: its own)")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N validation images")
+    p.add_argument("--step", type=int, default=1, help="score every K-th validation image (applied before --limit)")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N (stepped) validation images")
     p.add_argument("--json", help="write the results to this file")
     args = p.parse_args()
 
     lol = Path(args.lol)
-    names = (lol / "val.txt").read_text().split()[: args.limit]
+    names = (lol / "val.txt").read_text().split()[:: args.step][: args.limit]
     pairs = [
         (np.asarray(Image.open(lol / "low" / n).convert("RGB")), np.asarray(Image.open(lol / "normal" / n).convert("RGB")))
         for n in names
