@@ -318,6 +318,30 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, providers, th
         click.echo(f"skdce: enhanced {src} {shape} {dtype} into {dst} in {time.perf_counter() - t0:.1f} s", err=True)
 
 
+def _check_cluster(cluster, scheduler, jobs: int, stream: bool, threads):
+    """Usage errors of --cluster/--scheduler; the ONNX Runtime threads per file there (default 1)."""
+    try:
+        from ._distributed import parse_cluster, require_distributed
+
+        require_distributed()
+    except ImportError as exc:
+        raise click.UsageError(str(exc)) from None
+    if cluster is not None and scheduler is not None:
+        raise click.UsageError("--cluster and --scheduler are alternatives; pass one.")
+    if cluster is not None:
+        try:
+            parse_cluster(cluster)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--cluster'") from None
+    if jobs > 1:
+        raise click.UsageError("--jobs is for the local runner; on a cluster each worker runs one file at a time "
+                               "(add workers instead).")
+    if stream:
+        raise click.UsageError("--cluster and --scheduler spread files; a streamed .zarr/.tif image runs on this "
+                               "machine (use skdce.enhance on a dask array with a distributed Client instead).")
+    return 1 if threads is None else threads
+
+
 def _enhance_file(job: _Job, s: _Settings, stop: threading.Event) -> dict | None:
     """Read, enhance and write one file; a row for the report (``None`` when interrupted)."""
     from . import io as skio
@@ -381,6 +405,9 @@ Examples:
   skdce enhance photos/ -o out/ --recursive --jobs 2
   skdce enhance "raw/*.tif" -o out/ --format png --suffix _dce
   skdce enhance photos/ -o out/ --format jpg --quality 92 --json > report.json
+  skdce enhance big.tif -o big-enhanced.tif            streamed chunk by chunk (also .zarr)
+  skdce enhance photos/ -o out/ --cluster local:4      4 worker processes (Dask)
+  skdce enhance /shared/photos -o /shared/out --scheduler tcp://10.0.0.5:8786
 """
 
 
@@ -409,7 +436,9 @@ _denoise_option = click.option(
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (inputs are never overwritten).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report (per file: input, output, status, reason, seconds) on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar, no summary; failures are still printed.")
-def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, as_json, quiet):
+@click.option("--cluster", metavar="local:N", help="Spread the files over N Dask worker processes on this machine (one file and one ONNX Runtime thread each). Needs skdce[dask].")
+@click.option("--scheduler", metavar="ADDRESS", help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs and OUTPUT_DIR must be on storage the workers see.")
+def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, as_json, quiet, cluster, scheduler):
     """Enhance image files, folders or glob patterns into OUTPUT_DIR.
 
     EXIF orientation is applied; ICC profile and EXIF are carried over where
@@ -424,6 +453,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
     if quality is not None and fmt is not None and normalize_format(fmt) not in ("JPEG", "WEBP"):
         raise click.BadParameter(f"--quality applies to jpg and webp, not {fmt}.", param_hint="'--quality'")
     stream = _stream_output(inputs, output_dir)
+    if cluster is not None or scheduler is not None:
+        threads = _check_cluster(cluster, scheduler, jobs, stream, threads)
     if output_dir.exists() and not output_dir.is_dir() and not stream:
         raise click.BadParameter(f"{str(output_dir)!r} is a file, not a folder.", param_hint="'--output-dir'")
     if threads is None and jobs > 1:
@@ -469,7 +500,16 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
     interrupted = None
     with _interrupts() as state:
         try:
-            _run_jobs(jobs_list, settings, jobs, on_row)
+            if cluster is None and scheduler is None:
+                _run_jobs(jobs_list, settings, jobs, on_row)
+            else:
+                from ._distributed import ClusterError, run_batch
+
+                try:
+                    run_batch(jobs_list, settings, _enhance_file, on_row, _row, cluster=cluster, scheduler=scheduler)
+                except ClusterError as exc:
+                    progress.close()
+                    raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
             interrupted = state["signal"]
     progress.close()
