@@ -33,7 +33,7 @@ WORK_CHUNK = 1024
 #: Tile of a written TIFF (a multiple of 16, as TIFF requires).
 TIFF_TILE = 256
 #: How much of the result (bytes, output dtype) is computed per step when writing a TIFF.
-BAND_BYTES = 256 << 20
+BAND_BYTES = 64 << 20
 
 
 def stream_kind(path) -> str | None:
