@@ -109,9 +109,6 @@ class ModelPreload(_WorkerPlugin):
     def setup(self, worker=None):
         load_model(self.model, self.providers, self.threads)
 
-    def teardown(self, worker=None):
-        pass
-
 
 def _run_task(task, job, settings):
     """On a worker: one file, unless a previous attempt of this task already wrote it."""
