@@ -184,6 +184,8 @@ def run_batch(jobs, settings, task, on_row, make_row, *, cluster=None, scheduler
         Re-raised after cancelling the tasks not yet started.
     """
     distributed = require_distributed()
+    if not jobs:  # everything skipped or failed at planning: no cluster to start
+        return
     remote = dataclasses.replace(settings, model=_model_ref(settings.model))
     finished = False
     try:
