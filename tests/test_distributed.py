@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +167,34 @@ def test_import_skdce_stays_light():
     code = "import skdce, skdce.cli, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_interrupted_batch_cancels_the_rest(cluster, folder, tmp_path):
+    """Ctrl-C in the ``skdce`` process: the error comes back, tasks not started are cancelled, outputs are whole."""
+    from skdce.cli import _collect, _plan
+    from skdce.io import read_image
+    from skdce.models import get_model
+
+    out = tmp_path / "out"
+    out.mkdir()
+    files, _ = _collect([str(folder)], False, out.resolve())
+    jobs, _ = _plan(files, out, None, "", False)
+    settings = _Settings(model=get_model("zero-dce-int8"), strength=1.0, denoise=1.0, providers="cpu", threads=1,
+                         tile_size=None, quality=None, overwrite=False, max_pixels=10**8)
+
+    def interrupt(job, row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _distributed.run_batch(jobs, settings, _enhance_file, interrupt, _row, scheduler=cluster.scheduler_address,
+                               in_flight=2)
+    with distributed.Client(cluster.scheduler_address) as client:
+        deadline = time.monotonic() + 10
+        while any(client.processing().values()) and time.monotonic() < deadline:  # a running task finishes
+            time.sleep(0.1)
+        assert client.submit(int, 0, pure=False).result() == 0  # the cluster still serves
+    written = sorted(p for p in out.iterdir() if not p.name.startswith("."))
+    assert 1 <= len(written) <= 2  # the first result, and the other task in flight (in_flight=2)
+    for path in written:
+        read_image(path)  # each one whole
+    assert leftovers(out) == []
