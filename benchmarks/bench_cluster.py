@@ -83,7 +83,7 @@ def cluster_overheads(repeats: int) -> dict:
     starts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                       silence_logs=logging.ERROR) as lc, distributed.Client(lc) as client:
             client.wait_for_workers(2)
             starts.append(time.perf_counter() - t0)

@@ -132,7 +132,7 @@ def _client(cluster, scheduler):
         if cluster is not None:
             local = distributed.LocalCluster(
                 n_workers=parse_cluster(cluster), threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.ERROR,
+                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,  # None still binds :8787
             )
             client = distributed.Client(local)
         else:

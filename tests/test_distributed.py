@@ -38,7 +38,7 @@ def leftovers(folder):
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=50) as lc:
+                                  dashboard_address="127.0.0.1:0", silence_logs=50) as lc:
         yield lc
 
 
