@@ -282,51 +282,64 @@ def _to_uint(image, bits: int):
     return np.round(image * np.float32(top)).astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def _enhance_zarr(src: Path, dst: Path, info, strength, denoise, providers, threads, tile_size, overwrite, quiet):
-    """``skdce enhance big.zarr -o out.zarr``: an image larger than memory, streamed chunk by chunk (Dask).
+def _stream_output(inputs, output_dir: Path) -> bool:
+    """Whether this is ``skdce enhance big.zarr -o out.zarr`` or ``big.tif -o out.zarr|out.tif`` (streamed)."""
+    from ._stream import stream_kind
+
+    if len(inputs) != 1:
+        return False
+    src = stream_kind(inputs[0])
+    if src == "zarr":
+        return True
+    return src == "tiff" and Path(inputs[0]).is_file() and stream_kind(output_dir) is not None and not output_dir.is_dir()
+
+
+def _enhance_stream(src: Path, dst: Path, info, strength, denoise, providers, threads, tile_size, overwrite, quiet):
+    """One image larger than memory, Zarr or TIFF in, Zarr or TIFF out, streamed chunk by chunk (Dask).
 
     The array is ``(H, W)`` gray or ``(H, W, C)``; the output keeps its dtype
-    (integers rounded from the float result) and chunks. It is written to a
-    temporary store beside ``dst`` and renamed into place, so an interrupted
-    run leaves no partial output; an existing ``dst`` is kept unless --overwrite.
+    (integers rounded from the float result). It is written to a temporary
+    store or file beside ``dst`` and renamed into place, so an interrupted run
+    leaves no partial output; an existing ``dst`` is kept unless --overwrite.
     """
-    import shutil
+    from ._stream import stream_enhance, stream_kind
 
-    import numpy as np
-
-    try:
-        import dask.array as da
-    except ImportError:
-        raise click.ClickException("Zarr input needs Dask and Zarr: pip install 'skdce[dask]'.") from None
-    from ._enhance import enhance
-
-    if not dst.name.endswith(".zarr"):
-        raise click.BadParameter(f"{str(dst)!r}: the output of a .zarr input is a .zarr store; name it e.g. out.zarr.",
-                                 param_hint="'--output-dir'")
-    if dst.exists() and not overwrite:
-        raise click.ClickException(f"{str(dst)!r} exists; pass --overwrite to replace it.")
-    try:
-        image = da.from_zarr(str(src))
-    except Exception as exc:  # zarr raises several types for a missing or broken store
-        raise click.ClickException(f"cannot open {str(src)!r} as a Zarr array: {exc}") from None
-    out = enhance(image, model=info, strength=strength, denoise=denoise, channel_axis=None if image.ndim == 2 else -1,
-                  providers=providers, num_threads=threads, tile_size="auto" if tile_size is None else tile_size)
-    if image.dtype.kind == "u":
-        top = float(np.iinfo(image.dtype).max)
-        out = da.round(out * top).astype(image.dtype)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
+    if stream_kind(dst) is None:
+        raise click.BadParameter(f"{str(dst)!r}: the output of a .zarr input is a .zarr store (or a .tif file); "
+                                 f"name it e.g. out.zarr.", param_hint="'--output-dir'")
     t0 = time.perf_counter()
     try:
-        out.to_zarr(str(tmp))
-        if dst.exists():  # --overwrite: the old store goes only once the new one is complete
-            shutil.rmtree(dst)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shape, dtype = stream_enhance(src, dst, overwrite=overwrite, model=info, strength=strength, denoise=denoise,
+                                      providers=providers, num_threads=threads,
+                                      tile_size="auto" if tile_size is None else tile_size)
+    except (ImportError, ValueError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from None
     if not quiet:
-        click.echo(f"skdce: enhanced {src} {image.shape} {image.dtype} into {dst} in {time.perf_counter() - t0:.1f} s",
-                   err=True)
+        click.echo(f"skdce: enhanced {src} {shape} {dtype} into {dst} in {time.perf_counter() - t0:.1f} s", err=True)
+
+
+def _check_cluster(cluster, scheduler, jobs: int, stream: bool, threads):
+    """Usage errors of --cluster/--scheduler; the ONNX Runtime threads per file there (default 1)."""
+    try:
+        from ._distributed import parse_cluster, require_distributed
+
+        require_distributed()
+    except ImportError as exc:
+        raise click.UsageError(str(exc)) from None
+    if cluster is not None and scheduler is not None:
+        raise click.UsageError("--cluster and --scheduler are alternatives; pass one.")
+    if cluster is not None:
+        try:
+            parse_cluster(cluster)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--cluster'") from None
+    if jobs > 1:
+        raise click.UsageError("--jobs is for the local runner; on a cluster each worker runs one file at a time "
+                               "(add workers instead).")
+    if stream:
+        raise click.UsageError("--cluster and --scheduler spread files; a streamed .zarr/.tif image runs on this "
+                               "machine (use skdce.enhance on a dask array with a distributed Client instead).")
+    return 1 if threads is None else threads
 
 
 def _enhance_file(job: _Job, s: _Settings, stop: threading.Event) -> dict | None:
@@ -392,6 +405,9 @@ Examples:
   skdce enhance photos/ -o out/ --recursive --jobs 2
   skdce enhance "raw/*.tif" -o out/ --format png --suffix _dce
   skdce enhance photos/ -o out/ --format jpg --quality 92 --json > report.json
+  skdce enhance big.tif -o big-enhanced.tif            streamed chunk by chunk (also .zarr)
+  skdce enhance photos/ -o out/ --cluster local:4      4 worker processes (Dask)
+  skdce enhance /shared/photos -o /shared/out --scheduler tcp://10.0.0.5:8786
 """
 
 
@@ -404,7 +420,7 @@ _denoise_option = click.option(
 
 @main.command(epilog=_ENHANCE_EXAMPLES)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
-@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the enhanced files (created if needed).")
+@click.option("-o", "--output-dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); a .zarr store or .tif file for one streamed .zarr/.tif input.")
 @click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
 @click.option("-m", "--model", default=None, help=f"Bundled model name (see `skdce models`) or an .onnx file. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
 @click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
@@ -420,7 +436,9 @@ _denoise_option = click.option(
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (inputs are never overwritten).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report (per file: input, output, status, reason, seconds) on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar, no summary; failures are still printed.")
-def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, as_json, quiet):
+@click.option("--cluster", metavar="local:N", help="Spread the files over N Dask worker processes on this machine (one file and one ONNX Runtime thread each). Needs skdce[dask].")
+@click.option("--scheduler", metavar="ADDRESS", help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs and OUTPUT_DIR must be on storage the workers see.")
+def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, as_json, quiet, cluster, scheduler):
     """Enhance image files, folders or glob patterns into OUTPUT_DIR.
 
     EXIF orientation is applied; ICC profile and EXIF are carried over where
@@ -434,14 +452,17 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
 
     if quality is not None and fmt is not None and normalize_format(fmt) not in ("JPEG", "WEBP"):
         raise click.BadParameter(f"--quality applies to jpg and webp, not {fmt}.", param_hint="'--quality'")
-    if output_dir.exists() and not output_dir.is_dir():
+    stream = _stream_output(inputs, output_dir)
+    if cluster is not None or scheduler is not None:
+        threads = _check_cluster(cluster, scheduler, jobs, stream, threads)
+    if output_dir.exists() and not output_dir.is_dir() and not stream:
         raise click.BadParameter(f"{str(output_dir)!r} is a file, not a folder.", param_hint="'--output-dir'")
     if threads is None and jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
     info, running = _check_model(model, providers, threads)
-    if len(inputs) == 1 and inputs[0].rstrip("/").endswith(".zarr"):
-        _enhance_zarr(Path(inputs[0]), output_dir, info, strength, denoise, _providers(providers), threads,
-                      tile_size, overwrite, quiet)
+    if stream:
+        _enhance_stream(Path(inputs[0]), output_dir, info, strength, denoise, _providers(providers), threads,
+                        tile_size, overwrite, quiet)
         return
     settings = _Settings(
         model=info,
@@ -479,7 +500,16 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
     interrupted = None
     with _interrupts() as state:
         try:
-            _run_jobs(jobs_list, settings, jobs, on_row)
+            if cluster is None and scheduler is None:
+                _run_jobs(jobs_list, settings, jobs, on_row)
+            else:
+                from ._distributed import ClusterError, run_batch
+
+                try:
+                    run_batch(jobs_list, settings, _enhance_file, on_row, _row, cluster=cluster, scheduler=scheduler)
+                except ClusterError as exc:
+                    progress.close()
+                    raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
             interrupted = state["signal"]
     progress.close()

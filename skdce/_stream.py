@@ -1,0 +1,263 @@
+"""One image larger than memory, file to file: Zarr stores and TIFF files through the Dask plan.
+
+``skdce enhance big.tif -o out.zarr`` (or ``out.tif``, or ``big.zarr -o
+out.zarr``) opens the input lazily (a Zarr array with :func:`dask.array.from_zarr`;
+a TIFF through tifffile's Zarr store, which reads its tiles or strips on
+demand, or as a memory map when it is stored uncompressed), runs
+:func:`skdce.enhance` on the Dask array and writes the result chunk by chunk
+into a temporary store or file beside the destination, renamed into place
+once complete. Nothing larger than a band of chunks across the image is in
+memory at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["STREAM_SUFFIXES", "stream_kind", "open_lazy", "stream_enhance"]
+
+ZARR_SUFFIXES = (".zarr",)
+TIFF_SUFFIXES = (".tif", ".tiff")
+STREAM_SUFFIXES = ZARR_SUFFIXES + TIFF_SUFFIXES
+
+#: Working chunks: stored chunks (TIFF tiles or strips) are merged up to about this
+#: many pixels a side, so there are few Dask tasks and each carries little halo.
+WORK_CHUNK = 1024
+#: Tile of a written TIFF (a multiple of 16, as TIFF requires).
+TIFF_TILE = 256
+#: How much of the result (bytes, output dtype) is computed per step when writing a TIFF.
+BAND_BYTES = 64 << 20
+
+
+def stream_kind(path) -> str | None:
+    """``"zarr"``, ``"tiff"`` or ``None``, from the name of ``path``."""
+    name = str(path).rstrip("/\\").lower()
+    if name.endswith(ZARR_SUFFIXES):
+        return "zarr"
+    if name.endswith(TIFF_SUFFIXES):
+        return "tiff"
+    return None
+
+
+def _require():
+    try:
+        import dask.array as da
+        import zarr  # noqa: F401
+    except ImportError:
+        raise ImportError("streaming a Zarr or TIFF image needs Dask and Zarr: pip install 'skdce[dask]'.") from None
+    return da
+
+
+def _work_chunks(native: int, size: int) -> int:
+    """A multiple of the stored chunk ``native`` near :data:`WORK_CHUNK` (at most ``size``)."""
+    return min(size, native * max(1, math.ceil(WORK_CHUNK / native)))
+
+
+@contextlib.contextmanager
+def open_lazy(path):
+    """Open a Zarr array or a TIFF file as a lazy ``(H, W)`` or ``(H, W, C)`` Dask array.
+
+    Yields ``(image, meta)``: ``meta`` holds the TIFF's ICC profile and
+    resolution (``icc_profile``, ``dpi``), ``None`` for a Zarr store. The TIFF
+    file stays open until the context ends, so compute inside it. A TIFF is
+    turned upright by its orientation tag, as :func:`skdce.io.read_image` does.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the reason: not readable, not a gray or RGB(A) image.
+    """
+    da = _require()
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{str(path)!r} does not exist.")
+    if stream_kind(path) == "zarr":
+        try:
+            image = da.from_zarr(str(path))
+        except Exception as exc:  # zarr raises several types for a missing or broken store
+            raise ValueError(f"cannot open {str(path)!r} as a Zarr array: {exc}") from None
+        yield image, {"icc_profile": None, "dpi": None}
+        return
+    import tifffile
+    import zarr
+
+    try:
+        tf = tifffile.TiffFile(path)
+    except Exception as exc:
+        raise ValueError(f"cannot read {str(path)!r} as a TIFF file: {exc}") from None
+    with tf:
+        if not tf.series:
+            raise ValueError(f"{str(path)!r} holds no image (the file is truncated, corrupt or empty).")
+        series = tf.series[0]
+        page = series.pages[0]
+        axes = series.axes
+        if axes not in ("YX", "YXS", "SYX"):
+            raise ValueError(
+                f"{str(path)!r} holds an image with axes {axes!r} {series.shape}; skdce streams one gray or "
+                f"RGB(A) image (axes YX, YXS or SYX). Save the image you want on its own first."
+            )
+        if series.dtype.kind not in "uf":
+            raise ValueError(f"{str(path)!r} has {series.dtype} samples; skdce takes unsigned integer or float images.")
+        if page.is_contiguous and page.compression == 1:
+            chunks = {"YX": (WORK_CHUNK,) * 2, "YXS": (WORK_CHUNK, WORK_CHUNK, -1), "SYX": (-1, WORK_CHUNK, WORK_CHUNK)}
+            image = da.from_array(tifffile.memmap(path, mode="r", series=0), chunks=chunks[axes])
+        else:
+            try:
+                z = zarr.open(tf.aszarr(series=0, level=0), mode="r")
+            except Exception as exc:
+                raise ValueError(f"cannot read {str(path)!r} in parts: {exc}") from None
+            image = da.from_zarr(z)
+        if axes == "SYX":
+            image = da.moveaxis(image, 0, -1)
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        if image.ndim == 3 and image.shape[-1] > 4:
+            raise ValueError(f"{str(path)!r} has {image.shape[-1]} samples per pixel; skdce takes gray or RGB(A).")
+        h, w = image.shape[:2]
+        image = image.rechunk({0: _work_chunks(image.chunks[0][0], h), 1: _work_chunks(image.chunks[1][0], w)})
+        tags = page.tags
+        orientation = int(tags[274].value) if 274 in tags else 1
+        if 2 <= orientation <= 8:
+            from .io import apply_orientation
+
+            image = apply_orientation(image, orientation)
+        meta = {"icc_profile": bytes(tags[34675].value) if 34675 in tags else None, "dpi": _dpi(tags)}
+        yield image, meta
+
+
+def _dpi(tags):
+    if 282 not in tags or 283 not in tags:
+        return None
+    from .io import _rational
+
+    scale = {2: 1.0, 3: 2.54}.get(int(tags[296].value) if 296 in tags else 2)  # inch, centimetre
+    values = [_rational(tags[t].value) for t in (282, 283)]
+    if scale is None or min(values) <= 0:
+        return None
+    return tuple(v * scale for v in values)
+
+
+def _temporary(dst: Path) -> Path:
+    return dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.partial")
+
+
+def _bands(out, band_bytes: int = BAND_BYTES):
+    """Compute ``out`` (a Dask array) in bands of whole row chunks; yield each band as an ndarray."""
+    row_bytes = out.shape[1] * (out.shape[2] if out.ndim == 3 else 1) * out.dtype.itemsize
+    rows = out.chunks[0]
+    i = 0
+    while i < len(rows):
+        j, height = i + 1, rows[i]
+        while j < len(rows) and (height + rows[j]) * row_bytes <= band_bytes:
+            height += rows[j]
+            j += 1
+        yield out.blocks[i:j].compute()
+        i = j
+
+
+def _tiles(out, tile: int):
+    """The TIFF tiles of ``out`` in file order (row by row), computed band by band."""
+    pending = None
+    for band in _bands(out):
+        pending = band if pending is None else np.concatenate([pending, band])
+        while pending.shape[0] >= tile:
+            yield from _row_of_tiles(pending[:tile], tile)
+            pending = pending[tile:]
+    if pending is not None and pending.shape[0]:
+        yield from _row_of_tiles(pending, tile)
+
+
+def _row_of_tiles(rows, tile):
+    for x0 in range(0, rows.shape[1], tile):
+        yield np.ascontiguousarray(rows[:, x0 : x0 + tile])  # tifffile zero-pads the last ones
+
+
+def _write_tiff(out, tmp: Path, meta: dict) -> None:
+    import tifffile
+
+    channels = 1 if out.ndim == 2 else out.shape[2]
+    options = {}
+    if meta.get("dpi"):
+        options.update(resolution=tuple(meta["dpi"]), resolutionunit="INCH")
+    tifffile.imwrite(
+        tmp,
+        _tiles(out, TIFF_TILE),
+        shape=out.shape,
+        dtype=out.dtype,
+        tile=(TIFF_TILE, TIFF_TILE),
+        photometric="minisblack" if channels <= 2 else "rgb",
+        planarconfig="contig" if channels > 1 else None,
+        extrasamples=("unassalpha",) if channels in (2, 4) else None,
+        compression="zlib",
+        bigtiff=out.nbytes > 2**31,
+        iccprofile=meta.get("icc_profile"),
+        metadata=None,
+        **options,
+    )
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
+    """Enhance the image in ``src`` (Zarr or TIFF) into ``dst`` (Zarr or TIFF), chunk by chunk.
+
+    Parameters
+    ----------
+    src, dst : str or os.PathLike
+        A ``.zarr`` store or a ``.tif``/``.tiff`` file each.
+    overwrite : bool, optional
+        Replace an existing ``dst`` (only once the new one is complete).
+    **enhance_kw
+        Passed to :func:`skdce.enhance` (``model``, ``strength``, ``denoise``,
+        ``providers``, ``num_threads``, ``tile_size``).
+
+    Returns
+    -------
+    shape, dtype
+        Of the image read (and written: unsigned integers stay in their dtype,
+        rounded from the float result; floats are written as float32/float64).
+
+    Raises
+    ------
+    FileExistsError
+        If ``dst`` exists and ``overwrite`` is false.
+    ValueError
+        For an unreadable input or a destination that is neither Zarr nor TIFF.
+    """
+    from ._enhance import enhance
+
+    src, dst = Path(src), Path(dst)
+    kind = stream_kind(dst)
+    if kind is None:
+        raise ValueError(f"{str(dst)!r}: the output of a streamed image is a .zarr store or a .tif file; name it so.")
+    if dst.exists() and not overwrite:
+        raise FileExistsError(f"{str(dst)!r} exists; pass --overwrite to replace it.")
+    da = _require()
+    with open_lazy(src) as (image, meta):
+        out = enhance(image, channel_axis=None if image.ndim == 2 else -1, **enhance_kw)
+        if image.dtype.kind == "u":
+            out = da.round(out * float(np.iinfo(image.dtype).max)).astype(image.dtype)
+        tmp = _temporary(dst)
+        try:
+            if kind == "zarr":
+                out.to_zarr(str(tmp))
+            else:
+                _write_tiff(out, tmp, meta)
+            if dst.exists() and not overwrite:
+                raise FileExistsError(f"{str(dst)!r} exists; pass --overwrite to replace it.")
+            if dst.is_dir():  # an old store goes only once the new result is complete
+                shutil.rmtree(dst)
+            os.replace(tmp, dst)
+        finally:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            elif tmp.exists():
+                tmp.unlink()
+    return image.shape, image.dtype

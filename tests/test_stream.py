@@ -1,0 +1,110 @@
+"""One image file to another through the Dask plan: TIFF and Zarr in, TIFF and Zarr out."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask.array")
+zarr = pytest.importorskip("zarr")
+tifffile = pytest.importorskip("tifffile")
+
+import skdce  # noqa: E402
+from skdce import _stream  # noqa: E402
+
+
+def dark(rng, shape, dtype=np.uint8):
+    top = 60 if dtype == np.uint8 else 15000
+    return rng.integers(0, top, shape).astype(dtype)
+
+
+def in_memory(img):
+    out = skdce.enhance(img, channel_axis=None if img.ndim == 2 else -1)
+    return np.round(out * float(np.iinfo(img.dtype).max)).astype(img.dtype)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Several working chunks, bands and tile rows on small images."""
+    monkeypatch.setattr(_stream, "WORK_CHUNK", 40)
+    monkeypatch.setattr(_stream, "TIFF_TILE", 32)
+    monkeypatch.setattr(_stream, "BAND_BYTES", 50 * 120 * 3)  # a band holds one or two row chunks
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        dict(tile=(32, 32), compression="zlib"),  # tiled
+        dict(rowsperstrip=8, compression="zlib"),  # strips
+        dict(),  # uncompressed, contiguous: read as a memory map
+        dict(tile=(16, 16), planarconfig="separate", compression="zlib"),  # (S, Y, X)
+    ],
+    ids=["tiled", "strips", "contiguous", "planar"],
+)
+@pytest.mark.parametrize("out_name", ["out.tif", "out.zarr"])
+def test_tiff_streamed_equals_in_memory(rng, tmp_path, small_chunks, layout, out_name):
+    img = dark(rng, (90, 120, 3))
+    src = tmp_path / "big.tif"
+    stored = np.moveaxis(img, -1, 0) if layout.get("planarconfig") == "separate" else img
+    tifffile.imwrite(src, stored, photometric="rgb", **layout)
+    shape, dtype = _stream.stream_enhance(src, tmp_path / out_name)
+    assert shape == img.shape and dtype == np.uint8
+    got = tifffile.imread(tmp_path / out_name) if out_name.endswith(".tif") else zarr.open(str(tmp_path / out_name), mode="r")[:]
+    assert got.dtype == np.uint8 and got.shape == img.shape
+    np.testing.assert_array_equal(got, in_memory(img))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["big.tif", out_name])  # no temporary left
+
+
+def test_tiff_gray16_alpha_and_orientation(rng, tmp_path, small_chunks):
+    gray = dark(rng, (70, 50), np.uint16)
+    tifffile.imwrite(tmp_path / "g.tif", gray, tile=(16, 16), compression="zlib", extratags=[(274, 3, 1, 6, True)])
+    _stream.stream_enhance(tmp_path / "g.tif", tmp_path / "g-out.tif")
+    got = tifffile.imread(tmp_path / "g-out.tif")
+    upright = np.rot90(gray, -1)  # orientation 6, as skdce.io.read_image turns it
+    np.testing.assert_array_equal(got, in_memory(np.ascontiguousarray(upright)))
+    rgba = np.concatenate([dark(rng, (40, 45, 3)), rng.integers(0, 256, (40, 45, 1), dtype=np.uint8)], axis=-1)
+    tifffile.imwrite(tmp_path / "a.tif", rgba, photometric="rgb", extrasamples=["unassalpha"], tile=(16, 16))
+    _stream.stream_enhance(tmp_path / "a.tif", tmp_path / "a-out.tif")
+    with tifffile.TiffFile(tmp_path / "a-out.tif") as tf:
+        out = tf.asarray()
+        assert tf.pages.first.is_tiled and tf.pages.first.extrasamples == (2,)
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
+    np.testing.assert_array_equal(out, in_memory(rgba))
+
+
+def test_existing_output_kept_and_bad_input(rng, tmp_path):
+    img = dark(rng, (30, 40, 3))
+    tifffile.imwrite(tmp_path / "a.tif", img, photometric="rgb", tile=(16, 16))
+    (tmp_path / "out.tif").write_bytes(b"old")
+    with pytest.raises(FileExistsError, match="exists; pass --overwrite"):
+        _stream.stream_enhance(tmp_path / "a.tif", tmp_path / "out.tif")
+    assert (tmp_path / "out.tif").read_bytes() == b"old"
+    _stream.stream_enhance(tmp_path / "a.tif", tmp_path / "out.tif", overwrite=True)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), in_memory(img))
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00garbage")
+    with pytest.raises(ValueError, match="bad.tif.* holds no image"):
+        _stream.stream_enhance(tmp_path / "bad.tif", tmp_path / "bad-out.zarr")
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((3, 20, 20), np.uint8), photometric="minisblack",
+                     metadata={"axes": "ZYX"})
+    with pytest.raises(ValueError, match="axes 'ZYX'.*one gray or RGB"):
+        _stream.stream_enhance(tmp_path / "stack.tif", tmp_path / "stack-out.tif")
+    with pytest.raises(ValueError, match=r"a \.zarr store or a \.tif file"):
+        _stream.stream_enhance(tmp_path / "a.tif", tmp_path / "out.png")
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_cli_tiff_to_tiff_subprocess(rng, tmp_path):
+    """``skdce enhance big.tif -o out.tif`` streams (a folder -o keeps the in-memory path)."""
+    img = dark(rng, (90, 120, 3))
+    tifffile.imwrite(tmp_path / "big.tif", img, photometric="rgb", tile=(32, 32), compression="zlib")
+    cmd = [sys.executable, "-m", "skdce.cli", "enhance", str(tmp_path / "big.tif"), "-o"]
+    result = subprocess.run(cmd + [str(tmp_path / "out.tif")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "into" in result.stderr and (tmp_path / "out.tif").is_file()
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), in_memory(img))
+    again = subprocess.run(cmd + [str(tmp_path / "out.tif")], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "exists; pass --overwrite" in again.stderr
+    folder = subprocess.run(cmd + [str(tmp_path / "folder"), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert folder.returncode == 0, folder.stderr
+    assert (tmp_path / "folder" / "big.tif").is_file()
