@@ -276,10 +276,12 @@ def _plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool):
 
 
 def _to_uint(image, bits: int):
+    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._image."""
     import numpy as np
 
-    top = 255 if bits == 8 else 65535
-    return np.round(image * np.float32(top)).astype(np.uint8 if bits == 8 else np.uint16)
+    from ._image import to_uint
+
+    return to_uint(image, np.uint8 if bits == 8 else np.uint16)
 
 
 def _enhance_zarr(src: Path, dst: Path, info, strength, denoise, providers, threads, tile_size, overwrite, quiet):
@@ -312,8 +314,9 @@ def _enhance_zarr(src: Path, dst: Path, info, strength, denoise, providers, thre
     out = enhance(image, model=info, strength=strength, denoise=denoise, channel_axis=None if image.ndim == 2 else -1,
                   providers=providers, num_threads=threads, tile_size="auto" if tile_size is None else tile_size)
     if image.dtype.kind == "u":
-        top = float(np.iinfo(image.dtype).max)
-        out = da.round(out * top).astype(image.dtype)
+        from ._image import to_uint
+
+        out = to_uint(out, image.dtype)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
     t0 = time.perf_counter()
     try:
@@ -646,9 +649,9 @@ def _rgb8(image):
     """uint8/uint16 gray/RGB(A) -> (H, W, 3) uint8."""
     import numpy as np
 
-    from .io import _to_8bit
+    from ._image import to_uint
 
-    image = _to_8bit(image)
+    image = to_uint(image, np.uint8)
     if image.ndim == 2:
         image = image[..., None]
     if image.shape[2] in (2, 4):
