@@ -607,9 +607,11 @@ def export_command(checkpoint, output, scale_factor, overwrite):
     try:
         from .train.export import export_checkpoint
 
-        export_checkpoint(checkpoint, output, scale_factor=scale_factor)
+        export_checkpoint(checkpoint, output, scale_factor=scale_factor, overwrite=overwrite)
     except ImportError as exc:
         raise click.ClickException(f"{exc} (export needs the 'train' extra: pip install 'skdce[train]')") from None
+    except FileExistsError:
+        raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.") from None
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     from .models import get_model, sha256_file

@@ -52,9 +52,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import struct
 import threading
 import warnings
@@ -64,6 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._atomic import TEMP_SUFFIX, atomic_path
 from ._image import to_uint
 
 __all__ = [
@@ -91,8 +90,6 @@ FORMATS = {
 #: Default pixel limit of :func:`read_image` (2**27, about 134 megapixels, e.g. 16384 x 8192).
 DEFAULT_MAX_PIXELS = 2**27
 
-#: Suffix of the temporary files :func:`write_image` renames into place.
-TEMP_SUFFIX = ".skdce-tmp"
 
 #: File name suffixes that skdce treats as images when it lists a folder.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".ppm", ".pgm")
@@ -614,17 +611,6 @@ def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
     )
 
 
-def _temporary(path: Path):
-    """Create ``.<name>.<random>.skdce-tmp`` beside ``path`` (honouring the umask): ``(fd, tmp_path)``."""
-    for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"cannot create a temporary file beside {str(path)!r}")  # pragma: no cover
-
-
 def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=False):
     """Write a uint8/uint16 array to an image file atomically, with its metadata.
 
@@ -660,8 +646,11 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
     Notes
     -----
     The file is written to a temporary file in the destination folder,
-    flushed to disk and renamed over ``path`` with :func:`os.replace`; on any
-    error, including ``KeyboardInterrupt``, the temporary file is removed.
+    flushed to disk and put in place: with ``overwrite=True`` by
+    :func:`os.replace`, without by a hard link that fails if ``path`` exists,
+    so an existing file is never replaced, even one another process wrote
+    a moment ago. On any error, including ``KeyboardInterrupt``, the
+    temporary file is removed.
     See the module docstring for what each format keeps.
 
     Examples
@@ -687,27 +676,16 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
     image, meta = _prepare(image, fmt, meta)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
-    if not overwrite and path.exists():
-        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
-    fd, tmp = _temporary(path)
-    os.close(fd)
     try:
-        with open(tmp, "wb") as fh:  # by name: tifffile wants a named file
+        with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:  # by name: tifffile wants a named file
             if fmt == "PNG":
                 fh.write(_png_bytes(image, meta))
             elif fmt == "TIFF":
                 _write_tiff(fh, image, meta)
             else:
                 _write_pillow(fh, image, meta, fmt, quality)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if not overwrite and path.exists():
-            raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, Exception) and not isinstance(exc, (OSError, TypeError, ValueError)):
-            raise ImageFileError("write", path, str(exc) or type(exc).__name__) from exc
+    except (OSError, TypeError, ValueError):
         raise
+    except Exception as exc:  # an encoder's own error type
+        raise ImageFileError("write", path, str(exc) or type(exc).__name__) from exc
     return path

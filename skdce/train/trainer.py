@@ -14,7 +14,6 @@ import copy
 import csv
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,6 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .._atomic import atomic_path
 from .._image import to_uint
 from .config import TrainConfig
 from .data import ImageSet, list_images, load_images, read_split
@@ -108,9 +108,8 @@ def _load_set(config: TrainConfig, list_file, reference_dir=None, extra_dirs=())
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, overwrite=True) as tmp:  # skdce._atomic: fsync, rename; no partial checkpoint
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path) -> dict:
