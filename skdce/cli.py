@@ -186,8 +186,8 @@ def _stop_on_signals(stop: threading.Event, say):
     try:
         yield state
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, handler in previous.items():  # once stopping, later signals cannot cut the report short
+            signal.signal(sig, handler if state["signal"] is None else signal.SIG_IGN)
 
 
 def _providers(value: str):
@@ -226,7 +226,17 @@ def _dump_json(data) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-@click.group(context_settings=_CONTEXT)
+_EXIT_CODES = """
+\b
+Exit status (every command):
+  0    done
+  1    some files (or pairs) failed, or the command could not finish
+  2    usage error: a bad option or argument; nothing was done
+  130  interrupted by Ctrl-C (143: by SIGTERM); only complete files are left
+"""
+
+
+@click.group(context_settings=_CONTEXT, epilog=_EXIT_CODES)
 @click.version_option(__version__, "-V", "--version", prog_name="skdce", message="%(prog)s %(version)s")
 def main():
     """skdce: zero-reference low-light image enhancement (Zero-DCE).
@@ -399,7 +409,7 @@ def _enhance_zarr(src: Path, dst: Path, info, strength, denoise, providers, thre
 
     if not dst.name.endswith(".zarr"):
         raise click.BadParameter(f"{str(dst)!r}: the output of a .zarr input is a .zarr store; name it e.g. out.zarr.",
-                                 param_hint="'--output-dir'")
+                                 param_hint="'--output'")
     if dst.exists() and not overwrite:
         raise click.ClickException(f"{str(dst)!r} exists; pass --overwrite to replace it.")
     try:
@@ -499,7 +509,7 @@ _denoise_option = click.option(
 
 @main.command(epilog=_ENHANCE_EXAMPLES)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
-@click.option("-o", "--output", "output_dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, .jpg, .tif or .webp is the output file itself.")
+@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, .jpg, .tif or .webp is the output file itself.")
 @click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
 @click.option("-m", "--model", default=None, help=f"Bundled model name (see `skdce models`) or an .onnx file. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
 @click.option("-s", "--strength", type=_FiniteFloatRange(0, 2), default=1.0, show_default=True, help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
@@ -509,7 +519,7 @@ _denoise_option = click.option(
 @click.option("-f", "--format", "fmt", type=click.Choice(["png", "jpg", "jpeg", "tiff", "tif", "webp"], case_sensitive=False), help="Output format [default: the input's own; PNG for other formats].")
 @click.option("-q", "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality 1-100 [default: 95 for JPEG, 90 for WebP].")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Files enhanced at the same time (threads).")
-@click.option("--threads", type=_THREADS, help=f"ONNX Runtime threads per file, 1-{_MAX_THREADS} [default: all cores, divided among --jobs].")
+@click.option("--threads", type=_THREADS, help="ONNX Runtime threads per file [default: all cores, divided among --jobs].")
 @click.option("--tile-size", type=click.IntRange(min=16), default=None, help="Tile size of the full model (bounds memory; exact results). Default: 512 on the CPU, 2048 on CUDA.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse larger images (decompression-bomb guard) [default: 134217728].")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (inputs are never overwritten).")
@@ -670,7 +680,7 @@ Examples:
 @click.option("--data", type=click.Path(exists=True, file_okay=False), help="The dataset folder: the config's relative paths (data_dir, split files, extra_dirs) resolve against it [default: the config's folder].")
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False), help="Override the config's data_dir (relative to the working folder).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the config's batch_size.")
-@click.option("--threads", type=click.IntRange(min=1), help="Override the config's torch threads.")
+@click.option("--threads", type=_THREADS, help="Override the config's torch threads.")
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing checkpoint in the run folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no per-epoch lines.")
 def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resume, quiet):
@@ -731,7 +741,7 @@ def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resum
 @main.command("export", epilog="\b\nExamples:\n  skdce export runs/zero-dce/checkpoint.pt -o my-model.onnx\n  skdce enhance photos/ -o out/ --model my-model.onnx")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .onnx file to write.")
-@click.option("--scale-factor", type=click.FloatRange(min=1), help="Downscaling recorded for shared-curve (zero-dce++) models [default: 12; 1 for zero-dce].")
+@click.option("--scale-factor", type=_FiniteFloatRange(min=1), help="Downscaling recorded for shared-curve (zero-dce++) models [default: 12; 1 for zero-dce].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def export_command(checkpoint, output, scale_factor, overwrite):
     """Export a training CHECKPOINT to an ONNX model usable with --model."""
@@ -826,7 +836,7 @@ Examples:
 @click.argument("references", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--enhance", "enhance_first", is_flag=True, help="IMAGES are low-light inputs: enhance each with --model, then score.")
 @click.option("-m", "--model", default=None, help=f"Model for --enhance. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
-@click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Strength for --enhance.")
+@click.option("-s", "--strength", type=_FiniteFloatRange(0, 2), default=1.0, show_default=True, help="Strength for --enhance.")
 @_denoise_option
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers for --enhance.")
 @click.option("--suffix", default="", help="Suffix to strip from IMAGES names before matching (e.g. _enhanced).")
@@ -903,7 +913,13 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     csv_text = _csv_table(results, mean)
     click.echo(_dump_json(report) if as_json else csv_text, nl=as_json)
     if output is not None:
-        output.write_text(_dump_json(report) + "\n" if output.suffix.lower() == ".json" else csv_text)
+        from ._atomic import atomic_path
+
+        try:
+            with atomic_path(output, overwrite=True) as tmp:
+                tmp.write_text(_dump_json(report) + "\n" if output.suffix.lower() == ".json" else csv_text)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the table: {_os_reason(exc, output)}") from None
     if failed:
         sys.exit(1)
 
@@ -1026,10 +1042,10 @@ def info(providers, as_json):
 
 
 @main.command(epilog="\b\nExamples:\n  skdce demo\n  skdce demo -o demo/ --sample chelsea --strength 1.5")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("skdce-demo"), show_default=True, help="Folder for the three PNG files (rewritten on each run).")
+@click.option("-o", "--output", "--output-dir", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("skdce-demo"), show_default=True, help="Folder for the three PNG files (rewritten on each run).")
 @click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]), default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
 @click.option("-m", "--model", default=None, help=f"Bundled model name or .onnx file. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
-@click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength.")
+@click.option("-s", "--strength", type=_FiniteFloatRange(0, 2), default=1.0, show_default=True, help="Curve strength.")
 @_denoise_option
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers.")
 def demo(output_dir, sample, model, strength, denoise, providers):
