@@ -110,12 +110,30 @@ class ModelPreload(_WorkerPlugin):
         load_model(self.model, self.providers, self.threads)
 
 
-def _run_task(task, job, settings):
-    """On a worker: one file, unless a previous attempt of this task already wrote it."""
+#: What :func:`_run_task` returns for an output that exists (the driver reports it as skipped).
+EXISTS = "exists"
+
+
+class _ClusterStop:
+    """The driver's stop flag as the workers see it: a named ``distributed.Event``, set on Ctrl-C."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def is_set(self) -> bool:
+        return self.name is not None and require_distributed().Event(self.name).is_set()
+
+
+def _run_task(task, job, settings, stop_name=None):
+    """On a worker: one file, unless a previous attempt of this task already wrote it.
+
+    Returns the task's row, :data:`EXISTS`, or ``None`` when the batch was
+    stopped before the file was written (it is discarded, as in a local run).
+    """
     model = load_model(settings.model, settings.providers, settings.threads)  # cached after the first file
     if not settings.overwrite and job.dst.exists():
-        return None  # the driver reports it as skipped
-    return task(job, dataclasses.replace(settings, model=model), threading.Event())
+        return EXISTS
+    return task(job, dataclasses.replace(settings, model=model), _ClusterStop(stop_name))
 
 
 def _temporaries(dst: Path) -> list[Path]:
@@ -150,7 +168,7 @@ def _client(cluster, scheduler):
             local.close()
 
 
-def run_batch(jobs, settings, task, on_row, make_row, *, cluster=None, scheduler=None, in_flight=None):
+def run_batch(jobs, settings, task, on_row, make_row, *, cluster=None, scheduler=None, in_flight=None, stop=None):
     """Run ``task(job, settings, stop)`` for each job on a Dask cluster; ``on_row(job, row)`` as each finishes.
 
     Parameters
@@ -175,6 +193,10 @@ def run_batch(jobs, settings, task, on_row, make_row, *, cluster=None, scheduler
     in_flight : int, optional
         Tasks submitted ahead of the results (default: 4 per worker thread),
         so the scheduler never holds a million tasks at once.
+    stop : threading.Event, optional
+        Set (by a signal handler) to stop: no new file is submitted, and the
+        files in flight are discarded at their next step unless already being
+        written; ``on_row(job, None)`` for each of them, as the local runner does.
 
     Raises
     ------
@@ -199,17 +221,28 @@ def run_batch(jobs, settings, task, on_row, make_row, *, cluster=None, scheduler
                 ) from None
             window = in_flight or max(8, 4 * (sum(client.nthreads().values()) or 1))
             token = os.urandom(4).hex()
+            stop_name = f"skdce-stop-{token}" if stop is not None else None
             pending = iter(jobs)
             submitted: dict = {}  # key -> (future, job)
 
             def submit(n):
                 for _, job in zip(range(n), pending):
-                    future = client.submit(_run_task, task, job, remote, key=f"skdce-enhance-{token}-{job.index}",
-                                           pure=False)
+                    future = client.submit(_run_task, task, job, remote, stop_name,
+                                           key=f"skdce-enhance-{token}-{job.index}", pure=False)
                     submitted[future.key] = (future, job)
                     yield future
 
             running = distributed.as_completed(list(submit(window)))
+            batch_done = threading.Event()
+            if stop is not None:  # tell the workers once the driver is told
+                def relay():
+                    while not batch_done.is_set():
+                        if stop.wait(0.1):
+                            distributed.Event(stop_name, client=client).set()
+                            return
+
+                watcher = threading.Thread(target=relay, name="skdce-stop", daemon=True)
+                watcher.start()
             try:
                 for future in running:
                     _, job = submitted.pop(future.key)
@@ -218,14 +251,17 @@ def run_batch(jobs, settings, task, on_row, make_row, *, cluster=None, scheduler
                     except Exception as exc:  # KilledWorker: every worker that ran it died
                         row = make_row(job.src, job.dst, "failed",
                                        f"the task could not run on the cluster ({type(exc).__name__}: {exc})")
-                    if row is None:
+                    if row == EXISTS:
                         row = make_row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)")
                     on_row(job, row)
-                    for new in submit(1):
-                        running.add(new)
+                    if stop is None or not stop.is_set():
+                        for new in submit(1):
+                            running.add(new)
             except BaseException:
                 client.cancel([f for f, _ in submitted.values()])
                 raise
+            finally:
+                batch_done.set()
             finished = True
     finally:
         # Once the batch is done (or our own workers are gone) no task of ours can still be writing:

@@ -8,6 +8,10 @@ Rules (each is tested in ``tests/test_image.py``):
   compute in float32. bool, signed integer, complex and object arrays are refused.
 * **values.** NaN, inf and floats outside [0, 1] are refused; skdce never clips
   bad input silently.
+* **back to integers.** :func:`to_uint` is the one float-to-integer conversion
+  (files, the CLI, reports): ``round(x * max)`` with NumPy's rounding (half to
+  even), for float images in [0, 1] and for unsigned integer images (scaled by
+  their own maximum first, so uint16 -> uint8 is ``round(x / 257)``).
 * **layout.** ``channel_axis`` names the colour axis (default ``-1``); the image is
   ``(H, W, C)`` or a batch ``(N, H, W, C)`` in channel-last terms. With
   ``channel_axis=None`` the image is grayscale: ``(H, W)`` or a batch ``(N, H, W)``.
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ImageLayout", "compute_dtype", "to_float", "check_unit_range", "to_channel_last"]
+__all__ = ["ImageLayout", "compute_dtype", "to_float", "to_uint", "check_unit_range", "to_channel_last"]
 
 
 def compute_dtype(dtype: np.dtype, name: str = "image") -> np.dtype:
@@ -90,6 +94,26 @@ def to_float(image, name: str = "image", *, validate: bool = True) -> np.ndarray
     if validate:
         validate_values(image, name)
     return image.astype(dtype, copy=False)
+
+
+def to_uint(image, dtype):
+    """Return ``image`` (float in [0, 1], or unsigned integers) as the unsigned ``dtype``, rounded.
+
+    ``round(x * max)`` with half to even; the clip only absorbs float error at
+    the ends of [0, 1] (values are not checked here: the enhancement results
+    this takes lie in [0, 1]). Works on NumPy and Dask arrays alike.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "u":
+        raise TypeError(f"dtype={dtype} must be an unsigned integer dtype (uint8, uint16).")
+    if image.dtype == dtype:
+        return image
+    top = np.iinfo(dtype).max
+    if image.dtype.kind == "u":  # float64: exact for every uint16 -> uint8 value
+        scaled = image.astype(np.float64) * (top / np.iinfo(image.dtype).max)
+    else:
+        scaled = image * image.dtype.type(top)
+    return np.clip(np.round(scaled), 0, top).astype(dtype)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import secrets
 import shutil
 from pathlib import Path
 
 import numpy as np
+
+from ._atomic import temporary_name
+from ._image import to_uint
 
 __all__ = ["STREAM_SUFFIXES", "stream_kind", "open_lazy", "stream_enhance"]
 
@@ -145,7 +147,8 @@ def _dpi(tags):
 
 
 def _temporary(dst: Path) -> Path:
-    return dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.partial")
+    # a store is a folder, so not the atomic file writer; its temporary name, so skdce scans skip it
+    return temporary_name(dst)
 
 
 def _bands(out, band_bytes: int = BAND_BYTES):
@@ -243,7 +246,7 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
     with open_lazy(src) as (image, meta):
         out = enhance(image, channel_axis=None if image.ndim == 2 else -1, **enhance_kw)
         if image.dtype.kind == "u":
-            out = da.round(out * float(np.iinfo(image.dtype).max)).astype(image.dtype)
+            out = to_uint(out, image.dtype)
         tmp = _temporary(dst)
         try:
             if kind == "zarr":

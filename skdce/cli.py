@@ -12,7 +12,6 @@ import glob
 import json
 import os
 import platform
-import shutil
 import signal
 import sys
 import threading
@@ -46,19 +45,27 @@ def _isatty(stream) -> bool:
 
 
 class _Progress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+    """A tqdm bar on stderr, drawn only when stderr is a terminal; :meth:`echo` prints lines above it."""
 
-    def __init__(self, total: int, label: str, enabled: bool = True):
-        self.total, self.label, self.done, self.note = total, label, 0, ""
+    def __init__(self, total: int, label: str, enabled: bool = True, initial: int = 0):
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
         self.on = enabled and total > 0 and _isatty(sys.stderr)
-        self.start, self.first = time.perf_counter(), None  # first: the position of the first update (resumed runs)
-        self._draw()
+        try:
+            sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+        except (OSError, ValueError, AttributeError):
+            sized = False
+        size = {"dynamic_ncols": True} if sized else {"ncols": 80, "nrows": 24}  # a terminal that reports 0 x 0
+        self.bar = tqdm(total=total, desc=label, initial=initial, file=sys.stderr, disable=not self.on,
+                        leave=True, **size, unit="file" if label != "training" else "step")
+        self.done = initial
 
     def update(self, done: int, note: str = "") -> None:
-        if self.first is None:
-            self.first = done - 1
-        self.done, self.note = done, note
-        self._draw()
+        self.bar.update(done - self.done)
+        self.done = done
+        if note:
+            self.bar.set_postfix_str(note, refresh=False)
 
     def advance(self, note: str = "") -> None:
         self.update(self.done + 1, note)
@@ -66,28 +73,13 @@ class _Progress:
     def echo(self, message: str) -> None:
         """Print a line above the bar (or just print it)."""
         if self.on:
-            sys.stderr.write("\r\x1b[K")
-        click.echo(message, err=True)
-        self._draw()
+            self._tqdm.write(message, file=sys.stderr)
+        else:
+            click.echo(message, err=True)
 
     def close(self) -> None:
-        if self.on:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.on = False
-
-    def _draw(self) -> None:
-        if not self.on:
-            return
-        frac = min(1.0, self.done / self.total)
-        filled = int(frac * 30)
-        elapsed = time.perf_counter() - self.start
-        steps = self.done - (self.first or 0)
-        eta = f" eta {elapsed / steps * (self.total - self.done):.0f}s" if steps > 0 and self.done < self.total else ""
-        line = f"{self.label} [{'#' * filled}{'-' * (30 - filled)}] {self.done}/{self.total}{eta} {self.note}"
-        width = shutil.get_terminal_size((80, 20)).columns - 1
-        sys.stderr.write("\r\x1b[K" + line[:width])
-        sys.stderr.flush()
+        self.bar.close()
+        self.on = False
 
 
 @contextlib.contextmanager
@@ -107,6 +99,95 @@ def _interrupts():
         yield state
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class _FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf (nan compares false with both bounds)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        rv = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(rv, param, ctx)
+
+
+#: The most ONNX Runtime / torch threads accepted (more only oversubscribes the cores).
+_MAX_THREADS = 4 * (os.cpu_count() or 1)
+_THREADS = click.IntRange(1, _MAX_THREADS)
+
+
+def _os_reason(exc: OSError, path=None) -> str:
+    """One line for an OSError: what happened to which path, and what to do."""
+    import errno
+
+    where = str(path if path is not None else (exc.filename or "?"))
+    fixes = {
+        errno.EACCES: "permission denied; check the folder's permissions or choose another output folder",
+        errno.EPERM: "operation not permitted; check the folder's permissions or choose another output folder",
+        errno.EROFS: "the file system is read-only; choose another output folder",
+        errno.ENOSPC: "no space left on the device; free some space or choose another output folder",
+        errno.EDQUOT: "disk quota exceeded; free some space or choose another output folder",
+        errno.ENOTDIR: "a file is in the way of a folder on this path; remove it or choose another output folder",
+        errno.EEXIST: "a file is in the way of a folder on this path; remove it or choose another output folder",
+        errno.ENAMETOOLONG: "the file name is too long for the file system (most allow 255 bytes); "
+                            "use a shorter --suffix or rename the input",
+        errno.ENOENT: "no such file or folder",
+    }
+    reason = fixes.get(exc.errno, exc.strerror or str(exc))
+    return f"{where}: {reason}"
+
+
+def _check_output_folder(folder: Path, create: bool) -> None:
+    """Make sure files can be written in ``folder`` before any work starts (a usage error otherwise)."""
+    import tempfile
+
+    from ._atomic import TEMP_SUFFIX
+
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(folder))
+        if not create:
+            if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied", str(folder))
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".skdce-write-check.", suffix=TEMP_SUFFIX)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write there: {_os_reason(exc, folder)}.", param_hint="'--output'") from None
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event, say):
+    """SIGINT/SIGTERM set ``stop`` (no exception: running files end cleanly); yields the signal received.
+
+    A second signal only says that skdce is stopping: the files in progress
+    are discarded when their current step ends, and the command exits with
+    130 (143 for SIGTERM). Nothing is torn down under running threads, so no
+    native library aborts the process.
+    """
+    state = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def on_signal(signum, frame):
+        if state["signal"] is None:
+            state["signal"] = signum
+            stop.set()
+            say("skdce: stopping: no new files start; files in progress are discarded (nothing partial is left)")
+        else:
+            say("skdce: already stopping; waiting for the files in progress to end (a moment)")
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield state
+    finally:
+        for sig, handler in previous.items():  # once stopping, later signals cannot cut the report short
+            signal.signal(sig, handler if state["signal"] is None else signal.SIG_IGN)
 
 
 def _providers(value: str):
@@ -145,7 +226,17 @@ def _dump_json(data) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-@click.group(context_settings=_CONTEXT)
+_EXIT_CODES = """
+\b
+Exit status (every command):
+  0    done
+  1    some files (or pairs) failed, or the command could not finish
+  2    usage error: a bad option or argument; nothing was done
+  130  interrupted by Ctrl-C (143: by SIGTERM); only complete files are left
+"""
+
+
+@click.group(context_settings=_CONTEXT, epilog=_EXIT_CODES)
 @click.version_option(__version__, "-V", "--version", prog_name="skdce", message="%(prog)s %(version)s")
 def main():
     """skdce: zero-reference low-light image enhancement (Zero-DCE).
@@ -230,7 +321,11 @@ def _collect(inputs, recursive: bool, out_dir: Path):
     for arg in inputs:
         path = Path(arg)
         if path.is_dir():
-            found = _scan_folder(path, recursive, out_dir)
+            try:
+                found = _scan_folder(path, recursive, out_dir)
+            except OSError as exc:
+                problems.append(_row(arg, None, "failed", f"cannot list the folder: {_os_reason(exc)}"))
+                continue
             if not found:
                 hint = "" if recursive else " (use --recursive to look in subfolders)"
                 problems.append(
@@ -250,20 +345,30 @@ def _collect(inputs, recursive: bool, out_dir: Path):
     return files, problems
 
 
-def _plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool):
-    """Decide every output path: ``([jobs], [skipped/failed rows])``."""
+def _plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, out_file: Path | None = None):
+    """Decide every output path: ``([jobs], [skipped/failed rows])``; ``out_file``: the one output of one input."""
     from .io import FORMATS, format_from_path
 
     inputs = {src.resolve() for src, _ in files}
+    root = out_dir.resolve()
     claimed: dict = {}
     jobs, rows = [], []
     for src, rel in files:
         own = format_from_path(src)
         out_fmt = fmt or own or "PNG"
-        ext = src.suffix if own == out_fmt else FORMATS[out_fmt][0]
-        dst = out_dir / rel.parent / f"{rel.stem}{suffix}{ext}"
+        if out_file is not None:
+            dst = out_file
+        else:
+            ext = src.suffix if own == out_fmt else FORMATS[out_fmt][0]
+            dst = out_dir / rel.parent / f"{rel.stem}{suffix}{ext}"
         key = dst.resolve()
-        if key in inputs:
+        if out_file is None and root not in key.parents:  # ../ in a name, or a symbolic link out of -o
+            rows.append(_row(src, dst, "failed", f"the output would land outside the output folder ({key}); "
+                                                 f"rename the input or remove the link"))
+        elif len(dst.name.encode("utf-8", "surrogateescape")) > 255:
+            rows.append(_row(src, dst, "failed", "the output file name is longer than 255 bytes, which file systems "
+                                                 "refuse; use a shorter --suffix or rename the input"))
+        elif key in inputs:
             rows.append(_row(src, dst, "failed", "the output would overwrite an input file; choose another -o or a --suffix"))
         elif key in claimed:
             rows.append(_row(src, dst, "failed", f"{str(claimed[key])!r} has the same output file; use --suffix or --format"))
@@ -276,10 +381,12 @@ def _plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool):
 
 
 def _to_uint(image, bits: int):
+    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._image."""
     import numpy as np
 
-    top = 255 if bits == 8 else 65535
-    return np.round(image * np.float32(top)).astype(np.uint8 if bits == 8 else np.uint16)
+    from ._image import to_uint
+
+    return to_uint(image, np.uint8 if bits == 8 else np.uint16)
 
 
 def _stream_output(inputs, output_dir: Path) -> bool:
@@ -306,7 +413,7 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, providers, th
 
     if stream_kind(dst) is None:
         raise click.BadParameter(f"{str(dst)!r}: the output of a .zarr input is a .zarr store (or a .tif file); "
-                                 f"name it e.g. out.zarr.", param_hint="'--output-dir'")
+                                 f"name it e.g. out.zarr.", param_hint="'--output'")
     t0 = time.perf_counter()
     try:
         shape, dtype = stream_enhance(src, dst, overwrite=overwrite, model=info, strength=strength, denoise=denoise,
@@ -343,7 +450,7 @@ def _check_cluster(cluster, scheduler, jobs: int, stream: bool, threads):
 
 
 def _enhance_file(job: _Job, s: _Settings, stop: threading.Event) -> dict | None:
-    """Read, enhance and write one file; a row for the report (``None`` when interrupted)."""
+    """Read, enhance and write one file; a row for the report (``None`` when stopped before writing)."""
     from . import io as skio
     from ._enhance import enhance
 
@@ -364,45 +471,42 @@ def _enhance_file(job: _Job, s: _Settings, stop: threading.Event) -> dict | None
         )
         out = _to_uint(result, 8 if job.fmt in ("JPEG", "WEBP") else meta.bit_depth)
         if stop.is_set():
-            return None
+            return None  # interrupted: this file is discarded, not written
         job.dst.parent.mkdir(parents=True, exist_ok=True)
         skio.write_image(job.dst, out, meta, format=job.fmt, quality=s.quality, overwrite=s.overwrite)
-    except FileExistsError:
+    except FileExistsError:  # another process wrote it meanwhile: never replaced without --overwrite
         return _row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)", time.perf_counter() - t0)
     except skio.ImageFileError as exc:
         return _row(job.src, job.dst, "failed", exc.reason, time.perf_counter() - t0)
+    except OSError as exc:
+        return _row(job.src, job.dst, "failed", _os_reason(exc), time.perf_counter() - t0)
     except Exception as exc:  # one bad file must not stop the batch
-        reason = str(exc) if isinstance(exc, (ValueError, TypeError, OSError)) else f"{type(exc).__name__}: {exc}"
+        reason = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{type(exc).__name__}: {exc}"
         return _row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)
     return _row(job.src, job.dst, "ok", None, time.perf_counter() - t0)
 
 
-def _run_jobs(jobs, settings: _Settings, n_jobs: int, on_row) -> None:
-    """Run ``jobs`` (in ``n_jobs`` threads); on KeyboardInterrupt stop cleanly and re-raise."""
-    stop = threading.Event()
+def _run_jobs(jobs, settings: _Settings, n_jobs: int, on_row, stop: threading.Event) -> None:
+    """Run ``jobs`` (in ``n_jobs`` threads) until done or ``stop`` is set (then no new file starts)."""
     if n_jobs == 1:
         for job in jobs:
             on_row(job, _enhance_file(job, settings, stop))
         return
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="skdce")
-    try:
+    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="skdce") as pool:  # waits for running files
         futures = {pool.submit(_enhance_file, job, settings, stop): job for job in jobs}
         for future in as_completed(futures):
             on_row(futures[future], future.result())
-    except BaseException:
-        stop.set()  # running files finish reading/enhancing but write nothing
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 _ENHANCE_EXAMPLES = """
 \b
 Examples:
   skdce enhance dark.jpg -o out/
+  skdce enhance dark.jpg -o bright.png                 one file in, one file out
   skdce enhance photos/ -o out/ --recursive --jobs 2
+  skdce enhance photos/ -o out/ --dry-run              print the plan, write nothing
   skdce enhance "raw/*.tif" -o out/ --format png --suffix _dce
   skdce enhance photos/ -o out/ --format jpg --quality 92 --json > report.json
   skdce enhance big.tif -o big-enhanced.tif            streamed chunk by chunk (also .zarr)
@@ -413,50 +517,68 @@ Examples:
 
 #: One definition of --denoise for enhance, evaluate and demo.
 _denoise_option = click.option(
-    "--denoise", type=click.FloatRange(0, 4), default=1.0, show_default=True,
+    "--denoise", type=_FiniteFloatRange(0, 4), default=1.0, show_default=True,
     help="Noise removal after the curves, scaled to the noise they amplify: 0 = off, 1 = default, more = stronger.",
 )
 
 
 @main.command(epilog=_ENHANCE_EXAMPLES)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
-@click.option("-o", "--output-dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); a .zarr store or .tif file for one streamed .zarr/.tif input.")
+@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, .jpg, .tif or .webp is the output file itself; a .zarr store or .tif file for one streamed .zarr/.tif input.")
 @click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
 @click.option("-m", "--model", default=None, help=f"Bundled model name (see `skdce models`) or an .onnx file. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
-@click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
+@click.option("-s", "--strength", type=_FiniteFloatRange(0, 2), default=1.0, show_default=True, help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
 @_denoise_option
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers: auto, cpu, cuda, or comma-separated provider names.")
 @click.option("--suffix", default="", help="Text added to each output file name before its extension, e.g. _enhanced.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["png", "jpg", "jpeg", "tiff", "tif", "webp"], case_sensitive=False), help="Output format [default: the input's own; PNG for other formats].")
 @click.option("-q", "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality 1-100 [default: 95 for JPEG, 90 for WebP].")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Files enhanced at the same time (threads).")
-@click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime threads per file [default: all cores, divided among --jobs].")
+@click.option("--threads", type=_THREADS, help="ONNX Runtime threads per file [default: all cores, divided among --jobs].")
 @click.option("--tile-size", type=click.IntRange(min=16), default=None, help="Tile size of the full model (bounds memory; exact results). Default: 512 on the CPU, 2048 on CUDA.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse larger images (decompression-bomb guard) [default: 134217728].")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (inputs are never overwritten).")
+@click.option("--dry-run", is_flag=True, help="Print the plan (each input -> output: write, overwrite or skip) and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report (per file: input, output, status, reason, seconds) on stdout.")
+@click.option("--verbose", is_flag=True, help="One line per file with its time, and the model, providers and threads used.")
 @click.option("--quiet", is_flag=True, help="No progress bar, no summary; failures are still printed.")
 @click.option("--cluster", metavar="local:N", help="Spread the files over N Dask worker processes on this machine (one file and one ONNX Runtime thread each). Needs skdce[dask].")
-@click.option("--scheduler", metavar="ADDRESS", help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs and OUTPUT_DIR must be on storage the workers see.")
-def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, as_json, quiet, cluster, scheduler):
-    """Enhance image files, folders or glob patterns into OUTPUT_DIR.
+@click.option("--scheduler", metavar="ADDRESS", help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs and the output folder must be on storage the workers see.")
+def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json, verbose, quiet, cluster, scheduler):
+    """Enhance image files, folders or glob patterns into the folder -o (or, for one file, the file -o).
 
     EXIF orientation is applied; ICC profile and EXIF are carried over where
     the output format allows; 16-bit PNG/TIFF stay 16-bit, gray stays gray,
     alpha is kept. Each output is written to a temporary file and renamed into
     place, so an interruption leaves only complete files. Existing outputs are
-    skipped unless --overwrite. One bad file is reported and does not stop the
-    others; the exit status is 1 when any file failed (130 when interrupted).
+    never replaced unless --overwrite (not even by another skdce running at
+    the same time), and every output stays inside -o. One bad file is
+    reported and does not stop the others. Ctrl-C stops: no new file starts
+    and files in progress are discarded. Exit status: 0 done, 1 some file
+    failed, 2 usage error, 130 interrupted (143 on SIGTERM).
     """
-    from .io import DEFAULT_MAX_PIXELS, normalize_format
+    from .io import DEFAULT_MAX_PIXELS, format_from_path, normalize_format
 
     if quality is not None and fmt is not None and normalize_format(fmt) not in ("JPEG", "WEBP"):
         raise click.BadParameter(f"--quality applies to jpg and webp, not {fmt}.", param_hint="'--quality'")
+    if "/" in suffix or "\\" in suffix or ".." in suffix or "\0" in suffix:
+        raise click.BadParameter(f"{suffix!r}: a suffix is added to file names; it may not hold '/', '\\' or '..'.",
+                                 param_hint="'--suffix'")
     stream = _stream_output(inputs, output_dir)
     if cluster is not None or scheduler is not None:
         threads = _check_cluster(cluster, scheduler, jobs, stream, threads)
-    if output_dir.exists() and not output_dir.is_dir() and not stream:
-        raise click.BadParameter(f"{str(output_dir)!r} is a file, not a folder.", param_hint="'--output-dir'")
+    out_file = None  # one input file and an -o that names an image file: -o is that file
+    if not stream and len(inputs) == 1 and Path(inputs[0]).is_file() and format_from_path(output_dir) is not None \
+            and not output_dir.is_dir():
+        out_file = output_dir
+        if fmt is not None and normalize_format(fmt) != format_from_path(out_file):
+            raise click.BadParameter(f"--format {fmt} differs from the suffix of {str(out_file)!r}.", param_hint="'--format'")
+        if suffix:
+            raise click.BadParameter("--suffix applies to output folders, not to the output file -o.", param_hint="'--suffix'")
+        fmt = format_from_path(out_file).lower()
+    out_dir = out_file.parent if out_file is not None else output_dir
+    if not stream:
+        _check_output_folder(out_dir, create=not dry_run)  # before any work: a usage error, not one per file
     if threads is None and jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
     info, running = _check_model(model, providers, threads)
@@ -475,19 +597,26 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
         overwrite=overwrite,
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
     )
-    output_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    files, rows = _collect(inputs, recursive, output_dir.resolve())
-    jobs_list, planned = _plan(files, output_dir, normalize_format(fmt) if fmt else None, suffix, overwrite)
+    files, rows = _collect(inputs, recursive, out_dir.resolve())
+    jobs_list, planned = _plan(files, out_dir, normalize_format(fmt) if fmt else None, suffix, overwrite, out_file)
     rows += planned
+    if dry_run:
+        _print_plan(jobs_list, rows, overwrite)
+        sys.exit(1 if any(r["status"] == "failed" for r in rows) else 0)
     done: dict = {}
     progress = _Progress(len(jobs_list), "enhancing", enabled=not quiet)
+    if verbose:
+        progress.echo(f"skdce: {len(jobs_list)} files with {info.name} on {', '.join(running)}, "
+                      f"{jobs} at a time, {threads or 'default'} threads each")
 
     def report(row):
         if row["status"] == "failed":
             progress.echo(f"skdce: failed: {row['input']}: {row['reason']}")
         elif row["status"] == "skipped" and not quiet:
             progress.echo(f"skdce: skipped: {row['input']}: {row['reason']}")
+        elif row["status"] == "ok" and verbose:
+            progress.echo(f"skdce: ok: {row['input']} -> {row['output']} ({row['seconds']:.2f} s)")
 
     def on_row(job, row):
         if row is not None:
@@ -497,21 +626,20 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
 
     for row in rows:
         report(row)
-    interrupted = None
-    with _interrupts() as state:
-        try:
-            if cluster is None and scheduler is None:
-                _run_jobs(jobs_list, settings, jobs, on_row)
-            else:
-                from ._distributed import ClusterError, run_batch
+    stop = threading.Event()
+    with _stop_on_signals(stop, progress.echo) as state:
+        if cluster is None and scheduler is None:
+            _run_jobs(jobs_list, settings, jobs, on_row, stop)
+        else:
+            from ._distributed import ClusterError, run_batch
 
-                try:
-                    run_batch(jobs_list, settings, _enhance_file, on_row, _row, cluster=cluster, scheduler=scheduler)
-                except ClusterError as exc:
-                    progress.close()
-                    raise click.ClickException(str(exc)) from None
-        except KeyboardInterrupt:
-            interrupted = state["signal"]
+            try:
+                run_batch(jobs_list, settings, _enhance_file, on_row, _row, cluster=cluster, scheduler=scheduler,
+                          stop=stop)
+            except ClusterError as exc:
+                progress.close()
+                raise click.ClickException(str(exc)) from None
+    interrupted = state["signal"]
     progress.close()
     rows += [done[i] for i in sorted(done)]
     counts = {status: sum(r["status"] == status for r in rows) for status in ("ok", "skipped", "failed")}
@@ -533,6 +661,23 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
         sys.exit(_EXIT_INTERRUPTED[interrupted])
     if counts["failed"]:
         sys.exit(1)
+
+
+def _print_plan(jobs, rows, overwrite: bool) -> None:
+    """--dry-run: one line per input on stdout."""
+    for job in jobs:
+        action = "overwrite" if overwrite and job.dst.exists() else "write"
+        click.echo(f"{action}: {job.src} -> {job.dst}")
+    for row in rows:
+        if row["status"] == "skipped":
+            click.echo(f"skip: {row['input']} -> {row['output']} ({row['reason']})")
+        else:
+            click.echo(f"fail: {row['input']}: {row['reason']}")
+    counts = {"write": sum(not (overwrite and j.dst.exists()) for j in jobs)}
+    counts["overwrite"] = len(jobs) - counts["write"]
+    counts["skip"] = sum(r["status"] == "skipped" for r in rows)
+    counts["fail"] = len(rows) - counts["skip"]
+    click.echo("dry run, nothing written: " + ", ".join(f"{n} {k}" for k, n in counts.items()), err=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -564,7 +709,7 @@ Examples:
 @click.option("--data", type=click.Path(exists=True, file_okay=False), help="The dataset folder: the config's relative paths (data_dir, split files, extra_dirs) resolve against it [default: the config's folder].")
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False), help="Override the config's data_dir (relative to the working folder).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the config's batch_size.")
-@click.option("--threads", type=click.IntRange(min=1), help="Override the config's torch threads.")
+@click.option("--threads", type=_THREADS, help="Override the config's torch threads.")
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing checkpoint in the run folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no per-epoch lines.")
 def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resume, quiet):
@@ -586,8 +731,9 @@ def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resum
     state = {"progress": None}
 
     def on_step(epoch, step, nsteps, loss):
-        if state["progress"] is None:
-            state["progress"] = _Progress(cfg.epochs * nsteps, "training", enabled=not quiet)
+        if state["progress"] is None:  # a resumed run starts where its checkpoint left off
+            done = (epoch - 1) * nsteps + step - 1
+            state["progress"] = _Progress(cfg.epochs * nsteps, "training", enabled=not quiet, initial=done)
         state["progress"].update((epoch - 1) * nsteps + step, f"epoch {epoch}/{cfg.epochs} loss {loss:.4f}")
 
     def on_epoch(row):
@@ -624,7 +770,7 @@ def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resum
 @main.command("export", epilog="\b\nExamples:\n  skdce export runs/zero-dce/checkpoint.pt -o my-model.onnx\n  skdce enhance photos/ -o out/ --model my-model.onnx")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .onnx file to write.")
-@click.option("--scale-factor", type=click.FloatRange(min=1), help="Downscaling recorded for shared-curve (zero-dce++) models [default: 12; 1 for zero-dce].")
+@click.option("--scale-factor", type=_FiniteFloatRange(min=1), help="Downscaling recorded for shared-curve (zero-dce++) models [default: 12; 1 for zero-dce].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def export_command(checkpoint, output, scale_factor, overwrite):
     """Export a training CHECKPOINT to an ONNX model usable with --model."""
@@ -634,9 +780,11 @@ def export_command(checkpoint, output, scale_factor, overwrite):
     try:
         from .train.export import export_checkpoint
 
-        export_checkpoint(checkpoint, output, scale_factor=scale_factor)
+        export_checkpoint(checkpoint, output, scale_factor=scale_factor, overwrite=overwrite)
     except ImportError as exc:
         raise click.ClickException(f"{exc} (export needs the 'train' extra: pip install 'skdce[train]')") from None
+    except FileExistsError:
+        raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.") from None
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     from .models import get_model, sha256_file
@@ -676,9 +824,9 @@ def _rgb8(image):
     """uint8/uint16 gray/RGB(A) -> (H, W, 3) uint8."""
     import numpy as np
 
-    from .io import _to_8bit
+    from ._image import to_uint
 
-    image = _to_8bit(image)
+    image = to_uint(image, np.uint8)
     if image.ndim == 2:
         image = image[..., None]
     if image.shape[2] in (2, 4):
@@ -686,6 +834,20 @@ def _rgb8(image):
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
     return image
+
+
+def _csv_table(results, mean) -> str:
+    """The CSV table of evaluate (the csv module quotes names holding commas, quotes or newlines)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["name", "psnr", "ssim"])
+    writer.writerows([r["name"], f"{r['psnr']:.4f}", f"{r['ssim']:.4f}"] for r in results)
+    if results:
+        writer.writerow(["mean", f"{mean['psnr']:.4f}", f"{mean['ssim']:.4f}"])
+    return buffer.getvalue()
 
 
 _EVALUATE_EXAMPLES = """
@@ -703,7 +865,7 @@ Examples:
 @click.argument("references", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--enhance", "enhance_first", is_flag=True, help="IMAGES are low-light inputs: enhance each with --model, then score.")
 @click.option("-m", "--model", default=None, help=f"Model for --enhance. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
-@click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Strength for --enhance.")
+@click.option("-s", "--strength", type=_FiniteFloatRange(0, 2), default=1.0, show_default=True, help="Strength for --enhance.")
 @_denoise_option
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers for --enhance.")
 @click.option("--suffix", default="", help="Suffix to strip from IMAGES names before matching (e.g. _enhanced).")
@@ -777,13 +939,16 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
         "unmatched": unmatched,
         "model": None if info is None else info.name,
     }
-    lines = ["name,psnr,ssim"] + [f"{r['name']},{r['psnr']:.4f},{r['ssim']:.4f}" for r in results]
-    if results:
-        lines.append(f"mean,{mean['psnr']:.4f},{mean['ssim']:.4f}")
-    csv_text = "\n".join(lines) + "\n"
+    csv_text = _csv_table(results, mean)
     click.echo(_dump_json(report) if as_json else csv_text, nl=as_json)
     if output is not None:
-        output.write_text(_dump_json(report) + "\n" if output.suffix.lower() == ".json" else csv_text)
+        from ._atomic import atomic_path
+
+        try:
+            with atomic_path(output, overwrite=True) as tmp:
+                tmp.write_text(_dump_json(report) + "\n" if output.suffix.lower() == ".json" else csv_text)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the table: {_os_reason(exc, output)}") from None
     if failed:
         sys.exit(1)
 
@@ -906,10 +1071,10 @@ def info(providers, as_json):
 
 
 @main.command(epilog="\b\nExamples:\n  skdce demo\n  skdce demo -o demo/ --sample chelsea --strength 1.5")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("skdce-demo"), show_default=True, help="Folder for the three PNG files (rewritten on each run).")
+@click.option("-o", "--output", "--output-dir", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("skdce-demo"), show_default=True, help="Folder for the three PNG files (rewritten on each run).")
 @click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]), default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
 @click.option("-m", "--model", default=None, help=f"Bundled model name or .onnx file. Default: {DEFAULT_MODEL} on the CPU, {GPU_DEFAULT_MODEL} on CUDA.")
-@click.option("-s", "--strength", type=click.FloatRange(0, 2), default=1.0, show_default=True, help="Curve strength.")
+@click.option("-s", "--strength", type=_FiniteFloatRange(0, 2), default=1.0, show_default=True, help="Curve strength.")
 @_denoise_option
 @click.option("--providers", default="auto", show_default=True, help="ONNX Runtime providers.")
 def demo(output_dir, sample, model, strength, denoise, providers):

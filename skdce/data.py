@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._image import image_layout, to_float
+from ._image import image_layout, to_float, to_uint
 
 __all__ = ["darken", "low_light_sample", "SAMPLES"]
 
@@ -104,4 +104,4 @@ def low_light_sample(name="astronaut", *, seed=0):
     if bright.ndim == 2:
         bright = np.repeat(bright[..., None], 3, axis=-1)
     dark = darken(bright[..., :3], seed=seed)
-    return np.round(dark * 255).astype(np.uint8)
+    return to_uint(dark, np.uint8)

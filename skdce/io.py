@@ -13,13 +13,13 @@ What is read, and how:
   transparency), 1-bit images 8-bit gray, CMYK/LAB images RGB (their ICC
   profile, which describes the old colour space, is dropped).
 * **bit depth.** 8-bit files give uint8, 16-bit PNG and TIFF files uint16.
-  Pillow decodes 16-bit *colour* PNGs to 8 bits, so 16-bit PNGs are decoded
-  by a small PNG reader of this module (zlib + NumPy; every filter type,
-  Adam7 interlacing, ``tRNS``, ``iCCP``, ``eXIf`` and ``pHYs``), and written by
-  its PNG writer. TIFF files are read with tifffile (a scikit-image
-  dependency), or with Pillow for 8-bit compressions tifffile cannot decode
-  without the optional ``imagecodecs`` package (LZW, JPEG). 32-bit and float
-  files are refused.
+  Pillow decodes 16-bit *colour* PNGs to 8 bits, so the pixels of 16-bit PNGs
+  are decoded by ``imagecodecs`` (libpng; every filter, Adam7 interlacing,
+  ``tRNS`` as alpha), their metadata (``iCCP``, ``eXIf``, ``pHYs``) read by
+  Pillow. TIFF files are read with tifffile, which decodes every common
+  compression (deflate, LZW, JPEG...) through ``imagecodecs``; Pillow only
+  converts the 8-bit colour models tifffile leaves as they are (palette,
+  CMYK, min-is-white...). 32-bit and float files are refused.
 * **orientation.** The EXIF orientation (tag 274) is applied to the pixels and
   reset to 1 in the EXIF block kept in :attr:`ImageMeta.exif` (the block is
   patched in place, so maker notes survive).
@@ -39,19 +39,20 @@ JPEG      8           no     yes   yes   yes
 WebP      8 (colour)  yes    yes   yes   no
 ========  ==========  =====  ====  ====  ===
 
-JPEG and WebP hold 8 bits: 16-bit arrays are rounded to 8 bits. WebP has no
-grayscale mode: gray images are written as RGB. TIFF files are written by
-tifffile, which does not write an EXIF directory. Every file is written to a
-temporary file in the destination folder (named ``.<name>.<random>.skdce-tmp``)
-and renamed into place with :func:`os.replace`, so a reader never sees a
-partial file and an interrupted write leaves nothing behind.
+JPEG and WebP hold 8 bits: 16-bit arrays are rounded to 8 bits
+(``round(x / 257)``, the one conversion of ``skdce._image.to_uint``). WebP has
+no grayscale mode: gray images are written as RGB. PNG files are encoded by
+``imagecodecs`` with the ``iCCP``, ``pHYs`` and ``eXIf`` chunks added after
+the header (as Pillow writes them); TIFF files are written by tifffile, which
+does not write an EXIF directory. Every file is written to a temporary file
+in the destination folder (named ``.<name>.<random>.skdce-tmp``) and renamed
+into place, so a reader never sees a partial file and an interrupted write
+leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import struct
 import threading
 import warnings
@@ -60,6 +61,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from ._atomic import TEMP_SUFFIX, atomic_path
+from ._image import to_uint
 
 __all__ = [
     "ImageMeta",
@@ -86,8 +90,6 @@ FORMATS = {
 #: Default pixel limit of :func:`read_image` (2**27, about 134 megapixels, e.g. 16384 x 8192).
 DEFAULT_MAX_PIXELS = 2**27
 
-#: Suffix of the temporary files :func:`write_image` renames into place.
-TEMP_SUFFIX = ".skdce-tmp"
 
 #: File name suffixes that skdce treats as images when it lists a folder.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".ppm", ".pgm")
@@ -229,185 +231,62 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# PNG (16-bit): a small reader and writer
+# PNG: imagecodecs for the pixels, three metadata chunks written here
 # --------------------------------------------------------------------------------------------
-
-_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type -> samples per pixel
-_PNG_COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # samples per pixel -> colour type
-_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
-
-
-def _png_chunks(data: bytes):
-    """Yield ``(type, payload)`` of every chunk up to IEND, checking lengths and CRCs."""
-    pos = len(_PNG_SIGNATURE)
-    while True:
-        if pos + 8 > len(data):
-            raise ValueError("the file is truncated (it ends before the PNG IEND chunk)")
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        end = pos + 8 + length
-        if end + 4 > len(data):
-            raise ValueError(f"the file is truncated (inside the PNG {kind.decode('latin-1')!r} chunk)")
-        payload = data[pos + 8 : end]
-        (crc,) = struct.unpack(">I", data[end : end + 4])
-        if zlib.crc32(kind + payload) != crc:
-            raise ValueError(f"the PNG {kind.decode('latin-1')!r} chunk is corrupt (CRC mismatch)")
-        yield kind, payload
-        if kind == b"IEND":
-            return
-        pos = end + 4
-
-
-def _png_header(data: bytes) -> tuple[int, int, int, int, int]:
-    """``(width, height, bit_depth, color_type, interlace)`` from the IHDR chunk."""
-    if len(data) < 33 or data[12:16] != b"IHDR":
-        raise ValueError("the file is truncated or corrupt (no PNG IHDR chunk)")
-    width, height, depth, color, comp, filt, interlace = struct.unpack(">IIBBBBB", data[16:29])
-    if width == 0 or height == 0 or comp != 0 or filt != 0 or interlace > 1:
-        raise ValueError("the PNG IHDR chunk is invalid")
-    return width, height, depth, color, interlace
-
-
-def _unfilter(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
-    """Undo PNG scanline filtering: ``raw`` (h * (1 + w * bpp),) uint8 -> (h, w, bpp) uint8."""
-    rows = raw.reshape(h, 1 + w * bpp)
-    kinds = rows[:, 0]
-    if kinds.max() > 4:
-        raise ValueError(f"the PNG image data is corrupt (filter type {int(kinds.max())})")
-    filtered = rows[:, 1:].reshape(h, w, bpp)
-    if not np.isin(kinds, (3, 4)).any():
-        # None, Sub and Up only: each row at once.
-        out = np.empty((h, w, bpp), np.uint8)
-        previous = np.zeros((w, bpp), np.uint8)
-        for y in range(h):
-            if kinds[y] == 0:
-                out[y] = filtered[y]
-            elif kinds[y] == 1:
-                np.cumsum(filtered[y], axis=0, dtype=np.uint8, out=out[y])
-            else:
-                np.add(filtered[y], previous, out=out[y])
-            previous = out[y]
-        return out
-    # Average and Paeth depend on the reconstructed left, upper and upper-left
-    # pixels: reconstruct one anti-diagonal (y + x = d) at a time, all of its
-    # pixels at once, each with the predictor of its own row's filter type.
-    rec = np.zeros((h + 1, w + 1, bpp), np.int16)  # one row and column of zeros before the image
-    flat = rec.reshape(-1, bpp)
-    src = filtered.reshape(-1, bpp)
-    stride = w + 1
-    for d in range(h + w - 1):
-        y = np.arange(max(0, d - w + 1), min(h - 1, d) + 1)
-        x = d - y
-        at = (y + 1) * stride + x + 1
-        a, b, c = flat[at - 1], flat[at - stride], flat[at - stride - 1]
-        p = a + b - c
-        pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-        paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-        predictor = np.choose(kinds[y][:, None], (np.zeros_like(a), a, b, (a + b) >> 1, paeth))
-        flat[at] = (src[y * w + x] + predictor) & 0xFF
-    return rec[1:, 1:].astype(np.uint8)
-
-
-def _decode_png(data: bytes, max_pixels: int) -> tuple[np.ndarray, dict]:
-    """Decode an 8- or 16-bit gray/RGB(A) PNG: ``(array, facts)``."""
-    width, height, depth, color, interlace = _png_header(data)
-    if depth not in (8, 16) or color not in _PNG_CHANNELS:
-        raise ValueError(f"PNG bit depth {depth} with colour type {color} is not handled by this reader")
-    _check_pixels(width, height, max_pixels)
-    channels = _PNG_CHANNELS[color]
-    bpp = channels * depth // 8
-    idat, facts = [], {}
-    for kind, payload in _png_chunks(data):
-        if kind == b"IDAT":
-            idat.append(payload)
-        elif kind == b"iCCP":
-            name_end = payload.find(b"\x00")
-            with contextlib.suppress(zlib.error):
-                facts["icc_profile"] = zlib.decompress(payload[name_end + 2 :])
-        elif kind == b"eXIf":
-            facts["exif"] = payload
-        elif kind == b"tRNS":
-            facts["trns"] = payload
-        elif kind == b"pHYs" and len(payload) == 9 and payload[8] == 1:
-            ppx, ppy = struct.unpack(">II", payload[:8])
-            facts["dpi"] = (round(ppx * 0.0254, 4), round(ppy * 0.0254, 4))
-        elif kind[:1].isupper() and kind not in (b"IHDR", b"PLTE", b"IEND"):
-            raise ValueError(f"the PNG has an unknown critical chunk {kind.decode('latin-1')!r}")
-    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
-    sizes = []
-    for x0, y0, dx, dy in passes:
-        pw, ph = -(-(width - x0) // dx), -(-(height - y0) // dy)
-        sizes.append((pw, ph) if pw > 0 and ph > 0 else (0, 0))
-    expected = sum(ph * (1 + pw * bpp) for pw, ph in sizes)
-    try:
-        raw = zlib.decompressobj().decompress(b"".join(idat), expected)
-    except zlib.error as exc:
-        raise ValueError(f"the PNG image data is corrupt ({exc})") from None
-    if len(raw) < expected:
-        raise ValueError("the file is truncated (the PNG image data ends early)")
-    raw = np.frombuffer(raw, np.uint8)
-    image = np.empty((height, width, bpp), np.uint8)
-    pos = 0
-    for (x0, y0, dx, dy), (pw, ph) in zip(passes, sizes):
-        if pw == 0:
-            continue
-        n = ph * (1 + pw * bpp)
-        image[y0::dy, x0::dx] = _unfilter(raw[pos : pos + n], ph, pw, bpp)
-        pos += n
-    dtype = np.dtype(">u2") if depth == 16 else np.dtype(np.uint8)
-    pixels = image.view(dtype).reshape(height, width, channels).astype(dtype.newbyteorder("="))
-    trns = facts.pop("trns", None)
-    if trns is not None and color in (0, 2) and len(trns) == 2 * channels:
-        key = np.array(struct.unpack(f">{channels}H", trns), dtype=pixels.dtype)
-        opaque = np.iinfo(pixels.dtype).max
-        alpha = np.where((pixels == key).all(axis=-1), 0, opaque).astype(pixels.dtype)
-        pixels = np.concatenate([pixels, alpha[..., None]], axis=-1)
-    return (pixels[..., 0] if pixels.shape[-1] == 1 else pixels), facts
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def _encode_png(image: np.ndarray, meta: ImageMeta | None) -> bytes:
-    """PNG bytes of a uint8/uint16 ``(H, W[, C])`` array (Sub or Up filter per row, the smaller)."""
-    h, w = image.shape[:2]
-    channels = 1 if image.ndim == 2 else image.shape[2]
-    depth = image.dtype.itemsize * 8
-    rows = np.ascontiguousarray(image, dtype=image.dtype.newbyteorder(">")).view(np.uint8).reshape(h, -1)
-    bpp = channels * depth // 8
-
-    def cost(f):  # sum of |byte| read as signed values, per row
-        return np.minimum(f, np.negative(f)).sum(axis=1, dtype=np.uint64)
-
-    compressor = zlib.compressobj(6)
-    data = []
-    for y0 in range(0, h, 256):  # blocks of rows bound the memory used
-        block = rows[y0 : y0 + 256]
-        sub = block.copy()
-        sub[:, bpp:] -= block[:, :-bpp]
-        up = block.copy()
-        up[1:] -= block[:-1]
-        if y0:
-            up[0] -= rows[y0 - 1]
-        use_up = cost(up) < cost(sub)
-        filtered = np.empty((len(block), block.shape[1] + 1), np.uint8)
-        filtered[:, 0] = np.where(use_up, 2, 1)
-        filtered[:, 1:] = np.where(use_up[:, None], up, sub)
-        data.append(compressor.compress(filtered))
-    data.append(compressor.flush())
-    data = b"".join(data)
-    parts = [_PNG_SIGNATURE, _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, _PNG_COLOR_TYPE[channels], 0, 0, 0))]
-    if meta is not None and meta.icc_profile:
+def _png_metadata_chunks(meta: ImageMeta | None) -> bytes:
+    """``iCCP``, ``pHYs`` and ``eXIf`` chunks for ``meta`` (what Pillow writes for the same metadata)."""
+    if meta is None:
+        return b""
+    parts = []
+    if meta.icc_profile:
         parts.append(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(meta.icc_profile)))
-    if meta is not None and meta.dpi:
+    if meta.dpi:
         ppm = [max(1, round(v / 0.0254)) for v in meta.dpi]
         parts.append(_png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
-    if meta is not None and meta.exif:
-        parts.append(_png_chunk(b"eXIf", meta.exif[len(_EXIF_HEADER) :] if meta.exif.startswith(_EXIF_HEADER) else meta.exif))
-    step = 1 << 24
-    parts.extend(_png_chunk(b"IDAT", data[i : i + step]) for i in range(0, max(len(data), 1), step))
-    parts.append(_png_chunk(b"IEND", b""))
+    if meta.exif:
+        exif = meta.exif[len(_EXIF_HEADER) :] if meta.exif.startswith(_EXIF_HEADER) else meta.exif
+        parts.append(_png_chunk(b"eXIf", exif))
     return b"".join(parts)
+
+
+def _png_bytes(image: np.ndarray, meta: ImageMeta | None) -> bytes:
+    """PNG bytes of a uint8/uint16 ``(H, W[, C])`` array: imagecodecs' encoder, metadata chunks after IHDR."""
+    import imagecodecs
+
+    data = bytes(imagecodecs.png_encode(image, level=6))
+    ihdr_end = len(_PNG_SIGNATURE) + 8 + 13 + 4  # length, type, 13 bytes of IHDR, CRC
+    return data[:ihdr_end] + _png_metadata_chunks(meta) + data[ihdr_end:]
+
+
+def _png_bit_depth(head: bytes) -> int | None:
+    """The bit depth in a PNG file's IHDR chunk (its first 25 bytes), or ``None``."""
+    return head[24] if len(head) >= 25 and head[12:16] == b"IHDR" else None
+
+
+def _read_png16(path: Path, max_pixels: int):
+    """A 16-bit PNG: the header and metadata from Pillow (which decodes these pixels to 8 bits), pixels from imagecodecs."""
+    import imagecodecs
+
+    im = _open_pillow(path, max_pixels)  # checks the pixel count from the header
+    with im:
+        icc = im.info.get("icc_profile") or None
+        dpi = im.info.get("dpi")
+        exif = im.info.get("exif")
+    try:
+        arr = imagecodecs.png_decode(path.read_bytes())  # tRNS becomes an alpha channel
+    except (imagecodecs.PngError, ValueError) as exc:
+        text = str(exc)
+        if "too small" in text or "truncated" in text.lower():
+            raise ValueError(f"the file is truncated ({text})") from None
+        raise ValueError(f"the file is corrupt ({text})") from None
+    exif, orientation = _upright_exif(exif)
+    return arr, icc, exif, orientation, _clean_dpi(dpi)
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,6 +317,8 @@ def _open_pillow(path: Path, max_pixels: int):
             raise ValueError(f"the image has too many pixels for Pillow ({exc})") from None
         except Image.UnidentifiedImageError:
             raise ValueError("the file is not an image in a format skdce reads (PNG, JPEG, TIFF, WebP, ...)") from None
+        except (SyntaxError, EOFError, struct.error, ValueError) as exc:  # a broken header
+            raise ValueError(_pillow_reason(exc)) from None
     try:
         _check_pixels(im.width, im.height, max_pixels)
     except ValueError:
@@ -534,20 +415,11 @@ def _read_tiff(path: Path, max_pixels: int):
                 f"TIFF with {bits}-bit {kind} samples ({page.photometric.name}) is not supported; "
                 f"skdce reads 8- and 16-bit gray or RGB(A) TIFF files"
             )
-        pillow_exact = bits == 8 or page.samplesperpixel == 1  # Pillow keeps 8-bit and 16-bit gray files exact
-        if not simple:
-            return None  # palette, CMYK, YCbCr, min-is-white...: Pillow converts these 8-bit files
+        jpeg_ycbcr = photometric == int(tifffile.PHOTOMETRIC.YCBCR) and page.compression == 7  # decoded to RGB
+        if not (simple or jpeg_ycbcr):
+            return None  # palette, CMYK, LAB, min-is-white...: Pillow converts these 8-bit files to RGB or gray
         try:
-            arr = page.asarray()
-        except ValueError as exc:
-            if "imagecodecs" in str(exc):  # LZW, JPEG... without the optional imagecodecs package
-                if pillow_exact:
-                    return None
-                raise ValueError(
-                    f"16-bit TIFF with {page.compression.name} compression needs the imagecodecs package "
-                    f"(pip install imagecodecs), or resave the file with deflate or no compression"
-                ) from None
-            raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+            arr = page.asarray()  # every compression tifffile knows (LZW, JPEG... through imagecodecs)
         except Exception as exc:
             raise ValueError(f"the file is corrupt or truncated ({exc})") from None
         if page.axes.startswith("S"):  # planar: (S, Y, X)
@@ -631,18 +503,12 @@ def _read(path: Path, max_pixels: int):
     if path.is_dir():
         raise ValueError("it is a folder, not a file")
     with open(path, "rb") as fh:
-        head = fh.read(16)
+        head = fh.read(32)
     if not head:
         raise ValueError("the file is empty (0 bytes)")
-    exif = None
-    if head.startswith(_PNG_SIGNATURE) and len(head) >= 8:
-        with open(path, "rb") as fh:
-            data = fh.read()
-        _, _, depth, color, _ = _png_header(data)
-        if depth == 16:
-            arr, facts = _decode_png(data, max_pixels)
-            exif, orientation = _upright_exif(facts.get("exif"))
-            return _finish(arr, "PNG", facts.get("icc_profile"), exif, orientation, facts.get("dpi"))
+    if head.startswith(_PNG_SIGNATURE) and _png_bit_depth(head) == 16:
+        arr, icc, exif, orientation, dpi = _read_png16(path, max_pixels)
+        return _finish(arr, "PNG", icc, exif, orientation, dpi)
     if head[:4] in _TIFF_SIGNATURES:
         tiff = _read_tiff(path, max_pixels)
         if tiff is not None:
@@ -676,12 +542,6 @@ def _finish(arr, fmt, icc, exif, orientation, dpi):
 # --------------------------------------------------------------------------------------------
 
 
-def _to_8bit(image: np.ndarray) -> np.ndarray:
-    if image.dtype == np.uint8:
-        return image
-    return ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-
-
 def _is_gray_profile(icc: bytes | None) -> bool:
     return bool(icc) and icc[16:20] == b"GRAY"
 
@@ -704,7 +564,7 @@ def _prepare(image, fmt: str, meta: ImageMeta | None):
     channels = 1 if image.ndim == 2 else image.shape[2]
     meta = meta if meta is not None else ImageMeta(format=fmt, mode=_MODES[channels], bit_depth=8)
     if fmt in _EIGHT_BIT_ONLY:
-        image = _to_8bit(image)
+        image = to_uint(image, np.uint8)
     if fmt == "JPEG" and channels in (2, 4):
         raise ValueError("JPEG has no alpha channel; write PNG, TIFF or WebP, or drop the alpha channel first")
     if fmt == "WEBP" and channels in (1, 2):  # WebP stores colour only
@@ -751,17 +611,6 @@ def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
     )
 
 
-def _temporary(path: Path):
-    """Create ``.<name>.<random>.skdce-tmp`` beside ``path`` (honouring the umask): ``(fd, tmp_path)``."""
-    for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"cannot create a temporary file beside {str(path)!r}")  # pragma: no cover
-
-
 def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=False):
     """Write a uint8/uint16 array to an image file atomically, with its metadata.
 
@@ -797,8 +646,11 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
     Notes
     -----
     The file is written to a temporary file in the destination folder,
-    flushed to disk and renamed over ``path`` with :func:`os.replace`; on any
-    error, including ``KeyboardInterrupt``, the temporary file is removed.
+    flushed to disk and put in place: with ``overwrite=True`` by
+    :func:`os.replace`, without by a hard link that fails if ``path`` exists,
+    so an existing file is never replaced, even one another process wrote
+    a moment ago. On any error, including ``KeyboardInterrupt``, the
+    temporary file is removed.
     See the module docstring for what each format keeps.
 
     Examples
@@ -824,27 +676,16 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
     image, meta = _prepare(image, fmt, meta)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
-    if not overwrite and path.exists():
-        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
-    fd, tmp = _temporary(path)
-    os.close(fd)
     try:
-        with open(tmp, "wb") as fh:  # by name: tifffile wants a named file
-            if fmt == "PNG" and image.dtype == np.uint16:
-                fh.write(_encode_png(image, meta))
+        with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:  # by name: tifffile wants a named file
+            if fmt == "PNG":
+                fh.write(_png_bytes(image, meta))
             elif fmt == "TIFF":
                 _write_tiff(fh, image, meta)
             else:
                 _write_pillow(fh, image, meta, fmt, quality)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if not overwrite and path.exists():
-            raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, Exception) and not isinstance(exc, (OSError, TypeError, ValueError)):
-            raise ImageFileError("write", path, str(exc) or type(exc).__name__) from exc
+    except (OSError, TypeError, ValueError):
         raise
+    except Exception as exc:  # an encoder's own error type
+        raise ImageFileError("write", path, str(exc) or type(exc).__name__) from exc
     return path

@@ -186,9 +186,9 @@ def test_enhance_progress_bar_only_on_a_terminal(photos, tmp_path):
     finally:
         os.close(master)
     text = b"".join(chunks).decode()
-    assert "enhancing [" in text and "2/2" in text and "2 enhanced, 0 skipped, 0 failed" in text
+    assert "enhancing: 100%" in text and "2/2" in text and "2 enhanced, 0 skipped, 0 failed" in text
     result = invoke("enhance", photos / "a.png", "-o", tmp_path / "o2")  # CliRunner: not a terminal
-    assert result.exit_code == 0 and "enhancing [" not in result.output
+    assert result.exit_code == 0 and "enhancing" not in result.output
 
 
 @pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
@@ -464,3 +464,233 @@ def test_enhance_zarr_subprocess(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
     again = run_cli("enhance", src, "-o", tmp_path / "out.zarr")
     assert again.returncode == 1 and "exists; pass --overwrite" in again.stderr
+
+
+# -- no way to lose or corrupt a file ---------------------------------------------------------------------
+
+
+def small_batch(folder, n, size=16):
+    folder.mkdir()
+    data = write_image(folder.parent / "one.png", dark((size, size, 3))).read_bytes()
+    for i in range(n):
+        (folder / f"img{i:02d}.png").write_bytes(data)
+    (folder.parent / "one.png").unlink()
+    return folder
+
+
+def test_two_processes_in_one_folder_never_replace_each_other(tmp_path):
+    src = small_batch(tmp_path / "in", 40)
+    out = tmp_path / "out"
+    out.mkdir()
+    procs, logs = [], []
+    for k in range(2):
+        log = open(tmp_path / f"report{k}.json", "w")
+        logs.append(log)
+        args = [sys.executable, "-m", "skdce.cli", "enhance", src, "-o", out, "--json", "--quiet", "--threads", "1"]
+        procs.append(subprocess.Popen([str(a) for a in args], stdout=log, stderr=subprocess.PIPE, text=True))
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    for log in logs:
+        log.close()
+    assert [p.returncode for p in procs] == [0, 0], errors
+    reports = [json.loads((tmp_path / f"report{k}.json").read_text()) for k in range(2)]
+    written = [{r["output"] for r in rep["files"] if r["status"] == "ok"} for rep in reports]
+    everything = {str(out / f"img{i:02d}.png") for i in range(40)}
+    assert written[0].isdisjoint(written[1]) and written[0] | written[1] == everything  # each file once
+    for rep, mine in zip(reports, written):
+        assert rep["summary"]["ok"] == len(mine) and rep["summary"]["skipped"] == 40 - len(mine)
+        assert rep["summary"]["failed"] == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(os.path.basename(p) for p in everything)
+    assert all(read_image(out / os.path.basename(p))[0].shape == (16, 16, 3) for p in everything)
+
+
+def test_second_ctrl_c_with_jobs_exits_cleanly(tmp_path):
+    src = small_batch(tmp_path / "in", 40, size=192)
+    out = tmp_path / "out"
+    with open(tmp_path / "stdout.json", "w") as so, open(tmp_path / "stderr.txt", "w") as se:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(out), "--jobs", "2", "--threads", "1", "--json"],
+            stdout=so, stderr=se,
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
+            assert proc.poll() is None and time.monotonic() < deadline, "the batch never wrote a file"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=90)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert code == 130, stderr
+    assert "terminate called" not in stderr and "Traceback" not in stderr
+    assert "skdce: stopping:" in stderr and "skdce: interrupted:" in stderr
+    report = json.loads((tmp_path / "stdout.json").read_text())
+    written = sorted(out.iterdir())
+    assert leftovers(tmp_path) == [] and all(p.suffix == ".png" for p in written)
+    assert report["summary"]["interrupted"] and report["summary"]["ok"] == len(written) < 40
+    assert {r["output"] for r in report["files"] if r["status"] == "ok"} == {str(p) for p in written}
+    assert report["summary"]["not_processed"] == 40 - len(written)
+    for path in written:
+        assert read_image(path)[0].shape == (192, 192, 3)
+
+
+@pytest.mark.parametrize("suffix", ["/x", "_a/../../b", "..", "a\\b"])
+def test_enhance_refuses_suffixes_that_leave_the_folder(photos, tmp_path, suffix):
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "out", "--suffix", suffix)
+    assert result.exit_code == 2 and "may not hold '/', '\\' or '..'" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "b.png").exists()
+
+
+def test_enhance_outputs_never_follow_a_link_out_of_the_folder(tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
+    write_image(src / "top.png", dark((8, 8, 3)))
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "sub").symlink_to(elsewhere, target_is_directory=True)
+    result = invoke("enhance", src, "-o", out, "--recursive", "--json")
+    assert result.exit_code == 1
+    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    assert rows["top.png"]["status"] == "ok"
+    assert rows["deep.png"]["status"] == "failed" and "outside the output folder" in rows["deep.png"]["reason"]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_enhance_output_folder_problems_are_one_line_before_any_work(photos, tmp_path, monkeypatch):
+    (tmp_path / "file.txt").write_text("a file")
+    result = run_cli("enhance", photos / "a.png", "-o", tmp_path / "file.txt" / "out")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot write there" in result.stderr and "a file is in the way of a folder" in result.stderr
+
+    import errno
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", kwargs.get("dir"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "ro")
+    assert result.exit_code == 2 and "permission denied; check the folder's permissions" in result.output
+    monkeypatch.undo()
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "readonly"
+        ro.mkdir(mode=0o500)
+        result = run_cli("enhance", photos / "a.png", "-o", ro)
+        assert result.returncode == 2 and "permission denied" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_enhance_unreadable_input_folder_and_long_names(photos, tmp_path, monkeypatch):
+    import errno
+
+    import skdce.cli
+
+    def denied(folder, *args):
+        raise PermissionError(errno.EACCES, "Permission denied", str(folder))
+
+    monkeypatch.setattr(skdce.cli, "_scan_folder", denied)
+    result = invoke("enhance", photos, "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert f"failed: {photos}: cannot list the folder: {photos}: permission denied" in result.stderr
+    monkeypatch.undo()
+
+    long_src = tmp_path / "long"
+    long_src.mkdir()
+    write_image(long_src / ("n" * 245 + ".png"), dark((8, 8, 3)))
+    result = invoke("enhance", long_src, "-o", tmp_path / "out2", "--suffix", "_enhanced", "--json")
+    assert result.exit_code == 1
+    (row,) = json.loads(result.stdout)["files"]
+    assert row["status"] == "failed" and "longer than 255 bytes" in row["reason"] and "shorter --suffix" in row["reason"]
+    result = invoke("enhance", long_src, "-o", tmp_path / "out3")  # 249 bytes: fits, and so does its temporary file
+    assert result.exit_code == 0 and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--threads", "0"], "--threads"),
+    (["--threads", "-1"], "--threads"),
+    (["--threads", "1000"], "--threads"),
+    (["--strength", "nan"], "'nan' is not a finite number"),
+    (["--strength", "inf"], "'inf' is not a finite number"),
+    (["--denoise", "nan"], "'nan' is not a finite number"),
+])  # fmt: skip
+def test_enhance_refuses_bad_numbers(photos, tmp_path, args, message):
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "out", *args)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# -- the command line fits people's habits ----------------------------------------------------------------
+
+
+def test_enhance_one_file_to_one_file(photos, tmp_path):
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "new" / "bright.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "bright.png").is_file() and os.listdir(tmp_path / "new") == ["bright.png"]
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "bright.jpg", "--quality", 90)
+    assert result.exit_code == 0 and read_image(tmp_path / "bright.jpg")[1].format == "JPEG"
+    again = invoke("enhance", photos / "a.png", "-o", tmp_path / "bright.jpg")
+    assert again.exit_code == 0 and "skipped" in again.stderr
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "x.png", "--suffix", "_d")
+    assert result.exit_code == 2 and "--suffix applies to output folders" in result.output
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "x.png", "--format", "jpg")
+    assert result.exit_code == 2 and "differs from the suffix" in result.output
+    result = invoke("enhance", photos / "a.png", photos / "gray.png", "-o", tmp_path / "two.png")  # two inputs: a folder
+    assert result.exit_code == 0 and sorted(os.listdir(tmp_path / "two.png")) == ["a.png", "gray.png"]
+
+
+def test_enhance_dry_run_writes_nothing(photos, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("enhance", photos / "a.png", photos / "gray.png", photos / "empty.png", "-o", out, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"write: {photos / 'a.png'} -> {out / 'a.png'}" in result.stdout
+    assert "dry run, nothing written: 3 write, 0 overwrite, 0 skip, 0 fail" in result.stderr
+    assert not out.exists()
+    out.mkdir()
+    write_image(out / "a.png", dark((4, 4, 3)))
+    before = digest(out / "a.png")
+    result = invoke("enhance", photos / "a.png", "-o", out, "--dry-run")
+    assert f"skip: {photos / 'a.png'} -> {out / 'a.png'} (the output exists" in result.stdout
+    result = invoke("enhance", photos / "a.png", "-o", out, "--dry-run", "--overwrite")
+    assert f"overwrite: {photos / 'a.png'} -> {out / 'a.png'}" in result.stdout
+    assert digest(out / "a.png") == before and os.listdir(out) == ["a.png"]
+
+
+def test_enhance_verbose(photos, tmp_path):
+    result = invoke("enhance", photos / "a.png", photos / "gray.png", "-o", tmp_path / "out", "--verbose")
+    assert result.exit_code == 0, result.output
+    assert "skdce: 2 files with zero-dce-int8 on CPUExecutionProvider" in result.stderr
+    assert f"skdce: ok: {photos / 'gray.png'} -> {tmp_path / 'out' / 'gray.png'} (" in result.stderr
+
+
+def test_short_flags_mean_one_thing_in_every_command():
+    meaning: dict = {}
+    for name, command in main.commands.items():
+        for param in command.params:
+            shorts = [o for o in param.opts + param.secondary_opts if len(o) == 2]
+            longs = [o for o in param.opts if o.startswith("--")]
+            for short in shorts:
+                meaning.setdefault(short, set()).add(longs[0])
+    assert {k: v for k, v in meaning.items() if len(v) > 1} == {}
+    assert meaning["-o"] == {"--output"} and meaning["-q"] == {"--quality"}
+
+
+def test_exit_codes_are_documented():
+    text = invoke("--help").output
+    assert "Exit status" in text and all(code in text for code in ("0 ", "1 ", "2 ", "130"))
+
+
+def test_evaluate_csv_quotes_names(tmp_path):
+    import csv
+
+    ref, enh = tmp_path / "ref", tmp_path / "enh"
+    ref.mkdir()
+    enh.mkdir()
+    image = dark((16, 16, 3))
+    write_image(ref / "night,1.png", image)
+    write_image(enh / 'night,1.png', image)
+    result = invoke("evaluate", enh, ref, "-o", tmp_path / "x.csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader((tmp_path / "x.csv").read_text().splitlines()))
+    assert rows[0] == ["name", "psnr", "ssim"] and rows[1][0] == "night,1" and rows[2][0] == "mean"
+    assert list(csv.reader(result.stdout.splitlines()))[1][0] == "night,1"

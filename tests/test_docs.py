@@ -52,6 +52,14 @@ def test_public_names_are_documented_and_shown(module_name):
     assert not not_in_examples, f"{module_name}: use {not_in_examples} in a docs/examples/plot_*.py example"
 
 
+def test_io_is_in_the_api_reference():
+    """skdce.io is the CLI's file layer: in the API reference (its examples are its doctests)."""
+    api = (DOCS / "api.rst").read_text()
+    section = api[api.index("``skdce.io``") :]
+    missing = [n for n in _public_names("skdce.io") if not _mentions(section, n)]
+    assert not missing, f"add {missing} to the skdce.io section of docs/api.rst"
+
+
 def test_readme_figure_is_small():
     figure = DOCS / "_static" / "before_after.png"
     assert figure.is_file(), "run python docs/make_readme_figure.py"

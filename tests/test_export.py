@@ -76,3 +76,23 @@ def test_numpy_pipeline_equals_torch(exported, h, w, scale):
         got16 = skdce.enhance(img16, model=path, providers="cpu", denoise=denoise, **kw)
         want = skdce.enhance(img16 / np.float32(65535), model=path, providers="cpu", denoise=denoise, **kw)
         np.testing.assert_allclose(got16, want, atol=2e-5)
+
+
+def test_export_is_atomic_and_keeps_an_existing_file(exported, tmp_path, monkeypatch):
+    model, _ = exported
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="exists; pass overwrite=True"):
+        export_onnx(model, path, overwrite=False)
+    assert path.read_bytes() == b"keep me"
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx.checker, "check_model", broken)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(model, path)
+    assert path.read_bytes() == b"keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+    monkeypatch.undo()
+    export_onnx(model, path)
+    assert onnx.load(str(path)).producer_name == "skdce"

@@ -133,3 +133,31 @@ def test_batches_equal_single_images(rng):
     out = apply_le_curves(imgs, a)
     for i in range(3):
         np.testing.assert_allclose(out[i], apply_le_curves(imgs[i], a[i]), atol=1e-15)
+
+
+# -- to_uint: the one float-to-integer conversion ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("ftype", [np.float32, np.float64])
+def test_to_uint_rounds_half_to_even_and_keeps_the_ends(dtype, ftype):
+    from skdce._image import to_uint
+
+    top = np.iinfo(dtype).max
+    x = np.array([0.0, 0.5 / top, 1.5 / top, 2.4 / top, 1.0, -1e-9, 1 + 1e-7], ftype)
+    got = to_uint(x, dtype)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, np.clip(np.round(x * ftype(top)), 0, top).astype(dtype))
+    assert got[0] == 0 and got[4] == top and got[5] == 0 and got[6] == top
+
+
+def test_to_uint_between_integer_dtypes():
+    from skdce._image import to_uint
+
+    values = np.arange(65536, dtype=np.uint16)
+    np.testing.assert_array_equal(to_uint(values, np.uint8), np.round(values / 257).astype(np.uint8))
+    eight = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(to_uint(eight, np.uint16), eight.astype(np.uint16) * 257)
+    assert to_uint(eight, np.uint8) is eight
+    with pytest.raises(TypeError, match="dtype=float32 must be an unsigned integer dtype"):
+        to_uint(eight, np.float32)

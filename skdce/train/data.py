@@ -24,6 +24,7 @@ from PIL import Image, ImageOps
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "read_split", "load_images", "change_exposure", "ImageSet"]
 
+from .._image import to_uint
 from ..io import IMAGE_SUFFIXES  # noqa: E402
 
 
@@ -61,10 +62,10 @@ def _read_rgb(path: Path) -> Image.Image:
         raise ValueError(f"cannot read training image {str(path)!r}: {exc}. Remove or replace the file.") from exc
     if im.mode.startswith("I;16") or im.mode == "I":
         arr = np.asarray(im, dtype=np.float64) / 65535.0
-        im = Image.fromarray(np.round(np.clip(arr, 0, 1) * 255).astype(np.uint8), "L")
+        im = Image.fromarray(to_uint(np.clip(arr, 0, 1), np.uint8), "L")
     elif im.mode == "F":
         arr = np.asarray(im, dtype=np.float64)
-        im = Image.fromarray(np.round(np.clip(arr, 0, 1) * 255).astype(np.uint8), "L")
+        im = Image.fromarray(to_uint(np.clip(arr, 0, 1), np.uint8), "L")
     return im.convert("RGB")
 
 

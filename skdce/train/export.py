@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from .._atomic import atomic_path
 from ..models import sha256_file
 from .model import DCENetPP, build_model
 from .trainer import load_checkpoint
@@ -42,14 +43,17 @@ def model_from_checkpoint(path) -> tuple[torch.nn.Module, dict, list]:
     return model.eval(), config, json.loads(ckpt["history"])
 
 
-def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, scale_factor: float | None = None) -> Path:
+def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, scale_factor: float | None = None,
+                overwrite: bool = True) -> Path:
     """Write ``model``'s curve estimator to ``path`` (ONNX, opset 17).
 
     The graph maps ``image`` (N, 3, H, W) float32 in [0, 1] and its
     ``context`` (N, 1, H, W, :mod:`skdce._context`) to ``alphas``
     (N, 24 or 3, H, W) in [-1, 1]; batch, height and width are dynamic.
     ``metadata`` (strings, or values stored as JSON) lands in the model's
-    ``metadata_props`` beside the facts skdce needs to run it.
+    ``metadata_props`` beside the facts skdce needs to run it. The file is
+    written atomically (:mod:`skdce._atomic`); with ``overwrite=False`` an
+    existing ``path`` raises :class:`FileExistsError` and is kept.
     """
     import onnx
 
@@ -66,32 +70,32 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
         facts[key] = value if isinstance(value, str) else json.dumps(value)
     dummy = torch.rand(1, 3, 32, 32)
     dummy_context = torch.rand(1, 1, 32, 32)
-    tmp = path.with_name(path.name + ".tmp")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (dummy, dummy_context),
-            str(tmp),
-            input_names=["image", "context"],
-            output_names=["alphas"],
-            dynamic_axes={name: {0: "batch", 2: "height", 3: "width"} for name in ("image", "context", "alphas")},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    proto = onnx.load(str(tmp))
-    del proto.metadata_props[:]
-    for key, value in facts.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.producer_name = "skdce"
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(tmp))
-    tmp.replace(path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (dummy, dummy_context),
+                str(tmp),
+                input_names=["image", "context"],
+                output_names=["alphas"],
+                dynamic_axes={name: {0: "batch", 2: "height", 3: "width"} for name in ("image", "context", "alphas")},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        proto = onnx.load(str(tmp))
+        del proto.metadata_props[:]
+        for key, value in facts.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        proto.producer_name = "skdce"
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
     return path
 
 
-def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_factor: float | None = None) -> Path:
+def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_factor: float | None = None,
+                      overwrite: bool = True) -> Path:
     """Export a training checkpoint, recording its config and last validation metrics."""
     model, config, history = model_from_checkpoint(checkpoint)
     meta = {
@@ -101,7 +105,7 @@ def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_f
         "skdce_license": "BSD-3-Clause",
     }
     meta.update(metadata or {})
-    return export_onnx(model, path, metadata=meta, scale_factor=scale_factor)
+    return export_onnx(model, path, metadata=meta, scale_factor=scale_factor, overwrite=overwrite)
 
 
 
@@ -156,7 +160,8 @@ def record_in_manifest(path, name: str, **facts) -> dict:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": {}}
     entry = {"file": path.name, "sha256": sha256_file(path), "license": "BSD-3-Clause", **facts}
     manifest["models"][name] = entry
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    with atomic_path(manifest_path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return entry
 
 

@@ -14,7 +14,6 @@ import copy
 import csv
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,6 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .._atomic import atomic_path
+from .._image import to_uint
 from .config import TrainConfig
 from .data import ImageSet, list_images, load_images, read_split
 from .losses import zero_reference_loss
@@ -58,7 +59,7 @@ def _loss(enhanced, batch, alphas, context, config: TrainConfig):
 def _psnr_ssim(enhanced: torch.Tensor, reference: torch.Tensor) -> tuple[float, float]:
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    out = np.round(enhanced.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
+    out = to_uint(enhanced.clamp(0, 1).permute(0, 2, 3, 1).numpy(), np.uint8)
     ref = reference.numpy()
     p = [peak_signal_noise_ratio(r, o, data_range=255) for r, o in zip(ref, out)]
     s = [structural_similarity(r, o, channel_axis=-1, data_range=255) for r, o in zip(ref, out)]
@@ -107,9 +108,8 @@ def _load_set(config: TrainConfig, list_file, reference_dir=None, extra_dirs=())
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, overwrite=True) as tmp:  # skdce._atomic: fsync, rename; no partial checkpoint
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path) -> dict:

@@ -1,0 +1,107 @@
+"""Tests of skdce._atomic: all or nothing, never replacing a file without overwrite, even in a race."""
+
+import errno
+import os
+import threading
+
+import pytest
+
+from skdce import _atomic
+from skdce._atomic import TEMP_SUFFIX, atomic_path
+
+
+def names(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_writes_and_cleans_up(tmp_path):
+    dst = tmp_path / "a.bin"
+    with atomic_path(dst) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".a.bin.") and tmp.name.endswith(TEMP_SUFFIX)
+        tmp.write_bytes(b"new")
+        assert not dst.exists()  # nothing visible before the end
+    assert dst.read_bytes() == b"new" and names(tmp_path) == ["a.bin"]
+
+
+def test_existing_file_is_kept_unless_overwrite(tmp_path):
+    dst = tmp_path / "a.bin"
+    dst.write_bytes(b"old")
+    with pytest.raises(FileExistsError, match=r"'.*a\.bin' exists; pass overwrite=True"):
+        with atomic_path(dst) as tmp:
+            tmp.write_bytes(b"new")
+    assert dst.read_bytes() == b"old" and names(tmp_path) == ["a.bin"]
+    with atomic_path(dst, overwrite=True) as tmp:
+        tmp.write_bytes(b"new")
+    assert dst.read_bytes() == b"new" and names(tmp_path) == ["a.bin"]
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_a_file_that_appears_meanwhile_is_never_replaced(tmp_path, monkeypatch, links):
+    if not links:  # a file system without hard links: the O_EXCL copy
+        def no_link(src, dst):
+            raise OSError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(_atomic.os, "link", no_link)
+    dst = tmp_path / "a.bin"
+    with pytest.raises(FileExistsError, match="exists"):
+        with atomic_path(dst) as tmp:
+            tmp.write_bytes(b"mine")
+            dst.write_bytes(b"another process")  # after the first check, before the rename
+    assert dst.read_bytes() == b"another process" and names(tmp_path) == ["a.bin"]
+    other = tmp_path / "b.bin"
+    with atomic_path(other) as tmp:
+        tmp.write_bytes(b"mine")
+    assert other.read_bytes() == b"mine" and names(tmp_path) == ["a.bin", "b.bin"]
+
+
+def test_many_writers_one_winner(tmp_path):
+    dst = tmp_path / "a.bin"
+    barrier = threading.Barrier(8)
+    results = []
+
+    def writer(i):
+        try:
+            with atomic_path(dst) as tmp:
+                tmp.write_bytes(b"%d" % i * 1000)
+                barrier.wait()
+        except FileExistsError:
+            results.append("exists")
+        else:
+            results.append(i)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r != "exists"]
+    assert len(winners) == 1 and results.count("exists") == 7
+    assert dst.read_bytes() == b"%d" % winners[0] * 1000 and names(tmp_path) == ["a.bin"]
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError, OSError])
+def test_errors_remove_the_temporary_file(tmp_path, error):
+    with pytest.raises(error):
+        with atomic_path(tmp_path / "a.bin") as tmp:
+            tmp.write_bytes(b"partial")
+            raise error("stop")
+    assert names(tmp_path) == []
+
+
+def test_long_names_get_a_temporary_name_that_fits(tmp_path):
+    name = "é" * 100 + ".png"  # 204 bytes: the name fits, name + temporary decoration would not
+    tmp = _atomic.temporary_name(tmp_path / name)
+    assert len(tmp.name.encode()) <= 255 and tmp.name.endswith(TEMP_SUFFIX)
+    with atomic_path(tmp_path / name) as tmp:
+        tmp.write_bytes(b"x")
+    assert names(tmp_path) == [name]
+
+
+def test_umask_is_honoured(tmp_path):
+    old = os.umask(0o027)
+    try:
+        with atomic_path(tmp_path / "a.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o640
