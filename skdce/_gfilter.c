@@ -249,6 +249,70 @@ DEFINE_BOX(double)
 DEFINE_DENOISE(float)
 DEFINE_DENOISE(double)
 
+/*
+ * Rows r0:r1 of the noise the curves add (skdce/_enhance.py): with level the
+ * channel mean of the input x (h, w, c) times `scale` and am the channel mean
+ * of the alphas a (h, w, k, c), k = 1 (one curve for all iterations) or
+ * n_iter, the slope g of the curves at level (curves.gain_block) and
+ * out = amount * sqrt(max(g * g - 1, 0)), every step in T.
+ */
+#define LEVEL_ROW(X, T)                                                          \
+    for (Py_ssize_t j = 0; j < w; j++) {                                         \
+        const char *px = xr + j * xs[1];                                         \
+        T s = (T)*(const X *)px;                                                 \
+        for (Py_ssize_t ch = 1; ch < c; ch++)                                    \
+            s += (T)*(const X *)(px + ch * xs[2]);                               \
+        lv[j] = s / (T)c * scale;                                                \
+    }
+
+#define DEFINE_NOISE(T)                                                          \
+    MULTIVERSION                                                                 \
+    static void noise_##T(const char *x, char xt, const Py_ssize_t *xs, const char *a, const Py_ssize_t *as, \
+                          Py_ssize_t k, T *out, Py_ssize_t w, Py_ssize_t c, Py_ssize_t r0, Py_ssize_t r1, \
+                          int n_iter, T scale, T amount, T *buf)                 \
+    {                                                                            \
+        T *lv = buf, *am = buf + w;                                              \
+        for (Py_ssize_t i = r0; i < r1; i++) {                                   \
+            const char *xr = x + i * xs[0];                                      \
+            switch (xt) {                                                        \
+            case 'B': LEVEL_ROW(uint8_t, T) break;                               \
+            case 'H': LEVEL_ROW(uint16_t, T) break;                              \
+            case 'f': LEVEL_ROW(float, T) break;                                 \
+            default: LEVEL_ROW(double, T) break;                                 \
+            }                                                                    \
+            for (Py_ssize_t kk = 0; kk < k; kk++)                                \
+                for (Py_ssize_t j = 0; j < w; j++) {                             \
+                    const char *pa = a + i * as[0] + j * as[1] + kk * as[2];     \
+                    T s = (T)*(const float *)pa;                                 \
+                    for (Py_ssize_t ch = 1; ch < c; ch++)                        \
+                        s += (T)*(const float *)(pa + ch * as[3]);               \
+                    am[kk * w + j] = s / (T)c;                                   \
+                }                                                                \
+            T *o = out + i * w;                                                  \
+            for (Py_ssize_t j = 0; j < w; j++) {                                 \
+                T v = lv[j], g = (T)1;                                           \
+                for (int it = 0; it < n_iter; it++) {                            \
+                    const T al = am[(k > 1 ? it : 0) * w + j];                   \
+                    T step = v * (T)-2;                                          \
+                    step += (T)1;                                                \
+                    step *= al;                                                  \
+                    step += (T)1; /* 1 + a (1 - 2x) */                           \
+                    g *= step;                                                   \
+                    step = v * v;                                                \
+                    step = v - step;                                             \
+                    step *= al;                                                  \
+                    v += step; /* x + a x (1 - x) */                             \
+                }                                                                \
+                g *= g;                                                          \
+                g -= (T)1;                                                       \
+                g = g < (T)0 ? (T)0 : g;                                         \
+                o[j] = (T)sqrt(g) * amount;                                      \
+            }                                                                    \
+        }                                                                        \
+    }
+DEFINE_NOISE(float)
+DEFINE_NOISE(double)
+
 /* --- argument checks --------------------------------------------------------------------- */
 
 /* The element type of a buffer: 'f', 'd', 'B' (uint8), 'H' (uint16), or 0. */
@@ -363,8 +427,82 @@ static PyObject *denoise(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(noise_map_doc,
+"noise_map(x, a, out, r0, r1, n_iter, scale, amount)\n\n"
+"Rows r0:r1 of the noise the curves add, amount * sqrt(max(g**2 - 1, 0)), g the\n"
+"slope of n_iter curve steps (skdce.curves.gain_block) at the channel mean of\n"
+"x times scale, with the channel mean of the alphas a. x: (h, w, c) uint8,\n"
+"uint16, float32 or float64 (any strides); a: (h, w, k, c) float32, k = 1 or\n"
+"n_iter (any strides); out: (h, w) C-contiguous float32 or float64, writable.");
+
+static PyObject *noise_map(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *ao, *oo;
+    Py_ssize_t r0, r1;
+    int n_iter;
+    double scale, amount;
+    if (!PyArg_ParseTuple(args, "OOOnnidd", &xo, &ao, &oo, &r0, &r1, &n_iter, &scale, &amount))
+        return NULL;
+    Py_buffer x, a, o;
+    if (get_buffer(xo, &x, PyBUF_STRIDES, "x", 3) < 0)
+        return NULL;
+    if (get_buffer(ao, &a, PyBUF_STRIDES, "a", 4) < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    if (get_buffer(oo, &o, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE, "out", 2) < 0) {
+        PyBuffer_Release(&x);
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    const char xt = buffer_type(&x), t = buffer_type(&o);
+    const Py_ssize_t h = x.shape[0], w = x.shape[1], c = x.shape[2], k = a.shape[2];
+    const char *err = NULL;
+    if (xt == 0)
+        err = "noise_map: x must be uint8, uint16, float32 or float64";
+    else if (buffer_type(&a) != 'f')
+        err = "noise_map: a must be float32";
+    else if (t != 'f' && t != 'd')
+        err = "noise_map: out must be float32 or float64";
+    else if (a.shape[0] != h || a.shape[1] != w || a.shape[3] != c || (k != 1 && k != n_iter) || o.shape[0] != h
+             || o.shape[1] != w)
+        err = "noise_map: a must have shape (h, w, 1 or n_iter, c) and out (h, w), x being (h, w, c)";
+    else if (h < 1 || w < 1 || c < 1 || n_iter < 0)
+        err = "noise_map: empty x or negative n_iter";
+    else if (r0 < 0 || r1 > h || r0 >= r1)
+        err = "noise_map: rows r0:r1 must be a non-empty range inside x";
+    else if (overlap(&o, &x) || overlap(&o, &a))
+        err = "noise_map: out must not share memory with x or a";
+    void *buf = NULL;
+    if (err == NULL) {
+        buf = PyMem_RawMalloc((size_t)o.itemsize * (size_t)(w * (k + 1)));
+        if (buf != NULL) {
+            Py_BEGIN_ALLOW_THREADS
+            if (t == 'f')
+                noise_float(x.buf, xt, x.strides, a.buf, a.strides, k, o.buf, w, c, r0, r1, n_iter, (float)scale,
+                            (float)amount, buf);
+            else
+                noise_double(x.buf, xt, x.strides, a.buf, a.strides, k, o.buf, w, c, r0, r1, n_iter, scale, amount,
+                             buf);
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(buf);
+        }
+    }
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&o);
+    if (err != NULL) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"denoise", denoise, METH_VARARGS, denoise_doc},
+    {"noise_map", noise_map, METH_VARARGS, noise_map_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -225,6 +225,42 @@ def denoise_bands(y: np.ndarray, noise: np.ndarray, num_threads=None) -> np.ndar
     return out
 
 
+def added_noise(x: np.ndarray, alphas: np.ndarray, n_iter: int, scale: float, amount: float, dtype,
+                num_threads=None) -> np.ndarray:
+    """The ``(h, w)`` noise the curves add to an ``(h, w, c)`` block, the filter's strength map.
+
+    ``amount * sqrt(max(g**2 - 1, 0))``, ``g`` the slope of the curves
+    (:func:`skdce.curves.gain_block`) at the channel mean of ``x`` times
+    ``scale`` with the channel mean of the ``(h, w, k, c)`` float32 ``alphas``
+    (one curve of all iterations at the mean level: one plane, not ``c``);
+    ``amount`` is the strength times the input's noise. Computed in ``dtype``;
+    the compiled filter does the same operations in the same order.
+    """
+    from .curves import _run_tasks, gain_block
+
+    dtype = np.dtype(dtype)
+    h, w, _ = x.shape
+    if (
+        _gfilter is not None and dtype in (np.float32, np.float64) and alphas.dtype == np.float32
+        and x.dtype in (np.uint8, np.uint16, np.float32, np.float64) and x.dtype.isnative
+        and alphas.dtype.isnative and x.flags.aligned and alphas.flags.aligned
+    ):
+        out = np.empty((h, w), dtype)
+        step = max(1, -(-h // 8))
+        _run_tasks(lambda r0: _gfilter.noise_map(x, alphas, out, r0, min(h, r0 + step), n_iter, scale, amount),
+                   range(0, h, step), num_threads)
+        return out
+    level = x.mean(axis=-1, keepdims=True, dtype=dtype) * dtype.type(scale)
+    gain = gain_block(level, alphas.mean(axis=-1, keepdims=True, dtype=dtype), n_iter)[..., 0]
+    # the noise the curve added: gain * s out, s of it there before; nothing where gain <= 1
+    np.multiply(gain, gain, out=gain)
+    gain -= 1
+    np.maximum(gain, 0, out=gain)
+    np.sqrt(gain, out=gain)
+    gain *= dtype.type(amount)
+    return gain
+
+
 def check_denoise(denoise) -> float:
     """Validate the ``denoise`` strength: None or 0 (off), or a number in (0, 4]."""
     if denoise is None:
