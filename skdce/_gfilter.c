@@ -30,7 +30,7 @@
 #include <string.h>
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define MULTIVERSION
 #endif
@@ -73,36 +73,47 @@ static range_t grow(range_t R, int r, Py_ssize_t h)
 /*
  * BOX(T, R): out = uniform_filter(x [* y], 2R + 1, mode="reflect") on the rows
  * of `rows`; the planes hold rows from `base` on, w elements each. With y the
- * input is the product x * y rounded to T, as NumPy forms it first. `pad` holds
- * w + 2R doubles. R is a compile-time constant in the specialised versions
- * (2 and 3: the loops unroll and vectorise), a variable in the generic one.
+ * input is the product x * y rounded to T, as NumPy forms it first. Input rows
+ * are converted to double once, into `ring` ((2R + 1) rows of w: a window's
+ * rows, reflected ones included, lie within 2R + 1 consecutive rows, so row s
+ * has slot s mod (2R + 1)); `pad` holds w + 2R doubles. Each sum adds its
+ * 2R + 1 terms in one fixed order. R is a compile-time constant in the
+ * specialised versions (2 and 3: the loops unroll and vectorise), a variable
+ * in the generic one.
  */
 #define BOX_BODY(T, R)                                                           \
     do {                                                                         \
         const double inv = 1.0 / (double)(2 * (R) + 1);                          \
-        const T *xr[2 * MAX_RADIUS + 1], *yr[2 * MAX_RADIUS + 1];                \
+        const double *rp[2 * MAX_RADIUS + 1];                                    \
+        Py_ssize_t tag[2 * MAX_RADIUS + 1];                                      \
+        for (int k = 0; k <= 2 * (R); k++)                                       \
+            tag[k] = -1;                                                         \
         for (Py_ssize_t i = rows.lo; i < rows.hi; i++) {                         \
             for (int k = 0; k <= 2 * (R); k++) {                                 \
-                Py_ssize_t src = reflect(i + k - (R), h) - base;                 \
-                xr[k] = x + src * w;                                             \
-                yr[k] = y != NULL ? y + src * w : NULL;                          \
-            }                                                                    \
-            if (y != NULL) {                                                     \
-                for (Py_ssize_t j = 0; j < w; j++) {                             \
-                    double s = 0.0;                                              \
-                    for (int k = 0; k <= 2 * (R); k++) {                         \
-                        T prod = xr[k][j] * yr[k][j];                            \
-                        s += (double)prod;                                       \
+                const Py_ssize_t src = reflect(i + k - (R), h);                  \
+                const int slot = (int)(src % (2 * (R) + 1));                     \
+                double *dst = ring + slot * w;                                   \
+                if (tag[slot] != src) {                                          \
+                    const T *xs = x + (src - base) * w;                          \
+                    if (y != NULL) {                                             \
+                        const T *ys = y + (src - base) * w;                      \
+                        for (Py_ssize_t j = 0; j < w; j++) {                     \
+                            T prod = xs[j] * ys[j];                              \
+                            dst[j] = (double)prod;                               \
+                        }                                                        \
+                    } else {                                                     \
+                        for (Py_ssize_t j = 0; j < w; j++)                       \
+                            dst[j] = (double)xs[j];                              \
                     }                                                            \
-                    pad[(R) + j] = (double)(T)(s * inv);                         \
+                    tag[slot] = src;                                             \
                 }                                                                \
-            } else {                                                             \
-                for (Py_ssize_t j = 0; j < w; j++) {                             \
-                    double s = 0.0;                                              \
-                    for (int k = 0; k <= 2 * (R); k++)                           \
-                        s += (double)xr[k][j];                                   \
-                    pad[(R) + j] = (double)(T)(s * inv);                         \
-                }                                                                \
+                rp[k] = dst;                                                     \
+            }                                                                    \
+            for (Py_ssize_t j = 0; j < w; j++) {                                 \
+                double s = 0.0;                                                  \
+                for (int k = 0; k <= 2 * (R); k++)                               \
+                    s += rp[k][j];                                               \
+                pad[(R) + j] = (double)(T)(s * inv);                             \
             }                                                                    \
             for (int k = 1; k <= (R); k++) {                                     \
                 pad[(R) - k] = pad[(R) + reflect(-k, w)];                        \
@@ -120,29 +131,29 @@ static range_t grow(range_t R, int r, Py_ssize_t h)
 
 #define DEFINE_BOX(T)                                                            \
     INLINE void box2_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
-                         range_t rows, double *pad)                              \
+                         range_t rows, double *restrict pad, double *restrict ring)                              \
     {                                                                            \
         BOX_BODY(T, 2);                                                          \
     }                                                                            \
     INLINE void box3_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
-                         range_t rows, double *pad)                              \
+                         range_t rows, double *restrict pad, double *restrict ring)                              \
     {                                                                            \
         BOX_BODY(T, 3);                                                          \
     }                                                                            \
     INLINE void boxr_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
-                         range_t rows, double *pad, int r)                       \
+                         range_t rows, double *restrict pad, double *restrict ring, int r)                       \
     {                                                                            \
         BOX_BODY(T, r);                                                          \
     }                                                                            \
     INLINE void box_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
-                        range_t rows, double *pad, int r)                        \
+                        range_t rows, double *restrict pad, double *restrict ring, int r)                        \
     {                                                                            \
         if (r == 2)                                                              \
-            box2_##T(x, y, out, base, h, w, rows, pad);                          \
+            box2_##T(x, y, out, base, h, w, rows, pad, ring);                          \
         else if (r == 3)                                                         \
-            box3_##T(x, y, out, base, h, w, rows, pad);                          \
+            box3_##T(x, y, out, base, h, w, rows, pad, ring);                          \
         else                                                                     \
-            boxr_##T(x, y, out, base, h, w, rows, pad, r);                       \
+            boxr_##T(x, y, out, base, h, w, rows, pad, ring, r);                       \
     }
 DEFINE_BOX(float)
 DEFINE_BOX(double)
@@ -171,12 +182,14 @@ DEFINE_BOX(double)
         const Py_ssize_t base = R0.lo, plane = (R0.hi - R0.lo) * w;              \
         const int n_planes = c == 1 ? 6 : 9;                                     \
         T *mem = PyMem_RawMalloc(sizeof(T) * (size_t)(plane * n_planes + 1));    \
-        double *pad = PyMem_RawMalloc(sizeof(double) * (size_t)(w + 2 * MAX_RADIUS + 1)); \
+        const int rmax = lr > cr ? lr : cr;                                      \
+        double *pad = PyMem_RawMalloc(sizeof(double) * (size_t)((w + 2 * rmax + 1) + (2 * rmax + 1) * w)); \
         if (mem == NULL || pad == NULL) {                                        \
             PyMem_RawFree(mem);                                                  \
             PyMem_RawFree(pad);                                                  \
             return -1;                                                           \
         }                                                                        \
+        double *ring = pad + (w + 2 * rmax + 1);                                 \
         T *L = mem, *VN = mem + plane, *M = mem + 2 * plane, *Q = mem + 3 * plane; \
         T *X = mem + 4 * plane, *Z = mem + 5 * plane;                            \
         const T *y0 = y + base * w * c, *n0 = noise + base * w;                  \
@@ -189,16 +202,16 @@ DEFINE_BOX(double)
             VN[q] = n0[q] * n0[q];                                               \
         }                                                                        \
         /* stage 1: self-guided luminance */                                     \
-        box_##T(L, NULL, M, base, h, w, R1, pad, lr);                            \
-        box_##T(L, L, Q, base, h, w, R1, pad, lr);                               \
+        box_##T(L, NULL, M, base, h, w, R1, pad, ring, lr);                            \
+        box_##T(L, L, Q, base, h, w, R1, pad, ring, lr);                               \
         FOR_ROWS(R1) {                                                           \
             T m = M[q], v = Q[q] - m * m;                                        \
             T a = v / (v + luma_eps * VN[q] + tiny);                             \
             Q[q] = a;                                                            \
             M[q] = m - a * m;                                                    \
         }                                                                        \
-        box_##T(Q, NULL, X, base, h, w, RG, pad, lr);                            \
-        box_##T(M, NULL, Z, base, h, w, RG, pad, lr);                            \
+        box_##T(Q, NULL, X, base, h, w, RG, pad, ring, lr);                            \
+        box_##T(M, NULL, Z, base, h, w, RG, pad, ring, lr);                            \
         T *G = X;                                                                \
         FOR_ROWS(RG)                                                             \
             G[q] = X[q] * L[q] + Z[q];                                           \
@@ -210,8 +223,8 @@ DEFINE_BOX(double)
         }                                                                        \
         /* stage 2: each channel as an affine function of the guide */           \
         T *MG = M, *VG = Q, *P = L, *W = mem + 6 * plane, *U = mem + 7 * plane, *S = mem + 8 * plane; \
-        box_##T(G, NULL, MG, base, h, w, R3, pad, cr);                           \
-        box_##T(G, G, VG, base, h, w, R3, pad, cr);                              \
+        box_##T(G, NULL, MG, base, h, w, R3, pad, ring, cr);                           \
+        box_##T(G, G, VG, base, h, w, R3, pad, ring, cr);                              \
         FOR_ROWS(R3) {                                                           \
             T mg = MG[q];                                                        \
             VG[q] = VG[q] - mg * mg + color_eps * VN[q] + tiny;                  \
@@ -219,22 +232,22 @@ DEFINE_BOX(double)
         for (Py_ssize_t ch = 0; ch < c; ch++) {                                  \
             FOR_ROWS(RG)                                                         \
                 P[q] = y0[q * c + ch];                                           \
-            box_##T(P, NULL, Z, base, h, w, R3, pad, cr);                        \
-            box_##T(G, P, W, base, h, w, R3, pad, cr);                           \
+            box_##T(P, NULL, Z, base, h, w, R3, pad, ring, cr);                        \
+            box_##T(G, P, W, base, h, w, R3, pad, ring, cr);                           \
             FOR_ROWS(R3) {                                                       \
                 T mp = Z[q];                                                     \
                 T a = (W[q] - MG[q] * mp) / VG[q];                               \
                 W[q] = a;                                                        \
                 Z[q] = mp - a * MG[q];                                           \
             }                                                                    \
-            box_##T(W, NULL, U, base, h, w, R4, pad, cr);                        \
-            box_##T(Z, NULL, S, base, h, w, R4, pad, cr);                        \
+            box_##T(W, NULL, U, base, h, w, R4, pad, ring, cr);                        \
+            box_##T(Z, NULL, S, base, h, w, R4, pad, ring, cr);                        \
             FOR_ROWS(R4) {                                                       \
                 T fit = U[q] * G[q] + S[q];                                      \
                 U[q] = fit;                                                      \
                 S[q] = P[q] - fit;                                               \
             }                                                                    \
-            box_##T(S, S, W, base, h, w, R5, pad, cr);                           \
+            box_##T(S, S, W, base, h, w, R5, pad, ring, cr);                           \
             T *o = out + base * w * c + ch;                                      \
             FOR_ROWS(R5) {                                                       \
                 T power = W[q], rest = S[q];                                     \
@@ -257,6 +270,15 @@ DEFINE_DENOISE(double)
  * out = amount * sqrt(max(g * g - 1, 0)), every step in T.
  */
 #define LEVEL_ROW(X, T)                                                          \
+    if (c == 3 && xs[2] == sizeof(X) && xs[1] == 3 * sizeof(X)) {                \
+        const X *p = (const X *)xr;                                              \
+        for (Py_ssize_t j = 0; j < w; j++) {                                     \
+            T s = (T)p[3 * j];                                                   \
+            s += (T)p[3 * j + 1];                                                \
+            s += (T)p[3 * j + 2];                                                \
+            lv[j] = s / (T)3 * scale;                                            \
+        }                                                                        \
+    } else                                                                       \
     for (Py_ssize_t j = 0; j < w; j++) {                                         \
         const char *px = xr + j * xs[1];                                         \
         T s = (T)*(const X *)px;                                                 \
@@ -288,25 +310,29 @@ DEFINE_DENOISE(double)
                         s += (T)*(const float *)(pa + ch * as[3]);               \
                     am[kk * w + j] = s / (T)c;                                   \
                 }                                                                \
-            T *o = out + i * w;                                                  \
-            for (Py_ssize_t j = 0; j < w; j++) {                                 \
-                T v = lv[j], g = (T)1;                                           \
-                for (int it = 0; it < n_iter; it++) {                            \
-                    const T al = am[(k > 1 ? it : 0) * w + j];                   \
+            T *g = am + k * w, *o = out + i * w;                                 \
+            for (Py_ssize_t j = 0; j < w; j++)                                   \
+                g[j] = (T)1;                                                     \
+            for (int it = 0; it < n_iter; it++) { /* row by row: plain vector loops */ \
+                const T *al = am + (k > 1 ? it : 0) * w;                         \
+                for (Py_ssize_t j = 0; j < w; j++) {                             \
+                    const T v = lv[j];                                           \
                     T step = v * (T)-2;                                          \
                     step += (T)1;                                                \
-                    step *= al;                                                  \
+                    step *= al[j];                                               \
                     step += (T)1; /* 1 + a (1 - 2x) */                           \
-                    g *= step;                                                   \
+                    g[j] *= step;                                                \
                     step = v * v;                                                \
                     step = v - step;                                             \
-                    step *= al;                                                  \
-                    v += step; /* x + a x (1 - x) */                             \
+                    step *= al[j];                                               \
+                    lv[j] = v + step; /* x + a x (1 - x) */                      \
                 }                                                                \
-                g *= g;                                                          \
-                g -= (T)1;                                                       \
-                g = g < (T)0 ? (T)0 : g;                                         \
-                o[j] = (T)sqrt(g) * amount;                                      \
+            }                                                                    \
+            for (Py_ssize_t j = 0; j < w; j++) {                                 \
+                T gg = g[j] * g[j];                                              \
+                gg -= (T)1;                                                      \
+                gg = gg < (T)0 ? (T)0 : gg;                                      \
+                o[j] = (T)sqrt(gg) * amount;                                     \
             }                                                                    \
         }                                                                        \
     }
@@ -475,7 +501,7 @@ static PyObject *noise_map(PyObject *self, PyObject *args)
         err = "noise_map: out must not share memory with x or a";
     void *buf = NULL;
     if (err == NULL) {
-        buf = PyMem_RawMalloc((size_t)o.itemsize * (size_t)(w * (k + 1)));
+        buf = PyMem_RawMalloc((size_t)o.itemsize * (size_t)(w * (k + 2)));
         if (buf != NULL) {
             Py_BEGIN_ALLOW_THREADS
             if (t == 'f')
