@@ -1,4 +1,4 @@
-"""Build the optional C curve kernel; everything else is declared in pyproject.toml."""
+"""Build the optional C kernels (curves, guided filter); everything else is declared in pyproject.toml."""
 
 import sys
 
@@ -9,5 +9,7 @@ setup(
     ext_modules=[
         # optional: without a C compiler the install goes on and skdce uses its NumPy kernel
         Extension("skdce._kernels", ["skdce/_kernels.c"], extra_compile_args=args, optional=True),
+        # optional likewise: without it skdce.denoise filters with scipy's box filters
+        Extension("skdce._gfilter", ["skdce/_gfilter.c"], extra_compile_args=args, optional=True),
     ]
 )

@@ -11,8 +11,8 @@ from ._dask import enhance_dask, estimate_curves_dask, is_dask_array
 from ._image import compute_dtype, image_layout, unit_scale, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session
-from .curves import copy_extra_channels, gain_block, run_blocks, run_blocks_upsampled
-from .denoise import DENOISE_HALO, check_denoise, denoise_bands, noise_level
+from .curves import copy_extra_channels, run_blocks, run_blocks_upsampled
+from .denoise import DENOISE_HALO, added_noise, check_denoise, denoise_bands, noise_level
 from .models import default_model, get_model, verify
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
@@ -142,15 +142,9 @@ def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount,
     if not amount:
         return y[0, y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
     # the slope of the mean curve at the mean level steers the filter (one plane, not three)
-    level = region[0, ..., :nc].mean(axis=-1, keepdims=True, dtype=p.dtype) * p.dtype.type(unit_scale(src.dtype))
-    gain = gain_block(level, a.mean(axis=-1, keepdims=True, dtype=p.dtype), p.info.iterations)[..., 0]
-    # the noise the curve added: gain * s out, s of it there before; nothing where gain <= 1
-    np.multiply(gain, gain, out=gain)
-    gain -= 1
-    np.maximum(gain, 0, out=gain)
-    np.sqrt(gain, out=gain)
-    gain *= p.dtype.type(amount * sigma)
-    clean = denoise_bands(y[0], gain, p.num_threads)
+    noise = added_noise(region[0, ..., :nc], a, p.info.iterations, unit_scale(src.dtype), amount * sigma, p.dtype,
+                        p.num_threads)
+    clean = denoise_bands(y[0], noise, p.num_threads)
     return clean[y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
 
 

@@ -39,6 +39,11 @@ import numpy as np
 
 from ._image import compute_dtype, image_layout, to_float, unit_scale, validate_values
 
+try:  # the compiled filter (skdce/_gfilter.c); without it denoise_block runs on scipy's box filters
+    from . import _gfilter
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _gfilter = None
+
 __all__ = ["estimate_noise", "guided_denoise", "DENOISE_HALO"]
 
 #: Window radii of the two stages (5x5 luminance, 7x7 colour windows).
@@ -172,15 +177,39 @@ def denoise_block(y: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 1, out=out)
 
 
+#: Output pixels per call of the compiled filter at most (unless the band would
+#: be thinner than ``8 * DENOISE_HALO`` rows): each call holds nine scratch
+#: planes of its rows and :data:`DENOISE_HALO` rows of context on either side.
+_COMPILED_BAND_PIXELS = 1 << 20
+
+
 def denoise_bands(y: np.ndarray, noise: np.ndarray, num_threads=None) -> np.ndarray:
-    """:func:`denoise_block` in bands of rows on the worker threads (scipy's filters release the GIL).
+    """:func:`denoise_block` in bands of rows on the worker threads.
 
-    Each band is filtered with :data:`DENOISE_HALO` rows of context, so the
-    bands join as the whole block would (to float rounding of the running sums).
+    With the compiled filter (``skdce/_gfilter.c``) each band is computed
+    from the whole block, so the bands join bit for bit; it equals
+    :func:`denoise_block` up to the rounding of scipy's running sums. The
+    NumPy fallback filters each band with :data:`DENOISE_HALO` rows of context
+    (scipy's filters release the GIL), so the bands join as the whole block
+    would (to float rounding of the running sums).
     """
-    from .curves import _executor, _threads
+    from .curves import _executor, _run_tasks, _threads
 
-    h = y.shape[0]
+    h, w, _ = y.shape
+    if _gfilter is not None and y.dtype in (np.float32, np.float64):
+        y = np.ascontiguousarray(y)
+        noise = np.ascontiguousarray(noise, dtype=y.dtype)
+        out = np.empty_like(y)
+        # a band per thread, but bounded scratch memory on large blocks
+        rows = -(-h // _threads(num_threads))
+        if rows * w > _COMPILED_BAND_PIXELS:
+            rows = max(8 * DENOISE_HALO, _COMPILED_BAND_PIXELS // w)
+        edges = np.linspace(0, h, -(-h // rows) + 1).astype(int)
+        params = (LUMA_RADIUS, COLOR_RADIUS, LUMA_EPS, COLOR_EPS, COLOR_KEEP)
+        _run_tasks(lambda k: _gfilter.denoise(y, noise, out, edges[k], edges[k + 1], *params),
+                   range(len(edges) - 1), num_threads)
+        return out
+
     bands = min(_threads(num_threads), max(1, h // (4 * DENOISE_HALO)))
     if bands == 1:
         return denoise_block(y, noise)
@@ -194,6 +223,42 @@ def denoise_bands(y: np.ndarray, noise: np.ndarray, num_threads=None) -> np.ndar
 
     list(_executor().map(band, range(bands)))
     return out
+
+
+def added_noise(x: np.ndarray, alphas: np.ndarray, n_iter: int, scale: float, amount: float, dtype,
+                num_threads=None) -> np.ndarray:
+    """The ``(h, w)`` noise the curves add to an ``(h, w, c)`` block, the filter's strength map.
+
+    ``amount * sqrt(max(g**2 - 1, 0))``, ``g`` the slope of the curves
+    (:func:`skdce.curves.gain_block`) at the channel mean of ``x`` times
+    ``scale`` with the channel mean of the ``(h, w, k, c)`` float32 ``alphas``
+    (one curve of all iterations at the mean level: one plane, not ``c``);
+    ``amount`` is the strength times the input's noise. Computed in ``dtype``;
+    the compiled filter does the same operations in the same order.
+    """
+    from .curves import _run_tasks, gain_block
+
+    dtype = np.dtype(dtype)
+    h, w, _ = x.shape
+    if (
+        _gfilter is not None and dtype in (np.float32, np.float64) and alphas.dtype == np.float32
+        and x.dtype in (np.uint8, np.uint16, np.float32, np.float64) and x.dtype.isnative
+        and alphas.dtype.isnative and x.flags.aligned and alphas.flags.aligned
+    ):
+        out = np.empty((h, w), dtype)
+        step = max(1, -(-h // 8))
+        _run_tasks(lambda r0: _gfilter.noise_map(x, alphas, out, r0, min(h, r0 + step), n_iter, scale, amount),
+                   range(0, h, step), num_threads)
+        return out
+    level = x.mean(axis=-1, keepdims=True, dtype=dtype) * dtype.type(scale)
+    gain = gain_block(level, alphas.mean(axis=-1, keepdims=True, dtype=dtype), n_iter)[..., 0]
+    # the noise the curve added: gain * s out, s of it there before; nothing where gain <= 1
+    np.multiply(gain, gain, out=gain)
+    gain -= 1
+    np.maximum(gain, 0, out=gain)
+    np.sqrt(gain, out=gain)
+    gain *= dtype.type(amount)
+    return gain
 
 
 def check_denoise(denoise) -> float:
@@ -252,6 +317,6 @@ def guided_denoise(image, noise, *, channel_axis=-1):
     dst = layout.to_nhwc(out)
     nc = layout.n_color
     for b in range(n):
-        dst[b, ..., :nc] = denoise_block(np.ascontiguousarray(src[b, ..., :nc]), noise[b])
+        dst[b, ..., :nc] = denoise_bands(src[b, ..., :nc], noise[b])
         dst[b, ..., nc:] = src[b, ..., nc:]
     return out

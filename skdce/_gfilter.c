@@ -1,0 +1,542 @@
+/*
+ * skdce._gfilter: the two-stage guided filter of skdce/denoise.py
+ * (denoise_block) and the noise map that steers it, compiled.
+ *
+ * denoise() computes output rows r0:r1 of denoise_block(y, noise) for a whole
+ * (h, w, c) block: every intermediate plane is computed on just the rows those
+ * output rows need, with scipy's mode="reflect" edges (d c b a | a b c d,
+ * periodic with period 2n where a radius exceeds the size) at the block's own
+ * edges. Each box mean is a direct sum of its 2r + 1 terms in double, first
+ * down the columns, rounded to the block's dtype, then along the rows, rounded
+ * again: as scipy's uniform_filter does (which keeps running sums in double).
+ * A value therefore does not depend on which rows were asked for, so bands of
+ * rows computed on several threads join bit for bit. Every other step is one
+ * operation of denoise_block in the block's dtype (float32 or float64), in its
+ * order, without FMA contraction (-ffp-contract=off): the result equals NumPy's
+ * up to scipy's running-sum rounding inside the box means.
+ *
+ * noise_map() is the filter's strength in skdce/_enhance.py: the channel
+ * mean of the input and of the alphas, the slope of the curves there
+ * (curves.gain_block, same operations in the same order) and
+ * scale * sqrt(max(gain**2 - 1, 0)).
+ *
+ * Arrays are passed through the buffer protocol and their format, shape and
+ * contiguity checked; the GIL is released while a call computes.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define MULTIVERSION
+#endif
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+#define MAX_RADIUS 64
+
+typedef struct {
+    Py_ssize_t lo, hi;  /* rows [lo, hi) */
+} range_t;
+
+typedef struct {
+    int luma_radius, color_radius;
+    double luma_eps, color_eps, color_keep;
+} params_t;
+
+/* scipy's mode="reflect": symmetric about the edges, period 2n. */
+INLINE Py_ssize_t reflect(Py_ssize_t i, Py_ssize_t n)
+{
+    if (i >= 0 && i < n)
+        return i;
+    const Py_ssize_t p = 2 * n;
+    Py_ssize_t m = i % p;
+    if (m < 0)
+        m += p;
+    return m < n ? m : p - 1 - m;
+}
+
+/* The rows a box of radius r over the rows of R reads (reflected indices stay inside). */
+static range_t grow(range_t R, int r, Py_ssize_t h)
+{
+    range_t g = {R.lo - r < 0 ? 0 : R.lo - r, R.hi + r > h ? h : R.hi + r};
+    return g;
+}
+
+/*
+ * BOX(T, R): out = uniform_filter(x [* y], 2R + 1, mode="reflect") on the rows
+ * of `rows`; the planes hold rows from `base` on, w elements each. With y the
+ * input is the product x * y rounded to T, as NumPy forms it first. Input rows
+ * are converted to double once, into `ring` ((2R + 1) rows of w: a window's
+ * rows, reflected ones included, lie within 2R + 1 consecutive rows, so row s
+ * has slot s mod (2R + 1)); `pad` holds w + 2R doubles. Each sum adds its
+ * 2R + 1 terms in one fixed order. R is a compile-time constant in the
+ * specialised versions (2 and 3: the loops unroll and vectorise), a variable
+ * in the generic one.
+ */
+#define BOX_BODY(T, R)                                                           \
+    do {                                                                         \
+        const double inv = 1.0 / (double)(2 * (R) + 1);                          \
+        const double *rp[2 * MAX_RADIUS + 1];                                    \
+        Py_ssize_t tag[2 * MAX_RADIUS + 1];                                      \
+        for (int k = 0; k <= 2 * (R); k++)                                       \
+            tag[k] = -1;                                                         \
+        for (Py_ssize_t i = rows.lo; i < rows.hi; i++) {                         \
+            for (int k = 0; k <= 2 * (R); k++) {                                 \
+                const Py_ssize_t src = reflect(i + k - (R), h);                  \
+                const int slot = (int)(src % (2 * (R) + 1));                     \
+                double *dst = ring + slot * w;                                   \
+                if (tag[slot] != src) {                                          \
+                    const T *xs = x + (src - base) * w;                          \
+                    if (y != NULL) {                                             \
+                        const T *ys = y + (src - base) * w;                      \
+                        for (Py_ssize_t j = 0; j < w; j++) {                     \
+                            T prod = xs[j] * ys[j];                              \
+                            dst[j] = (double)prod;                               \
+                        }                                                        \
+                    } else {                                                     \
+                        for (Py_ssize_t j = 0; j < w; j++)                       \
+                            dst[j] = (double)xs[j];                              \
+                    }                                                            \
+                    tag[slot] = src;                                             \
+                }                                                                \
+                rp[k] = dst;                                                     \
+            }                                                                    \
+            for (Py_ssize_t j = 0; j < w; j++) {                                 \
+                double s = 0.0;                                                  \
+                for (int k = 0; k <= 2 * (R); k++)                               \
+                    s += rp[k][j];                                               \
+                pad[(R) + j] = (double)(T)(s * inv);                             \
+            }                                                                    \
+            for (int k = 1; k <= (R); k++) {                                     \
+                pad[(R) - k] = pad[(R) + reflect(-k, w)];                        \
+                pad[(R) + w - 1 + k] = pad[(R) + reflect(w - 1 + k, w)];         \
+            }                                                                    \
+            T *o = out + (i - base) * w;                                         \
+            for (Py_ssize_t j = 0; j < w; j++) {                                 \
+                double s = 0.0;                                                  \
+                for (int k = 0; k <= 2 * (R); k++)                               \
+                    s += pad[j + k];                                             \
+                o[j] = (T)(s * inv);                                             \
+            }                                                                    \
+        }                                                                        \
+    } while (0)
+
+#define DEFINE_BOX(T)                                                            \
+    INLINE void box2_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
+                         range_t rows, double *restrict pad, double *restrict ring)                              \
+    {                                                                            \
+        BOX_BODY(T, 2);                                                          \
+    }                                                                            \
+    INLINE void box3_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
+                         range_t rows, double *restrict pad, double *restrict ring)                              \
+    {                                                                            \
+        BOX_BODY(T, 3);                                                          \
+    }                                                                            \
+    INLINE void boxr_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
+                         range_t rows, double *restrict pad, double *restrict ring, int r)                       \
+    {                                                                            \
+        BOX_BODY(T, r);                                                          \
+    }                                                                            \
+    INLINE void box_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
+                        range_t rows, double *restrict pad, double *restrict ring, int r)                        \
+    {                                                                            \
+        if (r == 2)                                                              \
+            box2_##T(x, y, out, base, h, w, rows, pad, ring);                          \
+        else if (r == 3)                                                         \
+            box3_##T(x, y, out, base, h, w, rows, pad, ring);                          \
+        else                                                                     \
+            boxr_##T(x, y, out, base, h, w, rows, pad, ring, r);                       \
+    }
+DEFINE_BOX(float)
+DEFINE_BOX(double)
+
+/* Loop over the elements of rows R of a plane (offset from row `base`). */
+#define FOR_ROWS(R) for (Py_ssize_t q = ((R).lo - base) * w, q_end = ((R).hi - base) * w; q < q_end; q++)
+
+/*
+ * Output rows r0:r1 of denoise_block(y, noise): y (h, w, c) and noise (h, w)
+ * contiguous, out (h, w, c). Returns -1 if the scratch planes cannot be had.
+ */
+#define DEFINE_DENOISE(T)                                                        \
+    MULTIVERSION                                                                 \
+    static int denoise_##T(const T *y, const T *noise, T *out, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, \
+                           Py_ssize_t r0, Py_ssize_t r1, const params_t *prm)    \
+    {                                                                            \
+        const int lr = prm->luma_radius, cr = prm->color_radius;                 \
+        const T luma_eps = (T)prm->luma_eps, color_eps = (T)prm->color_eps;      \
+        const T color_keep = (T)prm->color_keep, tiny = (T)1e-12;                \
+        const range_t R5 = {r0, r1};                   /* output */              \
+        const range_t R4 = grow(R5, cr, h);            /* fit, rest */           \
+        const range_t R3 = grow(R4, cr, h);            /* colour fit a, b */     \
+        const range_t RG = c == 1 ? R5 : grow(R3, cr, h); /* guide, channel */   \
+        const range_t R1 = grow(RG, lr, h);            /* luminance a, b */      \
+        const range_t R0 = grow(R1, lr, h);            /* luminance */           \
+        const Py_ssize_t base = R0.lo, plane = (R0.hi - R0.lo) * w;              \
+        const int n_planes = c == 1 ? 6 : 9;                                     \
+        T *mem = PyMem_RawMalloc(sizeof(T) * (size_t)(plane * n_planes + 1));    \
+        const int rmax = lr > cr ? lr : cr;                                      \
+        double *pad = PyMem_RawMalloc(sizeof(double) * (size_t)((w + 2 * rmax + 1) + (2 * rmax + 1) * w)); \
+        if (mem == NULL || pad == NULL) {                                        \
+            PyMem_RawFree(mem);                                                  \
+            PyMem_RawFree(pad);                                                  \
+            return -1;                                                           \
+        }                                                                        \
+        double *ring = pad + (w + 2 * rmax + 1);                                 \
+        T *L = mem, *VN = mem + plane, *M = mem + 2 * plane, *Q = mem + 3 * plane; \
+        T *X = mem + 4 * plane, *Z = mem + 5 * plane;                            \
+        const T *y0 = y + base * w * c, *n0 = noise + base * w;                  \
+        /* luma = y.mean(axis=-1), var_n = noise ** 2 */                         \
+        FOR_ROWS(R0) {                                                           \
+            T s = y0[q * c];                                                     \
+            for (Py_ssize_t ch = 1; ch < c; ch++)                                \
+                s += y0[q * c + ch];                                             \
+            L[q] = s / (T)c;                                                     \
+            VN[q] = n0[q] * n0[q];                                               \
+        }                                                                        \
+        /* stage 1: self-guided luminance */                                     \
+        box_##T(L, NULL, M, base, h, w, R1, pad, ring, lr);                            \
+        box_##T(L, L, Q, base, h, w, R1, pad, ring, lr);                               \
+        FOR_ROWS(R1) {                                                           \
+            T m = M[q], v = Q[q] - m * m;                                        \
+            T a = v / (v + luma_eps * VN[q] + tiny);                             \
+            Q[q] = a;                                                            \
+            M[q] = m - a * m;                                                    \
+        }                                                                        \
+        box_##T(Q, NULL, X, base, h, w, RG, pad, ring, lr);                            \
+        box_##T(M, NULL, Z, base, h, w, RG, pad, ring, lr);                            \
+        T *G = X;                                                                \
+        FOR_ROWS(RG)                                                             \
+            G[q] = X[q] * L[q] + Z[q];                                           \
+        if (c == 1) {                                                            \
+            memcpy(out + r0 * w, G + (r0 - base) * w, sizeof(T) * (size_t)((r1 - r0) * w)); \
+            PyMem_RawFree(mem);                                                  \
+            PyMem_RawFree(pad);                                                  \
+            return 0;                                                            \
+        }                                                                        \
+        /* stage 2: each channel as an affine function of the guide */           \
+        T *MG = M, *VG = Q, *P = L, *W = mem + 6 * plane, *U = mem + 7 * plane, *S = mem + 8 * plane; \
+        box_##T(G, NULL, MG, base, h, w, R3, pad, ring, cr);                           \
+        box_##T(G, G, VG, base, h, w, R3, pad, ring, cr);                              \
+        FOR_ROWS(R3) {                                                           \
+            T mg = MG[q];                                                        \
+            VG[q] = VG[q] - mg * mg + color_eps * VN[q] + tiny;                  \
+        }                                                                        \
+        for (Py_ssize_t ch = 0; ch < c; ch++) {                                  \
+            FOR_ROWS(RG)                                                         \
+                P[q] = y0[q * c + ch];                                           \
+            box_##T(P, NULL, Z, base, h, w, R3, pad, ring, cr);                        \
+            box_##T(G, P, W, base, h, w, R3, pad, ring, cr);                           \
+            FOR_ROWS(R3) {                                                       \
+                T mp = Z[q];                                                     \
+                T a = (W[q] - MG[q] * mp) / VG[q];                               \
+                W[q] = a;                                                        \
+                Z[q] = mp - a * MG[q];                                           \
+            }                                                                    \
+            box_##T(W, NULL, U, base, h, w, R4, pad, ring, cr);                        \
+            box_##T(Z, NULL, S, base, h, w, R4, pad, ring, cr);                        \
+            FOR_ROWS(R4) {                                                       \
+                T fit = U[q] * G[q] + S[q];                                      \
+                U[q] = fit;                                                      \
+                S[q] = P[q] - fit;                                               \
+            }                                                                    \
+            box_##T(S, S, W, base, h, w, R5, pad, ring, cr);                           \
+            T *o = out + base * w * c + ch;                                      \
+            FOR_ROWS(R5) {                                                       \
+                T power = W[q], rest = S[q];                                     \
+                T v = U[q] + rest * (power / (power + color_keep * VN[q] + tiny)); \
+                o[q * c] = v < (T)0 ? (T)0 : (v > (T)1 ? (T)1 : v);              \
+            }                                                                    \
+        }                                                                        \
+        PyMem_RawFree(mem);                                                      \
+        PyMem_RawFree(pad);                                                      \
+        return 0;                                                                \
+    }
+DEFINE_DENOISE(float)
+DEFINE_DENOISE(double)
+
+/*
+ * Rows r0:r1 of the noise the curves add (skdce/_enhance.py): with level the
+ * channel mean of the input x (h, w, c) times `scale` and am the channel mean
+ * of the alphas a (h, w, k, c), k = 1 (one curve for all iterations) or
+ * n_iter, the slope g of the curves at level (curves.gain_block) and
+ * out = amount * sqrt(max(g * g - 1, 0)), every step in T.
+ */
+#define LEVEL_ROW(X, T)                                                          \
+    if (c == 3 && xs[2] == sizeof(X) && xs[1] == 3 * sizeof(X)) {                \
+        const X *p = (const X *)xr;                                              \
+        for (Py_ssize_t j = 0; j < w; j++) {                                     \
+            T s = (T)p[3 * j];                                                   \
+            s += (T)p[3 * j + 1];                                                \
+            s += (T)p[3 * j + 2];                                                \
+            lv[j] = s / (T)3 * scale;                                            \
+        }                                                                        \
+    } else                                                                       \
+    for (Py_ssize_t j = 0; j < w; j++) {                                         \
+        const char *px = xr + j * xs[1];                                         \
+        T s = (T)*(const X *)px;                                                 \
+        for (Py_ssize_t ch = 1; ch < c; ch++)                                    \
+            s += (T)*(const X *)(px + ch * xs[2]);                               \
+        lv[j] = s / (T)c * scale;                                                \
+    }
+
+#define DEFINE_NOISE(T)                                                          \
+    MULTIVERSION                                                                 \
+    static void noise_##T(const char *x, char xt, const Py_ssize_t *xs, const char *a, const Py_ssize_t *as, \
+                          Py_ssize_t k, T *out, Py_ssize_t w, Py_ssize_t c, Py_ssize_t r0, Py_ssize_t r1, \
+                          int n_iter, T scale, T amount, T *buf)                 \
+    {                                                                            \
+        T *lv = buf, *am = buf + w;                                              \
+        for (Py_ssize_t i = r0; i < r1; i++) {                                   \
+            const char *xr = x + i * xs[0];                                      \
+            switch (xt) {                                                        \
+            case 'B': LEVEL_ROW(uint8_t, T) break;                               \
+            case 'H': LEVEL_ROW(uint16_t, T) break;                              \
+            case 'f': LEVEL_ROW(float, T) break;                                 \
+            default: LEVEL_ROW(double, T) break;                                 \
+            }                                                                    \
+            for (Py_ssize_t kk = 0; kk < k; kk++)                                \
+                for (Py_ssize_t j = 0; j < w; j++) {                             \
+                    const char *pa = a + i * as[0] + j * as[1] + kk * as[2];     \
+                    T s = (T)*(const float *)pa;                                 \
+                    for (Py_ssize_t ch = 1; ch < c; ch++)                        \
+                        s += (T)*(const float *)(pa + ch * as[3]);               \
+                    am[kk * w + j] = s / (T)c;                                   \
+                }                                                                \
+            T *g = am + k * w, *o = out + i * w;                                 \
+            for (Py_ssize_t j = 0; j < w; j++)                                   \
+                g[j] = (T)1;                                                     \
+            for (int it = 0; it < n_iter; it++) { /* row by row: plain vector loops */ \
+                const T *al = am + (k > 1 ? it : 0) * w;                         \
+                for (Py_ssize_t j = 0; j < w; j++) {                             \
+                    const T v = lv[j];                                           \
+                    T step = v * (T)-2;                                          \
+                    step += (T)1;                                                \
+                    step *= al[j];                                               \
+                    step += (T)1; /* 1 + a (1 - 2x) */                           \
+                    g[j] *= step;                                                \
+                    step = v * v;                                                \
+                    step = v - step;                                             \
+                    step *= al[j];                                               \
+                    lv[j] = v + step; /* x + a x (1 - x) */                      \
+                }                                                                \
+            }                                                                    \
+            for (Py_ssize_t j = 0; j < w; j++) {                                 \
+                T gg = g[j] * g[j];                                              \
+                gg -= (T)1;                                                      \
+                gg = gg < (T)0 ? (T)0 : gg;                                      \
+                o[j] = (T)sqrt(gg) * amount;                                     \
+            }                                                                    \
+        }                                                                        \
+    }
+DEFINE_NOISE(float)
+DEFINE_NOISE(double)
+
+/* --- argument checks --------------------------------------------------------------------- */
+
+/* The element type of a buffer: 'f', 'd', 'B' (uint8), 'H' (uint16), or 0. */
+static char buffer_type(const Py_buffer *b)
+{
+    const char *f = b->format == NULL ? "B" : b->format;
+    if (*f == '@' || *f == '=' || *f == '<')  /* native order (little-endian builds) */
+        f++;
+    if (f[0] == '\0' || f[1] != '\0')
+        return 0;
+    switch (f[0]) {
+    case 'f': return b->itemsize == 4 ? 'f' : 0;
+    case 'd': return b->itemsize == 8 ? 'd' : 0;
+    case 'B': return b->itemsize == 1 ? 'B' : 0;
+    case 'H': return b->itemsize == 2 ? 'H' : 0;
+    default: return 0;
+    }
+}
+
+static int overlap(const Py_buffer *a, const Py_buffer *b)
+{
+    const char *a0 = a->buf, *b0 = b->buf;
+    return a0 < b0 + b->len && b0 < a0 + a->len;
+}
+
+static int get_buffer(PyObject *obj, Py_buffer *view, int flags, const char *name, int ndim)
+{
+    if (PyObject_GetBuffer(obj, view, flags | PyBUF_FORMAT) < 0) {
+        PyErr_Format(PyExc_ValueError, "%s must be an aligned%s%s array", name,
+                     flags & PyBUF_WRITABLE ? ", writable" : "",
+                     (flags & PyBUF_C_CONTIGUOUS) == PyBUF_C_CONTIGUOUS ? ", C-contiguous" : "");
+        return -1;
+    }
+    if (view->ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must have %d dimensions, not %d", name, ndim, view->ndim);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (((uintptr_t)view->buf) % (view->itemsize > 0 ? (uintptr_t)view->itemsize : 1) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s must be aligned", name);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(denoise_doc,
+"denoise(y, noise, out, r0, r1, luma_radius, color_radius, luma_eps, color_eps, color_keep)\n\n"
+"Rows r0:r1 of skdce.denoise.denoise_block(y, noise), written to the same rows\n"
+"of out. y: (h, w, c) and out: C-contiguous arrays of one dtype (float32 or\n"
+"float64), out writable and apart from the inputs; noise: (h, w) of that dtype.\n"
+"The other arguments are the filter's constants (skdce.denoise). Rows of one\n"
+"block computed by separate calls (on separate threads) join bit for bit.");
+
+static PyObject *denoise(PyObject *self, PyObject *args)
+{
+    PyObject *yo, *no, *oo;
+    Py_ssize_t r0, r1;
+    params_t prm;
+    if (!PyArg_ParseTuple(args, "OOOnniiddd", &yo, &no, &oo, &r0, &r1, &prm.luma_radius, &prm.color_radius,
+                          &prm.luma_eps, &prm.color_eps, &prm.color_keep))
+        return NULL;
+    if (prm.luma_radius < 0 || prm.luma_radius > MAX_RADIUS || prm.color_radius < 0 || prm.color_radius > MAX_RADIUS) {
+        PyErr_Format(PyExc_ValueError, "denoise: radii must lie in [0, %d]", MAX_RADIUS);
+        return NULL;
+    }
+    Py_buffer y, n, o;
+    if (get_buffer(yo, &y, PyBUF_C_CONTIGUOUS, "y", 3) < 0)
+        return NULL;
+    if (get_buffer(no, &n, PyBUF_C_CONTIGUOUS, "noise", 2) < 0) {
+        PyBuffer_Release(&y);
+        return NULL;
+    }
+    if (get_buffer(oo, &o, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE, "out", 3) < 0) {
+        PyBuffer_Release(&y);
+        PyBuffer_Release(&n);
+        return NULL;
+    }
+    const char t = buffer_type(&y);
+    const Py_ssize_t h = y.shape[0], w = y.shape[1], c = y.shape[2];
+    const char *err = NULL;
+    if (t != 'f' && t != 'd')
+        err = "denoise: y must be float32 or float64";
+    else if (buffer_type(&n) != t || buffer_type(&o) != t)
+        err = "denoise: noise and out must have y's dtype";
+    else if (n.shape[0] != h || n.shape[1] != w || o.shape[0] != h || o.shape[1] != w || o.shape[2] != c)
+        err = "denoise: noise must have shape (h, w) and out y's shape (h, w, c)";
+    else if (h < 1 || w < 1 || c < 1)
+        err = "denoise: y is empty";
+    else if (r0 < 0 || r1 > h || r0 >= r1)
+        err = "denoise: rows r0:r1 must be a non-empty range inside y";
+    else if (overlap(&o, &y) || overlap(&o, &n))
+        err = "denoise: out must not share memory with y or noise";
+    int failed = 0;
+    if (err == NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        if (t == 'f')
+            failed = denoise_float(y.buf, n.buf, o.buf, h, w, c, r0, r1, &prm);
+        else
+            failed = denoise_double(y.buf, n.buf, o.buf, h, w, c, r0, r1, &prm);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&y);
+    PyBuffer_Release(&n);
+    PyBuffer_Release(&o);
+    if (err != NULL) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    if (failed)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(noise_map_doc,
+"noise_map(x, a, out, r0, r1, n_iter, scale, amount)\n\n"
+"Rows r0:r1 of the noise the curves add, amount * sqrt(max(g**2 - 1, 0)), g the\n"
+"slope of n_iter curve steps (skdce.curves.gain_block) at the channel mean of\n"
+"x times scale, with the channel mean of the alphas a. x: (h, w, c) uint8,\n"
+"uint16, float32 or float64 (any strides); a: (h, w, k, c) float32, k = 1 or\n"
+"n_iter (any strides); out: (h, w) C-contiguous float32 or float64, writable.");
+
+static PyObject *noise_map(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *ao, *oo;
+    Py_ssize_t r0, r1;
+    int n_iter;
+    double scale, amount;
+    if (!PyArg_ParseTuple(args, "OOOnnidd", &xo, &ao, &oo, &r0, &r1, &n_iter, &scale, &amount))
+        return NULL;
+    Py_buffer x, a, o;
+    if (get_buffer(xo, &x, PyBUF_STRIDES, "x", 3) < 0)
+        return NULL;
+    if (get_buffer(ao, &a, PyBUF_STRIDES, "a", 4) < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    if (get_buffer(oo, &o, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE, "out", 2) < 0) {
+        PyBuffer_Release(&x);
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    const char xt = buffer_type(&x), t = buffer_type(&o);
+    const Py_ssize_t h = x.shape[0], w = x.shape[1], c = x.shape[2], k = a.shape[2];
+    const char *err = NULL;
+    if (xt == 0)
+        err = "noise_map: x must be uint8, uint16, float32 or float64";
+    else if (buffer_type(&a) != 'f')
+        err = "noise_map: a must be float32";
+    else if (t != 'f' && t != 'd')
+        err = "noise_map: out must be float32 or float64";
+    else if (a.shape[0] != h || a.shape[1] != w || a.shape[3] != c || (k != 1 && k != n_iter) || o.shape[0] != h
+             || o.shape[1] != w)
+        err = "noise_map: a must have shape (h, w, 1 or n_iter, c) and out (h, w), x being (h, w, c)";
+    else if (h < 1 || w < 1 || c < 1 || n_iter < 0)
+        err = "noise_map: empty x or negative n_iter";
+    else if (r0 < 0 || r1 > h || r0 >= r1)
+        err = "noise_map: rows r0:r1 must be a non-empty range inside x";
+    else if (overlap(&o, &x) || overlap(&o, &a))
+        err = "noise_map: out must not share memory with x or a";
+    void *buf = NULL;
+    if (err == NULL) {
+        buf = PyMem_RawMalloc((size_t)o.itemsize * (size_t)(w * (k + 2)));
+        if (buf != NULL) {
+            Py_BEGIN_ALLOW_THREADS
+            if (t == 'f')
+                noise_float(x.buf, xt, x.strides, a.buf, a.strides, k, o.buf, w, c, r0, r1, n_iter, (float)scale,
+                            (float)amount, buf);
+            else
+                noise_double(x.buf, xt, x.strides, a.buf, a.strides, k, o.buf, w, c, r0, r1, n_iter, scale, amount,
+                             buf);
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(buf);
+        }
+    }
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&o);
+    if (err != NULL) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"denoise", denoise, METH_VARARGS, denoise_doc},
+    {"noise_map", noise_map, METH_VARARGS, noise_map_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_gfilter", "Compiled guided filter of skdce (internal).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__gfilter(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,198 @@
+"""The compiled guided filter (skdce/_gfilter.c) against the NumPy denoise_block it replaces.
+
+Tolerances: the compiled box means add their 2r + 1 terms in double in one
+fixed order, scipy's ``uniform_filter`` keeps a running sum in double; the
+two differ in the last bits of a double (about 1e-16 relative), so after the
+rounding to float32 that both do between the passes they agree except where
+a value lies within that much of a rounding boundary: rarely, by one ulp
+(6e-8 at 1). Every other step is the same float32 operation in the same
+order. 2e-6 allows such an ulp to pass through the filter's divisions (the
+local variance ``q - m*m`` cancels); float64 keeps 1e-12. In practice the
+float32 results are equal bit for bit, which the tests also check for most
+pixels.
+"""
+
+import numpy as np
+import pytest
+
+import skdce
+from skdce import denoise
+from skdce.denoise import (
+    COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, DENOISE_HALO, LUMA_EPS, LUMA_RADIUS, added_noise, denoise_bands,
+    denoise_block, guided_denoise,
+)
+
+_gfilter = pytest.importorskip("skdce._gfilter", reason="skdce was built without a C compiler")
+PARAMS = (LUMA_RADIUS, COLOR_RADIUS, LUMA_EPS, COLOR_EPS, COLOR_KEEP)
+ATOL = {np.float32: 2e-6, np.float64: 1e-12}
+
+
+def compiled(y, noise, bands=((0, None),)):
+    out = np.full_like(y, np.nan)
+    for r0, r1 in bands:
+        _gfilter.denoise(y, np.ascontiguousarray(noise, dtype=y.dtype), out, r0, y.shape[0] if r1 is None else r1,
+                         *PARAMS)
+    return out
+
+
+def scene(rng, h, w, c, dtype, sigma=0.03):
+    """A dark gradient with a bright square (edges to keep) and noise; a per-pixel noise map."""
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w, 1)
+    base = 0.1 + 0.3 * xx[..., None] * np.linspace(1, 0.7, c)
+    base[h // 4 : h // 2, w // 4 : w // 2] += 0.4
+    y = np.clip(base + sigma * rng.standard_normal((h, w, c)), 0, 1).astype(dtype)
+    noise = (sigma * (0.5 + 2 * rng.random((h, w)) * yy)).astype(dtype)
+    return y, noise
+
+
+def check_equal(got, want, dtype):
+    np.testing.assert_allclose(got, want, atol=ATOL[dtype], rtol=0)
+    if dtype is np.float32:  # all but the rarest pixels are the same float32 bit for bit
+        assert np.mean(got == want) > 0.999
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c", [1, 3])
+@pytest.mark.parametrize("h, w", [(64, 80), (97, 33), (200, 150)])
+def test_matches_denoise_block(rng, dtype, c, h, w):
+    y, noise = scene(rng, h, w, c, dtype)
+    check_equal(compiled(y, noise), denoise_block(y, noise), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "camera"])
+def test_matches_denoise_block_on_photos(dtype, name):
+    from skimage import data
+
+    img = getattr(data, name)()[::2, ::2]
+    img = img if img.ndim == 3 else img[..., None]
+    y = (img / 255.0 * 0.25).astype(dtype)  # a dark copy, as the curves get it
+    noise = np.full(y.shape[:2], 0.02, dtype) * (1 + np.arange(y.shape[1]) / y.shape[1])
+    ref = denoise_block(y, noise)
+    assert np.abs(ref - y).max() > 1e-3  # the filter does something here
+    check_equal(compiled(y, noise), ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c", [1, 3])
+@pytest.mark.parametrize("h, w", [(1, 1), (1, 9), (9, 1), (2, 3), (3, 2), (5, 7), (4, 40), (40, 4), (13, 13)])
+def test_tiny_blocks_reflect_like_scipy(rng, dtype, c, h, w):
+    """Blocks smaller than a radius: scipy's reflection repeats (period 2n); so does the compiled one."""
+    y, noise = scene(rng, h, w, c, dtype, sigma=0.1)
+    check_equal(compiled(y, noise), denoise_block(y, noise), dtype)
+
+
+def test_flat_and_noiseless_blocks(rng):
+    flat = np.full((20, 30, 3), 0.25, np.float32)
+    check_equal(compiled(flat, np.full((20, 30), 0.05)), denoise_block(flat, np.full((20, 30), 0.05, np.float32)),
+                np.float32)
+    y, _ = scene(rng, 40, 50, 3, np.float32)
+    zero = np.zeros((40, 50), np.float32)
+    check_equal(compiled(y, zero), denoise_block(y, zero), np.float32)
+    np.testing.assert_allclose(compiled(y, zero), y, atol=1e-4)  # nothing to remove
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c", [1, 3])
+def test_bands_join_bit_for_bit(rng, dtype, c):
+    """Rows computed by separate calls equal the whole block's exactly: no running sums to restart."""
+    h = 3 * DENOISE_HALO + 5
+    y, noise = scene(rng, h, 45, c, dtype)
+    whole = compiled(y, noise)
+    for bands in ([(0, 1), (1, h)], [(r, min(h, r + 7)) for r in range(0, h, 7)], [(0, 20), (20, 21), (21, h)]):
+        np.testing.assert_array_equal(compiled(y, noise, bands), whole)
+    for threads in (1, 2, 3, 8):
+        np.testing.assert_array_equal(denoise_bands(y, noise, threads), whole)
+
+
+def test_large_blocks_split_into_bands(rng, monkeypatch):
+    monkeypatch.setattr(denoise, "_COMPILED_BAND_PIXELS", 4000)  # bands of 8 * DENOISE_HALO rows
+    y, noise = scene(rng, 300, 50, 3, np.float32)
+    np.testing.assert_array_equal(denoise_bands(y, noise, 2), compiled(y, noise))
+
+
+def test_numpy_fallback_is_the_reference(rng, monkeypatch):
+    """denoise_bands and guided_denoise without the compiled filter run scipy's; the two agree."""
+    y, noise = scene(rng, 120, 90, 3, np.float32)
+    fast_bands, fast = denoise_bands(y, noise, 2), guided_denoise(y, noise)
+    monkeypatch.setattr(denoise, "_gfilter", None)
+    check_equal(fast_bands, denoise_bands(y, noise, 2), np.float32)
+    check_equal(fast, guided_denoise(y, noise), np.float32)
+
+
+# --- the noise map --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+@pytest.mark.parametrize("k, nc", [(1, 3), (8, 3), (8, 1), (1, 1)])
+def test_noise_map_is_the_numpy_steps_bit_for_bit(rng, monkeypatch, dtype, k, nc):
+    full = rng.random((30, 41, 4))
+    if np.dtype(dtype).kind == "u":
+        x, scale = (full * np.iinfo(dtype).max).astype(dtype), 1 / np.iinfo(dtype).max
+    else:
+        x, scale = full.astype(dtype), 1.0
+    x = x[2:, 1:, :nc]  # strided, as enhance's tiles are
+    a = np.moveaxis(rng.uniform(-1, 1, (nc * k, 28, 40)).astype(np.float32), 0, -1).reshape(28, 40, k, nc)
+    work = np.float64 if dtype is np.float64 else np.float32
+    got = added_noise(x, a, 8, scale, 0.03, work, 2)
+    monkeypatch.setattr(denoise, "_gfilter", None)
+    want = added_noise(x, a, 8, scale, 0.03, work)
+    assert got.dtype == want.dtype == work
+    assert want.max() > 0
+    np.testing.assert_array_equal(got, want)
+
+
+# --- enhance ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["zero-dce-int8", "zero-dce++"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_enhance_unchanged(rng, monkeypatch, model, dtype):
+    y, _ = scene(rng, 150, 170, 3, np.float64, sigma=0.02)
+    img = np.round(y * 100).astype(np.uint8) if dtype is np.uint8 else y * 0.4
+    kw = dict(model=model, scale_factor=4) if model == "zero-dce++" else dict(model=model)
+    fast = skdce.enhance(img, **kw)
+    monkeypatch.setattr(denoise, "_gfilter", None)
+    ref = skdce.enhance(img, **kw)
+    assert np.abs(ref - skdce.enhance(img, denoise=0, **kw)).max() > 1e-3  # denoising changed the image
+    check_equal(fast, ref, fast.dtype.type)
+
+
+# --- argument checks --------------------------------------------------------------------------
+
+
+def test_denoise_refuses_bad_buffers():
+    y = np.zeros((8, 9, 3), np.float32)
+    n = np.zeros((8, 9), np.float32)
+    out = np.empty_like(y)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        _gfilter.denoise(y.astype(np.uint8), n, out, 0, 8, *PARAMS)
+    with pytest.raises(ValueError, match="y's dtype"):
+        _gfilter.denoise(y, n.astype(np.float64), out, 0, 8, *PARAMS)
+    with pytest.raises(ValueError, match="shape"):
+        _gfilter.denoise(y, n[:, :5].copy(), out, 0, 8, *PARAMS)
+    with pytest.raises(ValueError, match="3 dimensions"):
+        _gfilter.denoise(y[..., 0].copy(), n, out, 0, 8, *PARAMS)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _gfilter.denoise(y[:, ::2], n, out, 0, 8, *PARAMS)
+    with pytest.raises(ValueError, match="writable"):
+        out.flags.writeable = False
+        _gfilter.denoise(y, n, out, 0, 8, *PARAMS)
+    with pytest.raises(ValueError, match="share memory"):
+        _gfilter.denoise(y, n, y, 0, 8, *PARAMS)
+    with pytest.raises(ValueError, match="r0:r1"):
+        _gfilter.denoise(y, n, np.empty_like(y), 4, 9, *PARAMS)
+
+
+def test_noise_map_refuses_bad_buffers():
+    x = np.zeros((8, 9, 3), np.uint8)
+    a = np.zeros((8, 9, 1, 3), np.float32)
+    out = np.empty((8, 9), np.float32)
+    with pytest.raises(ValueError, match="uint8, uint16"):
+        _gfilter.noise_map(x.astype(np.int8), a, out, 0, 8, 8, 1.0, 1.0)
+    with pytest.raises(ValueError, match="a must be float32"):
+        _gfilter.noise_map(x, a.astype(np.float64), out, 0, 8, 8, 1.0, 1.0)
+    with pytest.raises(ValueError, match="1 or n_iter"):
+        _gfilter.noise_map(x, np.zeros((8, 9, 2, 3), np.float32), out, 0, 8, 8, 1.0, 1.0)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _gfilter.noise_map(x, a, np.empty((8, 18), np.float32)[:, ::2], 0, 8, 8, 1.0, 1.0)
