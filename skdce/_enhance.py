@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from ._context import ContextMap
@@ -14,6 +12,7 @@ from ._runtime import get_session
 from .curves import copy_extra_channels, gain_block, run_blocks, run_blocks_upsampled
 from .denoise import DENOISE_HALO, check_denoise, denoise_bands, noise_level
 from .models import default_model, get_model, verify
+from ._validate import check_image_arg, check_int, check_num_threads, check_real
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
 
@@ -23,14 +22,8 @@ HALO = 7
 
 
 def _check_strength(strength) -> float:
-    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not np.isfinite(strength):
-        raise TypeError(f"strength={strength!r} must be a real number in [0, 2].")
-    if not 0 <= strength <= 2:
-        raise ValueError(
-            f"strength={strength!r} is outside [0, 2]; 0 leaves the image unchanged, 1 applies the model's "
-            f"curves, values up to 2 strengthen them (alphas are clipped to [-1, 1])."
-        )
-    return float(strength)
+    return check_real("strength", strength, lo=0, hi=2, hint="0 leaves the image unchanged, 1 applies the model's "
+                      "curves, values up to 2 strengthen them (alphas are clipped to [-1, 1]).")
 
 
 #: ``tile_size="auto"``: on the CPU, 512 keeps the working set small at no cost in
@@ -40,24 +33,23 @@ AUTO_TILE = {"cpu": 512, "cuda": 2048}
 
 
 def _check_tile(tile_size):
-    if tile_size is None or tile_size == "auto":
+    if tile_size is None or (isinstance(tile_size, str) and tile_size == "auto"):
         return tile_size
-    if isinstance(tile_size, bool) or not isinstance(tile_size, numbers.Integral) or tile_size < 16:
-        raise ValueError(f"tile_size={tile_size!r} must be an integer >= 16, 'auto', or None for no tiling.")
-    return int(tile_size)
+    return check_int("tile_size", tile_size, min=16, hint="or 'auto' (512 on the CPU, 2048 on CUDA), or None for "
+                     "no tiling.")
 
 
 def _check_scale(scale_factor, info) -> float:
     if scale_factor is None:
         return float(info.scale_factor)
-    if isinstance(scale_factor, bool) or not isinstance(scale_factor, numbers.Real) or not scale_factor >= 1:
-        raise ValueError(f"scale_factor={scale_factor!r} must be a number >= 1 (12 is the published default).")
+    value = check_real("scale_factor", scale_factor, lo=1, hint="12 is the published default for zero-dce++, "
+                       "or None for the model's own.")
     if not info.shared_curve and scale_factor != 1:
         raise ValueError(
             f"scale_factor={scale_factor!r} applies to shared-curve models such as 'zero-dce++'; "
             f"{info.name!r} estimates curves at full resolution (use scale_factor=None)."
         )
-    return float(scale_factor)
+    return value
 
 
 def _net_input(block: np.ndarray, n_color: int) -> np.ndarray:
@@ -179,6 +171,8 @@ class _Prepared:
 
     def __init__(self, image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength,
                  lazy=False):
+        check_image_arg(image, "image", "skdce.enhance / skdce.estimate_curves")
+        num_threads = check_num_threads(num_threads)
         self.image = image if lazy else np.asarray(image)
         self.dtype = compute_dtype(self.image.dtype, "image")
         self.layout = image_layout(self.image, channel_axis, "image")

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import check_image_arg, check_int
+
 __all__ = ["ImageLayout", "compute_dtype", "to_float", "check_unit_range", "to_channel_last"]
 
 
@@ -79,6 +81,7 @@ def validate_values(image: np.ndarray, name: str = "image") -> None:
 
 def to_float(image, name: str = "image", *, validate: bool = True) -> np.ndarray:
     """Return ``image`` as float32/float64 in [0, 1] (a view when already so)."""
+    check_image_arg(image, name)
     image = np.asarray(image)
     dtype = compute_dtype(image.dtype, name)
     if image.size == 0:
@@ -140,8 +143,7 @@ def image_layout(image: np.ndarray, channel_axis: int | None, name: str = "image
                 f"(H, W) or a batch (N, H, W). For colour images pass channel_axis=-1."
             )
         return ImageLayout(shape, None, image.ndim == 3)
-    if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
-        raise TypeError(f"channel_axis={channel_axis!r} must be an int or None.")
+    channel_axis = check_int("channel_axis", channel_axis, hint="or None for a grayscale image without one.")
     if image.ndim not in (3, 4):
         raise ValueError(
             f"{name} has shape {shape}; with channel_axis={channel_axis} it must be (H, W, C) "

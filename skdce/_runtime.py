@@ -6,6 +6,8 @@ import logging
 import threading
 from pathlib import Path
 
+from ._validate import check_num_threads
+
 __all__ = ["resolve_providers", "get_session", "read_metadata", "Session"]
 
 logger = logging.getLogger("skdce")
@@ -46,6 +48,12 @@ def resolve_providers(providers="auto") -> tuple[tuple, ...]:
     :data:`CUDA_DEFAULTS`, with the options of a ``("CUDAExecutionProvider", {...})``
     pair taking precedence.
     """
+    if not isinstance(providers, (str, list, tuple)):
+        raise TypeError(
+            f"providers={providers!r} must be 'auto', 'cpu', 'cuda' or a list of ONNX Runtime provider names or "
+            f"(name, options dict) pairs, e.g. ['CUDAExecutionProvider', 'CPUExecutionProvider']; got "
+            f"{type(providers).__name__}."
+        )
     available = _ort().get_available_providers()
     if isinstance(providers, str):
         key = providers.lower()
@@ -158,6 +166,7 @@ class Session:
 
 def get_session(path: Path, providers="auto", threads: int | None = None) -> Session:
     """The cached :class:`Session` for ``(path, providers, threads)``."""
+    threads = check_num_threads(threads)
     required = not (isinstance(providers, str) and providers.lower() == "auto")
     entries = resolve_providers(providers)
     key = (str(Path(path).resolve()), entries, threads, required)

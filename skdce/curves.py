@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._validate import check_image_arg, check_int, check_num_threads
 from ._image import _FLOAT_FIX, check_unit_range, compute_dtype, image_layout, validate_values
 
 try:  # the compiled kernel (skdce/_kernels.c); without it the NumPy kernel below runs
@@ -38,8 +39,8 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def _threads(num_threads) -> int:
-    """Worker threads to use: all cores (at most 8) unless ``num_threads`` says otherwise."""
-    return min(_MAX_THREADS, os.cpu_count() or 1) if num_threads is None else max(1, int(num_threads))
+    """Worker threads to use: all cores (at most 8) unless ``num_threads`` (checked by the caller) says otherwise."""
+    return min(_MAX_THREADS, os.cpu_count() or 1) if num_threads is None else int(num_threads)
 
 
 def _scratch(n: int, dtype: np.dtype, slot: int) -> np.ndarray:
@@ -259,6 +260,7 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
 
 def _prepare(image, alphas, n_iter, channel_axis):
     """Validate the arguments of the curve functions: ``(image, dtype, layout, alphas, a5, n_iter)``."""
+    check_image_arg(image, "image", "skdce.apply_le_curves / skdce.curve_gain")
     image = np.asarray(image)
     dtype = compute_dtype(image.dtype, "image")
     layout = image_layout(image, channel_axis, "image")
@@ -280,9 +282,7 @@ def _prepare(image, alphas, n_iter, channel_axis):
             )
     k = a5.shape[3]
     if k == 1:
-        n_iter = 8 if n_iter is None else n_iter
-        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
-            raise ValueError(f"n_iter={n_iter!r} must be a positive integer, e.g. 8.")
+        n_iter = 8 if n_iter is None else check_int("n_iter", n_iter, min=1, hint="e.g. 8.")
     elif n_iter not in (None, k):
         raise ValueError(
             f"alphas holds {k} per-iteration maps, so n_iter must be None or {k}, not {n_iter!r}."
@@ -476,6 +476,7 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     array([[[0.  , 0.25, 1.  ]]])
     """
     image, dtype, layout, alphas, a5, n_iter = _prepare(image, alphas, n_iter, channel_axis)
+    num_threads = check_num_threads(num_threads)
     k = a5.shape[3]
     n_color = layout.n_color
     if alphas.dtype != dtype:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -172,8 +173,13 @@ def get_model(model) -> ModelInfo:
     """
     if isinstance(model, ModelInfo):
         return model
-    if not isinstance(model, (str, Path)):
+    if not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"model must be a model name or a path to an .onnx file, got {type(model).__name__}.")
+    if isinstance(model, str) and not model.strip():
+        raise ValueError(
+            f"model={model!r} is empty; pass a bundled model name ({', '.join(list_models()) or 'none installed'}), "
+            f"the path of an .onnx file, or None for the default."
+        )
     entry = _manifest().get(str(model))
     if entry is not None:
         return ModelInfo(
@@ -189,6 +195,8 @@ def get_model(model) -> ModelInfo:
         )
     path = Path(model)
     if path.suffix.lower() == ".onnx" or path.exists():
+        if path.is_dir():
+            raise ValueError(f"model={str(path)!r} is a folder; pass the path of an .onnx file in it.")
         if not path.is_file():
             raise FileNotFoundError(f"model file {str(path)!r} does not exist.")
         return _from_metadata(path)

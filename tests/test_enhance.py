@@ -80,7 +80,13 @@ def test_strength(image):
     assert means[0] < means[1] < means[2]
 
 
-@pytest.mark.parametrize("strength, exc, match", [(-0.1, ValueError, r"strength=-0.1 is outside \[0, 2\]"), (3, ValueError, "outside"), ("1", TypeError, "must be a real number"), (np.nan, TypeError, "must be a real number")])
+@pytest.mark.parametrize("strength, exc, match", [
+    (-0.1, ValueError, r"strength=-0.1 is out of range: strength must be a real number in \[0, 2\]; 0 leaves"),
+    (3, ValueError, "out of range"),
+    ("1", TypeError, r"strength='1' \(str\) must be a real number in \[0, 2\]"),
+    (True, TypeError, r"strength=True \(bool\) must be a real number"),
+    (np.nan, ValueError, r"strength=nan is not finite: strength must be a real number in \[0, 2\]"),
+])
 def test_bad_strength(image, strength, exc, match):
     with pytest.raises(exc, match=match):
         enhance(image, strength=strength)
@@ -185,8 +191,8 @@ def test_model_registry():
         ({"providers": "tpu"}, ValueError, "providers='tpu' is unknown; use 'auto', 'cpu', 'cuda'"),
         ({"providers": ["FancyExecutionProvider"]}, ValueError, "provider 'FancyExecutionProvider' is not available"),
         ({"providers": [("cpu", "fast")]}, ValueError, "neither a provider name nor a \\(name, options dict\\) pair"),
-        ({"tile_size": "big"}, ValueError, "tile_size='big' must be an integer >= 16, 'auto', or None"),
-        ({"tile_size": 8}, ValueError, "tile_size=8 must be an integer >= 16"),
+        ({"tile_size": "big"}, TypeError, r"tile_size='big' \(str\) must be an integer >= 16; or 'auto'.*or None"),
+        ({"tile_size": 8}, ValueError, "tile_size=8 is out of range: tile_size must be an integer >= 16"),
         ({"scale_factor": 4}, ValueError, "scale_factor=4 applies to shared-curve models"),
     ],
 )
