@@ -23,7 +23,7 @@ import numpy as np
 
 from ._validate import check_image_arg, check_int
 
-__all__ = ["ImageLayout", "compute_dtype", "to_float", "check_unit_range", "to_channel_last"]
+__all__ = ["ImageLayout", "compute_dtype", "to_float", "check_unit_range", "image_layout"]
 
 
 def compute_dtype(dtype: np.dtype, name: str = "image") -> np.dtype:
@@ -45,8 +45,8 @@ def compute_dtype(dtype: np.dtype, name: str = "image") -> np.dtype:
     )
 
 
-def check_unit_range(arr: np.ndarray, name: str, *, bound: float = 1.0, lower: float = 0.0, fix: str = "") -> None:
-    """Raise ``ValueError`` unless every value of ``arr`` is finite and in [lower, bound]."""
+def check_unit_range(arr: np.ndarray, name: str, *, lower: float = 0.0, fix: str = "") -> None:
+    """Raise ``ValueError`` unless every value of ``arr`` is finite and in [lower, 1]."""
     if arr.size == 0:
         return
     lo = float(np.min(arr))
@@ -55,9 +55,9 @@ def check_unit_range(arr: np.ndarray, name: str, *, bound: float = 1.0, lower: f
         raise ValueError(f"{name} contains NaN; replace it first, e.g. with np.nan_to_num({name}).")
     if np.isinf(lo) or np.isinf(hi):
         raise ValueError(f"{name} contains inf; replace it first, e.g. with np.nan_to_num({name}).")
-    if lo < lower or hi > bound:
+    if lo < lower or hi > 1.0:
         raise ValueError(
-            f"{name} has values in [{lo:.6g}, {hi:.6g}], outside [{lower:g}, {bound:g}]; " + fix
+            f"{name} has values in [{lo:.6g}, {hi:.6g}], outside [{lower:g}, 1]; " + fix
         )
 
 
@@ -79,7 +79,7 @@ def validate_values(image: np.ndarray, name: str = "image") -> None:
         check_unit_range(image, name, fix=_FLOAT_FIX.replace("image", name))
 
 
-def to_float(image, name: str = "image", *, validate: bool = True) -> np.ndarray:
+def to_float(image, name: str = "image") -> np.ndarray:
     """Return ``image`` as float32/float64 in [0, 1] (a view when already so)."""
     check_image_arg(image, name)
     image = np.asarray(image)
@@ -90,8 +90,7 @@ def to_float(image, name: str = "image", *, validate: bool = True) -> np.ndarray
         out = image.astype(dtype)
         out *= dtype.type(1.0 / np.iinfo(image.dtype).max)
         return out
-    if validate:
-        validate_values(image, name)
+    validate_values(image, name)
     return image.astype(dtype, copy=False)
 
 
@@ -166,8 +165,3 @@ def image_layout(image: np.ndarray, channel_axis: int | None, name: str = "image
         )
     return ImageLayout(shape, axis, image.ndim == 4)
 
-
-def to_channel_last(image: np.ndarray, channel_axis: int | None, name: str = "image"):
-    """Return ``(nhwc_view, layout)`` for ``image``."""
-    layout = image_layout(image, channel_axis, name)
-    return layout.to_nhwc(image), layout

@@ -113,11 +113,10 @@ class BilinearUpsampler:
         return out
 
 
-def bilinear_upsample(maps: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
+def bilinear_upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize ``(N, h, w, C)`` float32 maps to ``(N, H, W, C)`` (see :class:`BilinearUpsampler`)."""
     up = BilinearUpsampler(maps, size)
-    if out is None:
-        out = np.empty(up.shape, np.float32)
+    out = np.empty(up.shape, np.float32)
     n, H, W, c = up.shape
     step = max(1, (1 << 16) // max(1, W * c))
     for b in range(n):
