@@ -182,6 +182,25 @@ def test_model_registry():
     assert not user.bundled and user.n_maps == 24
 
 
+@pytest.mark.parametrize("name", ["zero-dce", "zero-dce-int8", "zero-dce++"])
+def test_bundled_and_user_records_share_one_schema(name):
+    """A bundled model and a user path to the same file give the same record: same facts, same recipe schema."""
+    import dataclasses
+
+    bundled = skdce.get_model(name)
+    user = skdce.get_model(bundled.path)
+    assert type(user) is type(bundled)
+    for field in dataclasses.fields(bundled):
+        if field.name not in ("name", "sha256", "bundled", "recipe"):
+            assert getattr(user, field.name) == getattr(bundled, field.name), field.name
+    assert user.precision == ("int8" if name.endswith("int8") else "fp32")  # a user int8 file said fp32
+    assert not any(key.startswith("skdce_") for key in user.recipe)
+    for key in ("architecture", "license", "config", "validation", "recipe", "iterations", "shared_curve"):
+        assert type(user.recipe[key]) is type(bundled.recipe[key]), key
+    assert user.recipe["architecture"] == bundled.recipe["architecture"]
+    assert user.recipe["validation"]["images"] == bundled.recipe["validation"]["images"]
+
+
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
