@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ._context import ContextMap
 from ._dask import enhance_dask, estimate_curves_dask, is_dask_array
 from ._image import compute_dtype, image_layout, unit_scale, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
-from ._runtime import get_session
+from ._runtime import get_session, out_of_memory
 from .curves import copy_extra_channels, gain_block, run_blocks, run_blocks_upsampled
 from .denoise import DENOISE_HALO, check_denoise, denoise_bands, noise_level
 from .models import default_model, get_model, verify
@@ -293,6 +295,22 @@ def estimate_curves(
     if is_dask_array(image):
         return estimate_curves_dask(image, model=model, channel_axis=channel_axis, scale_factor=scale_factor,
                                     providers=providers, tile_size=tile_size, num_threads=num_threads)
+    with _explain_memory_errors(image):
+        return _estimate_curves(image, model, channel_axis, scale_factor, providers, tile_size, num_threads)
+
+
+@contextlib.contextmanager
+def _explain_memory_errors(image):
+    """Turn a bare MemoryError (NumPy's "Unable to allocate ...") into one that says what to do."""
+    try:
+        yield
+    except MemoryError as exc:
+        if getattr(exc, "skdce_explained", False):
+            raise
+        raise out_of_memory(f"the image of shape {np.shape(image)}", exc) from exc
+
+
+def _estimate_curves(image, model, channel_axis, scale_factor, providers, tile_size, num_threads):
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, 1.0)
     if p.shared:
         return p.to_layout(p.shared_maps())
@@ -386,6 +404,11 @@ def enhance(
     if is_dask_array(image):
         return enhance_dask(image, model=model, strength=strength, channel_axis=channel_axis, scale_factor=scale_factor,
                             providers=providers, tile_size=tile_size, num_threads=num_threads, denoise=denoise)
+    with _explain_memory_errors(image):
+        return _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise)
+
+
+def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise):
     amount = check_denoise(denoise)
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength)
     out = np.empty(p.image.shape, p.dtype)

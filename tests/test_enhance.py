@@ -361,3 +361,72 @@ def test_import_is_light():
     code = "import sys, skdce; print(sorted(m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _ort_error(message):
+    from onnxruntime.capi.onnxruntime_pybind11_state import RuntimeException
+
+    return RuntimeException(message)
+
+
+class _FailingSession:
+    def __init__(self, exc):
+        self.exc = exc
+
+    def run(self, *args, **kwargs):
+        raise self.exc
+
+
+@pytest.mark.parametrize("message", [
+    "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running Conv node. "
+    "Name:'/conv1/Conv' Status Message: Failed to allocate memory for requested buffer of size 4294967296",
+    "[ONNXRuntimeError] : 1 : FAIL : bad allocation",
+    "BFCArena::AllocateRawInternal: Available memory of 0 is smaller than requested bytes of 1073741824 (arena)",
+    "CUDA failure 2: out of memory ; GPU=0",
+])
+@pytest.mark.parametrize("model", ["zero-dce", "zero-dce++"])
+def test_allocation_failure_is_a_memory_error(image, monkeypatch, model, message):
+    from skdce._runtime import get_session
+
+    session = get_session(skdce.get_model(model).path, "auto")
+    monkeypatch.setattr(session, "session", _FailingSession(_ort_error(message)))
+    for call in (lambda: enhance(image, model=model), lambda: estimate_curves(image, model=model)):
+        with pytest.raises(MemoryError, match=r"on a \d+x\d+ input needs more memory than is available; pass a "
+                                              r"smaller tile_size= \(e\.g\. tile_size=256\), or use model='zero-dce\+\+'"):
+            call()
+
+
+def test_other_runtime_errors_pass_through(image, monkeypatch):
+    from skdce._runtime import get_session
+
+    session = get_session(skdce.get_model("zero-dce").path, "auto")
+    monkeypatch.setattr(session, "session", _FailingSession(_ort_error("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT")))
+    with pytest.raises(Exception, match="INVALID_ARGUMENT") as info:
+        enhance(image, model="zero-dce")
+    assert not isinstance(info.value, MemoryError)
+
+
+def test_numpy_memory_error_is_explained(image, monkeypatch):
+    from skdce import _enhance
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, 100000) and data type float32")
+
+    monkeypatch.setattr(_enhance, "_enhance_tiles", no_memory)
+    with pytest.raises(MemoryError, match=r"the image of shape \(45, 67, 3\) needs more memory than is available; "
+                                          r"pass a smaller tile_size=.*Unable to allocate 37.3 GiB"):
+        enhance(image, model="zero-dce")
+
+
+def test_allocation_failure_while_loading_is_not_a_corrupt_file(tmp_path, monkeypatch):
+    import onnxruntime
+
+    from skdce import _runtime
+
+    def fail(*args, **kwargs):
+        raise _ort_error("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for initializer")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", fail)
+    with pytest.raises(MemoryError, match="loading ONNX model .* needs more memory than is available") as info:
+        _runtime.Session(skdce.get_model("zero-dce").path, _runtime.resolve_providers("cpu"), None)
+    assert "cannot load" not in str(info.value)
