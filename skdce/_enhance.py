@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numbers
+import contextlib
 
 import numpy as np
 
@@ -10,10 +10,11 @@ from ._context import ContextMap
 from ._dask import enhance_dask, estimate_curves_dask, is_dask_array
 from ._image import compute_dtype, image_layout, unit_scale, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
-from ._runtime import get_session
+from ._runtime import get_session, out_of_memory
 from .curves import copy_extra_channels, run_blocks, run_blocks_upsampled
 from .denoise import DENOISE_HALO, added_noise, check_denoise, denoise_bands, noise_level
 from .models import default_model, get_model, verify
+from ._validate import check_image_arg, check_int, check_num_threads, check_real
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
 
@@ -23,14 +24,8 @@ HALO = 7
 
 
 def _check_strength(strength) -> float:
-    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not np.isfinite(strength):
-        raise TypeError(f"strength={strength!r} must be a real number in [0, 2].")
-    if not 0 <= strength <= 2:
-        raise ValueError(
-            f"strength={strength!r} is outside [0, 2]; 0 leaves the image unchanged, 1 applies the model's "
-            f"curves, values up to 2 strengthen them (alphas are clipped to [-1, 1])."
-        )
-    return float(strength)
+    return check_real("strength", strength, lo=0, hi=2, hint="0 leaves the image unchanged, 1 applies the model's "
+                      "curves, values up to 2 strengthen them (alphas are clipped to [-1, 1]).")
 
 
 #: ``tile_size="auto"``: on the CPU, 512 keeps the working set small at no cost in
@@ -40,24 +35,23 @@ AUTO_TILE = {"cpu": 512, "cuda": 2048}
 
 
 def _check_tile(tile_size):
-    if tile_size is None or tile_size == "auto":
+    if tile_size is None or (isinstance(tile_size, str) and tile_size == "auto"):
         return tile_size
-    if isinstance(tile_size, bool) or not isinstance(tile_size, numbers.Integral) or tile_size < 16:
-        raise ValueError(f"tile_size={tile_size!r} must be an integer >= 16, 'auto', or None for no tiling.")
-    return int(tile_size)
+    return check_int("tile_size", tile_size, min=16, hint="or 'auto' (512 on the CPU, 2048 on CUDA), or None for "
+                     "no tiling.")
 
 
 def _check_scale(scale_factor, info) -> float:
     if scale_factor is None:
         return float(info.scale_factor)
-    if isinstance(scale_factor, bool) or not isinstance(scale_factor, numbers.Real) or not scale_factor >= 1:
-        raise ValueError(f"scale_factor={scale_factor!r} must be a number >= 1 (12 is the published default).")
+    value = check_real("scale_factor", scale_factor, lo=1, hint="12 is the published default for zero-dce++, "
+                       "or None for the model's own.")
     if not info.shared_curve and scale_factor != 1:
         raise ValueError(
             f"scale_factor={scale_factor!r} applies to shared-curve models such as 'zero-dce++'; "
             f"{info.name!r} estimates curves at full resolution (use scale_factor=None)."
         )
-    return float(scale_factor)
+    return value
 
 
 def _net_input(block: np.ndarray, n_color: int) -> np.ndarray:
@@ -173,6 +167,8 @@ class _Prepared:
 
     def __init__(self, image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength,
                  lazy=False):
+        check_image_arg(image, "image", "skdce.enhance / skdce.estimate_curves")
+        num_threads = check_num_threads(num_threads)
         self.image = image if lazy else np.asarray(image)
         self.dtype = compute_dtype(self.image.dtype, "image")
         self.layout = image_layout(self.image, channel_axis, "image")
@@ -293,6 +289,22 @@ def estimate_curves(
     if is_dask_array(image):
         return estimate_curves_dask(image, model=model, channel_axis=channel_axis, scale_factor=scale_factor,
                                     providers=providers, tile_size=tile_size, num_threads=num_threads)
+    with _explain_memory_errors(image):
+        return _estimate_curves(image, model, channel_axis, scale_factor, providers, tile_size, num_threads)
+
+
+@contextlib.contextmanager
+def _explain_memory_errors(image):
+    """Turn a bare MemoryError (NumPy's "Unable to allocate ...") into one that says what to do."""
+    try:
+        yield
+    except MemoryError as exc:
+        if getattr(exc, "skdce_explained", False):
+            raise
+        raise out_of_memory(f"the image of shape {np.shape(image)}", exc) from exc
+
+
+def _estimate_curves(image, model, channel_axis, scale_factor, providers, tile_size, num_threads):
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, 1.0)
     if p.shared:
         return p.to_layout(p.shared_maps())
@@ -386,6 +398,11 @@ def enhance(
     if is_dask_array(image):
         return enhance_dask(image, model=model, strength=strength, channel_axis=channel_axis, scale_factor=scale_factor,
                             providers=providers, tile_size=tile_size, num_threads=num_threads, denoise=denoise)
+    with _explain_memory_errors(image):
+        return _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise)
+
+
+def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise):
     amount = check_denoise(denoise)
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength)
     out = np.empty(p.image.shape, p.dtype)

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ImageLayout", "compute_dtype", "to_float", "to_uint", "check_unit_range", "to_channel_last"]
+from ._validate import check_image_arg, check_int
+
+__all__ = ["ImageLayout", "compute_dtype", "to_float", "to_uint", "check_unit_range", "image_layout"]
 
 
 def compute_dtype(dtype: np.dtype, name: str = "image") -> np.dtype:
@@ -47,8 +49,8 @@ def compute_dtype(dtype: np.dtype, name: str = "image") -> np.dtype:
     )
 
 
-def check_unit_range(arr: np.ndarray, name: str, *, bound: float = 1.0, lower: float = 0.0, fix: str = "") -> None:
-    """Raise ``ValueError`` unless every value of ``arr`` is finite and in [lower, bound]."""
+def check_unit_range(arr: np.ndarray, name: str, *, lower: float = 0.0, fix: str = "") -> None:
+    """Raise ``ValueError`` unless every value of ``arr`` is finite and in [lower, 1]."""
     if arr.size == 0:
         return
     lo = float(np.min(arr))
@@ -57,9 +59,9 @@ def check_unit_range(arr: np.ndarray, name: str, *, bound: float = 1.0, lower: f
         raise ValueError(f"{name} contains NaN; replace it first, e.g. with np.nan_to_num({name}).")
     if np.isinf(lo) or np.isinf(hi):
         raise ValueError(f"{name} contains inf; replace it first, e.g. with np.nan_to_num({name}).")
-    if lo < lower or hi > bound:
+    if lo < lower or hi > 1.0:
         raise ValueError(
-            f"{name} has values in [{lo:.6g}, {hi:.6g}], outside [{lower:g}, {bound:g}]; " + fix
+            f"{name} has values in [{lo:.6g}, {hi:.6g}], outside [{lower:g}, 1]; " + fix
         )
 
 
@@ -81,8 +83,9 @@ def validate_values(image: np.ndarray, name: str = "image") -> None:
         check_unit_range(image, name, fix=_FLOAT_FIX.replace("image", name))
 
 
-def to_float(image, name: str = "image", *, validate: bool = True) -> np.ndarray:
+def to_float(image, name: str = "image") -> np.ndarray:
     """Return ``image`` as float32/float64 in [0, 1] (a view when already so)."""
+    check_image_arg(image, name)
     image = np.asarray(image)
     dtype = compute_dtype(image.dtype, name)
     if image.size == 0:
@@ -91,8 +94,7 @@ def to_float(image, name: str = "image", *, validate: bool = True) -> np.ndarray
         out = image.astype(dtype)
         out *= dtype.type(1.0 / np.iinfo(image.dtype).max)
         return out
-    if validate:
-        validate_values(image, name)
+    validate_values(image, name)
     return image.astype(dtype, copy=False)
 
 
@@ -164,8 +166,7 @@ def image_layout(image: np.ndarray, channel_axis: int | None, name: str = "image
                 f"(H, W) or a batch (N, H, W). For colour images pass channel_axis=-1."
             )
         return ImageLayout(shape, None, image.ndim == 3)
-    if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
-        raise TypeError(f"channel_axis={channel_axis!r} must be an int or None.")
+    channel_axis = check_int("channel_axis", channel_axis, hint="or None for a grayscale image without one.")
     if image.ndim not in (3, 4):
         raise ValueError(
             f"{name} has shape {shape}; with channel_axis={channel_axis} it must be (H, W, C) "
@@ -188,8 +189,3 @@ def image_layout(image: np.ndarray, channel_axis: int | None, name: str = "image
         )
     return ImageLayout(shape, axis, image.ndim == 4)
 
-
-def to_channel_last(image: np.ndarray, channel_axis: int | None, name: str = "image"):
-    """Return ``(nhwc_view, layout)`` for ``image``."""
-    layout = image_layout(image, channel_axis, name)
-    return layout.to_nhwc(image), layout

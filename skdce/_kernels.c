@@ -3,11 +3,16 @@
  * n times to a strided block of an image in one pass over memory, and the box
  * downscaling of Zero-DCE++.
  *
- * Python (skdce/curves.py) hands over the data pointers and element strides of
- * NumPy views it keeps alive for the duration of the call, and runs blocks of
- * one image on several threads: the GIL is released while a block is computed.
- * Without this module (no C compiler at install time) skdce runs the same
- * curves with NumPy ufuncs, slower.
+ * Python (skdce/curves.py, skdce/_resample.py) hands over NumPy views, read
+ * here through the buffer protocol: every entry point checks each buffer's
+ * format, dimensions, shape agreement, alignment and (for outputs) that it is
+ * writable and does not overlap an input it is not identical to, and derives
+ * every loop bound from the buffers' own shapes, so no call can read or write
+ * outside the memory the buffers describe; a bad argument raises TypeError or
+ * ValueError. Blocks of one image run on several threads: the buffers are held
+ * and the GIL released while a block is computed. Without this module (no C
+ * compiler at install time) skdce runs the same curves with NumPy ufuncs,
+ * slower.
  *
  * Precision: one curve shared by all iterations with float32 output runs in
  * float32 on s = x or 1 - x (by the sign of alpha), where float32 keeps its
@@ -29,8 +34,8 @@
 
 #define CHUNK 256
 
-enum { T_U8 = 0, T_U16 = 1, T_F32 = 2, T_F64 = 3 };
-static const int type_size[] = {1, 2, 4, 8};  /* bytes per element, by type code */
+enum { T_U8 = 0, T_U16 = 1, T_F32 = 2, T_F64 = 3, T_I64 = 4 };
+static const int type_size[] = {1, 2, 4, 8, 8};  /* bytes per element, by type code */
 enum { BAD_IMAGE = 1, BAD_ALPHA = 2 };
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
@@ -54,8 +59,10 @@ typedef struct {
     double scale;                         /* 1/max for integer input, else 1 */
     int check_image, check_alpha;
     /* Row interpolation (Zero-DCE++ maps upsampled on the fly), or NULLs: the
-     * alphas of row r are a[src[r]] + w[r] * diff[src[r]] (float32 rows). */
+     * alphas of row r are a[src[r]] + w[r] * diff[src[r]] (float32 rows; the
+     * pixels of a diff row packed, rows diff_row elements apart). */
     const char *diff;
+    Py_ssize_t diff_row;
     const int64_t *src_row;
     const float *row_weight;
 } job_t;
@@ -257,9 +264,10 @@ INLINE int run_chunk(const job_t *job, Py_ssize_t r, Py_ssize_t p0, Py_ssize_t n
 {
     const char *xr = job->x + type_size[job->x_type] * (r * job->x_row + p0 * job->x_pix);
     char *yr = job->y + type_size[job->y_type] * (r * job->y_row + p0 * job->y_pix);
-    if (job->src_row != NULL) {  /* float32 rows, packed pixels (checked by the caller) */
-        Py_ssize_t offset = 4 * (job->src_row[r] * job->a_row + p0 * job->a_pix);
-        return chunk_shared_f32(job, xr, job->a + offset, job->diff + offset, job->row_weight[r], yr, np);
+    if (job->src_row != NULL) {  /* float32 rows, diff's pixels packed (checked in le_curves) */
+        const char *ar = job->a + 4 * (job->src_row[r] * job->a_row + p0 * job->a_pix);
+        const char *dr = job->diff + 4 * (job->src_row[r] * job->diff_row + p0 * job->n_color);
+        return chunk_shared_f32(job, xr, ar, dr, job->row_weight[r], yr, np);
     }
     const char *ar = job->a + type_size[job->y_type] * (r * job->a_row + p0 * job->a_pix);
     if (job->y_type == T_F64)
@@ -283,49 +291,196 @@ static int run_job(const job_t *job)
     return bad;
 }
 
-PyDoc_STRVAR(le_curves_doc,
-"le_curves(x, x_type, y, y_type, a, rows, cols, n_color, n_iter, x_strides, y_strides, a_strides,\n"
-"          scale, check_image, check_alpha[, (diff, src_row, row_weight)]) -> flags\n\n"
-"Apply LE n_iter times to a (rows, cols, n_color) block. x, y, a are data\n"
-"addresses; x_strides = (row, pixel, channel), y_strides likewise, a_strides =\n"
-"(row, pixel, channel, iteration), all in elements. Returns a bit set: 1 if an\n"
-"image value was outside [0, 1] or NaN, 2 if an alpha was outside [-1, 1] or NaN\n"
-"(checked only when asked). With the last argument the alphas of block row r\n"
-"are a[src_row[r]] + row_weight[r] * diff[src_row[r]] (int64 and float32\n"
-"arrays; a and diff float32 rows a_row apart). Internal: the caller\n"
-"guarantees the addresses.");
+/* ---- Arguments: buffers checked before any element is touched ---- */
 
-static PyObject *le_curves(PyObject *self, PyObject *args)
+/* The type code of a buffer's format (native byte order, one item), or -1. */
+static int buffer_type(const Py_buffer *v)
 {
-    job_t job;
-    unsigned long long x, y, a, diff = 0, src_row = 0, row_weight = 0;
-    if (!PyArg_ParseTuple(args, "KiKiKnnnn(nnn)(nnn)(nnnn)dpp|(KKK)",
-                          &x, &job.x_type, &y, &job.y_type, &a,
-                          &job.rows, &job.cols, &job.n_color, &job.n_iter,
-                          &job.x_row, &job.x_pix, &job.x_ch,
-                          &job.y_row, &job.y_pix, &job.y_ch,
-                          &job.a_row, &job.a_pix, &job.a_ch, &job.a_iter,
-                          &job.scale, &job.check_image, &job.check_alpha,
-                          &diff, &src_row, &row_weight))
-        return NULL;
-    job.diff = (const char *)(uintptr_t)diff;
-    job.src_row = (const int64_t *)(uintptr_t)src_row;
-    job.row_weight = (const float *)(uintptr_t)row_weight;
-    if (job.src_row != NULL && (job.y_type != T_F32 || job.a_iter != 0 || job.a_ch != 1 || job.a_pix != job.n_color)) {
-        PyErr_SetString(PyExc_ValueError, "le_curves: row interpolation needs float32 output and packed shared maps");
-        return NULL;
+    const char *f = v->format != NULL ? v->format : "B";
+    if (*f == '@' || *f == '=')
+        f++;
+#if PY_LITTLE_ENDIAN
+    else if (*f == '<')
+        f++;
+#else
+    else if (*f == '>' || *f == '!')
+        f++;
+#endif
+    if (f[0] == '\0' || f[1] != '\0')
+        return -1;
+    switch (f[0]) {
+    case 'B': case 'H': case 'I': case 'L': case 'Q':
+        return v->itemsize == 1 ? T_U8 : v->itemsize == 2 ? T_U16 : -1;
+    case 'b': case 'h': case 'i': case 'l': case 'q':
+        return v->itemsize == 8 ? T_I64 : -1;
+    case 'f':
+        return v->itemsize == 4 ? T_F32 : -1;
+    case 'd':
+        return v->itemsize == 8 ? T_F64 : -1;
+    default:
+        return -1;
     }
-    if (job.x_type < T_U8 || job.x_type > T_F64 || (job.y_type != T_F32 && job.y_type != T_F64)) {
-        PyErr_SetString(PyExc_ValueError, "le_curves: unsupported dtype code");
-        return NULL;
+}
+
+/* The buffers one call holds; released together on every way out. */
+typedef struct {
+    Py_buffer v[6];
+    int n;
+} views_t;
+
+static void release_views(views_t *views)
+{
+    for (int i = 0; i < views->n; i++)
+        PyBuffer_Release(&views->v[i]);
+    views->n = 0;
+}
+
+/* Get the buffer of obj: ndim dimensions, one of the types in the bit set
+ * `types` (1 << code), aligned, writable if asked. Returns the type code and
+ * the buffer as views->v[views->n++], or -1 with an exception set. */
+static int get_view(views_t *views, PyObject *obj, const char *fn, const char *name, int ndim, int types, int writable)
+{
+    Py_buffer *v = &views->v[views->n];
+    if (PyObject_GetBuffer(obj, v, PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+        /* NumPy refuses a writable view of a read-only array with ValueError, others with BufferError */
+        if (!PyErr_ExceptionMatches(PyExc_BufferError) && !PyErr_ExceptionMatches(PyExc_TypeError)
+            && !PyErr_ExceptionMatches(PyExc_ValueError))
+            return -1;
+        PyErr_Clear();
+        Py_buffer probe;
+        if (writable && PyObject_GetBuffer(obj, &probe, PyBUF_STRIDES | PyBUF_FORMAT) == 0) {
+            PyBuffer_Release(&probe);
+            PyErr_Format(PyExc_ValueError, "%s: %s is read-only; pass a writable array", fn, name);
+        } else {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s: %s must be a strided buffer (a NumPy array), got %.100s", fn, name,
+                         Py_TYPE(obj)->tp_name);
+        }
+        return -1;
     }
-    if (job.rows < 0 || job.cols < 0 || job.n_color < 1 || job.n_color > CHUNK || job.n_iter < 0) {
-        PyErr_SetString(PyExc_ValueError, "le_curves: bad block shape");
-        return NULL;
+    views->n++;
+    if (writable && v->readonly) {
+        PyErr_Format(PyExc_ValueError, "%s: %s is read-only; pass a writable array", fn, name);
+        return -1;
     }
-    job.x = (char *)(uintptr_t)x;
-    job.y = (char *)(uintptr_t)y;
-    job.a = (char *)(uintptr_t)a;
+    const int type = buffer_type(v);
+    if (type < 0 || !(types & (1 << type))) {
+        PyErr_Format(PyExc_TypeError, "%s: %s has format '%s' (item size %zd), which this argument does not take",
+                     fn, name, v->format != NULL ? v->format : "B", v->itemsize);
+        return -1;
+    }
+    if (v->ndim != ndim || (ndim > 0 && (v->shape == NULL || v->strides == NULL))) {
+        PyErr_Format(PyExc_ValueError, "%s: %s has %d dimensions, expected %d", fn, name, v->ndim, ndim);
+        return -1;
+    }
+    if ((uintptr_t)v->buf % (uintptr_t)v->itemsize != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: %s is not aligned to its %zd-byte items", fn, name, v->itemsize);
+        return -1;
+    }
+    for (int d = 0; d < ndim; d++) {
+        if (v->shape[d] < 0 || v->strides[d] % v->itemsize != 0) {
+            PyErr_Format(PyExc_ValueError, "%s: %s has a negative size or a stride that is not a whole number of "
+                         "items", fn, name);
+            return -1;
+        }
+    }
+    return type;
+}
+
+/* Stride of axis d in elements; 0 along an axis of length 1 (it broadcasts). */
+static Py_ssize_t stride(const Py_buffer *v, int d)
+{
+    return v->shape[d] == 1 ? 0 : v->strides[d] / v->itemsize;
+}
+
+static Py_ssize_t n_items(const Py_buffer *v)
+{
+    Py_ssize_t n = 1;
+    for (int d = 0; d < v->ndim; d++)
+        n *= v->shape[d];
+    return n;
+}
+
+/* The bytes [lo, hi) a buffer's elements occupy (lo == hi when it is empty). */
+static void extent(const Py_buffer *v, uintptr_t *lo, uintptr_t *hi)
+{
+    uintptr_t base = (uintptr_t)v->buf;
+    *lo = *hi = base;
+    if (n_items(v) == 0)
+        return;
+    Py_ssize_t low = 0, high = 0;
+    for (int d = 0; d < v->ndim; d++) {
+        Py_ssize_t span = v->strides[d] * (v->shape[d] - 1);
+        if (span < 0)
+            low += span;
+        else
+            high += span;
+    }
+    *lo = base + low;
+    *hi = base + high + v->itemsize;
+}
+
+static int same_view(const Py_buffer *a, int a_type, const Py_buffer *b, int b_type)
+{
+    if (a->buf != b->buf || a_type != b_type || a->ndim != b->ndim)
+        return 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d] || stride(a, d) != stride(b, d))
+            return 0;
+    return 1;
+}
+
+/* An output may be its input exactly (in place), or lie apart from it. */
+static int check_apart(const Py_buffer *out, int out_type, const Py_buffer *in, int in_type, const char *fn,
+                       const char *out_name, const char *in_name)
+{
+    uintptr_t lo1, hi1, lo2, hi2;
+    extent(out, &lo1, &hi1);
+    extent(in, &lo2, &hi2);
+    if (lo1 < hi2 && lo2 < hi1 && !same_view(out, out_type, in, in_type)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s overlaps %s without being the same view of it", fn, out_name, in_name);
+        return -1;
+    }
+    return 0;
+}
+
+/* No two elements of an output may share memory: ordered by stride, each
+ * axis's step must clear everything the faster axes span. */
+static int check_no_self_overlap(const Py_buffer *v, const char *fn, const char *name)
+{
+    Py_ssize_t step[8], len[8];
+    int n = 0;
+    if (n_items(v) == 0)
+        return 0;
+    for (int d = 0; d < v->ndim && n < 8; d++) {
+        if (v->shape[d] > 1) {
+            step[n] = v->strides[d] < 0 ? -v->strides[d] : v->strides[d];
+            len[n++] = v->shape[d];
+        }
+    }
+    for (int i = 1; i < n; i++)  /* insertion sort by step */
+        for (int j = i; j > 0 && step[j] < step[j - 1]; j--) {
+            Py_ssize_t s = step[j], l = len[j];
+            step[j] = step[j - 1], len[j] = len[j - 1];
+            step[j - 1] = s, len[j - 1] = l;
+        }
+    Py_ssize_t reach = v->itemsize;
+    for (int i = 0; i < n; i++) {
+        if (step[i] < reach) {
+            PyErr_Format(PyExc_ValueError, "%s: %s has elements that share memory (a broadcast or overlapping view)",
+                         fn, name);
+            return -1;
+        }
+        reach = step[i] * (len[i] - 1) + reach;
+    }
+    return 0;
+}
+
+#define ANY_IMAGE ((1 << T_U8) | (1 << T_U16) | (1 << T_F32) | (1 << T_F64))
+#define ANY_FLOAT ((1 << T_F32) | (1 << T_F64))
+
+static int run_le(job_t *job)
+{
     int bad;
     Py_BEGIN_ALLOW_THREADS
 #if defined(__SSE2__)
@@ -335,12 +490,140 @@ static PyObject *le_curves(PyObject *self, PyObject *args)
     unsigned int csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040);  /* FTZ | DAZ */
 #endif
-    bad = run_job(&job);
+    bad = run_job(job);
 #if defined(__SSE2__)
     _mm_setcsr(csr);
 #endif
     Py_END_ALLOW_THREADS
-    return PyLong_FromLong(bad);
+    return bad;
+}
+
+PyDoc_STRVAR(le_curves_doc,
+"le_curves(x, y, a, n_iter, scale, check_image, check_alpha, interp=None) -> flags\n\n"
+"Apply LE n_iter times to a (rows, cols, n_color) block x (uint8, uint16,\n"
+"float32 or float64), writing y (float32 or float64, the same shape; x itself\n"
+"or apart from x and a). a holds the alphas in y's dtype, shaped (rows|1,\n"
+"cols|1, 1|n_iter, n_color|1): size-1 axes broadcast, and an iteration axis\n"
+"of 1 shares one curve between all iterations. x is multiplied by scale\n"
+"(1/max for integer input) first. Returns a bit set: 1 if an image value was\n"
+"outside [0, 1] or NaN, 2 if an alpha was outside [-1, 1] or NaN (checked\n"
+"only when asked).\n\n"
+"interp=(diff, src_row, row_weight): row interpolation for float32 output.\n"
+"a and diff are then (h, cols, n_color) float32 (diff's pixels packed), and\n"
+"the alphas of block row r are a[src_row[r]] + row_weight[r] * diff[src_row[r]]\n"
+"(src_row int64 in [0, h), row_weight float32, both of length rows).\n\n"
+"Every buffer is checked (format, shape, alignment, writability, overlap);\n"
+"a bad one raises TypeError or ValueError.");
+
+static PyObject *le_curves(PyObject *self, PyObject *args)
+{
+    static const char *fn = "le_curves";
+    PyObject *xo, *yo, *ao, *interp = Py_None;
+    Py_ssize_t n_iter;
+    double scale;
+    int check_image, check_alpha;
+    if (!PyArg_ParseTuple(args, "OOOndpp|O", &xo, &yo, &ao, &n_iter, &scale, &check_image, &check_alpha, &interp))
+        return NULL;
+    job_t job = {0};
+    views_t views = {.n = 0};
+    int64_t *rows_src = NULL;
+    float *rows_weight = NULL;
+    PyObject *result = NULL;
+    const int interpolate = interp != Py_None;
+
+    const int x_type = get_view(&views, xo, fn, "x", 3, ANY_IMAGE, 0);
+    if (x_type < 0)
+        goto done;
+    const int y_type = get_view(&views, yo, fn, "y", 3, interpolate ? 1 << T_F32 : ANY_FLOAT, 1);
+    if (y_type < 0)
+        goto done;
+    const int a_type = get_view(&views, ao, fn, "a", interpolate ? 3 : 4, 1 << y_type, 0);
+    if (a_type < 0)
+        goto done;
+    const Py_buffer *x = &views.v[0], *y = &views.v[1], *a = &views.v[2];
+    job.rows = x->shape[0], job.cols = x->shape[1], job.n_color = x->shape[2];
+    if (y->shape[0] != job.rows || y->shape[1] != job.cols || y->shape[2] != job.n_color) {
+        PyErr_Format(PyExc_ValueError, "le_curves: y has shape (%zd, %zd, %zd), x (%zd, %zd, %zd)", y->shape[0],
+                     y->shape[1], y->shape[2], job.rows, job.cols, job.n_color);
+        goto done;
+    }
+    if (job.n_color < 1 || job.n_color > CHUNK || n_iter < 0) {
+        PyErr_SetString(PyExc_ValueError, "le_curves: x needs 1 to 256 channels and n_iter must be >= 0");
+        goto done;
+    }
+    if (check_no_self_overlap(y, fn, "y") < 0 || check_apart(y, y_type, x, x_type, fn, "y", "x") < 0
+        || check_apart(y, y_type, a, a_type, fn, "y", "a") < 0)
+        goto done;
+    job.x_type = x_type, job.y_type = y_type;
+    job.x = x->buf, job.y = y->buf, job.a = a->buf;
+    job.x_row = stride(x, 0), job.x_pix = stride(x, 1), job.x_ch = stride(x, 2);
+    job.y_row = stride(y, 0), job.y_pix = stride(y, 1), job.y_ch = stride(y, 2);
+    job.n_iter = n_iter;
+    job.scale = scale;
+    job.check_image = check_image, job.check_alpha = check_alpha;
+    if (!interpolate) {
+        if ((a->shape[0] != 1 && a->shape[0] != job.rows) || (a->shape[1] != 1 && a->shape[1] != job.cols)
+            || (a->shape[2] != 1 && a->shape[2] != n_iter) || (a->shape[3] != 1 && a->shape[3] != job.n_color)) {
+            PyErr_Format(PyExc_ValueError, "le_curves: a has shape (%zd, %zd, %zd, %zd), which does not broadcast to "
+                         "(%zd, %zd, %zd, %zd)", a->shape[0], a->shape[1], a->shape[2], a->shape[3], job.rows,
+                         job.cols, n_iter, job.n_color);
+            goto done;
+        }
+        if (n_items(a) == 0 && job.rows * job.cols > 0) {
+            PyErr_SetString(PyExc_ValueError, "le_curves: a is empty");
+            goto done;
+        }
+        job.a_row = stride(a, 0), job.a_pix = stride(a, 1), job.a_iter = stride(a, 2), job.a_ch = stride(a, 3);
+    } else {
+        PyObject *diff_o, *src_o, *weight_o;
+        if (!PyArg_ParseTuple(interp, "OOO;le_curves: interp must be (diff, src_row, row_weight)", &diff_o, &src_o,
+                              &weight_o))
+            goto done;
+        if (get_view(&views, diff_o, fn, "diff", 3, 1 << T_F32, 0) < 0
+            || get_view(&views, src_o, fn, "src_row", 1, 1 << T_I64, 0) < 0
+            || get_view(&views, weight_o, fn, "row_weight", 1, 1 << T_F32, 0) < 0)
+            goto done;
+        const Py_buffer *d = &views.v[3], *s = &views.v[4], *w = &views.v[5];
+        const Py_ssize_t h = a->shape[0];
+        if (a->shape[1] != job.cols || a->shape[2] != job.n_color || d->shape[0] != h || d->shape[1] != job.cols
+            || d->shape[2] != job.n_color || s->shape[0] != job.rows || w->shape[0] != job.rows) {
+            PyErr_SetString(PyExc_ValueError, "le_curves: a and diff must be (h, cols, n_color) like the block, "
+                            "src_row and row_weight one entry per block row");
+            goto done;
+        }
+        if (stride(d, 1) != (job.cols > 1 ? job.n_color : 0) || stride(d, 2) != (job.n_color > 1 ? 1 : 0)) {
+            PyErr_SetString(PyExc_ValueError, "le_curves: diff's pixels must be packed (channel-last rows)");
+            goto done;
+        }
+        if (check_apart(y, y_type, d, T_F32, fn, "y", "diff") < 0)
+            goto done;
+        rows_src = PyMem_RawMalloc(sizeof(int64_t) * (job.rows + 1));
+        rows_weight = PyMem_RawMalloc(sizeof(float) * (job.rows + 1));
+        if (rows_src == NULL || rows_weight == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t r = 0; r < job.rows; r++) {
+            rows_src[r] = *(const int64_t *)((const char *)s->buf + r * s->strides[0]);
+            rows_weight[r] = *(const float *)((const char *)w->buf + r * w->strides[0]);
+            if (rows_src[r] < 0 || rows_src[r] >= h) {
+                PyErr_Format(PyExc_ValueError, "le_curves: src_row[%zd] = %lld is outside [0, %zd)", r,
+                             (long long)rows_src[r], h);
+                goto done;
+            }
+        }
+        job.a_row = stride(a, 0), job.a_pix = stride(a, 1), job.a_ch = stride(a, 2), job.a_iter = 0;
+        job.diff = d->buf;
+        job.diff_row = stride(d, 0);
+        job.src_row = rows_src;
+        job.row_weight = rows_weight;
+    }
+    result = PyLong_FromLong(run_le(&job));
+done:
+    release_views(&views);
+    PyMem_RawFree(rows_src);
+    PyMem_RawFree(rows_weight);
+    return result;
 }
 
 /* Sum of one image row into acc (length cols * nc), converted to double. */
@@ -357,17 +640,41 @@ static PyObject *le_curves(PyObject *self, PyObject *args)
         }                                                                        \
     } while (0)
 
+/* Sum of one image row into acc (length cols * nc), converted to double. */
+#define ACC_ROW(T)                                                               \
+    do {                                                                         \
+        const T *src = (const T *)row;                                           \
+        if (ch == 1 && pix == nc) {                                              \
+            for (Py_ssize_t j = 0; j < cols * nc; j++)                           \
+                acc[j] += src[j];                                                \
+        } else {                                                                 \
+            for (Py_ssize_t p = 0; p < cols; p++)                                \
+                for (Py_ssize_t c = 0; c < nc; c++)                              \
+                    acc[p * nc + c] += src[p * pix + c * ch];                    \
+        }                                                                        \
+    } while (0)
+
+typedef struct {
+    const char *x;
+    int x_type, out_type;
+    Py_ssize_t cols, nc, x_row, pix, ch;  /* strides in elements */
+    const int64_t *ey, *ex;               /* bin edges, checked: increasing, within the image */
+    Py_ssize_t w;
+    char *out;
+    Py_ssize_t out_row, out_pix, out_ch;
+} box_t;
+
 MULTIVERSION
-static void box_rows(const char *x, int x_type, Py_ssize_t cols, Py_ssize_t nc, Py_ssize_t x_row,
-                     Py_ssize_t pix, Py_ssize_t ch, const int64_t *ey, const int64_t *ex, Py_ssize_t w,
-                     char *out, int out_type, Py_ssize_t out_row, Py_ssize_t i0, Py_ssize_t i1, double *acc)
+static void box_rows(const box_t *job, Py_ssize_t i0, Py_ssize_t i1, double *acc)
 {
+    const Py_ssize_t cols = job->cols, nc = job->nc, pix = job->pix, ch = job->ch;
+    const int64_t *ey = job->ey, *ex = job->ex;
     for (Py_ssize_t i = i0; i < i1; i++) {
         for (Py_ssize_t j = 0; j < cols * nc; j++)
             acc[j] = 0.0;
         for (int64_t y = ey[i]; y < ey[i + 1]; y++) {
-            const char *row = x + type_size[x_type] * (y * x_row);
-            switch (x_type) {
+            const char *row = job->x + type_size[job->x_type] * (y * job->x_row);
+            switch (job->x_type) {
             case T_U8: ACC_ROW(uint8_t); break;
             case T_U16: ACC_ROW(uint16_t); break;
             case T_F32: ACC_ROW(float); break;
@@ -375,83 +682,156 @@ static void box_rows(const char *x, int x_type, Py_ssize_t cols, Py_ssize_t nc, 
             }
         }
         const double rows_in = (double)(ey[i + 1] - ey[i]);
-        for (Py_ssize_t j = 0; j < w; j++) {
+        for (Py_ssize_t j = 0; j < job->w; j++) {
             const double count = rows_in * (double)(ex[j + 1] - ex[j]);
             for (Py_ssize_t c = 0; c < nc; c++) {
                 double sum = 0.0;
                 for (int64_t p = ex[j]; p < ex[j + 1]; p++)
                     sum += acc[p * nc + c];
-                if (out_type == T_F32)
-                    ((float *)out)[i * out_row + j * nc + c] = (float)(sum / count);
+                const Py_ssize_t at = i * job->out_row + j * job->out_pix + c * job->out_ch;
+                if (job->out_type == T_F32)
+                    ((float *)job->out)[at] = (float)(sum / count);
                 else
-                    ((double *)out)[i * out_row + j * nc + c] = sum / count;
+                    ((double *)job->out)[at] = sum / count;
             }
         }
     }
 }
 
+/* Copy a 1-D int64 buffer of n + 1 bin edges, checking 0 <= e[0] < e[1] < ... <= limit. */
+static int64_t *read_edges(const Py_buffer *v, Py_ssize_t limit, const char *name)
+{
+    const Py_ssize_t n = v->shape[0];
+    int64_t *e = PyMem_RawMalloc(sizeof(int64_t) * (n > 0 ? n : 1));
+    if (e == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        e[k] = *(const int64_t *)((const char *)v->buf + k * v->strides[0]);
+        if (e[k] < 0 || e[k] > limit || (k > 0 && e[k] <= e[k - 1])) {
+            PyErr_Format(PyExc_ValueError, "box_mean: %s must increase from >= 0 to <= %zd (entry %zd is %lld)", name,
+                         limit, k, (long long)e[k]);
+            PyMem_RawFree(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
 PyDoc_STRVAR(box_mean_doc,
-"box_mean(x, x_type, cols, n_color, x_strides, ey, ex, w, out, out_type, i0, i1)\n\n"
+"box_mean(x, ey, ex, out, i0, i1)\n\n"
 "Output rows i0:i1 of a box downscaling of one (rows, cols, n_color) image x\n"
-"(strides (row, pixel, channel) in elements): out[i, j] is the mean of the\n"
-"pixels in rows ey[i]:ey[i+1] and columns ex[j]:ex[j+1] (int64 bin edges),\n"
-"summed in double. out is a packed (h, w, n_color) float32 or float64 array.\n"
-"Internal: the caller guarantees the addresses.");
+"(uint8, uint16, float32 or float64): out[i, j] is the mean of the pixels in\n"
+"rows ey[i]:ey[i+1] and columns ex[j]:ex[j+1], summed in double. ey and ex\n"
+"are increasing int64 bin edges within the image; out is a writable\n"
+"(len(ey) - 1, len(ex) - 1, n_color) float32 or float64 array apart from x.\n"
+"Every buffer is checked; a bad one raises TypeError or ValueError.");
 
 static PyObject *box_mean(PyObject *self, PyObject *args)
 {
-    unsigned long long x, ey, ex, out;
-    int x_type, out_type;
-    Py_ssize_t cols, nc, x_row, pix, ch, w, i0, i1;
-    if (!PyArg_ParseTuple(args, "Kinn(nnn)KKnKinn", &x, &x_type, &cols, &nc, &x_row, &pix, &ch, &ey, &ex, &w,
-                          &out, &out_type, &i0, &i1))
+    static const char *fn = "box_mean";
+    PyObject *xo, *eyo, *exo, *outo, *result = NULL;
+    Py_ssize_t i0, i1;
+    if (!PyArg_ParseTuple(args, "OOOOnn", &xo, &eyo, &exo, &outo, &i0, &i1))
         return NULL;
-    if (x_type < T_U8 || x_type > T_F64 || (out_type != T_F32 && out_type != T_F64) || cols < 1 || nc < 1) {
-        PyErr_SetString(PyExc_ValueError, "box_mean: unsupported dtype code or shape");
-        return NULL;
+    views_t views = {.n = 0};
+    int64_t *ey = NULL, *ex = NULL;
+    double *acc = NULL;
+    box_t job;
+    const int x_type = get_view(&views, xo, fn, "x", 3, ANY_IMAGE, 0);
+    if (x_type < 0 || get_view(&views, eyo, fn, "ey", 1, 1 << T_I64, 0) < 0
+        || get_view(&views, exo, fn, "ex", 1, 1 << T_I64, 0) < 0)
+        goto done;
+    const int out_type = get_view(&views, outo, fn, "out", 3, ANY_FLOAT, 1);
+    if (out_type < 0)
+        goto done;
+    const Py_buffer *x = &views.v[0], *vy = &views.v[1], *vx = &views.v[2], *out = &views.v[3];
+    const Py_ssize_t h = vy->shape[0] - 1, w = vx->shape[0] - 1;
+    if (h < 0 || w < 0 || out->shape[0] != h || out->shape[1] != w || out->shape[2] != x->shape[2]) {
+        PyErr_SetString(PyExc_ValueError, "box_mean: out must be (len(ey) - 1, len(ex) - 1, n_color)");
+        goto done;
     }
-    double *acc = PyMem_RawMalloc(sizeof(double) * cols * nc);
-    if (acc == NULL)
-        return PyErr_NoMemory();
+    if (i0 < 0 || i0 > i1 || i1 > h) {
+        PyErr_Format(PyExc_ValueError, "box_mean: rows %zd:%zd are not within 0:%zd", i0, i1, h);
+        goto done;
+    }
+    if (check_no_self_overlap(out, fn, "out") < 0 || check_apart(out, out_type, x, x_type, fn, "out", "x") < 0)
+        goto done;
+    if ((ey = read_edges(vy, x->shape[0], "ey")) == NULL || (ex = read_edges(vx, x->shape[1], "ex")) == NULL)
+        goto done;
+    job.x = x->buf, job.x_type = x_type, job.out_type = out_type;
+    job.cols = x->shape[1], job.nc = x->shape[2];
+    job.x_row = stride(x, 0), job.pix = stride(x, 1), job.ch = stride(x, 2);
+    job.ey = ey, job.ex = ex, job.w = w;
+    job.out = out->buf;
+    job.out_row = stride(out, 0), job.out_pix = stride(out, 1), job.out_ch = stride(out, 2);
+    acc = PyMem_RawMalloc(sizeof(double) * (job.cols * job.nc > 0 ? job.cols * job.nc : 1));
+    if (acc == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     Py_BEGIN_ALLOW_THREADS
-    box_rows((const char *)(uintptr_t)x, x_type, cols, nc, x_row, pix, ch, (const int64_t *)(uintptr_t)ey,
-             (const int64_t *)(uintptr_t)ex, w, (char *)(uintptr_t)out, out_type, w * nc, i0, i1, acc);
+    box_rows(&job, i0, i1, acc);
     Py_END_ALLOW_THREADS
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    release_views(&views);
+    PyMem_RawFree(ey);
+    PyMem_RawFree(ex);
     PyMem_RawFree(acc);
-    Py_RETURN_NONE;
+    return result;
 }
 
 MULTIVERSION
-static int range_ok(const char *base, int type, Py_ssize_t n, double lo, double hi)
+static int range_ok(const char *base, int type, Py_ssize_t n, Py_ssize_t step, double lo, double hi)
 {
     int bad = 0;
-    if (type == T_F32)
-        CHECK_RANGE((const float *)base, n, (float)lo, (float)hi, 1, bad);
-    else
-        CHECK_RANGE((const double *)base, n, lo, hi, 1, bad);
+    if (step == 1) {
+        if (type == T_F32)
+            CHECK_RANGE((const float *)base, n, (float)lo, (float)hi, 1, bad);
+        else
+            CHECK_RANGE((const double *)base, n, lo, hi, 1, bad);
+    } else if (type == T_F32) {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            const float v = ((const float *)base)[j * step];
+            bad |= !(v >= (float)lo && v <= (float)hi);
+        }
+    } else {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            const double v = ((const double *)base)[j * step];
+            bad |= !(v >= lo && v <= hi);
+        }
+    }
     return !bad;
 }
 
 PyDoc_STRVAR(in_range_doc,
-"in_range(x, x_type, n, lo, hi) -> bool\n\n"
-"Whether all n packed float32 (x_type 2) or float64 (3) values at address x lie\n"
-"in [lo, hi] (NaN does not). Internal: the caller guarantees the address.");
+"in_range(x, lo, hi) -> bool\n\n"
+"Whether all values of the 1-D float32 or float64 buffer x lie in [lo, hi]\n"
+"(NaN does not).");
 
 static PyObject *in_range(PyObject *self, PyObject *args)
 {
-    unsigned long long x;
-    int x_type, ok;
-    Py_ssize_t n;
+    PyObject *xo;
     double lo, hi;
-    if (!PyArg_ParseTuple(args, "Kindd", &x, &x_type, &n, &lo, &hi))
+    int ok;
+    if (!PyArg_ParseTuple(args, "Odd", &xo, &lo, &hi))
         return NULL;
-    if (x_type != T_F32 && x_type != T_F64) {
-        PyErr_SetString(PyExc_ValueError, "in_range: unsupported dtype code");
+    views_t views = {.n = 0};
+    const int x_type = get_view(&views, xo, "in_range", "x", 1, ANY_FLOAT, 0);
+    if (x_type < 0) {
+        release_views(&views);
         return NULL;
     }
+    const Py_buffer *x = &views.v[0];
+    const char *base = x->buf;
+    const Py_ssize_t n = x->shape[0], step = stride(x, 0);
     Py_BEGIN_ALLOW_THREADS
-    ok = range_ok((const char *)(uintptr_t)x, x_type, n, lo, hi);
+    ok = range_ok(base, x_type, n, step, lo, hi);
     Py_END_ALLOW_THREADS
+    release_views(&views);
     return PyBool_FromLong(ok);
 }
 

@@ -27,7 +27,7 @@ def box_downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     input); the compiled kernel sums in double, the NumPy fallback in the
     output dtype. Bands of output rows are split between worker threads.
     """
-    from .curves import _KERNEL_TYPES, _element_strides, _executor, _kernels, _threads
+    from .curves import _KERNEL_TYPES, _executor, _kernels, _threads
 
     n, H, W, c = image.shape
     h, w = size
@@ -44,10 +44,7 @@ def box_downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
             return
         if compiled:  # one pass over the rows, summed in double
             for b in range(n):
-                x = image[b]
-                _kernels.box_mean(x.ctypes.data, _KERNEL_TYPES[x.dtype], W, c, _element_strides(x),
-                                  ey.ctypes.data, ex.ctypes.data, w, out[b].ctypes.data, _KERNEL_TYPES[out.dtype],
-                                  k0, k1)
+                _kernels.box_mean(image[b], ey, ex, out[b], k0, k1)
             return
         part = image[:, ey[k0] : ey[k1]]
         rows = part if H == h else np.add.reduceat(part, ey[k0:k1] - ey[k0], axis=1, dtype=acc)
@@ -116,11 +113,10 @@ class BilinearUpsampler:
         return out
 
 
-def bilinear_upsample(maps: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
+def bilinear_upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize ``(N, h, w, C)`` float32 maps to ``(N, H, W, C)`` (see :class:`BilinearUpsampler`)."""
     up = BilinearUpsampler(maps, size)
-    if out is None:
-        out = np.empty(up.shape, np.float32)
+    out = np.empty(up.shape, np.float32)
     n, H, W, c = up.shape
     step = max(1, (1 << 16) // max(1, W * c))
     for b in range(n):

@@ -6,6 +6,8 @@ import logging
 import threading
 from pathlib import Path
 
+from ._validate import check_num_threads
+
 __all__ = ["resolve_providers", "get_session", "read_metadata", "Session"]
 
 logger = logging.getLogger("skdce")
@@ -46,6 +48,12 @@ def resolve_providers(providers="auto") -> tuple[tuple, ...]:
     :data:`CUDA_DEFAULTS`, with the options of a ``("CUDAExecutionProvider", {...})``
     pair taking precedence.
     """
+    if not isinstance(providers, (str, list, tuple)):
+        raise TypeError(
+            f"providers={providers!r} must be 'auto', 'cpu', 'cuda' or a list of ONNX Runtime provider names or "
+            f"(name, options dict) pairs, e.g. ['CUDAExecutionProvider', 'CPUExecutionProvider']; got "
+            f"{type(providers).__name__}."
+        )
     available = _ort().get_available_providers()
     if isinstance(providers, str):
         key = providers.lower()
@@ -86,6 +94,27 @@ def resolve_providers(providers="auto") -> tuple[tuple, ...]:
     return tuple(entries)
 
 
+#: What to do when an image does not fit in memory (the full model's activations grow with the tile's area).
+MEMORY_HINT = (
+    "pass a smaller tile_size= (e.g. tile_size=256), or use model='zero-dce++', which estimates its curves on a "
+    "downscaled copy"
+)
+_ALLOCATION_FAILURES = ("failed to allocate", "bad allocation", "bad_alloc", "arena", "out of memory",
+                        "alloc_failed")
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is ONNX Runtime (or CUDA) failing to allocate memory, rather than a fault of the model file."""
+    return isinstance(exc, MemoryError) or any(s in str(exc).lower() for s in _ALLOCATION_FAILURES)
+
+
+def out_of_memory(what: str, exc: BaseException) -> MemoryError:
+    """A MemoryError saying that ``what`` needs more memory than is available, and the way out."""
+    error = MemoryError(f"{what} needs more memory than is available; {MEMORY_HINT}. ({type(exc).__name__}: {exc})")
+    error.skdce_explained = True
+    return error
+
+
 class Session:
     """A loaded model: the ONNX Runtime session and the providers it really uses.
 
@@ -105,7 +134,10 @@ class Session:
                 str(path), sess_options=opts, providers=[(name, dict(options)) for name, options in providers]
             )
         except Exception as exc:
+            if is_allocation_failure(exc):
+                raise out_of_memory(f"loading ONNX model {str(path)!r}", exc) from exc
             raise ValueError(f"cannot load ONNX model {str(path)!r}: {exc}") from exc
+        self.path = Path(path)
         self.providers = tuple(self.session.get_providers())
         missing = [name for name, _ in providers if name not in self.providers]
         if missing and required:  # e.g. CUDA listed by onnxruntime-gpu but its libraries failed to load
@@ -153,11 +185,18 @@ class Session:
         feeds = {self.input_name: batch}
         if self.context_name is not None:
             feeds[self.context_name] = context
-        return self.session.run([self.output_name], feeds)[0]
+        try:
+            return self.session.run([self.output_name], feeds)[0]
+        except Exception as exc:  # ONNX Runtime's own exception types, and MemoryError
+            if not is_allocation_failure(exc):
+                raise
+            h, w = batch.shape[-2:]
+            raise out_of_memory(f"running {self.path.name} on {self.providers[0]} on a {h}x{w} input", exc) from exc
 
 
 def get_session(path: Path, providers="auto", threads: int | None = None) -> Session:
     """The cached :class:`Session` for ``(path, providers, threads)``."""
+    threads = check_num_threads(threads)
     required = not (isinstance(providers, str) and providers.lower() == "auto")
     entries = resolve_providers(providers)
     key = (str(Path(path).resolve()), entries, threads, required)

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._validate import check_image_arg, check_int, check_num_threads
 from ._image import _FLOAT_FIX, check_unit_range, compute_dtype, image_layout, validate_values
 
 try:  # the compiled kernel (skdce/_kernels.c); without it the NumPy kernel below runs
@@ -38,8 +39,8 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def _threads(num_threads) -> int:
-    """Worker threads to use: all cores (at most 8) unless ``num_threads`` says otherwise."""
-    return min(_MAX_THREADS, os.cpu_count() or 1) if num_threads is None else max(1, int(num_threads))
+    """Worker threads to use: all cores (at most 8) unless ``num_threads`` (checked by the caller) says otherwise."""
+    return min(_MAX_THREADS, os.cpu_count() or 1) if num_threads is None else int(num_threads)
 
 
 def _scratch(n: int, dtype: np.dtype, slot: int) -> np.ndarray:
@@ -118,13 +119,9 @@ _ALPHA_FIX = (
 )
 
 
-#: dtype codes of the compiled kernel (input: any of them; output and alphas: float32 or float64)
-_KERNEL_TYPES = {np.dtype(np.uint8): 0, np.dtype(np.uint16): 1, np.dtype(np.float32): 2, np.dtype(np.float64): 3}
-
-
-def _element_strides(arr: np.ndarray) -> tuple[int, ...]:
-    """Strides in elements, 0 along axes of length 1 (they broadcast)."""
-    return tuple(0 if n == 1 else s // arr.itemsize for n, s in zip(arr.shape, arr.strides))
+#: dtypes the compiled kernel reads (native byte order); it writes float32 or float64
+_KERNEL_TYPES = frozenset(np.dtype(t) for t in (np.uint8, np.uint16, np.float32, np.float64))
+_KERNEL_OUT = frozenset(np.dtype(t) for t in (np.float32, np.float64))
 
 
 def _packed(arr: np.ndarray) -> bool:
@@ -143,13 +140,11 @@ def _check_range(arr: np.ndarray, name: str, lower: float, fix: str) -> None:
         check_unit_range(arr, name, lower=lower, fix=fix)
         return
     flat = arr.ravel(order="K")  # a view: the memory is packed
-    x_type = _KERNEL_TYPES[arr.dtype]
     bounds = range(0, flat.size, 1 << 20)
     ok = [True]
 
     def work(start):
-        part = flat[start : start + (1 << 20)]
-        if not _kernels.in_range(part.ctypes.data, x_type, part.size, lower, 1.0):
+        if not _kernels.in_range(flat[start : start + (1 << 20)], lower, 1.0):
             ok[0] = False
 
     _run_tasks(work, list(bounds), None)
@@ -159,20 +154,18 @@ def _check_range(arr: np.ndarray, name: str, lower: float, fix: str) -> None:
 
 def _kernel_block(src, dst, alpha, n_iter, int_scale, check_image, check_alpha) -> bool:
     """Run one block in the compiled kernel; False where it does not apply (NumPy then runs it)."""
-    x_type = _KERNEL_TYPES.get(src.dtype)
-    y_type = _KERNEL_TYPES.get(dst.dtype)
+    if _kernels is None:
+        return False
+    if alpha.dtype == np.float32 and dst.dtype == np.float64:  # the network's maps for a float64 image: exact
+        alpha = alpha.astype(np.float64)
     if (
-        _kernels is None or x_type is None or y_type not in (2, 3) or alpha.dtype != dst.dtype
-        or not (src.flags.aligned and dst.flags.aligned and alpha.flags.aligned)
+        src.dtype not in _KERNEL_TYPES or dst.dtype not in _KERNEL_OUT
+        or alpha.dtype != dst.dtype or not (src.flags.aligned and dst.flags.aligned and alpha.flags.aligned)
     ):
         return False
-    rows, cols, n_color = dst.shape
-    a_row, a_pix, a_iter, a_ch = _element_strides(alpha)
-    bad = _kernels.le_curves(
-        src.ctypes.data, x_type, dst.ctypes.data, y_type, alpha.ctypes.data, rows, cols, n_color, n_iter,
-        _element_strides(src), _element_strides(dst), (a_row, a_pix, a_ch, a_iter),
-        1.0 if int_scale is None else int_scale, check_image, check_alpha,
-    )
+    # the kernel reads (rows|1, cols|1, k, c|1) alphas: the iteration axis before the channels
+    bad = _kernels.le_curves(src, dst, alpha, n_iter, 1.0 if int_scale is None else int_scale,
+                             check_image, check_alpha)
     if bad & 1:
         check_unit_range(src, "image", lower=0.0, fix=_FLOAT_FIX)
     if bad & 2:
@@ -267,6 +260,7 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
 
 def _prepare(image, alphas, n_iter, channel_axis):
     """Validate the arguments of the curve functions: ``(image, dtype, layout, alphas, a5, n_iter)``."""
+    check_image_arg(image, "image", "skdce.apply_le_curves / skdce.curve_gain")
     image = np.asarray(image)
     dtype = compute_dtype(image.dtype, "image")
     layout = image_layout(image, channel_axis, "image")
@@ -288,9 +282,7 @@ def _prepare(image, alphas, n_iter, channel_axis):
             )
     k = a5.shape[3]
     if k == 1:
-        n_iter = 8 if n_iter is None else n_iter
-        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
-            raise ValueError(f"n_iter={n_iter!r} must be a positive integer, e.g. 8.")
+        n_iter = 8 if n_iter is None else check_int("n_iter", n_iter, min=1, hint="e.g. 8.")
     elif n_iter not in (None, k):
         raise ValueError(
             f"alphas holds {k} per-iteration maps, so n_iter must be None or {k}, not {n_iter!r}."
@@ -361,6 +353,48 @@ def gain_block(x: np.ndarray, a5: np.ndarray, n_iter: int, out: np.ndarray | Non
         step *= a
         x += step  # x + a x (1 - x)
     return gain
+
+
+def _layout_key(arr: np.ndarray) -> tuple:
+    """Address, dtype, shape and strides (0 along axes of length 1): equal keys are the same view."""
+    strides = tuple(0 if n == 1 else st for n, st in zip(arr.shape, arr.strides))
+    return arr.__array_interface__["data"][0], arr.dtype, arr.shape, strides
+
+
+def _self_overlapping(arr: np.ndarray) -> bool:
+    """Whether two elements of ``arr`` may share memory (a broadcast or overlapping strided view)."""
+    reach = arr.itemsize
+    for stride, n in sorted((abs(st), n) for n, st in zip(arr.shape, arr.strides) if n > 1):
+        if stride < reach:
+            return True
+        reach += stride * (n - 1)
+    return False
+
+
+def _check_out(out, image: np.ndarray, alphas: np.ndarray, dtype: np.dtype) -> None:
+    """Refuse an ``out=`` the curves cannot write safely: wrong type, read-only, overlapping its inputs."""
+    want = f"a writable ndarray of shape {image.shape} and dtype {dtype}"
+    if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != dtype:
+        raise ValueError(
+            f"out must be {want}, got {type(out).__name__} {getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}."
+        )
+    if not out.flags.writeable:
+        raise ValueError(
+            f"out is read-only (e.g. a memmap opened with mode='r', an array over bytes, a broadcast view or "
+            f"writeable=False); pass {want}, or out=None for a new array."
+        )
+    if _self_overlapping(out):
+        raise ValueError(
+            f"out has elements that share memory (a broadcast or overlapping strided view); pass {want} "
+            f"whose elements are distinct, or out=None."
+        )
+    if np.may_share_memory(out, image) and _layout_key(out) != _layout_key(image):
+        raise ValueError(
+            "out overlaps image without being the same view of it, so the curves would read values they have "
+            "already overwritten; pass out=image (in place, for float32/float64 images) or a separate array."
+        )
+    if np.may_share_memory(out, alphas):
+        raise ValueError("out shares memory with alphas; pass a separate array (or out=image) as out.")
 
 
 def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, num_threads=None):
@@ -442,6 +476,7 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     array([[[0.  , 0.25, 1.  ]]])
     """
     image, dtype, layout, alphas, a5, n_iter = _prepare(image, alphas, n_iter, channel_axis)
+    num_threads = check_num_threads(num_threads)
     k = a5.shape[3]
     n_color = layout.n_color
     if alphas.dtype != dtype:
@@ -451,11 +486,7 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
         out = np.empty(image.shape, dtype)
         prevalidate = False
     else:
-        if not isinstance(out, np.ndarray) or out.shape != image.shape or out.dtype != dtype:
-            raise ValueError(
-                f"out must be an ndarray of shape {image.shape} and dtype {dtype}, got "
-                f"{type(out).__name__} {getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}."
-            )
+        _check_out(out, image, alphas, dtype)
         prevalidate = True
     if prevalidate or a5.size <= _BLOCK:
         _check_range(a5, "alphas", -1.0, _ALPHA_FIX)
@@ -541,16 +572,13 @@ def run_blocks_upsampled(src, dst, n_color, upsampler, *, n_iter, int_scale, num
         return False
     src_rows = np.ascontiguousarray(upsampler.i0, dtype=np.int64)
     weights = np.ascontiguousarray(upsampler.wy.ravel(), dtype=np.float32)
-    x_type, a_row = _KERNEL_TYPES[src.dtype], cols.shape[2] * cols.shape[3]
 
     def work(task):
         b, r0, r1, c0, c1 = task
-        x, y = src[b, r0:r1, c0:c1, :n_color], dst[b, r0:r1, c0:c1, :n_color]
         _kernels.le_curves(
-            x.ctypes.data, x_type, y.ctypes.data, 2, cols[b, 0, c0:].ctypes.data, r1 - r0, c1 - c0, n_color,
-            n_iter, _element_strides(x), _element_strides(y), (a_row, n_color, 1, 0),
+            src[b, r0:r1, c0:c1, :n_color], dst[b, r0:r1, c0:c1, :n_color], cols[b, :, c0:c1], n_iter,
             1.0 if int_scale is None else int_scale, False, False,
-            (diff[b, 0, c0:].ctypes.data, src_rows[r0:].ctypes.data, weights[r0:].ctypes.data),
+            (diff[b, :, c0:c1], src_rows[r0:r1], weights[r0:r1]),
         )
 
     _run_tasks(work, _block_tasks(*src.shape[:3], n_color), num_threads)

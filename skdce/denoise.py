@@ -33,11 +33,10 @@ dependency), hence the few lines here.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from ._image import compute_dtype, image_layout, to_float, unit_scale, validate_values
+from ._validate import check_image_arg, check_real
 
 try:  # the compiled filter (skdce/_gfilter.c); without it denoise_block runs on scipy's box filters
     from . import _gfilter
@@ -100,6 +99,7 @@ def estimate_noise(image, *, channel_axis=-1) -> float | np.ndarray:
     >>> round(float(estimate_noise(noisy, channel_axis=None)), 3)
     0.02
     """
+    check_image_arg(image, "image", "skdce.denoise")
     arr = np.asarray(image)
     layout = image_layout(arr, channel_axis, "image")
     validate_values(arr, "image")
@@ -265,11 +265,8 @@ def check_denoise(denoise) -> float:
     """Validate the ``denoise`` strength: None or 0 (off), or a number in (0, 4]."""
     if denoise is None:
         return 0.0
-    if isinstance(denoise, bool) or not isinstance(denoise, numbers.Real) or not np.isfinite(denoise):
-        raise TypeError(f"denoise={denoise!r} must be None or a number in [0, 4] (1: the default strength, 0: off).")
-    if not 0 <= denoise <= 4:
-        raise ValueError(f"denoise={denoise!r} is outside [0, 4]; 0 turns denoising off, 1 is the default strength.")
-    return float(denoise)
+    return check_real("denoise", denoise, lo=0, hi=4, hint="None or 0 turns denoising off, 1 is the default "
+                      "strength.")
 
 
 def guided_denoise(image, noise, *, channel_axis=-1):
@@ -299,6 +296,7 @@ def guided_denoise(image, noise, *, channel_axis=-1):
     >>> bool(guided_denoise(noisy, 0.05).std() < 0.3 * noisy.std())
     True
     """
+    check_image_arg(image, "image", "skdce.denoise")
     arr = np.asarray(image)
     dtype = compute_dtype(arr.dtype, "image")
     layout = image_layout(arr, channel_axis, "image")

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._image import image_layout, to_float
+from ._validate import check_image_arg, check_int, check_real
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -54,6 +55,7 @@ class LossTerms(NamedTuple):
 
 def _rgb64(image, name: str, channel_axis) -> np.ndarray:
     """Return ``image`` as float64 ``(N, H, W, 3)``."""
+    check_image_arg(image, name, "skdce.losses")
     arr = np.asarray(image)
     layout = image_layout(arr, channel_axis, name)
     if layout.n_channels != 3:
@@ -64,11 +66,10 @@ def _rgb64(image, name: str, channel_axis) -> np.ndarray:
     return layout.to_nhwc(to_float(arr, name)).astype(np.float64)
 
 
-def _pool(gray: np.ndarray, size: int, name: str) -> np.ndarray:
+def _pool(gray: np.ndarray, size: int, name: str, size_name: str = "patch_size") -> np.ndarray:
     """Average ``(N, H, W)`` over non-overlapping ``size x size`` patches (floor, like AvgPool2d)."""
     n, h, w = gray.shape
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"patch size {size!r} must be a positive int.")
+    size = check_int(size_name, size, min=1, hint="e.g. 16.")
     if h < size or w < size:
         raise ValueError(
             f"{name} is {h}x{w} pixels, smaller than one {size}x{size} patch; "
@@ -120,7 +121,8 @@ def spatial_consistency_loss(enhanced, original, *, pool_size=4, channel_axis=-1
     o = _rgb64(original, "original", channel_axis)
     if e.shape != o.shape:
         raise ValueError(f"enhanced and original must have the same shape, got {e.shape} and {o.shape}.")
-    d = _pool(e.mean(axis=-1), pool_size, "enhanced") - _pool(o.mean(axis=-1), pool_size, "original")
+    d = _pool(e.mean(axis=-1), pool_size, "enhanced", "pool_size") - _pool(o.mean(axis=-1), pool_size, "original",
+                                                                          "pool_size")
     p = np.pad(d, ((0, 0), (1, 1), (1, 1)))
     h, w = d.shape[1:]
     total = np.zeros_like(d)
@@ -161,17 +163,19 @@ def exposure_control_loss(enhanced, *, level=0.6, patch_size=16, channel_axis=-1
     >>> round(exposure_control_loss(np.full((16, 16, 3), 0.5)), 6)
     0.01
     """
-    if not np.isfinite(level):
-        raise ValueError(f"level={level!r} must be a finite number, e.g. 0.6.")
+    level = check_real("level", level, hint="e.g. 0.6.")
     e = _rgb64(enhanced, "enhanced", channel_axis)
     return float(((_pool(e.mean(axis=-1), patch_size, "enhanced") - level) ** 2).mean())
 
 
 def _check_levels(level, level_high, knee=None) -> None:
-    if not (np.isfinite(level) and np.isfinite(level_high) and 0 < level < level_high < 1):
-        raise ValueError(f"level={level!r} and level_high={level_high!r} must satisfy 0 < level < level_high < 1.")
-    if knee is not None and not (np.isfinite(knee) and 0 < knee < level):
-        raise ValueError(f"knee={knee!r} must satisfy 0 < knee < level={level!r}, or be None (a hard knee at level).")
+    """``0 < level < level_high < 1`` and, unless None, ``0 < knee < level``."""
+    hint = "the levels must satisfy 0 < level < level_high < 1."
+    level = check_real("level", level, lo=0, hi=1, lo_open=True, hi_open=True, hint=hint)
+    check_real("level_high", level_high, lo=level, hi=1, lo_open=True, hi_open=True, hint=hint)
+    if knee is not None:
+        check_real("knee", knee, lo=0, hi=level, lo_open=True, hi_open=True,
+                   hint=f"0 < knee < level={level!r}, or None (a hard knee at level).")
 
 
 COLOR_TERMS = ("grey-world", "adaptive")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -54,9 +55,11 @@ class ModelInfo:
         The ONNX file.
     iterations : int
         How many times the curve is applied (8).
-    shared_curve : bool
+    shared_curve : bool or None
         ``True`` when one 3-map curve serves every iteration (Zero-DCE++),
-        ``False`` for one map triple per iteration (Zero-DCE, 24 maps).
+        ``False`` for one map triple per iteration (Zero-DCE, 24 maps);
+        ``None`` for a user ``.onnx`` file that does not say (the number of
+        maps it outputs decides).
     scale_factor : float
         Default downscaling of the input before curve estimation (12 for
         Zero-DCE++, 1 for Zero-DCE).
@@ -67,13 +70,17 @@ class ModelInfo:
     precision : str
         ``"fp32"`` or ``"int8"`` (statically quantised).
     recipe : dict
-        Training configuration, data split, validation figures, licence.
+        Every fact of the record, in the manifest's schema whether the model is
+        bundled (its ``manifest.json`` entry) or a user ``.onnx`` file (its
+        ``skdce_*`` metadata without the prefix, JSON values decoded):
+        ``architecture``, ``recipe`` (the training configuration), ``config``,
+        ``validation``, ``license``, ...; keys the file does not hold are absent.
     """
 
     name: str
     path: Path
     iterations: int = 8
-    shared_curve: bool = False
+    shared_curve: bool | None = False
     scale_factor: float = 1.0
     sha256: str | None = None
     bundled: bool = False
@@ -136,19 +143,47 @@ def verify(info: ModelInfo) -> None:
         _verified.add(info.path)
 
 
+#: ``skdce_*`` metadata kept as text (the rest is JSON); renamed keys: metadata name -> manifest name
+_TEXT_KEYS = {"name", "architecture", "commit", "license", "config_file", "precision"}
+_MANIFEST_NAMES = {"config_file": "config"}
+
+
+def _facts_from_metadata(meta: dict) -> dict:
+    """An ONNX file's ``skdce_*`` metadata in the manifest's schema: no prefix, JSON decoded."""
+    facts = {}
+    for key, value in meta.items():
+        if not key.startswith("skdce_"):
+            continue
+        key = key[len("skdce_"):]
+        if key not in _TEXT_KEYS:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass  # not JSON: kept as written
+        facts[_MANIFEST_NAMES.get(key, key)] = value
+    return facts
+
+
+def _record(name: str, path: Path, facts: dict, *, sha256: str | None = None, bundled: bool = False) -> ModelInfo:
+    """The one way a :class:`ModelInfo` is made, bundled or not: ``facts`` in the manifest's schema."""
+    shared = facts.get("shared_curve")
+    return ModelInfo(
+        name=name,
+        path=path,
+        iterations=int(facts.get("iterations", 8)),
+        shared_curve=None if shared is None else bool(shared),
+        scale_factor=float(facts.get("scale_factor", 1)),
+        sha256=sha256,
+        bundled=bundled,
+        precision=str(facts.get("precision", "fp32")),
+        recipe=dict(facts),
+    )
+
+
 def _from_metadata(path: Path) -> ModelInfo:
     from ._runtime import read_metadata
 
-    meta = read_metadata(path)
-    shared = json.loads(meta.get("skdce_shared_curve", "null"))
-    return ModelInfo(
-        name=str(path),
-        path=path,
-        iterations=int(meta.get("skdce_iterations", 8)),
-        shared_curve=bool(shared) if shared is not None else None,
-        scale_factor=float(json.loads(meta.get("skdce_scale_factor", "1"))),
-        recipe={k: v for k, v in meta.items() if k.startswith("skdce_")},
-    )
+    return _record(str(path), path, _facts_from_metadata(read_metadata(path)))
 
 
 def get_model(model) -> ModelInfo:
@@ -172,23 +207,20 @@ def get_model(model) -> ModelInfo:
     """
     if isinstance(model, ModelInfo):
         return model
-    if not isinstance(model, (str, Path)):
+    if not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"model must be a model name or a path to an .onnx file, got {type(model).__name__}.")
+    if isinstance(model, str) and not model.strip():
+        raise ValueError(
+            f"model={model!r} is empty; pass a bundled model name ({', '.join(list_models()) or 'none installed'}), "
+            f"the path of an .onnx file, or None for the default."
+        )
     entry = _manifest().get(str(model))
     if entry is not None:
-        return ModelInfo(
-            name=str(model),
-            path=weights_dir() / entry["file"],
-            iterations=entry["iterations"],
-            shared_curve=entry["shared_curve"],
-            scale_factor=entry["scale_factor"],
-            sha256=entry["sha256"],
-            bundled=True,
-            precision=entry.get("precision", "fp32"),
-            recipe=entry,
-        )
+        return _record(str(model), weights_dir() / entry["file"], entry, sha256=entry["sha256"], bundled=True)
     path = Path(model)
     if path.suffix.lower() == ".onnx" or path.exists():
+        if path.is_dir():
+            raise ValueError(f"model={str(path)!r} is a folder; pass the path of an .onnx file in it.")
         if not path.is_file():
             raise FileNotFoundError(f"model file {str(path)!r} does not exist.")
         return _from_metadata(path)

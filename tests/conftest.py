@@ -1,3 +1,6 @@
+import collections
+import threading
+
 import numpy as np
 import pytest
 
@@ -5,3 +8,35 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def kernel_calls(monkeypatch):
+    """Count the calls into the compiled kernel (``skdce._kernels``), by entry point.
+
+    Wraps ``skdce.curves._kernels`` (which skdce._resample reads too), so a test
+    can assert that its "compiled" side really ran the C code rather than
+    falling back to NumPy. Skips where the kernel is not built
+    (``test_compiled_kernel_is_built`` fails there instead).
+    """
+    from skdce import curves
+
+    real = curves._kernels
+    if real is None:
+        pytest.skip("skdce._kernels is not built")
+    calls = collections.Counter()
+    lock = threading.Lock()
+
+    class Spy:
+        def __getattr__(self, name):
+            fn = getattr(real, name)
+
+            def counted(*args):
+                with lock:
+                    calls[name] += 1
+                return fn(*args)
+
+            return counted
+
+    monkeypatch.setattr(curves, "_kernels", Spy())
+    return calls

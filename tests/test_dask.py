@@ -74,7 +74,7 @@ def test_bad_values_raise_at_compute(rng):
     lazy = enhance(da.from_array(img, chunks=10))
     with pytest.raises(ValueError, match="NaN"):
         lazy.compute()
-    with pytest.raises(ValueError, match=r"outside \[0, 4\]"):
+    with pytest.raises(ValueError, match=r"denoise=9 is out of range: denoise must be a real number in \[0, 4\]"):
         enhance(da.from_array(img, chunks=10), denoise=9)
 
 

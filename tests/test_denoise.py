@@ -164,10 +164,14 @@ def test_denoise_layouts(rng):
     np.testing.assert_allclose(np.moveaxis(enhance(np.moveaxis(img, -1, 0), channel_axis=0), 0, -1), ref, atol=1e-6)
 
 
-@pytest.mark.parametrize("value, exc, match", [(-1, ValueError, r"outside \[0, 4\]"), (5, ValueError, "outside"),
-                                               (np.nan, TypeError, "must be None or a number"),
-                                               ("1", TypeError, "must be None or a number"),
-                                               (True, TypeError, "must be None or a number")])
+@pytest.mark.parametrize("value, exc, match", [
+    (-1, ValueError, r"denoise=-1 is out of range: denoise must be a real number in \[0, 4\]; None or 0 turns"),
+    (5, ValueError, "out of range"),
+    (np.nan, ValueError, "denoise=nan is not finite"),
+    (np.inf, ValueError, "denoise=inf is not finite"),
+    ("1", TypeError, r"denoise='1' \(str\) must be a real number in \[0, 4\]"),
+    (True, TypeError, r"denoise=True \(bool\) must be"),
+])
 def test_bad_denoise(value, exc, match):
     with pytest.raises(exc, match=match):
         enhance(np.full((8, 8, 3), 0.1, np.float32), denoise=value)

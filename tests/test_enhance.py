@@ -33,8 +33,13 @@ def test_enhance_equals_curves_api(image, model):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 @pytest.mark.parametrize("block", [None, 40])
-def test_compiled_and_numpy_kernels_agree(image, monkeypatch, dtype, block):
-    """Both models, through the compiled kernel (Zero-DCE++: maps interpolated inside it) and through NumPy."""
+@pytest.mark.parametrize("denoise", [0, 1])
+def test_compiled_and_numpy_kernels_agree(image, monkeypatch, kernel_calls, dtype, block, denoise):
+    """Both models through the compiled kernel and through NumPy (``kernel_calls`` proves the C side ran).
+
+    Zero-DCE++ without denoising has its maps interpolated inside the kernel
+    (float32 output); its box downscaling runs in C too.
+    """
     from skdce import curves as curves_mod
 
     if block is not None:  # blocks of a few pixels: rows split into pieces
@@ -43,10 +48,13 @@ def test_compiled_and_numpy_kernels_agree(image, monkeypatch, dtype, block):
                            .repeat(image.shape[0], 0)], axis=-1)
     img = (rgba * np.iinfo(dtype).max).round().astype(dtype) if np.dtype(dtype).kind == "u" else rgba.astype(dtype)
     for model in ("zero-dce", "zero-dce++"):
-        compiled = enhance(img, model=model, scale_factor=4 if model == "zero-dce++" else None)
+        kernel_calls.clear()
+        compiled = enhance(img, model=model, scale_factor=4 if model == "zero-dce++" else None, denoise=denoise)
+        assert kernel_calls["le_curves"] > 0, model
+        assert model != "zero-dce++" or kernel_calls["box_mean"] > 0
         with monkeypatch.context() as m:
             m.setattr(curves_mod, "_kernels", None)
-            numpy = enhance(img, model=model, scale_factor=4 if model == "zero-dce++" else None)
+            numpy = enhance(img, model=model, scale_factor=4 if model == "zero-dce++" else None, denoise=denoise)
         atol = 1e-12 if dtype == np.float64 else 1e-5 if np.dtype(dtype).kind == "u" else 1e-6
         np.testing.assert_allclose(compiled, numpy, atol=atol, rtol=0, err_msg=model)
         np.testing.assert_array_equal(compiled[..., 3], numpy[..., 3])
@@ -72,7 +80,13 @@ def test_strength(image):
     assert means[0] < means[1] < means[2]
 
 
-@pytest.mark.parametrize("strength, exc, match", [(-0.1, ValueError, r"strength=-0.1 is outside \[0, 2\]"), (3, ValueError, "outside"), ("1", TypeError, "must be a real number"), (np.nan, TypeError, "must be a real number")])
+@pytest.mark.parametrize("strength, exc, match", [
+    (-0.1, ValueError, r"strength=-0.1 is out of range: strength must be a real number in \[0, 2\]; 0 leaves"),
+    (3, ValueError, "out of range"),
+    ("1", TypeError, r"strength='1' \(str\) must be a real number in \[0, 2\]"),
+    (True, TypeError, r"strength=True \(bool\) must be a real number"),
+    (np.nan, ValueError, r"strength=nan is not finite: strength must be a real number in \[0, 2\]"),
+])
 def test_bad_strength(image, strength, exc, match):
     with pytest.raises(exc, match=match):
         enhance(image, strength=strength)
@@ -168,6 +182,25 @@ def test_model_registry():
     assert not user.bundled and user.n_maps == 24
 
 
+@pytest.mark.parametrize("name", ["zero-dce", "zero-dce-int8", "zero-dce++"])
+def test_bundled_and_user_records_share_one_schema(name):
+    """A bundled model and a user path to the same file give the same record: same facts, same recipe schema."""
+    import dataclasses
+
+    bundled = skdce.get_model(name)
+    user = skdce.get_model(bundled.path)
+    assert type(user) is type(bundled)
+    for field in dataclasses.fields(bundled):
+        if field.name not in ("name", "sha256", "bundled", "recipe"):
+            assert getattr(user, field.name) == getattr(bundled, field.name), field.name
+    assert user.precision == ("int8" if name.endswith("int8") else "fp32")  # a user int8 file said fp32
+    assert not any(key.startswith("skdce_") for key in user.recipe)
+    for key in ("architecture", "license", "config", "validation", "recipe", "iterations", "shared_curve"):
+        assert type(user.recipe[key]) is type(bundled.recipe[key]), key
+    assert user.recipe["architecture"] == bundled.recipe["architecture"]
+    assert user.recipe["validation"]["images"] == bundled.recipe["validation"]["images"]
+
+
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
@@ -177,8 +210,8 @@ def test_model_registry():
         ({"providers": "tpu"}, ValueError, "providers='tpu' is unknown; use 'auto', 'cpu', 'cuda'"),
         ({"providers": ["FancyExecutionProvider"]}, ValueError, "provider 'FancyExecutionProvider' is not available"),
         ({"providers": [("cpu", "fast")]}, ValueError, "neither a provider name nor a \\(name, options dict\\) pair"),
-        ({"tile_size": "big"}, ValueError, "tile_size='big' must be an integer >= 16, 'auto', or None"),
-        ({"tile_size": 8}, ValueError, "tile_size=8 must be an integer >= 16"),
+        ({"tile_size": "big"}, TypeError, r"tile_size='big' \(str\) must be an integer >= 16; or 'auto'.*or None"),
+        ({"tile_size": 8}, ValueError, "tile_size=8 is out of range: tile_size must be an integer >= 16"),
         ({"scale_factor": 4}, ValueError, "scale_factor=4 applies to shared-curve models"),
     ],
 )
@@ -328,3 +361,72 @@ def test_import_is_light():
     code = "import sys, skdce; print(sorted(m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _ort_error(message):
+    from onnxruntime.capi.onnxruntime_pybind11_state import RuntimeException
+
+    return RuntimeException(message)
+
+
+class _FailingSession:
+    def __init__(self, exc):
+        self.exc = exc
+
+    def run(self, *args, **kwargs):
+        raise self.exc
+
+
+@pytest.mark.parametrize("message", [
+    "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running Conv node. "
+    "Name:'/conv1/Conv' Status Message: Failed to allocate memory for requested buffer of size 4294967296",
+    "[ONNXRuntimeError] : 1 : FAIL : bad allocation",
+    "BFCArena::AllocateRawInternal: Available memory of 0 is smaller than requested bytes of 1073741824 (arena)",
+    "CUDA failure 2: out of memory ; GPU=0",
+])
+@pytest.mark.parametrize("model", ["zero-dce", "zero-dce++"])
+def test_allocation_failure_is_a_memory_error(image, monkeypatch, model, message):
+    from skdce._runtime import get_session
+
+    session = get_session(skdce.get_model(model).path, "auto")
+    monkeypatch.setattr(session, "session", _FailingSession(_ort_error(message)))
+    for call in (lambda: enhance(image, model=model), lambda: estimate_curves(image, model=model)):
+        with pytest.raises(MemoryError, match=r"on a \d+x\d+ input needs more memory than is available; pass a "
+                                              r"smaller tile_size= \(e\.g\. tile_size=256\), or use model='zero-dce\+\+'"):
+            call()
+
+
+def test_other_runtime_errors_pass_through(image, monkeypatch):
+    from skdce._runtime import get_session
+
+    session = get_session(skdce.get_model("zero-dce").path, "auto")
+    monkeypatch.setattr(session, "session", _FailingSession(_ort_error("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT")))
+    with pytest.raises(Exception, match="INVALID_ARGUMENT") as info:
+        enhance(image, model="zero-dce")
+    assert not isinstance(info.value, MemoryError)
+
+
+def test_numpy_memory_error_is_explained(image, monkeypatch):
+    from skdce import _enhance
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, 100000) and data type float32")
+
+    monkeypatch.setattr(_enhance, "_enhance_tiles", no_memory)
+    with pytest.raises(MemoryError, match=r"the image of shape \(45, 67, 3\) needs more memory than is available; "
+                                          r"pass a smaller tile_size=.*Unable to allocate 37.3 GiB"):
+        enhance(image, model="zero-dce")
+
+
+def test_allocation_failure_while_loading_is_not_a_corrupt_file(tmp_path, monkeypatch):
+    import onnxruntime
+
+    from skdce import _runtime
+
+    def fail(*args, **kwargs):
+        raise _ort_error("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for initializer")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", fail)
+    with pytest.raises(MemoryError, match="loading ONNX model .* needs more memory than is available") as info:
+        _runtime.Session(skdce.get_model("zero-dce").path, _runtime.resolve_providers("cpu"), None)
+    assert "cannot load" not in str(info.value)

@@ -89,7 +89,7 @@ def test_bad_layouts(shape, channel_axis, match):
 
 
 def test_channel_axis_type():
-    with pytest.raises(TypeError, match="channel_axis='x' must be an int or None"):
+    with pytest.raises(TypeError, match=r"channel_axis='x' \(str\) must be an integer; or None"):
         image_layout(np.zeros((2, 2, 3)), "x")
 
 

@@ -105,8 +105,13 @@ def test_weight_average_and_epoch_snapshots(folder, tmp_path):
     assert len(history) == 1 and not torch.equal(state(first)[key], ckpt["ema"][key])
 
 
-@pytest.mark.parametrize("bad, match", [(dict(ema=1.0), "ema=1.0 must be"), (dict(ema=-0.1), "ema=-0.1 must be"),
-                                        (dict(ema=True), "ema=True must be"), (dict(keep_epochs=1), "keep_epochs=1 must be")])
+@pytest.mark.parametrize("bad, match", [(dict(ema=1.0), r"ema=1.0 is out of range: ema must be a real number in \[0, 1\)"),
+                                        (dict(ema=-0.1), "ema=-0.1 is out of range"),
+                                        (dict(ema=True), r"ema=True \(bool\) must be a real number"),
+                                        (dict(keep_epochs=1), r"keep_epochs=1 \(int\) must be True or False"),
+                                        (dict(epochs="3"), r"epochs='3' \(str\) must be an integer >= 1"),
+                                        (dict(gain_range=[2, 1]), r"gain_range\[1\]=1 is out of range"),
+                                        (dict(knee=0.9), r"knee=0.9 is out of range: knee must be a real number in \(0, 0.6\)")])
 def test_average_options_are_checked(folder, bad, match):
     with pytest.raises(ValueError, match=match):
         config(folder, **bad)
@@ -128,7 +133,7 @@ def test_config_file(folder, tmp_path):
         load_config(folder / "missing.toml")
     with pytest.raises(ValueError, match="weights has unknown keys"):
         TrainConfig(weights={"tv": 1})
-    with pytest.raises(ValueError, match="epochs=0 must be a positive integer"):
+    with pytest.raises(ValueError, match="epochs=0 is out of range: epochs must be an integer >= 1"):
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="architecture='unet' is unknown"):
         TrainConfig(architecture="unet")

@@ -12,9 +12,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._validate import check_bool, check_int, check_real
 from ..losses import COLOR_TERMS, DEFAULT_WEIGHTS, _check_levels
 
 __all__ = ["TrainConfig", "load_config"]
+
+
+def _zero_is_none(value):
+    """TOML has no null: a number 0 means "none" (False is not a number here)."""
+    return None if type(value) in (int, float) and value == 0 else value
 
 
 @dataclass
@@ -111,45 +117,41 @@ class TrainConfig:
     keep_epochs: bool = False
 
     def __post_init__(self):
+        try:
+            self._check()
+        except TypeError as exc:  # a value of the wrong type in a config file is a bad value there
+            raise ValueError(str(exc)) from None
+
+    def _check(self):
         if self.architecture not in ("zero-dce", "zero-dce++"):
             raise ValueError(f"architecture={self.architecture!r} is unknown; use 'zero-dce' or 'zero-dce++'.")
         for key in ("epochs", "batch_size", "patch_size", "val_every"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{key}={value!r} must be a positive integer.")
+            check_int(key, getattr(self, key), min=1)
         for key in ("image_size", "crop_size", "threads"):
-            value = getattr(self, key)
-            if value == 0 and not isinstance(value, bool):  # TOML has no null: 0 means "none"
-                value = None
-                setattr(self, key, None)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{key}={value!r} must be a positive integer or absent.")
-        if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
-            raise ValueError(f"ema={self.ema!r} must be a number in [0, 1) (0 turns the weight average off).")
-        self.ema = float(self.ema)
+            value = _zero_is_none(getattr(self, key))
+            setattr(self, key, value)
+            if value is not None:
+                check_int(key, value, min=1, hint="or absent (0).")
+        self.ema = check_real("ema", self.ema, lo=0, hi=1, hi_open=True, hint="0 turns the weight average off.")
         if self.exposure_target not in ("adaptive", "fixed"):
             raise ValueError(f"exposure_target={self.exposure_target!r} is unknown; use 'adaptive' or 'fixed'.")
-        if self.knee == 0 and not isinstance(self.knee, bool):  # TOML has no null: 0 means "none"
-            self.knee = None
-        if self.knee is not None and (isinstance(self.knee, bool) or not isinstance(self.knee, (int, float))):
-            raise ValueError(f"knee={self.knee!r} must be a number in (0, level) or absent.")
+        self.knee = _zero_is_none(self.knee)
         _check_levels(self.level, self.level_high, self.knee)
         if self.color_loss not in COLOR_TERMS:
             raise ValueError(f"color_loss={self.color_loss!r} is unknown; use one of {COLOR_TERMS}.")
         if self.color_loss == "adaptive" and self.exposure_target != "adaptive":
             raise ValueError("color_loss='adaptive' needs exposure_target='adaptive' (both read the input's context).")
         if self.gain_range is not None:
-            lo_hi = list(self.gain_range)
-            if len(lo_hi) != 2 or not all(isinstance(g, (int, float)) and not isinstance(g, bool) for g in lo_hi) \
-                    or not 0 < lo_hi[0] <= lo_hi[1]:
+            lo_hi = list(self.gain_range) if isinstance(self.gain_range, (list, tuple)) else []
+            if len(lo_hi) != 2:
                 raise ValueError(f"gain_range={self.gain_range!r} must be [low, high] with 0 < low <= high.")
-            self.gain_range = [float(g) for g in lo_hi]
-        if isinstance(self.gain_prob, bool) or not isinstance(self.gain_prob, (int, float)) or not 0 <= self.gain_prob <= 1:
-            raise ValueError(f"gain_prob={self.gain_prob!r} must be a number in [0, 1].")
+            hint = "gain_range is [low, high] with 0 < low <= high."
+            low = check_real("gain_range[0]", lo_hi[0], lo=0, lo_open=True, hint=hint)
+            self.gain_range = [low, check_real("gain_range[1]", lo_hi[1], lo=low, hint=hint)]
+        self.gain_prob = check_real("gain_prob", self.gain_prob, lo=0, hi=1)
         if not isinstance(self.extra_dirs, list) or not all(isinstance(d, str) for d in self.extra_dirs):
             raise ValueError(f"extra_dirs={self.extra_dirs!r} must be a list of folder paths.")
-        if not isinstance(self.keep_epochs, bool):
-            raise ValueError(f"keep_epochs={self.keep_epochs!r} must be true or false.")
+        check_bool("keep_epochs", self.keep_epochs, hint="true or false in the config.")
         if self.crop_size and self.crop_size < self.patch_size:
             raise ValueError(f"crop_size={self.crop_size} is smaller than patch_size={self.patch_size}.")
         unknown = set(self.weights) - set(DEFAULT_WEIGHTS)
