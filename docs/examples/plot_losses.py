@@ -18,6 +18,7 @@ from skdce.data import low_light_sample
 from skdce.losses import (
     DEFAULT_WEIGHTS,
     LossTerms,
+    adaptive_color_loss,
     adaptive_exposure_loss,
     color_constancy_loss,
     exposure_control_loss,
@@ -97,13 +98,16 @@ fig.colorbar(im, ax=axes, label="patch mean - E")
 # distance to that target.
 #
 # The curves below are the target of a uniform 16x16 patch of mean ``m`` in
-# surroundings of brightness ``c``, with the defaults ``level=0.43`` and
-# ``level_high=0.7``.
+# surroundings of brightness ``c``, with the bundled recipe's ``level=0.45``,
+# ``level_high=0.7`` and ``knee=0.2`` (the lift fades out between the knee and
+# the level, so dim but well-exposed surroundings, ``c = 0.3``, are barely
+# lifted).
 
 m = np.linspace(0.01, 0.99, 50)
 fig, ax = plt.subplots(figsize=(5, 3.6))
 for c in (0.05, 0.15, 0.3, 0.5, 0.85):
-    target = [exposure_target(np.full((16, 16, 3), v), np.full((16, 16), c))[0, 0, 0] for v in m]
+    target = [exposure_target(np.full((16, 16, 3), v), np.full((16, 16), c), level=0.45, knee=0.2)[0, 0, 0]
+              for v in m]
     ax.plot(m, target, label=f"c = {c:g}")
 ax.plot(m, np.full_like(m, 0.6), "k--", lw=0.8, label="fixed level E = 0.6")
 ax.set(xlabel="patch mean of the input m", ylabel="target patch mean", xlim=(0, 1), ylim=(0, 1))
@@ -135,6 +139,16 @@ ax.set_xticks(range(3), ["R", "G", "B"])
 ax.set_ylabel("channel mean")
 ax.legend(fontsize="small")
 fig.tight_layout()
+
+# %%
+# :func:`~skdce.losses.adaptive_color_loss` takes the channel means in linear
+# light and weighs each image by how dark its input was, so the colour of a
+# well-exposed photo is left to the photographer. The same warm cast costs
+# the most in a dark input and nothing in a well-exposed one:
+
+cast = np.zeros((32, 32, 3)) + [0.6, 0.45, 0.35]
+for c in (0.02, 0.2, 0.45):
+    print(f"context {c:4.2f}: adaptive_color_loss = {adaptive_color_loss(cast, np.full((32, 32), c), level=0.45):.5f}")
 
 # %%
 # Spatial consistency and illumination smoothness
