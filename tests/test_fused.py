@@ -1,0 +1,148 @@
+"""The fused graph (skdce/_fused.py) on ONNX Runtime's CPU provider against the host path.
+
+Tolerances (max |fused - host| on [0, 1]), and why:
+
+=====================================  =========  =============================================
+case                                   max diff   reason
+=====================================  =========  =============================================
+full model, ``denoise=0``              1e-6       same network kernels, curves carried in
+                                                  float64 like the compiled kernel (measured 0)
+``zero-dce++``, ``denoise=0``          1e-6       ONNX ``Resize`` vs the host's bilinear
+                                                  upsampler round the alphas differently
+                                                  (measured 2.4e-7)
+any model, ``denoise > 0``             5e-5       the graph's box means sum float32 windows,
+                                                  scipy's run double sums; the guided filter's
+                                                  ``mean(x**2) - mean(x)**2`` cancels in flat
+                                                  regions and amplifies that to about 2e-5
+                                                  (mean below 3e-6 at strength 1.7)
+``precision="fp16"``                   2e-2       the network in float16 (figures on LOL:
+                                                  ``benchmarks/eval_fused.py``)
+=====================================  =========  =============================================
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import skdce
+from skdce._fused import build_fused
+
+MODELS = [m for m in ("zero-dce", "zero-dce-int8", "zero-dce++") if m in skdce.list_models()]
+LOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "lol"
+#: (max, mean) tolerances of the table above
+EXACT, DENOISED = (1e-6, 1e-7), (5e-5, 3e-6)
+
+
+def _compare(image, tol, **kwargs):
+    host = skdce.enhance(image, providers="cpu", fused=False, **kwargs)
+    fused = skdce.enhance(image, providers="cpu", fused=True, **kwargs)
+    assert fused.shape == host.shape and fused.dtype == host.dtype
+    diff = np.abs(fused.astype(np.float64) - host)
+    assert diff.max() <= tol[0], f"max |fused - host| = {diff.max():.3g} > {tol[0]:g}"
+    assert diff.mean() <= tol[1], f"mean |fused - host| = {diff.mean():.3g} > {tol[1]:g}"
+    return fused
+
+
+def _tol(denoise):
+    return DENOISED if denoise else EXACT
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from skimage import data
+
+    return (data.astronaut()[::3, ::3] // 4).astype(np.uint8)  # 171 x 171, dark
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("denoise", [0, 1.0])
+def test_random_float32(model, denoise):
+    rng = np.random.default_rng(1)
+    image = (rng.random((37, 53, 3)) * 0.4).astype(np.float32)
+    _compare(image, _tol(denoise), model=model, denoise=denoise)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("denoise", [0, 1.0])
+def test_real_uint8(model, denoise, astronaut):
+    _compare(astronaut, _tol(denoise), model=model, denoise=denoise)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_gray_rgba_uint16_batch_strength(model, astronaut):
+    rng = np.random.default_rng(2)
+    gray = astronaut[:64, :80].mean(axis=-1).astype(np.uint8)
+    _compare(gray, DENOISED, model=model, channel_axis=None)
+    _compare(gray[None].repeat(2, axis=0), EXACT, model=model, channel_axis=None, denoise=0)
+    rgba = np.concatenate([astronaut[:50, :60], rng.integers(0, 255, (50, 60, 1), np.uint8)], axis=-1)
+    out = _compare(rgba, DENOISED, model=model)
+    np.testing.assert_allclose(out[..., 3], rgba[..., 3] / 255, atol=1e-7, rtol=0)  # passed through
+    _compare(astronaut[:40, :48].astype(np.uint16) * 257, DENOISED, model=model, strength=1.7)
+    batch = (rng.random((3, 29, 31, 3)) * 0.3).astype(np.float32)
+    _compare(batch, DENOISED, model=model, strength=0.5)
+    _compare(batch.astype(np.float16), DENOISED, model=model)
+
+
+@pytest.mark.parametrize("denoise", [0, 1.0])
+def test_tiled(denoise, astronaut):
+    # tiles of 40 on 171 x 171: inner and edge tiles, each with the pipeline's halo
+    fused = _compare(astronaut, _tol(denoise), model="zero-dce", tile_size=40, denoise=denoise)
+    whole = skdce.enhance(astronaut, model="zero-dce", providers="cpu", fused=True, tile_size=None, denoise=denoise)
+    np.testing.assert_allclose(fused, whole, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 3, 3), (5, 1, 3), (3, 9, 1)])
+def test_tiny_images(shape):
+    """Axes shorter than the box radius: the graph's reflection matches scipy's."""
+    rng = np.random.default_rng(3)
+    image = (rng.random(shape) * 0.3).astype(np.float32)
+    for model in MODELS:
+        _compare(image, DENOISED, model=model)
+
+
+@pytest.mark.skipif(not (LOL / "val.txt").is_file(), reason="LOL data not found at ../shared/data/lol")
+def test_lol_images():
+    from skimage import io
+
+    names = (LOL / "val.txt").read_text().split()[:2]
+    for name in names:
+        image = io.imread(LOL / "low" / name)[..., :3]
+        for model in MODELS:
+            _compare(image, DENOISED, model=model)
+
+
+def test_fp16_close():
+    rng = np.random.default_rng(4)
+    image = (rng.random((32, 40, 3)) * 0.3).astype(np.float32)
+    for model in ("zero-dce", "zero-dce++"):
+        ref = skdce.enhance(image, model=model, providers="cpu", fused=True)
+        half = skdce.enhance(image, model=model, providers="cpu", fused=True, precision="fp16")
+        assert np.abs(half - ref).max() < 2e-2
+
+
+def test_graph_io():
+    info = skdce.get_model("zero-dce")
+    model = build_fused(info.path, n_color=3, dtype="uint8", denoise=True)
+    assert [i.name for i in model.graph.input] == ["image", "context", "strength", "noise"]
+    assert [o.name for o in model.graph.output] == ["enhanced"]
+    shared = build_fused(skdce.get_model("zero-dce++").path, shared=True, n_color=1, denoise=False)
+    assert [i.name for i in shared.graph.input] == ["image", "small", "small_context", "strength"]
+
+
+def test_errors():
+    image = np.full((8, 8, 3), 0.1)
+    with pytest.raises(ValueError, match="fused=True computes in float32"):
+        skdce.enhance(image, model="zero-dce", providers="cpu", fused=True)
+    with pytest.raises(ValueError, match="applies to the fused graph"):
+        skdce.enhance(image.astype(np.float32), model="zero-dce", providers="cpu", precision="fp16")
+    with pytest.raises(ValueError, match="precision='bf16' must be one of"):
+        skdce.enhance(image, model="zero-dce", providers="cpu", precision="bf16")
+    with pytest.raises(TypeError, match="fused='yes' must be None"):
+        skdce.enhance(image, model="zero-dce", providers="cpu", fused="yes")
+    if "zero-dce-int8" in MODELS:
+        with pytest.raises(ValueError, match="is quantised"):
+            skdce.enhance(image.astype(np.float32), model="zero-dce-int8", providers="cpu", fused=True,
+                          precision="fp16")
+    # float64 with fused=None stays on the host path: float64 out
+    assert skdce.enhance(image, model="zero-dce", providers="cpu").dtype == np.float64
