@@ -44,6 +44,17 @@ PRECISIONS = ("fp32", "fp16")
 INPUT_TYPES = ("uint8", "uint16", "float32")
 
 
+def _onnx():
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError(
+            "skdce's fused graph (the pipeline on CUDA) is built with the onnx package: pip install 'skdce[gpu]', "
+            "which includes it, or pip install onnx; fused=False keeps the host path."
+        ) from exc
+    return onnx
+
+
 def check_precision(precision) -> str:
     """Validate ``precision`` (``"fp32"`` or ``"fp16"``)."""
     if precision not in PRECISIONS:
@@ -291,7 +302,7 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
     gather the symmetric extension of scipy's ``mode="reflect"`` and average
     it without padding.
     """
-    import onnx
+    onnx = _onnx()
     from onnx import helper
 
     if n_color not in (1, 3):
