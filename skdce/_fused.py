@@ -13,12 +13,13 @@ in between crosses the bus. What stays on the host, and why:
 * the noise level (:func:`skdce.denoise.estimate_noise`): a median of a
   strided sample of at most 2**18 pixels, a few milliseconds on one core;
   it enters the graph as one number per image;
-* the illumination context of the full model and the box-downscaled copy of
-  Zero-DCE++ (with its context): one threaded pass of the compiled box-mean
-  kernel, which sums in double; in float32 on the device, running sums over
-  thousands of pixels would lose about 1e-5, more than every other step.
-  Zero-DCE++'s copy is 1/144 of the image; the full model's context is one
-  float32 plane per tile.
+* the box means of the illumination context (full model) and the
+  box-downscaled copy of Zero-DCE++ (with its context): one threaded pass of
+  the compiled box-mean kernel, which sums in double; in float32 on the
+  device, running sums over thousands of pixels would lose about 1e-5, more
+  than every other step. What crosses the bus is small: the context grids
+  (a few rows, interpolated to full size in the graph) and Zero-DCE++'s
+  copy, 1/144 of the image.
 
 Inputs are ``(N, H, W, c)`` in the image's own dtype (uint8, uint16 or
 float32, colour channels only), so integer images cross the bus at their own
@@ -34,6 +35,7 @@ import threading
 import numpy as np
 
 from ._runtime import _ort, logger
+from ._context import CONTEXT_GRIDS
 from .denoise import COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, LUMA_EPS, LUMA_RADIUS
 
 __all__ = ["build_fused", "FusedSession", "get_fused_session", "PRECISIONS"]
@@ -180,6 +182,25 @@ def _net_rgb(g: _Graph, x32: str, n_color: int) -> str:
     return x32 if n_color == 3 else g.op("Expand", x32, g.const([1, 3, 1, 1], np.int64))
 
 
+def _context(g: _Graph, n_grids: int) -> str:
+    """The illumination context from its grids, as :class:`skdce._context.ContextMap` computes it.
+
+    Each grid arrives interpolated along the columns already (``context_cols``:
+    a few rows of the tile's width, :class:`skdce._resample.BilinearUpsampler`'s
+    ``cols``); the rows are interpolated here, ``(c[i1] - c[i0]) * wy + c[i0]``,
+    the same two roundings as the host's ``diff * wy + cols``, and the grids'
+    maximum taken.
+    """
+    out = None
+    for k in range(n_grids):
+        cols, rows = f"context_cols{k}", f"context_rows{k}"
+        c0 = g.op("Gather", cols, g.op("Gather", rows, g.const(0, np.int64), axis=0), axis=2)
+        c1 = g.op("Gather", cols, g.op("Gather", rows, g.const(1, np.int64), axis=0), axis=2)
+        up = g.op("Add", g.op("Mul", g.op("Sub", c1, c0), f"context_wy{k}"), c0)
+        out = up if out is None else g.op("Max", out, up)
+    return out
+
+
 def _finish_alphas(g: _Graph, a: str, strength: str, n_color: int) -> str:
     """Scale by ``strength``, clip to [-1, 1]; gray images take the mean of the R, G, B maps."""
     a = g.op("Clip", g.op("Mul", a, strength), g.const(-1.0), g.const(1.0))
@@ -286,10 +307,11 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
     Returns
     -------
     onnx.ModelProto
-        Inputs ``image`` ``(N, H, W, c)`` of ``dtype``; ``context``
-        ``(N, 1, H, W)`` float32 (full model), or ``small`` ``(N, h, w, c)``
-        and ``small_context`` ``(N, 1, h, w)`` float32 (shared curve);
-        ``strength`` (a float32 scalar); with ``denoise``, ``noise`` ``(N,)``
+        Inputs ``image`` ``(N, H, W, c)`` of ``dtype``; ``small``
+        ``(N, h, w, c)`` and ``small_context`` ``(N, 1, h, w)`` float32
+        (shared curve);
+        ``context_cols{k}``, ``context_rows{k}``, ``context_wy{k}`` per
+        context grid (full model: see :func:`_context`); ``strength`` (a float32 scalar); with ``denoise``, ``noise`` ``(N,)``
         float32, the denoiser strength times the image's noise level. Output
         ``enhanced`` ``(N, H, W, c)`` float32.
 
@@ -325,9 +347,14 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
         small = g.op("Transpose", "small", perm=[0, 3, 1, 2])
         alphas = _network(g, net, precision, _net_rgb(g, small, n_color), "small_context")
     else:
+        context = ""
         if has_context:
-            inputs.append(helper.make_tensor_value_info("context", T.FLOAT, ["N", 1, "H", "W"]))
-        alphas = _network(g, net, precision, _net_rgb(g, x32, n_color), "context")
+            for k in range(len(CONTEXT_GRIDS)):
+                inputs += [helper.make_tensor_value_info(f"context_cols{k}", T.FLOAT, ["N", 1, f"g{k}", "W"]),
+                           helper.make_tensor_value_info(f"context_rows{k}", T.INT64, [2, "H"]),
+                           helper.make_tensor_value_info(f"context_wy{k}", T.FLOAT, [1, 1, "H", 1])]
+            context = _context(g, len(CONTEXT_GRIDS))
+        alphas = _network(g, net, precision, _net_rgb(g, x32, n_color), context)
     inputs.append(helper.make_tensor_value_info("strength", T.FLOAT, []))
     if shared:
         a = _finish_alphas(g, alphas, "strength", n_color)
@@ -450,6 +477,20 @@ def _input_type(dtype: np.dtype) -> str:
     return dtype.name if dtype.name in INPUT_TYPES else "float32"
 
 
+def _context_feeds(context, b0, b1, r0, r1, c0, c1) -> dict:
+    """The context inputs of images ``b0:b1``, rows ``r0:r1``, columns ``c0:c1`` (see :func:`_context`)."""
+    if context is None:
+        return {}
+    feeds = {}
+    for k, up in enumerate(context._ups):
+        i0 = up.i0[r0:r1]
+        i1 = np.minimum(i0 + 1, up.cols.shape[1] - 1)  # where i1 == i0 the weight is 0
+        feeds[f"context_cols{k}"] = np.ascontiguousarray(np.moveaxis(up.cols[b0:b1, :, c0:c1], -1, 1))
+        feeds[f"context_rows{k}"] = np.stack([i0, i1]).astype(np.int64)
+        feeds[f"context_wy{k}"] = np.ascontiguousarray(up.wy[r0:r1, 0, 0], np.float32).reshape(1, 1, -1, 1)
+    return feeds
+
+
 #: Pixels per graph run when whole images are batched (a 2048 x 2048 tile's worth).
 _RUN_PIXELS = 2048 * 2048
 
@@ -494,8 +535,7 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
         for b0 in range(0, n, per_run):
             b1 = min(n, b0 + per_run)
             f = feeds(b0, b1, 0, h, 0, w)
-            if p.context is not None:
-                f["context"] = np.stack([p.context.block(b, 0, h, 0, w) for b in range(b0, b1)])[:, None]
+            f.update(_context_feeds(p.context, b0, b1, 0, h, 0, w))
             dst[b0:b1, ..., :nc] = session.run(f)
         return
     halo = HALO + (DENOISE_HALO if amount else 0)
@@ -503,6 +543,5 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
         for y0, y1, x0, x1 in _tiles(h, w, tile):
             r0, r1, c0, c1 = max(0, y0 - halo), min(h, y1 + halo), max(0, x0 - halo), min(w, x1 + halo)
             f = feeds(b, b + 1, r0, r1, c0, c1)
-            if p.context is not None:
-                f["context"] = p.context.block(b, r0, r1, c0, c1)[None, None]
+            f.update(_context_feeds(p.context, b, b + 1, r0, r1, c0, c1))
             dst[b, y0:y1, x0:x1, :nc] = session.run(f)[0, y0 - r0 : y1 - r0, x0 - c0 : x1 - c0]

@@ -124,7 +124,8 @@ def test_fp16_close():
 def test_graph_io():
     info = skdce.get_model("zero-dce")
     model = build_fused(info.path, n_color=3, dtype="uint8", denoise=True)
-    assert [i.name for i in model.graph.input] == ["image", "context", "strength", "noise"]
+    assert [i.name for i in model.graph.input] == ["image", "context_cols0", "context_rows0", "context_wy0",
+                                                  "context_cols1", "context_rows1", "context_wy1", "strength", "noise"]
     assert [o.name for o in model.graph.output] == ["enhanced"]
     shared = build_fused(skdce.get_model("zero-dce++").path, shared=True, n_color=1, denoise=False)
     assert [i.name for i in shared.graph.input] == ["image", "small", "small_context", "strength"]
