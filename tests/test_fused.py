@@ -15,6 +15,11 @@ any model, ``denoise > 0``             5e-5       the graph's box means sum floa
                                                   ``mean(x**2) - mean(x)**2`` cancels in flat
                                                   regions and amplifies that to about 2e-5
                                                   (mean below 3e-6 at strength 1.7)
+LOL images, both paths against a       1.5x the   where the noise map is 0 beside amplified
+float64 evaluation                     host's     pixels the filter divides by variances near
+                                       error      its 1e-12 regulariser: both float32 paths
+                                                  differ from float64 by ~1e-2 at a few pixels
+                                                  of LOL 700.png (host 1.2e-2, fused 1.1e-2)
 ``precision="fp16"``                   2e-2       the network in float16 (figures on LOL:
                                                   ``benchmarks/eval_fused.py``)
 =====================================  =========  =============================================
@@ -103,13 +108,26 @@ def test_tiny_images(shape):
 
 @pytest.mark.skipif(not (LOL / "val.txt").is_file(), reason="LOL data not found at ../shared/data/lol")
 def test_lol_images():
+    """Against a float64 evaluation of the pipeline: the fused graph is no further from it than the host path.
+
+    700.png has pixels where the curve does not amplify (noise map 0) beside
+    ones where it does: there the guided filter divides by window variances
+    near its 1e-12 regulariser, below float32 resolution, and both float32
+    evaluations differ from float64 by about 1e-2 at a few dozen pixels.
+    """
     from skimage import io
 
-    names = (LOL / "val.txt").read_text().split()[:2]
-    for name in names:
+    names = (LOL / "val.txt").read_text().split()
+    for name in [names[0]] + (["700.png"] if "700.png" in names else []):
         image = io.imread(LOL / "low" / name)[..., :3]
         for model in MODELS:
-            _compare(image, DENOISED, model=model)
+            ref = skdce.enhance(image / 255.0, model=model, providers="cpu")  # float64 curves and denoiser
+            err = {}
+            for fused in (False, True):
+                out = skdce.enhance(image, model=model, providers="cpu", fused=fused)
+                err[fused] = np.abs(out - ref)
+            assert err[True].max() <= max(1.5 * err[False].max(), DENOISED[0]), (name, model)
+            assert err[True].mean() <= max(1.5 * err[False].mean(), DENOISED[1]), (name, model)
 
 
 def test_fp16_close():
