@@ -139,12 +139,14 @@ class _Graph:
         return self.op("AveragePool", cols, kernel_shape=[1, k])
 
 
-def _network(g: _Graph, net, precision: str, image: str, context: str) -> str:
-    """Append the network ``net`` (an ``onnx.ModelProto``, names prefixed ``net/``) to ``g``; return its alphas."""
+def _network(g: _Graph, net, path, precision: str, image: str, context: str) -> str:
+    """Append the network ``net`` (the ``onnx.ModelProto`` of ``path``, names prefixed ``net/``) to ``g``.
+
+    Returns the name of its float32 alpha output.
+    """
     import onnx
     from onnx import compose, numpy_helper
 
-    path = net.graph.name
     net = compose.add_prefix(net, "net/")
     graph = net.graph
     inits = list(graph.initializer)
@@ -333,7 +335,6 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
         raise ValueError(f"dtype={dtype!r} must be one of {', '.join(INPUT_TYPES)}.")
     check_precision(precision)
     net = onnx.load(str(path))
-    net.graph.name = str(path)  # for messages
     has_context = len(net.graph.input) > 1
     g = _Graph()
     T = g.T
@@ -345,7 +346,7 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
         if has_context:
             inputs.append(helper.make_tensor_value_info("small_context", T.FLOAT, ["N", 1, "h", "w"]))
         small = g.op("Transpose", "small", perm=[0, 3, 1, 2])
-        alphas = _network(g, net, precision, _net_rgb(g, small, n_color), "small_context")
+        alphas = _network(g, net, path, precision, _net_rgb(g, small, n_color), "small_context")
     else:
         context = ""
         if has_context:
@@ -354,7 +355,7 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
                            helper.make_tensor_value_info(f"context_rows{k}", T.INT64, [2, "H"]),
                            helper.make_tensor_value_info(f"context_wy{k}", T.FLOAT, [1, 1, "H", 1])]
             context = _context(g, len(CONTEXT_GRIDS))
-        alphas = _network(g, net, precision, _net_rgb(g, x32, n_color), context)
+        alphas = _network(g, net, path, precision, _net_rgb(g, x32, n_color), context)
     inputs.append(helper.make_tensor_value_info("strength", T.FLOAT, []))
     if shared:
         a = _finish_alphas(g, alphas, "strength", n_color)
@@ -398,6 +399,8 @@ class FusedSession:
         Intra-op threads.
     required : bool
         Whether providers that ONNX Runtime drops while loading raise (else a logged warning).
+    label : str
+        The model, for messages and the ``skdce`` logger.
     """
 
     def __init__(self, model, providers, threads, required, label):
