@@ -165,3 +165,18 @@ def test_errors():
                           precision="fp16")
     # float64 with fused=None stays on the host path: float64 out
     assert skdce.enhance(image, model="zero-dce", providers="cpu").dtype == np.float64
+
+
+def test_default_wiring(monkeypatch, astronaut):
+    """fused=None: the host path where the network runs on the CPU, the fused graph where it runs on CUDA."""
+    from skdce import _runtime
+
+    img = astronaut[:48, :64]
+    host = skdce.enhance(img, model="zero-dce", providers="cpu", fused=False)
+    fused = skdce.enhance(img, model="zero-dce", providers="cpu", fused=True)
+    assert not np.array_equal(host, fused)  # the denoiser's roundings tell the two paths apart
+    np.testing.assert_array_equal(skdce.enhance(img, model="zero-dce", providers="cpu"), host)
+    monkeypatch.setattr(_runtime.Session, "on_gpu", property(lambda self: True))  # as a CUDA session reports
+    np.testing.assert_array_equal(skdce.enhance(img, model="zero-dce", providers="cpu"), fused)
+    # float64 stays on the host path (float64 arithmetic) even there
+    assert skdce.enhance(img / 255.0, model="zero-dce", providers="cpu").dtype == np.float64
