@@ -203,6 +203,23 @@ def _context(g: _Graph, n_grids: int) -> str:
     return out
 
 
+def _upsample(g: _Graph, a: str) -> str:
+    """Bilinear (half-pixel) upsampling of the shared maps to the image or tile, from host taps.
+
+    The arithmetic of :class:`skdce._resample.BilinearUpsampler`:
+    ``cols = a[j0] * (1 - wx) + a[j1] * wx``, then ``(cols[i1] - cols[i0]) * wy + cols[i0]``
+    (``up_cols`` holds ``j0; j1``, ``up_rows`` ``i0; i1``), so a tile takes
+    its own taps and the maps equal the host's bit for bit.
+    """
+    zero, one = g.const(0, np.int64), g.const(1, np.int64)
+    left = g.op("Gather", a, g.op("Gather", "up_cols", zero, axis=0), axis=3)
+    right = g.op("Gather", a, g.op("Gather", "up_cols", one, axis=0), axis=3)
+    cols = g.op("Add", g.op("Mul", left, g.op("Sub", g.const(1.0), "up_wx")), g.op("Mul", right, "up_wx"))
+    c0 = g.op("Gather", cols, g.op("Gather", "up_rows", zero, axis=0), axis=2)
+    c1 = g.op("Gather", cols, g.op("Gather", "up_rows", one, axis=0), axis=2)
+    return g.op("Add", g.op("Mul", g.op("Sub", c1, c0), "up_wy"), c0)
+
+
 def _finish_alphas(g: _Graph, a: str, strength: str, n_color: int) -> str:
     """Scale by ``strength``, clip to [-1, 1]; gray images take the mean of the R, G, B maps."""
     a = g.op("Clip", g.op("Mul", a, strength), g.const(-1.0), g.const(1.0))
@@ -358,9 +375,11 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
         alphas = _network(g, net, path, precision, _net_rgb(g, x32, n_color), context)
     inputs.append(helper.make_tensor_value_info("strength", T.FLOAT, []))
     if shared:
-        a = _finish_alphas(g, alphas, "strength", n_color)
-        size = g.op("Shape", raw)
-        a = g.op("Resize", a, "", "", size, mode="linear", coordinate_transformation_mode="half_pixel")
+        inputs += [helper.make_tensor_value_info("up_rows", T.INT64, [2, "H"]),
+                   helper.make_tensor_value_info("up_wy", T.FLOAT, [1, 1, "H", 1]),
+                   helper.make_tensor_value_info("up_cols", T.INT64, [2, "W"]),
+                   helper.make_tensor_value_info("up_wx", T.FLOAT, [1, 1, 1, "W"])]
+        a = _upsample(g, _finish_alphas(g, alphas, "strength", n_color))
         y = _curves_shared(g, raw, x32, dtype, a, iterations)
         mean_maps = [a if n_color == 1 else g.mean3(a)]
     else:
@@ -501,12 +520,13 @@ _RUN_PIXELS = 2048 * 2048
 def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) -> None:
     """Write the enhanced colour channels of ``p.src`` into ``dst`` with the fused graph.
 
-    ``p`` is :class:`skdce._enhance._Prepared`. The full model runs tile by
-    tile, each tile with the pipeline's halo (the network's 7 pixels and,
-    when denoising, :data:`~skdce.denoise.DENOISE_HALO`), so the result does
-    not depend on the tiling; images that fit in one tile run several to a
-    graph call. Zero-DCE++ runs whole images (its network sees the small
-    copy; the curves and the denoiser are memory-bound on the device).
+    ``p`` is :class:`skdce._enhance._Prepared`. Images run tile by tile
+    (``p.tile``), each tile with the pipeline's halo: the full model's
+    network needs 7 pixels, the denoiser :data:`~skdce.denoise.DENOISE_HALO`;
+    Zero-DCE++'s network sees the whole small copy in every tile (1/144 of
+    the pixels) and each tile upsamples its own part of the maps. The result
+    does not depend on the tiling. Images that fit in one tile run several
+    to a graph call.
     """
     from ._enhance import HALO, _tiles
     from .curves import _executor
@@ -528,26 +548,48 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
         return f
 
     if p.shared:
-        for b, (small, ctx) in enumerate(p.small_inputs()):
-            f = feeds(b, b + 1, 0, h, 0, w)
-            f["small"] = np.ascontiguousarray(small, dtype=np.float32)
-            if ctx is not None:
-                f["small_context"] = ctx[None, None]
-            dst[b, ..., :nc] = session.run(f)[0]
-        return
+        smalls = p.small_inputs()
+        sh, sw = smalls[0][0].shape[1:3]
+        rows, cols = _taps(sh, h, True), _taps(sw, w, False)
+
+        def extra(b0, b1, r0, r1, c0, c1):
+            f = {"small": np.ascontiguousarray(np.concatenate([smalls[b][0] for b in range(b0, b1)]), np.float32),
+                 "up_rows": rows[0][:, r0:r1], "up_wy": rows[1][r0:r1].reshape(1, 1, -1, 1),
+                 "up_cols": cols[0][:, c0:c1], "up_wx": cols[1][c0:c1].reshape(1, 1, 1, -1)}
+            if smalls[0][1] is not None:
+                f["small_context"] = np.stack([smalls[b][1] for b in range(b0, b1)])[:, None]
+            return f
+
+        halo = DENOISE_HALO if amount else 0  # the network sees the whole small copy in every tile
+    else:
+
+        def extra(b0, b1, r0, r1, c0, c1):
+            return _context_feeds(p.context, b0, b1, r0, r1, c0, c1)
+
+        halo = HALO + (DENOISE_HALO if amount else 0)
     tile = p.tile
     if tile is None or tile >= max(h, w):  # whole images, several per run
         per_run = max(1, _RUN_PIXELS // (h * w))
         for b0 in range(0, n, per_run):
             b1 = min(n, b0 + per_run)
             f = feeds(b0, b1, 0, h, 0, w)
-            f.update(_context_feeds(p.context, b0, b1, 0, h, 0, w))
+            f.update(extra(b0, b1, 0, h, 0, w))
             dst[b0:b1, ..., :nc] = session.run(f)
         return
-    halo = HALO + (DENOISE_HALO if amount else 0)
     for b in range(n):
         for y0, y1, x0, x1 in _tiles(h, w, tile):
             r0, r1, c0, c1 = max(0, y0 - halo), min(h, y1 + halo), max(0, x0 - halo), min(w, x1 + halo)
             f = feeds(b, b + 1, r0, r1, c0, c1)
-            f.update(_context_feeds(p.context, b, b + 1, r0, r1, c0, c1))
+            f.update(extra(b, b + 1, r0, r1, c0, c1))
             dst[b, y0:y1, x0:x1, :nc] = session.run(f)[0, y0 - r0 : y1 - r0, x0 - c0 : x1 - c0]
+
+
+def _taps(n_in: int, n_out: int, rows: bool):
+    """``(2, n_out)`` int64 source indices ``i0; i1`` and ``(n_out,)`` float32 weights of
+    :class:`skdce._resample.BilinearUpsampler` (whose row weights are 0 where ``i1 == i0``)."""
+    from ._resample import _taps as taps
+
+    i0, i1, wt = taps(n_in, n_out)
+    if rows:
+        wt = np.where(i1 > i0, wt, 0)
+    return np.stack([i0, i1]).astype(np.int64), wt.astype(np.float32)

@@ -7,9 +7,8 @@ case                                   max diff   reason
 =====================================  =========  =============================================
 full model, ``denoise=0``              1e-6       same network kernels, curves carried in
                                                   float64 like the compiled kernel (measured 0)
-``zero-dce++``, ``denoise=0``          1e-6       ONNX ``Resize`` vs the host's bilinear
-                                                  upsampler round the alphas differently
-                                                  (measured 2.4e-7)
+``zero-dce++``, ``denoise=0``          1e-6       the graph upsamples the alphas with the host
+                                                  upsampler's taps and roundings (measured 0)
 any model, ``denoise > 0``             5e-5       the graph's box means sum float32 windows,
                                                   scipy's run double sums; the guided filter's
                                                   ``mean(x**2) - mean(x)**2`` cancels in flat
@@ -89,11 +88,12 @@ def test_gray_rgba_uint16_batch_strength(model, astronaut):
     _compare(batch.astype(np.float16), DENOISED, model=model)
 
 
+@pytest.mark.parametrize("model", ["zero-dce", "zero-dce++"])
 @pytest.mark.parametrize("denoise", [0, 1.0])
-def test_tiled(denoise, astronaut):
+def test_tiled(model, denoise, astronaut):
     # tiles of 40 on 171 x 171: inner and edge tiles, each with the pipeline's halo
-    fused = _compare(astronaut, _tol(denoise), model="zero-dce", tile_size=40, denoise=denoise)
-    whole = skdce.enhance(astronaut, model="zero-dce", providers="cpu", fused=True, tile_size=None, denoise=denoise)
+    fused = _compare(astronaut, _tol(denoise), model=model, tile_size=40, denoise=denoise)
+    whole = skdce.enhance(astronaut, model=model, providers="cpu", fused=True, tile_size=None, denoise=denoise)
     np.testing.assert_allclose(fused, whole, atol=1e-6, rtol=0)
 
 
@@ -146,7 +146,8 @@ def test_graph_io():
                                                   "context_cols1", "context_rows1", "context_wy1", "strength", "noise"]
     assert [o.name for o in model.graph.output] == ["enhanced"]
     shared = build_fused(skdce.get_model("zero-dce++").path, shared=True, n_color=1, denoise=False)
-    assert [i.name for i in shared.graph.input] == ["image", "small", "small_context", "strength"]
+    assert [i.name for i in shared.graph.input] == ["image", "small", "small_context", "strength", "up_rows",
+                                                    "up_wy", "up_cols", "up_wx"]
 
 
 def test_errors():
