@@ -227,8 +227,11 @@ class _Prepared:
         return np.ascontiguousarray(np.stack(maps), dtype=np.float32)
 
     def small_inputs(self, smalls=None):
-        """``[(small, context)]`` per image of a shared-curve model: the ``(1, h, w, c)``
-        downscaled image in [0, 1] and its ``(h, w)`` context (None for models without one)."""
+        """The network inputs of a shared-curve model, one ``(small, context)`` pair per image.
+
+        ``small`` is the ``(1, h, w, c)`` downscaled image in [0, 1] (or one of
+        ``smalls``), ``context`` its ``(h, w)`` context (None for models without one).
+        """
         if smalls is None:
             n, h, w, _ = self.src.shape
             size = small_size(h, w, self.scale)

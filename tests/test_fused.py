@@ -181,3 +181,19 @@ def test_default_wiring(monkeypatch, astronaut):
     np.testing.assert_array_equal(skdce.enhance(img, model="zero-dce", providers="cpu"), fused)
     # float64 stays on the host path (float64 arithmetic) even there
     assert skdce.enhance(img / 255.0, model="zero-dce", providers="cpu").dtype == np.float64
+
+
+@pytest.mark.parametrize("model", ["zero-dce", "zero-dce++"])
+def test_user_model_without_context(tmp_path, model):
+    """A user network with the image as its only input (its context made inside it)."""
+    import onnx
+    from onnx import helper
+
+    proto = onnx.load(str(skdce.get_model(model).path))
+    context = [i for i in proto.graph.input if i.name == "context"][0]
+    proto.graph.input.remove(context)
+    proto.graph.node.insert(0, helper.make_node("ReduceMean", ["image"], ["context"], axes=[1], keepdims=1))
+    path = tmp_path / "one_input.onnx"
+    onnx.save(proto, str(path))
+    rng = np.random.default_rng(5)
+    _compare((rng.random((30, 41, 3)) * 0.3).astype(np.float32), DENOISED, model=str(path))
