@@ -192,7 +192,8 @@ class _Prepared:
         verify(self.info)
         self.session = get_session(self.info.path, providers, num_threads)
         self.num_threads = num_threads
-        if self.tile == "auto":
+        self.auto_tile = self.tile == "auto"
+        if self.auto_tile:
             self.tile = AUTO_TILE["cuda" if self.session.on_gpu else "cpu"]
         if self.info.shared_curve is None or self.info.n_maps != self.session.n_maps:
             if self.session.n_maps not in (3, 3 * self.info.iterations):

@@ -524,11 +524,13 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
     (``p.tile``), each tile with the pipeline's halo: the full model's
     network needs 7 pixels, the denoiser :data:`~skdce.denoise.DENOISE_HALO`;
     Zero-DCE++'s network sees the whole small copy in every tile (1/144 of
-    the pixels) and each tile upsamples its own part of the maps. The result
+    the pixels) and each tile upsamples its own part of the maps; as every
+    tile reruns that network, its ``tile_size="auto"`` is 2048 on every
+    provider. The result
     does not depend on the tiling. Images that fit in one tile run several
     to a graph call.
     """
-    from ._enhance import HALO, _tiles
+    from ._enhance import AUTO_TILE, HALO, _tiles
     from .curves import _executor
     from .denoise import DENOISE_HALO, noise_level
 
@@ -561,13 +563,14 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
             return f
 
         halo = DENOISE_HALO if amount else 0  # the network sees the whole small copy in every tile
+        tile = AUTO_TILE["cuda"] if p.auto_tile else p.tile  # each tile reruns the small network
     else:
 
         def extra(b0, b1, r0, r1, c0, c1):
             return _context_feeds(p.context, b0, b1, r0, r1, c0, c1)
 
         halo = HALO + (DENOISE_HALO if amount else 0)
-    tile = p.tile
+        tile = p.tile
     if tile is None or tile >= max(h, w):  # whole images, several per run
         per_run = max(1, _RUN_PIXELS // (h * w))
         for b0 in range(0, n, per_run):
