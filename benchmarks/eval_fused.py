@@ -1,6 +1,6 @@
 """The fused graph against the host path: LOL validation figures (fp32, fp16) and CPU times, side by side.
 
-Run: python benchmarks/eval_fused.py [--lol ../shared/data/lol] [--limit N] [--repeats 5] [--skip-lol]
+Run: python benchmarks/eval_fused.py [--lol ../shared/data/lol] [--limit N] [--repeats 5] [--skip-lol] [--models a,b]
 
 1. For each float model, mean PSNR / SSIM over the LOL validation images
    (as ``eval_lol.py``: 8-bit RGB, ``enhance()`` defaults) of the host path
@@ -65,11 +65,11 @@ def low_light(h, w, seed=0):
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
-def cpu_times(repeats, results):
+def cpu_times(repeats, models, results):
     print(f"\n== 2. CPU medians over {repeats} alternating repeats, ratio = fused / host")
     for h, w in [(400, 600), (900, 1200)]:
         img = low_light(h, w)
-        for model in skdce.list_models():
+        for model in models:
             for denoise in (1.0, 0):
                 runs = {v: (lambda kw=kw: skdce.enhance(img, model=model, providers="cpu", denoise=denoise, **kw))
                         for v, kw in list(VARIANTS.items())[:2]}
@@ -97,13 +97,14 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--skip-lol", action="store_true")
     p.add_argument("--skip-times", action="store_true")
+    p.add_argument("--models", default=",".join(skdce.list_models()), help="models timed in section 2")
     p.add_argument("--json")
     args = p.parse_args()
     results = {}
     if not args.skip_lol:
         lol_figures(Path(args.lol), args.limit, results)
     if not args.skip_times:
-        cpu_times(args.repeats, results)
+        cpu_times(args.repeats, args.models.split(","), results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 
