@@ -448,14 +448,20 @@ class FusedSession:
         self.on_gpu = self.providers[0] == "CUDAExecutionProvider"
         logger.info("skdce: fused graph of %s with providers %s", label, ", ".join(self.providers))
 
-    def run(self, feeds: dict) -> np.ndarray:
-        """Run on host arrays; on CUDA each input is uploaded once and the output downloaded once."""
-        if not self.on_gpu:
-            return self.session.run(["enhanced"], feeds)[0]
+    def run(self, feeds: dict, out: np.ndarray | None = None) -> np.ndarray:
+        """Run on host arrays; on CUDA each input is uploaded once and the output downloaded once.
+
+        ``out``, a C-contiguous float32 array of the output's shape, receives
+        the result directly (no host-side copy); otherwise a new array is returned.
+        """
         binding = self.session.io_binding()
         for name, value in feeds.items():
             binding.bind_cpu_input(name, value)
-        binding.bind_output("enhanced", "cuda")
+        if out is not None and out.dtype == np.float32 and out.flags.c_contiguous:
+            binding.bind_output("enhanced", "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
+            self.session.run_with_iobinding(binding)
+            return out
+        binding.bind_output("enhanced", "cuda" if self.on_gpu else "cpu")
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
 
@@ -577,7 +583,10 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
             b1 = min(n, b0 + per_run)
             f = feeds(b0, b1, 0, h, 0, w)
             f.update(extra(b0, b1, 0, h, 0, w))
-            dst[b0:b1, ..., :nc] = session.run(f)
+            target = dst[b0:b1, ..., :nc]
+            result = session.run(f, out=target)  # written in place where dst has no alpha channel
+            if result is not target:
+                target[...] = result
         return
     for b in range(n):
         for y0, y1, x0, x1 in _tiles(h, w, tile):
