@@ -9,13 +9,15 @@ run, side by side:
 1. the providers that ``providers="cuda"`` and ``"auto"`` resolve to, and the
    ones the loaded ONNX Runtime session really runs (``Session.providers``);
    also ``"auto"`` in a subprocess that sees no GPU (CUDA_VISIBLE_DEVICES="");
-2. max |CUDA - CPU| of ``enhance`` and ``estimate_curves`` per model, on a
-   600x400 image, an odd 17x33 one and a 1001x777 one (several tiles);
+2. max |CUDA - CPU| of ``enhance`` (the fused graph, and ``fused=False``)
+   and ``estimate_curves`` per model, on a 600x400 image, an odd 17x33 one
+   and a 1001x777 one (several tiles);
 3. where ONNX Runtime places each model's nodes on CUDA (from its profiler):
    the int8 model's quantized operators may stay on the CPU;
 4. medians of ``enhance`` per model and size, CUDA vs CPU (ratio = CPU time /
    CUDA time, above 1 means CUDA is faster), the first CUDA call on a new size
-   (cuDNN's algorithm search) apart, ``zero-dce`` on CUDA with
+   (cuDNN's algorithm search) apart, CUDA with ``fused=False`` (network on
+   the GPU, curves and denoiser on the host), ``zero-dce`` on CUDA with
    ``tile_size=None`` (one network run per image), and eager PyTorch of the
    same network on the GPU (host-to-host, like ``enhance``) where torch has
    CUDA;
@@ -66,6 +68,7 @@ except ImportError:  # pragma: no cover - torch is optional here
 import onnxruntime as ort
 
 import skdce
+from skdce._context import illumination_context
 from skdce._fused import get_fused_session
 from skdce._runtime import get_session, resolve_providers
 
@@ -116,6 +119,14 @@ def device_name():
         return "no GPU (nvidia-smi not found)"
 
 
+def net_feeds(session, x):
+    """The feeds of a bare network session: the NCHW image and, where it takes one, its illumination context."""
+    feeds = {session.get_inputs()[0].name: x}
+    if len(session.get_inputs()) > 1:
+        feeds[session.get_inputs()[1].name] = illumination_context(np.ascontiguousarray(x.transpose(0, 2, 3, 1)))[:, None]
+    return feeds
+
+
 def check_providers(results):
     print("\n== 1. providers")
     for req in [GPU_ALIAS, "auto"]:
@@ -153,19 +164,22 @@ def check_outputs(models, results):
         img = low_light(h, w, seed=1)
         for m in models:
             out = {p: skdce.enhance(img, model=m, providers=p) for p in ("cpu", GPU_ALIAS)}
+            unfused = skdce.enhance(img, model=m, providers=GPU_ALIAS, fused=False)
             maps = {p: skdce.estimate_curves(img, model=m, providers=p) for p in ("cpu", GPU_ALIAS)}
             d_img = float(np.abs(out[GPU_ALIAS] - out["cpu"]).max())
+            d_unfused = float(np.abs(unfused - out["cpu"]).max())
             d_map = float(np.abs(maps[GPU_ALIAS] - maps["cpu"]).max())
-            print(f"  {m:14s} {w}x{h}: enhance {d_img:.2e}   estimate_curves {d_map:.2e}")
-            results[f"diff {m} {w}x{h}"] = {"enhance": d_img, "estimate_curves": d_map}
+            print(f"  {m:14s} {w}x{h}: enhance (fused) {d_img:.2e}   enhance fused=False {d_unfused:.2e}   "
+                  f"estimate_curves {d_map:.2e}")
+            results[f"diff {m} {w}x{h}"] = {"enhance": d_img, "enhance_unfused": d_unfused, "estimate_curves": d_map}
     # The network alone, with ONNX Runtime's TF32 convolutions on (its default) and off.
     path = str(skdce.get_model("zero-dce").path)
     x = low_light(400, 600, seed=1).astype(np.float32).transpose(2, 0, 1)[None] / 255
     cpu = ort.InferenceSession(path, providers=[CPU])
-    ref = cpu.run(None, {cpu.get_inputs()[0].name: x})[0]
+    ref = cpu.run(None, net_feeds(cpu, x))[0]
     for tf32 in ("1", "0"):
         s = ort.InferenceSession(path, providers=[(GPU, {"use_tf32": tf32}) if GPU == CUDA else GPU, CPU])
-        y = s.run(None, {s.get_inputs()[0].name: x})[0]
+        y = s.run(None, net_feeds(s, x))[0]
         d = float(np.abs(y - ref).max())
         print(f"  zero-dce network alone, 600x400, CUDA use_tf32={tf32}: max |alpha CUDA - CPU| {d:.2e}")
         results[f"diff zero-dce network use_tf32={tf32}"] = d
@@ -179,7 +193,7 @@ def node_placement(path, providers, x):
     with tempfile.TemporaryDirectory() as tmp:
         opts.profile_file_prefix = os.path.join(tmp, "prof")
         s = ort.InferenceSession(str(path), sess_options=opts, providers=list(providers))
-        feed = {s.get_inputs()[0].name: x}
+        feed = net_feeds(s, x)
         for _ in range(3):  # the last run's kernels are what we keep
             s.run(None, feed)
         with open(s.end_profiling()) as fh:
@@ -235,8 +249,10 @@ def timings(models, sizes, repeats, use_cuda, results):
                 skdce.enhance(img, model=m, providers=GPU_ALIAS)  # first call at this size
                 first = time.perf_counter() - t0
                 t_cuda = median_time(lambda: skdce.enhance(img, model=m, providers=GPU_ALIAS), repeats)
-                line += f"  cuda {t_cuda * 1e3:8.1f} ms  ratio {t_cpu / t_cuda:5.2f}x  (first cuda call {first * 1e3:.0f} ms)"
-                entry.update(cuda_s=t_cuda, cuda_first_s=first, ratio=t_cpu / t_cuda)
+                t_unfused = median_time(lambda: skdce.enhance(img, model=m, providers=GPU_ALIAS, fused=False), repeats)
+                line += (f"  cuda {t_cuda * 1e3:8.1f} ms  ratio {t_cpu / t_cuda:5.2f}x  (first cuda call {first * 1e3:.0f} "
+                         f"ms; fused=False {t_unfused * 1e3:.1f} ms, {t_unfused / t_cuda:.2f}x the fused time)")
+                entry.update(cuda_s=t_cuda, cuda_first_s=first, ratio=t_cpu / t_cuda, cuda_unfused_s=t_unfused)
             print(line)
             results[f"time {m} {w}x{h}"] = entry
             if use_cuda and m == "zero-dce":
@@ -262,9 +278,9 @@ def check_shape_switching(repeats, results):
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL  # as skdce
         s = ort.InferenceSession(path, so, providers=[(GPU, opts) if GPU == CUDA else GPU, CPU])
-        name = s.get_inputs()[0].name
-        same = median_time(lambda: s.run(None, {name: a}), 2 * repeats)
-        alt = median_time(lambda: (s.run(None, {name: a}), s.run(None, {name: b})), repeats) / 2
+        fa, fb = net_feeds(s, a), net_feeds(s, b)
+        same = median_time(lambda: s.run(None, fa), 2 * repeats)
+        alt = median_time(lambda: (s.run(None, fa), s.run(None, fb)), repeats) / 2
         print(f"  {GPU} {opts or '(skdce: defaults)'}: 519x400 repeated {same * 1e3:6.1f}   519x400/95x400 alternating {alt * 1e3:6.1f}")
         results[f"shape switching {opts}"] = {"same_s": same, "alternating_s": alt}
 
