@@ -1,6 +1,7 @@
 """skdce.enhance on ONNX Runtime's CUDA execution provider against its CPU one.
 
-Run: python benchmarks/bench_gpu.py [--repeats 5] [--sizes 600x400,1200x900,4000x3000] [--batch 64] [--quick] [--json out.json]
+Run: python benchmarks/bench_gpu.py [--repeats 5] [--sizes 600x400,1200x900,4000x3000] [--batch 64]
+                                    [--quick] [--json out.json]
 
 Needs onnxruntime-gpu (in place of onnxruntime) and a GPU; on any other
 machine it says that CUDA is unavailable and times the CPU alone. All in one
@@ -123,7 +124,8 @@ def net_feeds(session, x):
     """The feeds of a bare network session: the NCHW image and, where it takes one, its illumination context."""
     feeds = {session.get_inputs()[0].name: x}
     if len(session.get_inputs()) > 1:
-        feeds[session.get_inputs()[1].name] = illumination_context(np.ascontiguousarray(x.transpose(0, 2, 3, 1)))[:, None]
+        nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        feeds[session.get_inputs()[1].name] = illumination_context(nhwc)[:, None]
     return feeds
 
 

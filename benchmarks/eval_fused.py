@@ -32,8 +32,10 @@ VARIANTS = {"host": dict(fused=False), "fused": dict(fused=True), "fused fp16": 
 
 def lol_figures(lol: Path, limit, results):
     names = (lol / "val.txt").read_text().split()[:limit]
-    pairs = [(np.asarray(Image.open(lol / "low" / n).convert("RGB")), np.asarray(Image.open(lol / "normal" / n).convert("RGB")))
-             for n in names]
+    def rgb(path):
+        return np.asarray(Image.open(path).convert("RGB"))
+
+    pairs = [(rgb(lol / "low" / n), rgb(lol / "normal" / n)) for n in names]
     print(f"== 1. LOL validation, {len(pairs)} images, enhance() defaults, CPU provider")
     for model in ("zero-dce", "zero-dce++"):
         scores = {v: [] for v in VARIANTS}

@@ -328,13 +328,15 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
     Returns
     -------
     onnx.ModelProto
-        Inputs ``image`` ``(N, H, W, c)`` of ``dtype``; ``small``
-        ``(N, h, w, c)`` and ``small_context`` ``(N, 1, h, w)`` float32
-        (shared curve);
-        ``context_cols{k}``, ``context_rows{k}``, ``context_wy{k}`` per
-        context grid (full model: see :func:`_context`); ``strength`` (a float32 scalar); with ``denoise``, ``noise`` ``(N,)``
-        float32, the denoiser strength times the image's noise level. Output
-        ``enhanced`` ``(N, H, W, c)`` float32.
+        Inputs ``image`` ``(N, H, W, c)`` of ``dtype``; for the shared
+        curve ``small`` ``(N, h, w, c)`` and ``small_context``
+        ``(N, 1, h, w)`` float32 and the upsampling taps ``up_rows``,
+        ``up_wy``, ``up_cols``, ``up_wx`` (:func:`_upsample`); for the full
+        model ``context_cols{k}``, ``context_rows{k}``, ``context_wy{k}`` per
+        context grid (:func:`_context`); ``strength`` (a float32 scalar);
+        with ``denoise``, ``noise`` ``(N,)`` float32, the denoiser strength
+        times the image's noise level. Output ``enhanced`` ``(N, H, W, c)``
+        float32.
 
     Notes
     -----
