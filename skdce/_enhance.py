@@ -8,6 +8,7 @@ import numpy as np
 
 from ._context import ContextMap
 from ._dask import enhance_dask, estimate_curves_dask, is_dask_array
+from ._fused import check_precision, enhance_fused
 from ._image import compute_dtype, image_layout, unit_scale, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session, out_of_memory
@@ -181,7 +182,8 @@ class _Prepared:
         verify(self.info)
         self.session = get_session(self.info.path, providers, num_threads)
         self.num_threads = num_threads
-        if self.tile == "auto":
+        self.auto_tile = self.tile == "auto"
+        if self.auto_tile:
             self.tile = AUTO_TILE["cuda" if self.session.on_gpu else "cpu"]
         if self.info.shared_curve is None or self.info.n_maps != self.session.n_maps:
             if self.session.n_maps not in (3, 3 * self.info.iterations):
@@ -208,19 +210,31 @@ class _Prepared:
         ``smalls``: the ``(1, h, w, c)`` downscaled images in [0, 1] (Dask
         computes them chunk by chunk); by default they are computed here.
         """
+        maps = []
+        for small, ctx in self.small_inputs(smalls):
+            ctx = None if ctx is None else ctx[None, None]
+            a = self.session.run(_net_input(small[0], self.n_color), ctx)[0]
+            maps.append(_finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength))
+        return np.ascontiguousarray(np.stack(maps), dtype=np.float32)
+
+    def small_inputs(self, smalls=None):
+        """The network inputs of a shared-curve model, one ``(small, context)`` pair per image.
+
+        ``small`` is the ``(1, h, w, c)`` downscaled image in [0, 1] (or one of
+        ``smalls``), ``context`` its ``(h, w)`` context (None for models without one).
+        """
         if smalls is None:
             n, h, w, _ = self.src.shape
             size = small_size(h, w, self.scale)
             scale = np.float32(unit_scale(self.src.dtype))  # box_downscale keeps the integer scale
             rgb = [self.src[b : b + 1, :, :, : self.n_color] for b in range(n)]
             smalls = [(box_downscale(x, size) if size != (h, w) else x) * scale for x in rgb]
-        maps = []
+        out = []
         for small in smalls:
-            ctx = ContextMap(small) if self.session.context_name is not None else None
             sh, sw = small.shape[1:3]
-            a = self.session.run(_net_input(small[0], self.n_color), _context_input(ctx, 0, 0, sh, 0, sw))[0]
-            maps.append(_finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength))
-        return np.ascontiguousarray(np.stack(maps), dtype=np.float32)
+            ctx = ContextMap(small).block(0, 0, sh, 0, sw) if self.session.context_name is not None else None
+            out.append((small, ctx))
+        return out
 
     def shared_maps(self) -> np.ndarray:
         """Full-size ``(N, H, W, c)`` maps of a shared-curve model."""
@@ -331,6 +345,8 @@ def enhance(
     tile_size="auto",
     num_threads=None,
     denoise=1.0,
+    fused=None,
+    precision="fp32",
 ):
     """Enhance a low-light image with a bundled (or user) Zero-DCE model.
 
@@ -372,6 +388,18 @@ def enhance(
         curve does not amplify, e.g. at ``strength=0``); larger values filter
         more, smaller less; 0 or None applies the plain curves (bit for bit the
         result without denoising).
+    fused : bool or None, optional
+        Run the whole pipeline (network, curves, denoiser) as one ONNX graph
+        on the provider (:mod:`skdce._fused`): the image is uploaded once and
+        the result downloaded once. None (the default) takes it where the
+        model runs on CUDA and keeps the compiled host kernels on the CPU,
+        which are faster there; True forces it (e.g. to check it on the CPU),
+        False keeps the host path. Float64 images stay on the host path
+        (the graph computes in float32); True raises for them.
+    precision : {"fp32", "fp16"}, optional
+        Arithmetic of the network in the fused graph; ``"fp16"`` (float
+        networks only) halves its memory traffic on GPUs, the curves and the
+        denoiser staying in float32. Needs the fused path.
 
     Returns
     -------
@@ -396,6 +424,11 @@ def enhance(
     (dtype('float32'), True)
     """
     if is_dask_array(image):
+        if fused or precision != "fp32":
+            raise ValueError(
+                "fused=True and precision='fp16' apply to in-memory arrays; a dask array runs the host path "
+                "block by block (pass fused=None, precision='fp32', or image.compute())."
+            )
         return enhance_dask(image, model=model, strength=strength, channel_axis=channel_axis, scale_factor=scale_factor,
                             providers=providers, tile_size=tile_size, num_threads=num_threads, denoise=denoise)
     with _explain_memory_errors(image):
@@ -404,11 +437,31 @@ def enhance(
 
 def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise):
     amount = check_denoise(denoise)
+    if fused not in (None, True, False):
+        raise TypeError(f"fused={fused!r} must be None (CUDA only), True or False.")
+    check_precision(precision)
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength)
     out = np.empty(p.image.shape, p.dtype)
     dst = p.layout.to_nhwc(out)
     n, h, w, _ = p.src.shape
     nc = p.n_color
+    use_fused = p.session.on_gpu if fused is None else fused
+    if use_fused and p.dtype != np.float32:
+        if fused:
+            raise ValueError(
+                f"fused=True computes in float32, but a {p.image.dtype} image computes in float64; pass "
+                f"image.astype(np.float32), or fused=None to apply the curves on the host in float64."
+            )
+        use_fused = False
+    if precision != "fp32" and not use_fused:
+        raise ValueError(
+            f"precision={precision!r} applies to the fused graph, which runs on CUDA by default; pass "
+            f"fused=True to use it on the CPU, or precision='fp32'."
+        )
+    if use_fused:
+        enhance_fused(p, dst, amount, providers, precision)
+        copy_extra_channels(p.src, dst, nc)
+        return out
     # The image was validated and the alphas bounded in _Prepared / _finish_maps:
     # the curve kernel runs without checks of its own.
     int_scale = 1.0 / np.iinfo(p.image.dtype).max if p.image.dtype.kind == "u" else None

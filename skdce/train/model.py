@@ -49,8 +49,8 @@ def box_downscale_torch(image: torch.Tensor, size: tuple[int, int]) -> torch.Ten
         n = out.shape[axis]
         if n == m:
             continue
-        edges = (torch.arange(m + 1, dtype=torch.int64) * n) // m
-        idx = torch.arange(n)
+        edges = (torch.arange(m + 1, dtype=torch.int64, device=out.device) * n) // m
+        idx = torch.arange(n, device=out.device)
         pool = ((idx[None, :] >= edges[:-1, None]) & (idx[None, :] < edges[1:, None])).to(out.dtype)
         pool = pool / pool.sum(dim=1, keepdim=True)
         out = torch.movedim(torch.movedim(out, axis, -1) @ pool.T, -1, axis)
