@@ -432,10 +432,12 @@ def enhance(
         return enhance_dask(image, model=model, strength=strength, channel_axis=channel_axis, scale_factor=scale_factor,
                             providers=providers, tile_size=tile_size, num_threads=num_threads, denoise=denoise)
     with _explain_memory_errors(image):
-        return _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise)
+        return _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise,
+                        fused, precision)
 
 
-def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise):
+def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise, fused,
+             precision):
     amount = check_denoise(denoise)
     if fused not in (None, True, False):
         raise TypeError(f"fused={fused!r} must be None (CUDA only), True or False.")
