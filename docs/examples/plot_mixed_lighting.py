@@ -8,10 +8,10 @@ curves: a strong lift on the left, next to nothing on the right. Zero-DCE's
 network sees only 15x15 pixels around each pixel, too little to tell a
 shadow from a scene shot in the dark. skdce's models therefore get a second
 input besides the image, an *illumination context* computed from the whole
-image: the channel mean averaged on a coarse grid (about 2 cells along the
-longer side: how bright the surroundings are) and on a fine one (about 16
-cells: how bright this part is), both upsampled bilinearly to full size, and
-the larger of the two at each pixel. :func:`skdce.enhance` and
+image: the channel mean of the whole image (how bright the scene is) and of
+each half along the longer side (so that a bright half is not lifted with a
+dark one), upsampled bilinearly to full size, the larger of the two at each
+pixel. :func:`skdce.enhance` and
 :func:`skdce.estimate_curves` compute it themselves (it is not a public
 function) once per image, so tiles share it.
 
