@@ -36,7 +36,7 @@ import threading
 
 import numpy as np
 
-from ._runtime import _ort, logger
+from ._runtime import _ort, logger, session_options
 from ._context import CONTEXT_GRIDS
 from .denoise import COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, LUMA_EPS, LUMA_RADIUS
 
@@ -428,10 +428,7 @@ class FusedSession:
 
     def __init__(self, model, providers, threads, required, label):
         ort = _ort()
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            opts.intra_op_num_threads = int(threads)
+        opts = session_options(threads)
         try:
             self.session = ort.InferenceSession(
                 model.SerializeToString(), sess_options=opts,

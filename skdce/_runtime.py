@@ -33,6 +33,24 @@ def _ort():
 CUDA_DEFAULTS = {"cudnn_conv_algo_search": "HEURISTIC", "use_tf32": "0"}
 
 
+def session_options(threads: int | None):
+    """ONNX Runtime options of every skdce session: full graph optimisation, ``threads`` intra-op threads.
+
+    Subnormal floats are flushed to zero: trained weights hold values near
+    1e-27, whose products are subnormal, and the CPU handles those in
+    microcode; the Zero-DCE++ network ran 1.7x slower for it (0.68 s against
+    0.39 s on a 333x250 copy here). Their size (below 1.2e-38) is far below
+    what any output can show.
+    """
+    ort = _ort()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.set_denormal_as_zero", "1")
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    return opts
+
+
 def _entry(name: str, options: dict | None = None) -> tuple:
     """A hashable provider entry ``(name, ((key, value), ...))``; CUDA options complete :data:`CUDA_DEFAULTS`."""
     options = {**(CUDA_DEFAULTS if name == "CUDAExecutionProvider" else {}), **(options or {})}
@@ -125,10 +143,7 @@ class Session:
 
     def __init__(self, path: Path, providers: tuple[tuple, ...], threads: int | None, required: bool = True):
         ort = _ort()
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            opts.intra_op_num_threads = int(threads)
+        opts = session_options(threads)
         try:
             self.session = ort.InferenceSession(
                 str(path), sess_options=opts, providers=[(name, dict(options)) for name, options in providers]
