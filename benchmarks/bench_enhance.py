@@ -8,10 +8,10 @@ The eager reference does what the published implementation does: the whole
 image as one NCHW float32 tensor, the network (with its illumination-context
 input, computed by the torch twin), then 8 curve steps, each allocating new
 tensors, and no denoising. The same weights are loaded into torch from the
-bundled ONNX file. Torch runs with its defaults, as the published code does;
-skdce's sessions flush subnormal floats to zero (``skdce._runtime.session_options``),
-so eager torch is also timed with ``torch.set_flush_denormal(True)`` (the
-"ftz" figures) for the comparison without that difference. skdce is timed with its default denoising and without it
+bundled ONNX file (whose tiny weights are already flushed to zero,
+``skdce.train.export.flush_tiny_weights``). Torch runs with its defaults, as
+the published code does, and is also timed with ``torch.set_flush_denormal(True)``
+(the "ftz" figures). skdce is timed with its default denoising and without it
 (``denoise=0``). ``--memory`` adds peak RSS at 12 and 24 megapixels, each in
 a fresh subprocess. Needs ``skdce[train]`` (torch, onnx).
 """
@@ -58,7 +58,7 @@ def eager_zero_dce_pp(net, img_u8, scale=12):
 
 
 def _flushed(run):
-    """``run()`` with torch flushing subnormal floats to zero, as skdce's sessions do."""
+    """``run()`` with torch flushing subnormal floats to zero."""
     torch.set_flush_denormal(True)
     try:
         return run()

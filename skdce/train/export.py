@@ -84,6 +84,7 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
                 dynamo=False,
             )
         proto = onnx.load(str(tmp))
+        flush_tiny_weights(proto)
         del proto.metadata_props[:]
         for key, value in facts.items():
             entry = proto.metadata_props.add()
@@ -92,6 +93,36 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
     return path
+
+
+#: Weights smaller than this are written as 0 (see :func:`flush_tiny_weights`).
+TINY_WEIGHT = 1e-12
+
+
+def flush_tiny_weights(proto) -> int:
+    """Set the float weights of ``proto`` below :data:`TINY_WEIGHT` in magnitude to 0; returns how many.
+
+    Weight decay leaves thousands of dead weights near 1e-27; their products
+    with small activations are subnormal floats, which CPUs handle in
+    microcode: the Zero-DCE++ network on a 333x250 copy ran 0.43 s with them
+    and 0.019 s without, with identical outputs (their contributions are
+    below float32 resolution). Flushing subnormals in the session instead
+    would change the floating-point state of the caller's thread.
+    """
+    import numpy as np
+    from onnx import numpy_helper
+
+    flushed = 0
+    for init in proto.graph.initializer:
+        a = numpy_helper.to_array(init)
+        if a.dtype.kind != "f":
+            continue
+        tiny = (np.abs(a) < TINY_WEIGHT) & (a != 0)
+        if tiny.any():
+            a = np.where(tiny, 0, a).astype(a.dtype)
+            init.CopyFrom(numpy_helper.from_array(a, init.name))
+            flushed += int(tiny.sum())
+    return flushed
 
 
 def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_factor: float | None = None,
