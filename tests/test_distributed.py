@@ -190,7 +190,9 @@ def test_interrupted_batch_cancels_the_rest(cluster, folder, tmp_path):
                                in_flight=2)
     with distributed.Client(cluster.scheduler_address) as client:
         deadline = time.monotonic() + 10
-        while any(client.processing().values()) and time.monotonic() < deadline:  # a running task finishes
+        # a cancelled task that was running goes on to finish its file on the worker (the scheduler forgets it
+        # first): wait for both, so that its temporary has been renamed or removed
+        while (any(client.processing().values()) or leftovers(out)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert client.submit(int, 0, pure=False).result() == 0  # the cluster still serves
     written = sorted(p for p in out.iterdir() if not p.name.startswith("."))
