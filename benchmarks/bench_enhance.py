@@ -25,7 +25,7 @@ import subprocess
 import sys
 
 import numpy as np
-from _timing import median_time
+from _timing import low_light, median_time
 import torch
 from torch.nn import functional as F
 
@@ -73,12 +73,6 @@ def matmul_gflops(repeats):
     t_torch = median_time(lambda: ta @ ta, repeats)
     return 2 * 2048**3 / min(t_np, t_torch) / 1e9
 
-
-def low_light(h, w, seed=0):
-    rng = np.random.default_rng(seed)
-    base = np.linspace(0.02, 0.25, w, dtype=np.float32)[None, :, None]
-    img = base * (0.6 + 0.4 * rng.random((h, 1, 3), dtype=np.float32)) + rng.normal(0, 0.01, (h, w, 3))
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
 def _peak_rss(model, h, w):

@@ -59,7 +59,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _timing import median_time
+from _timing import low_light, median_time
 
 try:  # before onnxruntime (see above); optional
     import torch
@@ -80,13 +80,6 @@ CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 #: What is timed against the CPU: "cuda", or "cpu" for a dry run of every section on a CPU-only machine.
 GPU_ALIAS, GPU = "cuda", CUDA
 
-
-def low_light(h, w, seed=0):
-    """A dark uint8 RGB test image with a horizontal gradient and noise (as bench_enhance)."""
-    rng = np.random.default_rng(seed)
-    base = np.linspace(0.02, 0.25, w, dtype=np.float32)[None, :, None]
-    img = base * (0.6 + 0.4 * rng.random((h, 1, 3), dtype=np.float32)) + rng.normal(0, 0.01, (h, w, 3))
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
 def parse_sizes(text):

@@ -25,6 +25,8 @@ import numpy as np
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from _timing import low_light
+
 import skdce
 
 VARIANTS = {"host": dict(fused=False), "fused": dict(fused=True), "fused fp16": dict(fused=True, precision="fp16")}
@@ -59,12 +61,6 @@ def lol_figures(lol: Path, limit, results):
                   f"0.05 dB / 0.002")
             results[f"lol {model} {v}"] = dict(psnr=psnr, ssim=ssim, max_diff=max_diff[v], within=bool(ok))
 
-
-def low_light(h, w, seed=0):
-    rng = np.random.default_rng(seed)
-    base = np.linspace(0.02, 0.25, w, dtype=np.float32)[None, :, None]
-    img = base * (0.6 + 0.4 * rng.random((h, 1, 3), dtype=np.float32)) + rng.normal(0, 0.01, (h, w, 3))
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
 def cpu_times(repeats, models, results):

@@ -168,6 +168,15 @@ def exposure_control_loss(enhanced, *, level=0.6, patch_size=16, channel_axis=-1
     return float(((_pool(e.mean(axis=-1), patch_size, "enhanced") - level) ** 2).mean())
 
 
+def _context64(context, image: np.ndarray) -> np.ndarray:
+    """``context`` as float64 ``(N, H, W)``, checked against the ``(N, H, W, 3)`` image it describes."""
+    ctx = np.asarray(context, dtype=np.float64)
+    ctx = ctx[None] if ctx.ndim == 2 else ctx
+    if ctx.shape != image.shape[:3]:
+        raise ValueError(f"context has shape {np.shape(context)}; it must match the image's {image.shape[1:3]} pixels.")
+    return ctx
+
+
 def _check_levels(level, level_high, knee=None) -> None:
     """``0 < level < level_high < 1`` and, unless None, ``0 < knee < level``."""
     hint = "the levels must satisfy 0 < level < level_high < 1."
@@ -256,10 +265,7 @@ def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size
     """
     _check_levels(level, level_high, knee)
     o = _rgb64(original, "original", channel_axis)
-    ctx = np.asarray(context, dtype=np.float64)
-    ctx = ctx[None] if ctx.ndim == 2 else ctx
-    if ctx.shape != o.shape[:3]:
-        raise ValueError(f"context has shape {np.shape(context)}; it must match the image's {o.shape[1:3]} pixels.")
+    ctx = _context64(context, o)
     m = np.clip(_pool(o.mean(axis=-1), patch_size, "original"), 1e-4, 1.0)
     c = np.clip(_pool(ctx, patch_size, "context"), 1e-3, 0.999)
     return m ** _lift_gamma(c, level, level_high, knee, np)
@@ -372,10 +378,7 @@ def adaptive_color_loss(enhanced, context, *, level=0.43, channel_axis=-1) -> fl
     0.066986
     """
     e = _rgb64(enhanced, "enhanced", channel_axis)
-    ctx = np.asarray(context, dtype=np.float64)
-    ctx = ctx[None] if ctx.ndim == 2 else ctx
-    if ctx.shape != e.shape[:3]:
-        raise ValueError(f"context has shape {np.shape(context)}; it must match the image's {e.shape[1:3]} pixels.")
+    ctx = _context64(context, e)
     darkness = np.clip(1.0 - ctx.mean(axis=(1, 2)) / level, 0.0, 1.0)
     means = (np.clip(e, 0.0, 1.0) ** SRGB_GAMMA).mean(axis=(1, 2))
     return float((darkness * np.sqrt(_grey_world_terms(means))).mean())
