@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import temporary_name
+from ._atomic import atomic_path, temporary_name
 from ._image import to_uint
 
 __all__ = ["STREAM_SUFFIXES", "stream_kind", "open_lazy", "stream_enhance"]
@@ -146,9 +146,39 @@ def _dpi(tags):
     return tuple(v * scale for v in values)
 
 
-def _temporary(dst: Path) -> Path:
-    # a store is a folder, so not the atomic file writer; its temporary name, so skdce scans skip it
-    return temporary_name(dst)
+def _write_store(out, dst: Path, overwrite: bool) -> None:
+    """Write the Dask array ``out`` as the zarr store ``dst``, completely or not at all.
+
+    A store is a folder, so :func:`~skdce._atomic.atomic_path` (a file writer)
+    does not apply; the same rules are kept by hand. The store is written
+    under a temporary name that skdce's folder scans skip. Without
+    ``overwrite``, ``dst`` is first claimed with an exclusive ``mkdir`` (a
+    store created meanwhile by another process makes it fail, and is kept),
+    then the finished store is renamed onto that empty folder, which POSIX
+    allows in one step. With ``overwrite``, an old store is removed only once
+    the new one is complete.
+    """
+    tmp = temporary_name(dst)
+    claimed = False
+    try:
+        out.to_zarr(str(tmp))
+        if overwrite:
+            if dst.is_dir() and not dst.is_symlink():
+                shutil.rmtree(dst)
+        else:
+            try:
+                os.mkdir(dst)
+            except FileExistsError:
+                raise FileExistsError(f"{str(dst)!r} exists; pass --overwrite to replace it.") from None
+            claimed = True
+        os.replace(tmp, dst)
+        claimed = False
+    finally:
+        if claimed:
+            with contextlib.suppress(OSError):
+                os.rmdir(dst)  # the empty folder claimed above: nothing of ours is left behind
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _bands(out, band_bytes: int = BAND_BYTES):
@@ -247,20 +277,9 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
         out = enhance(image, channel_axis=None if image.ndim == 2 else -1, **enhance_kw)
         if image.dtype.kind == "u":
             out = to_uint(out, image.dtype)
-        tmp = _temporary(dst)
-        try:
-            if kind == "zarr":
-                out.to_zarr(str(tmp))
-            else:
+        if kind == "tiff":
+            with atomic_path(dst, overwrite=overwrite) as tmp:
                 _write_tiff(out, tmp, meta)
-            if dst.exists() and not overwrite:
-                raise FileExistsError(f"{str(dst)!r} exists; pass --overwrite to replace it.")
-            if dst.is_dir():  # an old store goes only once the new result is complete
-                shutil.rmtree(dst)
-            os.replace(tmp, dst)
-        finally:
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            elif tmp.exists():
-                tmp.unlink()
+        else:
+            _write_store(out, dst, overwrite)
     return image.shape, image.dtype

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from .._atomic import atomic_path
+from .._context import CONTEXT_GRIDS
 from ..models import sha256_file
 from .model import DCENetPP, build_model
 from .trainer import load_checkpoint
@@ -165,6 +166,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
             "validation": "other 185 (val.txt)",
         },
         "skdce_seed": config["seed"],
+        "skdce_context_grids": list(CONTEXT_GRIDS),
         "skdce_commit": git_commit(weights_dir),
         "skdce_license": "BSD-3-Clause",
     }
@@ -177,6 +179,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         shared_curve=shared,
         scale_factor=scale,
         precision="fp32",
+        context_grids=list(CONTEXT_GRIDS),
         config=config_file,
         recipe={k: v for k, v in config.items() if k not in ("data_dir", "train_list", "val_list", "reference_dir", "extra_dirs")},
         train_wall_time_s=train_wall_time_s,
