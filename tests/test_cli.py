@@ -584,12 +584,12 @@ def test_enhance_output_folder_problems_are_one_line_before_any_work(photos, tmp
 def test_enhance_unreadable_input_folder_and_long_names(photos, tmp_path, monkeypatch):
     import errno
 
-    import skdce.cli
+    import skdce.cli._batch
 
     def denied(folder, *args):
         raise PermissionError(errno.EACCES, "Permission denied", str(folder))
 
-    monkeypatch.setattr(skdce.cli, "_scan_folder", denied)
+    monkeypatch.setattr(skdce.cli._batch, "scan_folder", denied)
     result = invoke("enhance", photos, "-o", tmp_path / "out")
     assert result.exit_code == 1
     assert f"failed: {photos}: cannot list the folder: {photos}: permission denied" in result.stderr
