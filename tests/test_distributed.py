@@ -20,7 +20,7 @@ distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
 from skdce import _distributed  # noqa: E402
-from skdce.cli import _Settings, _enhance_file, _row, main  # noqa: E402
+from skdce.cli import _batch, main  # noqa: E402
 from skdce.io import TEMP_SUFFIX, write_image  # noqa: E402
 
 # The workers cannot import this test module: send its functions by value.
@@ -115,7 +115,7 @@ def dying_task(job, settings, stop):
         marker.touch()
         (job.dst.parent / f".{job.dst.name}.dead{TEMP_SUFFIX}").write_bytes(b"half")
         os._exit(1)
-    row = _enhance_file(job, settings, stop)
+    row = _batch.enhance_file(job, settings, stop)
     if row["status"] == "ok":
         with open(log / "written", "a") as fh:
             fh.write(job.src.name + "\n")
@@ -123,19 +123,18 @@ def dying_task(job, settings, stop):
 
 
 def test_killed_worker_file_retried_once(cluster, folder, tmp_path):
-    from skdce.cli import _collect, _plan
     from skdce.models import get_model
 
     (tmp_path / "log").mkdir()
     out = tmp_path / "out"
     out.mkdir()
-    files, _ = _collect([str(folder)], False, out.resolve())
-    jobs, _ = _plan(files, out, None, "", False)
-    settings = _Settings(model=get_model("zero-dce-int8"), strength=1.0, denoise=1.0, providers="cpu", threads=1,
-                         tile_size=None, quality=None, overwrite=False, max_pixels=10**8)
+    files, _ = _batch.collect([str(folder)], False, out.resolve())
+    jobs, _ = _batch.plan(files, out, None, "", False)
+    settings = _batch.Settings(model=get_model("zero-dce-int8"), strength=1.0, denoise=1.0, providers="cpu",
+                               threads=1, tile_size=None, quality=None, overwrite=False, max_pixels=10**8)
     rows = {}
-    _distributed.run_batch(jobs, settings, dying_task, lambda job, row: rows.setdefault(job.src.name, row), _row,
-                           scheduler=cluster.scheduler_address, in_flight=2)
+    _distributed.run_batch(jobs, settings, dying_task, lambda job, row: rows.setdefault(job.src.name, row),
+                           _batch.row, scheduler=cluster.scheduler_address, in_flight=2)
     assert (tmp_path / "log" / "died").exists()  # the worker did die on c.png
     assert {name: row["status"] for name, row in rows.items()} == {
         "a.png": "ok", "b.png": "ok", "c.png": "ok", "d.png": "ok", "e.tif": "ok", "f.jpg": "ok", "g.png": "failed"}
@@ -171,23 +170,22 @@ def test_import_skdce_stays_light():
 
 def test_interrupted_batch_cancels_the_rest(cluster, folder, tmp_path):
     """Ctrl-C in the ``skdce`` process: the error comes back, tasks not started are cancelled, outputs are whole."""
-    from skdce.cli import _collect, _plan
     from skdce.io import read_image
     from skdce.models import get_model
 
     out = tmp_path / "out"
     out.mkdir()
-    files, _ = _collect([str(folder)], False, out.resolve())
-    jobs, _ = _plan(files, out, None, "", False)
-    settings = _Settings(model=get_model("zero-dce-int8"), strength=1.0, denoise=1.0, providers="cpu", threads=1,
-                         tile_size=None, quality=None, overwrite=False, max_pixels=10**8)
+    files, _ = _batch.collect([str(folder)], False, out.resolve())
+    jobs, _ = _batch.plan(files, out, None, "", False)
+    settings = _batch.Settings(model=get_model("zero-dce-int8"), strength=1.0, denoise=1.0, providers="cpu",
+                               threads=1, tile_size=None, quality=None, overwrite=False, max_pixels=10**8)
 
     def interrupt(job, row):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _distributed.run_batch(jobs, settings, _enhance_file, interrupt, _row, scheduler=cluster.scheduler_address,
-                               in_flight=2)
+        _distributed.run_batch(jobs, settings, _batch.enhance_file, interrupt, _batch.row,
+                               scheduler=cluster.scheduler_address, in_flight=2)
     with distributed.Client(cluster.scheduler_address) as client:
         deadline = time.monotonic() + 10
         # a cancelled task that was running goes on to finish its file on the worker (the scheduler forgets it

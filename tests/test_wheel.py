@@ -22,6 +22,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "skdce/weights/manifest.json" in names
     assert "skdce/weights/zero-dce.onnx" in names
+    assert "skdce/cli/__init__.py" in names  # the console script skdce.cli:main
     assert not any(n.endswith(".pt") for n in names)
     assert any(n.startswith("skdce/_kernels") and n.endswith((".so", ".pyd")) for n in names), names
 

@@ -1,0 +1,356 @@
+"""The batch runner behind ``skdce enhance``: inputs, planned outputs, jobs, progress, signals, report rows.
+
+:func:`collect` turns the INPUT arguments (files, folders, glob patterns)
+into files, :func:`plan` gives each one output path (never an input, never
+outside ``-o``, never an existing file without --overwrite), and
+:func:`run_jobs` enhances them in threads with :func:`enhance_file`, one
+report row each (:func:`row`). :class:`Progress` is the tqdm bar of every
+command; :func:`stop_on_signals` and :func:`interrupts` are how Ctrl-C and
+SIGTERM stop a command without leaving partial files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ..io import IMAGE_SUFFIXES  # pure Python, no heavy imports
+from ._errors import os_reason
+
+# --------------------------------------------------------------------------------------------
+# Progress and signals
+# --------------------------------------------------------------------------------------------
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Progress:
+    """A tqdm bar on stderr, drawn only when stderr is a terminal; :meth:`echo` prints lines above it."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True, initial: int = 0):
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.on = enabled and total > 0 and _isatty(sys.stderr)
+        try:
+            sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+        except (OSError, ValueError, AttributeError):
+            sized = False
+        size = {"dynamic_ncols": True} if sized else {"ncols": 80, "nrows": 24}  # a terminal that reports 0 x 0
+        self.bar = tqdm(total=total, desc=label, initial=initial, file=sys.stderr, disable=not self.on,
+                        leave=True, **size, unit="file" if label != "training" else "step")
+        self.done = initial
+
+    def update(self, done: int, note: str = "") -> None:
+        self.bar.update(done - self.done)
+        self.done = done
+        if note:
+            self.bar.set_postfix_str(note, refresh=False)
+
+    def advance(self, note: str = "") -> None:
+        self.update(self.done + 1, note)
+
+    def echo(self, message: str) -> None:
+        """Print a line above the bar (or just print it)."""
+        if self.on:
+            self._tqdm.write(message, file=sys.stderr)
+        else:
+            click.echo(message, err=True)
+
+    def close(self) -> None:
+        self.bar.close()
+        self.on = False
+
+
+@contextlib.contextmanager
+def interrupts():
+    """Turn SIGTERM into KeyboardInterrupt (so cleanup runs); yields a dict with the signal received."""
+    state = {"signal": signal.SIGINT}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def on_sigterm(signum, frame):
+        state["signal"] = signal.SIGTERM
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event, say):
+    """SIGINT/SIGTERM set ``stop`` (no exception: running files end cleanly); yields the signal received.
+
+    A second signal only says that skdce is stopping: the files in progress
+    are discarded when their current step ends, and the command exits with
+    130 (143 for SIGTERM). Nothing is torn down under running threads, so no
+    native library aborts the process.
+    """
+    state = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def on_signal(signum, frame):
+        if state["signal"] is None:
+            state["signal"] = signum
+            stop.set()
+            say("skdce: stopping: no new files start; files in progress are discarded (nothing partial is left)")
+        else:
+            say("skdce: already stopping; waiting for the files in progress to end (a moment)")
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield state
+    finally:
+        for sig, handler in previous.items():  # once stopping, later signals cannot cut the report short
+            signal.signal(sig, handler if state["signal"] is None else signal.SIG_IGN)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs and outputs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Job:
+    index: int
+    src: Path
+    dst: Path
+    fmt: str
+
+
+@dataclass
+class Settings:
+    model: object
+    strength: float
+    denoise: float
+    providers: object
+    threads: int | None
+    tile_size: int | None
+    quality: int | None
+    overwrite: bool
+    max_pixels: int
+
+
+def row(src, dst, status: str, reason: str | None = None, seconds: float = 0.0) -> dict:
+    """One line of the report: ``input``, ``output``, ``status`` (ok, skipped, failed), ``reason``, ``seconds``."""
+    return {
+        "input": str(src),
+        "output": None if dst is None else str(dst),
+        "status": status,
+        "reason": reason,
+        "seconds": round(seconds, 3),
+    }
+
+
+def check_output_folder(folder: Path, create: bool) -> None:
+    """Make sure files can be written in ``folder`` before any work starts (a usage error otherwise)."""
+    import tempfile
+
+    from .._atomic import TEMP_SUFFIX
+
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(folder))
+        if not create:
+            if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied", str(folder))
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".skdce-write-check.", suffix=TEMP_SUFFIX)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write there: {os_reason(exc, folder)}.", param_hint="'--output'") from None
+
+
+def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
+    """The image files in ``folder`` (not hidden, not temporaries, not inside the output folder ``out_dir``)."""
+    from ..io import TEMP_SUFFIX
+
+    found = []
+    skip_out = out_dir != folder.resolve()  # outputs in a subfolder of an input folder are not inputs
+    for path in folder.rglob("*") if recursive else folder.iterdir():
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or path.name.endswith(TEMP_SUFFIX):
+            continue
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+            continue
+        resolved = path.resolve()
+        if skip_out and out_dir in resolved.parents:
+            continue
+        found.append(path)
+    return sorted(found)
+
+
+def collect(inputs, recursive: bool, out_dir: Path):
+    """``([(file, path relative to the output folder)], [failed rows])`` for the INPUT arguments."""
+    files, problems, seen = [], [], set()
+
+    def add(path: Path, rel: Path):
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append((path, rel))
+
+    for arg in inputs:
+        path = Path(arg)
+        if path.is_dir():
+            try:
+                found = scan_folder(path, recursive, out_dir)
+            except OSError as exc:
+                problems.append(row(arg, None, "failed", f"cannot list the folder: {os_reason(exc)}"))
+                continue
+            if not found:
+                hint = "" if recursive else " (use --recursive to look in subfolders)"
+                problems.append(
+                    row(arg, None, "failed", f"the folder holds no image files ({', '.join(IMAGE_SUFFIXES)}){hint}")
+                )
+            for f in found:
+                add(f, f.relative_to(path))
+        elif path.exists():
+            add(path, Path(path.name))
+        else:
+            matches = [Path(m) for m in sorted(glob.glob(arg, recursive=True))]
+            matches = [m for m in matches if m.is_file()]
+            if not matches:
+                problems.append(row(arg, None, "failed", "no such file or folder, and no file matches it as a pattern"))
+            for m in matches:
+                add(m, Path(m.name))
+    return files, problems
+
+
+def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, out_file: Path | None = None):
+    """Decide every output path: ``([jobs], [skipped/failed rows])``; ``out_file``: the one output of one input."""
+    from ..io import FORMATS, format_from_path
+
+    inputs = {src.resolve() for src, _ in files}
+    root = out_dir.resolve()
+    claimed: dict = {}
+    jobs, rows = [], []
+    for src, rel in files:
+        own = format_from_path(src)
+        out_fmt = fmt or own or "PNG"
+        if out_file is not None:
+            dst = out_file
+        else:
+            ext = src.suffix if own == out_fmt else FORMATS[out_fmt][0]
+            dst = out_dir / rel.parent / f"{rel.stem}{suffix}{ext}"
+        key = dst.resolve()
+        if out_file is None and root not in key.parents:  # ../ in a name, or a symbolic link out of -o
+            rows.append(row(src, dst, "failed", f"the output would land outside the output folder ({key}); "
+                                                f"rename the input or remove the link"))
+        elif len(dst.name.encode("utf-8", "surrogateescape")) > 255:
+            rows.append(row(src, dst, "failed", "the output file name is longer than 255 bytes, which file systems "
+                                                "refuse; use a shorter --suffix or rename the input"))
+        elif key in inputs:
+            rows.append(row(src, dst, "failed", "the output would overwrite an input file; choose another -o or a --suffix"))
+        elif key in claimed:
+            rows.append(row(src, dst, "failed", f"{str(claimed[key])!r} has the same output file; use --suffix or --format"))
+        elif dst.exists() and not overwrite:
+            rows.append(row(src, dst, "skipped", "the output exists (use --overwrite to replace it)"))
+        else:
+            claimed[key] = src
+            jobs.append(Job(len(jobs), src, dst, out_fmt))
+    return jobs, rows
+
+
+def print_plan(jobs, rows, overwrite: bool) -> None:
+    """--dry-run: one line per input on stdout."""
+    for job in jobs:
+        action = "overwrite" if overwrite and job.dst.exists() else "write"
+        click.echo(f"{action}: {job.src} -> {job.dst}")
+    for r in rows:
+        if r["status"] == "skipped":
+            click.echo(f"skip: {r['input']} -> {r['output']} ({r['reason']})")
+        else:
+            click.echo(f"fail: {r['input']}: {r['reason']}")
+    counts = {"write": sum(not (overwrite and j.dst.exists()) for j in jobs)}
+    counts["overwrite"] = len(jobs) - counts["write"]
+    counts["skip"] = sum(r["status"] == "skipped" for r in rows)
+    counts["fail"] = len(rows) - counts["skip"]
+    click.echo("dry run, nothing written: " + ", ".join(f"{n} {k}" for k, n in counts.items()), err=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Running the jobs
+# --------------------------------------------------------------------------------------------
+
+
+def to_uint(image, bits: int):
+    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._image."""
+    import numpy as np
+
+    from .._image import to_uint as image_to_uint
+
+    return image_to_uint(image, np.uint8 if bits == 8 else np.uint16)
+
+
+def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
+    """Read, enhance and write one file; a row for the report (``None`` when stopped before writing)."""
+    from .. import io as skio
+    from .._enhance import enhance
+
+    t0 = time.perf_counter()
+    try:
+        if stop.is_set():
+            return None
+        image, meta = skio.read_image(job.src, max_pixels=s.max_pixels)
+        result = enhance(
+            image,
+            model=s.model,
+            strength=s.strength,
+            denoise=s.denoise,
+            channel_axis=None if image.ndim == 2 else -1,
+            providers=s.providers,
+            tile_size="auto" if s.tile_size is None else s.tile_size,
+            num_threads=s.threads,
+        )
+        out = to_uint(result, 8 if job.fmt in ("JPEG", "WEBP") else meta.bit_depth)
+        if stop.is_set():
+            return None  # interrupted: this file is discarded, not written
+        job.dst.parent.mkdir(parents=True, exist_ok=True)
+        skio.write_image(job.dst, out, meta, format=job.fmt, quality=s.quality, overwrite=s.overwrite)
+    except FileExistsError:  # another process wrote it meanwhile: never replaced without --overwrite
+        return row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)", time.perf_counter() - t0)
+    except skio.ImageFileError as exc:
+        return row(job.src, job.dst, "failed", exc.reason, time.perf_counter() - t0)
+    except OSError as exc:
+        return row(job.src, job.dst, "failed", os_reason(exc), time.perf_counter() - t0)
+    except Exception as exc:  # one bad file must not stop the batch
+        reason = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{type(exc).__name__}: {exc}"
+        return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)
+    return row(job.src, job.dst, "ok", None, time.perf_counter() - t0)
+
+
+def run_jobs(jobs, settings: Settings, n_jobs: int, on_row, stop: threading.Event) -> None:
+    """Run ``jobs`` (in ``n_jobs`` threads) until done or ``stop`` is set (then no new file starts)."""
+    if n_jobs == 1:
+        for job in jobs:
+            on_row(job, enhance_file(job, settings, stop))
+        return
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="skdce") as pool:  # waits for running files
+        futures = {pool.submit(enhance_file, job, settings, stop): job for job in jobs}
+        for future in as_completed(futures):
+            on_row(futures[future], future.result())

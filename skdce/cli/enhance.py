@@ -1,0 +1,253 @@
+"""``skdce enhance``: image files, folders or glob patterns in, enhanced files out.
+
+The command checks its options, the output folder and the model before any
+work starts (usage errors, exit status 2), then hands the files to the batch
+runner (:mod:`skdce.cli._batch`), to a Dask cluster (``--cluster``,
+``--scheduler``), or streams one image larger than memory (a .zarr store or
+a .tif file) chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from . import _batch
+from ._errors import EXIT_INTERRUPTED
+from ._options import (
+    check_model,
+    denoise_option,
+    dump_json,
+    json_option,
+    model_option,
+    overwrite_option,
+    parse_providers,
+    providers_option,
+    quiet_option,
+    strength_option,
+    threads_option,
+    verbose_option,
+)
+
+__all__ = ["enhance"]
+
+
+def _stream_output(inputs, output_dir: Path) -> bool:
+    """Whether this is ``skdce enhance big.zarr -o out.zarr`` or ``big.tif -o out.zarr|out.tif`` (streamed)."""
+    from .._stream import stream_kind
+
+    if len(inputs) != 1:
+        return False
+    src = stream_kind(inputs[0])
+    if src == "zarr":
+        return True
+    return src == "tiff" and Path(inputs[0]).is_file() and stream_kind(output_dir) is not None and not output_dir.is_dir()
+
+
+def _enhance_stream(src: Path, dst: Path, info, strength, denoise, providers, threads, tile_size, overwrite, quiet):
+    """One image larger than memory, Zarr or TIFF in, Zarr or TIFF out, streamed chunk by chunk (Dask).
+
+    The array is ``(H, W)`` gray or ``(H, W, C)``; the output keeps its dtype
+    (integers rounded from the float result). It is written to a temporary
+    store or file beside ``dst`` and renamed into place, so an interrupted run
+    leaves no partial output; an existing ``dst`` is kept unless --overwrite.
+    """
+    from .._stream import stream_enhance, stream_kind
+
+    if stream_kind(dst) is None:
+        raise click.BadParameter(f"{str(dst)!r}: the output of a .zarr input is a .zarr store (or a .tif file); "
+                                 f"name it e.g. out.zarr.", param_hint="'--output'")
+    t0 = time.perf_counter()
+    try:
+        shape, dtype = stream_enhance(src, dst, overwrite=overwrite, model=info, strength=strength, denoise=denoise,
+                                      providers=providers, num_threads=threads,
+                                      tile_size="auto" if tile_size is None else tile_size)
+    except (ImportError, ValueError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if not quiet:
+        click.echo(f"skdce: enhanced {src} {shape} {dtype} into {dst} in {time.perf_counter() - t0:.1f} s", err=True)
+
+
+def _check_cluster(cluster, scheduler, jobs: int, stream: bool, threads):
+    """Usage errors of --cluster/--scheduler; the ONNX Runtime threads per file there (default 1)."""
+    try:
+        from .._distributed import parse_cluster, require_distributed
+
+        require_distributed()
+    except ImportError as exc:
+        raise click.UsageError(str(exc)) from None
+    if cluster is not None and scheduler is not None:
+        raise click.UsageError("--cluster and --scheduler are alternatives; pass one.")
+    if cluster is not None:
+        try:
+            parse_cluster(cluster)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--cluster'") from None
+    if jobs > 1:
+        raise click.UsageError("--jobs is for the local runner; on a cluster each worker runs one file at a time "
+                               "(add workers instead).")
+    if stream:
+        raise click.UsageError("--cluster and --scheduler spread files; a streamed .zarr/.tif image runs on this "
+                               "machine (use skdce.enhance on a dask array with a distributed Client instead).")
+    return 1 if threads is None else threads
+
+
+_ENHANCE_EXAMPLES = """
+\b
+Examples:
+  skdce enhance dark.jpg -o out/
+  skdce enhance dark.jpg -o bright.png                 one file in, one file out
+  skdce enhance photos/ -o out/ --recursive --jobs 2
+  skdce enhance photos/ -o out/ --dry-run              print the plan, write nothing
+  skdce enhance "raw/*.tif" -o out/ --format png --suffix _dce
+  skdce enhance photos/ -o out/ --format jpg --quality 92 --json > report.json
+  skdce enhance big.tif -o big-enhanced.tif            streamed chunk by chunk (also .zarr)
+  skdce enhance photos/ -o out/ --cluster local:4      4 worker processes (Dask)
+  skdce enhance /shared/photos -o /shared/out --scheduler tcp://10.0.0.5:8786
+"""
+
+
+@click.command(epilog=_ENHANCE_EXAMPLES)
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
+@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, .jpg, .tif or .webp is the output file itself; a .zarr store or .tif file for one streamed .zarr/.tif input.")
+@click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
+@model_option(help="Bundled model name (see `skdce models`) or an .onnx file.")
+@strength_option(help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
+@denoise_option
+@providers_option(help="ONNX Runtime providers: auto, cpu, cuda, or comma-separated provider names.")
+@click.option("--suffix", default="", help="Text added to each output file name before its extension, e.g. _enhanced.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["png", "jpg", "jpeg", "tiff", "tif", "webp"], case_sensitive=False), help="Output format [default: the input's own; PNG for other formats].")
+@click.option("-q", "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality 1-100 [default: 95 for JPEG, 90 for WebP].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Files enhanced at the same time (threads).")
+@threads_option(help="ONNX Runtime threads per file [default: all cores, divided among --jobs].")
+@click.option("--tile-size", type=click.IntRange(min=16), default=None, help="Tile size of the full model (bounds memory; exact results). Default: 512 on the CPU, 2048 on CUDA.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse larger images (decompression-bomb guard) [default: 134217728].")
+@overwrite_option(help="Replace existing output files (inputs are never overwritten).")
+@click.option("--dry-run", is_flag=True, help="Print the plan (each input -> output: write, overwrite or skip) and write nothing.")
+@json_option(help="Print a JSON report (per file: input, output, status, reason, seconds) on stdout.")
+@verbose_option
+@quiet_option(help="No progress bar, no summary; failures are still printed.")
+@click.option("--cluster", metavar="local:N", help="Spread the files over N Dask worker processes on this machine (one file and one ONNX Runtime thread each). Needs skdce[dask].")
+@click.option("--scheduler", metavar="ADDRESS", help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs and the output folder must be on storage the workers see.")
+def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json, verbose, quiet, cluster, scheduler):
+    """Enhance image files, folders or glob patterns into the folder -o (or, for one file, the file -o).
+
+    EXIF orientation is applied; ICC profile and EXIF are carried over where
+    the output format allows; 16-bit PNG/TIFF stay 16-bit, gray stays gray,
+    alpha is kept. Each output is written to a temporary file and renamed into
+    place, so an interruption leaves only complete files. Existing outputs are
+    never replaced unless --overwrite (not even by another skdce running at
+    the same time), and every output stays inside -o. One bad file is
+    reported and does not stop the others. Ctrl-C stops: no new file starts
+    and files in progress are discarded. Exit status: 0 done, 1 some file
+    failed, 2 usage error, 130 interrupted (143 on SIGTERM).
+    """
+    from ..io import DEFAULT_MAX_PIXELS, format_from_path, normalize_format
+
+    if quality is not None and fmt is not None and normalize_format(fmt) not in ("JPEG", "WEBP"):
+        raise click.BadParameter(f"--quality applies to jpg and webp, not {fmt}.", param_hint="'--quality'")
+    if "/" in suffix or "\\" in suffix or ".." in suffix or "\0" in suffix:
+        raise click.BadParameter(f"{suffix!r}: a suffix is added to file names; it may not hold '/', '\\' or '..'.",
+                                 param_hint="'--suffix'")
+    stream = _stream_output(inputs, output_dir)
+    if cluster is not None or scheduler is not None:
+        threads = _check_cluster(cluster, scheduler, jobs, stream, threads)
+    out_file = None  # one input file and an -o that names an image file: -o is that file
+    if not stream and len(inputs) == 1 and Path(inputs[0]).is_file() and format_from_path(output_dir) is not None \
+            and not output_dir.is_dir():
+        out_file = output_dir
+        if fmt is not None and normalize_format(fmt) != format_from_path(out_file):
+            raise click.BadParameter(f"--format {fmt} differs from the suffix of {str(out_file)!r}.", param_hint="'--format'")
+        if suffix:
+            raise click.BadParameter("--suffix applies to output folders, not to the output file -o.", param_hint="'--suffix'")
+        fmt = format_from_path(out_file).lower()
+    out_dir = out_file.parent if out_file is not None else output_dir
+    if not stream:
+        _batch.check_output_folder(out_dir, create=not dry_run)  # before any work: a usage error, not one per file
+    if threads is None and jobs > 1:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+    info, running = check_model(model, providers, threads)
+    if stream:
+        _enhance_stream(Path(inputs[0]), output_dir, info, strength, denoise, parse_providers(providers), threads,
+                        tile_size, overwrite, quiet)
+        return
+    settings = _batch.Settings(
+        model=info,
+        strength=strength,
+        denoise=denoise,
+        providers=parse_providers(providers),
+        threads=threads,
+        tile_size=tile_size,
+        quality=quality,
+        overwrite=overwrite,
+        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+    )
+    start = time.perf_counter()
+    files, rows = _batch.collect(inputs, recursive, out_dir.resolve())
+    jobs_list, planned = _batch.plan(files, out_dir, normalize_format(fmt) if fmt else None, suffix, overwrite, out_file)
+    rows += planned
+    if dry_run:
+        _batch.print_plan(jobs_list, rows, overwrite)
+        sys.exit(1 if any(r["status"] == "failed" for r in rows) else 0)
+    done: dict = {}
+    progress = _batch.Progress(len(jobs_list), "enhancing", enabled=not quiet)
+    if verbose:
+        progress.echo(f"skdce: {len(jobs_list)} files with {info.name} on {', '.join(running)}, "
+                      f"{jobs} at a time, {threads or 'default'} threads each")
+
+    def report(row):
+        if row["status"] == "failed":
+            progress.echo(f"skdce: failed: {row['input']}: {row['reason']}")
+        elif row["status"] == "skipped" and not quiet:
+            progress.echo(f"skdce: skipped: {row['input']}: {row['reason']}")
+        elif row["status"] == "ok" and verbose:
+            progress.echo(f"skdce: ok: {row['input']} -> {row['output']} ({row['seconds']:.2f} s)")
+
+    def on_row(job, row):
+        if row is not None:
+            done[job.index] = row
+            report(row)
+        progress.advance(job.src.name)
+
+    for row in rows:
+        report(row)
+    stop = threading.Event()
+    with _batch.stop_on_signals(stop, progress.echo) as state:
+        if cluster is None and scheduler is None:
+            _batch.run_jobs(jobs_list, settings, jobs, on_row, stop)
+        else:
+            from .._distributed import ClusterError, run_batch
+
+            try:
+                run_batch(jobs_list, settings, _batch.enhance_file, on_row, _batch.row, cluster=cluster,
+                          scheduler=scheduler, stop=stop)
+            except ClusterError as exc:
+                progress.close()
+                raise click.ClickException(str(exc)) from None
+    interrupted = state["signal"]
+    progress.close()
+    rows += [done[i] for i in sorted(done)]
+    counts = {status: sum(r["status"] == status for r in rows) for status in ("ok", "skipped", "failed")}
+    seconds = time.perf_counter() - start
+    if as_json:
+        report_data = {
+            "files": rows,
+            "summary": {**counts, "interrupted": interrupted is not None, "not_processed": len(jobs_list) - len(done), "seconds": round(seconds, 3)},
+            "model": info.name,
+            "providers": list(running),
+        }
+        click.echo(dump_json(report_data))
+    if not quiet or interrupted:
+        line = f"{counts['ok']} enhanced, {counts['skipped']} skipped, {counts['failed']} failed in {seconds:.1f} s"
+        if interrupted:
+            line = f"interrupted: {line}, {len(jobs_list) - len(done)} not processed"
+        click.echo(f"skdce: {line}", err=True)
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED[interrupted])
+    if counts["failed"]:
+        sys.exit(1)

@@ -1,0 +1,127 @@
+"""``skdce models`` and ``skdce info``: the models there are, and what runs them on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+
+import click
+
+from .. import __version__
+from ._options import dump_json, json_option, parse_providers, providers_option
+
+__all__ = ["info", "models"]
+
+
+def _model_facts(info) -> dict:
+    recipe = info.recipe or {}
+    return {
+        "name": info.name,
+        "bundled": info.bundled,
+        "file": str(info.path),
+        "architecture": recipe.get("architecture") or recipe.get("skdce_architecture") or ("zero-dce++" if info.shared_curve else "zero-dce"),
+        "iterations": info.iterations,
+        "curve": "shared" if info.shared_curve else "one per iteration",
+        "maps": info.n_maps,
+        "scale_factor": info.scale_factor,
+        "precision": info.precision,
+        "sha256": info.sha256,
+        "license": recipe.get("license") or recipe.get("skdce_license"),
+        "validation": recipe.get("validation") or recipe.get("skdce_validation") or None,
+    }
+
+
+@click.command(epilog="\b\nExamples:\n  skdce models\n  skdce models my-model.onnx --json")
+@click.argument("files", metavar="[MODEL.onnx]...", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@json_option(help="Print JSON.")
+def models(files, as_json):
+    """The bundled models (and any given .onnx files) with their facts."""
+    from ..models import get_model, list_models
+
+    facts = []
+    try:
+        for name in list(list_models()) + list(files):
+            facts.append(_model_facts(get_model(name)))
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(dump_json(facts))
+        return
+    if not facts:
+        click.echo("no bundled models are installed")
+    for f in facts:
+        click.echo(f"{f['name']}  ({'bundled' if f['bundled'] else 'user model'})")
+        for key in ("architecture", "iterations", "curve", "scale_factor", "precision", "file", "sha256", "license", "validation"):
+            if f[key] not in (None, "", {}):
+                value = json.dumps(f[key]) if isinstance(f[key], dict) else f[key]
+                click.echo(f"  {key:<13} {value}")
+    click.echo("Any .onnx file written by `skdce export` works too: skdce enhance ... --model FILE.onnx")
+
+
+def _version(dist: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@click.command(epilog="\b\nExamples:\n  skdce info\n  skdce info --providers cuda --json")
+@providers_option(help="Providers to resolve and load the default model with.")
+@json_option(help="Print JSON.")
+def info(providers, as_json):
+    """Versions, ONNX Runtime providers (available, chosen, running) and thread counts."""
+    import onnxruntime
+
+    from .._runtime import get_session, resolve_providers
+    from ..models import default_model, get_model, list_models
+
+    data = {
+        "skdce": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {d: _version(d) for d in ("numpy", "onnxruntime", "onnxruntime-gpu", "pillow", "scikit-image", "tifffile", "click", "torch")},
+        "providers_available": list(onnxruntime.get_available_providers()),
+        "providers_requested": providers,
+        "providers_chosen": None,
+        "providers_running": None,
+        "model": None,
+        "error": None,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "onnxruntime_threads": "one per physical core (ONNX Runtime default; skdce enhance --threads N to change)",
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES") if k in os.environ},
+    }
+    try:
+        chosen = resolve_providers(parse_providers(providers))
+        data["providers_chosen"] = [name for name, _ in chosen]
+        data["provider_options"] = {name: dict(options) for name, options in chosen if options}
+        name = default_model(parse_providers(providers))
+        if name in list_models():
+            model = get_model(name)
+            data["model"] = model.name
+            data["providers_running"] = list(get_session(model.path, parse_providers(providers), None).providers)
+    except (ValueError, FileNotFoundError) as exc:
+        data["error"] = str(exc)
+    if as_json:
+        click.echo(dump_json(data))
+    else:
+        click.echo(f"skdce {data['skdce']} (python {data['python']}, {data['platform']})")
+        for dist, version in data["versions"].items():
+            if version is not None:
+                click.echo(f"  {dist:<14} {version}")
+        click.echo(f"providers available  {', '.join(data['providers_available'])}")
+        click.echo(f"providers chosen     {', '.join(data['providers_chosen'] or []) or '-'}  (--providers {providers})")
+        if data["providers_running"]:
+            click.echo(f"providers running    {', '.join(data['providers_running'])}  ({data['model']})")
+        click.echo(f"cpu cores            {data['cpu_count']} ({data['cpus_usable']} usable by this process)")
+        click.echo(f"onnxruntime threads  {data['onnxruntime_threads']}")
+        for key, value in data["env"].items():
+            click.echo(f"  {key}={value}")
+        if data["error"]:
+            click.echo(f"error                {data['error']}")
+    if data["error"]:
+        sys.exit(1)

@@ -1,0 +1,253 @@
+"""The batch runner (skdce/cli/_batch.py), through ``skdce enhance``: inputs, planned outputs, jobs, progress, signals.
+
+No way to lose or corrupt a file: inputs are never overwritten, outputs never leave -o, an
+interruption or a second process leaves only complete files.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from skdce.io import read_image, write_image
+
+from ._helpers import dark, digest, invoke, leftovers, run_cli, small_batch
+
+
+def test_enhance_progress_bar_only_on_a_terminal(photos, tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "skdce.cli", "enhance", photos / "a.png", photos / "gray.png", "-o", tmp_path / "o"],
+            stdout=subprocess.DEVNULL, stderr=slave,
+        )  # fmt: skip
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        os.close(master)
+    text = b"".join(chunks).decode()
+    assert "enhancing: 100%" in text and "2/2" in text and "2 enhanced, 0 skipped, 0 failed" in text
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "o2")  # CliRunner: not a terminal
+    assert result.exit_code == 0 and "enhancing" not in result.output
+
+
+@pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
+def test_enhance_interrupted_leaves_only_complete_files(tmp_path, sig, jobs):
+    src = tmp_path / "in"
+    src.mkdir()
+    data = write_image(tmp_path / "one.png", dark((192, 192, 3))).read_bytes()
+    for i in range(40):
+        (src / f"img{i:02d}.png").write_bytes(data)
+    out = tmp_path / "out"
+    with open(tmp_path / "stderr.txt", "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "skdce.cli", "enhance", src, "-o", out, "--jobs", str(jobs), "--threads", "1"],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
+            assert proc.poll() is None and time.monotonic() < deadline, "the batch never wrote a file"
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        code = proc.wait(timeout=90)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert code == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], stderr
+    assert "skdce: interrupted:" in stderr and "not processed" in stderr
+    written = sorted(out.iterdir())
+    assert leftovers(tmp_path) == [] and all(p.suffix == ".png" for p in written)
+    assert 1 <= len(written) < 40
+    for path in written:
+        image, _ = read_image(path)
+        assert image.shape == (192, 192, 3)
+
+
+def test_two_processes_in_one_folder_never_replace_each_other(tmp_path):
+    src = small_batch(tmp_path / "in", 40)
+    out = tmp_path / "out"
+    out.mkdir()
+    procs, logs = [], []
+    for k in range(2):
+        log = open(tmp_path / f"report{k}.json", "w")
+        logs.append(log)
+        args = [sys.executable, "-m", "skdce.cli", "enhance", src, "-o", out, "--json", "--quiet", "--threads", "1"]
+        procs.append(subprocess.Popen([str(a) for a in args], stdout=log, stderr=subprocess.PIPE, text=True))
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    for log in logs:
+        log.close()
+    assert [p.returncode for p in procs] == [0, 0], errors
+    reports = [json.loads((tmp_path / f"report{k}.json").read_text()) for k in range(2)]
+    written = [{r["output"] for r in rep["files"] if r["status"] == "ok"} for rep in reports]
+    everything = {str(out / f"img{i:02d}.png") for i in range(40)}
+    assert written[0].isdisjoint(written[1]) and written[0] | written[1] == everything  # each file once
+    for rep, mine in zip(reports, written):
+        assert rep["summary"]["ok"] == len(mine) and rep["summary"]["skipped"] == 40 - len(mine)
+        assert rep["summary"]["failed"] == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(os.path.basename(p) for p in everything)
+    assert all(read_image(out / os.path.basename(p))[0].shape == (16, 16, 3) for p in everything)
+
+
+def test_second_ctrl_c_with_jobs_exits_cleanly(tmp_path):
+    src = small_batch(tmp_path / "in", 40, size=192)
+    out = tmp_path / "out"
+    with open(tmp_path / "stdout.json", "w") as so, open(tmp_path / "stderr.txt", "w") as se:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(out), "--jobs", "2", "--threads", "1", "--json"],
+            stdout=so, stderr=se,
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
+            assert proc.poll() is None and time.monotonic() < deadline, "the batch never wrote a file"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=90)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert code == 130, stderr
+    assert "terminate called" not in stderr and "Traceback" not in stderr
+    assert "skdce: stopping:" in stderr and "skdce: interrupted:" in stderr
+    report = json.loads((tmp_path / "stdout.json").read_text())
+    written = sorted(out.iterdir())
+    assert leftovers(tmp_path) == [] and all(p.suffix == ".png" for p in written)
+    assert report["summary"]["interrupted"] and report["summary"]["ok"] == len(written) < 40
+    assert {r["output"] for r in report["files"] if r["status"] == "ok"} == {str(p) for p in written}
+    assert report["summary"]["not_processed"] == 40 - len(written)
+    for path in written:
+        assert read_image(path)[0].shape == (192, 192, 3)
+
+
+def test_enhance_never_overwrites_an_input(photos):
+    before = digest(photos / "a.png")
+    result = invoke("enhance", photos / "a.png", "-o", photos, "--overwrite")
+    assert result.exit_code == 1
+    assert "the output would overwrite an input file" in result.stderr
+    assert digest(photos / "a.png") == before
+    result = invoke("enhance", photos / "a.png", "-o", photos, "--suffix", "_x")
+    assert result.exit_code == 0 and (photos / "a_x.png").is_file()
+
+
+def test_enhance_globs_folders_and_recursion(photos, tmp_path):
+    sub = photos / "sub"
+    sub.mkdir()
+    write_image(sub / "deep.png", dark((8, 8, 3)))
+    out = tmp_path / "out"
+    result = invoke("enhance", str(photos / "*.png"), "-o", out / "glob", "--quiet")
+    assert result.exit_code == 1  # empty.png matches the pattern too
+    assert sorted(p.name for p in (out / "glob").iterdir()) == ["a.png", "c16.png", "gray.png", "rgba.png"]
+
+    result = invoke("enhance", sub.parent, "-o", out / "rec", "--recursive", "--json", "--quiet")
+    assert (out / "rec" / "sub" / "deep.png").is_file()
+    result = invoke("enhance", sub, "-o", sub / "out", "--quiet")  # an output folder inside the input folder
+    assert result.exit_code == 0
+    again = invoke("enhance", sub, "-o", sub / "out", "-r", "--json", "--quiet")
+    assert [os.path.basename(r["input"]) for r in json.loads(again.stdout)["files"]] == ["deep.png"]
+
+    result = invoke("enhance", str(tmp_path / "nothing*.png"), "-o", out / "none")
+    assert result.exit_code == 1
+    assert "no such file or folder, and no file matches it as a pattern" in result.stderr
+    assert "0 enhanced, 0 skipped, 1 failed" in result.stderr
+
+
+def test_enhance_outputs_never_follow_a_link_out_of_the_folder(tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
+    write_image(src / "top.png", dark((8, 8, 3)))
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "sub").symlink_to(elsewhere, target_is_directory=True)
+    result = invoke("enhance", src, "-o", out, "--recursive", "--json")
+    assert result.exit_code == 1
+    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    assert rows["top.png"]["status"] == "ok"
+    assert rows["deep.png"]["status"] == "failed" and "outside the output folder" in rows["deep.png"]["reason"]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_enhance_output_folder_problems_are_one_line_before_any_work(photos, tmp_path, monkeypatch):
+    (tmp_path / "file.txt").write_text("a file")
+    result = run_cli("enhance", photos / "a.png", "-o", tmp_path / "file.txt" / "out")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot write there" in result.stderr and "a file is in the way of a folder" in result.stderr
+
+    import errno
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", kwargs.get("dir"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "ro")
+    assert result.exit_code == 2 and "permission denied; check the folder's permissions" in result.output
+    monkeypatch.undo()
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "readonly"
+        ro.mkdir(mode=0o500)
+        result = run_cli("enhance", photos / "a.png", "-o", ro)
+        assert result.returncode == 2 and "permission denied" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_enhance_unreadable_input_folder_and_long_names(photos, tmp_path, monkeypatch):
+    import errno
+
+    import skdce.cli._batch
+
+    def denied(folder, *args):
+        raise PermissionError(errno.EACCES, "Permission denied", str(folder))
+
+    monkeypatch.setattr(skdce.cli._batch, "scan_folder", denied)
+    result = invoke("enhance", photos, "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert f"failed: {photos}: cannot list the folder: {photos}: permission denied" in result.stderr
+    monkeypatch.undo()
+
+    long_src = tmp_path / "long"
+    long_src.mkdir()
+    write_image(long_src / ("n" * 245 + ".png"), dark((8, 8, 3)))
+    result = invoke("enhance", long_src, "-o", tmp_path / "out2", "--suffix", "_enhanced", "--json")
+    assert result.exit_code == 1
+    (row,) = json.loads(result.stdout)["files"]
+    assert row["status"] == "failed" and "longer than 255 bytes" in row["reason"] and "shorter --suffix" in row["reason"]
+    result = invoke("enhance", long_src, "-o", tmp_path / "out3")  # 249 bytes: fits, and so does its temporary file
+    assert result.exit_code == 0 and leftovers(tmp_path) == []
+
+
+def test_enhance_dry_run_writes_nothing(photos, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("enhance", photos / "a.png", photos / "gray.png", photos / "empty.png", "-o", out, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"write: {photos / 'a.png'} -> {out / 'a.png'}" in result.stdout
+    assert "dry run, nothing written: 3 write, 0 overwrite, 0 skip, 0 fail" in result.stderr
+    assert not out.exists()
+    out.mkdir()
+    write_image(out / "a.png", dark((4, 4, 3)))
+    before = digest(out / "a.png")
+    result = invoke("enhance", photos / "a.png", "-o", out, "--dry-run")
+    assert f"skip: {photos / 'a.png'} -> {out / 'a.png'} (the output exists" in result.stdout
+    result = invoke("enhance", photos / "a.png", "-o", out, "--dry-run", "--overwrite")
+    assert f"overwrite: {photos / 'a.png'} -> {out / 'a.png'}" in result.stdout
+    assert digest(out / "a.png") == before and os.listdir(out) == ["a.png"]
+
+
+def test_enhance_pixel_limit(photos, tmp_path):
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "out", "--max-pixels", 100, "--json")
+    assert result.exit_code == 1
+    (row,) = json.loads(result.stdout)["files"]
+    assert "24 = 768 pixels, more than max_pixels=100" in row["reason"]

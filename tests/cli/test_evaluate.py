@@ -1,0 +1,74 @@
+"""``skdce evaluate`` (skdce/cli/evaluate.py): PSNR/SSIM tables in CSV and JSON."""
+
+import json
+
+import numpy as np
+import pytest
+
+from skdce.io import read_image, write_image
+
+from ._helpers import RNG, dark, invoke
+
+
+@pytest.fixture
+def pairs(tmp_path):
+    ref, low, enhanced = tmp_path / "ref", tmp_path / "low", tmp_path / "enh"
+    for folder in (ref, low, enhanced):
+        folder.mkdir()
+    for name in ("1", "2"):
+        bright = RNG.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        write_image(ref / f"{name}.png", bright)
+        write_image(low / f"{name}.png", (bright // 4).astype(np.uint8))
+    write_image(enhanced / "1_x.png", read_image(ref / "1.png")[0])  # identical: PSNR inf, SSIM 1
+    write_image(enhanced / "2_x.png", read_image(low / "2.png")[0])
+    write_image(enhanced / "3_x.png", dark((32, 32, 3)))  # no reference
+    return ref, low, enhanced
+
+
+def test_evaluate_csv_and_json(pairs, tmp_path):
+    ref, _, enhanced = pairs
+    result = invoke("evaluate", enhanced, ref, "--suffix", "_x", "-o", tmp_path / "scores.json")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "name,psnr,ssim" and lines[1] == "1,inf,1.0000"
+    assert lines[2].startswith("2,") and lines[3].startswith("mean,")
+    assert f"no reference for {enhanced / '3_x.png'}" in result.stderr
+    report = json.loads((tmp_path / "scores.json").read_text())
+    assert report["count"] == 2 and report["images"][0]["psnr"] is None  # inf is not JSON
+    assert 0 < report["images"][1]["psnr"] < 100 and -1 <= report["images"][1]["ssim"] <= 1
+    assert report["unmatched"] == [str(enhanced / "3_x.png")]
+
+    write_image(enhanced / "4_x.png", dark((16, 16, 3)))
+    write_image(ref / "4.png", dark((32, 32, 3)))
+    result = invoke("evaluate", enhanced, ref, "--suffix", "_x", "--json")
+    assert result.exit_code == 1
+    (failed,) = json.loads(result.stdout)["failed"]
+    assert failed["name"] == "4" and failed["reason"] == "sizes differ: 16x16 vs reference 32x32"
+
+    result = invoke("evaluate", enhanced, ref)
+    assert result.exit_code == 1 and "no file in" in result.output
+
+
+def test_evaluate_enhance_in_one_go(pairs):
+    ref, low, _ = pairs
+    result = invoke("evaluate", low, ref, "--enhance", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["count"] == 2 and report["model"] == "zero-dce-int8"
+    assert all(np.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1 for r in report["images"])
+
+
+def test_evaluate_csv_quotes_names(tmp_path):
+    import csv
+
+    ref, enh = tmp_path / "ref", tmp_path / "enh"
+    ref.mkdir()
+    enh.mkdir()
+    image = dark((16, 16, 3))
+    write_image(ref / "night,1.png", image)
+    write_image(enh / 'night,1.png', image)
+    result = invoke("evaluate", enh, ref, "-o", tmp_path / "x.csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader((tmp_path / "x.csv").read_text().splitlines()))
+    assert rows[0] == ["name", "psnr", "ssim"] and rows[1][0] == "night,1" and rows[2][0] == "mean"
+    assert list(csv.reader(result.stdout.splitlines()))[1][0] == "night,1"
