@@ -64,6 +64,7 @@ import numpy as np
 
 from ._atomic import TEMP_SUFFIX, atomic_path
 from ._image import to_uint
+from ._validate import check_int
 
 __all__ = [
     "ImageMeta",
@@ -471,6 +472,10 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    TypeError
+        If ``max_pixels`` is not an integer.
+    ValueError
+        If ``max_pixels`` is less than 1.
     ImageFileError
         A ``ValueError`` naming the file and the reason: a folder, an empty,
         truncated or corrupt file, not an image, too many pixels, an
@@ -489,10 +494,10 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
-        raise ValueError(f"max_pixels={max_pixels!r} must be a positive integer.")
+    max_pixels = check_int("max_pixels", max_pixels, min=1,
+                           hint=f"the default, skdce.io.DEFAULT_MAX_PIXELS, is {DEFAULT_MAX_PIXELS}.")
     try:
-        return _read(path, int(max_pixels))
+        return _read(path, max_pixels)
     except ValueError as exc:
         raise ImageFileError("read", path, str(exc)) from None
     except OSError as exc:
@@ -639,9 +644,9 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
     FileExistsError
         If ``path`` exists and ``overwrite`` is false.
     TypeError
-        For arrays that are not uint8/uint16.
+        For arrays that are not uint8/uint16, a ``quality`` that is not an integer.
     ValueError
-        For unknown formats, bad shapes, alpha in a JPEG, a bad ``quality``.
+        For unknown formats, bad shapes, alpha in a JPEG, a ``quality`` outside 1-100.
 
     Notes
     -----
@@ -671,8 +676,8 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
                 f"cannot tell the format of {str(path)!r} from its suffix; name it .png, .jpg, .tif or .webp, "
                 f"or pass format=."
             )
-    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100):
-        raise ValueError(f"quality={quality!r} must be an integer from 1 to 100.")
+    if quality is not None:
+        quality = check_int("quality", quality, min=1, max=100, hint="the default is 95 for JPEG, 90 for WebP.")
     image, meta = _prepare(image, fmt, meta)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")

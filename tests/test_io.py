@@ -236,8 +236,16 @@ def test_read_errors_name_the_file(tmp_path):
     (tmp_path / "text.png").write_text("hello")
     with pytest.raises(ImageFileError, match="not an image"):
         read_image(tmp_path / "text.png")
-    with pytest.raises(ValueError, match="max_pixels=0 must be a positive integer"):
+    with pytest.raises(ValueError, match=r"max_pixels=0 is out of range: max_pixels must be an integer >= 1; the default"):
         read_image(tmp_path / "text.png", max_pixels=0)
+
+
+@pytest.mark.parametrize("value", [True, 1e6, "1000", None])
+def test_max_pixels_must_be_an_integer(tmp_path, value):
+    path = write_image(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(TypeError, match=rf"max_pixels={value!r} \({type(value).__name__}\) must be an integer >= 1"):
+        read_image(path, max_pixels=value)
+    assert read_image(path, max_pixels=np.int64(16))[0].shape == (4, 4)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -299,8 +307,13 @@ def test_write_errors(tmp_path):
         write_image(tmp_path / "a.png", image, format="gif")
     with pytest.raises(ValueError, match="JPEG has no alpha channel"):
         write_image(tmp_path / "a.jpg", np.zeros((4, 4, 4), np.uint8))
-    with pytest.raises(ValueError, match="quality=0 must be an integer from 1 to 100"):
+    with pytest.raises(ValueError, match=r"quality=0 is out of range: quality must be an integer in \[1, 100\]"):
         write_image(tmp_path / "a.jpg", image, quality=0)
+    with pytest.raises(ValueError, match=r"quality=101 is out of range"):
+        write_image(tmp_path / "a.jpg", image, quality=101)
+    for bad in (True, 90.0, "90"):
+        with pytest.raises(TypeError, match=rf"quality={bad!r} \({type(bad).__name__}\) must be an integer in \[1, 100\]"):
+            write_image(tmp_path / "a.jpg", image, quality=bad)
     with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
         write_image(tmp_path / "missing" / "a.png", image)
     assert sorted(os.listdir(tmp_path)) == []
