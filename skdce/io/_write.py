@@ -17,7 +17,7 @@ import numpy as np
 
 from .._atomic import atomic_path
 from .._image import to_uint
-from .._validate import check_int
+from .._validate import check_bool, check_int
 from ._formats import _DEFAULT_QUALITY, _EIGHT_BIT_ONLY, _MODES, _PNG_SIGNATURE, ImageFileError, format_from_path, normalize_format
 from ._metadata import _EXIF_HEADER, ImageMeta, _is_gray_profile
 
@@ -146,7 +146,8 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
     FileExistsError
         If ``path`` exists and ``overwrite`` is false.
     TypeError
-        For arrays that are not uint8/uint16, a ``quality`` that is not an integer.
+        For arrays that are not uint8/uint16, a ``quality`` that is not an
+        integer, an ``overwrite`` that is not True or False.
     ValueError
         For unknown formats, bad shapes, alpha in a JPEG, a ``quality`` outside 1-100.
 
@@ -180,6 +181,7 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
             )
     if quality is not None:
         quality = check_int("quality", quality, min=1, max=100, hint="the default is 95 for JPEG, 90 for WebP.")
+    overwrite = check_bool("overwrite", overwrite)
     image, meta = _prepare(image, fmt, meta)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")

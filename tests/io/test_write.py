@@ -120,6 +120,10 @@ def test_write_refuses_to_overwrite(tmp_path):
     assert path.read_bytes() == b"keep me"
     write_image(path, np.zeros((4, 4), np.uint8), overwrite=True)
     assert read_image(path)[0].shape == (4, 4)
+    for bad in ("no", 0, None):  # "no" would have replaced the file
+        with pytest.raises(TypeError, match=rf"overwrite={bad!r} \({type(bad).__name__}\) must be True or False"):
+            write_image(path, np.ones((4, 4), np.uint8), overwrite=bad)
+    assert read_image(path)[0].max() == 0
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
