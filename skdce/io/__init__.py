@@ -52,10 +52,11 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-from .._atomic import TEMP_SUFFIX
-from ._formats import FORMATS, IMAGE_SUFFIXES, ImageFileError, format_from_path, normalize_format
+from .. import _atomic
+from . import _formats, _read
+from ._formats import ImageFileError, format_from_path, normalize_format
 from ._metadata import ImageMeta, apply_orientation
-from ._read import DEFAULT_MAX_PIXELS, read_image
+from ._read import read_image
 from ._write import write_image
 
 __all__ = [
@@ -71,6 +72,21 @@ __all__ = [
     "TEMP_SUFFIX",
     "IMAGE_SUFFIXES",
 ]
+
+# The constants are bound here, not imported, so that their doc comments are
+# in this module, where Sphinx's autodata looks for them.
+
+#: Output formats and their file name suffixes (the first is the default).
+FORMATS = _formats.FORMATS
+
+#: File name suffixes that skdce treats as images when it lists a folder.
+IMAGE_SUFFIXES = _formats.IMAGE_SUFFIXES
+
+#: Default pixel limit of :func:`read_image` (2**27, about 134 megapixels, e.g. 16384 x 8192).
+DEFAULT_MAX_PIXELS = _read.DEFAULT_MAX_PIXELS
+
+#: Suffix of the temporary files renamed into place (``.<name>.<random>.skdce-tmp``).
+TEMP_SUFFIX = _atomic.TEMP_SUFFIX
 
 # The public home of these is skdce.io (as when it was one module): in reprs,
 # tracebacks, pickles and the API reference.
