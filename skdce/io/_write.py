@@ -18,7 +18,15 @@ import numpy as np
 from .._atomic import atomic_path
 from .._image import to_uint
 from .._validate import check_bool, check_int
-from ._formats import _DEFAULT_QUALITY, _EIGHT_BIT_ONLY, _MODES, _PNG_SIGNATURE, ImageFileError, format_from_path, normalize_format
+from ._formats import (
+    _DEFAULT_QUALITY,
+    _EIGHT_BIT_ONLY,
+    _MODES,
+    _PNG_SIGNATURE,
+    ImageFileError,
+    format_from_path,
+    normalize_format,
+)
 from ._metadata import _EXIF_HEADER, ImageMeta, _is_gray_profile
 
 __all__ = ["write_image"]
