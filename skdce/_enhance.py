@@ -15,7 +15,7 @@ from ._runtime import get_session, out_of_memory
 from .curves import copy_extra_channels, run_blocks, run_blocks_upsampled
 from .denoise import DENOISE_HALO, added_noise, check_denoise, denoise_bands, noise_level
 from .models import default_model, get_model, verify
-from ._validate import check_image_arg, check_int, check_num_threads, check_real
+from ._validate import check_bool, check_image_arg, check_int, check_num_threads, check_real
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
 
@@ -439,8 +439,8 @@ def enhance(
 def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise, fused,
              precision):
     amount = check_denoise(denoise)
-    if fused not in (None, True, False):
-        raise TypeError(f"fused={fused!r} must be None (CUDA only), True or False.")
+    if fused is not None:
+        fused = check_bool("fused", fused, hint="or None (the default): fused where the model runs on CUDA.")
     check_precision(precision)
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength)
     out = np.empty(p.image.shape, p.dtype)

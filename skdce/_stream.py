@@ -137,7 +137,7 @@ def open_lazy(path):
 def _dpi(tags):
     if 282 not in tags or 283 not in tags:
         return None
-    from .io import _rational
+    from .io._metadata import _rational
 
     scale = {2: 1.0, 3: 2.54}.get(int(tags[296].value) if 296 in tags else 2)  # inch, centimetre
     values = [_rational(tags[t].value) for t in (282, 283)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._image import image_layout, to_float, to_uint
+from ._validate import check_real
 
 __all__ = ["darken", "low_light_sample", "SAMPLES"]
 
@@ -61,11 +62,11 @@ def darken(image, *, gain=0.12, gamma=2.2, photons=400.0, read_noise=0.004, chan
     arr = np.asarray(image)
     image_layout(arr, channel_axis, "image")
     x = to_float(arr, "image").astype(np.float64)
-    for name, value in (("gain", gain), ("gamma", gamma)):
-        if not (np.isfinite(value) and value > 0):
-            raise ValueError(f"{name}={value!r} must be a positive number.")
-    if read_noise < 0 or (photons is not None and not photons > 0):
-        raise ValueError(f"photons={photons!r} must be positive (or None) and read_noise={read_noise!r} >= 0.")
+    gain = check_real("gain", gain, lo=0, lo_open=True)
+    gamma = check_real("gamma", gamma, lo=0, lo_open=True)
+    if photons is not None:
+        photons = check_real("photons", photons, lo=0, lo_open=True, hint="or None for no shot noise.")
+    read_noise = check_real("read_noise", read_noise, lo=0)
     rng = np.random.default_rng(seed)
     lin = x**gamma * gain
     if photons is not None:

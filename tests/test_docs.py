@@ -60,6 +60,17 @@ def test_io_is_in_the_api_reference():
     assert not missing, f"add {missing} to the skdce.io section of docs/api.rst"
 
 
+def test_io_constants_have_doc_comments():
+    """autodata reads a constant's ``#:`` comment from skdce/io/__init__.py (the module it documents), not from
+    the submodule that defines it: each public constant of skdce.io is bound there under its comment."""
+    import skdce.io
+
+    source = Path(skdce.io.__file__).read_text()
+    constants = [n for n in skdce.io.__all__ if not callable(getattr(skdce.io, n))]
+    missing = [n for n in constants if not re.search(rf"^#: .+\n{n} = ", source, re.M)]
+    assert constants and not missing, f"bind {missing} in skdce/io/__init__.py under a '#:' comment"
+
+
 def test_readme_figure_is_small():
     figure = DOCS / "_static" / "before_after.png"
     assert figure.is_file(), "run python docs/make_readme_figure.py"

@@ -158,8 +158,9 @@ def test_errors():
         skdce.enhance(image.astype(np.float32), model="zero-dce", providers="cpu", precision="fp16")
     with pytest.raises(ValueError, match="precision='bf16' must be one of"):
         skdce.enhance(image, model="zero-dce", providers="cpu", precision="bf16")
-    with pytest.raises(TypeError, match="fused='yes' must be None"):
-        skdce.enhance(image, model="zero-dce", providers="cpu", fused="yes")
+    for bad in ("yes", 1):
+        with pytest.raises(TypeError, match=rf"fused={bad!r} \({type(bad).__name__}\) must be True or False; or None"):
+            skdce.enhance(image, model="zero-dce", providers="cpu", fused=bad)
     if "zero-dce-int8" in MODELS:
         with pytest.raises(ValueError, match="is quantised"):
             skdce.enhance(image.astype(np.float32), model="zero-dce-int8", providers="cpu", fused=True,

@@ -1,6 +1,7 @@
 """skdce._validate, and the arguments the public functions refuse through it."""
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -107,6 +108,30 @@ def test_bad_enhance_arguments(image, kwargs, exc, match):
         enhance(image, **kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"gain": 0}, ValueError, r"gain=0 is out of range: gain must be a real number > 0\."),
+        ({"gain": np.nan}, ValueError, "gain=nan is not finite"),
+        ({"gain": "0.1"}, TypeError, r"gain='0.1' \(str\) must be a real number > 0"),
+        ({"gamma": -2.2}, ValueError, "gamma=-2.2 is out of range: gamma must be a real number > 0"),
+        ({"gamma": True}, TypeError, r"gamma=True \(bool\) must be a real number > 0"),
+        ({"photons": 0}, ValueError, r"photons=0 is out of range: photons must be a real number > 0; or None"),
+        ({"photons": np.inf}, ValueError, "photons=inf is not finite"),
+        ({"read_noise": -0.1}, ValueError, r"read_noise=-0.1 is out of range: read_noise must be a real number >= 0\."),
+        ({"read_noise": np.nan}, ValueError, "read_noise=nan is not finite"),
+    ],
+)
+def test_bad_darken_arguments(image, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        skdce.data.darken(image, **kwargs)
+
+
+def test_darken_accepts_numpy_scalars_and_no_shot_noise(image):
+    dark = skdce.data.darken(image, gain=np.float32(0.5), gamma=np.int64(2), photons=None, read_noise=0)
+    np.testing.assert_allclose(dark, (0.1**2 * 0.5) ** 0.5, rtol=1e-6)
+
+
 @pytest.mark.parametrize("path", ["photo.png", Path("photo.png"), b"photo.png"])
 @pytest.mark.parametrize("function", [enhance, estimate_curves])
 def test_file_name_instead_of_image(function, path):
@@ -129,14 +154,20 @@ def test_file_name_refused_by_array_functions(call):
         call()
 
 
+#: The hand-rolled forms of the test: ``isinstance(x, bool)``, ``numbers.Integral``/``Real``,
+#: ``(int, np.integer)``, ``x in (None, True, False)``.
+_TYPE_TEST = re.compile(r"isinstance\([^)]*\bbool\b|\bnumbers\.(Integral|Real|Number)\b|\(int, np\.integer\)"
+                        r"|\bin \((None, )?True, False\)")
+
+
 def test_no_copies_of_the_type_test_left():
-    """The bool/number test lives in skdce/_validate.py only (skdce/io.py excepted for now)."""
+    """The bool/number test lives in skdce/_validate.py only."""
     root = Path(skdce.__file__).parent
     offenders = []
     for path in root.rglob("*.py"):
-        if path.name in ("_validate.py", "io.py"):
+        if path.name == "_validate.py":
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
-            if "isinstance(" in line and ", bool)" in line and "not isinstance(" in line:
+            if _TYPE_TEST.search(line):
                 offenders.append(f"{path.relative_to(root)}:{n}")
     assert not offenders, offenders

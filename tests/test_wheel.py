@@ -24,6 +24,8 @@ def test_wheel_ships_and_loads_weights(tmp_path):
     assert "skdce/weights/zero-dce.onnx" in names
     assert "skdce/cli/__init__.py" in names  # the console script skdce.cli:main
     assert not any(n.endswith(".pt") for n in names)
+    # every subpackage, which pyproject's [tool.setuptools] packages must list one by one
+    assert {"skdce/io/__init__.py", "skdce/io/_read.py", "skdce/train/__init__.py"} <= set(names)
     assert any(n.startswith("skdce/_kernels") and n.endswith((".so", ".pyd")) for n in names), names
 
     env_dir = tmp_path / "venv"
@@ -38,6 +40,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
         "info = skdce.get_model('zero-dce'); "
         "assert info.path.is_file() and 'site-packages' in str(info.path); "
         "import skdce.curves; assert skdce.curves._kernels is not None; "
+        "import skdce.cli, skdce.io; "
         "out = skdce.enhance(np.full((9, 11, 3), 0.1, np.float32)); "
         "print(skdce.list_models(), out.shape)"
     )

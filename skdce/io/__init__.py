@@ -1,0 +1,95 @@
+"""Image files for the command line: bit depth, EXIF orientation, ICC and EXIF metadata.
+
+:func:`read_image` returns the pixels of a file as a uint8 or uint16 array,
+upright (its EXIF orientation applied), and an :class:`ImageMeta` describing
+it; :func:`write_image` writes such an array back, carrying the metadata
+where the output format can hold it. The enhancement functions never touch
+files; this module is the file layer of ``skdce enhance`` and friends.
+
+What is read, and how:
+
+* **layouts.** ``(H, W)`` grayscale, ``(H, W, 2)`` gray + alpha,
+  ``(H, W, 3)`` RGB, ``(H, W, 4)`` RGBA. Palette images become RGB (RGBA with
+  transparency), 1-bit images 8-bit gray, CMYK/LAB images RGB (their ICC
+  profile, which describes the old colour space, is dropped).
+* **bit depth.** 8-bit files give uint8, 16-bit PNG and TIFF files uint16.
+  Pillow decodes 16-bit *colour* PNGs to 8 bits, so the pixels of 16-bit PNGs
+  are decoded by ``imagecodecs`` (libpng; every filter, Adam7 interlacing,
+  ``tRNS`` as alpha), their metadata (``iCCP``, ``eXIf``, ``pHYs``) read by
+  Pillow. TIFF files are read with tifffile, which decodes every common
+  compression (deflate, LZW, JPEG...) through ``imagecodecs``; Pillow only
+  converts the 8-bit colour models tifffile leaves as they are (palette,
+  CMYK, min-is-white...). 32-bit and float files are refused.
+* **orientation.** The EXIF orientation (tag 274) is applied to the pixels and
+  reset to 1 in the EXIF block kept in :attr:`ImageMeta.exif` (the block is
+  patched in place, so maker notes survive).
+* **limits.** Files with more than ``max_pixels`` pixels are refused before
+  their pixels are decoded (a guard against decompression bombs); so are
+  empty, truncated and corrupt files. Every such error is an
+  :class:`ImageFileError` (a ``ValueError``) naming the file and the reason.
+
+What is written (:func:`write_image`):
+
+========  ==========  =====  ====  ====  ===
+format    bit depth   alpha  ICC   EXIF  dpi
+========  ==========  =====  ====  ====  ===
+PNG       8, 16       yes    yes   yes   yes
+TIFF      8, 16       yes    yes   no    yes
+JPEG      8           no     yes   yes   yes
+WebP      8 (colour)  yes    yes   yes   no
+========  ==========  =====  ====  ====  ===
+
+JPEG and WebP hold 8 bits: 16-bit arrays are rounded to 8 bits
+(``round(x / 257)``, the one conversion of ``skdce._image.to_uint``). WebP has
+no grayscale mode: gray images are written as RGB. PNG files are encoded by
+``imagecodecs`` with the ``iCCP``, ``pHYs`` and ``eXIf`` chunks added after
+the header (as Pillow writes them); TIFF files are written by tifffile, which
+does not write an EXIF directory. Every file is written to a temporary file
+in the destination folder (named ``.<name>.<random>.skdce-tmp``) and renamed
+into place, so a reader never sees a partial file and an interrupted write
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from .. import _atomic
+from . import _formats, _read
+from ._formats import ImageFileError, format_from_path, normalize_format
+from ._metadata import ImageMeta, apply_orientation
+from ._read import read_image
+from ._write import write_image
+
+__all__ = [
+    "ImageMeta",
+    "ImageFileError",
+    "read_image",
+    "apply_orientation",
+    "write_image",
+    "format_from_path",
+    "normalize_format",
+    "FORMATS",
+    "DEFAULT_MAX_PIXELS",
+    "TEMP_SUFFIX",
+    "IMAGE_SUFFIXES",
+]
+
+# The constants are bound here, not imported, so that their doc comments are
+# in this module, where Sphinx's autodata looks for them.
+
+#: Output formats and their file name suffixes (the first is the default).
+FORMATS = _formats.FORMATS
+
+#: File name suffixes that skdce treats as images when it lists a folder.
+IMAGE_SUFFIXES = _formats.IMAGE_SUFFIXES
+
+#: Default pixel limit of :func:`read_image` (2**27, about 134 megapixels, e.g. 16384 x 8192).
+DEFAULT_MAX_PIXELS = _read.DEFAULT_MAX_PIXELS
+
+#: Suffix of the temporary files renamed into place (``.<name>.<random>.skdce-tmp``).
+TEMP_SUFFIX = _atomic.TEMP_SUFFIX
+
+# The public home of these is skdce.io (as when it was one module): in reprs,
+# tracebacks, pickles and the API reference.
+for _obj in (ImageMeta, ImageFileError, read_image, apply_orientation, write_image, format_from_path, normalize_format):
+    _obj.__module__ = __name__
+del _obj

@@ -1,0 +1,282 @@
+"""Decoding image files to upright uint8/uint16 arrays, with a pixel limit checked before decoding.
+
+16-bit PNG pixels are decoded by ``imagecodecs`` (their metadata read by
+Pillow), TIFF files by tifffile, everything else (and the 8-bit TIFF colour
+models tifffile leaves as they are) by Pillow. Every failure is an
+:class:`~skdce.io.ImageFileError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .._validate import check_int
+from ._formats import _MODES, _PNG_SIGNATURE, _TIFF_SIGNATURES, ImageFileError
+from ._metadata import ImageMeta, _clean_dpi, _rational, _upright_exif, apply_orientation
+
+__all__ = ["DEFAULT_MAX_PIXELS", "read_image"]
+
+#: Default pixel limit of :func:`read_image` (2**27, about 134 megapixels, e.g. 16384 x 8192).
+DEFAULT_MAX_PIXELS = 2**27
+
+
+def _png_bit_depth(head: bytes) -> int | None:
+    """The bit depth in a PNG file's IHDR chunk (its first 25 bytes), or ``None``."""
+    return head[24] if len(head) >= 25 and head[12:16] == b"IHDR" else None
+
+
+def _read_png16(path: Path, max_pixels: int):
+    """A 16-bit PNG: the header and metadata from Pillow (which decodes these pixels to 8 bits), pixels from imagecodecs."""
+    import imagecodecs
+
+    im = _open_pillow(path, max_pixels)  # checks the pixel count from the header
+    with im:
+        icc = im.info.get("icc_profile") or None
+        dpi = im.info.get("dpi")
+        exif = im.info.get("exif")
+    try:
+        arr = imagecodecs.png_decode(path.read_bytes())  # tRNS becomes an alpha channel
+    except (imagecodecs.PngError, ValueError) as exc:
+        text = str(exc)
+        if "too small" in text or "truncated" in text.lower():
+            raise ValueError(f"the file is truncated ({text})") from None
+        raise ValueError(f"the file is corrupt ({text})") from None
+    exif, orientation = _upright_exif(exif)
+    return arr, icc, exif, orientation, _clean_dpi(dpi)
+
+
+_pillow_lock = threading.Lock()
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ValueError(
+            f"the image has {width} x {height} = {width * height} pixels, more than max_pixels={max_pixels} "
+            f"(a guard against decompression bombs); raise the limit if the file is trusted"
+        )
+
+
+def _open_pillow(path: Path, max_pixels: int):
+    from PIL import Image
+
+    # Pillow warns above Image.MAX_IMAGE_PIXELS and refuses above twice that;
+    # skdce applies its own limit (an error) right after the header is read.
+    with _pillow_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError as exc:
+            raise ValueError(f"the image has too many pixels for Pillow ({exc})") from None
+        except Image.UnidentifiedImageError:
+            raise ValueError("the file is not an image in a format skdce reads (PNG, JPEG, TIFF, WebP, ...)") from None
+        except (SyntaxError, EOFError, struct.error, ValueError) as exc:  # a broken header
+            raise ValueError(_pillow_reason(exc)) from None
+    try:
+        _check_pixels(im.width, im.height, max_pixels)
+    except ValueError:
+        im.close()
+        raise
+    return im
+
+
+def _pillow_array(im) -> tuple[np.ndarray, bool]:
+    """``(array, keeps_icc)``: the pixels of a loaded Pillow image as uint8/uint16."""
+    mode = im.mode
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16), True
+    if mode == "I":
+        arr = np.asarray(im)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise ValueError("32-bit integer images are not supported; convert the file to 8 or 16 bits")
+        return arr.astype(np.uint16), True
+    if mode == "F":
+        raise ValueError("floating-point images are not supported; convert the file to 8 or 16 bits")
+    keeps_icc = True
+    if mode == "1":
+        im = im.convert("L")
+    elif mode in ("P", "PA"):
+        im = im.convert("RGBA" if mode == "PA" or "transparency" in im.info else "RGB")
+    elif mode == "La":
+        im = im.convert("LA")
+    elif mode == "RGBa":
+        im = im.convert("RGBA")
+    elif mode in ("RGBX", "YCbCr", "HSV"):
+        im = im.convert("RGB")
+    elif mode in ("CMYK", "LAB"):
+        im, keeps_icc = im.convert("RGB"), False
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        raise ValueError(f"Pillow image mode {mode!r} is not supported")
+    return np.asarray(im), keeps_icc
+
+
+def _read_pillow(path: Path, max_pixels: int):
+    im = _open_pillow(path, max_pixels)
+    with im:
+        fmt = im.format or "unknown"
+        try:
+            im.load()
+            arr, keeps_icc = _pillow_array(im)
+        except ValueError:
+            raise
+        except Exception as exc:  # Pillow raises OSError, SyntaxError, struct.error... for broken files
+            raise ValueError(_pillow_reason(exc)) from None
+        icc = im.info.get("icc_profile") or None
+        dpi = im.info.get("dpi")
+        if fmt == "TIFF":
+            exif, orientation = None, int(im.tag_v2.get(274, 1))
+        else:
+            exif, orientation = _upright_exif(im.info.get("exif"))
+    return arr, fmt, (icc if keeps_icc else None), exif, orientation, _clean_dpi(dpi)
+
+
+def _pillow_reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    if "truncated" in text.lower():
+        return f"the file is truncated ({text})"
+    return f"the file is corrupt ({text})"
+
+
+def _read_tiff(path: Path, max_pixels: int):
+    import tifffile
+
+    try:
+        tf = tifffile.TiffFile(path)
+    except Exception as exc:
+        raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+    with tf:
+        if not tf.pages:
+            raise ValueError("the TIFF file holds no image")
+        page = tf.pages.first
+        _check_pixels(page.imagewidth, page.imagelength, max_pixels)
+        bits = page.bitspersample
+        photometric = int(page.photometric)
+        simple = photometric in (int(tifffile.PHOTOMETRIC.MINISBLACK), int(tifffile.PHOTOMETRIC.RGB))
+        if page.sampleformat != 1 or bits not in (8, 16) or (bits == 16 and not simple):
+            kind = {1: "unsigned integer", 2: "signed integer", 3: "floating-point"}.get(page.sampleformat, "other")
+            raise ValueError(
+                f"TIFF with {bits}-bit {kind} samples ({page.photometric.name}) is not supported; "
+                f"skdce reads 8- and 16-bit gray or RGB(A) TIFF files"
+            )
+        jpeg_ycbcr = photometric == int(tifffile.PHOTOMETRIC.YCBCR) and page.compression == 7  # decoded to RGB
+        if not (simple or jpeg_ycbcr):
+            return None  # palette, CMYK, LAB, min-is-white...: Pillow converts these 8-bit files to RGB or gray
+        try:
+            arr = page.asarray()  # every compression tifffile knows (LZW, JPEG... through imagecodecs)
+        except Exception as exc:
+            raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+        if page.axes.startswith("S"):  # planar: (S, Y, X)
+            arr = np.moveaxis(arr, 0, -1)
+        if arr.ndim == 3 and arr.shape[-1] == 1:
+            arr = arr[..., 0]
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] > 4):
+            raise ValueError(f"TIFF image of shape {arr.shape} ({page.axes}) is not a gray or RGB(A) image")
+        tags = page.tags
+        orientation = int(tags[274].value) if 274 in tags else 1
+        icc = bytes(tags[34675].value) if 34675 in tags else None
+        dpi = None
+        if 282 in tags and 283 in tags:
+            unit = int(tags[296].value) if 296 in tags else 2
+            scale = {2: 1.0, 3: 2.54}.get(unit)
+            if scale is not None:
+                dpi = tuple(_rational(tags[t].value) * scale for t in (282, 283))
+        return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("=")), icc, orientation, _clean_dpi(dpi)
+
+
+def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Read an image file as an upright uint8/uint16 array and its metadata.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A PNG, JPEG, TIFF or WebP file (or any other format Pillow reads:
+        BMP, GIF, PPM...; animated files give their first frame).
+    max_pixels : int, optional
+        Largest accepted width x height; larger files are refused before
+        their pixels are decoded.
+
+    Returns
+    -------
+    image : (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) ndarray
+        uint8 for 8-bit (and lower) files, uint16 for 16-bit files; gray,
+        gray + alpha, RGB or RGBA; the EXIF orientation applied.
+    meta : ImageMeta
+        Format, layout, bit depth, ICC profile, EXIF (orientation reset to 1),
+        the orientation applied, resolution.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    TypeError
+        If ``max_pixels`` is not an integer.
+    ValueError
+        If ``max_pixels`` is less than 1.
+    ImageFileError
+        A ``ValueError`` naming the file and the reason: a folder, an empty,
+        truncated or corrupt file, not an image, too many pixels, an
+        unsupported sample format.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skdce.io import read_image, write_image
+    >>> folder = tempfile.mkdtemp()
+    >>> path = write_image(os.path.join(folder, "a.png"), np.zeros((4, 6, 3), np.uint16))
+    >>> image, meta = read_image(path)
+    >>> image.shape, image.dtype, meta.format, meta.mode, meta.bit_depth
+    ((4, 6, 3), dtype('uint16'), 'PNG', 'RGB', 16)
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
+    max_pixels = check_int("max_pixels", max_pixels, min=1,
+                           hint=f"the default, skdce.io.DEFAULT_MAX_PIXELS, is {DEFAULT_MAX_PIXELS}.")
+    try:
+        return _read(path, max_pixels)
+    except ValueError as exc:
+        raise ImageFileError("read", path, str(exc)) from None
+    except OSError as exc:
+        raise ImageFileError("read", path, exc.strerror or str(exc)) from None
+
+
+def _read(path: Path, max_pixels: int):
+    if path.is_dir():
+        raise ValueError("it is a folder, not a file")
+    with open(path, "rb") as fh:
+        head = fh.read(32)
+    if not head:
+        raise ValueError("the file is empty (0 bytes)")
+    if head.startswith(_PNG_SIGNATURE) and _png_bit_depth(head) == 16:
+        arr, icc, exif, orientation, dpi = _read_png16(path, max_pixels)
+        return _finish(arr, "PNG", icc, exif, orientation, dpi)
+    if head[:4] in _TIFF_SIGNATURES:
+        tiff = _read_tiff(path, max_pixels)
+        if tiff is not None:
+            arr, icc, orientation, dpi = tiff
+            return _finish(arr, "TIFF", icc, None, orientation, dpi)
+    arr, fmt, icc, exif, orientation, dpi = _read_pillow(path, max_pixels)
+    return _finish(arr, fmt, icc, exif, orientation, dpi)
+
+
+def _finish(arr, fmt, icc, exif, orientation, dpi):
+    if not 1 <= orientation <= 8:
+        orientation = 1
+    arr = np.ascontiguousarray(apply_orientation(arr, orientation))
+    if orientation in (5, 6, 7, 8) and dpi:
+        dpi = (dpi[1], dpi[0])
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    meta = ImageMeta(
+        format=fmt,
+        mode=_MODES[channels],
+        bit_depth=8 if arr.dtype == np.uint8 else 16,
+        icc_profile=bytes(icc) if icc else None,
+        exif=exif,
+        orientation=orientation,
+        dpi=dpi,
+    )
+    return arr, meta

@@ -1,0 +1,121 @@
+"""Tests of skdce.io._read: decoders (imagecodecs, tifffile, Pillow), colour models, errors, the pixel limit."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skdce.io import ImageFileError, read_image, write_image
+
+
+@pytest.mark.parametrize("compression", ["lzw", "jpeg", "zlib", None])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_compressed_tiff_is_read_by_tifffile(tmp_path, random_image, compression, dtype):
+    import tifffile
+
+    if compression == "jpeg" and dtype == np.uint16:
+        pytest.skip("JPEG holds 8 bits")
+    image = np.cumsum(random_image((16, 24, 3), dtype) // 64, axis=1, dtype=dtype)
+    tifffile.imwrite(tmp_path / "c.tif", image, photometric="rgb", compression=compression)
+    back, meta = read_image(tmp_path / "c.tif")
+    assert (meta.format, meta.mode, back.dtype, back.shape) == ("TIFF", "RGB", dtype, image.shape)
+    if compression == "jpeg":
+        assert np.abs(back.astype(int) - image).mean() < 8
+    else:
+        np.testing.assert_array_equal(back, image)
+
+
+def test_png_transparency_key_becomes_alpha(tmp_path, random_image, with_chunk):
+    import imagecodecs
+
+    image = random_image((6, 5, 3), np.uint16)
+    image[2, 3] = (1, 2, 3)
+    png = with_chunk(bytes(imagecodecs.png_encode(image)), b"tRNS", struct.pack(">HHH", 1, 2, 3))
+    (tmp_path / "t.png").write_bytes(png)
+    back, meta = read_image(tmp_path / "t.png")
+    assert meta.mode == "RGBA" and back.shape == (6, 5, 4)
+    expected = np.full((6, 5), 65535, np.uint16)
+    expected[2, 3] = 0
+    np.testing.assert_array_equal(back[..., 3], expected)
+    np.testing.assert_array_equal(back[..., :3], image)
+
+
+def test_palette_and_cmyk_become_rgb(tmp_path, random_image):
+    Image.fromarray(random_image((8, 8, 3), np.uint8)).convert("P").save(tmp_path / "p.png")
+    back, meta = read_image(tmp_path / "p.png")
+    assert meta.mode == "RGB" and back.dtype == np.uint8
+    Image.new("CMYK", (5, 4), (0, 0, 0, 0)).save(tmp_path / "c.jpg", icc_profile=b"not-used")
+    back, meta = read_image(tmp_path / "c.jpg")
+    assert back.shape == (4, 5, 3) and meta.icc_profile is None  # a CMYK profile does not describe RGB
+
+
+# -- errors --------------------------------------------------------------------------------------------
+
+
+def test_read_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"image file '.*nope\.png' does not exist"):
+        read_image(tmp_path / "nope.png")
+    with pytest.raises(ImageFileError, match="it is a folder"):
+        read_image(tmp_path)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageFileError, match=r"cannot read image '.*empty\.jpg': the file is empty"):
+        read_image(tmp_path / "empty.jpg")
+    (tmp_path / "text.png").write_text("hello")
+    with pytest.raises(ImageFileError, match="not an image"):
+        read_image(tmp_path / "text.png")
+    with pytest.raises(ValueError, match=r"max_pixels=0 is out of range: max_pixels must be an integer >= 1; the default"):
+        read_image(tmp_path / "text.png", max_pixels=0)
+
+
+@pytest.mark.parametrize("value", [True, 1e6, "1000", None])
+def test_max_pixels_must_be_an_integer(tmp_path, value):
+    path = write_image(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(TypeError, match=rf"max_pixels={value!r} \({type(value).__name__}\) must be an integer >= 1"):
+        read_image(path, max_pixels=value)
+    assert read_image(path, max_pixels=np.int64(16))[0].shape == (4, 4)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_truncated_and_corrupt_png(tmp_path, random_image, dtype):
+    data = write_image(tmp_path / "a.png", random_image((40, 40, 3), dtype)).read_bytes()
+    (tmp_path / "t.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageFileError, match=r"'.*t\.png': the file is truncated"):
+        read_image(tmp_path / "t.png")
+    if dtype == np.uint16:
+        broken = bytearray(data)
+        broken[60] ^= 0xFF  # inside IDAT: the CRC no longer matches
+        (tmp_path / "c.png").write_bytes(bytes(broken))
+        with pytest.raises(ImageFileError, match=r"'.*c\.png': the file is corrupt \(IDAT: CRC error\)"):
+            read_image(tmp_path / "c.png")
+
+
+def test_truncated_tiff(tmp_path, random_image):
+    data = write_image(tmp_path / "a.tif", random_image((64, 64, 3), np.uint16)).read_bytes()
+    (tmp_path / "t.tif").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageFileError, match=r"'.*t\.tif': the file is corrupt or truncated"):
+        read_image(tmp_path / "t.tif")
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_pixel_limit_is_checked_before_decoding(tmp_path, png_chunk, depth):
+    # A header claiming 30000 x 30000 pixels over a few bytes of data: refused from the header alone.
+    header = struct.pack(">IIBBBBB", 30000, 30000, depth, 2, 0, 0, 0)
+    chunk = png_chunk
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    with pytest.raises(ImageFileError, match="pixels"):
+        read_image(tmp_path / "bomb.png")
+    small = write_image(tmp_path / "small.png", np.zeros((10, 10, 3), np.uint8 if depth == 8 else np.uint16))
+    with pytest.raises(ImageFileError, match=r"10 x 10 = 100 pixels, more than max_pixels=99"):
+        read_image(small, max_pixels=99)
+    assert read_image(small, max_pixels=100)[0].shape == (10, 10, 3)
+
+
+def test_unsupported_sample_formats(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "f.tif", np.zeros((4, 4), np.float32))
+    with pytest.raises(ImageFileError, match="32-bit floating-point samples"):
+        read_image(tmp_path / "f.tif")
