@@ -1,5 +1,6 @@
 """skdce.models: the registry of bundled weights (manifest.json), user .onnx records, checksums."""
 
+import hashlib
 import json
 import shutil
 
@@ -69,3 +70,48 @@ def test_sha256_mismatch(tmp_path, monkeypatch, image):
             enhance(image, model="zero-dce")
     finally:
         models_mod._manifest.cache_clear()
+
+
+def test_manifest_entries_resolve_to_their_files():
+    """Every manifest entry names a bundled file whose sha256 is the one recorded (hashed here, not by skdce)."""
+    manifest = json.loads((models_mod.weights_dir() / "manifest.json").read_text())["models"]
+    assert sorted(manifest) == sorted(skdce.list_models())
+    for name, entry in manifest.items():
+        info = skdce.get_model(name)
+        assert info.path == models_mod.weights_dir() / entry["file"] and info.path.is_file(), name
+        assert info.sha256 == entry["sha256"] == hashlib.sha256(info.path.read_bytes()).hexdigest(), name
+        assert models_mod.sha256_file(info.path) == entry["sha256"]
+        models_mod.verify(info)  # does not raise
+        config = entry.get("config")
+        if config is not None:  # the recipe a bundled model was trained with ships beside it
+            assert (models_mod.weights_dir() / config).is_file(), (name, config)
+
+
+def test_verify_rechecks_a_replaced_file(tmp_path):
+    """verify() hashes a bundled file once per process, and refuses one whose bytes differ from the manifest's."""
+    info = skdce.get_model("zero-dce")
+    copy = tmp_path / "zero-dce.onnx"
+    copy.write_bytes(info.path.read_bytes()[:-1] + b"\0")
+    bad = models_mod.ModelInfo(name="zero-dce", path=copy, sha256=info.sha256, bundled=True)
+    with pytest.raises(ValueError, match=r"model file .*zero-dce.onnx' has sha256 [0-9a-f]{64}, but the manifest "
+                                         r"expects " + info.sha256):
+        models_mod.verify(bad)
+    models_mod.verify(models_mod.ModelInfo(name="mine", path=copy))  # no sha256 recorded: nothing to check
+
+
+@pytest.mark.parametrize("model, exc, match", [
+    ("", ValueError, r"model='' is empty; pass a bundled model name \(zero-dce-int8, "),
+    ("  ", ValueError, "is empty"),
+    (None, TypeError, "model must be a model name or a path to an .onnx file, got NoneType"),
+])
+def test_bad_model_names(model, exc, match):
+    with pytest.raises(exc, match=match):
+        skdce.get_model(model)
+
+
+def test_folder_is_not_a_model(tmp_path):
+    with pytest.raises(ValueError, match=r"is a folder; pass the path of an .onnx file in it"):
+        skdce.get_model(tmp_path)
+    (tmp_path / "named.onnx").mkdir()  # a folder named like a model file
+    with pytest.raises(ValueError, match=r"named.onnx' is a folder"):
+        skdce.get_model(tmp_path / "named.onnx")
