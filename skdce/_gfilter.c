@@ -20,14 +20,17 @@
  * (curves.gain_block, same operations in the same order) and
  * scale * sqrt(max(gain**2 - 1, 0)).
  *
- * Arrays are passed through the buffer protocol and their format, shape and
- * contiguity checked; the GIL is released while a call computes.
+ * Arrays are passed through the buffer protocol and their format, shape,
+ * contiguity, alignment and overlap checked (the checks shared with
+ * skdce._kernels, in _buffer.h); the GIL is released while a call computes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_buffer.h"
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
@@ -289,7 +292,7 @@ DEFINE_DENOISE(double)
 
 #define DEFINE_NOISE(T)                                                          \
     MULTIVERSION                                                                 \
-    static void noise_##T(const char *x, char xt, const Py_ssize_t *xs, const char *a, const Py_ssize_t *as, \
+    static void noise_##T(const char *x, int xt, const Py_ssize_t *xs, const char *a, const Py_ssize_t *as, \
                           Py_ssize_t k, T *out, Py_ssize_t w, Py_ssize_t c, Py_ssize_t r0, Py_ssize_t r1, \
                           int n_iter, T scale, T amount, T *buf)                 \
     {                                                                            \
@@ -297,9 +300,9 @@ DEFINE_DENOISE(double)
         for (Py_ssize_t i = r0; i < r1; i++) {                                   \
             const char *xr = x + i * xs[0];                                      \
             switch (xt) {                                                        \
-            case 'B': LEVEL_ROW(uint8_t, T) break;                               \
-            case 'H': LEVEL_ROW(uint16_t, T) break;                              \
-            case 'f': LEVEL_ROW(float, T) break;                                 \
+            case SKDCE_U8: LEVEL_ROW(uint8_t, T) break;                          \
+            case SKDCE_U16: LEVEL_ROW(uint16_t, T) break;                        \
+            case SKDCE_F32: LEVEL_ROW(float, T) break;                           \
             default: LEVEL_ROW(double, T) break;                                 \
             }                                                                    \
             for (Py_ssize_t kk = 0; kk < k; kk++)                                \
@@ -341,43 +344,22 @@ DEFINE_NOISE(double)
 
 /* --- argument checks --------------------------------------------------------------------- */
 
-/* The element type of a buffer: 'f', 'd', 'B' (uint8), 'H' (uint16), or 0. */
-static char buffer_type(const Py_buffer *b)
-{
-    const char *f = b->format == NULL ? "B" : b->format;
-    if (*f == '@' || *f == '=' || *f == '<')  /* native order (little-endian builds) */
-        f++;
-    if (f[0] == '\0' || f[1] != '\0')
-        return 0;
-    switch (f[0]) {
-    case 'f': return b->itemsize == 4 ? 'f' : 0;
-    case 'd': return b->itemsize == 8 ? 'd' : 0;
-    case 'B': return b->itemsize == 1 ? 'B' : 0;
-    case 'H': return b->itemsize == 2 ? 'H' : 0;
-    default: return 0;
-    }
-}
-
-static int overlap(const Py_buffer *a, const Py_buffer *b)
-{
-    const char *a0 = a->buf, *b0 = b->buf;
-    return a0 < b0 + b->len && b0 < a0 + a->len;
-}
-
+/* The buffer of obj, ndim dimensions, its elements aligned; ValueError naming it otherwise. */
 static int get_buffer(PyObject *obj, Py_buffer *view, int flags, const char *name, int ndim)
 {
-    if (PyObject_GetBuffer(obj, view, flags | PyBUF_FORMAT) < 0) {
+    const int got = skdce_get_buffer(obj, view, flags);
+    if (got == SKDCE_BUF_REFUSED || got == SKDCE_BUF_READONLY)
         PyErr_Format(PyExc_ValueError, "%s must be an aligned%s%s array", name,
                      flags & PyBUF_WRITABLE ? ", writable" : "",
                      (flags & PyBUF_C_CONTIGUOUS) == PyBUF_C_CONTIGUOUS ? ", C-contiguous" : "");
+    if (got != SKDCE_BUF_OK)
         return -1;
-    }
     if (view->ndim != ndim) {
         PyErr_Format(PyExc_ValueError, "%s must have %d dimensions, not %d", name, ndim, view->ndim);
         PyBuffer_Release(view);
         return -1;
     }
-    if (((uintptr_t)view->buf) % (view->itemsize > 0 ? (uintptr_t)view->itemsize : 1) != 0) {
+    if (!skdce_buffer_aligned(view) || !skdce_buffer_whole_strides(view)) {
         PyErr_Format(PyExc_ValueError, "%s must be aligned", name);
         PyBuffer_Release(view);
         return -1;
@@ -417,12 +399,12 @@ static PyObject *denoise(PyObject *self, PyObject *args)
         PyBuffer_Release(&n);
         return NULL;
     }
-    const char t = buffer_type(&y);
+    const int t = skdce_buffer_type(&y);
     const Py_ssize_t h = y.shape[0], w = y.shape[1], c = y.shape[2];
     const char *err = NULL;
-    if (t != 'f' && t != 'd')
+    if (t != SKDCE_F32 && t != SKDCE_F64)
         err = "denoise: y must be float32 or float64";
-    else if (buffer_type(&n) != t || buffer_type(&o) != t)
+    else if (skdce_buffer_type(&n) != t || skdce_buffer_type(&o) != t)
         err = "denoise: noise and out must have y's dtype";
     else if (n.shape[0] != h || n.shape[1] != w || o.shape[0] != h || o.shape[1] != w || o.shape[2] != c)
         err = "denoise: noise must have shape (h, w) and out y's shape (h, w, c)";
@@ -430,12 +412,12 @@ static PyObject *denoise(PyObject *self, PyObject *args)
         err = "denoise: y is empty";
     else if (r0 < 0 || r1 > h || r0 >= r1)
         err = "denoise: rows r0:r1 must be a non-empty range inside y";
-    else if (overlap(&o, &y) || overlap(&o, &n))
+    else if (skdce_buffers_overlap(&o, &y) || skdce_buffers_overlap(&o, &n))
         err = "denoise: out must not share memory with y or noise";
     int failed = 0;
     if (err == NULL) {
         Py_BEGIN_ALLOW_THREADS
-        if (t == 'f')
+        if (t == SKDCE_F32)
             failed = denoise_float(y.buf, n.buf, o.buf, h, w, c, r0, r1, &prm);
         else
             failed = denoise_double(y.buf, n.buf, o.buf, h, w, c, r0, r1, &prm);
@@ -481,14 +463,14 @@ static PyObject *noise_map(PyObject *self, PyObject *args)
         PyBuffer_Release(&a);
         return NULL;
     }
-    const char xt = buffer_type(&x), t = buffer_type(&o);
+    const int xt = skdce_buffer_type(&x), t = skdce_buffer_type(&o);
     const Py_ssize_t h = x.shape[0], w = x.shape[1], c = x.shape[2], k = a.shape[2];
     const char *err = NULL;
-    if (xt == 0)
+    if (xt != SKDCE_U8 && xt != SKDCE_U16 && xt != SKDCE_F32 && xt != SKDCE_F64)
         err = "noise_map: x must be uint8, uint16, float32 or float64";
-    else if (buffer_type(&a) != 'f')
+    else if (skdce_buffer_type(&a) != SKDCE_F32)
         err = "noise_map: a must be float32";
-    else if (t != 'f' && t != 'd')
+    else if (t != SKDCE_F32 && t != SKDCE_F64)
         err = "noise_map: out must be float32 or float64";
     else if (a.shape[0] != h || a.shape[1] != w || a.shape[3] != c || (k != 1 && k != n_iter) || o.shape[0] != h
              || o.shape[1] != w)
@@ -497,14 +479,14 @@ static PyObject *noise_map(PyObject *self, PyObject *args)
         err = "noise_map: empty x or negative n_iter";
     else if (r0 < 0 || r1 > h || r0 >= r1)
         err = "noise_map: rows r0:r1 must be a non-empty range inside x";
-    else if (overlap(&o, &x) || overlap(&o, &a))
+    else if (skdce_buffers_overlap(&o, &x) || skdce_buffers_overlap(&o, &a))
         err = "noise_map: out must not share memory with x or a";
     void *buf = NULL;
     if (err == NULL) {
         buf = PyMem_RawMalloc((size_t)o.itemsize * (size_t)(w * (k + 2)));
         if (buf != NULL) {
             Py_BEGIN_ALLOW_THREADS
-            if (t == 'f')
+            if (t == SKDCE_F32)
                 noise_float(x.buf, xt, x.strides, a.buf, a.strides, k, o.buf, w, c, r0, r1, n_iter, (float)scale,
                             (float)amount, buf);
             else

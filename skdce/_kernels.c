@@ -6,7 +6,8 @@
  * Python (skdce/curves.py, skdce/_resample.py) hands over NumPy views, read
  * here through the buffer protocol: every entry point checks each buffer's
  * format, dimensions, shape agreement, alignment and (for outputs) that it is
- * writable and does not overlap an input it is not identical to, and derives
+ * writable and does not overlap an input it is not identical to (the checks
+ * themselves are shared with skdce._gfilter in _buffer.h), and derives
  * every loop bound from the buffers' own shapes, so no call can read or write
  * outside the memory the buffers describe; a bad argument raises TypeError or
  * ValueError. Blocks of one image run on several threads: the buffers are held
@@ -32,10 +33,10 @@
 #include <xmmintrin.h>
 #endif
 
+#include "_buffer.h"
+
 #define CHUNK 256
 
-enum { T_U8 = 0, T_U16 = 1, T_F32 = 2, T_F64 = 3, T_I64 = 4 };
-static const int type_size[] = {1, 2, 4, 8, 8};  /* bytes per element, by type code */
 enum { BAD_IMAGE = 1, BAD_ALPHA = 2 };
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
@@ -51,7 +52,7 @@ enum { BAD_IMAGE = 1, BAD_ALPHA = 2 };
 
 typedef struct {
     char *x, *y, *a;                      /* first element of each view */
-    int x_type, y_type;                   /* y and a share y_type (T_F32 or T_F64) */
+    int x_type, y_type;                   /* y and a share y_type (SKDCE_F32 or SKDCE_F64) */
     Py_ssize_t rows, cols, n_color, n_iter;
     Py_ssize_t x_row, x_pix, x_ch;        /* strides in elements */
     Py_ssize_t y_row, y_pix, y_ch;
@@ -87,14 +88,14 @@ INLINE void gather_image(double *restrict dst, const char *base, int type, Py_ss
                          Py_ssize_t pix, Py_ssize_t ch)
 {
     switch (type) {
-    case T_U8: GATHER_LOOP(uint8_t); break;
-    case T_U16: GATHER_LOOP(uint16_t); break;
-    case T_F32: GATHER_LOOP(float); break;
+    case SKDCE_U8: GATHER_LOOP(uint8_t); break;
+    case SKDCE_U16: GATHER_LOOP(uint16_t); break;
+    case SKDCE_F32: GATHER_LOOP(float); break;
     default: GATHER_LOOP(double); break;
     }
 }
 
-/* alphas in their own dtype (T_F32 or T_F64) */
+/* alphas in their own dtype (SKDCE_F32 or SKDCE_F64) */
 #define GATHER_ALPHA(T)                                                          \
     INLINE void gather_alpha_##T(T *restrict dst, const char *base, Py_ssize_t np, Py_ssize_t nc, \
                                  Py_ssize_t pix, Py_ssize_t ch)                  \
@@ -161,7 +162,7 @@ INLINE int chunk_shared_f32(const job_t *job, const char *xr, const char *ar, co
         m[j] = al[j] < 0.0f ? 1.0f : 0.0f;
         c[j] = fabsf(al[j]);
     }
-    if (job->x_type == T_F32) {
+    if (job->x_type == SKDCE_F32) {
         gather_alpha_float(s, xr, np, nc, job->x_pix, job->x_ch);
         if (job->check_image)
             CHECK_RANGE(s, n, 0.0f, 1.0f, BAD_IMAGE, bad);
@@ -218,7 +219,7 @@ INLINE int chunk_shared_f32(const job_t *job, const char *xr, const char *ar, co
         }                                                                        \
         for (Py_ssize_t j = 0; j < n; j++) /* LE keeps [0, 1]: drop rounding above 1 */ \
             v[j] = v[j] < 1.0 ? v[j] : 1.0;                                      \
-        if (job->y_type == T_F32)                                                \
+        if (job->y_type == SKDCE_F32)                                                \
             scatter_float_double(yr, v, np, nc, job->y_pix, job->y_ch);          \
         else                                                                     \
             scatter_double_double(yr, v, np, nc, job->y_pix, job->y_ch);         \
@@ -235,7 +236,7 @@ INLINE int chunk_planar_f32(const job_t *job, const char *xr, const char *ar, ch
     double v[CHUNK];
     int bad = 0;
     for (Py_ssize_t c = 0; c < job->n_color; c++) {
-        gather_image(v, xr + type_size[job->x_type] * (c * job->x_ch), job->x_type, np, 1, job->x_pix, 1);
+        gather_image(v, xr + skdce_type_size[job->x_type] * (c * job->x_ch), job->x_type, np, 1, job->x_pix, 1);
         if (job->check_image)
             CHECK_RANGE(v, np, 0.0, 1.0, BAD_IMAGE, bad);
         if (job->scale != 1.0)
@@ -262,15 +263,15 @@ INLINE int chunk_planar_f32(const job_t *job, const char *xr, const char *ar, ch
 /* Apply the curves to the pixels [p0, p0 + np) of row r. */
 INLINE int run_chunk(const job_t *job, Py_ssize_t r, Py_ssize_t p0, Py_ssize_t np)
 {
-    const char *xr = job->x + type_size[job->x_type] * (r * job->x_row + p0 * job->x_pix);
-    char *yr = job->y + type_size[job->y_type] * (r * job->y_row + p0 * job->y_pix);
+    const char *xr = job->x + skdce_type_size[job->x_type] * (r * job->x_row + p0 * job->x_pix);
+    char *yr = job->y + skdce_type_size[job->y_type] * (r * job->y_row + p0 * job->y_pix);
     if (job->src_row != NULL) {  /* float32 rows, diff's pixels packed (checked in le_curves) */
         const char *ar = job->a + 4 * (job->src_row[r] * job->a_row + p0 * job->a_pix);
         const char *dr = job->diff + 4 * (job->src_row[r] * job->diff_row + p0 * job->n_color);
         return chunk_shared_f32(job, xr, ar, dr, job->row_weight[r], yr, np);
     }
-    const char *ar = job->a + type_size[job->y_type] * (r * job->a_row + p0 * job->a_pix);
-    if (job->y_type == T_F64)
+    const char *ar = job->a + skdce_type_size[job->y_type] * (r * job->a_row + p0 * job->a_pix);
+    if (job->y_type == SKDCE_F64)
         return chunk_double_double(job, xr, ar, yr, np);
     if (job->a_iter == 0)
         return chunk_shared_f32(job, xr, ar, NULL, 0.0f, yr, np);
@@ -293,35 +294,6 @@ static int run_job(const job_t *job)
 
 /* ---- Arguments: buffers checked before any element is touched ---- */
 
-/* The type code of a buffer's format (native byte order, one item), or -1. */
-static int buffer_type(const Py_buffer *v)
-{
-    const char *f = v->format != NULL ? v->format : "B";
-    if (*f == '@' || *f == '=')
-        f++;
-#if PY_LITTLE_ENDIAN
-    else if (*f == '<')
-        f++;
-#else
-    else if (*f == '>' || *f == '!')
-        f++;
-#endif
-    if (f[0] == '\0' || f[1] != '\0')
-        return -1;
-    switch (f[0]) {
-    case 'B': case 'H': case 'I': case 'L': case 'Q':
-        return v->itemsize == 1 ? T_U8 : v->itemsize == 2 ? T_U16 : -1;
-    case 'b': case 'h': case 'i': case 'l': case 'q':
-        return v->itemsize == 8 ? T_I64 : -1;
-    case 'f':
-        return v->itemsize == 4 ? T_F32 : -1;
-    case 'd':
-        return v->itemsize == 8 ? T_F64 : -1;
-    default:
-        return -1;
-    }
-}
-
 /* The buffers one call holds; released together on every way out. */
 typedef struct {
     Py_buffer v[6];
@@ -341,29 +313,18 @@ static void release_views(views_t *views)
 static int get_view(views_t *views, PyObject *obj, const char *fn, const char *name, int ndim, int types, int writable)
 {
     Py_buffer *v = &views->v[views->n];
-    if (PyObject_GetBuffer(obj, v, PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
-        /* NumPy refuses a writable view of a read-only array with ValueError, others with BufferError */
-        if (!PyErr_ExceptionMatches(PyExc_BufferError) && !PyErr_ExceptionMatches(PyExc_TypeError)
-            && !PyErr_ExceptionMatches(PyExc_ValueError))
-            return -1;
-        PyErr_Clear();
-        Py_buffer probe;
-        if (writable && PyObject_GetBuffer(obj, &probe, PyBUF_STRIDES | PyBUF_FORMAT) == 0) {
-            PyBuffer_Release(&probe);
-            PyErr_Format(PyExc_ValueError, "%s: %s is read-only; pass a writable array", fn, name);
-        } else {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "%s: %s must be a strided buffer (a NumPy array), got %.100s", fn, name,
-                         Py_TYPE(obj)->tp_name);
-        }
-        return -1;
-    }
-    views->n++;
-    if (writable && v->readonly) {
+    const int got = skdce_get_buffer(obj, v, PyBUF_STRIDES | (writable ? PyBUF_WRITABLE : 0));
+    if (got == SKDCE_BUF_READONLY) {
         PyErr_Format(PyExc_ValueError, "%s: %s is read-only; pass a writable array", fn, name);
         return -1;
     }
-    const int type = buffer_type(v);
+    if (got == SKDCE_BUF_REFUSED)
+        PyErr_Format(PyExc_TypeError, "%s: %s must be a strided buffer (a NumPy array), got %.100s", fn, name,
+                     Py_TYPE(obj)->tp_name);
+    if (got != SKDCE_BUF_OK)
+        return -1;
+    views->n++;
+    const int type = skdce_buffer_type(v);
     if (type < 0 || !(types & (1 << type))) {
         PyErr_Format(PyExc_TypeError, "%s: %s has format '%s' (item size %zd), which this argument does not take",
                      fn, name, v->format != NULL ? v->format : "B", v->itemsize);
@@ -373,16 +334,14 @@ static int get_view(views_t *views, PyObject *obj, const char *fn, const char *n
         PyErr_Format(PyExc_ValueError, "%s: %s has %d dimensions, expected %d", fn, name, v->ndim, ndim);
         return -1;
     }
-    if ((uintptr_t)v->buf % (uintptr_t)v->itemsize != 0) {
+    if (!skdce_buffer_aligned(v)) {
         PyErr_Format(PyExc_ValueError, "%s: %s is not aligned to its %zd-byte items", fn, name, v->itemsize);
         return -1;
     }
-    for (int d = 0; d < ndim; d++) {
-        if (v->shape[d] < 0 || v->strides[d] % v->itemsize != 0) {
-            PyErr_Format(PyExc_ValueError, "%s: %s has a negative size or a stride that is not a whole number of "
-                         "items", fn, name);
-            return -1;
-        }
+    if (!skdce_buffer_whole_strides(v)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s has a negative size or a stride that is not a whole number of "
+                     "items", fn, name);
+        return -1;
     }
     return type;
 }
@@ -391,33 +350,6 @@ static int get_view(views_t *views, PyObject *obj, const char *fn, const char *n
 static Py_ssize_t stride(const Py_buffer *v, int d)
 {
     return v->shape[d] == 1 ? 0 : v->strides[d] / v->itemsize;
-}
-
-static Py_ssize_t n_items(const Py_buffer *v)
-{
-    Py_ssize_t n = 1;
-    for (int d = 0; d < v->ndim; d++)
-        n *= v->shape[d];
-    return n;
-}
-
-/* The bytes [lo, hi) a buffer's elements occupy (lo == hi when it is empty). */
-static void extent(const Py_buffer *v, uintptr_t *lo, uintptr_t *hi)
-{
-    uintptr_t base = (uintptr_t)v->buf;
-    *lo = *hi = base;
-    if (n_items(v) == 0)
-        return;
-    Py_ssize_t low = 0, high = 0;
-    for (int d = 0; d < v->ndim; d++) {
-        Py_ssize_t span = v->strides[d] * (v->shape[d] - 1);
-        if (span < 0)
-            low += span;
-        else
-            high += span;
-    }
-    *lo = base + low;
-    *hi = base + high + v->itemsize;
 }
 
 static int same_view(const Py_buffer *a, int a_type, const Py_buffer *b, int b_type)
@@ -434,50 +366,26 @@ static int same_view(const Py_buffer *a, int a_type, const Py_buffer *b, int b_t
 static int check_apart(const Py_buffer *out, int out_type, const Py_buffer *in, int in_type, const char *fn,
                        const char *out_name, const char *in_name)
 {
-    uintptr_t lo1, hi1, lo2, hi2;
-    extent(out, &lo1, &hi1);
-    extent(in, &lo2, &hi2);
-    if (lo1 < hi2 && lo2 < hi1 && !same_view(out, out_type, in, in_type)) {
+    if (skdce_buffers_overlap(out, in) && !same_view(out, out_type, in, in_type)) {
         PyErr_Format(PyExc_ValueError, "%s: %s overlaps %s without being the same view of it", fn, out_name, in_name);
         return -1;
     }
     return 0;
 }
 
-/* No two elements of an output may share memory: ordered by stride, each
- * axis's step must clear everything the faster axes span. */
+/* No two elements of an output may share memory (skdce_buffer_self_overlaps). */
 static int check_no_self_overlap(const Py_buffer *v, const char *fn, const char *name)
 {
-    Py_ssize_t step[8], len[8];
-    int n = 0;
-    if (n_items(v) == 0)
-        return 0;
-    for (int d = 0; d < v->ndim && n < 8; d++) {
-        if (v->shape[d] > 1) {
-            step[n] = v->strides[d] < 0 ? -v->strides[d] : v->strides[d];
-            len[n++] = v->shape[d];
-        }
-    }
-    for (int i = 1; i < n; i++)  /* insertion sort by step */
-        for (int j = i; j > 0 && step[j] < step[j - 1]; j--) {
-            Py_ssize_t s = step[j], l = len[j];
-            step[j] = step[j - 1], len[j] = len[j - 1];
-            step[j - 1] = s, len[j - 1] = l;
-        }
-    Py_ssize_t reach = v->itemsize;
-    for (int i = 0; i < n; i++) {
-        if (step[i] < reach) {
-            PyErr_Format(PyExc_ValueError, "%s: %s has elements that share memory (a broadcast or overlapping view)",
-                         fn, name);
-            return -1;
-        }
-        reach = step[i] * (len[i] - 1) + reach;
+    if (skdce_buffer_self_overlaps(v)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s has elements that share memory (a broadcast or overlapping view)",
+                     fn, name);
+        return -1;
     }
     return 0;
 }
 
-#define ANY_IMAGE ((1 << T_U8) | (1 << T_U16) | (1 << T_F32) | (1 << T_F64))
-#define ANY_FLOAT ((1 << T_F32) | (1 << T_F64))
+#define ANY_IMAGE ((1 << SKDCE_U8) | (1 << SKDCE_U16) | (1 << SKDCE_F32) | (1 << SKDCE_F64))
+#define ANY_FLOAT ((1 << SKDCE_F32) | (1 << SKDCE_F64))
 
 static int run_le(job_t *job)
 {
@@ -534,7 +442,7 @@ static PyObject *le_curves(PyObject *self, PyObject *args)
     const int x_type = get_view(&views, xo, fn, "x", 3, ANY_IMAGE, 0);
     if (x_type < 0)
         goto done;
-    const int y_type = get_view(&views, yo, fn, "y", 3, interpolate ? 1 << T_F32 : ANY_FLOAT, 1);
+    const int y_type = get_view(&views, yo, fn, "y", 3, interpolate ? 1 << SKDCE_F32 : ANY_FLOAT, 1);
     if (y_type < 0)
         goto done;
     const int a_type = get_view(&views, ao, fn, "a", interpolate ? 3 : 4, 1 << y_type, 0);
@@ -569,7 +477,7 @@ static PyObject *le_curves(PyObject *self, PyObject *args)
                          job.cols, n_iter, job.n_color);
             goto done;
         }
-        if (n_items(a) == 0 && job.rows * job.cols > 0) {
+        if (skdce_buffer_items(a) == 0 && job.rows * job.cols > 0) {
             PyErr_SetString(PyExc_ValueError, "le_curves: a is empty");
             goto done;
         }
@@ -579,9 +487,9 @@ static PyObject *le_curves(PyObject *self, PyObject *args)
         if (!PyArg_ParseTuple(interp, "OOO;le_curves: interp must be (diff, src_row, row_weight)", &diff_o, &src_o,
                               &weight_o))
             goto done;
-        if (get_view(&views, diff_o, fn, "diff", 3, 1 << T_F32, 0) < 0
-            || get_view(&views, src_o, fn, "src_row", 1, 1 << T_I64, 0) < 0
-            || get_view(&views, weight_o, fn, "row_weight", 1, 1 << T_F32, 0) < 0)
+        if (get_view(&views, diff_o, fn, "diff", 3, 1 << SKDCE_F32, 0) < 0
+            || get_view(&views, src_o, fn, "src_row", 1, 1 << SKDCE_I64, 0) < 0
+            || get_view(&views, weight_o, fn, "row_weight", 1, 1 << SKDCE_F32, 0) < 0)
             goto done;
         const Py_buffer *d = &views.v[3], *s = &views.v[4], *w = &views.v[5];
         const Py_ssize_t h = a->shape[0];
@@ -595,7 +503,7 @@ static PyObject *le_curves(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_ValueError, "le_curves: diff's pixels must be packed (channel-last rows)");
             goto done;
         }
-        if (check_apart(y, y_type, d, T_F32, fn, "y", "diff") < 0)
+        if (check_apart(y, y_type, d, SKDCE_F32, fn, "y", "diff") < 0)
             goto done;
         rows_src = PyMem_RawMalloc(sizeof(int64_t) * (job.rows + 1));
         rows_weight = PyMem_RawMalloc(sizeof(float) * (job.rows + 1));
@@ -640,20 +548,6 @@ done:
         }                                                                        \
     } while (0)
 
-/* Sum of one image row into acc (length cols * nc), converted to double. */
-#define ACC_ROW(T)                                                               \
-    do {                                                                         \
-        const T *src = (const T *)row;                                           \
-        if (ch == 1 && pix == nc) {                                              \
-            for (Py_ssize_t j = 0; j < cols * nc; j++)                           \
-                acc[j] += src[j];                                                \
-        } else {                                                                 \
-            for (Py_ssize_t p = 0; p < cols; p++)                                \
-                for (Py_ssize_t c = 0; c < nc; c++)                              \
-                    acc[p * nc + c] += src[p * pix + c * ch];                    \
-        }                                                                        \
-    } while (0)
-
 typedef struct {
     const char *x;
     int x_type, out_type;
@@ -673,11 +567,11 @@ static void box_rows(const box_t *job, Py_ssize_t i0, Py_ssize_t i1, double *acc
         for (Py_ssize_t j = 0; j < cols * nc; j++)
             acc[j] = 0.0;
         for (int64_t y = ey[i]; y < ey[i + 1]; y++) {
-            const char *row = job->x + type_size[job->x_type] * (y * job->x_row);
+            const char *row = job->x + skdce_type_size[job->x_type] * (y * job->x_row);
             switch (job->x_type) {
-            case T_U8: ACC_ROW(uint8_t); break;
-            case T_U16: ACC_ROW(uint16_t); break;
-            case T_F32: ACC_ROW(float); break;
+            case SKDCE_U8: ACC_ROW(uint8_t); break;
+            case SKDCE_U16: ACC_ROW(uint16_t); break;
+            case SKDCE_F32: ACC_ROW(float); break;
             default: ACC_ROW(double); break;
             }
         }
@@ -689,7 +583,7 @@ static void box_rows(const box_t *job, Py_ssize_t i0, Py_ssize_t i1, double *acc
                 for (int64_t p = ex[j]; p < ex[j + 1]; p++)
                     sum += acc[p * nc + c];
                 const Py_ssize_t at = i * job->out_row + j * job->out_pix + c * job->out_ch;
-                if (job->out_type == T_F32)
+                if (job->out_type == SKDCE_F32)
                     ((float *)job->out)[at] = (float)(sum / count);
                 else
                     ((double *)job->out)[at] = sum / count;
@@ -740,8 +634,8 @@ static PyObject *box_mean(PyObject *self, PyObject *args)
     double *acc = NULL;
     box_t job;
     const int x_type = get_view(&views, xo, fn, "x", 3, ANY_IMAGE, 0);
-    if (x_type < 0 || get_view(&views, eyo, fn, "ey", 1, 1 << T_I64, 0) < 0
-        || get_view(&views, exo, fn, "ex", 1, 1 << T_I64, 0) < 0)
+    if (x_type < 0 || get_view(&views, eyo, fn, "ey", 1, 1 << SKDCE_I64, 0) < 0
+        || get_view(&views, exo, fn, "ex", 1, 1 << SKDCE_I64, 0) < 0)
         goto done;
     const int out_type = get_view(&views, outo, fn, "out", 3, ANY_FLOAT, 1);
     if (out_type < 0)
@@ -789,11 +683,11 @@ static int range_ok(const char *base, int type, Py_ssize_t n, Py_ssize_t step, d
 {
     int bad = 0;
     if (step == 1) {
-        if (type == T_F32)
+        if (type == SKDCE_F32)
             CHECK_RANGE((const float *)base, n, (float)lo, (float)hi, 1, bad);
         else
             CHECK_RANGE((const double *)base, n, lo, hi, 1, bad);
-    } else if (type == T_F32) {
+    } else if (type == SKDCE_F32) {
         for (Py_ssize_t j = 0; j < n; j++) {
             const float v = ((const float *)base)[j * step];
             bad |= !(v >= (float)lo && v <= (float)hi);

@@ -10,6 +10,13 @@ def rng():
     return np.random.default_rng(12345)
 
 
+@pytest.fixture(scope="module")
+def image():
+    """A dark (45, 67, 3) float32 image, values in [0, 0.3): the input of the enhance, runtime and model tests."""
+    rng = np.random.default_rng(7)
+    return (rng.random((45, 67, 3)) * 0.3).astype(np.float32)
+
+
 @pytest.fixture
 def kernel_calls(monkeypatch):
     """Count the calls into the compiled kernel (``skdce._kernels``), by entry point.

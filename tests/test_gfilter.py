@@ -196,3 +196,19 @@ def test_noise_map_refuses_bad_buffers():
         _gfilter.noise_map(x, np.zeros((8, 9, 2, 3), np.float32), out, 0, 8, 8, 1.0, 1.0)
     with pytest.raises(ValueError, match="C-contiguous"):
         _gfilter.noise_map(x, a, np.empty((8, 18), np.float32)[:, ::2], 0, 8, 8, 1.0, 1.0)
+
+
+def test_noise_map_checks_strided_inputs():
+    """x and a take any strides: overlap is judged on the bytes a view spans, and every element must be aligned."""
+    h, w = 6, 5
+    base = np.zeros((2 * h, w, 1))
+    x = base[::2]  # rows 0, 2, ..., 2h - 2: spans past x's first h * w elements
+    out = base.reshape(-1)[h * w :].reshape(h, w)  # base's rows h:2h, some of them x's rows
+    a = np.zeros((h, w, 1, 1), np.float32)
+    with pytest.raises(ValueError, match="out must not share memory with x or a"):
+        _gfilter.noise_map(x, a, out, 0, h, 8, 1.0, 1.0)
+    raw = np.zeros(64, np.uint8).view(np.float32)
+    rows_off = np.lib.stride_tricks.as_strided(raw, shape=(2, 3, 1), strides=(18, 4, 4))  # row 1 at byte 18
+    with pytest.raises(ValueError, match="x must be aligned"):
+        _gfilter.noise_map(rows_off, np.zeros((2, 3, 1, 1), np.float32), np.zeros((2, 3), np.float32), 0, 2, 8, 1.0,
+                           1.0)

@@ -98,3 +98,49 @@ def test_channel_axis_and_batches(rng):
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_adaptive_color_weighs_darkness():
+    cast = np.zeros((1, 8, 8, 3)) + [0.6, 0.4, 0.3]
+    dark, dim, bright = (losses.adaptive_color_loss(cast, np.full((1, 8, 8), c), level=0.4) for c in (0.0, 0.2, 0.5))
+    assert dark > dim > bright == 0.0  # a well-exposed photo's colour is its own
+    assert dim == pytest.approx(0.5 * dark)
+    linear = (np.array([0.6, 0.4, 0.3]) ** 2.2)
+    d = linear[:, None] - linear[None, :]
+    assert dark == pytest.approx(np.sqrt((d[0, 1] ** 4 + d[0, 2] ** 4 + d[1, 2] ** 4)))
+    with pytest.raises(ValueError, match="pass the input's context"):
+        losses.zero_reference_loss(cast, cast, np.zeros((1, 8, 8, 24)), color="adaptive")
+    with pytest.raises(ValueError, match="color='sepia' is unknown"):
+        losses.zero_reference_loss(cast, cast, np.zeros((1, 8, 8, 24)), color="sepia")
+
+
+def test_soft_knee():
+    img = np.full((1, 16, 16, 3), 0.3)
+    target = lambda c, knee: losses.exposure_target(img, np.full((1, 16, 16), c), level=0.45, knee=knee)[0, 0, 0]  # noqa: E731
+    ctx = np.linspace(0.05, 0.449, 30)
+    lifts = [target(c, 0.2) / target(c, None) for c in ctx]  # the soft target never lifts more than the hard one
+    assert all(x <= 1 + 1e-12 for x in lifts)
+    assert target(0.1, 0.2) == pytest.approx(target(0.1, None))  # below the knee: the full lift
+    assert target(0.3, 0.2) < target(0.3, None)
+    assert target(0.449, 0.2) == pytest.approx(0.3, rel=1e-3)  # fades to no lift at the level
+    # continuous in the context: no step that the network would learn as a seam
+    fine = np.linspace(0.1, 0.5, 400)
+    values = np.array([target(c, 0.2) for c in fine])
+    assert np.abs(np.diff(values)).max() < 0.01
+    with pytest.raises(ValueError, match=r"knee=0.5 is out of range: knee must be a real number in \(0, 0.45\)"):
+        losses.exposure_target(img, np.full((1, 16, 16), 0.2), level=0.45, knee=0.5)
+
+
+def test_adaptive_target_branches():
+    img = np.full((1, 16, 16, 3), 0.2)
+    kept = losses.exposure_target(img, np.full((1, 16, 16), 0.5), level=0.43, level_high=0.7)
+    lifted = losses.exposure_target(img, np.full((1, 16, 16), 0.2), level=0.43, level_high=0.7)
+    lowered = losses.exposure_target(np.full((1, 16, 16, 3), 0.9), np.full((1, 16, 16), 0.9), level=0.43, level_high=0.7)
+    assert kept[0, 0, 0] == pytest.approx(0.2)  # well-exposed surroundings: the patch is its own target
+    assert lifted[0, 0, 0] == pytest.approx(0.43)  # dark surroundings: lifted to the level
+    assert lowered[0, 0, 0] == pytest.approx(0.7)  # over-exposed: lowered to the upper level
+    with pytest.raises(ValueError, match="0 < level < level_high < 1"):
+        losses.exposure_target(img, np.full((1, 16, 16), 0.2), level=0.8, level_high=0.7)
+    with pytest.raises(ValueError, match="context has shape"):
+        losses.exposure_target(img, np.full((1, 8, 16), 0.2))
+

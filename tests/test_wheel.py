@@ -48,3 +48,21 @@ def test_wheel_ships_and_loads_weights(tmp_path):
     res = subprocess.run([py, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "(9, 11, 3)" in res.stdout
+
+
+def test_sdist_ships_the_kernel_sources(tmp_path):
+    """The sdist carries what setup.py compiles: both C files and the header they share.
+
+    The extensions are optional, so an sdist without ``_buffer.h`` would install without
+    any C kernel rather than fail: only its file list shows the loss.
+    """
+    import tarfile
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    code = "import sys, setuptools.build_meta as b; print(b.build_sdist(sys.argv[1]))"
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=root, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    (sdist,) = tmp_path.glob("skdce-*.tar.gz")
+    names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
+    assert {"setup.py", "skdce/_kernels.c", "skdce/_gfilter.c", "skdce/_buffer.h"} <= names, sorted(names)
+    assert not any(n.endswith((".so", ".pyd", ".pt")) for n in names)

@@ -1,4 +1,4 @@
-"""ONNX export: the exported estimator equals torch; skdce's NumPy pipeline equals the torch model."""
+"""skdce.train.export: the exported estimator equals torch; skdce's NumPy pipeline equals the torch model; writes are atomic."""
 
 import json
 

@@ -1,0 +1,62 @@
+"""skdce.data: the low-light model (darken) against its documented formula, and the bundled samples."""
+
+import numpy as np
+import pytest
+
+from skdce.data import SAMPLES, darken, low_light_sample
+
+
+def test_noise_free_darkening_is_the_formula(rng):
+    x = rng.random((9, 11, 3))
+    got = darken(x, gain=0.12, gamma=2.2, photons=None, read_noise=0)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    np.testing.assert_allclose(got, (x**2.2 * 0.12) ** (1 / 2.2), rtol=1e-6)
+
+
+def test_integer_input_is_scaled_by_its_maximum():
+    kw = dict(photons=None, read_noise=0)
+    np.testing.assert_array_equal(darken(np.full((4, 4, 3), 255, np.uint8), **kw), darken(np.ones((4, 4, 3)), **kw))
+    np.testing.assert_array_equal(darken(np.full((4, 4, 3), 65535, np.uint16), **kw), darken(np.ones((4, 4, 3)), **kw))
+
+
+def test_noise_is_seeded_and_unbiased():
+    x = np.full((200, 200, 3), 0.5)
+    a, b, c = darken(x, seed=1), darken(x, seed=1), darken(x, seed=2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert 0.0 <= a.min() and a.max() <= 1.0
+    clean = darken(x, photons=None, read_noise=0)[0, 0, 0]
+    assert a.std() > 0.01  # 400 photo-electrons at full scale: visible shot noise
+    lin = (a.astype(np.float64) ** 2.2).mean()  # noise is zero-mean in linear light
+    assert lin == pytest.approx(clean**2.2, rel=0.01)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(gain=0), "gain=0 must be a positive number"),
+    (dict(gamma=np.nan), "gamma=nan must be a positive number"),
+    (dict(photons=0), "photons=0 must be positive"),
+    (dict(read_noise=-0.1), r"read_noise=-0.1 >= 0"),
+])
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        darken(np.zeros((4, 4, 3)), **kwargs)
+
+
+def test_float_input_outside_unit_range_is_refused():
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        darken(np.full((4, 4, 3), 2.0))
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_samples_are_dark_rgb(name):
+    skimage_data = pytest.importorskip("skimage.data")
+    img = low_light_sample(name)
+    bright = getattr(skimage_data, name)()
+    assert img.dtype == np.uint8 and img.shape == bright.shape[:2] + (3,)
+    assert img.mean() < 0.6 * bright[..., :3].mean()
+    np.testing.assert_array_equal(img, low_light_sample(name))  # seeded
+
+
+def test_unknown_sample():
+    with pytest.raises(ValueError, match="sample 'moon' is unknown; choose one of astronaut, chelsea"):
+        low_light_sample("moon")

@@ -1,0 +1,68 @@
+"""skdce.train.config: TrainConfig's checks and recipe files (TOML), paths resolved against the data folder."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from PIL import Image  # noqa: E402
+
+from skdce.train import TrainConfig, load_config, train  # noqa: E402
+
+
+@pytest.mark.parametrize("bad, match", [(dict(ema=1.0), r"ema=1.0 is out of range: ema must be a real number in \[0, 1\)"),
+                                        (dict(ema=-0.1), "ema=-0.1 is out of range"),
+                                        (dict(ema=True), r"ema=True \(bool\) must be a real number"),
+                                        (dict(keep_epochs=1), r"keep_epochs=1 \(int\) must be True or False"),
+                                        (dict(epochs="3"), r"epochs='3' \(str\) must be an integer >= 1"),
+                                        (dict(gain_range=[2, 1]), r"gain_range\[1\]=1 is out of range"),
+                                        (dict(knee=0.9), r"knee=0.9 is out of range: knee must be a real number in \(0, 0.6\)")])
+def test_average_options_are_checked(config, bad, match):
+    with pytest.raises(ValueError, match=match):
+        config(**bad)
+
+
+def test_config_file(folder, tmp_path):
+    path = folder / "cfg.toml"
+    path.write_text('data_dir = "low"\ntrain_list = "train.txt"\nepochs = 1\nimage_size = 32\n')
+    cfg = load_config(path)
+    assert cfg.data_dir == str((folder / "low").resolve())
+    assert cfg.weights["smoothness"] == 200.0
+    path.write_text('data_dir = "low"\nepoch = 3\n')
+    with pytest.raises(ValueError, match=r"unknown keys \['epoch'\]; valid keys are"):
+        load_config(path)
+    path.write_text("data_dir = \n")
+    with pytest.raises(ValueError, match="is not valid TOML"):
+        load_config(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_config(folder / "missing.toml")
+    with pytest.raises(ValueError, match="weights has unknown keys"):
+        TrainConfig(weights={"tv": 1})
+    with pytest.raises(ValueError, match="epochs=0 is out of range: epochs must be an integer >= 1"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="architecture='unet' is unknown"):
+        TrainConfig(architecture="unet")
+
+
+def test_recipe_paths_resolve_against_data_folder(folder, tmp_path):
+    """`skdce train RECIPE --data DIR`: the recipe's relative paths are the dataset's, not the recipe file's."""
+    extra = folder / "unpaired"
+    extra.mkdir()
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(extra / "u0.png")
+    recipe = tmp_path / "recipes" / "r.toml"
+    recipe.parent.mkdir()
+    recipe.write_text('data_dir = "low"\ntrain_list = "train.txt"\nextra_dirs = ["unpaired"]\n'
+                      'val_list = "val.txt"\nimage_size = 32\ngain_range = [0.1, 2.0]\ngain_prob = 0.5\n')
+    cfg = load_config(recipe, data=folder)
+    assert cfg.data_dir == str((folder / "low").resolve())
+    assert cfg.extra_dirs == [str(extra.resolve())]
+    with pytest.raises(FileNotFoundError, match="data folder"):
+        load_config(recipe, data=tmp_path / "missing")
+    with pytest.raises(ValueError, match="gain_range"):
+        TrainConfig(gain_range=[2.0, 1.0])
+    cfg.epochs, cfg.batch_size, cfg.patch_size, cfg.crop_size, cfg.threads = 1, 2, 8, 16, 1
+    train(cfg, tmp_path / "run")  # the unpaired image is a training input
+    log = json.loads((tmp_path / "run" / "log.json").read_text())
+    assert len(log) == 1 and np.isfinite(log[0]["train_total"])
+

@@ -1,0 +1,34 @@
+"""skdce.train.model: the torch twins of the curve and of the illumination context equal NumPy's."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from skdce import apply_le_curves  # noqa: E402
+from skdce.train.model import apply_le_curves_torch  # noqa: E402
+
+
+def nchw(a):
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 1)))
+
+
+@pytest.mark.parametrize("k", [1, 8])
+def test_curve_equals_numpy(rng, k):
+    img = rng.random((2, 9, 11, 3))
+    a = rng.uniform(-1, 1, (2, 9, 11, 3 * k))
+    ref = apply_le_curves(img, a)
+    got = apply_le_curves_torch(nchw(img), nchw(a)).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("h, w", [(16, 16), (37, 45), (400, 600), (5, 300)])
+def test_context_equals_numpy(rng, h, w):
+    from skdce._context import illumination_context
+    from skdce.train.model import illumination_context_torch
+
+    img = rng.random((2, h, w, 3)).astype(np.float32) * np.float32(0.6)
+    ref = illumination_context(img)
+    got = illumination_context_torch(nchw(img))[:, 0].numpy()
+    np.testing.assert_allclose(got, ref, atol=2e-6)
+
