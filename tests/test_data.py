@@ -32,10 +32,10 @@ def test_noise_is_seeded_and_unbiased():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(gain=0), "gain=0 must be a positive number"),
-    (dict(gamma=np.nan), "gamma=nan must be a positive number"),
-    (dict(photons=0), "photons=0 must be positive"),
-    (dict(read_noise=-0.1), r"read_noise=-0.1 >= 0"),
+    (dict(gain=0), "gain=0 is out of range: gain must be a real number > 0"),
+    (dict(gamma=np.nan), "gamma=nan is not finite"),
+    (dict(photons=0), "photons=0 is out of range: photons must be a real number > 0; or None"),
+    (dict(read_noise=-0.1), r"read_noise=-0.1 is out of range: read_noise must be a real number >= 0"),
 ])
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
