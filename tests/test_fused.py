@@ -107,6 +107,7 @@ def test_tiny_images(shape):
 
 
 @pytest.mark.skipif(not (LOL / "val.txt").is_file(), reason="LOL data not found at ../shared/data/lol")
+@pytest.mark.slow
 def test_lol_images():
     """Against a float64 evaluation of the pipeline: the fused graph is no further from it than the host path.
 

@@ -147,6 +147,7 @@ def test_enhance_denoise_option_subprocess(tmp_path, denoise):
     assert np.abs(got.astype(int) - want).max() <= 1  # the CLI's own float-to-uint8 rounding
 
 
+@pytest.mark.slow
 def test_enhance_zarr_subprocess(tmp_path):
     """An on-disk Zarr array in, a Zarr array out (streamed through Dask), equal to the in-memory result."""
     zarr = pytest.importorskip("zarr")
