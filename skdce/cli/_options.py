@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import click
 
+from .._validate import max_threads
 from ..models import DEFAULT_MODEL, GPU_DEFAULT_MODEL  # pure Python, no heavy imports
 
 
@@ -29,8 +29,8 @@ class FiniteFloatRange(click.FloatRange):
         return super().convert(rv, param, ctx)
 
 
-#: The most ONNX Runtime / torch threads accepted (more only oversubscribes the cores).
-MAX_THREADS = 4 * (os.cpu_count() or 1)
+#: The most ONNX Runtime / torch threads accepted: the library's own bound (more only oversubscribes the cores).
+MAX_THREADS = max_threads()
 THREADS = click.IntRange(1, MAX_THREADS)
 
 

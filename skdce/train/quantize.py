@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_path
 from .._context import illumination_context
 from .data import _read_rgb, read_split
 
@@ -40,19 +41,19 @@ def quantize_model(src, dst, data_dir, names, *, size=(600, 400), per_channel=Fa
             return next(self._it, None)
 
     dst = Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
-    quantize_static(
-        str(src), str(tmp), Reader(), quant_format=QuantFormat.QOperator,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
-    )
-    meta_src = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
-    proto = onnx.load(str(tmp))
-    meta_src["skdce_precision"] = "int8"
-    meta_src["skdce_calibration"] = json.dumps({"images": len(batches), "size": list(size), "method": "minmax"})
-    del proto.metadata_props[:]
-    for k, v in meta_src.items():
-        e = proto.metadata_props.add()
-        e.key, e.value = k, v
-    onnx.save(proto, str(tmp))
-    tmp.replace(dst)
+    with atomic_path(dst, overwrite=True) as tmp:
+        quantize_static(
+            str(src), str(tmp), Reader(), quant_format=QuantFormat.QOperator,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
+        )
+        meta_src = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
+        proto = onnx.load(str(tmp))
+        meta_src["skdce_precision"] = "int8"
+        meta_src["skdce_calibration"] = json.dumps({"images": len(batches), "size": list(size), "method": "minmax"})
+        del proto.metadata_props[:]
+        for k, v in meta_src.items():
+            e = proto.metadata_props.add()
+            e.key, e.value = k, v
+        onnx.save(proto, str(tmp))
     return dst
+
