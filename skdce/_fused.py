@@ -538,7 +538,7 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
     to a graph call.
     """
     from ._enhance import AUTO_TILE, HALO, _tiles
-    from .curves import _executor
+    from ._workers import executor as _executor
     from .denoise import DENOISE_HALO, noise_level
 
     n, h, w, _ = p.src.shape

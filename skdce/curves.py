@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from ._validate import check_image_arg, check_int, check_num_threads
+from . import _workers
+from ._workers import block_tasks as _block_tasks, ones as _ones, run_tasks as _run_tasks, scratch as _scratch
 from ._image import _FLOAT_FIX, check_unit_range, compute_dtype, image_layout, validate_values
 
 try:  # the compiled kernel (skdce/_kernels.c); without it the NumPy kernel below runs
@@ -17,43 +15,6 @@ except ImportError:  # pragma: no cover - a build without a C compiler
     _kernels = None
 
 __all__ = ["apply_le_curves", "curve_gain"]
-
-#: Elements per block of one array: the block's output, temporary, |alpha|,
-#: sign mask and ones (about 2.5 MiB in float32) stay in the L2/L3 caches;
-#: measured fastest on 2 threads among 32K-256K (benchmarks/bench_curves.py).
-_BLOCK = 1 << 17
-_MAX_THREADS = 8
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-_local = threading.local()
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=min(_MAX_THREADS, os.cpu_count() or 1), thread_name_prefix="skdce-curves"
-            )
-        return _pool
-
-
-def _threads(num_threads) -> int:
-    """Worker threads to use: all cores (at most 8) unless ``num_threads`` (checked by the caller) says otherwise."""
-    return min(_MAX_THREADS, os.cpu_count() or 1) if num_threads is None else int(num_threads)
-
-
-def _scratch(n: int, dtype: np.dtype, slot: int) -> np.ndarray:
-    """A per-thread buffer of at least ``n`` elements (no allocation per block)."""
-    key = (slot, dtype.str)
-    bufs = getattr(_local, "bufs", None)
-    if bufs is None:
-        bufs = _local.bufs = {}
-    buf = bufs.get(key)
-    if buf is None or buf.size < n:
-        buf = bufs[key] = np.empty(max(n, _BLOCK), dtype)
-    return buf[:n]
-
 
 def _alpha_view(alphas: np.ndarray, layout, n_color: int, name: str = "alphas") -> np.ndarray:
     """Return alphas as a broadcastable ``(N|1, H|1, W|1, k, n_color)`` view."""
@@ -245,17 +206,6 @@ def _run_block(src, dst, alpha, n_iter, per_iter, int_scale, check_image, check_
     np.minimum(y, _ones(y.size, dtype).reshape(shape), out=y)
     if y is not dst:
         np.copyto(dst, y)
-
-
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    """A per-thread array of at least ``n`` ones."""
-    cache = getattr(_local, "ones", None)
-    if cache is None:
-        cache = _local.ones = {}
-    buf = cache.get(dtype.str)
-    if buf is None or buf.size < n:
-        buf = cache[dtype.str] = np.ones(max(n, _BLOCK), dtype)
-    return buf[:n]
 
 
 def _prepare(image, alphas, n_iter, channel_axis):
@@ -488,7 +438,7 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     else:
         _check_out(out, image, alphas, dtype)
         prevalidate = True
-    if prevalidate or a5.size <= _BLOCK:
+    if prevalidate or a5.size <= _workers.BLOCK:
         _check_range(a5, "alphas", -1.0, _ALPHA_FIX)
     if prevalidate and image.dtype.kind == "f":
         _check_range(image, "image", 0.0, _FLOAT_FIX)
@@ -498,7 +448,7 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     is_int = image.dtype.kind == "u"
     int_scale = 1.0 / np.iinfo(image.dtype).max if is_int else None  # a float64 scale: one rounding
     check_image = not prevalidate and image.dtype.kind == "f"
-    check_alpha = not prevalidate and a5.size > _BLOCK
+    check_alpha = not prevalidate and a5.size > _workers.BLOCK
 
     def alpha_block(b, r0, r1, c0, c1):
         ab = a5[b if a5.shape[0] > 1 else 0]
@@ -512,29 +462,6 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
             validate_values(src[..., n_color:], "image")
         copy_extra_channels(src, dst, n_color)
     return out
-
-
-def _block_tasks(n: int, h: int, w: int, n_color: int) -> list[tuple[int, int, int, int, int]]:
-    """Blocks ``(b, r0, r1, c0, c1)`` of about ``_BLOCK`` elements: whole rows, or row pieces."""
-    row = w * n_color
-    rows = max(1, _BLOCK // row)
-    cols = w if row <= _BLOCK else max(1, _BLOCK // n_color)
-    return [
-        (b, r0, min(h, r0 + rows), c0, min(w, c0 + cols))
-        for b in range(n)
-        for r0 in range(0, h, rows)
-        for c0 in range(0, w, cols)
-    ]
-
-
-def _run_tasks(work, tasks, num_threads) -> None:
-    threads = _threads(num_threads)
-    if threads > 1 and len(tasks) > 1:
-        chunks = [tasks[i::threads] for i in range(threads)]
-        list(_executor().map(lambda chunk: [work(t) for t in chunk], chunks))
-    else:
-        for t in tasks:
-            work(t)
 
 
 def run_blocks(src, dst, n_color, alpha_block, *, n_iter, per_iter, int_scale, check_image, check_alpha,

@@ -193,7 +193,7 @@ def denoise_bands(y: np.ndarray, noise: np.ndarray, num_threads=None) -> np.ndar
     (scipy's filters release the GIL), so the bands join as the whole block
     would (to float rounding of the running sums).
     """
-    from .curves import _executor, _run_tasks, _threads
+    from ._workers import executor as _executor, run_tasks as _run_tasks, threads as _threads
 
     h, w, _ = y.shape
     if _gfilter is not None and y.dtype in (np.float32, np.float64):
@@ -236,7 +236,8 @@ def added_noise(x: np.ndarray, alphas: np.ndarray, n_iter: int, scale: float, am
     ``amount`` is the strength times the input's noise. Computed in ``dtype``;
     the compiled filter does the same operations in the same order.
     """
-    from .curves import _run_tasks, gain_block
+    from ._workers import run_tasks as _run_tasks
+    from .curves import gain_block
 
     dtype = np.dtype(dtype)
     h, w, _ = x.shape

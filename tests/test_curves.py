@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from skdce import apply_le_curves
-from skdce import curves as curves_mod
+from skdce import _workers, curves as curves_mod
 
 
 @pytest.fixture(autouse=True, params=["compiled", "numpy"])
@@ -115,7 +115,7 @@ def test_out_is_left_untouched_on_bad_alphas(rng):
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_blocked_and_threaded_paths(rng, monkeypatch, threads):
-    monkeypatch.setattr(curves_mod, "_BLOCK", 64)  # many blocks, and width > block
+    monkeypatch.setattr(_workers, "BLOCK", 64)  # many blocks, and width > block
     img = rng.random((9, 40, 3)).astype(np.float32)
     a = rng.uniform(-1, 1, (9, 40, 24)).astype(np.float32)
     out = apply_le_curves(img, a, num_threads=threads)
@@ -125,7 +125,7 @@ def test_blocked_and_threaded_paths(rng, monkeypatch, threads):
 
 
 def test_bad_values_found_in_any_block(rng, monkeypatch):
-    monkeypatch.setattr(curves_mod, "_BLOCK", 64)
+    monkeypatch.setattr(_workers, "BLOCK", 64)
     img = rng.random((30, 40, 3)).astype(np.float32)
     a = rng.uniform(-1, 1, (30, 40, 3)).astype(np.float32)
     a[29, 39, 2] = -1.01

@@ -31,10 +31,10 @@ def test_compiled_and_numpy_kernels_agree(image, monkeypatch, kernel_calls, dtyp
     Zero-DCE++ without denoising has its maps interpolated inside the kernel
     (float32 output); its box downscaling runs in C too.
     """
-    from skdce import curves as curves_mod
+    from skdce import _workers, curves as curves_mod
 
     if block is not None:  # blocks of a few pixels: rows split into pieces
-        monkeypatch.setattr(curves_mod, "_BLOCK", block)
+        monkeypatch.setattr(_workers, "BLOCK", block)
     rgba = np.concatenate([image, np.linspace(0, 1, image.shape[1], dtype=np.float32)[None, :, None]
                            .repeat(image.shape[0], 0)], axis=-1)
     img = (rgba * np.iinfo(dtype).max).round().astype(dtype) if np.dtype(dtype).kind == "u" else rgba.astype(dtype)
