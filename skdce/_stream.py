@@ -124,26 +124,14 @@ def open_lazy(path):
             raise ValueError(f"{str(path)!r} has {image.shape[-1]} samples per pixel; skdce takes gray or RGB(A).")
         h, w = image.shape[:2]
         image = image.rechunk({0: _work_chunks(image.chunks[0][0], h), 1: _work_chunks(image.chunks[1][0], w)})
+        from .io._metadata import apply_orientation, tiff_dpi
+
         tags = page.tags
         orientation = int(tags[274].value) if 274 in tags else 1
         if 2 <= orientation <= 8:
-            from .io import apply_orientation
-
             image = apply_orientation(image, orientation)
-        meta = {"icc_profile": bytes(tags[34675].value) if 34675 in tags else None, "dpi": _dpi(tags)}
+        meta = {"icc_profile": bytes(tags[34675].value) if 34675 in tags else None, "dpi": tiff_dpi(tags)}
         yield image, meta
-
-
-def _dpi(tags):
-    if 282 not in tags or 283 not in tags:
-        return None
-    from .io._metadata import _rational
-
-    scale = {2: 1.0, 3: 2.54}.get(int(tags[296].value) if 296 in tags else 2)  # inch, centimetre
-    values = [_rational(tags[t].value) for t in (282, 283)]
-    if scale is None or min(values) <= 0:
-        return None
-    return tuple(v * scale for v in values)
 
 
 def _write_store(out, dst: Path, overwrite: bool) -> None:

@@ -133,6 +133,16 @@ def _clean_dpi(dpi):
     return (x, y) if x > 0 and y > 0 else None
 
 
+def tiff_dpi(tags):
+    """The resolution of a tifffile page's ``tags`` in dots per inch, or None (missing, unknown unit, not positive)."""
+    if 282 not in tags or 283 not in tags:
+        return None
+    scale = {2: 1.0, 3: 2.54}.get(int(tags[296].value) if 296 in tags else 2)  # ResolutionUnit: inch, centimetre
+    if scale is None:
+        return None
+    return _clean_dpi(tuple(_rational(tags[t].value) * scale for t in (282, 283)))
+
+
 def _rational(value) -> float:
     if isinstance(value, tuple):
         return value[0] / value[1] if value[1] else 0.0

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._validate import check_int
 from ._formats import _MODES, _PNG_SIGNATURE, _TIFF_SIGNATURES, ImageFileError
-from ._metadata import ImageMeta, _clean_dpi, _rational, _upright_exif, apply_orientation
+from ._metadata import ImageMeta, _clean_dpi, _upright_exif, apply_orientation, tiff_dpi
 
 __all__ = ["DEFAULT_MAX_PIXELS", "read_image"]
 
@@ -178,13 +178,7 @@ def _read_tiff(path: Path, max_pixels: int):
         tags = page.tags
         orientation = int(tags[274].value) if 274 in tags else 1
         icc = bytes(tags[34675].value) if 34675 in tags else None
-        dpi = None
-        if 282 in tags and 283 in tags:
-            unit = int(tags[296].value) if 296 in tags else 2
-            scale = {2: 1.0, 3: 2.54}.get(unit)
-            if scale is not None:
-                dpi = tuple(_rational(tags[t].value) * scale for t in (282, 283))
-        return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("=")), icc, orientation, _clean_dpi(dpi)
+        return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("=")), icc, orientation, tiff_dpi(tags)
 
 
 def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
