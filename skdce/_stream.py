@@ -260,7 +260,7 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
         raise ValueError(f"{str(dst)!r}: the output of a streamed image is a .zarr store or a .tif file; name it so.")
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{str(dst)!r} exists; pass --overwrite to replace it.")
-    da = _require()
+    _require()  # before any work: a clear message where Dask or Zarr is missing
     with open_lazy(src) as (image, meta):
         out = enhance(image, channel_axis=None if image.ndim == 2 else -1, **enhance_kw)
         if image.dtype.kind == "u":

@@ -155,6 +155,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
     shared = isinstance(model, DCENetPP)
     scale = scale_factor if scale_factor is not None else (12 if shared else 1)
     path = weights_dir / f"{name}.onnx"
+    grids = list(CONTEXT_GRIDS)
     meta = {
         "skdce_name": name,
         "skdce_recipe": config,
@@ -166,7 +167,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
             "validation": "other 185 (val.txt)",
         },
         "skdce_seed": config["seed"],
-        "skdce_context_grids": list(CONTEXT_GRIDS),
+        "skdce_context_grids": grids,
         "skdce_commit": git_commit(weights_dir),
         "skdce_license": "BSD-3-Clause",
     }
@@ -179,7 +180,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         shared_curve=shared,
         scale_factor=scale,
         precision="fp32",
-        context_grids=list(CONTEXT_GRIDS),
+        context_grids=grids,
         config=config_file,
         recipe={k: v for k, v in config.items() if k not in ("data_dir", "train_list", "val_list", "reference_dir", "extra_dirs")},
         train_wall_time_s=train_wall_time_s,

@@ -56,4 +56,3 @@ def quantize_model(src, dst, data_dir, names, *, size=(600, 400), per_channel=Fa
             e.key, e.value = k, v
         onnx.save(proto, str(tmp))
     return dst
-
