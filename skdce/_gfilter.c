@@ -3,17 +3,20 @@
  * (denoise_block) and the noise map that steers it, compiled.
  *
  * denoise() computes output rows r0:r1 of denoise_block(y, noise) for a whole
- * (h, w, c) block: every intermediate plane is computed on just the rows those
- * output rows need, with scipy's mode="reflect" edges (d c b a | a b c d,
- * periodic with period 2n where a radius exceeds the size) at the block's own
- * edges. Each box mean is a direct sum of its 2r + 1 terms in double, first
- * down the columns, rounded to the block's dtype, then along the rows, rounded
- * again: as scipy's uniform_filter does (which keeps running sums in double).
- * A value therefore does not depend on which rows were asked for, so bands of
- * rows computed on several threads join bit for bit. Every other step is one
- * operation of denoise_block in the block's dtype (float32 or float64), in its
- * order, without FMA contraction (-ffp-contract=off): the result equals NumPy's
- * up to scipy's running-sum rounding inside the box means.
+ * (h, w, c) block in one pass down the rows: each intermediate plane is kept
+ * as a ring of the few rows its next box filter still needs, so the working
+ * set stays in the core's cache however large the block (whole planes of a
+ * 12-megapixel band did not), with scipy's mode="reflect" edges (d c b a |
+ * a b c d, periodic with period 2n where a radius exceeds the size) at the
+ * block's own edges. Each box mean is a direct sum of its 2r + 1 terms in
+ * double, first down the columns, rounded to the block's dtype, then along
+ * the rows, rounded again: as scipy's uniform_filter does (which keeps
+ * running sums in double). A value therefore does not depend on which rows
+ * were asked for, so bands of rows computed on several threads join bit for
+ * bit. Every other step is one operation of denoise_block in the block's
+ * dtype (float32 or float64), in its order, without FMA contraction
+ * (-ffp-contract=off): the result equals NumPy's up to scipy's running-sum
+ * rounding inside the box means.
  *
  * noise_map() is the filter's strength in skdce/_enhance.py: the channel
  * mean of the input and of the alphas, the slope of the curves there
@@ -74,99 +77,89 @@ static range_t grow(range_t R, int r, Py_ssize_t h)
 }
 
 /*
- * BOX(T, R): out = uniform_filter(x [* y], 2R + 1, mode="reflect") on the rows
- * of `rows`; the planes hold rows from `base` on, w elements each. With y the
- * input is the product x * y rounded to T, as NumPy forms it first. Input rows
- * are converted to double once, into `ring` ((2R + 1) rows of w: a window's
- * rows, reflected ones included, lie within 2R + 1 consecutive rows, so row s
- * has slot s mod (2R + 1)); `pad` holds w + 2R doubles. Each sum adds its
- * 2R + 1 terms in one fixed order. R is a compile-time constant in the
- * specialised versions (2 and 3: the loops unroll and vectorise), a variable
- * in the generic one.
+ * One output row of a box mean of radius R: xs[k] (times ys[k] where ys is
+ * given, the product rounded to T) are the 2R + 1 input rows of the window,
+ * reflected ones included: the 2R + 1 terms down the window summed in order
+ * in double and rounded to T, then the same along the row (edges reflected).
  */
-#define BOX_BODY(T, R)                                                           \
+#define BOXROW_BODY(T, R)                                                        \
     do {                                                                         \
         const double inv = 1.0 / (double)(2 * (R) + 1);                          \
-        const double *rp[2 * MAX_RADIUS + 1];                                    \
-        Py_ssize_t tag[2 * MAX_RADIUS + 1];                                      \
-        for (int k = 0; k <= 2 * (R); k++)                                       \
-            tag[k] = -1;                                                         \
-        for (Py_ssize_t i = rows.lo; i < rows.hi; i++) {                         \
-            for (int k = 0; k <= 2 * (R); k++) {                                 \
-                const Py_ssize_t src = reflect(i + k - (R), h);                  \
-                const int slot = (int)(src % (2 * (R) + 1));                     \
-                double *dst = ring + slot * w;                                   \
-                if (tag[slot] != src) {                                          \
-                    const T *xs = x + (src - base) * w;                          \
-                    if (y != NULL) {                                             \
-                        const T *ys = y + (src - base) * w;                      \
-                        for (Py_ssize_t j = 0; j < w; j++) {                     \
-                            T prod = xs[j] * ys[j];                              \
-                            dst[j] = (double)prod;                               \
-                        }                                                        \
-                    } else {                                                     \
-                        for (Py_ssize_t j = 0; j < w; j++)                       \
-                            dst[j] = (double)xs[j];                              \
-                    }                                                            \
-                    tag[slot] = src;                                             \
-                }                                                                \
-                rp[k] = dst;                                                     \
-            }                                                                    \
+        if (ys == NULL) {                                                        \
             for (Py_ssize_t j = 0; j < w; j++) {                                 \
                 double s = 0.0;                                                  \
                 for (int k = 0; k <= 2 * (R); k++)                               \
-                    s += rp[k][j];                                               \
+                    s += (double)xs[k][j];                                       \
                 pad[(R) + j] = (double)(T)(s * inv);                             \
             }                                                                    \
-            for (int k = 1; k <= (R); k++) {                                     \
-                pad[(R) - k] = pad[(R) + reflect(-k, w)];                        \
-                pad[(R) + w - 1 + k] = pad[(R) + reflect(w - 1 + k, w)];         \
-            }                                                                    \
-            T *o = out + (i - base) * w;                                         \
+        } else {                                                                 \
             for (Py_ssize_t j = 0; j < w; j++) {                                 \
                 double s = 0.0;                                                  \
-                for (int k = 0; k <= 2 * (R); k++)                               \
-                    s += pad[j + k];                                             \
-                o[j] = (T)(s * inv);                                             \
+                for (int k = 0; k <= 2 * (R); k++) {                             \
+                    T prod = xs[k][j] * ys[k][j];                                \
+                    s += (double)prod;                                           \
+                }                                                                \
+                pad[(R) + j] = (double)(T)(s * inv);                             \
             }                                                                    \
+        }                                                                        \
+        for (int k = 1; k <= (R); k++) {                                         \
+            pad[(R) - k] = pad[(R) + reflect(-k, w)];                            \
+            pad[(R) + w - 1 + k] = pad[(R) + reflect(w - 1 + k, w)];             \
+        }                                                                        \
+        for (Py_ssize_t j = 0; j < w; j++) {                                     \
+            double s = 0.0;                                                      \
+            for (int k = 0; k <= 2 * (R); k++)                                   \
+                s += pad[j + k];                                                 \
+            o[j] = (T)(s * inv);                                                 \
         }                                                                        \
     } while (0)
 
-#define DEFINE_BOX(T)                                                            \
-    INLINE void box2_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
-                         range_t rows, double *restrict pad, double *restrict ring)                              \
+#define DEFINE_BOXROW(T)                                                         \
+    INLINE void boxrow2_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad) \
     {                                                                            \
-        BOX_BODY(T, 2);                                                          \
+        BOXROW_BODY(T, 2);                                                       \
     }                                                                            \
-    INLINE void box3_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
-                         range_t rows, double *restrict pad, double *restrict ring)                              \
+    INLINE void boxrow3_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad) \
     {                                                                            \
-        BOX_BODY(T, 3);                                                          \
+        BOXROW_BODY(T, 3);                                                       \
     }                                                                            \
-    INLINE void boxr_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
-                         range_t rows, double *restrict pad, double *restrict ring, int r)                       \
+    INLINE void boxrowr_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad, \
+                            int r)                                               \
     {                                                                            \
-        BOX_BODY(T, r);                                                          \
+        BOXROW_BODY(T, r);                                                       \
     }                                                                            \
-    INLINE void box_##T(const T *x, const T *y, T *out, Py_ssize_t base, Py_ssize_t h, Py_ssize_t w, \
-                        range_t rows, double *restrict pad, double *restrict ring, int r)                        \
+    INLINE void boxrow_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad, \
+                           int r)                                                \
     {                                                                            \
         if (r == 2)                                                              \
-            box2_##T(x, y, out, base, h, w, rows, pad, ring);                          \
+            boxrow2_##T(xs, ys, o, w, pad);                                      \
         else if (r == 3)                                                         \
-            box3_##T(x, y, out, base, h, w, rows, pad, ring);                          \
+            boxrow3_##T(xs, ys, o, w, pad);                                      \
         else                                                                     \
-            boxr_##T(x, y, out, base, h, w, rows, pad, ring, r);                       \
+            boxrowr_##T(xs, ys, o, w, pad, r);                                   \
     }
-DEFINE_BOX(float)
-DEFINE_BOX(double)
+DEFINE_BOXROW(float)
+DEFINE_BOXROW(double)
 
-/* Loop over the elements of rows R of a plane (offset from row `base`). */
-#define FOR_ROWS(R) for (Py_ssize_t q = ((R).lo - base) * w, q_end = ((R).hi - base) * w; q < q_end; q++)
+/* Row i of a plane kept as a ring of k rows (row i in slot i mod k). */
+#define RING(buf, k, i) ((buf) + ((i) % (k)) * w)
+
+/* The 2r + 1 rows of a box window around row i of a ring plane, reflected at the block's edges. */
+#define WINDOW(dst, buf, k, i, r)                                                \
+    for (int kk = 0; kk <= 2 * (r); kk++)                                        \
+        (dst)[kk] = RING(buf, k, reflect((i) + kk - (r), h))
 
 /*
- * Output rows r0:r1 of denoise_block(y, noise): y (h, w, c) and noise (h, w)
- * contiguous, out (h, w, c). Returns -1 if the scratch planes cannot be had.
+ * Output rows r0:r1 of denoise_block(y, noise), streamed: the rows are
+ * visited once, top to bottom, and every intermediate plane is kept only as
+ * a ring of the rows its box filter still needs (2r + 1 rows: a few hundred
+ * KiB, in the core's cache, where whole planes of a large block were not).
+ * At step t the luminance row t is made, stage 1's coefficients row t - lr,
+ * the guide row t - 2 lr, stage 2's coefficients row t - 2 lr - cr, the fit
+ * row t - 2 lr - 2 cr and the output row t - 2 lr - 3 cr: each row is made
+ * once its inputs' last needed row exists. Each row is computed by the same
+ * operations in the same order as the whole-plane version, so results do not
+ * depend on which rows were asked for. Returns -1 without scratch memory.
  */
 #define DEFINE_DENOISE(T)                                                        \
     MULTIVERSION                                                                 \
@@ -182,84 +175,146 @@ DEFINE_BOX(double)
         const range_t RG = c == 1 ? R5 : grow(R3, cr, h); /* guide, channel */   \
         const range_t R1 = grow(RG, lr, h);            /* luminance a, b */      \
         const range_t R0 = grow(R1, lr, h);            /* luminance */           \
-        const Py_ssize_t base = R0.lo, plane = (R0.hi - R0.lo) * w;              \
-        const int n_planes = c == 1 ? 6 : 9;                                     \
-        T *mem = PyMem_RawMalloc(sizeof(T) * (size_t)(plane * n_planes + 1));    \
+        const Py_ssize_t lag1 = lr, lagg = 2 * lr, lag3 = lagg + cr, lag4 = lag3 + cr, lag5 = lag4 + cr; \
+        const Py_ssize_t kl = 2 * lr + 1, kc = 2 * cr + 1, kf = cr + 1;        \
+        const Py_ssize_t n_rows = 3 * kl + kc + (c == 1 ? 0 : c * (4 * kc + kf)) + 11; \
         const int rmax = lr > cr ? lr : cr;                                      \
-        double *pad = PyMem_RawMalloc(sizeof(double) * (size_t)((w + 2 * rmax + 1) + (2 * rmax + 1) * w)); \
-        if (mem == NULL || pad == NULL) {                                        \
+        T *mem = PyMem_RawMalloc(sizeof(T) * (size_t)(n_rows * w));             \
+        double *pad = PyMem_RawMalloc(sizeof(double) * (size_t)(w + 2 * rmax + 1)); \
+        T **chan = PyMem_RawMalloc(sizeof(T *) * (size_t)(5 * c));              \
+        if (mem == NULL || pad == NULL || chan == NULL) {                        \
             PyMem_RawFree(mem);                                                  \
             PyMem_RawFree(pad);                                                  \
+            PyMem_RawFree(chan);                                                 \
             return -1;                                                           \
         }                                                                        \
-        double *ring = pad + (w + 2 * rmax + 1);                                 \
-        T *L = mem, *VN = mem + plane, *M = mem + 2 * plane, *Q = mem + 3 * plane; \
-        T *X = mem + 4 * plane, *Z = mem + 5 * plane;                            \
-        const T *y0 = y + base * w * c, *n0 = noise + base * w;                  \
-        /* luma = y.mean(axis=-1), var_n = noise ** 2 */                         \
-        FOR_ROWS(R0) {                                                           \
-            T s = y0[q * c];                                                     \
-            for (Py_ssize_t ch = 1; ch < c; ch++)                                \
-                s += y0[q * c + ch];                                             \
-            L[q] = s / (T)c;                                                     \
-            VN[q] = n0[q] * n0[q];                                               \
+        /* rings: luminance, stage 1's a and b, the guide; per channel: the */   \
+        /* channel, stage 2's a and b, the rest (2 cr + 1 rows), the fit (cr + 1) */ \
+        T *next = mem;                                                           \
+        T *Lr = next; next += kl * w;                                            \
+        T *A1 = next; next += kl * w;                                            \
+        T *B1 = next; next += kl * w;                                            \
+        T *Gr = next; next += kc * w;                                            \
+        T **P = chan, **A2 = chan + c, **B2 = chan + 2 * c, **S = chan + 3 * c, **F = chan + 4 * c; \
+        for (Py_ssize_t ch = 0; ch < c && c > 1; ch++) {                         \
+            P[ch] = next; next += kc * w;                                        \
+            A2[ch] = next; next += kc * w;                                       \
+            B2[ch] = next; next += kc * w;                                       \
+            S[ch] = next; next += kc * w;                                        \
+            F[ch] = next; next += kf * w;                                        \
         }                                                                        \
-        /* stage 1: self-guided luminance */                                     \
-        box_##T(L, NULL, M, base, h, w, R1, pad, ring, lr);                            \
-        box_##T(L, L, Q, base, h, w, R1, pad, ring, lr);                               \
-        FOR_ROWS(R1) {                                                           \
-            T m = M[q], v = Q[q] - m * m;                                        \
-            T a = v / (v + luma_eps * VN[q] + tiny);                             \
-            Q[q] = a;                                                            \
-            M[q] = m - a * m;                                                    \
-        }                                                                        \
-        box_##T(Q, NULL, X, base, h, w, RG, pad, ring, lr);                            \
-        box_##T(M, NULL, Z, base, h, w, RG, pad, ring, lr);                            \
-        T *G = X;                                                                \
-        FOR_ROWS(RG)                                                             \
-            G[q] = X[q] * L[q] + Z[q];                                           \
-        if (c == 1) {                                                            \
-            memcpy(out + r0 * w, G + (r0 - base) * w, sizeof(T) * (size_t)((r1 - r0) * w)); \
-            PyMem_RawFree(mem);                                                  \
-            PyMem_RawFree(pad);                                                  \
-            return 0;                                                            \
-        }                                                                        \
-        /* stage 2: each channel as an affine function of the guide */           \
-        T *MG = M, *VG = Q, *P = L, *W = mem + 6 * plane, *U = mem + 7 * plane, *S = mem + 8 * plane; \
-        box_##T(G, NULL, MG, base, h, w, R3, pad, ring, cr);                           \
-        box_##T(G, G, VG, base, h, w, R3, pad, ring, cr);                              \
-        FOR_ROWS(R3) {                                                           \
-            T mg = MG[q];                                                        \
-            VG[q] = VG[q] - mg * mg + color_eps * VN[q] + tiny;                  \
-        }                                                                        \
-        for (Py_ssize_t ch = 0; ch < c; ch++) {                                  \
-            FOR_ROWS(RG)                                                         \
-                P[q] = y0[q * c + ch];                                           \
-            box_##T(P, NULL, Z, base, h, w, R3, pad, ring, cr);                        \
-            box_##T(G, P, W, base, h, w, R3, pad, ring, cr);                           \
-            FOR_ROWS(R3) {                                                       \
-                T mp = Z[q];                                                     \
-                T a = (W[q] - MG[q] * mp) / VG[q];                               \
-                W[q] = a;                                                        \
-                Z[q] = mp - a * MG[q];                                           \
+        /* single rows: box means of the current step */                         \
+        T *M = next, *Q = M + w, *X = Q + w, *Z = X + w, *MG = Z + w, *VG = MG + w; \
+        T *MP = VG + w, *GP = MP + w, *U = GP + w, *V = U + w, *W = V + w;     \
+        const T *xs[2 * MAX_RADIUS + 1], *zs[2 * MAX_RADIUS + 1];                 \
+        const Py_ssize_t t_end = c == 1 ? RG.hi + lagg : R5.hi + lag5;           \
+        for (Py_ssize_t t = R0.lo; t < t_end; t++) {                             \
+            Py_ssize_t i = t;                                                    \
+            if (i >= R0.lo && i < R0.hi) { /* luma = y.mean(axis=-1) */          \
+                const T *yr = y + i * w * c;                                     \
+                T *l = RING(Lr, kl, i);                                          \
+                for (Py_ssize_t j = 0; j < w; j++) {                             \
+                    T s = yr[j * c];                                             \
+                    for (Py_ssize_t ch = 1; ch < c; ch++)                        \
+                        s += yr[j * c + ch];                                     \
+                    l[j] = s / (T)c;                                             \
+                }                                                                \
             }                                                                    \
-            box_##T(W, NULL, U, base, h, w, R4, pad, ring, cr);                        \
-            box_##T(Z, NULL, S, base, h, w, R4, pad, ring, cr);                        \
-            FOR_ROWS(R4) {                                                       \
-                T fit = U[q] * G[q] + S[q];                                      \
-                U[q] = fit;                                                      \
-                S[q] = P[q] - fit;                                               \
+            i = t - lag1;                                                        \
+            if (i >= R1.lo && i < R1.hi) { /* stage 1: self-guided luminance */  \
+                WINDOW(xs, Lr, kl, i, lr);                                       \
+                boxrow_##T(xs, NULL, M, w, pad, lr);                             \
+                boxrow_##T(xs, xs, Q, w, pad, lr);                               \
+                const T *nr = noise + i * w;                                     \
+                T *a1 = RING(A1, kl, i), *b1 = RING(B1, kl, i);                  \
+                for (Py_ssize_t j = 0; j < w; j++) {                             \
+                    T vn = nr[j] * nr[j];                                        \
+                    T m = M[j], v = Q[j] - m * m;                                \
+                    T a = v / (v + luma_eps * vn + tiny);                        \
+                    a1[j] = a;                                                   \
+                    b1[j] = m - a * m;                                           \
+                }                                                                \
             }                                                                    \
-            box_##T(S, S, W, base, h, w, R5, pad, ring, cr);                           \
-            T *o = out + base * w * c + ch;                                      \
-            FOR_ROWS(R5) {                                                       \
-                T power = W[q], rest = S[q];                                     \
-                T v = U[q] + rest * (power / (power + color_keep * VN[q] + tiny)); \
-                o[q * c] = v < (T)0 ? (T)0 : (v > (T)1 ? (T)1 : v);              \
+            i = t - lagg;                                                        \
+            if (i >= RG.lo && i < RG.hi) { /* the guide */                       \
+                WINDOW(xs, A1, kl, i, lr);                                       \
+                boxrow_##T(xs, NULL, X, w, pad, lr);                             \
+                WINDOW(xs, B1, kl, i, lr);                                       \
+                boxrow_##T(xs, NULL, Z, w, pad, lr);                             \
+                const T *l = RING(Lr, kl, i);                                    \
+                T *g = c == 1 ? out + i * w : RING(Gr, kc, i);                   \
+                for (Py_ssize_t j = 0; j < w; j++)                               \
+                    g[j] = X[j] * l[j] + Z[j];                                   \
+                const T *yr = y + i * w * c;                                     \
+                for (Py_ssize_t ch = 0; ch < c && c > 1; ch++) {                 \
+                    T *p = RING(P[ch], kc, i);                                   \
+                    for (Py_ssize_t j = 0; j < w; j++)                           \
+                        p[j] = yr[j * c + ch];                                   \
+                }                                                                \
+            }                                                                    \
+            if (c == 1)                                                          \
+                continue;                                                        \
+            i = t - lag3;                                                        \
+            if (i >= R3.lo && i < R3.hi) { /* stage 2: each channel against the guide */ \
+                WINDOW(xs, Gr, kc, i, cr);                                       \
+                boxrow_##T(xs, NULL, MG, w, pad, cr);                            \
+                boxrow_##T(xs, xs, VG, w, pad, cr);                              \
+                const T *nr = noise + i * w;                                     \
+                for (Py_ssize_t j = 0; j < w; j++) {                             \
+                    T vn = nr[j] * nr[j];                                        \
+                    T mg = MG[j];                                                \
+                    VG[j] = VG[j] - mg * mg + color_eps * vn + tiny;             \
+                }                                                                \
+                for (Py_ssize_t ch = 0; ch < c; ch++) {                          \
+                    WINDOW(zs, P[ch], kc, i, cr);                                \
+                    boxrow_##T(zs, NULL, MP, w, pad, cr);                        \
+                    boxrow_##T(xs, zs, GP, w, pad, cr);                          \
+                    T *a2 = RING(A2[ch], kc, i), *b2 = RING(B2[ch], kc, i);      \
+                    for (Py_ssize_t j = 0; j < w; j++) {                         \
+                        T mp = MP[j];                                            \
+                        T a = (GP[j] - MG[j] * mp) / VG[j];                      \
+                        a2[j] = a;                                               \
+                        b2[j] = mp - a * MG[j];                                  \
+                    }                                                            \
+                }                                                                \
+            }                                                                    \
+            i = t - lag4;                                                        \
+            if (i >= R4.lo && i < R4.hi) { /* the fit, and what it leaves out */ \
+                const T *g = RING(Gr, kc, i);                                    \
+                for (Py_ssize_t ch = 0; ch < c; ch++) {                          \
+                    WINDOW(xs, A2[ch], kc, i, cr);                               \
+                    boxrow_##T(xs, NULL, U, w, pad, cr);                         \
+                    WINDOW(xs, B2[ch], kc, i, cr);                               \
+                    boxrow_##T(xs, NULL, V, w, pad, cr);                         \
+                    const T *p = RING(P[ch], kc, i);                             \
+                    T *f = RING(F[ch], kf, i), *s = RING(S[ch], kc, i);          \
+                    for (Py_ssize_t j = 0; j < w; j++) {                         \
+                        T fit = U[j] * g[j] + V[j];                              \
+                        f[j] = fit;                                              \
+                        s[j] = p[j] - fit;                                       \
+                    }                                                            \
+                }                                                                \
+            }                                                                    \
+            i = t - lag5;                                                        \
+            if (i >= R5.lo && i < R5.hi) { /* detail kept where it stands above the noise */ \
+                const T *nr = noise + i * w;                                     \
+                T *o = out + i * w * c;                                          \
+                for (Py_ssize_t ch = 0; ch < c; ch++) {                          \
+                    WINDOW(xs, S[ch], kc, i, cr);                                \
+                    boxrow_##T(xs, xs, W, w, pad, cr);                           \
+                    const T *f = RING(F[ch], kf, i), *s = RING(S[ch], kc, i);    \
+                    for (Py_ssize_t j = 0; j < w; j++) {                         \
+                        T vn = nr[j] * nr[j];                                    \
+                        T power = W[j], rest = s[j];                             \
+                        T v = f[j] + rest * (power / (power + color_keep * vn + tiny)); \
+                        o[j * c + ch] = v < (T)0 ? (T)0 : (v > (T)1 ? (T)1 : v); \
+                    }                                                            \
+                }                                                                \
             }                                                                    \
         }                                                                        \
         PyMem_RawFree(mem);                                                      \
         PyMem_RawFree(pad);                                                      \
+        PyMem_RawFree(chan);                                                     \
         return 0;                                                                \
     }
 DEFINE_DENOISE(float)

@@ -177,12 +177,6 @@ def denoise_block(y: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 1, out=out)
 
 
-#: Output pixels per call of the compiled filter at most (unless the band would
-#: be thinner than ``8 * DENOISE_HALO`` rows): each call holds nine scratch
-#: planes of its rows and :data:`DENOISE_HALO` rows of context on either side.
-_COMPILED_BAND_PIXELS = 1 << 20
-
-
 def denoise_bands(y: np.ndarray, noise: np.ndarray, num_threads=None) -> np.ndarray:
     """:func:`denoise_block` in bands of rows on the worker threads.
 
@@ -200,11 +194,11 @@ def denoise_bands(y: np.ndarray, noise: np.ndarray, num_threads=None) -> np.ndar
         y = np.ascontiguousarray(y)
         noise = np.ascontiguousarray(noise, dtype=y.dtype)
         out = np.empty_like(y)
-        # a band per thread, but bounded scratch memory on large blocks
-        rows = -(-h // _threads(num_threads))
-        if rows * w > _COMPILED_BAND_PIXELS:
-            rows = max(8 * DENOISE_HALO, _COMPILED_BAND_PIXELS // w)
-        edges = np.linspace(0, h, -(-h // rows) + 1).astype(int)
+        # a band per thread (the filter streams down its rows with a few rows of
+        # scratch per plane, so a band may be of any size), none thinner than
+        # 4 * DENOISE_HALO rows: each band recomputes 2 * DENOISE_HALO rows of context
+        bands = min(_threads(num_threads), max(1, h // (4 * DENOISE_HALO)))
+        edges = np.linspace(0, h, bands + 1).astype(int)
         params = (LUMA_RADIUS, COLOR_RADIUS, LUMA_EPS, COLOR_EPS, COLOR_KEEP)
         _run_tasks(lambda k: _gfilter.denoise(y, noise, out, edges[k], edges[k + 1], *params),
                    range(len(edges) - 1), num_threads)

@@ -105,10 +105,12 @@ def test_bands_join_bit_for_bit(rng, dtype, c):
         np.testing.assert_array_equal(denoise_bands(y, noise, threads), whole)
 
 
-def test_large_blocks_split_into_bands(rng, monkeypatch):
-    monkeypatch.setattr(denoise, "_COMPILED_BAND_PIXELS", 4000)  # bands of 8 * DENOISE_HALO rows
+def test_thread_bands_join_bit_for_bit(rng):
+    """denoise_bands splits a tall block into one band per thread (none thinner than 4 * DENOISE_HALO rows)."""
     y, noise = scene(rng, 300, 50, 3, np.float32)
-    np.testing.assert_array_equal(denoise_bands(y, noise, 2), compiled(y, noise))
+    whole = compiled(y, noise)
+    for threads in (2, 5, 8):
+        np.testing.assert_array_equal(denoise_bands(y, noise, threads), whole)
 
 
 def test_numpy_fallback_is_the_reference(rng, monkeypatch):
