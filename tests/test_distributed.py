@@ -136,8 +136,15 @@ def test_killed_worker_file_retried_once(cluster, folder, tmp_path):
     _distributed.run_batch(jobs, settings, dying_task, lambda job, row: rows.setdefault(job.src.name, row),
                            _batch.row, scheduler=cluster.scheduler_address, in_flight=2)
     assert (tmp_path / "log" / "died").exists()  # the worker did die on c.png
-    assert {name: row["status"] for name, row in rows.items()} == {
-        "a.png": "ok", "b.png": "ok", "c.png": "ok", "d.png": "ok", "e.tif": "ok", "f.jpg": "ok", "g.png": "failed"}
+    statuses = {name: row["status"] for name, row in rows.items()}
+    assert sorted(statuses) == ["a.png", "b.png", "c.png", "d.png", "e.tif", "f.jpg", "g.png"]
+    assert statuses.pop("c.png") == "ok" and statuses.pop("g.png") == "failed"
+    # Dask also runs again a task that had finished on the dying worker but whose result this process had not
+    # yet fetched (the result lived in that worker's memory): the rerun finds its output written and reports it
+    # skipped, as any rerun does. Only the one task in flight beside c.png's (in_flight=2) can be such a task.
+    skipped = [name for name, status in statuses.items() if status == "skipped"]
+    assert set(statuses.values()) <= {"ok", "skipped"} and len(skipped) <= 1
+    assert all(rows[name]["reason"] == "the output exists (use --overwrite to replace it)" for name in skipped)
     written = (tmp_path / "log" / "written").read_text().split()
     assert sorted(written) == ["a.png", "b.png", "c.png", "d.png", "e.tif", "f.jpg"]  # each exactly once
     assert leftovers(out) == []

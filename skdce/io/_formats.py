@@ -30,12 +30,18 @@ _MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 class ImageFileError(ValueError):
-    """An image file that cannot be read or written; ``path`` and ``reason`` say which and why."""
+    """An image file that cannot be read or written: ``action`` (``"read"``, ``"write"``), ``path`` and ``reason``."""
 
     def __init__(self, action: str, path, reason: str):
+        self.action = action
         self.path = str(path)
         self.reason = reason
         super().__init__(f"cannot {action} image {self.path!r}: {reason}")
+
+    def __reduce__(self):
+        # pickle rebuilds an exception from self.args (the message alone); rebuild it from its fields, so it
+        # crosses process boundaries (Dask workers, multiprocessing) whole
+        return type(self), (self.action, self.path, self.reason), self.__dict__
 
 
 def normalize_format(name) -> str:

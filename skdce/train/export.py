@@ -85,6 +85,7 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
                 dynamo=False,
             )
         proto = onnx.load(str(tmp))
+        unshare_initializers(proto)
         flush_tiny_weights(proto)
         del proto.metadata_props[:]
         for key, value in facts.items():
@@ -94,6 +95,47 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
     return path
+
+
+def unshare_initializers(proto) -> int:
+    """Give every node input that reads a weight an initializer of its own; returns how many were added.
+
+    Torch's exporter writes equal tensors once: the all-zero biases of a
+    freshly initialised network become one initializer, passed to the other
+    convolutions through ``Identity`` nodes. onnxruntime's ``quantize_static``
+    finds no initializer behind such a bias and fails. Each ``Identity`` of an
+    initializer is replaced by a copy named as its output (the parameter's
+    name in the state dict, which :func:`model_from_onnx` loads), and an
+    initializer read by several node inputs gets a copy per extra input.
+    """
+    graph = proto.graph
+    inits = {init.name: init for init in graph.initializer}
+
+    def copy_of(name, new_name):
+        copy = graph.initializer.add()
+        copy.CopyFrom(inits[name])
+        copy.name = new_name
+        inits[new_name] = copy
+        return new_name
+
+    added = 0
+    for node in list(graph.node):
+        if node.op_type == "Identity" and node.input[0] in inits:
+            copy_of(node.input[0], node.output[0])
+            graph.node.remove(node)
+            added += 1
+    seen = set()
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in seen:
+                node.input[i] = copy_of(name, f"{name}/copy{added}")
+                added += 1
+            elif name in inits:
+                seen.add(name)
+    used = {name for node in graph.node for name in node.input} | {out.name for out in graph.output}
+    for init in [init for init in graph.initializer if init.name not in used]:
+        graph.initializer.remove(init)
+    return added
 
 
 #: Weights smaller than this are written as 0 (see :func:`flush_tiny_weights`).

@@ -1,5 +1,7 @@
 """Tests of skdce.io._formats: format names, suffixes and the file layer's error."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -32,6 +34,15 @@ def test_image_file_error_names_file_and_reason():
     error = ImageFileError("read", "a/b.png", "the file is empty")
     assert isinstance(error, ValueError) and (error.path, error.reason) == ("a/b.png", "the file is empty")
     assert str(error) == "cannot read image 'a/b.png': the file is empty"
+
+
+@pytest.mark.parametrize("protocol", [0, pickle.HIGHEST_PROTOCOL])
+def test_image_file_error_pickles(protocol):
+    error = ImageFileError("write", "a/b.png", "disk full")
+    copy = pickle.loads(pickle.dumps(error, protocol))
+    assert type(copy) is ImageFileError and copy.args == error.args
+    assert str(copy) == "cannot write image 'a/b.png': disk full"
+    assert (copy.action, copy.path, copy.reason) == ("write", "a/b.png", "disk full")
 
 
 def test_format_argument_overrides_suffix(tmp_path):
