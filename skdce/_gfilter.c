@@ -213,12 +213,20 @@ DEFINE_BOXROW(double)
             if (i >= R0.lo && i < R0.hi) { /* luma = y.mean(axis=-1) */          \
                 const T *yr = y + i * w * c;                                     \
                 T *l = RING(Lr, kl, i);                                          \
-                for (Py_ssize_t j = 0; j < w; j++) {                             \
-                    T s = yr[j * c];                                             \
-                    for (Py_ssize_t ch = 1; ch < c; ch++)                        \
-                        s += yr[j * c + ch];                                     \
-                    l[j] = s / (T)c;                                             \
-                }                                                                \
+                if (c == 3) /* RGB: a constant stride the compiler vectorises */ \
+                    for (Py_ssize_t j = 0; j < w; j++) {                         \
+                        T s = yr[3 * j];                                         \
+                        s += yr[3 * j + 1];                                      \
+                        s += yr[3 * j + 2];                                      \
+                        l[j] = s / (T)3;                                         \
+                    }                                                            \
+                else                                                             \
+                    for (Py_ssize_t j = 0; j < w; j++) {                         \
+                        T s = yr[j * c];                                         \
+                        for (Py_ssize_t ch = 1; ch < c; ch++)                    \
+                            s += yr[j * c + ch];                                 \
+                        l[j] = s / (T)c;                                         \
+                    }                                                            \
             }                                                                    \
             i = t - lag1;                                                        \
             if (i >= R1.lo && i < R1.hi) { /* stage 1: self-guided luminance */  \
@@ -246,11 +254,19 @@ DEFINE_BOXROW(double)
                 for (Py_ssize_t j = 0; j < w; j++)                               \
                     g[j] = X[j] * l[j] + Z[j];                                   \
                 const T *yr = y + i * w * c;                                     \
-                for (Py_ssize_t ch = 0; ch < c && c > 1; ch++) {                 \
-                    T *p = RING(P[ch], kc, i);                                   \
-                    for (Py_ssize_t j = 0; j < w; j++)                           \
-                        p[j] = yr[j * c + ch];                                   \
-                }                                                                \
+                if (c == 3) {                                                    \
+                    T *p0 = RING(P[0], kc, i), *p1 = RING(P[1], kc, i), *p2 = RING(P[2], kc, i); \
+                    for (Py_ssize_t j = 0; j < w; j++) {                         \
+                        p0[j] = yr[3 * j];                                       \
+                        p1[j] = yr[3 * j + 1];                                   \
+                        p2[j] = yr[3 * j + 2];                                   \
+                    }                                                            \
+                } else                                                           \
+                    for (Py_ssize_t ch = 0; ch < c && c > 1; ch++) {             \
+                        T *p = RING(P[ch], kc, i);                               \
+                        for (Py_ssize_t j = 0; j < w; j++)                       \
+                            p[j] = yr[j * c + ch];                               \
+                    }                                                            \
             }                                                                    \
             if (c == 1)                                                          \
                 continue;                                                        \
@@ -299,16 +315,24 @@ DEFINE_BOXROW(double)
             if (i >= R5.lo && i < R5.hi) { /* detail kept where it stands above the noise */ \
                 const T *nr = noise + i * w;                                     \
                 T *o = out + i * w * c;                                          \
+                T *rgb[3] = {MP, GP, U}; /* free in this step: RGB rows, interleaved at the end */ \
                 for (Py_ssize_t ch = 0; ch < c; ch++) {                          \
                     WINDOW(xs, S[ch], kc, i, cr);                                \
                     boxrow_##T(xs, xs, W, w, pad, cr);                           \
                     const T *f = RING(F[ch], kf, i), *s = RING(S[ch], kc, i);    \
+                    T *dst = c == 3 ? rgb[ch] : o + ch;                          \
+                    const Py_ssize_t step = c == 3 ? 1 : c;                      \
                     for (Py_ssize_t j = 0; j < w; j++) {                         \
                         T vn = nr[j] * nr[j];                                    \
                         T power = W[j], rest = s[j];                             \
                         T v = f[j] + rest * (power / (power + color_keep * vn + tiny)); \
-                        o[j * c + ch] = v < (T)0 ? (T)0 : (v > (T)1 ? (T)1 : v); \
+                        dst[j * step] = v < (T)0 ? (T)0 : (v > (T)1 ? (T)1 : v); \
                     }                                                            \
+                }                                                                \
+                for (Py_ssize_t j = 0; j < w && c == 3; j++) {                   \
+                    o[3 * j] = MP[j];                                            \
+                    o[3 * j + 1] = GP[j];                                        \
+                    o[3 * j + 2] = U[j];                                         \
                 }                                                                \
             }                                                                    \
         }                                                                        \
