@@ -13,6 +13,7 @@ from ._image import compute_dtype, image_layout, unit_scale, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session, out_of_memory
 from .curves import copy_extra_channels, run_blocks, run_blocks_upsampled
+from ._workers import executor, run_tasks, threads as worker_threads
 from .denoise import DENOISE_HALO, added_noise, check_denoise, denoise_bands, noise_level
 from .models import default_model, get_model, verify
 from ._validate import check_bool, check_image_arg, check_int, check_num_threads, check_real
@@ -110,7 +111,8 @@ def _finish_maps(a: np.ndarray, n_color: int, strength: float) -> np.ndarray:
 _DENOISE_TILE = 512
 
 
-def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount, curves, origin=(0, 0)):
+def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount, curves, origin=(0, 0),
+                   num_threads=None):
     """The enhanced, denoised ``(y1 - y0, x1 - x0, c)`` tile of image ``b``.
 
     Coordinates are the whole image's; ``src[n]`` holds its pixels from
@@ -118,7 +120,9 @@ def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount,
     pixels beyond the tile where the image does (the network's 7 alone when
     ``amount`` is 0: the plain curves). ``up`` upsamples the shared maps
     (Zero-DCE++), else the network runs here; ``sigma`` is the image's noise.
+    The curves and the filter run on ``num_threads`` threads (None: the call's).
     """
+    threads = p.num_threads if num_threads is None else num_threads
     h, w = p.size
     nc = p.n_color
     oy, ox = origin
@@ -133,13 +137,14 @@ def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount,
         a = a.reshape(a.shape[:2] + (a.shape[2] // nc, nc))  # (h, w, iterations, colours)
     region = src[n : n + 1, ey0 - oy : ey1 - oy, ex0 - ox : ex1 - ox]
     y = np.empty(region.shape[:3] + (nc,), p.dtype)
-    run_blocks(region, y, nc, lambda _b, r0, r1, c0, c1: a[r0:r1, c0:c1], per_iter=a.shape[2] > 1, **curves)
+    run_blocks(region, y, nc, lambda _b, r0, r1, c0, c1: a[r0:r1, c0:c1], per_iter=a.shape[2] > 1,
+               num_threads=threads, **curves)
     if not amount:
         return y[0, y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
     # the slope of the mean curve at the mean level steers the filter (one plane, not three)
     noise = added_noise(region[0, ..., :nc], a, p.info.iterations, unit_scale(src.dtype), amount * sigma, p.dtype,
-                        p.num_threads)
-    clean = denoise_bands(y[0], noise, p.num_threads)
+                        threads)
+    clean = denoise_bands(y[0], noise, threads)
     return clean[y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
 
 
@@ -147,15 +152,40 @@ def _enhance_tiles(p: "_Prepared", dst: np.ndarray, amount: float, curves: dict)
     """Curves and (``amount`` > 0) :func:`skdce.denoise.denoise_block` steered by the noise they added, tile by tile.
 
     Each tile is computed with the network's 7 pixels of extra context (and
-    :data:`DENOISE_HALO` more when denoising), so tiles join exactly.
+    :data:`DENOISE_HALO` more when denoising), so tiles join exactly. The
+    shared-curve (Zero-DCE++) tiles run side by side, one per worker thread
+    (1.2x faster at 12 MP on 2 cores than each tile on all threads: no band
+    seams to recompute inside a tile, no thread waiting for the others between
+    the curves, the noise map and the filter); their noise estimate runs on a
+    worker while the network estimates the curves. Full-curve tiles run one
+    after the other: the network inside uses every thread.
     """
     n, h, w, _ = p.src.shape
-    up = BilinearUpsampler(p.small_maps(), (h, w)) if p.shared else None
+
+    def noise_levels():
+        return [noise_level(p.src[b, ..., : p.n_color]) if amount else 0.0 for b in range(n)]
+
+    parallel = p.shared and worker_threads(p.num_threads) > 1
+    if p.shared:
+        pending = executor().submit(noise_levels) if parallel else None
+        up = BilinearUpsampler(p.small_maps(), (h, w))
+        sigmas = pending.result() if parallel else noise_levels()
+    else:
+        up, sigmas = None, noise_levels()
     tile = _DENOISE_TILE if p.shared else p.tile
-    for b in range(n):
-        sigma = noise_level(p.src[b, ..., : p.n_color]) if amount else 0.0
-        for y0, y1, x0, x1 in _tiles(h, w, tile):
-            dst[b, y0:y1, x0:x1, : p.n_color] = _denoised_tile(p, p.src, b, b, y0, y1, x0, x1, up, sigma, amount, curves)
+    for b, sigma in enumerate(sigmas):
+
+        def one(t, b=b, sigma=sigma, threads=None):
+            y0, y1, x0, x1 = t
+            dst[b, y0:y1, x0:x1, : p.n_color] = _denoised_tile(p, p.src, b, b, y0, y1, x0, x1, up, sigma, amount,
+                                                               curves, num_threads=threads)
+
+        tiles = list(_tiles(h, w, tile))
+        if parallel and len(tiles) > 1:
+            run_tasks(lambda t: one(t, threads=1), tiles, p.num_threads)
+        else:
+            for t in tiles:
+                one(t)
 
 
 class _Prepared:
