@@ -384,14 +384,24 @@ DEFINE_DENOISE(double)
             case SKDCE_F32: LEVEL_ROW(float, T) break;                           \
             default: LEVEL_ROW(double, T) break;                                 \
             }                                                                    \
-            for (Py_ssize_t kk = 0; kk < k; kk++)                                \
+            if (k == 1 && c == 3 && as[3] == sizeof(float) && as[1] == 3 * sizeof(float)) { \
+                /* one shared RGB map, pixels contiguous (Zero-DCE++): vectorised */ \
+                const float *pa = (const float *)(a + i * as[0]);                \
                 for (Py_ssize_t j = 0; j < w; j++) {                             \
-                    const char *pa = a + i * as[0] + j * as[1] + kk * as[2];     \
-                    T s = (T)*(const float *)pa;                                 \
-                    for (Py_ssize_t ch = 1; ch < c; ch++)                        \
-                        s += (T)*(const float *)(pa + ch * as[3]);               \
-                    am[kk * w + j] = s / (T)c;                                   \
+                    T s = (T)pa[3 * j];                                          \
+                    s += (T)pa[3 * j + 1];                                       \
+                    s += (T)pa[3 * j + 2];                                       \
+                    am[j] = s / (T)3;                                            \
                 }                                                                \
+            } else                                                               \
+                for (Py_ssize_t kk = 0; kk < k; kk++)                            \
+                    for (Py_ssize_t j = 0; j < w; j++) {                         \
+                        const char *pa = a + i * as[0] + j * as[1] + kk * as[2]; \
+                        T s = (T)*(const float *)pa;                             \
+                        for (Py_ssize_t ch = 1; ch < c; ch++)                    \
+                            s += (T)*(const float *)(pa + ch * as[3]);           \
+                        am[kk * w + j] = s / (T)c;                               \
+                    }                                                            \
             T *g = am + k * w, *o = out + i * w;                                 \
             for (Py_ssize_t j = 0; j < w; j++)                                   \
                 g[j] = (T)1;                                                     \
