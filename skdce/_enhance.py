@@ -226,6 +226,10 @@ class _Prepared:
         self.src = self.context = None
         nhwc = self.layout.to_nhwc(self.image)
         self.size = tuple(int(d) for d in nhwc.shape[1:3])
+        if self.auto_tile and self.size[0] * self.size[1] <= self.tile * self.tile:
+            # an image no larger than one tile's area is one tile: a 600x400 image was cut
+            # into 512 and 88 columns, the network recomputing the halo of both
+            self.tile = None
         if lazy:
             return
         validate_values(self.image, "image")
@@ -308,7 +312,8 @@ def estimate_curves(
         ONNX Runtime execution providers.
     tile_size : int, "auto" or None, optional
         Run the full model on tiles of this size with a 7-pixel halo (exact;
-        bounds memory). ``"auto"``: 512 on the CPU, 2048 on CUDA. None: no tiling.
+        bounds memory). ``"auto"``: 512 on the CPU, 2048 on CUDA (an image of at
+        most that squared area is one tile). None: no tiling.
     num_threads : int, optional
         ONNX Runtime intra-op threads (default: its own choice, all cores).
 
@@ -408,7 +413,8 @@ def enhance(
     tile_size : int, "auto" or None, optional
         Tile size for the full model (exact, 7-pixel halo); bounds peak memory.
         ``"auto"``: 512 on the CPU, 2048 on CUDA (whose set-up cost grows with the
-        number of tile shapes). None: no tiling.
+        number of tile shapes); an image of at most that squared area is one
+        tile. None: no tiling.
     num_threads : int, optional
         ONNX Runtime intra-op threads.
     denoise : float or None, optional

@@ -290,3 +290,22 @@ def test_numpy_memory_error_is_explained(image, monkeypatch):
     with pytest.raises(MemoryError, match=r"the image of shape \(45, 67, 3\) needs more memory than is available; "
                                           r"pass a smaller tile_size=.*Unable to allocate 37.3 GiB"):
         enhance(image, model="zero-dce")
+
+
+def test_auto_tiles_only_images_larger_than_a_tile(monkeypatch):
+    """``tile_size="auto"`` (512 on the CPU): an image of at most 512 * 512 pixels is one tile, a larger one is tiled."""
+    from skdce import _enhance
+
+    calls = []
+    real = _enhance._estimate_tile
+    monkeypatch.setattr(_enhance, "_estimate_tile", lambda *a, **k: calls.append(a[4:8]) or real(*a, **k))
+    rng = np.random.default_rng(0)
+    for (h, w), tiles in (((400, 600), 1), ((256, 1024), 1), ((520, 520), 4)):
+        img = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
+        calls.clear()
+        auto = enhance(img)
+        assert len(calls) == tiles, (h, w, calls)
+        np.testing.assert_allclose(auto, enhance(img, tile_size=None), atol=1e-6, rtol=0)
+    calls.clear()
+    enhance(rng.integers(0, 60, (400, 600, 3), dtype=np.uint8), tile_size=512)
+    assert len(calls) == 2  # an explicit size is kept
