@@ -50,7 +50,7 @@ def check_equal(got, want, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("c", [1, 3])
+@pytest.mark.parametrize("c", [1, 2, 3, 4])
 @pytest.mark.parametrize("h, w", [(64, 80), (97, 33), (200, 150)])
 def test_matches_denoise_block(rng, dtype, c, h, w):
     y, noise = scene(rng, h, w, c, dtype)
