@@ -9,13 +9,14 @@
  * 12-megapixel band did not), with scipy's mode="reflect" edges (d c b a |
  * a b c d, periodic with period 2n where a radius exceeds the size) at the
  * block's own edges. Each box mean is a direct sum of its 2r + 1 terms in
- * the block's dtype, first down the columns, then along the rows, in one
- * fixed order: a value does not depend on which rows were asked for, so
- * bands of rows computed on several threads join bit for bit. Every other
- * step is one operation of denoise_block in the block's dtype (float32 or
- * float64), in its order, without FMA contraction (-ffp-contract=off): the
- * result equals NumPy's up to the rounding of the box sums (scipy's
- * uniform_filter keeps running sums in double).
+ * double, first down the columns, rounded to the block's dtype, then along
+ * the rows, rounded again: as scipy's uniform_filter does (which keeps
+ * running sums in double). A value therefore does not depend on which rows
+ * were asked for, so bands of rows computed on several threads join bit for
+ * bit. Every other step is one operation of denoise_block in the block's
+ * dtype (float32 or float64), in its order, without FMA contraction
+ * (-ffp-contract=off): the result equals NumPy's up to scipy's running-sum
+ * rounding inside the box means.
  *
  * noise_map() is the filter's strength in skdce/_enhance.py: the channel
  * mean of the input and of the alphas, the slope of the curves there
@@ -79,31 +80,26 @@ static range_t grow(range_t R, int r, Py_ssize_t h)
  * One output row of a box mean of radius R: xs[k] (times ys[k] where ys is
  * given, the product rounded to T) are the 2R + 1 input rows of the window,
  * reflected ones included: the 2R + 1 terms down the window summed in order
- * in T and scaled, then the same along the row (edges reflected). Summing in
- * the block's dtype (float32 for float32 blocks) rather than in double is
- * 1.25x faster end to end at 12 MP; the result differs from scipy's
- * double-precision running sums by float32 rounding (a few 1e-7 in each mean,
- * up to about 1.5e-5 after the filter's divisions), and still does not depend
- * on which rows were asked for.
+ * in double and rounded to T, then the same along the row (edges reflected).
  */
 #define BOXROW_BODY(T, R)                                                        \
     do {                                                                         \
-        const T inv = (T)(1.0 / (double)(2 * (R) + 1));                          \
+        const double inv = 1.0 / (double)(2 * (R) + 1);                          \
         if (ys == NULL) {                                                        \
             for (Py_ssize_t j = 0; j < w; j++) {                                 \
-                T s = 0;                                                         \
+                double s = 0.0;                                                  \
                 for (int k = 0; k <= 2 * (R); k++)                               \
-                    s += xs[k][j];                                               \
-                pad[(R) + j] = s * inv;                                          \
+                    s += (double)xs[k][j];                                       \
+                pad[(R) + j] = (double)(T)(s * inv);                             \
             }                                                                    \
         } else {                                                                 \
             for (Py_ssize_t j = 0; j < w; j++) {                                 \
-                T s = 0;                                                         \
+                double s = 0.0;                                                  \
                 for (int k = 0; k <= 2 * (R); k++) {                             \
                     T prod = xs[k][j] * ys[k][j];                                \
-                    s += prod;                                                   \
+                    s += (double)prod;                                           \
                 }                                                                \
-                pad[(R) + j] = s * inv;                                          \
+                pad[(R) + j] = (double)(T)(s * inv);                             \
             }                                                                    \
         }                                                                        \
         for (int k = 1; k <= (R); k++) {                                         \
@@ -111,28 +107,28 @@ static range_t grow(range_t R, int r, Py_ssize_t h)
             pad[(R) + w - 1 + k] = pad[(R) + reflect(w - 1 + k, w)];             \
         }                                                                        \
         for (Py_ssize_t j = 0; j < w; j++) {                                     \
-            T s = 0;                                                             \
+            double s = 0.0;                                                      \
             for (int k = 0; k <= 2 * (R); k++)                                   \
                 s += pad[j + k];                                                 \
-            o[j] = s * inv;                                                      \
+            o[j] = (T)(s * inv);                                                 \
         }                                                                        \
     } while (0)
 
 #define DEFINE_BOXROW(T)                                                         \
-    INLINE void boxrow2_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, T *restrict pad) \
+    INLINE void boxrow2_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad) \
     {                                                                            \
         BOXROW_BODY(T, 2);                                                       \
     }                                                                            \
-    INLINE void boxrow3_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, T *restrict pad) \
+    INLINE void boxrow3_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad) \
     {                                                                            \
         BOXROW_BODY(T, 3);                                                       \
     }                                                                            \
-    INLINE void boxrowr_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, T *restrict pad, \
+    INLINE void boxrowr_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad, \
                             int r)                                               \
     {                                                                            \
         BOXROW_BODY(T, r);                                                       \
     }                                                                            \
-    INLINE void boxrow_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, T *restrict pad, \
+    INLINE void boxrow_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad, \
                            int r)                                                \
     {                                                                            \
         if (r == 2)                                                              \
@@ -184,7 +180,7 @@ DEFINE_BOXROW(double)
         const Py_ssize_t n_rows = 3 * kl + kc + (c == 1 ? 0 : c * (4 * kc + kf)) + 11; \
         const int rmax = lr > cr ? lr : cr;                                      \
         T *mem = PyMem_RawMalloc(sizeof(T) * (size_t)(n_rows * w));             \
-        T *pad = PyMem_RawMalloc(sizeof(T) * (size_t)(w + 2 * rmax + 1));       \
+        double *pad = PyMem_RawMalloc(sizeof(double) * (size_t)(w + 2 * rmax + 1)); \
         T **chan = PyMem_RawMalloc(sizeof(T *) * (size_t)(5 * c));              \
         if (mem == NULL || pad == NULL || chan == NULL) {                        \
             PyMem_RawFree(mem);                                                  \
