@@ -36,6 +36,8 @@ MODELS = [m for m in ("zero-dce", "zero-dce-int8", "zero-dce++") if m in skdce.l
 LOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "lol"
 #: (max, mean) tolerances of the table above
 EXACT, DENOISED = (1e-6, 1e-7), (5e-5, 3e-6)
+#: (max, count above 1e-3) at pixels where the filter's variance meets its regulariser (test_lol_images)
+DEGENERATE = (2.5e-2, 50)
 
 
 def _compare(image, tol, **kwargs):
@@ -114,7 +116,9 @@ def test_lol_images():
     700.png has pixels where the curve does not amplify (noise map 0) beside
     ones where it does: there the guided filter divides by window variances
     near its 1e-12 regulariser, below float32 resolution, and both float32
-    evaluations differ from float64 by about 1e-2 at a few dozen pixels.
+    evaluations differ from float64 by 1e-2 to 2e-2 at a few dozen pixels
+    (the host path: 0.013 at 13 pixels; the fused graph: 0.019 at 22), so the
+    maximum there is bounded by that size, not by the host path's.
     """
     from skimage import io
 
@@ -127,7 +131,8 @@ def test_lol_images():
             for fused in (False, True):
                 out = skdce.enhance(image, model=model, providers="cpu", fused=fused)
                 err[fused] = np.abs(out - ref)
-            assert err[True].max() <= max(1.5 * err[False].max(), DENOISED[0]), (name, model)
+            assert err[True].max() <= max(1.5 * err[False].max(), DENOISED[0], DEGENERATE[0]), (name, model)
+            assert np.sum(err[True] > 1e-3) <= max(2 * np.sum(err[False] > 1e-3), DEGENERATE[1]), (name, model)
             assert err[True].mean() <= max(1.5 * err[False].mean(), DENOISED[1]), (name, model)
 
 

@@ -1,15 +1,17 @@
 """The compiled guided filter (skdce/_gfilter.c) against the NumPy denoise_block it replaces.
 
-Tolerances: the compiled box means add their 2r + 1 terms in double in one
-fixed order, scipy's ``uniform_filter`` keeps a running sum in double; the
-two differ in the last bits of a double (about 1e-16 relative), so after the
-rounding to float32 that both do between the passes they agree except where
-a value lies within that much of a rounding boundary: rarely, by one ulp
-(6e-8 at 1). Every other step is the same float32 operation in the same
-order. 2e-6 allows such an ulp to pass through the filter's divisions (the
-local variance ``q - m*m`` cancels); float64 keeps 1e-12. In practice the
-float32 results are equal bit for bit, which the tests also check for most
-pixels.
+Tolerances: the compiled box means of the moments whose differences are
+variances and covariances (``q - m*m``) add their 2r + 1 terms directly in
+double, as scipy's ``uniform_filter`` keeps running sums in double; the
+other box means (of stage 1's coefficients, of stage 2's and of the rest's
+square) add theirs in the block's dtype. In float64 the two differ in the
+last bits (1e-12 allows that through the filter's divisions). In float32
+the latter box means may differ by a few ulp (about 1e-7 at 1), and a few
+pixels of the output move by up to about 1.5e-5: 3e-5 allows that, against
+changes of 1e-3 to 1e-1 that the filter makes, and the mean difference must
+stay at rounding level. A flat, nearly clean block, where variances cancel,
+is checked against float64 separately. Bands of one block are compared bit
+for bit: each box sum has one fixed order.
 """
 
 import numpy as np
@@ -24,7 +26,7 @@ from skdce.denoise import (
 
 _gfilter = pytest.importorskip("skdce._gfilter", reason="skdce was built without a C compiler")
 PARAMS = (LUMA_RADIUS, COLOR_RADIUS, LUMA_EPS, COLOR_EPS, COLOR_KEEP)
-ATOL = {np.float32: 2e-6, np.float64: 1e-12}
+ATOL = {np.float32: 3e-5, np.float64: 1e-12}
 
 
 def compiled(y, noise, bands=((0, None),)):
@@ -47,8 +49,7 @@ def scene(rng, h, w, c, dtype, sigma=0.03):
 
 def check_equal(got, want, dtype):
     np.testing.assert_allclose(got, want, atol=ATOL[dtype], rtol=0)
-    if dtype is np.float32:  # all but the rarest pixels are the same float32 bit for bit
-        assert np.mean(got == want) > 0.999
+    assert np.mean(np.abs(got - want)) < ATOL[dtype] / 20  # rounding, not a systematic difference
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
