@@ -172,20 +172,16 @@ def _enhance_tiles(p: "_Prepared", dst: np.ndarray, amount: float, curves: dict)
         sigmas = pending.result() if parallel else noise_levels()
     else:
         up, sigmas = None, noise_levels()
-    tile = _DENOISE_TILE if p.shared else p.tile
+    tiles = list(_tiles(h, w, _DENOISE_TILE if p.shared else p.tile))
+    side_by_side = parallel and len(tiles) > 1  # else one tile at a time, on the call's threads
     for b, sigma in enumerate(sigmas):
 
-        def one(t, b=b, sigma=sigma, threads=None):
+        def one(t, b=b, sigma=sigma):
             y0, y1, x0, x1 = t
             dst[b, y0:y1, x0:x1, : p.n_color] = _denoised_tile(p, p.src, b, b, y0, y1, x0, x1, up, sigma, amount,
-                                                               curves, num_threads=threads)
+                                                               curves, num_threads=1 if side_by_side else None)
 
-        tiles = list(_tiles(h, w, tile))
-        if parallel and len(tiles) > 1:
-            run_tasks(lambda t: one(t, threads=1), tiles, p.num_threads)
-        else:
-            for t in tiles:
-                one(t)
+        run_tasks(one, tiles, p.num_threads if side_by_side else 1)
 
 
 class _Prepared:

@@ -82,125 +82,69 @@ static range_t grow(range_t R, int r, Py_ssize_t h)
  * One output row of a box mean of radius R: xs[k] (times ys[k] where ys is
  * given, the product rounded to T) are the 2R + 1 input rows of the window,
  * reflected ones included: the 2R + 1 terms down the window summed in order
- * in double and rounded to T, then the same along the row (edges reflected).
+ * in ACC and rounded to T, then the same along the row (edges reflected).
+ *
+ * boxrow_T sums in double, as scipy's uniform_filter does: for the moments
+ * whose difference makes a variance or a covariance (q - m*m), which cancel
+ * in float32 sums (a flat 0.99 block came out 9e-3 off, tests/test_gfilter.py).
+ * boxrowf_T sums in T, 1.16x faster end to end at 12 MP in float32: for the
+ * box means used as they are (stage 1's a and b, both in [0, 1]; stage 2's a
+ * and b, whose means make the fit U * guide + V; the rest's square), where a
+ * float32 sum loses a few ulp of the result (1e-7 at 1; a few 1e-6 of a fit
+ * where a is about 10) and no more.
  */
-#define BOXROW_BODY(T, R)                                                        \
+#define BOXROW_BODY(T, ACC, R)                                                   \
     do {                                                                         \
-        const double inv = 1.0 / (double)(2 * (R) + 1);                          \
-        if (ys == NULL) {                                                        \
-            for (Py_ssize_t j = 0; j < w; j++) {                                 \
-                double s = 0.0;                                                  \
-                for (int k = 0; k <= 2 * (R); k++)                               \
-                    s += (double)xs[k][j];                                       \
-                pad[(R) + j] = (double)(T)(s * inv);                             \
+        const ACC inv = (ACC)(1.0 / (double)(2 * (R) + 1));                      \
+        for (Py_ssize_t j = 0; j < w; j++) {                                     \
+            ACC s = 0;                                                           \
+            for (int k = 0; k <= 2 * (R); k++) {                                 \
+                T term = ys == NULL ? xs[k][j] : xs[k][j] * ys[k][j];            \
+                s += (ACC)term;                                                  \
             }                                                                    \
-        } else {                                                                 \
-            for (Py_ssize_t j = 0; j < w; j++) {                                 \
-                double s = 0.0;                                                  \
-                for (int k = 0; k <= 2 * (R); k++) {                             \
-                    T prod = xs[k][j] * ys[k][j];                                \
-                    s += (double)prod;                                           \
-                }                                                                \
-                pad[(R) + j] = (double)(T)(s * inv);                             \
-            }                                                                    \
+            pad[(R) + j] = (ACC)(T)(s * inv);                                    \
         }                                                                        \
         for (int k = 1; k <= (R); k++) {                                         \
             pad[(R) - k] = pad[(R) + reflect(-k, w)];                            \
             pad[(R) + w - 1 + k] = pad[(R) + reflect(w - 1 + k, w)];             \
         }                                                                        \
         for (Py_ssize_t j = 0; j < w; j++) {                                     \
-            double s = 0.0;                                                      \
+            ACC s = 0;                                                           \
             for (int k = 0; k <= 2 * (R); k++)                                   \
                 s += pad[j + k];                                                 \
             o[j] = (T)(s * inv);                                                 \
         }                                                                        \
     } while (0)
 
-/*
- * The same box mean with its sums in T, 1.16x faster end to end at 12 MP in
- * float32: for the box means that are used as they are, not subtracted from
- * another moment (stage 1's a and b, both in [0, 1]; stage 2's a and b, whose
- * means make the fit U * guide + V; the rest's square), where a float32 sum
- * loses a few ulp of the result (1e-7 at 1; a few 1e-6 of a fit where a is
- * about 10) and no more. The moments whose difference makes a variance or a
- * covariance (q - m*m) keep double sums: in float32 those cancel (a flat 0.99
- * block came out 9e-3 off, tests/test_gfilter.py).
- */
-#define BOXROWF_BODY(T, R)                                                       \
-    do {                                                                         \
-        const T inv = (T)(1.0 / (double)(2 * (R) + 1));                          \
-        for (Py_ssize_t j = 0; j < w; j++) {                                     \
-            T s = 0;                                                             \
-            for (int k = 0; k <= 2 * (R); k++) {                                 \
-                T term = ys == NULL ? xs[k][j] : xs[k][j] * ys[k][j];            \
-                s += term;                                                       \
-            }                                                                    \
-            pad[(R) + j] = s * inv;                                              \
-        }                                                                        \
-        for (int k = 1; k <= (R); k++) {                                         \
-            pad[(R) - k] = pad[(R) + reflect(-k, w)];                            \
-            pad[(R) + w - 1 + k] = pad[(R) + reflect(w - 1 + k, w)];             \
-        }                                                                        \
-        for (Py_ssize_t j = 0; j < w; j++) {                                     \
-            T s = 0;                                                             \
-            for (int k = 0; k <= 2 * (R); k++)                                   \
-                s += pad[j + k];                                                 \
-            o[j] = s * inv;                                                      \
-        }                                                                        \
-    } while (0)
-
-#define DEFINE_BOXROWF(T)                                                        \
-    INLINE void boxrowf2_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, T *restrict pad) \
+/* NAME_T(xs, ys, o, w, pad, r): BOXROW_BODY summing in ACC, specialised for r = 2 and 3 (the loops unroll). */
+#define DEFINE_BOXROW(NAME, T, ACC)                                              \
+    INLINE void NAME##2_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, ACC *restrict pad) \
     {                                                                            \
-        BOXROWF_BODY(T, 2);                                                      \
+        BOXROW_BODY(T, ACC, 2);                                                  \
     }                                                                            \
-    INLINE void boxrowf3_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, T *restrict pad) \
+    INLINE void NAME##3_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, ACC *restrict pad) \
     {                                                                            \
-        BOXROWF_BODY(T, 3);                                                      \
+        BOXROW_BODY(T, ACC, 3);                                                  \
     }                                                                            \
-    INLINE void boxrowfr_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, T *restrict pad, \
-                             int r)                                              \
-    {                                                                            \
-        BOXROWF_BODY(T, r);                                                      \
-    }                                                                            \
-    INLINE void boxrowf_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, void *pad, int r) \
-    {                                                                            \
-        if (r == 2)                                                              \
-            boxrowf2_##T(xs, ys, o, w, (T *)pad);                                \
-        else if (r == 3)                                                         \
-            boxrowf3_##T(xs, ys, o, w, (T *)pad);                                \
-        else                                                                     \
-            boxrowfr_##T(xs, ys, o, w, (T *)pad, r);                             \
-    }
-DEFINE_BOXROWF(float)
-DEFINE_BOXROWF(double)
-
-#define DEFINE_BOXROW(T)                                                         \
-    INLINE void boxrow2_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad) \
-    {                                                                            \
-        BOXROW_BODY(T, 2);                                                       \
-    }                                                                            \
-    INLINE void boxrow3_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad) \
-    {                                                                            \
-        BOXROW_BODY(T, 3);                                                       \
-    }                                                                            \
-    INLINE void boxrowr_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad, \
+    INLINE void NAME##r_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, ACC *restrict pad, \
                             int r)                                               \
     {                                                                            \
-        BOXROW_BODY(T, r);                                                       \
+        BOXROW_BODY(T, ACC, r);                                                  \
     }                                                                            \
-    INLINE void boxrow_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, double *restrict pad, \
+    INLINE void NAME##_##T(const T *const *xs, const T *const *ys, T *o, Py_ssize_t w, ACC *restrict pad, \
                            int r)                                                \
     {                                                                            \
         if (r == 2)                                                              \
-            boxrow2_##T(xs, ys, o, w, pad);                                      \
+            NAME##2_##T(xs, ys, o, w, pad);                                      \
         else if (r == 3)                                                         \
-            boxrow3_##T(xs, ys, o, w, pad);                                      \
+            NAME##3_##T(xs, ys, o, w, pad);                                      \
         else                                                                     \
-            boxrowr_##T(xs, ys, o, w, pad, r);                                   \
+            NAME##r_##T(xs, ys, o, w, pad, r);                                   \
     }
-DEFINE_BOXROW(float)
-DEFINE_BOXROW(double)
+DEFINE_BOXROW(boxrow, float, double)
+DEFINE_BOXROW(boxrow, double, double)
+DEFINE_BOXROW(boxrowf, float, float)
+DEFINE_BOXROW(boxrowf, double, double)
 
 /* Row i of a plane kept as a ring of k rows (row i in slot i mod k). */
 #define RING(buf, k, i) ((buf) + ((i) % (k)) * w)
@@ -249,6 +193,7 @@ DEFINE_BOXROW(double)
             PyMem_RawFree(chan);                                                 \
             return -1;                                                           \
         }                                                                        \
+        T *padt = (T *)pad; /* the same scratch row, for the box means summed in T */ \
         /* rings: luminance, stage 1's a and b, the guide; per channel: the */   \
         /* channel, stage 2's a and b, the rest (2 cr + 1 rows), the fit (cr + 1) */ \
         T *next = mem;                                                           \
@@ -307,9 +252,9 @@ DEFINE_BOXROW(double)
             i = t - lagg;                                                        \
             if (i >= RG.lo && i < RG.hi) { /* the guide */                       \
                 WINDOW(xs, A1, kl, i, lr);                                       \
-                boxrowf_##T(xs, NULL, X, w, pad, lr);                            \
+                boxrowf_##T(xs, NULL, X, w, padt, lr);                           \
                 WINDOW(xs, B1, kl, i, lr);                                       \
-                boxrowf_##T(xs, NULL, Z, w, pad, lr);                            \
+                boxrowf_##T(xs, NULL, Z, w, padt, lr);                           \
                 const T *l = RING(Lr, kl, i);                                    \
                 T *g = c == 1 ? out + i * w : RING(Gr, kc, i);                   \
                 for (Py_ssize_t j = 0; j < w; j++)                               \
@@ -360,9 +305,9 @@ DEFINE_BOXROW(double)
                 const T *g = RING(Gr, kc, i);                                    \
                 for (Py_ssize_t ch = 0; ch < c; ch++) {                          \
                     WINDOW(xs, A2[ch], kc, i, cr);                               \
-                    boxrowf_##T(xs, NULL, U, w, pad, cr);                        \
+                    boxrowf_##T(xs, NULL, U, w, padt, cr);                       \
                     WINDOW(xs, B2[ch], kc, i, cr);                               \
-                    boxrowf_##T(xs, NULL, V, w, pad, cr);                        \
+                    boxrowf_##T(xs, NULL, V, w, padt, cr);                       \
                     const T *p = RING(P[ch], kc, i);                             \
                     T *f = RING(F[ch], kf, i), *s = RING(S[ch], kc, i);          \
                     for (Py_ssize_t j = 0; j < w; j++) {                         \
@@ -379,7 +324,7 @@ DEFINE_BOXROW(double)
                 T *rgb[3] = {MP, GP, U}; /* free in this step: RGB rows, interleaved at the end */ \
                 for (Py_ssize_t ch = 0; ch < c; ch++) {                          \
                     WINDOW(xs, S[ch], kc, i, cr);                                \
-                    boxrowf_##T(xs, xs, W, w, pad, cr);                          \
+                    boxrowf_##T(xs, xs, W, w, padt, cr);                         \
                     const T *f = RING(F[ch], kf, i), *s = RING(S[ch], kc, i);    \
                     T *dst = c == 3 ? rgb[ch] : o + ch;                          \
                     const Py_ssize_t step = c == 3 ? 1 : c;                      \

@@ -183,33 +183,31 @@ def denoise_bands(y: np.ndarray, noise: np.ndarray, num_threads=None) -> np.ndar
     With the compiled filter (``skdce/_gfilter.c``) each band is computed
     from the whole block, so the bands join bit for bit; it equals
     :func:`denoise_block` up to the rounding of the box sums (a few 1e-7
-    in float32; ``skdce/_gfilter.c``). The
-    NumPy fallback filters each band with :data:`DENOISE_HALO` rows of context
+    in float32; ``skdce/_gfilter.c``). The NumPy fallback filters each band
+    with :data:`DENOISE_HALO` rows of context
     (scipy's filters release the GIL), so the bands join as the whole block
     would (to float rounding of the running sums).
     """
     from ._workers import executor as _executor, run_tasks as _run_tasks, threads as _threads
 
-    h, w, _ = y.shape
+    h = y.shape[0]
+    # a band per thread (the compiled filter streams down its rows with a few rows
+    # of scratch per plane, so a band may be of any size), none thinner than
+    # 4 * DENOISE_HALO rows: each band recomputes 2 * DENOISE_HALO rows of context
+    bands = min(_threads(num_threads), max(1, h // (4 * DENOISE_HALO)))
+    edges = np.linspace(0, h, bands + 1).astype(int)
     if _gfilter is not None and y.dtype in (np.float32, np.float64):
         y = np.ascontiguousarray(y)
         noise = np.ascontiguousarray(noise, dtype=y.dtype)
         out = np.empty_like(y)
-        # a band per thread (the filter streams down its rows with a few rows of
-        # scratch per plane, so a band may be of any size), none thinner than
-        # 4 * DENOISE_HALO rows: each band recomputes 2 * DENOISE_HALO rows of context
-        bands = min(_threads(num_threads), max(1, h // (4 * DENOISE_HALO)))
-        edges = np.linspace(0, h, bands + 1).astype(int)
         params = (LUMA_RADIUS, COLOR_RADIUS, LUMA_EPS, COLOR_EPS, COLOR_KEEP)
-        _run_tasks(lambda k: _gfilter.denoise(y, noise, out, edges[k], edges[k + 1], *params),
-                   range(len(edges) - 1), num_threads)
+        _run_tasks(lambda k: _gfilter.denoise(y, noise, out, edges[k], edges[k + 1], *params), range(bands),
+                   num_threads)
         return out
 
-    bands = min(_threads(num_threads), max(1, h // (4 * DENOISE_HALO)))
     if bands == 1:
         return denoise_block(y, noise)
     out = np.empty_like(y)
-    edges = np.linspace(0, h, bands + 1).astype(int)
 
     def band(k):
         r0, r1 = edges[k], edges[k + 1]
