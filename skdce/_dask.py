@@ -163,14 +163,18 @@ def _block_geometry(chunks, block_info, depth):
     return int(starts[0][loc[0]]), origin, (y0, y0 + chunks[1][loc[1]], x0, x0 + chunks[2][loc[2]])
 
 
-def enhance_dask(image, *, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise):
+def enhance_dask(image, *, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise,
+                 exposure="auto"):
     """:func:`skdce.enhance` for a Dask array: a lazy Dask array (see the module notes)."""
     from ._enhance import HALO, _denoised_tile
     from ._image import validate_values
     from .curves import copy_extra_channels
     from .denoise import check_denoise
 
+    from .tone import check_exposure, finish_tone
+
     amount = check_denoise(denoise)
+    stops = check_exposure(exposure)
     kw = dict(model=model, providers=providers, num_threads=num_threads, scale_factor=scale_factor,
               tile_size=tile_size, strength=strength)
     da, p, x, depth = _prepare(image, channel_axis,
@@ -192,6 +196,8 @@ def enhance_dask(image, *, model, strength, channel_axis, scale_factor, provider
                     ty1, tx1 = min(y1, ty0 + (p.tile or y1)), min(x1, tx0 + (p.tile or x1))
                     out[n, ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0, : p.n_color] = _denoised_tile(
                         p, block, n, b, ty0, ty1, tx0, tx1, up, sigmas[b], amount, curves, origin=(oy, ox))
+        lifts = None if p.lifts is None else p.lifts[b0 : b0 + block.shape[0]]
+        finish_tone(out[..., : p.n_color], lifts, stops, num_threads=1)
         inner = block[:, y0 - oy : y1 - oy, x0 - ox : x1 - ox]
         copy_extra_channels(inner, out, p.n_color)
         return out

@@ -12,10 +12,11 @@ from ._fused import check_precision, enhance_fused
 from ._image import compute_dtype, image_layout, unit_scale, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 from ._runtime import get_session, out_of_memory
-from .curves import copy_extra_channels, run_blocks, run_blocks_upsampled
+from .curves import apply_le_curves, copy_extra_channels, run_blocks, run_blocks_upsampled
 from ._workers import executor, run_tasks, threads as worker_threads
 from .denoise import DENOISE_HALO, added_noise, check_denoise, denoise_bands, noise_level
 from .models import default_model, get_model, verify
+from .tone import black_lift, check_exposure, finish_tone
 from ._validate import check_bool, check_image_arg, check_int, check_num_threads, check_real
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
@@ -54,6 +55,15 @@ def _check_scale(scale_factor, info) -> float:
             f"{info.name!r} estimates curves at full resolution (use scale_factor=None)."
         )
     return value
+
+
+def _resolve_scale(scale_factor, info, size) -> float:
+    """The downscaling of a shared-curve model's input: given, or to the model's ``net_size``, or its own."""
+    if scale_factor is not None:
+        return scale_factor
+    if info.net_size:
+        return max(1.0, max(size) / info.net_size)
+    return float(info.scale_factor)
 
 
 def _net_input(block: np.ndarray, n_color: int) -> np.ndarray:
@@ -204,7 +214,7 @@ class _Prepared:
         self.strength = _check_strength(strength)
         self.tile = _check_tile(tile_size)
         self.info = get_model(model if model is not None else default_model(providers))
-        self.scale = _check_scale(scale_factor, self.info)
+        self._scale_factor = _check_scale(scale_factor, self.info) if scale_factor is not None else None
         verify(self.info)
         self.session = get_session(self.info.path, providers, num_threads)
         self.num_threads = num_threads
@@ -222,6 +232,8 @@ class _Prepared:
         self.src = self.context = None
         nhwc = self.layout.to_nhwc(self.image)
         self.size = tuple(int(d) for d in nhwc.shape[1:3])
+        self.scale = _resolve_scale(self._scale_factor, self.info, self.size)
+        self.lifts = None  # (N, C) black lifts of a black-point model, set by small_maps()
         if self.auto_tile and self.size[0] * self.size[1] <= self.tile * self.tile:
             # an image no larger than one tile's area is one tile: a 600x400 image was cut
             # into 512 and 88 columns, the network recomputing the halo of both
@@ -240,11 +252,16 @@ class _Prepared:
         ``smalls``: the ``(1, h, w, c)`` downscaled images in [0, 1] (Dask
         computes them chunk by chunk); by default they are computed here.
         """
-        maps = []
+        maps, lifts = [], []
         for small, ctx in self.small_inputs(smalls):
             ctx = None if ctx is None else ctx[None, None]
             a = self.session.run(_net_input(small[0], self.n_color), ctx)[0]
             maps.append(_finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength))
+            if self.info.black_point:
+                rgb = np.asarray(small[..., : self.n_color], np.float32)
+                after = apply_le_curves(rgb[0], maps[-1], n_iter=self.info.iterations)
+                lifts.append(black_lift(rgb, after[None])[0])
+        self.lifts = np.stack(lifts) if lifts else None
         return np.ascontiguousarray(np.stack(maps), dtype=np.float32)
 
     def small_inputs(self, smalls=None):
@@ -376,6 +393,7 @@ def enhance(
     tile_size="auto",
     num_threads=None,
     denoise=1.0,
+    exposure="auto",
     fused=None,
     precision="fp32",
 ):
@@ -420,6 +438,14 @@ def enhance(
         curve does not amplify, e.g. at ``strength=0``); larger values filter
         more, smaller less; 0 or None applies the plain curves (bit for bit the
         result without denoising).
+    exposure : "auto" or float, optional
+        ``"auto"`` (the default) keeps the exposure the model chose for the
+        scene; a number asks for that many stops more (positive) or less
+        (negative) at middle grey, from -4 to 2, applied after the model's
+        curves as further curve steps of one uniform alpha each
+        (:func:`skdce.tone.exposure_alphas`): black stays black, white stays
+        white, the tones between move smoothly. It works beside ``strength``,
+        which scales the model's own curves.
     fused : bool or None, optional
         Run the whole pipeline (network, curves, denoiser) as one ONNX graph
         on the provider (:mod:`skdce._fused`): the image is uploaded once and
@@ -462,15 +488,17 @@ def enhance(
                 "block by block (pass fused=None, precision='fp32', or image.compute())."
             )
         return enhance_dask(image, model=model, strength=strength, channel_axis=channel_axis, scale_factor=scale_factor,
-                            providers=providers, tile_size=tile_size, num_threads=num_threads, denoise=denoise)
+                            providers=providers, tile_size=tile_size, num_threads=num_threads, denoise=denoise,
+                            exposure=exposure)
     with _explain_memory_errors(image):
         return _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise,
-                        fused, precision)
+                        fused, precision, exposure)
 
 
 def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise, fused,
-             precision):
+             precision, exposure="auto"):
     amount = check_denoise(denoise)
+    stops = check_exposure(exposure)
     if fused is not None:
         fused = check_bool("fused", fused, hint="or None (the default): fused where the model runs on CUDA.")
     check_precision(precision)
@@ -494,6 +522,9 @@ def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile
         )
     if use_fused:
         enhance_fused(p, dst, amount, providers, precision)
+        if p.info.black_point and p.shared:
+            p.small_maps()  # the black lifts: a host run of the network on the small copies
+        finish_tone(dst[..., :nc], p.lifts, stops, num_threads=p.num_threads)
         copy_extra_channels(p.src, dst, nc)
         return out
     # The image was validated and the alphas bounded in _Prepared / _finish_maps:
@@ -508,5 +539,6 @@ def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile
                        per_iter=False, **curves)
     else:
         _enhance_tiles(p, dst, amount, curves)
+    finish_tone(dst[..., :nc], p.lifts, stops, num_threads=p.num_threads)
     copy_extra_channels(p.src, dst, nc)
     return out

@@ -34,6 +34,7 @@ __all__ = [
     "adaptive_exposure_loss",
     "color_constancy_loss",
     "adaptive_color_loss",
+    "prior_color_loss",
     "illumination_smoothness_loss",
     "zero_reference_loss",
 ]
@@ -187,14 +188,14 @@ def _check_levels(level, level_high, knee=None) -> None:
                    hint=f"0 < knee < level={level!r}, or None (a hard knee at level).")
 
 
-COLOR_TERMS = ("grey-world", "adaptive")
+COLOR_TERMS = ("grey-world", "adaptive", "prior")
 
 
 def _check_color(color, context) -> None:
     if color not in COLOR_TERMS:
         raise ValueError(f"color={color!r} is unknown; use one of {COLOR_TERMS}.")
-    if color == "adaptive" and context is None:
-        raise ValueError("color='adaptive' weighs each image by its darkness: pass the input's context too.")
+    if color in ("adaptive", "prior") and context is None:
+        raise ValueError(f"color={color!r} weighs each image by its darkness: pass the input's context too.")
 
 
 def _lift_gamma(c, level, level_high, knee, xp):
@@ -384,6 +385,79 @@ def adaptive_color_loss(enhanced, context, *, level=0.43, channel_axis=-1) -> fl
     return float((darkness * np.sqrt(_grey_world_terms(means))).mean())
 
 
+#: A Gaussian prior on the log-chromaticity ``(log(R/G), log(B/G))`` of an image's
+#: mean colour in linear light, fitted to 443 well-exposed photos (the 300 of
+#: LOL's ``unpaired-normal/`` and the SICE photos with a mean in [0.3, 0.65]) by
+#: ``benchmarks/fit_color_prior.py``: photographs are on average warm (red above
+#: green, blue below it), not grey.
+COLOR_PRIOR = {"mean": (0.0718, -0.1067), "cov": ((0.02072, -0.01166), (-0.01166, 0.04299))}
+
+
+def _check_prior(prior) -> tuple[np.ndarray, np.ndarray]:
+    prior = COLOR_PRIOR if prior is None else prior
+    try:
+        mean = np.asarray(prior["mean"], np.float64)
+        cov = np.asarray(prior["cov"], np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"color_prior={prior!r} must be a mapping with 'mean' (2 numbers) and 'cov' (2x2).") from None
+    if mean.shape != (2,) or cov.shape != (2, 2) or not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(cov)[0] <= 0:
+        raise ValueError(f"color_prior={prior!r} needs a 2-vector 'mean' and a symmetric positive-definite 2x2 'cov'.")
+    return mean, np.linalg.inv(cov)
+
+
+def prior_color_loss(enhanced, context, *, level=0.43, prior=None, channel_axis=-1) -> float:
+    """The colour of well-exposed photos as a prior, weighted by how dark the input was.
+
+    Parameters
+    ----------
+    enhanced : (H, W, 3) or (N, H, W, 3) ndarray
+        The enhanced image (sRGB values in [0, 1]).
+    context : (H, W) or (N, H, W) ndarray
+        The input's illumination context.
+    level : float, optional
+        The exposure level of :func:`exposure_target`.
+    prior : dict, optional
+        ``{"mean": (2,), "cov": (2, 2)}``, the Gaussian of the log-chromaticity;
+        default :data:`COLOR_PRIOR`.
+    channel_axis : int, optional
+        Axis of the colour channels of ``enhanced``.
+
+    Returns
+    -------
+    float
+        The loss, averaged over the batch.
+
+    Notes
+    -----
+    With ``J`` the channel means in linear light (``mean(enhanced ** 2.2)``)
+    and ``u = (log(J_R / J_G), log(J_B / J_G))``, the term is the squared
+    Mahalanobis distance ``d * (u - mu)^T S^-1 (u - mu) / 2`` to the prior,
+    weighted as :func:`adaptive_color_loss` by the input's darkness ``d``.
+    Grey world (``mu = 0``, isotropic) pulls every dark scene to grey and
+    leaves warm indoor scenes green-cyan; the prior is learned from
+    well-exposed photos, and its covariance lets a scene depart from the mean
+    along the directions photos do (warm to cool) more than across them
+    (green to magenta).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.losses import prior_color_loss
+    >>> grey = np.full((4, 4, 3), 0.5)
+    >>> prior_color_loss(grey, np.full((4, 4), 0.5))  # well exposed: its colour is kept
+    0.0
+    >>> round(prior_color_loss(grey, np.zeros((4, 4))), 4)  # dark and grey: a little too cool
+    0.1847
+    """
+    mean, inv = _check_prior(prior)
+    e = _rgb64(enhanced, "enhanced", channel_axis)
+    ctx = _context64(context, e)
+    darkness = np.clip(1.0 - ctx.mean(axis=(1, 2)) / level, 0.0, 1.0)
+    j = (np.clip(e, 0.0, 1.0) ** SRGB_GAMMA).mean(axis=(1, 2)) + 1e-6
+    u = np.stack([np.log(j[:, 0] / j[:, 1]), np.log(j[:, 2] / j[:, 1])], axis=-1) - mean
+    return float((darkness * 0.5 * np.einsum("ni,ij,nj->n", u, inv, u)).mean())
+
+
 def illumination_smoothness_loss(alphas, *, channel_axis=-1) -> float:
     """Illumination smoothness loss ``L_tvA`` of the curve parameter maps.
 
@@ -450,6 +524,7 @@ def zero_reference_loss(
     level_high=0.7,
     knee=None,
     color="grey-world",
+    color_prior=None,
 ) -> LossTerms:
     """The weighted training loss of Zero-DCE.
 
@@ -473,9 +548,11 @@ def zero_reference_loss(
     level_high, knee : float, optional
         Upper end of the well-exposed range and the lift's knee
         (:func:`exposure_target`; adaptive term only).
-    color : {"grey-world", "adaptive"}, optional
-        The colour term: :func:`color_constancy_loss` (the paper's) or
-        :func:`adaptive_color_loss` (needs ``context``).
+    color : {"grey-world", "adaptive", "prior"}, optional
+        The colour term: :func:`color_constancy_loss` (the paper's),
+        :func:`adaptive_color_loss` or :func:`prior_color_loss` (both need ``context``).
+    color_prior : dict, optional
+        The prior of :func:`prior_color_loss` (default :data:`COLOR_PRIOR`).
 
     Returns
     -------
@@ -508,6 +585,9 @@ def zero_reference_loss(
         )
     if color == "adaptive":
         col = wt["color"] * adaptive_color_loss(enhanced, context, level=level, channel_axis=channel_axis)
+    elif color == "prior":
+        col = wt["color"] * prior_color_loss(enhanced, context, level=level, prior=color_prior,
+                                             channel_axis=channel_axis)
     else:
         col = wt["color"] * color_constancy_loss(enhanced, channel_axis=channel_axis)
     tv = wt["smoothness"] * illumination_smoothness_loss(alphas, channel_axis=channel_axis)

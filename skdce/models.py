@@ -63,6 +63,13 @@ class ModelInfo:
     scale_factor : float
         Default downscaling of the input before curve estimation (12 for
         Zero-DCE++, 1 for Zero-DCE).
+    net_size : int or None
+        Shared-curve models: the longer side of the copy the network sees
+        (the scale then follows the image size, and the curves do not depend on
+        it); None: ``scale_factor`` decides.
+    black_point : bool
+        Whether the lift the curves give each channel's black is taken out
+        (:mod:`skdce.tone`); the model was trained with that step.
     sha256 : str or None
         Expected checksum of ``path`` (bundled models); checked on first use.
     bundled : bool
@@ -82,6 +89,8 @@ class ModelInfo:
     iterations: int = 8
     shared_curve: bool | None = False
     scale_factor: float = 1.0
+    net_size: int | None = None
+    black_point: bool = False
     sha256: str | None = None
     bundled: bool = False
     precision: str = "fp32"
@@ -173,6 +182,8 @@ def _record(name: str, path: Path, facts: dict, *, sha256: str | None = None, bu
         iterations=int(facts.get("iterations", 8)),
         shared_curve=None if shared is None else bool(shared),
         scale_factor=float(facts.get("scale_factor", 1)),
+        net_size=int(facts["net_size"]) if facts.get("net_size") else None,
+        black_point=bool(facts.get("black_point", False)),
         sha256=sha256,
         bundled=bundled,
         precision=str(facts.get("precision", "fp32")),

@@ -42,11 +42,12 @@ Examples:
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the config's epochs.")
 @click.option("--data", type=click.Path(exists=True, file_okay=False), help="The dataset folder: the config's relative paths (data_dir, split files, extra_dirs) resolve against it [default: the config's folder].")
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False), help="Override the config's data_dir (relative to the working folder).")
+@click.option("--val-list", type=click.Path(exists=True, dir_okay=False), help="Override the config's val_list: the validation names (relative to the working folder), e.g. weights/splits/tune.txt.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the config's batch_size.")
 @threads_option(help="Override the config's torch threads.")
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing checkpoint in the run folder.")
 @quiet_option(help="No progress bar and no per-epoch lines.")
-def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resume, quiet):
+def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads, no_resume, quiet):
     """Train DCE-Net weights as the TOML file CONFIG says.
 
     A checkpoint is written to the run folder after every epoch; running the
@@ -56,7 +57,8 @@ def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resum
     train_module = _import_train()
     run_dir = run_dir or Path("runs") / config.stem
     try:
-        cfg = train_module.load_config(config, data=data, epochs=epochs, data_dir=data_dir, batch_size=batch_size, threads=threads)
+        cfg = train_module.load_config(config, data=data, epochs=epochs, data_dir=data_dir, val_list=val_list,
+                                       batch_size=batch_size, threads=threads)
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     checkpoint = run_dir / "checkpoint.pt"

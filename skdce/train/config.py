@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._validate import check_bool, check_int, check_real
-from ..losses import COLOR_TERMS, DEFAULT_WEIGHTS, _check_levels
+from ..losses import COLOR_TERMS, DEFAULT_WEIGHTS, _check_levels, _check_prior
 
 __all__ = ["TrainConfig", "load_config"]
 
@@ -73,6 +73,15 @@ class TrainConfig:
         Loss weights (``spatial``, ``exposure``, ``color``, ``smoothness``).
     scale_factor : float
         Zero-DCE++: downscaling before curve estimation during training.
+    net_size : int or None
+        Zero-DCE++: downscale each image so that its longer side is this many
+        pixels before curve estimation (overrides ``scale_factor``; the
+        bundled model then sees the same size at any resolution).
+    black_point : bool
+        Zero-DCE++: take the lift of each channel's black out of the output
+        (:func:`skdce.train.model.lift_torch`), in training as in ``enhance``.
+    color_prior : dict or None
+        ``{mean, cov}`` of :func:`skdce.losses.prior_color_loss` (None: its default).
     val_every : int
         Validate every this many epochs (and after the last).
     threads : int or None
@@ -111,6 +120,9 @@ class TrainConfig:
     patch_size: int = 16
     weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     scale_factor: float = 1.0  # Zero-DCE++: downscaling used when training
+    net_size: int | None = None  # Zero-DCE++: the network input's longer side (overrides scale_factor)
+    black_point: bool = False
+    color_prior: dict | None = None
     val_every: int = 1
     threads: int | None = None
     ema: float = 0.0
@@ -127,7 +139,7 @@ class TrainConfig:
             raise ValueError(f"architecture={self.architecture!r} is unknown; use 'zero-dce' or 'zero-dce++'.")
         for key in ("epochs", "batch_size", "patch_size", "val_every"):
             check_int(key, getattr(self, key), min=1)
-        for key in ("image_size", "crop_size", "threads"):
+        for key in ("image_size", "crop_size", "threads", "net_size"):
             value = _zero_is_none(getattr(self, key))
             setattr(self, key, value)
             if value is not None:
@@ -139,8 +151,9 @@ class TrainConfig:
         _check_levels(self.level, self.level_high, self.knee)
         if self.color_loss not in COLOR_TERMS:
             raise ValueError(f"color_loss={self.color_loss!r} is unknown; use one of {COLOR_TERMS}.")
-        if self.color_loss == "adaptive" and self.exposure_target != "adaptive":
-            raise ValueError("color_loss='adaptive' needs exposure_target='adaptive' (both read the input's context).")
+        if self.color_loss in ("adaptive", "prior") and self.exposure_target != "adaptive":
+            raise ValueError(f"color_loss={self.color_loss!r} needs exposure_target='adaptive' (both read the "
+                             f"input's context).")
         if self.gain_range is not None:
             lo_hi = list(self.gain_range) if isinstance(self.gain_range, (list, tuple)) else []
             if len(lo_hi) != 2:
@@ -152,6 +165,11 @@ class TrainConfig:
         if not isinstance(self.extra_dirs, list) or not all(isinstance(d, str) for d in self.extra_dirs):
             raise ValueError(f"extra_dirs={self.extra_dirs!r} must be a list of folder paths.")
         check_bool("keep_epochs", self.keep_epochs, hint="true or false in the config.")
+        check_bool("black_point", self.black_point, hint="true or false in the config.")
+        if (self.net_size or self.black_point) and self.architecture != "zero-dce++":
+            raise ValueError("net_size and black_point apply to architecture='zero-dce++' only.")
+        if self.color_prior is not None:
+            _check_prior(self.color_prior)
         if self.crop_size and self.crop_size < self.patch_size:
             raise ValueError(f"crop_size={self.crop_size} is smaller than patch_size={self.patch_size}.")
         unknown = set(self.weights) - set(DEFAULT_WEIGHTS)

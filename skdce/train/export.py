@@ -45,14 +45,16 @@ def model_from_checkpoint(path) -> tuple[torch.nn.Module, dict, list]:
 
 
 def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, scale_factor: float | None = None,
-                overwrite: bool = True) -> Path:
+                overwrite: bool = True, net_size: int | None = None, black_point: bool = False) -> Path:
     """Write ``model``'s curve estimator to ``path`` (ONNX, opset 17).
 
     The graph maps ``image`` (N, 3, H, W) float32 in [0, 1] and its
     ``context`` (N, 1, H, W, :mod:`skdce._context`) to ``alphas``
     (N, 24 or 3, H, W) in [-1, 1]; batch, height and width are dynamic.
     ``metadata`` (strings, or values stored as JSON) lands in the model's
-    ``metadata_props`` beside the facts skdce needs to run it. The file is
+    ``metadata_props`` beside the facts skdce needs to run it (a shared-curve
+    model's ``net_size`` and ``black_point`` among them, see
+    :class:`skdce.ModelInfo`). The file is
     written atomically (:mod:`skdce._atomic`); with ``overwrite=False`` an
     existing ``path`` raises :class:`FileExistsError` and is kept.
     """
@@ -67,6 +69,10 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
         "skdce_shared_curve": json.dumps(shared),
         "skdce_scale_factor": json.dumps(scale_factor if scale_factor is not None else (12 if shared else 1)),
     }
+    if shared and net_size:
+        facts["skdce_net_size"] = json.dumps(int(net_size))
+    if shared and black_point:
+        facts["skdce_black_point"] = json.dumps(True)
     for key, value in (metadata or {}).items():
         facts[key] = value if isinstance(value, str) else json.dumps(value)
     dummy = torch.rand(1, 3, 32, 32)
@@ -179,7 +185,8 @@ def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_f
         "skdce_license": "BSD-3-Clause",
     }
     meta.update(metadata or {})
-    return export_onnx(model, path, metadata=meta, scale_factor=scale_factor, overwrite=overwrite)
+    return export_onnx(model, path, metadata=meta, scale_factor=scale_factor, overwrite=overwrite,
+                       net_size=config.get("net_size"), black_point=bool(config.get("black_point")))
 
 
 
@@ -205,15 +212,21 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         "skdce_train_wall_time_s": train_wall_time_s,
         "skdce_validation": validation or (history[-1] if history else {}),
         "skdce_data_split": {
-            "train": "first 300 LOL low-light images (train.txt) and 300 unpaired well-exposed inputs (unpaired-normal/)",
-            "validation": "other 185 (val.txt)",
+            "train": "first 300 LOL low-light images (train.txt) and the unpaired inputs of "
+                     + ", ".join(Path(d).name if Path(d).name != "images" else Path(d).parent.name + "/images"
+                                 for d in config.get("extra_dirs", [])),
+            "validation": "other 185 (val.txt), split by scene into a tuning and a locked half (weights/splits/)",
         },
         "skdce_seed": config["seed"],
         "skdce_context_grids": grids,
         "skdce_commit": git_commit(weights_dir),
         "skdce_license": "BSD-3-Clause",
     }
-    export_onnx(model, path, metadata=meta, scale_factor=scale)
+    net_size, black_point = config.get("net_size"), bool(config.get("black_point"))
+    export_onnx(model, path, metadata=meta, scale_factor=scale, net_size=net_size, black_point=black_point)
+    extra = {"net_size": int(net_size)} if shared and net_size else {}
+    if shared and black_point:
+        extra["black_point"] = True
     return record_in_manifest(
         path,
         name,
@@ -227,6 +240,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         recipe={k: v for k, v in config.items() if k not in ("data_dir", "train_list", "val_list", "reference_dir", "extra_dirs")},
         train_wall_time_s=train_wall_time_s,
         validation=validation or {},
+        **extra,
     )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from ..losses import DEFAULT_WEIGHTS, SRGB_GAMMA, LossTerms, _check_color, _grey_world_terms, _lift_gamma
+from ..losses import (DEFAULT_WEIGHTS, SRGB_GAMMA, LossTerms, _check_color, _check_prior, _grey_world_terms,
+                      _lift_gamma)
 
 __all__ = [
     "spatial_consistency_loss",
@@ -18,6 +19,7 @@ __all__ = [
     "adaptive_exposure_loss",
     "color_constancy_loss",
     "adaptive_color_loss",
+    "prior_color_loss",
     "illumination_smoothness_loss",
     "zero_reference_loss",
 ]
@@ -73,6 +75,15 @@ def adaptive_color_loss(enhanced: torch.Tensor, context: torch.Tensor, level: fl
     return (darkness * (torch.sqrt(_grey_world_terms(means) + 1e-24) - 1e-12)).mean()
 
 
+def prior_color_loss(enhanced: torch.Tensor, context: torch.Tensor, level: float = 0.43,
+                     prior: dict | None = None) -> torch.Tensor:
+    mean, inv = (torch.as_tensor(v, dtype=enhanced.dtype, device=enhanced.device) for v in _check_prior(prior))
+    darkness = (1.0 - context.mean(dim=(1, 2, 3)) / level).clamp(0.0, 1.0)
+    j = (enhanced.clamp(0.0, 1.0) ** SRGB_GAMMA).mean(dim=(2, 3)) + 1e-6
+    u = torch.stack([torch.log(j[:, 0] / j[:, 1]), torch.log(j[:, 2] / j[:, 1])], dim=-1) - mean
+    return (darkness * 0.5 * torch.einsum("ni,ij,nj->n", u, inv, u)).mean()
+
+
 def illumination_smoothness_loss(alphas: torch.Tensor) -> torch.Tensor:
     n, _, h, w = alphas.shape
     dh = ((alphas[:, :, 1:, :] - alphas[:, :, :-1, :]) ** 2).sum() / ((h - 1) * w)
@@ -92,6 +103,7 @@ def zero_reference_loss(
     level_high: float = 0.7,
     knee: float | None = None,
     color: str = "grey-world",
+    color_prior: dict | None = None,
 ) -> LossTerms:
     """Weighted sum of the four terms; returns :class:`skdce.losses.LossTerms` of tensors.
 
@@ -106,6 +118,8 @@ def zero_reference_loss(
     _check_color(color, context)
     if color == "adaptive":
         col = wt["color"] * adaptive_color_loss(enhanced, context, level)
+    elif color == "prior":
+        col = wt["color"] * prior_color_loss(enhanced, context, level, color_prior)
     else:
         col = wt["color"] * color_constancy_loss(enhanced)
     tv = wt["smoothness"] * illumination_smoothness_loss(alphas)

@@ -7,6 +7,8 @@ illumination context (:mod:`skdce._context`), to alpha maps in [-1, 1]. Applying
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -17,6 +19,8 @@ __all__ = [
     "apply_le_curves_torch",
     "box_downscale_torch",
     "illumination_context_torch",
+    "lift_torch",
+    "remove_lift_torch",
     "build_model",
 ]
 
@@ -69,6 +73,34 @@ def illumination_context_torch(image: torch.Tensor) -> torch.Tensor:
         up = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
         out = up if out is None else torch.maximum(out, up)
     return out
+
+
+#: The tone that stands for the scene's black: the 1st percentile of each channel.
+BLACK_QUANTILE = 0.01
+
+
+def lift_torch(small: torch.Tensor, small_enhanced: torch.Tensor) -> torch.Tensor:
+    """``(N, C)`` lift of each channel's black: its 1st percentile after the curves minus before.
+
+    Measured on the downscaled copy the network sees, where the box means have
+    averaged the sensor noise away: the scene's blacks, not its noise floor.
+    The twin of :func:`skdce.tone.black_lift`.
+    """
+    n, c = small.shape[:2]
+    before = torch.quantile(small.reshape(n, c, -1), BLACK_QUANTILE, dim=2)
+    after = torch.quantile(small_enhanced.reshape(n, c, -1), BLACK_QUANTILE, dim=2)
+    return (after - before).clamp(0.0, 0.5)
+
+
+def remove_lift_torch(image: torch.Tensor, lift: torch.Tensor) -> torch.Tensor:
+    """``(y - d) / (1 - d)`` per channel, floored at 0: the lifted black back to black, white kept."""
+    d = lift[:, :, None, None]
+    return ((image - d) / (1.0 - d)).clamp(min=0.0)
+
+
+def net_scale(h: int, w: int, net_size: int | None, scale_factor: float) -> float:
+    """The downscaling of the network's input: to ``net_size`` on the longer side when given."""
+    return max(1.0, max(h, w) / net_size) if net_size else float(scale_factor)
 
 
 class _Conv(nn.Module):
@@ -164,16 +196,28 @@ class DCENetPP(nn.Module):
     def forward(self, image: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         return self.estimator(image, context)
 
-    def enhance(self, image: torch.Tensor, scale_factor: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    def enhance(self, image: torch.Tensor, scale_factor: float = 1.0, *, net_size: int | None = None,
+                black_point: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(enhanced, full-size alphas)``; ``net_size`` sets the scale per image (see :func:`net_scale`).
+
+        With ``black_point`` the lift the curves gave each channel's black
+        (:func:`lift_torch`, on the small copy) is taken out of the result.
+        """
         h, w = image.shape[-2:]
-        if scale_factor == 1:
-            alphas = self(image, illumination_context_torch(image))
+        scale = net_scale(h, w, net_size, scale_factor)
+        if scale == 1:
+            small = image
+            alphas = small_alphas = self(image, illumination_context_torch(image))
         else:
-            small = (max(1, -(-h // scale_factor)), max(1, -(-w // scale_factor)))
-            small = box_downscale_torch(image, (int(small[0]), int(small[1])))
-            alphas = self(small, illumination_context_torch(small))
-            alphas = F.interpolate(alphas, size=(h, w), mode="bilinear", align_corners=False)
-        return apply_le_curves_torch(image, alphas, self.iterations), alphas
+            size = (max(1, math.ceil(h / scale)), max(1, math.ceil(w / scale)))
+            small = box_downscale_torch(image, size)
+            small_alphas = self(small, illumination_context_torch(small))
+            alphas = F.interpolate(small_alphas, size=(h, w), mode="bilinear", align_corners=False)
+        out = apply_le_curves_torch(image, alphas, self.iterations)
+        if black_point:
+            lift = lift_torch(small, apply_le_curves_torch(small, small_alphas, self.iterations))
+            out = remove_lift_torch(out, lift)
+        return out, alphas
 
 
 def build_model(name: str) -> nn.Module:

@@ -44,7 +44,7 @@ def _init_weights(model: torch.nn.Module, generator: torch.Generator) -> None:
 
 def _forward(model, batch, context, config: TrainConfig):
     if config.architecture == "zero-dce++":  # estimates on a downscaled copy, with that copy's context
-        return model.enhance(batch, config.scale_factor)
+        return model.enhance(batch, config.scale_factor, net_size=config.net_size, black_point=config.black_point)
     return model.enhance(batch, context)
 
 
@@ -52,7 +52,7 @@ def _loss(enhanced, batch, alphas, context, config: TrainConfig):
     return zero_reference_loss(
         enhanced, batch, alphas, weights=config.weights, level=config.level, patch_size=config.patch_size,
         context=context if config.exposure_target == "adaptive" else None, level_high=config.level_high,
-        knee=config.knee, color=config.color_loss,
+        knee=config.knee, color=config.color_loss, color_prior=config.color_prior,
     )
 
 

@@ -79,3 +79,39 @@ def test_adaptive_color_equals_numpy(rng, n, h, w):
     for r, g in zip(ref_total, got_total):
         assert float(g) == pytest.approx(r, rel=1e-10, abs=1e-12)
 
+
+
+@pytest.mark.parametrize("n, h, w", SHAPES)
+def test_prior_color_equals_numpy(rng, n, h, w):
+    enh = rng.random((n, h, w, 3)) * rng.uniform(0.2, 1.0, (n, 1, 1, 3))
+    context = rng.uniform(0.0, 0.6, (n, 1, 1)) * np.ones((n, h, w))
+    ctx = torch.from_numpy(context)[:, None]
+    prior = {"mean": (0.05, -0.1), "cov": ((0.02, -0.01), (-0.01, 0.04))}
+    ref = losses.prior_color_loss(enh, context, level=0.48, prior=prior)
+    assert ref > 0
+    got = tlosses.prior_color_loss(nchw(enh), ctx, 0.48, prior)
+    assert float(got) == pytest.approx(ref, rel=1e-10, abs=1e-15)
+    alphas = rng.uniform(-1, 1, (n, h, w, 3))
+    ref_total = losses.zero_reference_loss(enh, enh, alphas, context=context, level=0.48, color="prior",
+                                           color_prior=prior)
+    got_total = tlosses.zero_reference_loss(nchw(enh), nchw(enh), nchw(alphas), context=ctx, level=0.48,
+                                            color="prior", color_prior=prior)
+    for r, g in zip(ref_total, got_total):
+        assert float(g) == pytest.approx(r, rel=1e-10, abs=1e-12)
+
+
+def test_prior_color_prefers_the_prior_mean():
+    # an image whose linear channel means sit on the prior's mean costs nothing; grey costs more
+    mean = losses.COLOR_PRIOR["mean"]
+    j = np.array([np.exp(mean[0]), 1.0, np.exp(mean[1])]) * 0.1
+    warm = np.ones((4, 4, 3)) * j ** (1 / losses.SRGB_GAMMA)
+    dark = np.zeros((4, 4))
+    assert losses.prior_color_loss(warm, dark) == pytest.approx(0.0, abs=1e-8)
+    assert losses.prior_color_loss(np.full((4, 4, 3), 0.3), dark) > 0.1
+
+
+@pytest.mark.parametrize("prior", [{"mean": (0, 0)}, {"mean": (0, 0, 0), "cov": np.eye(2)},
+                                   {"mean": (0, 0), "cov": -np.eye(2)}, "grey"])
+def test_prior_color_rejects_bad_priors(prior):
+    with pytest.raises(ValueError, match="color_prior"):
+        losses.prior_color_loss(np.full((4, 4, 3), 0.3), np.zeros((4, 4)), prior=prior)

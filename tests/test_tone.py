@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import torch
+
+from skdce.tone import EXPOSURE_RANGE, black_lift, check_exposure, exposure_alphas, finish_tone
+from skdce.train.model import lift_torch, remove_lift_torch
+
+
+def _le(x, alphas):
+    for a in alphas:
+        x = x + a * x * (1 - x)
+    return x
+
+
+@pytest.mark.parametrize("e", [-4.0, -2.5, -1.0, -0.3, 0.4, 1.0, 1.7, 2.0])
+def test_exposure_moves_middle_grey_by_stops(e):
+    alphas = exposure_alphas(e)
+    assert len(alphas) == int(np.ceil(abs(e)))
+    assert all(-1 <= a <= 1 for a in alphas)
+    grey = 0.18 ** (1 / 2.2)
+    out = _le(grey, alphas)
+    assert out ** 2.2 == pytest.approx(0.18 * 2**e, rel=1e-9)
+    x = np.linspace(0, 1, 1001)
+    y = _le(x, alphas)  # monotonic, black and white fixed
+    assert np.all(np.diff(y) >= 0) and y[0] == 0 and y[-1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("bad", [2.5, -5, float("nan"), "bright", None])
+def test_exposure_rejects_bad_values(bad):
+    with pytest.raises((ValueError, TypeError), match="exposure"):
+        check_exposure(bad)
+
+
+def test_check_exposure_auto():
+    assert check_exposure("auto") == 0.0 and check_exposure(1) == 1.0
+    assert EXPOSURE_RANGE == (-4.0, 2.0)
+
+
+def test_black_lift_equals_torch(rng):
+    small = rng.random((3, 9, 13, 3)) * 0.2
+    after = small ** 0.5
+    ref = black_lift(small, after)
+    got = lift_torch(torch.from_numpy(small).permute(0, 3, 1, 2), torch.from_numpy(after).permute(0, 3, 1, 2))
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-15)
+    assert np.all(ref > 0)
+
+
+def test_finish_tone_takes_the_lift_out(rng):
+    y = rng.uniform(0.05, 1.0, (2, 70, 9, 3)).astype(np.float32)
+    y[:, 0, 0] = 0.05
+    y[:, 0, 1] = 1.0
+    lift = np.array([[0.05, 0.02, 0.0], [0.1, 0.1, 0.1]])
+    expect = np.maximum((y - lift[:, None, None]) / (1 - lift[:, None, None]), 0)
+    got = finish_tone(y.copy(), lift, 0.0, num_threads=2)
+    np.testing.assert_allclose(got, expect, rtol=2e-6, atol=2e-7)
+    assert got[0, 0, 0, 0] == pytest.approx(0, abs=1e-7) and got[1, 0, 1].tolist() == pytest.approx([1, 1, 1])
+    # twin of the training step
+    t = remove_lift_torch(torch.from_numpy(y.astype(np.float64)).permute(0, 3, 1, 2), torch.from_numpy(lift))
+    np.testing.assert_allclose(t.permute(0, 2, 3, 1).numpy(), expect, rtol=1e-6, atol=1e-7)
+
+
+def test_finish_tone_exposure_and_identity(rng):
+    y = rng.random((1, 5, 7, 3))
+    assert finish_tone(y.copy(), None, 0.0) .tolist() == y.tolist()
+    assert finish_tone(y.copy(), np.zeros((1, 3)), 0.0).tolist() == y.tolist()
+    np.testing.assert_allclose(finish_tone(y.copy(), None, 1.3), np.clip(_le(y, exposure_alphas(1.3)), 0, 1),
+                               rtol=1e-12)
