@@ -136,6 +136,8 @@ def main():
     p.add_argument("--data", default=str(root.parent / "shared" / "data" / "lol"),
                    help="LOL folder holding val.txt and normal/ (default: %(default)s)")
     p.add_argument("--models", default=None, help="comma-separated bundled names or .onnx paths (default: all bundled)")
+    p.add_argument("--names", default=None,
+                   help="file listing the validation names to use, e.g. weights/splits/tune.txt (default: val.txt)")
     p.add_argument("--step", type=int, default=1, help="use every K-th validation name (applied before --limit)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N (stepped) validation names")
     p.add_argument("--denoise", type=float, default=None, help="passed to enhance (default: enhance's own default)")
@@ -146,7 +148,9 @@ def main():
         p.error("--step must be >= 1")
 
     data = Path(args.data)
-    names = (data / "val.txt").read_text().split()[:: args.step][: args.limit]
+    names_file = Path(args.names) if args.names else data / "val.txt"
+    names = [n for n in names_file.read_text().split("\n") if n.strip() and not n.startswith("#")]
+    names = [n.strip() for n in names][:: args.step][: args.limit]
     images = [np.asarray(Image.open(data / "normal" / n).convert("RGB")) for n in names]
     models = [m for m in args.models.split(",") if m] if args.models is not None else skdce.list_models()
 

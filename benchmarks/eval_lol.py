@@ -35,6 +35,10 @@ def score(enhanced_u8, reference_u8):
     )
 
 
+def _exposure(text):
+    return text if text == "auto" else float(text)
+
+
 def main():
     root = Path(__file__).resolve().parents[1]
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,13 +46,18 @@ def main():
     p.add_argument("--models", nargs="*", default=None, help="bundled names or .onnx paths (default: all bundled)")
     p.add_argument("--strength", type=float, default=1.0)
     p.add_argument("--denoise", type=float, default=None, help="denoise strength passed to enhance (default: its own)")
+    p.add_argument("--names", default=None,
+                   help="file listing the validation names to use, e.g. weights/splits/tune.txt (default: val.txt)")
+    p.add_argument("--exposure", default="auto", help="passed to enhance (default: auto)")
     p.add_argument("--step", type=int, default=1, help="score every K-th validation image (applied before --limit)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N (stepped) validation images")
     p.add_argument("--json", help="write the results to this file")
     args = p.parse_args()
 
     lol = Path(args.lol)
-    names = (lol / "val.txt").read_text().split()[:: args.step][: args.limit]
+    names_file = Path(args.names) if args.names else lol / "val.txt"
+    names = [n for n in names_file.read_text().split("\n") if n.strip() and not n.startswith("#")]
+    names = [n.strip() for n in names][:: args.step][: args.limit]
     pairs = [
         (np.asarray(Image.open(lol / "low" / n).convert("RGB")), np.asarray(Image.open(lol / "normal" / n).convert("RGB")))
         for n in names
@@ -63,7 +72,8 @@ def main():
                 out = low
             else:
                 kw = {} if args.denoise is None else {"denoise": args.denoise}
-                out = np.round(skdce.enhance(low, model=label, strength=args.strength, **kw) * 255).astype(np.uint8)
+                out = np.round(skdce.enhance(low, model=label, strength=args.strength, exposure=_exposure(args.exposure),
+                                                  **kw) * 255).astype(np.uint8)
             ps, ss = score(out, ref)
             psnr.append(ps)
             ssim.append(ss)

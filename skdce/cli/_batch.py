@@ -149,6 +149,7 @@ class Settings:
     quality: int | None
     overwrite: bool
     max_pixels: int
+    exposure: object = "auto"  # "auto" or stops (skdce.tone)
 
 
 def row(src, dst, status: str, reason: str | None = None, seconds: float = 0.0) -> dict:
@@ -320,6 +321,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
             model=s.model,
             strength=s.strength,
             denoise=s.denoise,
+            exposure=s.exposure,
             channel_axis=None if image.ndim == 2 else -1,
             providers=s.providers,
             tile_size="auto" if s.tile_size is None else s.tile_size,

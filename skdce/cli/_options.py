@@ -45,6 +45,28 @@ def strength_option(*, help: str):
     return click.option("-s", "--strength", type=FiniteFloatRange(0, 2), default=1.0, show_default=True, help=help)
 
 
+class Exposure(click.ParamType):
+    """``auto`` or a finite number of stops in :data:`skdce.tone.EXPOSURE_RANGE`."""
+
+    name = "auto|STOPS"
+
+    def convert(self, value, param, ctx):
+        from ..tone import EXPOSURE_RANGE
+
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        lo, hi = EXPOSURE_RANGE
+        return FiniteFloatRange(lo, hi).convert(value, param, ctx)
+
+
+#: ``--exposure``: one definition for enhance and demo.
+exposure_option = click.option(
+    "--exposure", type=Exposure(), default="auto", show_default=True,
+    help="Exposure: auto = the model's choice for the scene; a number = that many stops brighter (positive) "
+         "or darker (negative) at middle grey, from -4 to 2.",
+)
+
+
 #: ``--denoise``: one definition for enhance, evaluate and demo.
 denoise_option = click.option(
     "--denoise", type=FiniteFloatRange(0, 4), default=1.0, show_default=True,

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from ._batch import to_uint
-from ._options import check_model, denoise_option, model_option, parse_providers, providers_option, strength_option
+from ._options import (check_model, denoise_option, exposure_option, model_option, parse_providers, providers_option,
+                       strength_option)
 
 __all__ = ["demo"]
 
@@ -18,9 +19,10 @@ __all__ = ["demo"]
 @click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]), default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
 @model_option(help="Bundled model name or .onnx file.")
 @strength_option(help="Curve strength.")
+@exposure_option
 @denoise_option
 @providers_option(help="ONNX Runtime providers.")
-def demo(output_dir, sample, model, strength, denoise, providers):
+def demo(output_dir, sample, model, strength, exposure, denoise, providers):
     """Enhance the bundled low-light sample; write input, output and a before/after PNG."""
     import numpy as np
 
@@ -31,7 +33,8 @@ def demo(output_dir, sample, model, strength, denoise, providers):
     info, running = check_model(model, providers, None)
     t0 = time.perf_counter()
     low = low_light_sample(sample)
-    out = to_uint(enhance_array(low, model=info, strength=strength, denoise=denoise, providers=parse_providers(providers)), 8)
+    out = to_uint(enhance_array(low, model=info, strength=strength, exposure=exposure, denoise=denoise,
+                                      providers=parse_providers(providers)), 8)
     seconds = time.perf_counter() - t0
     gap = np.full((low.shape[0], 8, 3), 255, np.uint8)
     output_dir.mkdir(parents=True, exist_ok=True)
