@@ -76,9 +76,12 @@ def read_raw(path, *, white_balance="camera", highlights="clip", max_pixels=DEFA
         ``"daylight"``: the camera's daylight multipliers.
     highlights : {"clip", "ignore", "blend", "reconstruct"}, optional
         Pixels where a channel saturated: ``"clip"`` them to white (LibRaw's
-        default, no magenta casts), leave them ``"ignore"`` (unclipped,
-        possibly tinted), ``"blend"`` clipped and unclipped values, or
-        ``"reconstruct"`` them from the unclipped channels.
+        default, no colour casts), leave them unclipped (``"ignore"``,
+        often tinted), ``"blend"`` clipped and unclipped values, or
+        ``"reconstruct"`` them from the unclipped channels. The last three
+        keep every channel's range: LibRaw scales the white balance so its
+        largest multiplier is 1, which darkens the whole image by the
+        smallest multiplier over the largest (often about one stop).
     max_pixels : int, optional
         Largest accepted width x height, checked before the sensor data is
         decoded.
