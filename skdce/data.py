@@ -199,7 +199,7 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
         raise ValueError(f"image has shape {image.shape}; write_dng takes (H, W, 3) RGB with H and W even and at "
                          f"least 22 (LibRaw reads no smaller image).")
     pattern = str(pattern).upper()
-    if len(pattern) != 4 or set(pattern) != {"R", "G", "B"} or pattern.count("G") != 2:
+    if pattern not in ("RGGB", "BGGR", "GRBG", "GBRG"):
         raise ValueError(f"pattern={pattern!r} is not a Bayer pattern; use RGGB, BGGR, GRBG or GBRG.")
     if not (isinstance(bits, int) and 8 <= bits <= 16):
         raise ValueError(f"bits={bits!r} must be an integer from 8 to 16.")
