@@ -209,3 +209,20 @@ def test_missing_rawpy_says_what_to_install(tmp_path, good, monkeypatch):
     for read in (read_raw, read_image):
         with pytest.raises(ImportError, match=r"pip install 'skdce\[raw\]'"):
             read(tmp_path / "g.dng")
+
+
+def test_capture_facts_of_files_that_are_not_tiff_containers_come_from_libraw(tmp_path):
+    """CR3, RAF, ORF, RW2: no TIFF directory to read; LibRaw's exposure, ISO and time (rawpy has no make/model)."""
+    import rawpy
+
+    from skdce.io._raw import _capture_info
+
+    (tmp_path / "x.cr3").write_bytes(b"\0\0\0\x18ftypcrx " + bytes(64))
+    when = datetime.datetime(2025, 6, 1, 12, 0, 1)
+    other = rawpy.Other(iso_speed=800.0, shutter_speed=0.5, aperture=2.8, focal_length=35.0, timestamp=when,
+                        shot_order=0, artist="")
+    capture = _capture_info(tmp_path / "x.cr3", other)
+    assert (capture.make, capture.model, capture.exposure_time, capture.iso, capture.datetime) == (
+        None, None, 0.5, 800.0, when)
+    unknown = other._replace(iso_speed=0.0, shutter_speed=0.0, timestamp=datetime.datetime.fromtimestamp(0))
+    assert _capture_info(tmp_path / "x.cr3", unknown) == type(capture)()
