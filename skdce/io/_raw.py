@@ -119,6 +119,16 @@ def read_raw(path, *, white_balance="camera", highlights="clip", max_pixels=DEFA
     done: the file's white level becomes 1.0, so a dark exposure stays dark
     (and keeps its 12-14 bits of shadow detail) for the curves to lift. See
     :doc:`/user_guide/raw`.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from skdce.data import write_dng
+    >>> from skdce.io import read_raw
+    >>> grey = write_dng(os.path.join(tempfile.mkdtemp(), "grey.dng"), np.full((24, 32, 3), 0.18))
+    >>> image, meta = read_raw(grey)  # 18% grey in linear light is 0.46 in sRGB
+    >>> image.shape, image.dtype, meta.format, round(float(image.mean()), 2)
+    ((24, 32, 3), dtype('float32'), 'DNG', 0.46)
     """
     path = Path(path)
     white_balance = _choice("white_balance", white_balance, WHITE_BALANCES)
