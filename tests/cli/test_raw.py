@@ -132,3 +132,15 @@ def test_without_rawpy_each_raw_file_says_what_to_install(tmp_path, raws):
     assert result.returncode == 1
     assert "night.dng: reading camera RAW files needs rawpy (LibRaw): pip install 'skdce[raw]'." in result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plain.png"]
+
+
+def test_a_dng_named_tif_is_not_streamed_as_its_mosaic(tmp_path):
+    pytest.importorskip("zarr")
+    dng = write_dng(tmp_path / "x.dng", dark_scene())
+    tif = dng.rename(tmp_path / "x.tif")
+    result = invoke("enhance", tif, "-o", tmp_path / "y.tif")
+    assert result.exit_code == 1 and "is a camera RAW file (a DNG)" in result.output
+    assert not (tmp_path / "y.tif").exists()
+    result = invoke("enhance", tif, "-o", tmp_path / "out", "--strength", 0, "--denoise", 0)
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "out" / "x.tif")[0].shape == (48, 64, 3)  # developed, not the (48, 64) mosaic
