@@ -15,8 +15,11 @@ through tifffile; LibRaw fills in exposure, ISO and time for the others
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
+import logging
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -238,12 +241,28 @@ def _time(value) -> datetime.datetime | None:
         return None
 
 
+@contextlib.contextmanager
+def _quiet_tifffile():
+    """Drop tifffile's log records from this thread: camera makers' private tags make it complain, on stderr."""
+    logger = logging.getLogger("tifffile")
+    thread = threading.get_ident()
+
+    def other_threads(record):
+        return record.thread != thread
+
+    logger.addFilter(other_threads)
+    try:
+        yield
+    finally:
+        logger.removeFilter(other_threads)
+
+
 def _tiff_capture(path: Path) -> dict:
     """Make, model, exposure, ISO and time from the first TIFF directory and its EXIF directory; {} if not a TIFF."""
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tf:
+        with _quiet_tifffile(), tifffile.TiffFile(path) as tf:
             tags = tf.pages.first.tags
             ifd0 = {tag.code: tag.value for tag in tags.values()}
     except Exception:  # not a TIFF container (CR3, RAF, ORF, RW2...) or a broken one: LibRaw's facts only

@@ -226,3 +226,23 @@ def test_capture_facts_of_files_that_are_not_tiff_containers_come_from_libraw(tm
         None, None, 0.5, 800.0, when)
     unknown = other._replace(iso_speed=0.0, shutter_speed=0.0, timestamp=datetime.datetime.fromtimestamp(0))
     assert _capture_info(tmp_path / "x.cr3", unknown) == type(capture)()
+
+
+def test_tifffile_complaints_about_private_tags_stay_quiet(tmp_path, scene, caplog, monkeypatch):
+    import logging
+
+    import tifffile
+
+    path = write_dng(tmp_path / "q.dng", scene[1])
+
+    class Noisy(tifffile.TiffFile):  # stands for a camera file whose maker notes tifffile cannot parse
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            logging.getLogger("tifffile").warning("<tifffile.TiffTag 37500> coercing invalid ASCII to bytes")
+
+    monkeypatch.setattr(tifffile, "TiffFile", Noisy)
+    with caplog.at_level(logging.WARNING, logger="tifffile"):
+        _, meta = read_raw(path)
+        logging.getLogger("tifffile").warning("outside: kept")
+    assert meta.capture.make == "skdce"
+    assert [r.getMessage() for r in caplog.records] == ["outside: kept"]
