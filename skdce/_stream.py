@@ -99,6 +99,9 @@ def open_lazy(path):
             raise ValueError(f"{str(path)!r} holds no image (the file is truncated, corrupt or empty).")
         series = tf.series[0]
         page = series.pages[0]
+        if 50706 in tf.pages.first.tags or int(page.photometric) in (32803, 34892):  # DNGVersion; CFA, LinearRaw
+            raise ValueError(f"{str(path)!r} is a camera RAW file (a DNG); its mosaic is developed whole by "
+                             f"skdce.io.read_raw, not streamed: enhance it into a folder (-o out/).")
         axes = series.axes
         if axes not in ("YX", "YXS", "SYX"):
             raise ValueError(

@@ -1,4 +1,4 @@
-"""Sample images and a synthetic low-light model.
+"""Sample images, a synthetic low-light model, and synthetic camera RAW (DNG) files.
 
 skdce ships no photographs of its own: its samples are scikit-image's bundled
 images (public domain or freely licensed), darkened by :func:`darken`, a
@@ -12,7 +12,7 @@ import numpy as np
 from ._image import image_layout, to_float, to_uint
 from ._validate import check_real
 
-__all__ = ["darken", "low_light_sample", "SAMPLES"]
+__all__ = ["darken", "low_light_sample", "write_dng", "SAMPLES"]
 
 #: scikit-image sample images usable by :func:`low_light_sample`.
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
@@ -106,3 +106,147 @@ def low_light_sample(name="astronaut", *, seed=0):
         bright = np.repeat(bright[..., None], 3, axis=-1)
     dark = darken(bright[..., :3], seed=seed)
     return to_uint(dark, np.uint8)
+
+
+# XYZ (D65) -> linear sRGB (IEC 61966-2-1): a DNG ColorMatrix maps XYZ to the camera's RGB, so a camera whose
+# RGB is linear sRGB times its channel gains has ColorMatrix1 = diag(gains) @ this.
+_XYZ_TO_SRGB = np.array([
+    [3.2404542, -1.5371385, -0.4985314],
+    [-0.9692660, 1.8760108, 0.0415560],
+    [0.0556434, -0.2040259, 1.0572252],
+])
+_CFA_COLOURS = {"R": 0, "G": 1, "B": 2}
+
+
+def _rational(value: float, signed: bool = False) -> tuple[int, int]:
+    from fractions import Fraction
+
+    f = Fraction(float(value)).limit_denominator(100_000)
+    if not signed and f < 0:
+        raise ValueError(f"{value} must not be negative")
+    return f.numerator, f.denominator
+
+
+def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0, 1.0, 1.0), as_shot_neutral=None,
+              orientation=1, make="skdce", model="synthetic", exposure_time=None, iso=None, datetime=None, overwrite=False):
+    """Write a linear RGB image as the Bayer mosaic of a synthetic camera, in a DNG file.
+
+    For tests, examples and checks of RAW pipelines: the image is what the
+    sensor saw, so a RAW developer (LibRaw, through :func:`skdce.io.read_raw`)
+    should give it back, up to demosaicing, as sRGB.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.dng`` file to write (atomically).
+    image : (H, W, 3) ndarray
+        Scene-linear RGB with sRGB primaries, float in [0, 1] (1 = the
+        sensor's white level); ``H`` and ``W`` even, at least 22 (LibRaw's
+        smallest image).
+    pattern : {"RGGB", "BGGR", "GRBG", "GBRG"}, optional
+        The colour filter of the 2 x 2 tile, row by row.
+    bits : int, optional
+        Sensor bit depth, 8-16: the white level is ``2**bits - 1``.
+    black_level : int, optional
+        Sensor value of black, added to every pixel.
+    gains : (3,) sequence of float, optional
+        Channel sensitivities of the camera (at most 1): its raw R, G, B are
+        ``image * gains``; the DNG records them in its colour matrix.
+    as_shot_neutral : (3,) sequence of float, optional
+        The camera RGB of white under the scene's light, as the camera
+        recorded it (its white balance); default ``gains`` (a daylight scene).
+        For a scene lit by a light of linear sRGB colour ``c``, pass
+        ``gains * c``.
+    orientation : int, optional
+        EXIF/TIFF orientation (1-8) of the stored mosaic: the image is stored
+        as is, and a reader that applies the flag turns it.
+    make, model : str, optional
+        Camera maker and model.
+    exposure_time : float, optional
+        Seconds. ``iso`` : float, optional; ``datetime`` : datetime.datetime, optional.
+    overwrite : bool, optional
+        Replace an existing file.
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Notes
+    -----
+    The mosaic is ``round(black_level + clip(image * gains, 0, 1) * (white - black_level))``
+    as 16-bit samples, uncompressed, in one image directory with the DNG
+    tags LibRaw needs: ``DNGVersion`` 1.4, ``CFARepeatPatternDim``,
+    ``CFAPattern``, ``BlackLevel``, ``WhiteLevel``, ``ColorMatrix1`` (D65),
+    ``AsShotNeutral``, ``Orientation``, and the capture facts (Make, Model,
+    TIFF/EP ExposureTime, ISOSpeedRatings, DateTimeOriginal). tifffile writes
+    the TIFF; the DNG tags are set here because no maintained library writes
+    a DNG from an array.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from skdce.data import write_dng
+    >>> path = write_dng(os.path.join(tempfile.mkdtemp(), "grey.dng"), np.full((24, 32, 3), 0.18), bits=12)
+    >>> path.suffix
+    '.dng'
+    """
+    import tifffile
+
+    from ._atomic import atomic_path
+
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] % 2 or image.shape[1] % 2 or min(image.shape[:2]) < 22:
+        raise ValueError(f"image has shape {image.shape}; write_dng takes (H, W, 3) RGB with H and W even and at "
+                         f"least 22 (LibRaw reads no smaller image).")
+    pattern = str(pattern).upper()
+    if pattern not in ("RGGB", "BGGR", "GRBG", "GBRG"):
+        raise ValueError(f"pattern={pattern!r} is not a Bayer pattern; use RGGB, BGGR, GRBG or GBRG.")
+    if not (isinstance(bits, int) and 8 <= bits <= 16):
+        raise ValueError(f"bits={bits!r} must be an integer from 8 to 16.")
+    white = 2**bits - 1
+    if not (isinstance(black_level, int) and 0 <= black_level < white // 2):
+        raise ValueError(f"black_level={black_level!r} must be an integer from 0 to {white // 2 - 1}.")
+    gains = np.asarray(gains, dtype=np.float64)
+    if gains.shape != (3,) or not np.all((gains > 0) & (gains <= 1)):
+        raise ValueError(f"gains={tuple(gains)} must be three numbers in (0, 1].")
+    neutral = gains if as_shot_neutral is None else np.asarray(as_shot_neutral, dtype=np.float64)
+    if neutral.shape != (3,) or not np.all(neutral > 0):
+        raise ValueError(f"as_shot_neutral={as_shot_neutral!r} must be three positive numbers.")
+    if orientation not in range(1, 9):
+        raise ValueError(f"orientation={orientation!r} must be 1-8.")
+    cfa = [_CFA_COLOURS[c] for c in pattern]
+    mosaic = np.empty(image.shape[:2])
+    for k, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        mosaic[dy::2, dx::2] = image[dy::2, dx::2, cfa[k]] * gains[cfa[k]]
+    raw = np.round(black_level + np.clip(mosaic, 0.0, 1.0) * (white - black_level)).astype(np.uint16)
+    matrix = np.diag(gains) @ _XYZ_TO_SRGB
+    tags = [
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
+        (50708, "s", 0, f"{make} {model}", True),  # UniqueCameraModel
+        (271, "s", 0, make, True),
+        (272, "s", 0, model, True),
+        (274, "H", 1, orientation, True),
+        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+        (33422, "B", 4, tuple(cfa), True),  # CFAPattern
+        (50710, "B", 3, (0, 1, 2), True),  # CFAPlaneColor
+        (50711, "H", 1, 1, True),  # CFALayout: rectangular
+        (50713, "H", 2, (1, 1), True),  # BlackLevelRepeatDim
+        (50714, "I", 1, black_level, True),  # BlackLevel
+        (50717, "I", 1, white, True),  # WhiteLevel
+        (50721, "2i", 9, [v for x in matrix.ravel() for v in _rational(x, signed=True)], True),  # ColorMatrix1
+        (50778, "H", 1, 21, True),  # CalibrationIlluminant1: D65
+        (50728, "2I", 3, [v for n in neutral for v in _rational(n)], True),  # AsShotNeutral
+    ]
+    if exposure_time is not None:
+        tags.append((33434, "2I", 1, _rational(exposure_time), True))
+    if iso is not None:
+        tags.append((34855, "H", 1, int(round(iso)), True))
+    if datetime is not None:
+        tags.append((36867, "s", 0, datetime.strftime("%Y:%m:%d %H:%M:%S"), True))
+    from pathlib import Path
+
+    path = Path(path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tifffile.imwrite(tmp, raw, photometric=32803, subfiletype=0, metadata=None, software=False, extratags=tags)
+    return path

@@ -60,3 +60,42 @@ def test_samples_are_dark_rgb(name):
 def test_unknown_sample():
     with pytest.raises(ValueError, match="sample 'moon' is unknown; choose one of astronaut, chelsea"):
         low_light_sample("moon")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(image=np.zeros((24, 32))), r"shape \(24, 32\); write_dng takes \(H, W, 3\)"),
+    (dict(image=np.zeros((20, 32, 3))), "at least 22"),
+    (dict(image=np.zeros((24, 31, 3))), "H and W even"),
+    (dict(pattern="RGBG"), "pattern='RGBG' is not a Bayer pattern"),
+    (dict(bits=18), "bits=18 must be an integer from 8 to 16"),
+    (dict(bits=12, black_level=4000), "black_level=4000 must be an integer from 0 to 2046"),
+    (dict(gains=(1.2, 1, 1)), r"gains=.* must be three numbers in \(0, 1\]"),
+    (dict(as_shot_neutral=(1, 0, 1)), "as_shot_neutral=.* must be three positive numbers"),
+    (dict(orientation=9), "orientation=9 must be 1-8"),
+])
+def test_write_dng_bad_parameters(tmp_path, kwargs, match):
+    from skdce.data import write_dng
+
+    kwargs = {"image": np.zeros((24, 32, 3)), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        write_dng(tmp_path / "x.dng", **kwargs)
+    assert not list(tmp_path.iterdir())
+
+
+def test_write_dng_mosaic_and_tags(tmp_path):
+    import tifffile
+
+    from skdce.data import write_dng
+
+    image = np.zeros((24, 32, 3))
+    image[..., 0], image[..., 1], image[..., 2] = 0.25, 0.5, 1.0
+    write_dng(tmp_path / "x.dng", image, pattern="GBRG", bits=12, black_level=100, gains=(0.5, 1.0, 0.8))
+    with tifffile.TiffFile(tmp_path / "x.dng") as tf:
+        page = tf.pages.first
+        mosaic, tags = page.asarray(), {tag.code: tag.value for tag in page.tags.values()}
+    white = 4095
+    expected = np.round(100 + np.array([[0.5, 0.8], [0.125, 0.5]]) * (white - 100))  # G B / R G
+    np.testing.assert_array_equal(mosaic[:2, :2], expected)
+    assert tuple(tags[33422]) == (1, 2, 0, 1) and tags[50717] == white and tags[50714] == 100 and tags[262] == 32803
+    with pytest.raises(FileExistsError):
+        write_dng(tmp_path / "x.dng", image)

@@ -150,6 +150,8 @@ class Settings:
     overwrite: bool
     max_pixels: int
     exposure: object = "auto"  # "auto" or stops (skdce.tone)
+    white_balance: str = "camera"  # camera RAW inputs only (skdce.io.read_raw)
+    highlights: str = "clip"
 
 
 def row(src, dst, status: str, reason: str | None = None, seconds: float = 0.0) -> dict:
@@ -242,7 +244,7 @@ def collect(inputs, recursive: bool, out_dir: Path):
 
 def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, out_file: Path | None = None):
     """Decide every output path: ``([jobs], [skipped/failed rows])``; ``out_file``: the one output of one input."""
-    from ..io import FORMATS, format_from_path
+    from ..io import FORMATS, format_from_path, is_raw_path
 
     inputs = {src.resolve() for src, _ in files}
     root = out_dir.resolve()
@@ -250,7 +252,7 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     jobs, rows = [], []
     for src, rel in files:
         own = format_from_path(src)
-        out_fmt = fmt or own or "PNG"
+        out_fmt = fmt or own or ("TIFF" if is_raw_path(src) else "PNG")  # RAW: 16 bits, sRGB profile, camera tags
         if out_file is not None:
             dst = out_file
         else:
@@ -315,7 +317,11 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     try:
         if stop.is_set():
             return None
-        image, meta = skio.read_image(job.src, max_pixels=s.max_pixels)
+        if skio.is_raw_path(job.src):
+            image, meta = skio.read_raw(job.src, white_balance=s.white_balance, highlights=s.highlights,
+                                        max_pixels=s.max_pixels)
+        else:
+            image, meta = skio.read_image(job.src, max_pixels=s.max_pixels)
         result = enhance(
             image,
             model=s.model,
@@ -338,6 +344,8 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
         return row(job.src, job.dst, "failed", exc.reason, time.perf_counter() - t0)
     except OSError as exc:
         return row(job.src, job.dst, "failed", os_reason(exc), time.perf_counter() - t0)
+    except ImportError as exc:  # a missing extra (rawpy for RAW files): its message says what to install
+        return row(job.src, job.dst, "failed", str(exc), time.perf_counter() - t0)
     except Exception as exc:  # one bad file must not stop the batch
         reason = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{type(exc).__name__}: {exc}"
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)

@@ -106,7 +106,8 @@ Examples:
   skdce enhance dark.jpg -o bright.png                 one file in, one file out
   skdce enhance photos/ -o out/ --recursive --jobs 2
   skdce enhance photos/ -o out/ --dry-run              print the plan, write nothing
-  skdce enhance "raw/*.tif" -o out/ --format png --suffix _dce
+  skdce enhance "scans/*.tif" -o out/ --format png --suffix _dce
+  skdce enhance shot.dng -o out/                       camera RAW: a 16-bit TIFF (also .cr2 .nef .arw ...)
   skdce enhance photos/ -o out/ --format jpg --quality 92 --json > report.json
   skdce enhance big.tif -o big-enhanced.tif            streamed chunk by chunk (also .zarr)
   skdce enhance photos/ -o out/ --cluster local:4      4 worker processes (Dask)
@@ -124,8 +125,10 @@ Examples:
 @exposure_option
 @providers_option(help="ONNX Runtime providers: auto, cpu, cuda, or comma-separated provider names.")
 @click.option("--suffix", default="", help="Text added to each output file name before its extension, e.g. _enhanced.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["png", "jpg", "jpeg", "tiff", "tif", "webp"], case_sensitive=False), help="Output format [default: the input's own; PNG for other formats].")
+@click.option("-f", "--format", "fmt", type=click.Choice(["png", "jpg", "jpeg", "tiff", "tif", "webp"], case_sensitive=False), help="Output format [default: the input's own; 16-bit TIFF for camera RAW; PNG for other formats].")
 @click.option("-q", "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality 1-100 [default: 95 for JPEG, 90 for WebP].")
+@click.option("--white-balance", type=click.Choice(["camera", "auto", "daylight"]), default="camera", show_default=True, help="Camera RAW inputs: the white balance the camera recorded, LibRaw's grey-world estimate, or daylight.")
+@click.option("--highlights", type=click.Choice(["clip", "ignore", "blend", "reconstruct"]), default="clip", show_default=True, help="Camera RAW inputs: how LibRaw treats saturated pixels (clip: to white, no colour casts).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Files enhanced at the same time (threads).")
 @threads_option(help="ONNX Runtime threads per file [default: all cores, divided among --jobs].")
 @click.option("--tile-size", type=click.IntRange(min=16), default=None, help="Tile size of the full model (bounds memory; exact results). Default: 512 on the CPU, 2048 on CUDA.")
@@ -137,12 +140,15 @@ Examples:
 @quiet_option(help="No progress bar, no summary; failures are still printed.")
 @click.option("--cluster", metavar="local:N", help="Spread the files over N Dask worker processes on this machine (one file and one ONNX Runtime thread each). Needs skdce[dask].")
 @click.option("--scheduler", metavar="ADDRESS", help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs and the output folder must be on storage the workers see.")
-def enhance(inputs, output_dir, recursive, model, strength, denoise, exposure, providers, suffix, fmt, quality, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json, verbose, quiet, cluster, scheduler):
+def enhance(inputs, output_dir, recursive, model, strength, denoise, exposure, providers, suffix, fmt, quality, white_balance, highlights, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json, verbose, quiet, cluster, scheduler):
     """Enhance image files, folders or glob patterns into the folder -o (or, for one file, the file -o).
 
     EXIF orientation is applied; ICC profile and EXIF are carried over where
     the output format allows; 16-bit PNG/TIFF stay 16-bit, gray stays gray,
-    alpha is kept. Each output is written to a temporary file and renamed into
+    alpha is kept. Camera RAW files (.dng .cr2 .cr3 .nef .arw .raf .orf .rw2
+    .pef .srw; needs skdce[raw]) are developed to 16-bit sRGB by LibRaw
+    without brightening and written as 16-bit TIFF by default, with an sRGB
+    profile and the camera's make, model, exposure, ISO and capture time. Each output is written to a temporary file and renamed into
     place, so an interruption leaves only complete files. Existing outputs are
     never replaced unless --overwrite (not even by another skdce running at
     the same time), and every output stays inside -o. One bad file is
@@ -190,6 +196,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, exposure, p
         quality=quality,
         overwrite=overwrite,
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+        white_balance=white_balance,
+        highlights=highlights,
     )
     start = time.perf_counter()
     files, rows = _batch.collect(inputs, recursive, out_dir.resolve())

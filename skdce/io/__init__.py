@@ -23,6 +23,14 @@ What is read, and how:
 * **orientation.** The EXIF orientation (tag 274) is applied to the pixels and
   reset to 1 in the EXIF block kept in :attr:`ImageMeta.exif` (the block is
   patched in place, so maker notes survive).
+* **camera RAW.** DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF and SRW files
+  (and a DNG under any name) are developed by LibRaw through rawpy
+  (``skdce[raw]``): camera white balance, demosaicing and the colour matrix in
+  linear light, then the sRGB curve, to 16 bits, without auto-brightening;
+  :func:`read_raw` gives float32 and the white balance and highlight options,
+  :func:`read_image` uint16 with the defaults. The metadata holds the sRGB ICC
+  profile and an EXIF block with make, model, exposure time, ISO and capture
+  time (also in :attr:`ImageMeta.capture`).
 * **limits.** Files with more than ``max_pixels`` pixels are refused before
   their pixels are decoded (a guard against decompression bombs); so are
   empty, truncated and corrupt files. Every such error is an
@@ -34,17 +42,20 @@ What is written (:func:`write_image`):
 format    bit depth   alpha  ICC   EXIF  dpi
 ========  ==========  =====  ====  ====  ===
 PNG       8, 16       yes    yes   yes   yes
-TIFF      8, 16       yes    yes   no    yes
+TIFF      8, 16       yes    yes   (1)   yes
 JPEG      8           no     yes   yes   yes
 WebP      8 (colour)  yes    yes   yes   no
 ========  ==========  =====  ====  ====  ===
+
+(1) TIFF files keep the camera facts of the EXIF block (make, model, date,
+exposure time, ISO, capture time) as TIFF and TIFF/EP tags in their one
+directory; tifffile writes no EXIF directory.
 
 JPEG and WebP hold 8 bits: 16-bit arrays are rounded to 8 bits
 (``round(x / 257)``, the one conversion of ``skdce._image.to_uint``). WebP has
 no grayscale mode: gray images are written as RGB. PNG files are encoded by
 ``imagecodecs`` with the ``iCCP``, ``pHYs`` and ``eXIf`` chunks added after
-the header (as Pillow writes them); TIFF files are written by tifffile, which
-does not write an EXIF directory. Every file is written to a temporary file
+the header (as Pillow writes them); TIFF files are written by tifffile. Every file is written to a temporary file
 in the destination folder (named ``.<name>.<random>.skdce-tmp``) and renamed
 into place, so a reader never sees a partial file and an interrupted write
 leaves nothing behind.
@@ -54,20 +65,25 @@ from __future__ import annotations
 
 from .. import _atomic
 from . import _formats, _read
-from ._formats import ImageFileError, format_from_path, normalize_format
-from ._metadata import ImageMeta, apply_orientation
+from ._formats import ImageFileError, format_from_path, is_raw_path, normalize_format
+from ._metadata import CaptureInfo, ImageMeta, apply_orientation
+from ._raw import read_raw
 from ._read import read_image
 from ._write import write_image
 
 __all__ = [
     "ImageMeta",
+    "CaptureInfo",
     "ImageFileError",
     "read_image",
+    "read_raw",
     "apply_orientation",
     "write_image",
     "format_from_path",
     "normalize_format",
+    "is_raw_path",
     "FORMATS",
+    "RAW_SUFFIXES",
     "DEFAULT_MAX_PIXELS",
     "TEMP_SUFFIX",
     "IMAGE_SUFFIXES",
@@ -79,17 +95,21 @@ __all__ = [
 #: Output formats and their file name suffixes (the first is the default).
 FORMATS = _formats.FORMATS
 
-#: File name suffixes that skdce treats as images when it lists a folder.
+#: File name suffixes that skdce treats as images when it lists a folder (RAW_SUFFIXES included).
 IMAGE_SUFFIXES = _formats.IMAGE_SUFFIXES
 
+#: Camera RAW suffixes (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF, SRW), read by :func:`read_raw`.
+RAW_SUFFIXES = _formats.RAW_SUFFIXES
+
 #: Default pixel limit of :func:`read_image` (2**27, about 134 megapixels, e.g. 16384 x 8192).
-DEFAULT_MAX_PIXELS = _read.DEFAULT_MAX_PIXELS
+DEFAULT_MAX_PIXELS = _formats.DEFAULT_MAX_PIXELS
 
 #: Suffix of the temporary files renamed into place (``.<name>.<random>.skdce-tmp``).
 TEMP_SUFFIX = _atomic.TEMP_SUFFIX
 
 # The public home of these is skdce.io (as when it was one module): in reprs,
 # tracebacks, pickles and the API reference.
-for _obj in (ImageMeta, ImageFileError, read_image, apply_orientation, write_image, format_from_path, normalize_format):
+for _obj in (ImageMeta, CaptureInfo, ImageFileError, read_image, read_raw, apply_orientation, write_image,
+             format_from_path, normalize_format, is_raw_path):
     _obj.__module__ = __name__
 del _obj

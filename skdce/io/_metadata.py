@@ -8,14 +8,38 @@ resolutions. They are pure Python: no codec is imported.
 
 from __future__ import annotations
 
+import datetime
 import struct
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ImageMeta", "apply_orientation"]
+__all__ = ["ImageMeta", "CaptureInfo", "apply_orientation"]
 
 _EXIF_HEADER = b"Exif\x00\x00"
+
+
+@dataclass(frozen=True)
+class CaptureInfo:
+    """How a camera RAW file was shot, as its file records it (``None`` where it does not).
+
+    Attributes
+    ----------
+    make, model : str or None
+        Camera maker and model (EXIF Make and Model).
+    exposure_time : float or None
+        Exposure time in seconds.
+    iso : float or None
+        ISO speed.
+    datetime : datetime.datetime or None
+        Capture time as the camera's clock showed it (naive: cameras record no time zone).
+    """
+
+    make: str | None = None
+    model: str | None = None
+    exposure_time: float | None = None
+    iso: float | None = None
+    datetime: datetime.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +65,9 @@ class ImageMeta:
         The EXIF orientation (1-8) that was applied to the pixels; 1 when none.
     dpi : (float, float) or None
         Horizontal and vertical resolution in dots per inch.
+    capture : CaptureInfo or None
+        Camera, exposure and capture time of a camera RAW file (also written
+        into :attr:`exif`); ``None`` for other files.
     """
 
     format: str
@@ -50,6 +77,7 @@ class ImageMeta:
     exif: bytes | None = None
     orientation: int = 1
     dpi: tuple | None = None
+    capture: CaptureInfo | None = None
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from .._validate import check_int
-from ._formats import _MODES, _PNG_SIGNATURE, _TIFF_SIGNATURES, ImageFileError
+from . import _raw
+from ._formats import _MODES, _PNG_SIGNATURE, _TIFF_SIGNATURES, DEFAULT_MAX_PIXELS, ImageFileError, check_pixels, is_raw_path
 from ._metadata import ImageMeta, _clean_dpi, _upright_exif, apply_orientation, tiff_dpi
 
 __all__ = ["DEFAULT_MAX_PIXELS", "read_image"]
-
-#: Default pixel limit of :func:`read_image` (2**27, about 134 megapixels, e.g. 16384 x 8192).
-DEFAULT_MAX_PIXELS = 2**27
 
 
 def _png_bit_depth(head: bytes) -> int | None:
@@ -53,14 +51,6 @@ def _read_png16(path: Path, max_pixels: int):
 _pillow_lock = threading.Lock()
 
 
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise ValueError(
-            f"the image has {width} x {height} = {width * height} pixels, more than max_pixels={max_pixels} "
-            f"(a guard against decompression bombs); raise the limit if the file is trusted"
-        )
-
-
 def _open_pillow(path: Path, max_pixels: int):
     from PIL import Image
 
@@ -77,7 +67,7 @@ def _open_pillow(path: Path, max_pixels: int):
         except (SyntaxError, EOFError, struct.error, ValueError) as exc:  # a broken header
             raise ValueError(_pillow_reason(exc)) from None
     try:
-        _check_pixels(im.width, im.height, max_pixels)
+        check_pixels(im.width, im.height, max_pixels)
     except ValueError:
         im.close()
         raise
@@ -152,7 +142,9 @@ def _read_tiff(path: Path, max_pixels: int):
         if not tf.pages:
             raise ValueError("the TIFF file holds no image")
         page = tf.pages.first
-        _check_pixels(page.imagewidth, page.imagelength, max_pixels)
+        if 50706 in page.tags or int(page.photometric) in (32803, 34892):  # DNGVersion; CFA, LinearRaw
+            return "raw"  # a DNG (or TIFF/EP raw) named .tif: its mosaic is not a picture
+        check_pixels(page.imagewidth, page.imagelength, max_pixels)
         bits = page.bitspersample
         photometric = int(page.photometric)
         simple = photometric in (int(tifffile.PHOTOMETRIC.MINISBLACK), int(tifffile.PHOTOMETRIC.RGB))
@@ -188,7 +180,9 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     ----------
     path : str or os.PathLike
         A PNG, JPEG, TIFF or WebP file (or any other format Pillow reads:
-        BMP, GIF, PPM...; animated files give their first frame).
+        BMP, GIF, PPM...; animated files give their first frame), or a
+        camera RAW file (a name in :data:`RAW_SUFFIXES`, or a DNG under any
+        name), developed as :func:`read_raw` does with its defaults.
     max_pixels : int, optional
         Largest accepted width x height; larger files are refused before
         their pixels are decoded.
@@ -196,14 +190,17 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     Returns
     -------
     image : (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) ndarray
-        uint8 for 8-bit (and lower) files, uint16 for 16-bit files; gray,
-        gray + alpha, RGB or RGBA; the EXIF orientation applied.
+        uint8 for 8-bit (and lower) files, uint16 for 16-bit files and
+        camera RAW files (16-bit sRGB); gray, gray + alpha, RGB or RGBA;
+        the EXIF orientation applied.
     meta : ImageMeta
         Format, layout, bit depth, ICC profile, EXIF (orientation reset to 1),
         the orientation applied, resolution.
 
     Raises
     ------
+    ImportError
+        For a camera RAW file when rawpy is not installed (``pip install 'skdce[raw]'``).
     FileNotFoundError
         If ``path`` does not exist.
     TypeError
@@ -245,16 +242,25 @@ def _read(path: Path, max_pixels: int):
         head = fh.read(32)
     if not head:
         raise ValueError("the file is empty (0 bytes)")
+    if is_raw_path(path):  # before the TIFF signature: a DNG, CR2, NEF... is a TIFF whose first image is no picture
+        return _read_raw(path, max_pixels)
     if head.startswith(_PNG_SIGNATURE) and _png_bit_depth(head) == 16:
         arr, icc, exif, orientation, dpi = _read_png16(path, max_pixels)
         return _finish(arr, "PNG", icc, exif, orientation, dpi)
     if head[:4] in _TIFF_SIGNATURES:
         tiff = _read_tiff(path, max_pixels)
+        if tiff == "raw":
+            return _read_raw(path, max_pixels)
         if tiff is not None:
             arr, icc, orientation, dpi = tiff
             return _finish(arr, "TIFF", icc, None, orientation, dpi)
     arr, fmt, icc, exif, orientation, dpi = _read_pillow(path, max_pixels)
     return _finish(arr, fmt, icc, exif, orientation, dpi)
+
+
+def _read_raw(path: Path, max_pixels: int):
+    """A camera RAW file developed with :func:`~skdce.io.read_raw`'s defaults, as uint16."""
+    return _raw.develop(path, "camera", "clip", max_pixels)
 
 
 def _finish(arr, fmt, icc, exif, orientation, dpi):

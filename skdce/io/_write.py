@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,43 @@ def _write_pillow(fh, image: np.ndarray, meta: ImageMeta, fmt: str, quality) -> 
     im.save(fh, format=fmt, **options)
 
 
+def _tiff_camera_tags(exif: bytes | None) -> list:
+    """tifffile ``extratags`` carrying the camera facts of an EXIF block into a TIFF's one directory.
+
+    Make, Model and DateTime are baseline TIFF tags; ExposureTime,
+    ISOSpeedRatings and DateTimeOriginal are TIFF/EP tags of the first
+    directory (ISO 12234-2, as in DNG), where readers such as exiftool and
+    tifffile find them; tifffile cannot write an EXIF sub-directory.
+    """
+    if not exif:
+        return []
+    from PIL import Image
+
+    block = Image.Exif()
+    try:
+        block.load(exif)
+        sub = block.get_ifd(0x8769)
+    except Exception:  # a broken EXIF block: the pixels are still written
+        return []
+    tags = []
+    for code, source in ((271, block), (272, block), (306, block), (36867, sub)):
+        value = source.get(code)
+        if isinstance(value, str) and value.strip("\x00 ") and value.isascii():
+            tags.append((code, "s", 0, value.strip("\x00 "), True))
+    exposure = sub.get(0x829A)
+    try:
+        exposure = Fraction(float(exposure)).limit_denominator(1_000_000) if exposure is not None else None
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        exposure = None
+    if exposure is not None and 0 < exposure < 2**31:
+        tags.append((33434, "2I", 1, (exposure.numerator, exposure.denominator), True))
+    iso = sub.get(0x8827)
+    iso = iso[0] if isinstance(iso, tuple) and iso else iso
+    if isinstance(iso, int) and 0 < iso < 65536:
+        tags.append((34855, "H", 1, iso, True))
+    return tags
+
+
 def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
     import tifffile
 
@@ -122,6 +160,7 @@ def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
         compression="zlib",
         iccprofile=meta.icc_profile,
         metadata=None,
+        extratags=_tiff_camera_tags(meta.exif),
         **options,
     )
 

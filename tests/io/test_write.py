@@ -144,3 +144,21 @@ def test_written_files_honour_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_tiff_keeps_the_camera_facts_of_the_exif_block(tmp_path):
+    import tifffile
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132] = "Skdce", "Night 1", "2026:01:02 03:04:05"
+    sub = exif.get_ifd(0x8769)
+    sub[0x829A], sub[0x8827], sub[0x9003] = 0.004, 400, "2026:01:02 03:04:05"
+    meta = ImageMeta(format="JPEG", mode="RGB", bit_depth=8, exif=exif.tobytes())
+    write_image(tmp_path / "c.tif", np.zeros((4, 6, 3), np.uint16), meta)
+    with tifffile.TiffFile(tmp_path / "c.tif") as tf:
+        tags = {tag.name: tag.value for tag in tf.pages.first.tags.values()}
+    assert (tags["Make"], tags["Model"], tags["DateTime"], tags["DateTimeOriginal"]) == (
+        "Skdce", "Night 1", "2026:01:02 03:04:05", "2026:01:02 03:04:05")
+    assert (tags["ExposureTime"], tags["ISOSpeedRatings"]) == ((1, 250), 400)
+    write_image(tmp_path / "broken.tif", np.zeros((4, 6), np.uint8), ImageMeta("JPEG", "L", 8, exif=b"Exif\0\0junk"))
+    assert read_image(tmp_path / "broken.tif")[0].shape == (4, 6)  # a broken EXIF block loses only its tags
