@@ -91,7 +91,7 @@ def exposure_alphas(exposure: float) -> list[float]:
     >>> exposure_alphas(0.0)
     []
     >>> [round(a, 3) for a in exposure_alphas(1.0)]
-    [0.676]
+    [0.684]
     """
     e = check_real("exposure", exposure, lo=EXPOSURE_RANGE[0], hi=EXPOSURE_RANGE[1])
     k = math.ceil(abs(e))

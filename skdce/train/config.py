@@ -82,6 +82,13 @@ class TrainConfig:
         (:func:`skdce.train.model.lift_torch`), in training as in ``enhance``.
     color_prior : dict or None
         ``{mean, cov}`` of :func:`skdce.losses.prior_color_loss` (None: its default).
+    init_weights : str or None
+        Start from these weights instead of random ones: an ONNX file written
+        by :func:`skdce.train.export.export_onnx` of the same architecture
+        (a path relative to the config file's folder), i.e. fine-tune it.
+    init_sha256 : str or None
+        The expected sha256 of ``init_weights`` (checked: a recipe must not
+        silently start from other weights).
     val_every : int
         Validate every this many epochs (and after the last).
     threads : int or None
@@ -123,6 +130,8 @@ class TrainConfig:
     net_size: int | None = None  # Zero-DCE++: the network input's longer side (overrides scale_factor)
     black_point: bool = False
     color_prior: dict | None = None
+    init_weights: str | None = None
+    init_sha256: str | None = None
     val_every: int = 1
     threads: int | None = None
     ema: float = 0.0
@@ -208,6 +217,8 @@ def load_config(path, *, data=None, **overrides) -> TrainConfig:
     for key in _PATH_KEYS:
         if raw.get(key) is not None:
             raw[key] = str((root / raw[key]).resolve())
+    if isinstance(raw.get("init_weights"), str):  # a file beside the recipe, wherever the data lives
+        raw["init_weights"] = str((path.parent / raw["init_weights"]).resolve())
     if isinstance(raw.get("extra_dirs"), list):
         raw["extra_dirs"] = [str((root / d).resolve()) if isinstance(d, str) else d for d in raw["extra_dirs"]]
     for key, value in overrides.items():  # command-line values: relative to the working directory

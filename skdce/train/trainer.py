@@ -42,6 +42,24 @@ def _init_weights(model: torch.nn.Module, generator: torch.Generator) -> None:
                 module.bias.zero_()
 
 
+def _load_init(model: torch.nn.Module, config: TrainConfig) -> None:
+    """Start from the ONNX weights ``config.init_weights`` (fine-tuning), checked against ``init_sha256``."""
+    from ..models import sha256_file
+    from .export import model_from_onnx
+
+    path = Path(config.init_weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"init_weights {str(path)!r} does not exist.")
+    if config.init_sha256 and sha256_file(path) != config.init_sha256:
+        raise ValueError(f"init_weights {str(path)!r} has sha256 {sha256_file(path)}, not the recipe's "
+                         f"init_sha256 {config.init_sha256}; restore the file the recipe names.")
+    source = model_from_onnx(path)
+    if type(source) is not type(model):
+        raise ValueError(f"init_weights {str(path)!r} holds a {type(source).__name__}, but the recipe trains a "
+                         f"{type(model).__name__} (architecture={config.architecture!r}).")
+    model.load_state_dict(source.state_dict())
+
+
 def _forward(model, batch, context, config: TrainConfig):
     if config.architecture == "zero-dce++":  # estimates on a downscaled copy, with that copy's context
         return model.enhance(batch, config.scale_factor, net_size=config.net_size, black_point=config.black_point)
@@ -161,6 +179,8 @@ def train(
     cfg = config.to_dict()
     model = build_model(config.architecture)
     _init_weights(model, torch.Generator().manual_seed(config.seed))
+    if config.init_weights:
+        _load_init(model, config)
     model = model.to(memory_format=torch.channels_last)  # 2-3x faster convolutions on CPU
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     # the exponential moving average of the weights (a copy of the model), or the model itself

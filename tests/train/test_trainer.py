@@ -78,3 +78,24 @@ def test_weight_average_and_epoch_snapshots(config, tmp_path):
     first, _, history = model_from_checkpoint(tmp_path / "ema" / "epoch-001.pt")
     assert len(history) == 1 and not torch.equal(state(first)[key], ckpt["ema"][key])
 
+
+
+def test_fine_tune_starts_from_init_weights(config, tmp_path):
+    from skdce.models import sha256_file
+    from skdce.train import train
+    from skdce.train.export import export_onnx, model_from_onnx
+
+    base = train(config(architecture="zero-dce++", crop_size=0, epochs=1, scale_factor=2.0), tmp_path / "base")
+    onnx_path = export_onnx(base, tmp_path / "base.onnx")
+    # zero epochs of fine-tuning: the model is the init file's, not a fresh random one
+    tuned = train(config(architecture="zero-dce++", crop_size=0, epochs=1, net_size=8, black_point=True,
+                         color_loss="prior", init_weights=str(onnx_path), init_sha256=sha256_file(onnx_path),
+                         lr=1e-12), tmp_path / "tuned")
+    init = model_from_onnx(onnx_path)
+    for a, b in zip(tuned.state_dict().values(), init.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="init_sha256"):
+        train(config(architecture="zero-dce++", crop_size=0, init_weights=str(onnx_path), init_sha256="0" * 64),
+              tmp_path / "bad")
+    with pytest.raises(ValueError, match="holds a DCENetPP"):
+        train(config(init_weights=str(onnx_path)), tmp_path / "wrong")
