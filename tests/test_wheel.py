@@ -22,6 +22,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "skdce/weights/manifest.json" in names
     assert "skdce/weights/zero-dce.onnx" in names
+    assert {"skdce/weights/denoisers.json", "skdce/weights/denoiser-n2n.onnx"} <= set(names)
     assert "skdce/cli/__init__.py" in names  # the console script skdce.cli:main
     assert not any(n.endswith(".pt") for n in names)
     # every subpackage, which pyproject's [tool.setuptools] packages must list one by one
@@ -42,6 +43,8 @@ def test_wheel_ships_and_loads_weights(tmp_path):
         "import skdce.curves; assert skdce.curves._kernels is not None; "
         "import skdce.cli, skdce.io; "
         "out = skdce.enhance(np.full((9, 11, 3), 0.1, np.float32)); "
+        "from skdce.denoise_net import learned_denoise_block as d; "
+        "assert d(out, np.full((9, 11), 0.02, np.float32)).shape == out.shape; "
         "print(skdce.list_models(), out.shape)"
     )
     env = {"PYTHONPATH": sysconfig.get_paths()["purelib"], "PATH": "/usr/bin:/bin"}

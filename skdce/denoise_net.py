@@ -1,0 +1,177 @@
+"""Learned denoising of the curve output: the bundled Neighbor2Neighbor network.
+
+An alternative to the guided filter of :mod:`skdce.denoise` with the same
+block contract (:func:`learned_denoise_block` takes what
+:func:`skdce.denoise.denoise_bands` takes and returns what it returns): the
+plain curve output and the per-pixel noise the curves added
+(:func:`skdce.denoise.added_noise`) go in, the denoised image comes out.
+
+The network (``weights/denoiser-n2n.onnx``, 4 convolutions of 3x3, 16
+channels, residual output; :mod:`skdce.train.denoiser`) was trained
+self-supervised on the noisy curve outputs of low-light images alone, with no
+clean image (Neighbor2Neighbor, Huang et al., CVPR 2021). Its facts (file,
+sha256, recipe, training data, licence) are in ``weights/denoisers.json``;
+``weights/README.md`` compares it with the guided filter.
+
+A pixel depends on pixels at most :data:`LEARNED_HALO` away (its receptive
+radius, no more than :data:`skdce.denoise.DENOISE_HALO`), so tiles with that
+much context join exactly, and the engine's tiles, which carry
+``DENOISE_HALO`` of context, stay exact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .models import sha256_file, weights_dir
+
+__all__ = ["learned_denoise_block", "denoiser_record", "LEARNED_HALO", "DENOISER"]
+
+logger = logging.getLogger("skdce")
+
+#: The bundled learned denoiser's name in ``weights/denoisers.json``.
+DENOISER = "denoiser-n2n"
+#: Receptive radius of the network (one pixel per 3x3 convolution); checked against the file on load.
+LEARNED_HALO = 4
+#: Pixels per band of rows the network sees at once (bounds the activations: 16 planes of float32 each).
+_BAND_PIXELS = 1 << 18
+
+_sessions: dict = {}
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _records(folder: str) -> dict:
+    path = Path(folder) / "denoisers.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; the learned denoiser ships with skdce: reinstall skdce.")
+    return json.loads(path.read_text())["denoisers"]
+
+
+def denoiser_record(name: str = DENOISER) -> dict:
+    """The facts of a bundled denoiser: ``file``, ``sha256``, ``recipe``, ``training_data``, ``license``, ...
+
+    Examples
+    --------
+    >>> from skdce.denoise_net import denoiser_record
+    >>> denoiser_record()["license"]
+    'BSD-3-Clause'
+    """
+    records = _records(str(weights_dir()))
+    if name not in records:
+        raise ValueError(f"denoiser {name!r} is not bundled; the bundled denoisers are {sorted(records)}.")
+    return dict(records[name])
+
+
+def _session(providers):
+    """The cached ONNX Runtime session of the bundled denoiser for ``providers`` (one intra-op thread)."""
+    from ._runtime import resolve_providers, session_options
+
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise ImportError("the learned denoiser needs ONNX Runtime: pip install 'skdce[cpu]'") from exc
+
+    record = denoiser_record()
+    path = weights_dir() / record["file"]
+    entries = resolve_providers(providers)
+    key = (str(path.resolve()), entries)
+    with _lock:
+        session = _sessions.get(key)
+        if session is not None:
+            return session
+        if not path.is_file():
+            raise FileNotFoundError(f"the learned denoiser {str(path)!r} is missing; reinstall skdce.")
+        got = sha256_file(path)
+        if got != record["sha256"]:
+            raise ValueError(
+                f"denoiser file {str(path)!r} has sha256 {got}, but weights/denoisers.json expects "
+                f"{record['sha256']}; the file is corrupt or was replaced. Reinstall skdce."
+            )
+        # one thread per run: the bands run side by side on skdce's worker threads
+        session = ort.InferenceSession(str(path), sess_options=session_options(1),
+                                       providers=[(name, dict(options)) for name, options in entries])
+        halo = int(session.get_modelmeta().custom_metadata_map.get("skdce_halo", -1))
+        if halo != LEARNED_HALO:
+            raise ValueError(f"denoiser file {str(path)!r} has a receptive radius of {halo} pixels, but skdce "
+                             f"tiles it with {LEARNED_HALO}; the file does not belong to this skdce. Reinstall skdce.")
+        logger.info("skdce: loaded %s with providers %s", path, ", ".join(session.get_providers()))
+        _sessions[key] = session
+        return session
+
+
+def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *, providers="cpu") -> np.ndarray:
+    """Denoise a curve output with the bundled Neighbor2Neighbor network.
+
+    The same contract as :func:`skdce.denoise.denoise_bands`, whose guided
+    filter it can replace.
+
+    Parameters
+    ----------
+    y : (H, W, C) ndarray, float32 or float64
+        The plain curve output in [0, 1]; C is 3 (RGB) or 1 (gray, run as
+        three equal channels and averaged).
+    noise : (H, W) ndarray
+        The noise the curves added, a standard deviation on the [0, 1] scale
+        (:func:`skdce.denoise.added_noise`); 0 where nothing was added.
+    num_threads : int, optional
+        Worker threads; bands of rows run side by side (None: all cores, at most 8).
+    providers : {"cpu", "auto", "cuda"} or list, optional
+        ONNX Runtime execution providers (as :func:`skdce.enhance`'s).
+
+    Returns
+    -------
+    (H, W, C) ndarray
+        The denoised image, of ``y``'s dtype, in [0, 1]. The network
+        computes in float32 (float64 input is rounded to it).
+
+    Notes
+    -----
+    Each band of rows is run with :data:`LEARNED_HALO` rows of context on
+    either side, so the bands (and any tiles with that much context) join as
+    the whole image would.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.denoise_net import learned_denoise_block
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.clip(0.5 + 0.05 * rng.standard_normal((64, 64, 3)), 0, 1).astype(np.float32)
+    >>> out = learned_denoise_block(y, np.full((64, 64), 0.05, np.float32))
+    >>> out.shape, out.dtype, bool(out.std() < y.std())
+    ((64, 64, 3), dtype('float32'), True)
+    """
+    from ._workers import run_tasks, threads
+
+    if not isinstance(y, np.ndarray) or y.ndim != 3 or y.shape[-1] not in (1, 3) or y.dtype not in (np.float32,
+                                                                                                      np.float64):
+        raise ValueError(f"y must be an (H, W, 3) or (H, W, 1) float32/float64 array, got "
+                         f"{getattr(y, 'shape', None)} {getattr(y, 'dtype', type(y).__name__)}.")
+    h, w, c = y.shape
+    if np.shape(noise) != (h, w):
+        raise ValueError(f"noise has shape {np.shape(noise)}; pass a map of y's spatial shape {(h, w)}.")
+    session = _session(providers)
+    out = np.empty_like(y)
+    if out.size == 0:
+        return out
+    rows = max(4 * LEARNED_HALO, min(-(-_BAND_PIXELS // w), -(-h // threads(num_threads))))
+
+    def band(r0):
+        r1 = min(h, r0 + rows)
+        e0, e1 = max(0, r0 - LEARNED_HALO), min(h, r1 + LEARNED_HALO)
+        x = np.empty((1, 4, e1 - e0, w), np.float32)
+        x[0, :3] = np.moveaxis(y[e0:e1], -1, 0)  # a gray channel broadcasts to the three
+        x[0, 3] = noise[e0:e1]
+        res = session.run(None, {"x": x})[0][0, :, r0 - e0 : r1 - e0]
+        if c == 1:
+            res = res.mean(axis=0, keepdims=True)
+        np.clip(np.moveaxis(res, 0, -1), 0, 1, out=out[r0:r1], casting="unsafe")
+
+    run_tasks(band, list(range(0, h, rows)), num_threads)
+    return out
