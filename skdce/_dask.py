@@ -164,7 +164,7 @@ def _block_geometry(chunks, block_info, depth):
 
 
 def enhance_dask(image, *, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise,
-                 exposure="auto"):
+                 exposure="auto", denoiser="guided"):
     """:func:`skdce.enhance` for a Dask array: a lazy Dask array (see the module notes)."""
     from ._enhance import HALO, _denoised_tile
     from ._image import validate_values
@@ -175,10 +175,14 @@ def enhance_dask(image, *, model, strength, channel_axis, scale_factor, provider
 
     amount = check_denoise(denoise)
     stops = check_exposure(exposure)
+    from .denoise import check_denoiser
+
+    denoiser = check_denoiser(denoiser)
     kw = dict(model=model, providers=providers, num_threads=num_threads, scale_factor=scale_factor,
               tile_size=tile_size, strength=strength)
     da, p, x, depth = _prepare(image, channel_axis,
                                lambda p: (0 if p.shared else HALO) + (DENOISE_HALO if amount else 0), **kw)
+    p.denoiser = denoiser
     up = _global_state(p, x)
     sigmas = _noise_levels(x[..., : p.n_color]) if amount else np.zeros(x.shape[0])
     int_scale = 1.0 / np.iinfo(x.dtype).max if x.dtype.kind == "u" else None

@@ -14,7 +14,7 @@ from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, smal
 from ._runtime import get_session, out_of_memory
 from .curves import apply_le_curves, copy_extra_channels, run_blocks, run_blocks_upsampled
 from ._workers import executor, run_tasks, threads as worker_threads
-from .denoise import DENOISE_HALO, added_noise, check_denoise, denoise_bands, noise_level
+from .denoise import DENOISE_HALO, added_noise, check_denoise, check_denoiser, denoise_bands, noise_level
 from .models import default_model, get_model, verify
 from .tone import black_lift, check_exposure, finish_tone
 from ._validate import check_bool, check_image_arg, check_int, check_num_threads, check_real
@@ -154,7 +154,12 @@ def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount,
     # the slope of the mean curve at the mean level steers the filter (one plane, not three)
     noise = added_noise(region[0, ..., :nc], a, p.info.iterations, unit_scale(src.dtype), amount * sigma, p.dtype,
                         threads)
-    clean = denoise_bands(y[0], noise, threads)
+    if p.denoiser == "learned":
+        from .denoise_net import learned_denoise_block
+
+        clean = learned_denoise_block(y[0], noise, threads)
+    else:
+        clean = denoise_bands(y[0], noise, threads)
     return clean[y0 - ey0 : y1 - ey0, x0 - ex0 : x1 - ex0]
 
 
@@ -234,6 +239,7 @@ class _Prepared:
         self.size = tuple(int(d) for d in nhwc.shape[1:3])
         self.scale = _resolve_scale(self._scale_factor, self.info, self.size)
         self.lifts = None  # (N, C) black lifts of a black-point model, set by small_maps()
+        self.denoiser = "guided"  # set by the caller (skdce.denoise.DENOISERS)
         if self.auto_tile and self.size[0] * self.size[1] <= self.tile * self.tile:
             # an image no larger than one tile's area is one tile: a 600x400 image was cut
             # into 512 and 88 columns, the network recomputing the halo of both
@@ -394,6 +400,7 @@ def enhance(
     num_threads=None,
     denoise=1.0,
     exposure="auto",
+    denoiser="guided",
     fused=None,
     precision="fp32",
 ):
@@ -438,6 +445,13 @@ def enhance(
         curve does not amplify, e.g. at ``strength=0``); larger values filter
         more, smaller less; 0 or None applies the plain curves (bit for bit the
         result without denoising).
+    denoiser : {"guided", "learned"}, optional
+        What removes the noise: ``"guided"`` (the default), the two-stage
+        guided filter of :mod:`skdce.denoise`, or ``"learned"``, the small
+        self-supervised network of :mod:`skdce.denoise_net`, steered by the
+        same noise map; it keeps a little more fine texture on indoor scenes,
+        leaves more colour speckle on very dark photos and is 6-8x slower on
+        the CPU (``weights/README.md``). It runs on the host path.
     exposure : "auto" or float, optional
         ``"auto"`` (the default) keeps the exposure the model chose for the
         scene; a number asks for that many stops more (positive) or less
@@ -489,25 +503,30 @@ def enhance(
             )
         return enhance_dask(image, model=model, strength=strength, channel_axis=channel_axis, scale_factor=scale_factor,
                             providers=providers, tile_size=tile_size, num_threads=num_threads, denoise=denoise,
-                            exposure=exposure)
+                            exposure=exposure, denoiser=denoiser)
     with _explain_memory_errors(image):
         return _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise,
-                        fused, precision, exposure)
+                        fused, precision, exposure, denoiser)
 
 
 def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise, fused,
-             precision, exposure="auto"):
+             precision, exposure="auto", denoiser="guided"):
     amount = check_denoise(denoise)
     stops = check_exposure(exposure)
+    denoiser = check_denoiser(denoiser)
+    if denoiser == "learned" and fused:
+        raise ValueError("denoiser='learned' runs on the host path; the fused graph holds the guided filter. Pass "
+                         "fused=None (or False), or denoiser='guided'.")
     if fused is not None:
         fused = check_bool("fused", fused, hint="or None (the default): fused where the model runs on CUDA.")
     check_precision(precision)
     p = _Prepared(image, model, channel_axis, providers, num_threads, scale_factor, tile_size, strength)
+    p.denoiser = denoiser
     out = np.empty(p.image.shape, p.dtype)
     dst = p.layout.to_nhwc(out)
     n, h, w, _ = p.src.shape
     nc = p.n_color
-    use_fused = p.session.on_gpu if fused is None else fused
+    use_fused = (p.session.on_gpu and denoiser == "guided") if fused is None else fused
     if use_fused and p.dtype != np.float32:
         if fused:
             raise ValueError(

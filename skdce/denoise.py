@@ -263,6 +263,18 @@ def check_denoise(denoise) -> float:
                       "strength.")
 
 
+#: The denoisers ``enhance(denoiser=...)`` accepts: the guided filter (the default) or the learned network.
+DENOISERS = ("guided", "learned")
+
+
+def check_denoiser(denoiser) -> str:
+    """Validate ``denoiser``: ``"guided"`` (:func:`denoise_bands`) or ``"learned"`` (:mod:`skdce.denoise_net`)."""
+    if not isinstance(denoiser, str) or denoiser not in DENOISERS:
+        raise ValueError(f"denoiser={denoiser!r} is unknown; use 'guided' (the default: the guided filter) or "
+                         f"'learned' (the Neighbor2Neighbor network of skdce.denoise_net).")
+    return denoiser
+
+
 def guided_denoise(image, noise, *, channel_axis=-1):
     """Remove noise of a known (per-pixel) level with the two-stage guided filter.
 

@@ -35,6 +35,7 @@ __all__ = [
     "color_constancy_loss",
     "adaptive_color_loss",
     "prior_color_loss",
+    "COLOR_PRIOR",
     "illumination_smoothness_loss",
     "zero_reference_loss",
 ]

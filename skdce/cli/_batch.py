@@ -150,6 +150,7 @@ class Settings:
     overwrite: bool
     max_pixels: int
     exposure: object = "auto"  # "auto" or stops (skdce.tone)
+    denoiser: str = "guided"  # skdce.denoise.DENOISERS
     white_balance: str = "camera"  # camera RAW inputs only (skdce.io.read_raw)
     highlights: str = "clip"
 
@@ -328,6 +329,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
             strength=s.strength,
             denoise=s.denoise,
             exposure=s.exposure,
+            denoiser=s.denoiser,
             channel_axis=None if image.ndim == 2 else -1,
             providers=s.providers,
             tile_size="auto" if s.tile_size is None else s.tile_size,

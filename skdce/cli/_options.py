@@ -67,6 +67,14 @@ exposure_option = click.option(
 )
 
 
+#: ``--denoiser``: which denoiser (skdce.denoise.DENOISERS).
+denoiser_option = click.option(
+    "--denoiser", type=click.Choice(["guided", "learned"]), default="guided", show_default=True,
+    help="What removes the noise the curves amplify: the guided filter, or the small learned network "
+         "(a little more texture indoors, 6-8x slower).",
+)
+
+
 #: ``--denoise``: one definition for enhance, evaluate and demo.
 denoise_option = click.option(
     "--denoise", type=FiniteFloatRange(0, 4), default=1.0, show_default=True,

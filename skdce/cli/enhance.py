@@ -22,6 +22,7 @@ from ._errors import EXIT_INTERRUPTED
 from ._options import (
     check_model,
     denoise_option,
+    denoiser_option,
     exposure_option,
     dump_json,
     json_option,
@@ -50,7 +51,7 @@ def _stream_output(inputs, output_dir: Path) -> bool:
     return src == "tiff" and Path(inputs[0]).is_file() and stream_kind(output_dir) is not None and not output_dir.is_dir()
 
 
-def _enhance_stream(src: Path, dst: Path, info, strength, denoise, exposure, providers, threads, tile_size, overwrite,
+def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exposure, providers, threads, tile_size, overwrite,
                     quiet):
     """One image larger than memory, Zarr or TIFF in, Zarr or TIFF out, streamed chunk by chunk (Dask).
 
@@ -67,7 +68,7 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, exposure, pro
     t0 = time.perf_counter()
     try:
         shape, dtype = stream_enhance(src, dst, overwrite=overwrite, model=info, strength=strength, denoise=denoise,
-                                      exposure=exposure, providers=providers, num_threads=threads,
+                                      denoiser=denoiser, exposure=exposure, providers=providers, num_threads=threads,
                                       tile_size="auto" if tile_size is None else tile_size)
     except (ImportError, ValueError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -122,6 +123,7 @@ Examples:
 @model_option(help="Bundled model name (see `skdce models`) or an .onnx file.")
 @strength_option(help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
 @denoise_option
+@denoiser_option
 @exposure_option
 @providers_option(help="ONNX Runtime providers: auto, cpu, cuda, or comma-separated provider names.")
 @click.option("--suffix", default="", help="Text added to each output file name before its extension, e.g. _enhanced.")
@@ -140,7 +142,7 @@ Examples:
 @quiet_option(help="No progress bar, no summary; failures are still printed.")
 @click.option("--cluster", metavar="local:N", help="Spread the files over N Dask worker processes on this machine (one file and one ONNX Runtime thread each). Needs skdce[dask].")
 @click.option("--scheduler", metavar="ADDRESS", help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs and the output folder must be on storage the workers see.")
-def enhance(inputs, output_dir, recursive, model, strength, denoise, exposure, providers, suffix, fmt, quality, white_balance, highlights, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json, verbose, quiet, cluster, scheduler):
+def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, exposure, providers, suffix, fmt, quality, white_balance, highlights, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json, verbose, quiet, cluster, scheduler):
     """Enhance image files, folders or glob patterns into the folder -o (or, for one file, the file -o).
 
     EXIF orientation is applied; ICC profile and EXIF are carried over where
@@ -182,7 +184,7 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, exposure, p
         threads = max(1, (os.cpu_count() or 1) // jobs)
     info, running = check_model(model, providers, threads)
     if stream:
-        _enhance_stream(Path(inputs[0]), output_dir, info, strength, denoise, exposure, parse_providers(providers), threads,
+        _enhance_stream(Path(inputs[0]), output_dir, info, strength, denoise, denoiser, exposure, parse_providers(providers), threads,
                         tile_size, overwrite, quiet)
         return
     settings = _batch.Settings(
@@ -190,6 +192,7 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, exposure, p
         strength=strength,
         denoise=denoise,
         exposure=exposure,
+        denoiser=denoiser,
         providers=parse_providers(providers),
         threads=threads,
         tile_size=tile_size,
