@@ -409,7 +409,21 @@ def _model_facts(info: ModelInfo, default: bool) -> dict:
 
 
 def create_app(settings: ServeSettings) -> FastAPI:
-    """The ASGI application serving ``settings.model``; see :mod:`skdce.serve`."""
+    """The ASGI application of ``skdce serve``.
+
+    Parameters
+    ----------
+    settings : ServeSettings
+        The model, the limits and the token. The model's ONNX Runtime session
+        is loaded here, once, and shared by every request.
+
+    Returns
+    -------
+    app : fastapi.FastAPI
+        Routes ``/``, ``/health``, ``/models``, ``/enhance``, ``/docs``; see
+        :mod:`skdce.serve`. Run it with any ASGI server, e.g.
+        ``uvicorn.run(app, host="127.0.0.1", port=8000)``.
+    """
     from .. import get_model, list_models
     from .._runtime import get_session
 
