@@ -122,7 +122,7 @@ def main() -> None:
     print(f"  latency of 200s: p50 {np.percentile(lat, 50):.2f} s, p90 {np.percentile(lat, 90):.2f} s, "
           f"p99 {np.percentile(lat, 99):.2f} s, max {lat.max():.2f} s")
     print(f"  statuses: {dict(statuses)}; 503 share {statuses[503] / total:.1%}")
-    print(f"  server peak RSS {peak:.0f} MB (idle after start {base_rss:.0f} MB); exit status {server.returncode}")
+    print(f"  server peak RSS {peak:.0f} MB (after start-up {base_rss:.0f} MB); exit status {server.returncode}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 import signal
@@ -56,7 +57,7 @@ Examples:
 """)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback needs --token (or --no-auth).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
 @click.option("--workers", type=click.IntRange(1, 32), default=2, show_default=True,
               help="Images enhanced at a time (threads sharing one loaded model).")
 @click.option("--queue", type=click.IntRange(0, 10_000), default=64, show_default=True,
@@ -110,8 +111,11 @@ def serve(host, port, workers, queue, token, no_auth, max_upload_mb, max_megapix
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"skdce serve: http://{shown}:{port}/ (model {info.name} on {', '.join(running)}; {workers} workers "
                f"x {threads} threads, queue {queue}; {'token required' if token else 'no token'})", err=True)
+    # uvicorn's logging, with the server's own logger (skdce.serve: errors of its own, skipped work) beside its own
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["skdce.serve"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False,
+        app, host=host, port=port, log_level="info", log_config=log_config, server_header=False, proxy_headers=False,
         # a last bound on open connections (uvicorn answers past it with a plain 503); the queue acts first
         limit_concurrency=2 * (workers + queue) + 32,
         timeout_graceful_shutdown=timeout,

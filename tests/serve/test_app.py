@@ -213,3 +213,27 @@ def test_no_temporary_files_are_left(server):
     post(server, files={"file": ("a.png", GOOD)})
     assert server.leftovers() == []
     assert "Traceback" not in server.log()
+
+
+def test_a_fault_of_the_server_is_a_500_json_without_details(caplog):
+    """In process (the real server has no route that fails): the one handler hides the traceback, the log has it."""
+    import anyio
+
+    import skdce
+    from skdce.serve import ServeSettings, create_app
+
+    app = create_app(ServeSettings(model=skdce.get_model("zero-dce-int8"), threads=1))
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("secret detail")
+
+    async def call():
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/boom")
+
+    r = anyio.run(call)
+    assert_error(r, 500, "internal error")
+    assert "secret" not in r.text
+    assert any("secret detail" in str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info)

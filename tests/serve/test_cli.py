@@ -41,7 +41,8 @@ def test_usage_errors_refuse_to_start(args, words):
 
 def test_a_full_queue_gets_503_with_retry_after_and_sigterm_finishes_the_work(tmp_path):
     """One worker, a queue of one, and work that takes 1.5 s: of 4 requests at once, 2 are served, 2 get 503.
-    Then SIGTERM during a request: the request is answered, the server exits with 143 and leaves nothing."""
+    A client that leaves while it waits is skipped. Then SIGTERM during a request: the request is answered,
+    the server exits with 143 and leaves nothing."""
     srv = Server(tmp_path, "--workers", 1, "--queue", 1, env={TEST_DELAY_ENV: "1.5"})
     try:
         def one(_):
@@ -55,6 +56,18 @@ def test_a_full_queue_gets_503_with_retry_after_and_sigterm_finishes_the_work(tm
         for _, retry_after, body in results[2:]:
             assert int(retry_after) >= 1 and "busy" in body["error"]
         assert time.monotonic() - t0 < 30
+
+        # a client that gives up while it waits costs no work
+        busy = threading.Thread(target=one, args=(0,))
+        busy.start()
+        time.sleep(0.3)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=0.5)
+        busy.join()
+        deadline = time.monotonic() + 10
+        while "a client left before its work started: skipped" not in srv.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "a client left before its work started: skipped" in srv.log()
 
         answer = {}
         request = threading.Thread(target=lambda: answer.update(r=httpx.post(
