@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from base64 import b64encode
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from importlib import resources
@@ -210,6 +211,7 @@ class WorkPool:
         self.workers = workers
         self.capacity = workers + queue
         self.admitted = 0
+        self.working = 0
         self._limiter = anyio.CapacityLimiter(workers)
         self._threads = anyio.CapacityLimiter(workers)
         self._seconds = 1.0  # running mean of one request's work, for Retry-After
@@ -218,34 +220,54 @@ class WorkPool:
         waiting = max(0, self.admitted - self.workers) + 1
         return max(1, min(3600, math.ceil(self._seconds * waiting / self.workers)))
 
+    @contextmanager
     def admit(self):
-        """A context manager holding one place in the queue; 503 with Retry-After when there is none."""
-        pool = self
+        """Hold one place among the ``workers + queue`` admitted requests; 503 with Retry-After when none is free."""
+        if self.admitted >= self.capacity:
+            raise ServeError(503, f"the server is busy ({self.admitted} requests at work or waiting); try again later",
+                             {"Retry-After": str(self.retry_after())})
+        self.admitted += 1  # on the event loop's thread only: no lock needed
+        try:
+            yield
+        finally:
+            self.admitted -= 1
 
-        class _Place:
-            def __enter__(self):
-                if pool.admitted >= pool.capacity:
-                    raise ServeError(
-                        503, f"the server is busy ({pool.admitted} requests at work or waiting); try again later",
-                        {"Retry-After": str(pool.retry_after())},
-                    )
-                pool.admitted += 1  # the event loop's thread only: no lock needed
+    async def run(self, fn, deadline: float, receive):
+        """``fn()`` in a worker thread once one is free; 503 if none is before ``deadline`` (monotonic).
 
-            def __exit__(self, *exc):
-                pool.admitted -= 1
+        While it waits, ``receive`` (the request's ASGI channel, its body read) is watched for the client's
+        disconnection: a client that leaves while it waits gives up its place and costs no work.
+        """
+        acquired = left = False
+        async with anyio.create_task_group() as group:
 
-        return _Place()
+            async def watch():
+                nonlocal left
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                left = True
+                group.cancel_scope.cancel()
 
-    async def run(self, fn, deadline: float):
-        """``fn()`` in a worker thread once one is free; 503 if none is before ``deadline`` (monotonic)."""
-        with anyio.move_on_after(max(0.0, deadline - time.monotonic())) as waiting:
-            await self._limiter.acquire()
-        if waiting.cancelled_caught:
+            group.start_soon(watch)
+            with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
+                await self._limiter.acquire()
+                acquired = True
+            group.cancel_scope.cancel()  # stop watching
+        if left:
+            if acquired:
+                self._limiter.release()
+            log.info("a client left while it waited for a worker: skipped")
+            raise ClientDisconnect()
+        if not acquired:
             raise ServeError(503, "no worker was free within the server's time limit (--timeout); try again later",
                              {"Retry-After": str(self.retry_after())})
         try:
             t0 = time.monotonic()
-            result = await anyio.to_thread.run_sync(fn, limiter=self._threads)
+            self.working += 1
+            try:
+                result = await anyio.to_thread.run_sync(fn, limiter=self._threads)
+            finally:
+                self.working -= 1
             self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - t0)
             return result
         finally:
@@ -476,6 +498,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
             "max_megapixels": settings.max_pixels / 1e6,
             "workers": settings.workers,
             "queue": settings.queue,
+            "working": pool.working,
+            "waiting": pool.admitted - pool.working,
         }
 
     @app.get("/models", summary="The models a request may name", dependencies=[Depends(require_token)])
@@ -525,9 +549,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 if isinstance(upload, str):
                     raise ServeError(400, "the field 'file' must be a file upload, not text")
                 job = _job(form, settings, models)
-                if await request.is_disconnected():
-                    raise ClientDisconnect()
-                data = await pool.run(partial(_work, upload.file, job, settings), deadline)
+                data = await pool.run(partial(_work, upload.file, job, settings), deadline, request.receive)
                 name = _download_name(upload.filename, job.suffix)
             finally:
                 await form.close()

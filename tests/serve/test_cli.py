@@ -39,6 +39,14 @@ def test_usage_errors_refuse_to_start(args, words):
         assert word in res.stderr, res.stderr
 
 
+def at_work(srv):
+    """Wait until the server's one worker is at work (GET /health)."""
+    deadline = time.monotonic() + 20
+    while httpx.get(srv.url + "/health").json()["working"] != 1:
+        assert time.monotonic() < deadline, "no request came to work"
+        time.sleep(0.05)
+
+
 def test_a_full_queue_gets_503_with_retry_after_and_sigterm_finishes_the_work(tmp_path):
     """One worker, a queue of one, and work that takes 1.5 s: of 4 requests at once, 2 are served, 2 get 503.
     A client that leaves while it waits is skipped. Then SIGTERM during a request: the request is answered,
@@ -60,20 +68,20 @@ def test_a_full_queue_gets_503_with_retry_after_and_sigterm_finishes_the_work(tm
         # a client that gives up while it waits costs no work
         busy = threading.Thread(target=one, args=(0,))
         busy.start()
-        time.sleep(0.3)
+        at_work(srv)
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=0.5)
         busy.join()
         deadline = time.monotonic() + 10
-        while "a client left before its work started: skipped" not in srv.log() and time.monotonic() < deadline:
+        while "a client left while it waited for a worker: skipped" not in srv.log() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert "a client left before its work started: skipped" in srv.log()
+        assert "a client left while it waited for a worker: skipped" in srv.log()
 
         answer = {}
         request = threading.Thread(target=lambda: answer.update(r=httpx.post(
             srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)))
         request.start()
-        time.sleep(0.7)  # the request is at work (it sleeps 1.5 s first)
+        at_work(srv)  # the request is at work (it sleeps 1.5 s first)
         assert srv.stop(signal.SIGTERM) == 143
         request.join(30)
         assert answer["r"].status_code == 200
