@@ -1,6 +1,7 @@
 """``skdce serve`` as a command: the auth refusals, a full queue, SIGTERM and Ctrl-C."""
 
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -91,12 +92,32 @@ def test_a_full_queue_gets_503_with_retry_after_and_sigterm_finishes_the_work(tm
         srv.stop()
 
 
-def test_no_auth_on_all_interfaces_warns_and_ctrl_c_stops_it(tmp_path):
-    srv = Server(tmp_path, "--no-auth", host="0.0.0.0")
+def test_no_auth_on_all_interfaces_warns_time_limits_and_ctrl_c_stops_it(tmp_path):
+    """--no-auth on 0.0.0.0 with --timeout 1.5 and work of 2 s: a stalled upload gets 408, a request that waits
+    longer than the limit for the one worker gets 503; Ctrl-C then stops the server (exit status 130)."""
+    srv = Server(tmp_path, "--no-auth", "--workers", 1, "--timeout", 1.5, host="0.0.0.0", env={TEST_DELAY_ENV: "2"})
     try:
         assert "WARNING: serving on 0.0.0.0 with no token (--no-auth)" in srv.log()
         assert httpx.get(srv.url + "/health").json()["auth"] is False
-        assert httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60).status_code == 200
+
+        with socket.create_connection(("127.0.0.1", srv.port)) as sock:  # a part of the body, then nothing
+            sock.sendall(b"POST /enhance HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                         b"Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+                         b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + b"x" * 30)
+            sock.settimeout(20)
+            answer = b""
+            while b"}" not in answer:
+                chunk = sock.recv(4096)
+                assert chunk, answer
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408") and b'"error":"the upload took longer' in answer
+
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(httpx.post, srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)
+            at_work(srv)
+            r = httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)
+            assert r.status_code == 503 and "no worker was free" in r.json()["error"] and r.headers["retry-after"]
+            assert first.result().status_code == 200
     finally:
         assert srv.stop(signal.SIGINT) == 130
 
