@@ -63,7 +63,7 @@ Examples:
 @click.option("--queue", type=click.IntRange(0, 10_000), default=64, show_default=True,
               help="Requests that may wait for a worker; past that the answer is 503 with Retry-After.")
 @click.option("--token", envvar="SKDCE_TOKEN", show_envvar=True, default=None,
-              help="Require 'Authorization: Bearer TOKEN' on every request but the page and /health.")
+              help="Require 'Authorization: Bearer TOKEN' on every request but the page, /health and /docs.")
 @click.option("--no-auth", is_flag=True, help="Allow a non-loopback --host without a token (prints a warning).")
 @click.option("--max-upload-mb", type=FiniteFloatRange(0.001, 4096), default=50, show_default=True,
               help="Largest upload; larger ones get 413 before their body is read.")
