@@ -48,6 +48,7 @@ def at_work(srv):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_full_queue_gets_503_with_retry_after_and_sigterm_finishes_the_work(tmp_path):
     """One worker, a queue of one, and work that takes 1.5 s: of 4 requests at once, 2 are served, 2 get 503.
     A client that leaves while it waits is skipped. Then SIGTERM during a request: the request is answered,
@@ -92,6 +93,7 @@ def test_a_full_queue_gets_503_with_retry_after_and_sigterm_finishes_the_work(tm
         srv.stop()
 
 
+@pytest.mark.slow
 def test_no_auth_on_all_interfaces_warns_time_limits_and_ctrl_c_stops_it(tmp_path):
     """--no-auth on 0.0.0.0 with --timeout 1.5 and work of 2 s: a stalled upload gets 408, a request that waits
     longer than the limit for the one worker gets 503; Ctrl-C then stops the server (exit status 130)."""
