@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from .. import __version__
+from .._validate import check_int, check_real
 from ..models import ModelInfo
 
 __all__ = ["ServeSettings", "create_app"]
@@ -94,6 +95,18 @@ class ServeSettings:
     max_pixels: int = 50_000_000
     timeout: float = 120.0
     work_delay: float = 0.0
+
+    def __post_init__(self):
+        if not isinstance(self.model, ModelInfo):
+            raise TypeError(f"model={self.model!r} must be a ModelInfo, e.g. skdce.get_model('zero-dce-int8').")
+        check_int("workers", self.workers, min=1, max=32)
+        check_int("queue", self.queue, min=0)
+        check_int("max_upload_bytes", self.max_upload_bytes, min=1)
+        check_int("max_pixels", self.max_pixels, min=1)
+        check_real("timeout", self.timeout, lo=0, lo_open=True)
+        check_real("work_delay", self.work_delay, lo=0)
+        if self.token is not None and (not isinstance(self.token, str) or not self.token.strip()):
+            raise ValueError("token must be a non-empty string, or None for no token.")
 
 
 class ServeError(Exception):

@@ -237,3 +237,19 @@ def test_a_fault_of_the_server_is_a_500_json_without_details(caplog):
     assert_error(r, 500, "internal error")
     assert "secret" not in r.text
     assert any("secret detail" in str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info)
+
+
+@pytest.mark.parametrize("options, error, match", [
+    ({"workers": 0}, ValueError, "workers"),
+    ({"queue": -1}, ValueError, "queue"),
+    ({"timeout": float("nan")}, ValueError, "timeout"),
+    ({"max_upload_bytes": 1.5}, TypeError, "max_upload_bytes"),
+    ({"token": " "}, ValueError, "token"),
+    ({"model": "zero-dce"}, TypeError, "ModelInfo"),
+])
+def test_serve_settings_refuse_bad_values(options, error, match):
+    import skdce
+    from skdce.serve import ServeSettings
+
+    with pytest.raises(error, match=match):
+        ServeSettings(**{"model": skdce.get_model("zero-dce-int8"), **options})
