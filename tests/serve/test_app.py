@@ -215,10 +215,20 @@ def test_no_temporary_files_are_left(server):
     assert "Traceback" not in server.log()
 
 
-def test_a_fault_of_the_server_is_a_500_json_without_details(caplog):
-    """In process (the real server has no route that fails): the one handler hides the traceback, the log has it."""
+def in_process(app, method, path, **kwargs):
+    """One request to ``app`` in this process (httpx's ASGI transport): for what the real server cannot show."""
     import anyio
 
+    async def call():
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.request(method, path, **kwargs)
+
+    return anyio.run(call)
+
+
+def test_a_fault_of_the_server_is_a_500_json_without_details(caplog):
+    """The real server has no route that fails: the one handler hides the traceback, the log has it."""
     import skdce
     from skdce.serve import ServeSettings, create_app
 
@@ -228,15 +238,36 @@ def test_a_fault_of_the_server_is_a_500_json_without_details(caplog):
     async def boom():
         raise RuntimeError("secret detail")
 
-    async def call():
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/boom")
-
-    r = anyio.run(call)
+    r = in_process(app, "GET", "/boom")
     assert_error(r, 500, "internal error")
     assert "secret" not in r.text
     assert any("secret detail" in str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info)
+
+
+def test_exposure_goes_to_an_enhance_that_takes_it(monkeypatch):
+    """skdce.enhance as it will be with ``exposure=`` ("auto" or stops; its own range check, a ValueError)."""
+    import skdce
+    from skdce.serve import ServeSettings, create_app
+
+    real, seen = skdce.enhance, []
+
+    def enhance(image, *, exposure="auto", **options):
+        seen.append(exposure)
+        if exposure != "auto" and not -4 <= exposure <= 2:
+            raise ValueError(f"exposure={exposure!r} is out of range; give 'auto' or stops from -4 to 2")
+        return real(image, **options)
+
+    monkeypatch.setattr(skdce, "enhance", enhance)
+    app = create_app(ServeSettings(model=skdce.get_model("zero-dce-int8"), threads=1))
+    assert in_process(app, "GET", "/health").json()["exposure"] is True
+    for value, expected in [("auto", "auto"), ("1.5", 1.5), (" -2 ", -2.0), ("", "auto")]:
+        r = in_process(app, "POST", "/enhance", files={"file": ("a.png", GOOD)}, data={"exposure": value})
+        assert r.status_code == 200, r.text
+        assert seen[-1] == expected
+    assert_error(in_process(app, "POST", "/enhance", files={"file": ("a.png", GOOD)}, data={"exposure": "9"}),
+                 400, "exposure=9.0 is out of range")
+    assert_error(in_process(app, "POST", "/enhance", files={"file": ("a.png", GOOD)}, data={"exposure": "nan"}),
+                 400, "exposure", "finite")
 
 
 @pytest.mark.parametrize("options, error, match", [
