@@ -38,7 +38,7 @@ def browser():
 
 def open_page(browser, server, problems, **context):
     page = browser.new_context(**context).new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning", "verbose") else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(server.url + "/")
     page.wait_for_selector("#auth:not(.hidden)")  # /health says a token is needed
