@@ -27,6 +27,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
     assert not any(n.endswith(".pt") for n in names)
     # every subpackage, which pyproject's [tool.setuptools] packages must list one by one
     assert {"skdce/io/__init__.py", "skdce/io/_read.py", "skdce/train/__init__.py"} <= set(names)
+    assert {"skdce/serve/__init__.py", "skdce/serve/page.html"} <= set(names)  # the page of skdce serve
     assert any(n.startswith("skdce/_kernels") and n.endswith((".so", ".pyd")) for n in names), names
 
     env_dir = tmp_path / "venv"

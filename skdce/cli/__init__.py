@@ -7,7 +7,7 @@ print or exit; this package does both.
 The group :func:`main` lives here; each command family has its own module
 (:mod:`~skdce.cli.enhance`, :mod:`~skdce.cli.demo`, :mod:`~skdce.cli.evaluate`,
 :mod:`~skdce.cli.info` for models and info, :mod:`~skdce.cli.train` for train
-and export), the options they share are defined once in ``_options.py``, and
+and export, :mod:`~skdce.cli.serve`), the options they share are defined once in ``_options.py``, and
 the batch runner of ``skdce enhance`` is ``_batch.py``.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import demo, enhance, evaluate, info, train
+from . import demo, enhance, evaluate, info, serve, train
 
 __all__ = ["main"]
 
@@ -45,11 +45,13 @@ def main():
       skdce evaluate enhanced/ reference/     PSNR/SSIM against references
       skdce models                            the bundled models and their facts
       skdce info                              versions, providers, threads
+      skdce serve                             a web page and HTTP API on 127.0.0.1:8000
 
     Run `skdce COMMAND --help` for the options of a command.
     """
 
 
-for _command in (enhance.enhance, train.train, train.export, evaluate.evaluate, info.models, info.info, demo.demo):
+for _command in (enhance.enhance, train.train, train.export, evaluate.evaluate, info.models, info.info, demo.demo,
+                 serve.serve):
     main.add_command(_command)
 del _command

@@ -19,7 +19,7 @@ from skdce.io import TEMP_SUFFIX, write_image
 
 
 RNG = np.random.default_rng(7)
-COMMANDS = ["enhance", "train", "export", "evaluate", "models", "info", "demo"]
+COMMANDS = ["enhance", "train", "export", "evaluate", "models", "info", "demo", "serve"]
 
 
 def dark(shape, dtype=np.uint8):

@@ -43,11 +43,11 @@ def test_enhance_denoise_option_refuses_bad_values(tmp_path):
 
 #: The options defined once in skdce/cli/_options.py, by parameter name, and the commands that take each.
 SHARED = {
-    "model": ["demo", "enhance", "evaluate"],
+    "model": ["demo", "enhance", "evaluate", "serve"],
     "strength": ["demo", "enhance", "evaluate"],
     "denoise": ["demo", "enhance", "evaluate"],
-    "providers": ["demo", "enhance", "evaluate", "info"],
-    "threads": ["enhance", "train"],
+    "providers": ["demo", "enhance", "evaluate", "info", "serve"],
+    "threads": ["enhance", "serve", "train"],
     "overwrite": ["enhance", "export"],
     "as_json": ["enhance", "evaluate", "info", "models"],
     "quiet": ["enhance", "evaluate", "train"],

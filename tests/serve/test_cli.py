@@ -1,0 +1,134 @@
+"""``skdce serve`` as a command: the auth refusals, a full queue, SIGTERM and Ctrl-C."""
+
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from skdce.cli.serve import TEST_DELAY_ENV, is_loopback
+
+from ..cli._helpers import run_cli
+from ._server import Server, dark, encode
+
+PAYLOAD = encode(dark((16, 16, 3)))
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True),
+                                            ("[::1]", True), ("localhost", True), ("0.0.0.0", False),
+                                            ("::", False), ("192.168.1.4", False), ("example.org", False)])
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--host", "0.0.0.0"], ["refusing to serve on 0.0.0.0 without a token", "--no-auth"]),
+    (["--host", "::"], ["refusing"]),
+    (["--token", "abc", "--no-auth"], ["contradict"]),
+    (["--token", "  "], ["token is empty"]),
+    (["--workers", "0"], ["--workers"]),
+    (["--max-upload-mb", "nan"], ["--max-upload-mb"]),
+    (["--model", "no-such-model"], ["--model"]),
+])
+def test_usage_errors_refuse_to_start(args, words):
+    res = run_cli("serve", "--port", "1", *args, env={"PATH": "/usr/bin:/bin"})
+    assert res.returncode == 2, res.stderr
+    for word in words:
+        assert word in res.stderr, res.stderr
+
+
+def at_work(srv):
+    """Wait until the server's one worker is at work (GET /health)."""
+    deadline = time.monotonic() + 20
+    while httpx.get(srv.url + "/health").json()["working"] != 1:
+        assert time.monotonic() < deadline, "no request came to work"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_full_queue_gets_503_with_retry_after_and_sigterm_finishes_the_work(tmp_path):
+    """One worker, a queue of one, and work that takes 1.5 s: of 4 requests at once, 2 are served, 2 get 503.
+    A client that leaves while it waits is skipped. Then SIGTERM during a request: the request is answered,
+    the server exits with 143 and leaves nothing."""
+    srv = Server(tmp_path, "--workers", 1, "--queue", 1, env={TEST_DELAY_ENV: "1.5"})
+    try:
+        def one(_):
+            r = httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)
+            return r.status_code, r.headers.get("retry-after"), r.json() if r.status_code != 200 else None
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(4) as pool:
+            results = sorted(pool.map(one, range(4)), key=lambda r: r[0])
+        assert [status for status, _, _ in results] == [200, 200, 503, 503], results
+        for _, retry_after, body in results[2:]:
+            assert int(retry_after) >= 1 and "busy" in body["error"]
+        assert time.monotonic() - t0 < 30
+
+        # a client that gives up while it waits costs no work
+        busy = threading.Thread(target=one, args=(0,))
+        busy.start()
+        at_work(srv)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=0.5)
+        busy.join()
+        deadline = time.monotonic() + 10
+        while "a client left while it waited for a worker: skipped" not in srv.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "a client left while it waited for a worker: skipped" in srv.log()
+
+        answer = {}
+        request = threading.Thread(target=lambda: answer.update(r=httpx.post(
+            srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)))
+        request.start()
+        at_work(srv)  # the request is at work (it sleeps 1.5 s first)
+        assert srv.stop(signal.SIGTERM) == 143
+        request.join(30)
+        assert answer["r"].status_code == 200
+        assert srv.leftovers() == []
+        assert "Shutting down" in srv.log() and "Traceback" not in srv.log()
+    finally:
+        srv.stop()
+
+
+@pytest.mark.slow
+def test_no_auth_on_all_interfaces_warns_time_limits_and_ctrl_c_stops_it(tmp_path):
+    """--no-auth on 0.0.0.0 with --timeout 1.5 and work of 2 s: a stalled upload gets 408, a request that waits
+    longer than the limit for the one worker gets 503; Ctrl-C then stops the server (exit status 130)."""
+    srv = Server(tmp_path, "--no-auth", "--workers", 1, "--timeout", 1.5, host="0.0.0.0", env={TEST_DELAY_ENV: "2"})
+    try:
+        assert "WARNING: serving on 0.0.0.0 with no token (--no-auth)" in srv.log()
+        assert httpx.get(srv.url + "/health").json()["auth"] is False
+
+        with socket.create_connection(("127.0.0.1", srv.port)) as sock:  # a part of the body, then nothing
+            sock.sendall(b"POST /enhance HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                         b"Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+                         b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + b"x" * 30)
+            sock.settimeout(20)
+            answer = b""
+            while b"}" not in answer:
+                chunk = sock.recv(4096)
+                assert chunk, answer
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408") and b'"error":"the upload took longer' in answer
+
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(httpx.post, srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)
+            at_work(srv)
+            r = httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)
+            assert r.status_code == 503 and "no worker was free" in r.json()["error"] and r.headers["retry-after"]
+            assert first.result().status_code == 200
+    finally:
+        assert srv.stop(signal.SIGINT) == 130
+
+
+def test_the_token_option(tmp_path):
+    srv = Server(tmp_path, "--token", "from-the-option")
+    try:
+        assert httpx.get(srv.url + "/models").status_code == 401
+        assert httpx.get(srv.url + "/models", headers={"Authorization": "Bearer from-the-option"}).status_code == 200
+        assert "token required" in srv.log() and "from-the-option" not in srv.log()
+    finally:
+        srv.stop()
