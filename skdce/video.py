@@ -428,7 +428,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                         new = new.reformat(format=pix_fmt, dst_colorspace=probe.colour.get("colorspace"),
                                            dst_color_range=probe.colour.get("color_range"))
                         if cfr:
-                            new.pts = frames
+                            new.pts, new.time_base = frames, vout.codec_context.time_base
                         else:
                             new.pts = frame.pts if frame.pts is not None else frames
                             new.time_base = frame.time_base or vin.time_base

@@ -149,6 +149,9 @@ class Settings:
     quality: int | None
     overwrite: bool
     max_pixels: int
+    temporal: float = 1.0  # videos and --sequence (skdce.cli._video)
+    crf: int | None = None
+    on_frames: object = None  # called with a line of a video's progress (frames, fps, ETA)
 
 
 def row(src, dst, status: str, reason: str | None = None, seconds: float = 0.0) -> dict:
@@ -184,8 +187,9 @@ def check_output_folder(folder: Path, create: bool) -> None:
 
 
 def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
-    """The image files in ``folder`` (not hidden, not temporaries, not inside the output folder ``out_dir``)."""
+    """The image and video files in ``folder`` (not hidden, not temporaries, not inside the output folder ``out_dir``)."""
     from ..io import TEMP_SUFFIX
+    from ._video import VIDEO_SUFFIXES
 
     found = []
     skip_out = out_dir != folder.resolve()  # outputs in a subfolder of an input folder are not inputs
@@ -193,7 +197,8 @@ def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
         rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts) or path.name.endswith(TEMP_SUFFIX):
             continue
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES and path.suffix.lower() not in VIDEO_SUFFIXES \
+                or not path.is_file():
             continue
         resolved = path.resolve()
         if skip_out and out_dir in resolved.parents:
@@ -223,7 +228,8 @@ def collect(inputs, recursive: bool, out_dir: Path):
             if not found:
                 hint = "" if recursive else " (use --recursive to look in subfolders)"
                 problems.append(
-                    row(arg, None, "failed", f"the folder holds no image files ({', '.join(IMAGE_SUFFIXES)}){hint}")
+                    row(arg, None, "failed", f"the folder holds no image or video files ({', '.join(IMAGE_SUFFIXES)}, "
+                                             f".mp4, .mov, .mkv, .webm, .avi){hint}")
                 )
             for f in found:
                 add(f, f.relative_to(path))
@@ -242,6 +248,7 @@ def collect(inputs, recursive: bool, out_dir: Path):
 def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, out_file: Path | None = None):
     """Decide every output path: ``([jobs], [skipped/failed rows])``; ``out_file``: the one output of one input."""
     from ..io import FORMATS, format_from_path
+    from ._video import is_video
 
     inputs = {src.resolve() for src, _ in files}
     root = out_dir.resolve()
@@ -249,14 +256,17 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     jobs, rows = [], []
     for src, rel in files:
         own = format_from_path(src)
-        out_fmt = fmt or own or "PNG"
+        out_fmt = "VIDEO" if is_video(src) else fmt or own or "PNG"  # a video keeps its container
         if out_file is not None:
             dst = out_file
         else:
-            ext = src.suffix if own == out_fmt else FORMATS[out_fmt][0]
+            ext = src.suffix if own == out_fmt or out_fmt == "VIDEO" else FORMATS[out_fmt][0]
             dst = out_dir / rel.parent / f"{rel.stem}{suffix}{ext}"
         key = dst.resolve()
-        if out_file is None and root not in key.parents:  # ../ in a name, or a symbolic link out of -o
+        if out_file is not None and (out_fmt == "VIDEO") != is_video(out_file):
+            rows.append(row(src, dst, "failed", "a video is enhanced into a video file and an image into an image "
+                                                "file; name -o accordingly (or a folder)"))
+        elif out_file is None and root not in key.parents:  # ../ in a name, or a symbolic link out of -o
             rows.append(row(src, dst, "failed", f"the output would land outside the output folder ({key}); "
                                                 f"rename the input or remove the link"))
         elif len(dst.name.encode("utf-8", "surrogateescape")) > 255:
@@ -310,6 +320,10 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     from .. import io as skio
     from .._enhance import enhance
 
+    if job.fmt == "VIDEO":
+        from ._video import enhance_video_file
+
+        return enhance_video_file(job, s, stop)
     t0 = time.perf_counter()
     try:
         if stop.is_set():
