@@ -52,13 +52,17 @@ def _downscale(luma: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _shift_error(ref: np.ndarray, mov: np.ndarray, dy: int, dx: int) -> float:
-    """Mean |ref moved by (dy, dx) - mov| over the part both frames see."""
+    """Median |ref moved by (dy, dx) - mov| over the part both frames see.
+
+    The median: the shift must fit most of the frame (a pan), not a bright object crossing a still scene,
+    which dominates the cross-correlation.
+    """
     h, w = ref.shape
     if abs(dy) >= h or abs(dx) >= w:
         return np.inf
     a = ref[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
     b = mov[max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)]
-    return float(np.mean(np.abs(a - b)))
+    return float(np.median(np.abs(a - b)))
 
 
 def global_shift(ref_luma: np.ndarray, luma: np.ndarray) -> tuple[int, int]:
@@ -67,8 +71,8 @@ def global_shift(ref_luma: np.ndarray, luma: np.ndarray) -> tuple[int, int]:
 
     ref, factor = _downscale(ref_luma)
     mov, _ = _downscale(luma)
-    if min(ref.shape) < 8:
-        return 0, 0
+    if min(ref.shape) < 8 or float(ref.std()) < 1e-6 or float(mov.std()) < 1e-6:
+        return 0, 0  # too small, or flat: nothing to align
     # phase_cross_correlation gives the shift that registers `moving` onto `reference`;
     # plain cross-correlation (no whitening) holds up in noise; upsampling by `factor`
     # resolves the shift to about one full-resolution pixel.

@@ -16,7 +16,7 @@ and keeps what a frame-by-frame loop over :func:`skdce.enhance` throws away:
    ``sqrt(curve_gain**2 - 1)``, as in :func:`skdce.enhance`.
 2. **Steady curves.** The per-pixel curve parameters (alpha maps) are a
    moving average over time where the scene is still (time constant
-   ``0.25 * temporal`` seconds) and the new estimate where it moved. A frame
+   ``temporal`` seconds, at once when its mean level moved by 3%) and the new estimate where it moved. A frame
    in which most pixels changed (a cut, a light switched on) restarts the
    whole state, so a new exposure is adopted at once: the smoothing never
    lags behind a real change.
@@ -58,8 +58,12 @@ _CODECS = {
 DEFAULT_CRF = 18
 #: Frames of past a still pixel keeps at most, per unit of ``temporal``.
 _MAX_FRAMES = 8
-#: Time constant of the curve smoothing where the scene is still, in seconds per unit of ``temporal``.
-_CURVE_SECONDS = 0.25
+#: Time constant of the curve smoothing where the scene is still, in seconds per unit of ``temporal``
+#: (a light crossing a still scene changes the estimate of the whole frame: the still part keeps its curves).
+_CURVE_SECONDS = 1.0
+#: A change of the mean level of the still pixels by more than this share rescales the running average
+#: and adopts the new curves at once.
+_LEVEL_CHANGE = 0.03
 #: The noise a uint8 frame has at least: its rounding (1/sqrt(12) of a step).
 _NOISE_FLOOR = 1 / (255 * math.sqrt(12))
 
@@ -89,7 +93,7 @@ class VideoEnhancer:
     temporal : float, optional
         0 to 4. 0 enhances every frame alone (exactly ``skdce.enhance(frame)``);
         1 (the default) averages a still pixel over up to 8 frames and smooths
-        the curves of still regions with a time constant of 0.25 s; larger
+        the curves of still regions with a time constant of 1 s; larger
         values average and smooth longer.
     fps : float, optional
         Frames per second of the stream, which sets the curve smoothing per frame (default 30).
@@ -175,6 +179,19 @@ class VideoEnhancer:
         self._sigma = sigma
         return sigma
 
+    @staticmethod
+    def _level(x: np.ndarray, average: np.ndarray, keep: np.ndarray) -> float:
+        """How much brighter the still part of the frame is than its running average (a ratio, 1 = the same).
+
+        A light dimmed slowly or a camera's exposure ramp changes each frame by no more than the noise,
+        yet it is a real change: the running average and the curves must follow it at once.
+        """
+        still = keep > 0.5
+        if not still.any():
+            return 1.0
+        before, now = float(average[still].mean()), float(x[still].mean())
+        return now / before if before > 0.002 else 1.0
+
     def _push(self, x: np.ndarray) -> np.ndarray:
         from . import apply_le_curves, curve_gain, estimate_curves
         from ._temporal import CUT_SHARE, global_shift, keep_weights, luminance, shifted
@@ -192,6 +209,13 @@ class VideoEnhancer:
             keep = keep_weights(x, average, variance, sigma)
             keep[uncovered] = 0
             restart = float(np.mean(keep < 0.5)) > CUT_SHARE
+            curve_rate = self.curve_rate
+            level = self._level(x, average, keep)
+            if not restart and abs(level - 1) > _LEVEL_CHANGE:  # the light changed: the past is rescaled to it
+                average = np.clip(average * np.float32(level), 0, 1)
+                keep = keep_weights(x, average, variance, sigma)
+                keep[uncovered] = 0
+                curve_rate = 1.0
         if restart:
             self.cuts += 1
             self._average, self._variance = x.copy(), np.ones(x.shape[:2], np.float32)
@@ -206,7 +230,7 @@ class VideoEnhancer:
             self._variance = w_old * w_old * variance + w_new * w_new
             self._variance = self._variance.astype(np.float32, copy=False)
             new = np.asarray(estimate_curves(self._average, model=self.model, **self._options), np.float32)
-            rate = np.maximum(1 - keep, np.float32(self.curve_rate))
+            rate = np.maximum(1 - keep, np.float32(curve_rate))
             self._alphas = alphas + (new - alphas) * rate.reshape(rate.shape + (1,) * (new.ndim - 2))
         a = np.clip(self._alphas * np.float32(self.strength), -1, 1)
         y = apply_le_curves(self._average, a, n_iter=self.model.iterations)
