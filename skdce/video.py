@@ -209,7 +209,8 @@ class VideoEnhancer:
             keep = keep_weights(x, average, variance, sigma)
             keep[uncovered] = 0
             restart = float(np.mean(keep < 0.5)) > CUT_SHARE
-            curve_rate = self.curve_rate
+            # a moving camera brings new content into view: the curves follow 4 times faster
+            curve_rate = self.curve_rate if (dy, dx) == (0, 0) else min(1.0, 4 * self.curve_rate)
             level = self._level(x, average, keep)
             if not restart and abs(level - 1) > _LEVEL_CHANGE:  # the light changed: the past is rescaled to it
                 average = np.clip(average * np.float32(level), 0, 1)
