@@ -83,9 +83,9 @@ def global_shift(ref_luma: np.ndarray, luma: np.ndarray) -> tuple[int, int]:
     dy, dx = (int(round(s * factor)) for s in shift)
     if (dy, dx) == (0, 0):
         return 0, 0
-    # a shift must match the (downscaled, less noisy) frames better than staying put
-    sy, sx = round(dy / factor), round(dx / factor)
-    if (sy, sx) != (0, 0) and _shift_error(ref, mov, sy, sx) >= _shift_error(ref, mov, 0, 0):
+    # a shift must match the frames (3x3 means: less noisy) clearly better than staying put
+    ref_s, mov_s = (ndimage.uniform_filter(x, size=3, mode="nearest") for x in (ref_luma, luma))
+    if _shift_error(ref_s, mov_s, dy, dx) >= 0.9 * _shift_error(ref_s, mov_s, 0, 0):
         return 0, 0
     return dy, dx
 
