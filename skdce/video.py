@@ -209,8 +209,9 @@ class VideoEnhancer:
             keep = keep_weights(x, average, variance, sigma)
             keep[uncovered] = 0
             restart = float(np.mean(keep < 0.5)) > CUT_SHARE
-            # a moving camera brings new content into view: the curves follow 4 times faster
-            curve_rate = self.curve_rate if (dy, dx) == (0, 0) else min(1.0, 4 * self.curve_rate)
+            # a moving camera brings new content into view, which the curves must follow (they are
+            # estimated on the running average, steady already); a still one keeps them
+            curve_rate = self.curve_rate if (dy, dx) == (0, 0) else 1.0
             level = self._level(x, average, keep)
             if not restart and abs(level - 1) > _LEVEL_CHANGE:  # the light changed: the past is rescaled to it
                 average = np.clip(average * np.float32(level), 0, 1)
