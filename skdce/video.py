@@ -41,7 +41,7 @@ import numpy as np
 from ._image import to_float
 from ._validate import check_image_arg, check_real
 
-__all__ = ["VideoEnhancer", "enhance_video", "VIDEO_SUFFIXES", "require_av"]
+__all__ = ["VideoEnhancer", "enhance_video", "VideoReport"]
 
 #: File suffixes read as videos, and the container each is written as.
 VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}

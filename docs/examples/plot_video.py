@@ -12,7 +12,8 @@ noise in every frame) pans for a while, stops, and then the light goes up:
 each frame enhanced alone by :func:`skdce.enhance` is compared with the video
 enhancer. For files, :func:`skdce.video.enhance_video` (or
 ``skdce enhance clip.mp4 -o out.mp4``) runs the same enhancer between
-PyAV's decoder and encoder. See :doc:`/user_guide/video`.
+PyAV's decoder and encoder and returns a :class:`~skdce.video.VideoReport`
+(frames, codec, the streams copied). See :doc:`/user_guide/video`.
 """
 
 import matplotlib.pyplot as plt
