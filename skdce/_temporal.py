@@ -79,7 +79,7 @@ def global_shift(ref_luma: np.ndarray, luma: np.ndarray) -> tuple[int, int]:
     # (a Hann window keeps the frame edges, which the FFT wraps around, out of it)
     hann = np.outer(np.hanning(ref.shape[0]), np.hanning(ref.shape[1])).astype(np.float32)
     shift, _, _ = phase_cross_correlation((mov - mov.mean()) * hann, (ref - ref.mean()) * hann,
-                                          upsample_factor=4 * factor, normalization=None)
+                                          upsample_factor=2 * factor, normalization=None)
     dy, dx = (int(round(s * factor)) for s in shift)
     if (dy, dx) == (0, 0):
         return 0, 0

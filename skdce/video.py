@@ -180,30 +180,27 @@ class VideoEnhancer:
         return sigma
 
     @staticmethod
-    def _level(x: np.ndarray, average: np.ndarray, keep: np.ndarray) -> float:
+    def _level(luma: np.ndarray, average_luma: np.ndarray, keep: np.ndarray) -> float:
         """How much brighter the still part of the frame is than its running average (a ratio, 1 = the same).
 
         A light dimmed slowly or a camera's exposure ramp changes each frame by no more than the noise,
         yet it is a real change: the running average and the curves must follow it at once.
         """
-        still = keep > 0.5
-        if not still.any():
-            return 1.0
-        before, now = float(average[still].mean()), float(x[still].mean())
-        return now / before if before > 0.002 else 1.0
+        still = (keep > 0.5).astype(np.float32)
+        before = float(np.vdot(average_luma, still))
+        return float(np.vdot(luma, still)) / before if before > 0.002 * still.sum() > 0 else 1.0
 
     def _push(self, x: np.ndarray) -> np.ndarray:
-        from . import apply_le_curves, curve_gain, estimate_curves
+        from . import apply_le_curves, estimate_curves
         from ._temporal import CUT_SHARE, global_shift, keep_weights, luminance, shifted
-        from .denoise import guided_denoise
 
         restart = self._average is None or self._average.shape != x.shape
         sigma = self._noise(x) if not restart else (self.reset(), self._noise(x))[1]
         if not restart:
-            dy, dx = global_shift(luminance(self._average), luminance(x))
+            luma = luminance(x)
+            dy, dx = global_shift(luminance(self._average), luma)
             average = shifted(self._average, dy, dx, 0.0)
             variance = shifted(self._variance, dy, dx, -1.0)  # uncovered: no past to keep
-            alphas = shifted(self._alphas, dy, dx, 0.0)
             uncovered = variance < 0
             variance[uncovered] = 1
             keep = keep_weights(x, average, variance, sigma)
@@ -212,7 +209,7 @@ class VideoEnhancer:
             # a moving camera brings new content into view, which the curves must follow (they are
             # estimated on the running average, steady already); a still one keeps them
             curve_rate = self.curve_rate if (dy, dx) == (0, 0) else 1.0
-            level = self._level(x, average, keep)
+            level = self._level(luma, luminance(average), keep)
             if not restart and abs(level - 1) > _LEVEL_CHANGE:  # the light changed: the past is rescaled to it
                 average = np.clip(average * np.float32(level), 0, 1)
                 keep = keep_weights(x, average, variance, sigma)
@@ -228,17 +225,34 @@ class VideoEnhancer:
             held = np.minimum(held, np.float32(self.max_frames - 1))
             w_new = 1 / (1 + held)
             w_old = 1 - w_new
-            self._average = average * w_old[..., None] + x * w_new[..., None]
-            self._variance = w_old * w_old * variance + w_new * w_new
-            self._variance = self._variance.astype(np.float32, copy=False)
-            new = np.asarray(estimate_curves(self._average, model=self.model, **self._options), np.float32)
+            average *= w_old[..., None]
+            average += x * w_new[..., None]
+            self._average = average
+            self._variance = (w_old * w_old * variance + w_new * w_new).astype(np.float32, copy=False)
+            new = np.asarray(estimate_curves(average, model=self.model, **self._options), np.float32)
             rate = np.maximum(1 - keep, np.float32(curve_rate))
-            self._alphas = alphas + (new - alphas) * rate.reshape(rate.shape + (1,) * (new.ndim - 2))
-        a = np.clip(self._alphas * np.float32(self.strength), -1, 1)
+            if float(rate.min()) < 1:  # blended in place: new <- old + (new - old) * rate
+                new -= self._alphas
+                new *= rate.reshape(rate.shape + (1,) * (new.ndim - 2))
+                new += self._alphas
+            self._alphas = new  # (where the camera moved, the past curves are not used: no need to shift them)
+        a = self._alphas if self.strength == 1 else np.clip(self._alphas * np.float32(self.strength), -1, 1)
         y = apply_le_curves(self._average, a, n_iter=self.model.iterations)
         if not self.denoise:
             return y
-        gain = curve_gain(self._average, a, n_iter=self.model.iterations).mean(axis=-1)
+        return self._denoised(y, a, sigma)
+
+    def _denoised(self, y: np.ndarray, a: np.ndarray, sigma: float) -> np.ndarray:
+        """The spatial filter, per pixel as strong as the noise left by the average times what the curves add."""
+        from . import curve_gain
+        from ._temporal import luminance
+        from .denoise import guided_denoise
+
+        # as skdce.enhance does: the slope of the channel-mean curve at the channel-mean level
+        h, w = y.shape[:2]
+        a_mean = a.mean(axis=-1) if a.shape[-1] == 3 and self.model.shared_curve else \
+            a.reshape(h, w, a.shape[-1] // 3, 3).mean(axis=-1)
+        gain = curve_gain(luminance(self._average), a_mean, n_iter=self.model.iterations, channel_axis=None)
         added = np.sqrt(np.maximum(gain * gain - 1, 0))
         noise = np.float32(self.denoise * sigma) * np.sqrt(self._variance) * added
         return guided_denoise(y, noise)
