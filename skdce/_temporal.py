@@ -39,8 +39,12 @@ CUT_SHARE = 0.6
 
 
 def luminance(frame: np.ndarray) -> np.ndarray:
-    """The channel mean of an ``(H, W, 3)`` float frame, ``(H, W)``."""
-    return frame.mean(axis=-1, dtype=np.float32)
+    """The channel mean of an ``(H, W, 3)`` float32 frame, ``(H, W)`` (summed plane by plane: NumPy's mean
+    over a last axis of 3 is several times slower)."""
+    out = frame[..., 0] + frame[..., 1]
+    out += frame[..., 2]
+    out *= np.float32(1 / 3)
+    return out
 
 
 def _downscale(luma: np.ndarray) -> tuple[np.ndarray, int]:
@@ -62,7 +66,7 @@ def _shift_error(ref: np.ndarray, mov: np.ndarray, dy: int, dx: int) -> float:
         return np.inf
     a = ref[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
     b = mov[max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)]
-    return float(np.median(np.abs(a - b)))
+    return float(np.median(np.abs(a[::2, ::2] - b[::2, ::2])))  # every other pixel: enough for a median
 
 
 def global_shift(ref_luma: np.ndarray, luma: np.ndarray) -> tuple[int, int]:
@@ -79,7 +83,7 @@ def global_shift(ref_luma: np.ndarray, luma: np.ndarray) -> tuple[int, int]:
     # (a Hann window keeps the frame edges, which the FFT wraps around, out of it)
     hann = np.outer(np.hanning(ref.shape[0]), np.hanning(ref.shape[1])).astype(np.float32)
     shift, _, _ = phase_cross_correlation((mov - mov.mean()) * hann, (ref - ref.mean()) * hann,
-                                          upsample_factor=2 * factor, normalization=None)
+                                          upsample_factor=factor, normalization=None)
     dy, dx = (int(round(s * factor)) for s in shift)
     if (dy, dx) == (0, 0):
         return 0, 0
@@ -112,7 +116,7 @@ def keep_weights(frame: np.ndarray, average: np.ndarray, variance: np.ndarray, s
     mean of the channel-mean absolute difference, so one noisy pixel does not
     read as motion and a moving edge of a few pixels does.
     """
-    signed = (frame - average).mean(axis=-1, dtype=np.float32)
+    signed = luminance(frame) - luminance(average)
     noise = np.float32(sigma) * np.sqrt(1 + variance, dtype=np.float32)  # of one pixel's difference
     noise = np.maximum(noise, np.float32(1e-6))
     ratio = ndimage.uniform_filter(np.abs(signed), size=5, mode="nearest") / (np.float32(_ABS_MEAN) * noise)

@@ -64,6 +64,8 @@ _CURVE_SECONDS = 1.0
 #: A change of the mean level of the still pixels by more than this share rescales the running average
 #: and adopts the new curves at once.
 _LEVEL_CHANGE = 0.03
+#: The noise level is measured on every this many frames (and at every restart).
+_NOISE_EVERY = 4
 #: The noise a uint8 frame has at least: its rounding (1/sqrt(12) of a step).
 _NOISE_FLOOR = 1 / (255 * math.sqrt(12))
 
@@ -173,6 +175,8 @@ class VideoEnhancer:
     def _noise(self, x: np.ndarray) -> float:
         from .denoise import estimate_noise
 
+        if self._sigma is not None and self.frames % _NOISE_EVERY:
+            return self._sigma  # the noise of a stream changes slowly: measured every few frames
         sigma = max(float(estimate_noise(x)), _NOISE_FLOOR)
         if self._sigma is not None:
             sigma = 0.8 * self._sigma + 0.2 * sigma  # the estimate of one frame wobbles; the noise rarely does
