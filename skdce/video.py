@@ -137,6 +137,9 @@ class VideoEnhancer:
                                    "applies the model's curves.")
         self.denoise = check_denoise(denoise)
         fps = check_real("fps", fps, lo=0, lo_open=True, hint="the stream's frame rate, e.g. 30.")
+        # TODO(exposure): skdce.enhance is getting an exposure= keyword (a float or "auto"); once
+        # inspect.signature(skdce.enhance) has it, take it here and in enhance_video / --exposure and apply it
+        # the way skdce.enhance does (this class calls estimate_curves and apply_le_curves itself).
         self.model = get_model(model if model is not None else default_model(providers))
         self._options = dict(providers=providers, num_threads=num_threads, tile_size=tile_size)
         self.max_frames = 1 + _MAX_FRAMES * self.temporal
