@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ._image import to_float
-from ._validate import check_image_arg, check_real
+from ._validate import check_image_arg, check_int, check_real
 
 __all__ = ["VideoEnhancer", "enhance_video", "VideoReport"]
 
@@ -410,10 +410,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     if container is None:
         raise ValueError(f"dst={str(dst)!r}: the output of a video is a video file; name it with one of "
                          f"{', '.join(VIDEO_SUFFIXES)}.")
-    if crf is None:
-        crf = DEFAULT_CRF
-    elif isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
-        raise ValueError(f"crf={crf!r}: pass an integer from 0 (best) to 51 (smallest); the default is {DEFAULT_CRF}.")
+    crf = DEFAULT_CRF if crf is None else check_int("crf", crf, min=0, max=51, hint=f"0 is the best quality, 51 the "
+                                                     f"smallest file; None for the default, {DEFAULT_CRF}.")
     if not src.is_file():
         raise FileNotFoundError(f"{str(src)!r}: no such video file.")
     if dst.exists() and os.path.samefile(src, dst):
