@@ -309,7 +309,7 @@ def _probe(av, src: Path) -> _Probe:
                 kinds = ", ".join(sorted({s.type for s in inp.streams})) or "no streams"
                 raise ValueError(f"{src}: the file has no video stream ({kinds}); skdce enhances video streams.")
             stream = inp.streams.video[0]
-            for frame in inp.decode(stream):
+            for frame in _frames(av, inp, stream):
                 bits = max((c.bits for c in frame.format.components), default=8)
                 colour = {k: getattr(frame, k, None) for k in ("color_range", "colorspace", "color_primaries",
                                                                "color_trc")}
@@ -320,6 +320,14 @@ def _probe(av, src: Path) -> _Probe:
         raise ValueError(f"{src}: cannot read the video ({_reason(exc)}); the file may be truncated, corrupt or "
                          f"not a video.") from None
     raise ValueError(f"{src}: the video stream holds no frames; nothing to enhance.")
+
+
+def _frames(av, container, stream):
+    """The decoded frames of ``stream``; the end of the file ends them (some demuxers raise EOFError there)."""
+    try:
+        yield from container.decode(stream)
+    except av.error.EOFError:
+        return
 
 
 def _reason(exc) -> str:

@@ -241,8 +241,20 @@ def test_bad_inputs_get_one_clear_message(clip, tmp_path):
             out.mux(p)
     with pytest.raises(ValueError, match=r"audio.mkv: the file has no video stream \(audio\)"):
         enhance_video(audio_only, tmp_path / "o3.mp4")
+    no_frames = tmp_path / "empty.mkv"  # a video stream without frames, beside an audio stream
+    with av.open(str(no_frames), "w") as out:
+        v = out.add_stream("libx264", rate=12)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = out.add_stream("aac", rate=8000)
+        a.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 8000
+        for p in [*a.encode(frame), *a.encode(None)]:
+            out.mux(p)
+    with pytest.raises(ValueError, match="empty.mkv: the video stream holds no frames; nothing to enhance"):
+        enhance_video(no_frames, tmp_path / "o6.mp4")
     with pytest.raises(ValueError, match=r"the output of a video is a video file; name it with one of \.mp4"):
         enhance_video(clip, tmp_path / "o4.png")
-    with pytest.raises(ValueError, match="crf=60"):
+    with pytest.raises(ValueError, match=r"crf=60 is out of range: crf must be an integer in \[0, 51\]"):
         enhance_video(clip, tmp_path / "o5.mp4", crf=60)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["audio.mkv", "corrupt.mp4", "truncated.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audio.mkv", "corrupt.mp4", "empty.mkv", "truncated.mp4"]

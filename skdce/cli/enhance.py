@@ -207,7 +207,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
         sys.exit(1 if any(r["status"] == "failed" for r in rows) else 0)
     done: dict = {}
     progress = _batch.Progress(len(jobs_list), "enhancing", enabled=not quiet)
-    settings.on_frames = lambda note: progress.update(progress.done, note)
+    if cluster is None and scheduler is None:  # (the settings travel to cluster workers: no bar in them)
+        settings.on_frames = lambda note: progress.update(progress.done, note)
     if verbose:
         progress.echo(f"skdce: {len(jobs_list)} files with {info.name} on {', '.join(running)}, "
                       f"{jobs} at a time, {threads or 'default'} threads each")
