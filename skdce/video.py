@@ -281,6 +281,7 @@ class VideoReport:
     pix_fmt: str
     copied: tuple = ()  # the streams copied untouched, e.g. ("audio aac",)
     dropped: tuple = ()  # streams the output container cannot hold, with the reason
+    warnings: tuple = ()  # e.g. a file that ends before the duration its header announces (truncated)
     seconds: float = 0.0
 
 
@@ -391,7 +392,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     Returns
     -------
     VideoReport
-        Frames written, size, codec, pixel format, the streams copied and dropped, seconds.
+        Frames written, size, codec, pixel format, the streams copied and dropped, warnings (a file
+        that ends before the duration its header announces), seconds.
 
     Notes
     -----
@@ -433,13 +435,15 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                              num_threads=num_threads, tile_size=tile_size)
     deep = pix_fmt.endswith("10le")
     rgb_fmt, dtype = ("rgb48le", np.uint16) if deep else ("rgb24", np.uint8)
-    copied, dropped = [], []
-    frames = 0
+    copied, dropped, warnings = [], [], []
+    frames, end, announced = 0, -math.inf, None
     with atomic_path(dst, overwrite=overwrite) as tmp:
         try:
             with av.open(str(src)) as inp, av.open(str(tmp), mode="w", format=container) as out:
                 vin = inp.streams.video[0]
                 vin.thread_type = "AUTO"
+                if inp.duration is not None:  # in microseconds
+                    announced = (inp.duration + (inp.start_time or 0)) / 1e6
                 vout = out.add_stream(name, rate=probe.fps or 30)
                 vout.width, vout.height, vout.pix_fmt = probe.width, probe.height, pix_fmt
                 cfr = container == "avi"  # AVI: one frame per tick of 1/fps
@@ -467,6 +471,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                         out.mux(packet)
 
                 for packet in inp.demux():
+                    if packet.pts is not None and packet.time_base is not None:
+                        end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
                     if packet.stream.index in others:
                         if packet.dts is not None:
                             packet.stream = others[packet.stream.index]
@@ -495,5 +501,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                              f"or corrupt. Nothing was written.") from None
         if frames == 0:
             raise ValueError(f"{src}: the video stream holds no frames; nothing to enhance.")
+        if announced is not None and end < announced - max(0.5, 0.05 * announced):
+            warnings.append(f"the file ends at {end:.2f} s, before the {announced:.2f} s its header announces: "
+                            f"it is probably truncated; the {frames} frames it holds were enhanced")
     return VideoReport(frames, probe.width, probe.height, name, pix_fmt, tuple(copied), tuple(dropped),
-                       time.perf_counter() - t0)
+                       tuple(warnings), time.perf_counter() - t0)

@@ -154,7 +154,7 @@ def test_enhance_video_keeps_frames_timestamps_and_audio(clip, tmp_path, suffix,
     report = enhance_video(clip, dst)
     frames, facts, others = read_clip(dst)
     src_frames, src_facts, src_others = read_clip(clip)
-    assert report.frames == len(frames) == 12 and report.copied == ("audio aac",)
+    assert report.frames == len(frames) == 12 and report.copied == ("audio aac",) and report.warnings == ()
     assert (facts["codec"], facts["pix_fmt"], facts["width"], facts["height"]) == (codec, "yuv420p", 64, 48)
     assert facts["rate"] == 12
     # the audio packets, bit for bit
@@ -231,6 +231,14 @@ def test_bad_inputs_get_one_clear_message(clip, tmp_path):
     truncated.write_bytes(clip.read_bytes()[: len(clip.read_bytes()) // 3])
     with pytest.raises(ValueError, match="truncated.mp4"):
         enhance_video(truncated, tmp_path / "o2.mp4")
+    _, noisy, _ = moving_square_clip(n=24)
+    cut_short = write_clip(tmp_path / "cut.mkv", to_uint8(noisy))  # Matroska: readable up to where it stops
+    cut_short.write_bytes(cut_short.read_bytes()[: cut_short.stat().st_size * 2 // 3])
+    report = enhance_video(cut_short, tmp_path / "o0.mkv")
+    assert 0 < report.frames < 24 and "before the 2.1" in report.warnings[0] and "truncated" in report.warnings[0]
+    assert enhance_video(clip, tmp_path / "o00.mkv").warnings == ()
+    (tmp_path / "o0.mkv").unlink()
+    (tmp_path / "o00.mkv").unlink()
     audio_only = tmp_path / "audio.mkv"
     with av.open(str(audio_only), "w") as out:
         a = out.add_stream("aac", rate=8000)
@@ -257,4 +265,5 @@ def test_bad_inputs_get_one_clear_message(clip, tmp_path):
         enhance_video(clip, tmp_path / "o4.png")
     with pytest.raises(ValueError, match=r"crf=60 is out of range: crf must be an integer in \[0, 51\]"):
         enhance_video(clip, tmp_path / "o5.mp4", crf=60)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["audio.mkv", "corrupt.mp4", "empty.mkv", "truncated.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audio.mkv", "corrupt.mp4", "cut.mkv", "empty.mkv",
+                                                          "truncated.mp4"]

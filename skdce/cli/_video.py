@@ -91,9 +91,12 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
         reason = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{type(exc).__name__}: {exc}"
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)
     done = row(job.src, job.dst, "ok", None, time.perf_counter() - t0)
+    warnings = list(report.warnings)
     if report.dropped:  # the output container cannot hold them (e.g. AAC audio in .webm)
-        done["warning"] = (f"streams not copied, {job.dst.suffix} cannot hold them: " + "; ".join(report.dropped)
-                           + " (write .mkv to keep every stream)")
+        warnings.append(f"streams not copied, {job.dst.suffix} cannot hold them: " + "; ".join(report.dropped)
+                        + " (write .mkv to keep every stream)")
+    if warnings:
+        done["warning"] = "; ".join(warnings)
     return done
 
 
