@@ -267,3 +267,32 @@ def test_bad_inputs_get_one_clear_message(clip, tmp_path):
         enhance_video(clip, tmp_path / "o5.mp4", crf=60)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audio.mkv", "corrupt.mp4", "cut.mkv", "empty.mkv",
                                                           "truncated.mp4"]
+
+
+def test_subtitles_are_copied_where_the_container_holds_them(tmp_path):
+    from fractions import Fraction
+
+    _, noisy, _ = moving_square_clip(n=6)
+    src = tmp_path / "sub.mkv"
+    with av.open(str(src), "w") as out:
+        v = out.add_stream("libx264", rate=12)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        s = out.add_mux_stream("subrip")  # SubRip text packets, muxed as they are
+        s.time_base = Fraction(1, 1000)
+        for i, f in enumerate(to_uint8(noisy)):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts = i
+            for p in v.encode(frame):
+                out.mux(p)
+        for p in v.encode(None):
+            out.mux(p)
+        for k, text in enumerate([b"a car", b"a light"]):
+            packet = av.Packet(text)
+            packet.stream, packet.pts, packet.dts, packet.duration = s, 200 * k, 200 * k, 150
+            packet.time_base = Fraction(1, 1000)
+            out.mux(packet)
+    report = enhance_video(src, tmp_path / "out.mkv")
+    assert report.copied == ("subtitle srt",)
+    assert read_clip(tmp_path / "out.mkv")[2] == [("subtitle", b"a car", 0), ("subtitle", b"a light", 200)]
+    report = enhance_video(src, tmp_path / "out.mp4")  # MP4 holds no SubRip: dropped, and said so
+    assert report.copied == () and "'mp4' format does not support 'srt'" in report.dropped[0]
