@@ -56,6 +56,10 @@ _CODECS = {
 }
 #: Default constant rate factor (x264 and VP9 scales: lower is better, 0 lossless for x264).
 DEFAULT_CRF = 18
+#: The model of a video when none is named. Zero-DCE++ estimates its curves on a 12x smaller copy of
+#: the frame (about 10x faster than the full zero-dce-int8 at 720p, LOL 18.81 against 18.87 dB), and its
+#: curve is nearly global within a frame, which the smoothing over time holds steady.
+VIDEO_MODEL = "zero-dce++"
 #: Frames of past a still pixel keeps at most, per unit of ``temporal``.
 _MAX_FRAMES = 8
 #: Time constant of the curve smoothing where the scene is still, in seconds per unit of ``temporal``
@@ -86,14 +90,14 @@ class VideoEnhancer:
     Parameters
     ----------
     model : str, os.PathLike or ModelInfo, optional
-        As for :func:`skdce.enhance`.
+        As for :func:`skdce.enhance`; default ``"zero-dce++"`` (fast on large frames; ``skdce.video.VIDEO_MODEL``).
     strength : float, optional
         Curve strength, 0 to 2 (see :func:`skdce.enhance`).
     denoise : float, optional
         Strength of the spatial noise removal after the curves, 0 to 4 (see
         :func:`skdce.enhance`); the temporal average runs whenever ``temporal > 0``.
     temporal : float, optional
-        0 to 4. 0 enhances every frame alone (exactly ``skdce.enhance(frame)``);
+        0 to 4. 0 enhances every frame alone (exactly ``skdce.enhance(frame, model=...)``);
         1 (the default) averages a still pixel over up to 8 frames and smooths
         the curves of still regions with a time constant of 1 s; larger
         values average and smooth longer.
@@ -129,7 +133,7 @@ class VideoEnhancer:
     def __init__(self, *, model=None, strength=1.0, denoise=1.0, temporal=1.0, fps=30.0, providers="auto",
                  num_threads=None, tile_size="auto"):
         from .denoise import check_denoise
-        from .models import default_model, get_model
+        from .models import default_model, get_model, list_models
 
         self.temporal = check_real("temporal", temporal, lo=0, hi=4, hint="0 enhances each frame alone, 1 is the "
                                    "default smoothing and temporal denoising.")
@@ -140,7 +144,9 @@ class VideoEnhancer:
         # TODO(exposure): skdce.enhance is getting an exposure= keyword (a float or "auto"); once
         # inspect.signature(skdce.enhance) has it, take it here and in enhance_video / --exposure and apply it
         # the way skdce.enhance does (this class calls estimate_curves and apply_le_curves itself).
-        self.model = get_model(model if model is not None else default_model(providers))
+        if model is None:
+            model = VIDEO_MODEL if VIDEO_MODEL in list_models() else default_model(providers)
+        self.model = get_model(model)
         self._options = dict(providers=providers, num_threads=num_threads, tile_size=tile_size)
         self.max_frames = 1 + _MAX_FRAMES * self.temporal
         # per-frame weight of a new curve estimate where the scene is still

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import skdce
-from skdce.video import VideoEnhancer, enhance_video
+from skdce.video import VIDEO_MODEL, VideoEnhancer, enhance_video
 
 from ._clips import (moving_square_clip, pan_clip, psnr, read_clip, scene, static_clip, to_uint8, write_clip,
                      dark_noisy)
@@ -14,7 +14,7 @@ av = pytest.importorskip("av")
 
 def target(clean, gain=0.15):
     """What a frame should become: the enhanced noiseless dark frame."""
-    return [skdce.enhance(np.clip(c * gain, 0, 1).astype(np.float32)) for c in clean]
+    return [skdce.enhance(np.clip(c * gain, 0, 1).astype(np.float32), model=VIDEO_MODEL) for c in clean]
 
 
 def run(frames, **kwargs):
@@ -36,7 +36,7 @@ def test_temporal_zero_is_enhance_per_frame():
     _, noisy = static_clip(n=3)
     out, enhancer = run(noisy, temporal=0)
     for o, f in zip(out, noisy):
-        np.testing.assert_array_equal(o, skdce.enhance(f))
+        np.testing.assert_array_equal(o, skdce.enhance(f, model=VIDEO_MODEL))
     assert enhancer.frames == 3 and enhancer.cuts == 1
 
 
@@ -47,8 +47,9 @@ def test_static_clip_less_noise_and_less_flicker():
     steady, enhancer = run(noisy)
     gain = np.mean([psnr(o, r) for o, r in zip(steady[8:], ref[8:])]) - np.mean(
         [psnr(o, r) for o, r in zip(alone[8:], ref[8:])])
-    assert gain > 3.0  # measured 5.7 dB (8 frames averaged, then the spatial filter)
-    assert flicker(steady) < 0.6 * flicker(alone)  # measured 0.45x
+    assert gain > 3.0  # measured 6.2 dB (8 frames averaged, then the spatial filter)
+    # once the average is full (the first frames settle the level once); measured 0.14x
+    assert flicker(steady[12:]) < 0.3 * flicker(alone[12:])
     assert enhancer.cuts == 1
 
 
@@ -58,7 +59,7 @@ def test_pan_beats_enhancing_each_frame():
     alone, _ = run(noisy, temporal=0)
     steady, enhancer = run(noisy)
     gain = np.mean([psnr(o, r) for o, r in zip(steady, ref)]) - np.mean([psnr(o, r) for o, r in zip(alone, ref)])
-    assert gain > 1.5  # measured 3.5 dB: the pan is found and the average follows it
+    assert gain > 1.5  # measured 3.1 dB: the pan is found and the average follows it
     assert enhancer.cuts == 1
 
 
@@ -89,7 +90,7 @@ def test_a_light_crossing_a_still_scene_does_not_make_it_flicker():
     steady, enhancer = run(frames)
     assert enhancer.cuts == 1
     untouched = (slice(0, 12), slice(None))  # rows the light never reaches
-    # measured 0.0064 against 0.040 frame by frame (the context of the whole frame moves every curve)
+    # measured 0.0043 against 0.022 frame by frame (the context of the whole frame moves every curve)
     assert flicker([o[untouched] for o in steady]) < 0.3 * flicker([o[untouched] for o in alone])
 
 
@@ -100,7 +101,7 @@ def test_a_slow_change_of_the_light_is_followed():
     steady, enhancer = run(frames)
     assert enhancer.cuts == 1
     for o, f in zip(steady[4:], frames[4:]):
-        assert abs(o.mean() - skdce.enhance(f).mean()) < 0.01
+        assert abs(o.mean() - skdce.enhance(f, model=VIDEO_MODEL).mean()) < 0.01
 
 
 @pytest.mark.parametrize("change", ["cut", "light"])
@@ -112,7 +113,7 @@ def test_cut_or_light_is_adopted_at_once(change):
     out, enhancer = run(frames)
     assert enhancer.cuts == 2
     # the first frame after the change is exposed like that frame enhanced alone, not like the past
-    assert abs(out[6].mean() - skdce.enhance(frames[6]).mean()) < 0.005
+    assert abs(out[6].mean() - skdce.enhance(frames[6], model=VIDEO_MODEL).mean()) < 0.005
     assert abs(out[6].mean() - out[5].mean()) > 0.01
 
 

@@ -151,6 +151,7 @@ class Settings:
     max_pixels: int
     temporal: float = 1.0  # videos and --sequence (skdce.cli._video)
     crf: int | None = None
+    video_model: object = None  # --model for videos; None: skdce.video's own default (zero-dce++)
     on_frames: object = None  # called with a line of a video's progress (frames, fps, ETA)
 
 

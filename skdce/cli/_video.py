@@ -74,7 +74,7 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
         if stop.is_set():
             return None
         job.dst.parent.mkdir(parents=True, exist_ok=True)
-        report = enhance_video(job.src, job.dst, model=s.model, strength=s.strength, denoise=s.denoise,
+        report = enhance_video(job.src, job.dst, model=s.video_model, strength=s.strength, denoise=s.denoise,
                                temporal=s.temporal, crf=s.crf, overwrite=s.overwrite, providers=s.providers,
                                num_threads=s.threads, tile_size="auto" if s.tile_size is None else s.tile_size,
                                progress=progress)
@@ -108,7 +108,7 @@ def run_sequence(jobs, s, on_row, stop: threading.Event) -> None:
     from ..video import VideoEnhancer
     from ._batch import row, to_uint
 
-    enhancer = VideoEnhancer(model=s.model, strength=s.strength, denoise=s.denoise, temporal=s.temporal,
+    enhancer = VideoEnhancer(model=s.video_model, strength=s.strength, denoise=s.denoise, temporal=s.temporal,
                              providers=s.providers, num_threads=s.threads,
                              tile_size="auto" if s.tile_size is None else s.tile_size)
     for job in sorted(jobs, key=lambda j: str(j.src)):

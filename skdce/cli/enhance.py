@@ -118,7 +118,7 @@ Examples:
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
 @click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, .jpg, .tif or .webp (.mp4, .mov, .mkv, .webm, .avi for a video) is the output file itself; a .zarr store or .tif file for one streamed .zarr/.tif input.")
 @click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
-@model_option(help="Bundled model name (see `skdce models`) or an .onnx file.")
+@model_option(help="Bundled model name (see `skdce models`) or an .onnx file (videos and --sequence: zero-dce++ unless given).")
 @strength_option(help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
 @denoise_option
 @providers_option(help="ONNX Runtime providers: auto, cpu, cuda, or comma-separated provider names.")
@@ -197,6 +197,7 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
         temporal=temporal,
         crf=crf,
+        video_model=None if model is None else info,
     )
     start = time.perf_counter()
     files, rows = _batch.collect(inputs, recursive, out_dir.resolve())
