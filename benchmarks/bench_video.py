@@ -18,8 +18,8 @@ Two parts, each side by side in one run:
   denoising: the published loop), of ``skdce.enhance`` per frame, of
   ``VideoEnhancer.push``, and of the whole command line run
   ``skdce enhance clip.mp4 -o out.mp4`` (process start, model load, decode,
-  enhance, encode; H.264 CRF 18), each with the default model and with
-  ``--model zero-dce++``; ratios are torch time / skdce time (above 1: skdce
+  enhance, encode; H.264 CRF 18), each with zero-dce++ (the default of
+  videos) and with zero-dce-int8 (the default of images); ratios are torch time / skdce time (above 1: skdce
   faster). Needs skdce[train,video].
 """
 
@@ -37,7 +37,7 @@ from _timing import low_light
 
 import skdce
 from skdce.data import darken
-from skdce.video import VideoEnhancer
+from skdce.video import VIDEO_MODEL, VideoEnhancer
 
 SIZES = {"360p": (360, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
 
@@ -69,7 +69,7 @@ def flicker(frames):
 
 
 def quality(model):
-    print(f"quality, 240x320, 24 frames, model {model or 'default'}:")
+    print(f"quality, 240x320, 24 frames, model {model}:")
     for name, step in (("still", 0), ("pan 2 px/frame", 2)):
         noisy, clean = clip(240, 320, 24, step)
         target = [skdce.enhance(c, model=model) for c in clean]
@@ -149,8 +149,8 @@ def speed(sizes, n):
         frames = [np.ascontiguousarray(big[:, 2 * i : 2 * i + w]) for i in range(n)]
         t_torch = timed(torch_pp, frames)
         print(f"\n{size} ({w}x{h}), {n} frames: eager torch zero-dce++ {1 / t_torch:6.2f} fps")
-        for model in (None, "zero-dce++"):
-            name = model or skdce.models.default_model("cpu")
+        for model in (VIDEO_MODEL, skdce.models.default_model("cpu")):
+            name = model
             t_alone = timed(lambda f: skdce.enhance(f, model=model), frames)
             video = VideoEnhancer(model=model)
             t_video = timed(video.push, frames)
@@ -159,7 +159,7 @@ def speed(sizes, n):
             with tempfile.TemporaryDirectory() as tmp:
                 src = Path(tmp) / "in.mp4"
                 write_input(src, frames)
-                t_cli = cli_seconds(src, Path(tmp) / "out.mp4", *(["--model", model] if model else []))
+                t_cli = cli_seconds(src, Path(tmp) / "out.mp4", "--model", model)
             print(f"  {'':14s} whole CLI run {t_cli:6.2f} s = {n / t_cli:6.2f} fps, against torch's "
                   f"{t_torch * n:6.2f} s for the network and curves alone ({t_torch * n / t_cli:4.2f}x)")
 
@@ -168,7 +168,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=12)
     p.add_argument("--sizes", default="720p,1080p", help=f"comma-separated, of {', '.join(SIZES)}")
-    p.add_argument("--model", default=None, help="model of the quality part (default: skdce's default)")
+    p.add_argument("--model", default=VIDEO_MODEL, help=f"model of the quality part (default: {VIDEO_MODEL}, "
+                   f"the default of videos)")
     p.add_argument("--quality-only", action="store_true")
     args = p.parse_args()
     quality(args.model)

@@ -39,10 +39,10 @@ print(len(frames), frames[0].shape, frames[0].dtype)
 # Each frame alone, and as a video
 # --------------------------------
 
-alone = [skdce.enhance(f) for f in frames]
-enhancer = VideoEnhancer(fps=24)
+enhancer = VideoEnhancer(fps=24)  # zero-dce++ unless model= says otherwise
 video = [enhancer.push(f) for f in frames]
-target = [skdce.enhance(c) for c in clean]  # the noiseless frames, enhanced
+alone = [skdce.enhance(f, model=enhancer.model) for f in frames]
+target = [skdce.enhance(c, model=enhancer.model) for c in clean]  # the noiseless frames, enhanced
 print(f"restarts (first frame, cuts, light changes): {enhancer.cuts}")
 
 
@@ -59,7 +59,7 @@ print(f"PSNR each frame alone {np.mean([psnr(a, t) for a, t in zip(alone, target
 # Frame 20 (the camera has stopped: the average holds eight frames) and frame
 # 22, the first frame after the light went up, which the video adopts at once.
 
-fig, axes = plt.subplots(2, 4, figsize=(10, 5.4))
+fig, axes = plt.subplots(2, 4, figsize=(10, 6))
 for row, i in enumerate((20, 22)):
     for ax, img, title in zip(axes[row], (frames[i], alone[i], video[i], target[i]),
                               ("input", "each frame alone", "VideoEnhancer", "noiseless, enhanced")):
