@@ -15,11 +15,14 @@ and keeps what a frame-by-frame loop over :func:`skdce.enhance` throws away:
    the variance left by the average) times what the curves add,
    ``sqrt(curve_gain**2 - 1)``, as in :func:`skdce.enhance`.
 2. **Steady curves.** The per-pixel curve parameters (alpha maps) are a
-   moving average over time where the scene is still (time constant
-   ``temporal`` seconds, at once when its mean level moved by 3%) and the new estimate where it moved. A frame
-   in which most pixels changed (a cut, a light switched on) restarts the
-   whole state, so a new exposure is adopted at once: the smoothing never
-   lags behind a real change.
+   moving average over time where the scene and the camera are still (time
+   constant ``temporal`` seconds); the new estimate is taken where the scene
+   moved, while the camera moves and when the level of the still part changed
+   by 3%. A frame in which most pixels changed (a cut, a light switched on)
+   restarts the whole state, so a new exposure is adopted at once: the
+   smoothing never lags behind a real change.
+
+Videos default to the ``zero-dce++`` model (:data:`VIDEO_MODEL`).
 
 :func:`enhance_video` runs the demux, decode, enhance, encode, mux loop of a
 video file with PyAV (``pip install 'skdce[video]'``): frames are streamed
