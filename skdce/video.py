@@ -120,8 +120,8 @@ class VideoEnhancer:
     -----
     Frames are ``(H, W, 3)`` RGB arrays, uint8, uint16 or float in [0, 1]
     (OpenCV's BGR frames: ``frame[..., ::-1]``). :meth:`push` returns the
-    enhanced frame as float32 in [0, 1]; :func:`skdce.io` and
-    ``skdce._image.to_uint`` style rounding turn it back into integers.
+    enhanced frame as float32 in [0, 1] (``np.round(out * 255).astype(np.uint8)``
+    for 8-bit frames).
 
     Examples
     --------
@@ -176,8 +176,7 @@ class VideoEnhancer:
                              f"(convert gray with np.repeat(frame[..., None], 3, axis=-1), OpenCV BGR with frame[..., ::-1]).")
         self.frames += 1
         if self.temporal == 0:
-            self.cuts += self._average is None
-            self._average = True
+            self.cuts += self.frames == 1
             return enhance(frame, model=self.model, strength=self.strength, denoise=self.denoise, **self._options)
         x = to_float(frame, "frame").astype(np.float32, copy=False)
         return self._push(x)
