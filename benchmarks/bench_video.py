@@ -20,7 +20,9 @@ Two parts, each side by side in one run:
   ``skdce enhance clip.mp4 -o out.mp4`` (process start, model load, decode,
   enhance, encode; H.264 CRF 18), each with zero-dce++ (the default of
   videos) and with zero-dce-int8 (the default of images); ratios are torch time / skdce time (above 1: skdce
-  faster). Needs skdce[train,video].
+  faster). ``--memory`` adds the peak memory of the whole command line run
+  on a 6- and a 48-frame 720p clip (flat: frames are streamed). Needs
+  skdce[train,video].
 """
 
 from __future__ import annotations
@@ -141,6 +143,27 @@ def cli_seconds(src, dst, *model):
     return time.perf_counter() - t0
 
 
+def peak_rss_mb(src, dst, *args):
+    """Peak resident memory of ``skdce enhance src -o dst`` run in a fresh process (its VmHWM, MB)."""
+    code = ("import sys\nfrom skdce.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 1024)\n")
+    res = subprocess.run([sys.executable, "-c", code, "enhance", str(src), "-o", str(dst), "--overwrite", "--quiet",
+                          *args], capture_output=True, text=True, check=True)
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def memory(n_short=6, n_long=48):
+    """Peak memory of the command line on a short and a long 720p clip: flat if frames are streamed."""
+    h, w = SIZES["720p"]
+    big = low_light(h, w + 2 * n_long)
+    frames = [np.ascontiguousarray(big[:, 2 * i : 2 * i + w]) for i in range(n_long)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (n_short, n_long):
+            src = Path(tmp) / f"in{n}.mp4"
+            write_input(src, frames[:n])
+            print(f"  720p, {n:3d} frames: peak memory of the whole CLI run {peak_rss_mb(src, Path(tmp) / 'out.mp4'):6.0f} MB")
+
+
 def speed(sizes, n):
     torch_pp = eager_pp()
     for size in sizes:
@@ -171,10 +194,14 @@ def main():
     p.add_argument("--model", default=VIDEO_MODEL, help=f"model of the quality part (default: {VIDEO_MODEL}, "
                    f"the default of videos)")
     p.add_argument("--quality-only", action="store_true")
+    p.add_argument("--memory", action="store_true", help="also the peak memory of a 6- and a 48-frame 720p run")
     args = p.parse_args()
     quality(args.model)
     if not args.quality_only:
         speed(args.sizes.split(","), args.frames)
+    if args.memory:
+        print("\nmemory:")
+        memory()
 
 
 if __name__ == "__main__":
