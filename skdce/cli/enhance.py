@@ -107,7 +107,7 @@ Examples:
   skdce enhance "raw/*.tif" -o out/ --format png --suffix _dce
   skdce enhance photos/ -o out/ --format jpg --quality 92 --json > report.json
   skdce enhance big.tif -o big-enhanced.tif            streamed chunk by chunk (also .zarr)
-  skdce enhance night.mp4 -o night-enhanced.mp4 --crf 20   a video (also .mov .mkv .webm .avi)
+  skdce enhance night.mp4 -o bright.mp4 --crf 20       a video (also .mov .mkv .webm .avi)
   skdce enhance frames/ -o out/ --sequence             frame_0001.png ... as one sequence
   skdce enhance photos/ -o out/ --cluster local:4      4 worker processes (Dask)
   skdce enhance /shared/photos -o /shared/out --scheduler tcp://10.0.0.5:8786
