@@ -164,6 +164,7 @@ class VideoEnhancer:
         self._variance = None  # (H, W) float32: its noise variance, in units of one frame's
         self._alphas = None  # the smoothed curve parameters
         self._sigma = None  # one frame's noise standard deviation, smoothed over time
+        self._luma = None  # (H, W) float32: the luminance of the running average
 
     def push(self, frame) -> np.ndarray:
         """Enhance the next frame; returns an ``(H, W, 3)`` float32 array in [0, 1]."""
@@ -213,26 +214,29 @@ class VideoEnhancer:
         sigma = self._noise(x) if not restart else (self.reset(), self._noise(x))[1]
         if not restart:
             luma = luminance(x)
-            dy, dx = global_shift(luminance(self._average), luma)
+            dy, dx = global_shift(self._luma, luma)
             average = shifted(self._average, dy, dx, 0.0)
+            average_luma = shifted(self._luma, dy, dx, 0.0)
             variance = shifted(self._variance, dy, dx, -1.0)  # uncovered: no past to keep
             uncovered = variance < 0
             variance[uncovered] = 1
-            keep = keep_weights(x, average, variance, sigma)
+            keep = keep_weights(luma, average_luma, variance, sigma)
             keep[uncovered] = 0
             restart = float(np.mean(keep < 0.5)) > CUT_SHARE
             # a moving camera brings new content into view, which the curves must follow (they are
             # estimated on the running average, steady already); a still one keeps them
             curve_rate = self.curve_rate if (dy, dx) == (0, 0) else 1.0
-            level = self._level(luma, luminance(average), keep)
+            level = self._level(luma, average_luma, keep)
             if not restart and abs(level - 1) > _LEVEL_CHANGE:  # the light changed: the past is rescaled to it
                 average = np.clip(average * np.float32(level), 0, 1)
-                keep = keep_weights(x, average, variance, sigma)
+                average_luma = luminance(average)
+                keep = keep_weights(luma, average_luma, variance, sigma)
                 keep[uncovered] = 0
                 curve_rate = 1.0
         if restart:
             self.cuts += 1
             self._average, self._variance = x.copy(), np.ones(x.shape[:2], np.float32)
+            self._luma = luminance(x)
             self._alphas = np.asarray(estimate_curves(x, model=self.model, **self._options), np.float32)
         else:
             # recursive average: the past counts as `held` frames, the new frame as one
@@ -243,6 +247,9 @@ class VideoEnhancer:
             average *= w_old[..., None]
             average += x * w_new[..., None]
             self._average = average
+            average_luma *= w_old  # the luminance is linear: averaged alike, not computed again
+            average_luma += luma * w_new
+            self._luma = average_luma
             self._variance = (w_old * w_old * variance + w_new * w_new).astype(np.float32, copy=False)
             new = np.asarray(estimate_curves(average, model=self.model, **self._options), np.float32)
             rate = np.maximum(1 - keep, np.float32(curve_rate))
@@ -260,14 +267,13 @@ class VideoEnhancer:
     def _denoised(self, y: np.ndarray, a: np.ndarray, sigma: float) -> np.ndarray:
         """The spatial filter, per pixel as strong as the noise left by the average times what the curves add."""
         from . import curve_gain
-        from ._temporal import luminance
         from .denoise import guided_denoise
 
         # as skdce.enhance does: the slope of the channel-mean curve at the channel-mean level
         h, w = y.shape[:2]
         a_mean = a.mean(axis=-1) if a.shape[-1] == 3 and self.model.shared_curve else \
             a.reshape(h, w, a.shape[-1] // 3, 3).mean(axis=-1)
-        gain = curve_gain(luminance(self._average), a_mean, n_iter=self.model.iterations, channel_axis=None)
+        gain = curve_gain(self._luma, a_mean, n_iter=self.model.iterations, channel_axis=None)
         added = np.sqrt(np.maximum(gain * gain - 1, 0))
         noise = np.float32(self.denoise * sigma) * np.sqrt(self._variance) * added
         return guided_denoise(y, noise)
