@@ -312,10 +312,6 @@ class _Probe:
     total: int | None = None
 
 
-def _av_error(av):
-    return av.error.FFmpegError if hasattr(av, "error") else Exception
-
-
 def _probe(av, src: Path) -> _Probe:
     """Open ``src`` and decode its first video frame (a clear ValueError for everything that is not a video)."""
     try:
@@ -331,7 +327,7 @@ def _probe(av, src: Path) -> _Probe:
                 fps = stream.average_rate or stream.guessed_rate or stream.base_rate
                 return _Probe(fps, frame.width, frame.height, bits, float(getattr(frame, "rotation", 0) or 0),
                               colour, stream.frames or None)
-    except _av_error(av) as exc:
+    except av.error.FFmpegError as exc:
         raise ValueError(f"{src}: cannot read the video ({_reason(exc)}); the file may be truncated, corrupt or "
                          f"not a video.") from None
     raise ValueError(f"{src}: the video stream holds no frames; nothing to enhance.")
@@ -356,7 +352,7 @@ def _pick_codec(av, container: str, codec: str | None, bits: int) -> tuple[str, 
     for name in names:
         try:
             enc = av.codec.Codec(name, "w")
-        except Exception:  # not in this FFmpeg build
+        except av.codec.codec.UnknownCodecError:  # not in this FFmpeg build
             continue
         formats = [f.name for f in (enc.video_formats or ())]
         if bits > 8 and "yuv420p10le" in formats:
@@ -477,7 +473,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                         try:
                             others[s.index] = out.add_stream_from_template(s)
                             copied.append(f"{s.type} {s.codec_context.name if s.codec_context else '?'}")
-                        except Exception as exc:  # the container cannot hold this codec
+                        except (ValueError, av.error.FFmpegError) as exc:  # the container cannot hold it
                             dropped.append(f"{s.type} stream {s.index}: {_reason(exc)}")
 
                 def encode(image_frame):
@@ -510,7 +506,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                         if progress is not None:
                             progress(frames, probe.total)
                 encode(None)
-        except _av_error(av) as exc:
+        except av.error.FFmpegError as exc:
             raise ValueError(f"{src}: the video could not be enhanced ({_reason(exc)}); the file may be truncated "
                              f"or corrupt. Nothing was written.") from None
         if frames == 0:
