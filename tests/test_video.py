@@ -297,3 +297,10 @@ def test_subtitles_are_copied_where_the_container_holds_them(tmp_path):
     assert read_clip(tmp_path / "out.mkv")[2] == [("subtitle", b"a car", 0), ("subtitle", b"a light", 200)]
     report = enhance_video(src, tmp_path / "out.mp4")  # MP4 holds no SubRip: dropped, and said so
     assert report.copied == () and "'mp4' format does not support 'srt'" in report.dropped[0]
+
+
+def test_without_pyav_the_error_says_what_to_install(clip, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "av", None)  # import av raises ImportError
+    with pytest.raises(ImportError, match=r"video needs PyAV .*pip install 'skdce\[video\]'"):
+        enhance_video(clip, tmp_path / "out.mp4")
+    assert list(tmp_path.iterdir()) == []
