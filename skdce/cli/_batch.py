@@ -153,6 +153,10 @@ class Settings:
     denoiser: str = "guided"  # skdce.denoise.DENOISERS
     white_balance: str = "camera"  # camera RAW inputs only (skdce.io.read_raw)
     highlights: str = "clip"
+    temporal: float = 1.0  # videos and --sequence (skdce.cli._video)
+    crf: int | None = None
+    video_model: object = None  # --model for videos; None: skdce.video's own default (zero-dce++)
+    on_frames: object = None  # called with a line of a video's progress (frames, fps, ETA)
 
 
 def row(src, dst, status: str, reason: str | None = None, seconds: float = 0.0) -> dict:
@@ -188,8 +192,9 @@ def check_output_folder(folder: Path, create: bool) -> None:
 
 
 def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
-    """The image files in ``folder`` (not hidden, not temporaries, not inside the output folder ``out_dir``)."""
+    """The image and video files in ``folder`` (not hidden, not temporaries, not inside the output folder ``out_dir``)."""
     from ..io import TEMP_SUFFIX
+    from ._video import VIDEO_SUFFIXES
 
     found = []
     skip_out = out_dir != folder.resolve()  # outputs in a subfolder of an input folder are not inputs
@@ -197,7 +202,8 @@ def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
         rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts) or path.name.endswith(TEMP_SUFFIX):
             continue
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES and path.suffix.lower() not in VIDEO_SUFFIXES \
+                or not path.is_file():
             continue
         resolved = path.resolve()
         if skip_out and out_dir in resolved.parents:
@@ -227,7 +233,8 @@ def collect(inputs, recursive: bool, out_dir: Path):
             if not found:
                 hint = "" if recursive else " (use --recursive to look in subfolders)"
                 problems.append(
-                    row(arg, None, "failed", f"the folder holds no image files ({', '.join(IMAGE_SUFFIXES)}){hint}")
+                    row(arg, None, "failed", f"the folder holds no image or video files ({', '.join(IMAGE_SUFFIXES)}, "
+                                             f".mp4, .mov, .mkv, .webm, .avi){hint}")
                 )
             for f in found:
                 add(f, f.relative_to(path))
@@ -246,6 +253,7 @@ def collect(inputs, recursive: bool, out_dir: Path):
 def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, out_file: Path | None = None):
     """Decide every output path: ``([jobs], [skipped/failed rows])``; ``out_file``: the one output of one input."""
     from ..io import FORMATS, format_from_path, is_raw_path
+    from ._video import is_video
 
     inputs = {src.resolve() for src, _ in files}
     root = out_dir.resolve()
@@ -253,14 +261,18 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     jobs, rows = [], []
     for src, rel in files:
         own = format_from_path(src)
-        out_fmt = fmt or own or ("TIFF" if is_raw_path(src) else "PNG")  # RAW: 16 bits, sRGB profile, camera tags
+        # a video keeps its container; RAW: 16 bits, sRGB profile, camera tags
+        out_fmt = "VIDEO" if is_video(src) else fmt or own or ("TIFF" if is_raw_path(src) else "PNG")
         if out_file is not None:
             dst = out_file
         else:
-            ext = src.suffix if own == out_fmt else FORMATS[out_fmt][0]
+            ext = src.suffix if own == out_fmt or out_fmt == "VIDEO" else FORMATS[out_fmt][0]
             dst = out_dir / rel.parent / f"{rel.stem}{suffix}{ext}"
         key = dst.resolve()
-        if out_file is None and root not in key.parents:  # ../ in a name, or a symbolic link out of -o
+        if out_file is not None and (out_fmt == "VIDEO") != is_video(out_file):
+            rows.append(row(src, dst, "failed", "a video is enhanced into a video file and an image into an image "
+                                                "file; name -o accordingly (or a folder)"))
+        elif out_file is None and root not in key.parents:  # ../ in a name, or a symbolic link out of -o
             rows.append(row(src, dst, "failed", f"the output would land outside the output folder ({key}); "
                                                 f"rename the input or remove the link"))
         elif len(dst.name.encode("utf-8", "surrogateescape")) > 255:
@@ -314,6 +326,10 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     from .. import io as skio
     from .._enhance import enhance
 
+    if job.fmt == "VIDEO":
+        from ._video import enhance_video_file
+
+        return enhance_video_file(job, s, stop)
     t0 = time.perf_counter()
     try:
         if stop.is_set():

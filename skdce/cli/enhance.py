@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from . import _batch
+from . import _batch, _video
 from ._errors import EXIT_INTERRUPTED
 from ._options import (
     check_model,
@@ -111,6 +111,8 @@ Examples:
   skdce enhance shot.dng -o out/                       camera RAW: a 16-bit TIFF (also .cr2 .nef .arw ...)
   skdce enhance photos/ -o out/ --format jpg --quality 92 --json > report.json
   skdce enhance big.tif -o big-enhanced.tif            streamed chunk by chunk (also .zarr)
+  skdce enhance night.mp4 -o bright.mp4 --crf 20       a video (also .mov .mkv .webm .avi)
+  skdce enhance frames/ -o out/ --sequence             frame_0001.png ... as one sequence
   skdce enhance photos/ -o out/ --cluster local:4      4 worker processes (Dask)
   skdce enhance /shared/photos -o /shared/out --scheduler tcp://10.0.0.5:8786
 """
@@ -118,9 +120,9 @@ Examples:
 
 @click.command(epilog=_ENHANCE_EXAMPLES)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
-@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, .jpg, .tif or .webp is the output file itself; a .zarr store or .tif file for one streamed .zarr/.tif input.")
+@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, .jpg, .tif or .webp (.mp4, .mov, .mkv, .webm, .avi for a video) is the output file itself; a .zarr store or .tif file for one streamed .zarr/.tif input.")
 @click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
-@model_option(help="Bundled model name (see `skdce models`) or an .onnx file.")
+@model_option(help="Bundled model name (see `skdce models`) or an .onnx file (videos and --sequence: zero-dce++ unless given).")
 @strength_option(help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
 @denoise_option
 @denoiser_option
@@ -142,7 +144,8 @@ Examples:
 @quiet_option(help="No progress bar, no summary; failures are still printed.")
 @click.option("--cluster", metavar="local:N", help="Spread the files over N Dask worker processes on this machine (one file and one ONNX Runtime thread each). Needs skdce[dask].")
 @click.option("--scheduler", metavar="ADDRESS", help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs and the output folder must be on storage the workers see.")
-def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, exposure, providers, suffix, fmt, quality, white_balance, highlights, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json, verbose, quiet, cluster, scheduler):
+@_video.video_options
+def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, exposure, providers, suffix, fmt, quality, white_balance, highlights, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json, verbose, quiet, cluster, scheduler, temporal, crf, sequence):
     """Enhance image files, folders or glob patterns into the folder -o (or, for one file, the file -o).
 
     EXIF orientation is applied; ICC profile and EXIF are carried over where
@@ -168,9 +171,15 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     stream = _stream_output(inputs, output_dir)
     if cluster is not None or scheduler is not None:
         threads = _check_cluster(cluster, scheduler, jobs, stream, threads)
-    out_file = None  # one input file and an -o that names an image file: -o is that file
-    if not stream and len(inputs) == 1 and Path(inputs[0]).is_file() and format_from_path(output_dir) is not None \
-            and not output_dir.is_dir():
+    if sequence and (stream or cluster is not None or scheduler is not None or jobs > 1):
+        raise click.UsageError("--sequence enhances frames one after the other on this machine; drop --jobs, "
+                               "--cluster and --scheduler.")
+    out_file = None  # one input file and an -o that names an image (or video) file: -o is that file
+    if not stream and not sequence and len(inputs) == 1 and Path(inputs[0]).is_file() and not output_dir.is_dir() \
+            and _video.is_video(inputs[0]) and _video.is_video(output_dir):
+        out_file = output_dir
+    elif not stream and not sequence and len(inputs) == 1 and Path(inputs[0]).is_file() \
+            and format_from_path(output_dir) is not None and not output_dir.is_dir():
         out_file = output_dir
         if fmt is not None and normalize_format(fmt) != format_from_path(out_file):
             raise click.BadParameter(f"--format {fmt} differs from the suffix of {str(out_file)!r}.", param_hint="'--format'")
@@ -201,6 +210,9 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
         white_balance=white_balance,
         highlights=highlights,
+        temporal=temporal,
+        crf=crf,
+        video_model=None if model is None else info,
     )
     start = time.perf_counter()
     files, rows = _batch.collect(inputs, recursive, out_dir.resolve())
@@ -211,6 +223,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         sys.exit(1 if any(r["status"] == "failed" for r in rows) else 0)
     done: dict = {}
     progress = _batch.Progress(len(jobs_list), "enhancing", enabled=not quiet)
+    if cluster is None and scheduler is None:  # (the settings travel to cluster workers: no bar in them)
+        settings.on_frames = lambda note: progress.update(progress.done, note)
     if verbose:
         progress.echo(f"skdce: {len(jobs_list)} files with {info.name} on {', '.join(running)}, "
                       f"{jobs} at a time, {threads or 'default'} threads each")
@@ -220,6 +234,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
             progress.echo(f"skdce: failed: {row['input']}: {row['reason']}")
         elif row["status"] == "skipped" and not quiet:
             progress.echo(f"skdce: skipped: {row['input']}: {row['reason']}")
+        elif row["status"] == "ok" and row.get("warning"):
+            progress.echo(f"skdce: warning: {row['input']}: {row['warning']}")
         elif row["status"] == "ok" and verbose:
             progress.echo(f"skdce: ok: {row['input']} -> {row['output']} ({row['seconds']:.2f} s)")
 
@@ -233,7 +249,9 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         report(row)
     stop = threading.Event()
     with _batch.stop_on_signals(stop, progress.echo) as state:
-        if cluster is None and scheduler is None:
+        if sequence:
+            _video.run_sequence(jobs_list, settings, on_row, stop)
+        elif cluster is None and scheduler is None:
             _batch.run_jobs(jobs_list, settings, jobs, on_row, stop)
         else:
             from .._distributed import ClusterError, run_batch

@@ -1,0 +1,211 @@
+"""Video: skdce.video against enhancing each frame alone, and against eager PyTorch Zero-DCE++.
+
+Run: python benchmarks/bench_video.py [--frames 12] [--sizes 720p,1080p] [--quality-only]
+
+Two parts, each side by side in one run:
+
+* **Quality** (a 240x320 photo, 24 frames of fresh sensor noise from
+  :func:`skdce.data.darken`): a still clip and a clip panning 2 pixels a
+  frame. Noise figure: PSNR against the noiseless dark frames enhanced by
+  ``skdce.enhance`` (the target), for ``skdce.enhance`` on each frame alone
+  and for :class:`skdce.video.VideoEnhancer`. Flicker figure: the standard
+  deviation over time of the frame-to-frame change of the mean output level
+  on the still clip (0 for a steady one), per frame and smoothed, over all
+  24 frames and after the first half second (while the running average
+  fills, the output level settles: less noise, less bias from the filter).
+* **Speed** (720p and 1080p, ``--frames`` frames of a panning low-light
+  clip): frames per second of eager PyTorch Zero-DCE++ (network, curves, no
+  denoising: the published loop), of ``skdce.enhance`` per frame, of
+  ``VideoEnhancer.push``, and of the whole command line run
+  ``skdce enhance clip.mp4 -o out.mp4`` (process start, model load, decode,
+  enhance, encode; H.264 CRF 18), each with zero-dce++ (the default of
+  videos) and with zero-dce-int8 (the default of images); ratios are torch time / skdce time (above 1: skdce
+  faster). ``--memory`` adds the peak memory of the whole command line run
+  on a 48- and a 144-frame 720p clip (flat: frames are streamed). Needs
+  skdce[train,video].
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _timing import low_light
+
+import skdce
+from skdce.data import darken
+from skdce.video import VIDEO_MODEL, VideoEnhancer
+
+SIZES = {"360p": (360, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
+
+
+def photo(h, w):
+    import skimage.data
+
+    img = skimage.data.astronaut()
+    reps = (-(-h // img.shape[0]), -(-w // img.shape[1]))
+    return np.pad(img, ((0, (reps[0] - 1) * img.shape[0]), (0, (reps[1] - 1) * img.shape[1]), (0, 0)),
+                  mode="symmetric")[:h, :w]
+
+
+def clip(h, w, n, step):
+    """``(noisy dark frames, noiseless dark frames)``, float32, the camera moving ``step`` pixels a frame."""
+    big = photo(h, w + step * n)
+    crops = [big[:, step * i : step * i + w] for i in range(n)]
+    noisy = [darken(c, seed=i) for i, c in enumerate(crops)]
+    clean = [darken(c, photons=None, read_noise=0.0) for c in crops]
+    return noisy, clean
+
+
+def psnr(a, b):
+    return float(10 * np.log10(1.0 / np.mean((np.asarray(a, np.float64) - b) ** 2)))
+
+
+def flicker(frames):
+    return float(np.std(np.diff([f.mean() for f in frames])))
+
+
+def quality(model):
+    print(f"quality, 240x320, 24 frames, model {model}:")
+    for name, step in (("still", 0), ("pan 2 px/frame", 2)):
+        noisy, clean = clip(240, 320, 24, step)
+        target = [skdce.enhance(c, model=model) for c in clean]
+        alone = [skdce.enhance(f, model=model) for f in noisy]
+        video = VideoEnhancer(model=model, fps=24)
+        steady = [video.push(f) for f in noisy]
+        p_alone = np.mean([psnr(o, t) for o, t in zip(alone, target)])
+        p_video = np.mean([psnr(o, t) for o, t in zip(steady, target)])
+        p_in = np.mean([psnr(f, c) for f, c in zip(noisy, clean)])
+        print(f"  {name:15s} PSNR per frame {p_alone:6.2f} dB, video {p_video:6.2f} dB ({p_video - p_alone:+.2f} dB); "
+              f"input noise {p_in:.2f} dB against the clean dark frames")
+        if step == 0:
+            for label, first in (("flicker", 0), ("after 0.5 s", 12)):
+                f_alone, f_video = flicker(alone[first:]), flicker(steady[first:])
+                print(f"  {label:15s} per frame {f_alone:.6f}, video {f_video:.6f} ({f_video / f_alone:.2f}x); "
+                      f"noiseless frames {flicker(target[first:]):.6f}")
+
+
+def eager_pp():
+    import torch
+    from torch.nn import functional as F
+
+    from skdce.train.export import model_from_onnx
+    from skdce.train.model import illumination_context_torch
+
+    net = model_from_onnx(skdce.get_model("zero-dce++").path)
+
+    def run(img_u8, scale=12):
+        x = torch.from_numpy(img_u8).float().div(255).permute(2, 0, 1).unsqueeze(0)
+        with torch.no_grad():
+            small = F.interpolate(x, scale_factor=1 / scale, mode="bilinear")
+            a = net(small, illumination_context_torch(small))
+            a = F.interpolate(a, size=x.shape[-2:], mode="bilinear")
+            for _ in range(8):
+                x = x + a * (x - torch.pow(x, 2))
+        return x.squeeze(0).permute(1, 2, 0).numpy()
+
+    return run
+
+
+def timed(fn, frames):
+    fn(frames[0])  # warm-up: sessions, caches
+    t0 = time.perf_counter()
+    for f in frames:
+        fn(f)
+    return (time.perf_counter() - t0) / len(frames)
+
+
+def write_input(path, frames, fps=30):
+    import av
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        v.codec_context.options = {"crf": "12", "preset": "ultrafast"}
+        for i, f in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts = i
+            for p in v.encode(frame):
+                out.mux(p)
+        for p in v.encode(None):
+            out.mux(p)
+
+
+def cli_seconds(src, dst, *model):
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(dst), "--overwrite", "--quiet",
+                    *model], check=True)
+    return time.perf_counter() - t0
+
+
+def peak_rss_mb(src, dst, *args):
+    """Peak resident memory of ``skdce enhance src -o dst`` run in a fresh process (its VmHWM, MB)."""
+    code = ("import sys\nfrom skdce.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 1024)\n")
+    res = subprocess.run([sys.executable, "-c", code, "enhance", str(src), "-o", str(dst), "--overwrite", "--quiet",
+                          *args], capture_output=True, text=True, check=True)
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def memory(n_short=48, n_long=144):
+    """Peak memory of the command line on a short and a long 720p clip: flat if frames are streamed.
+
+    (Both clips are longer than the encoder's look-ahead, about 40 frames, whose buffers fill first.)
+    """
+    h, w = SIZES["720p"]
+    big = low_light(h, w + 2 * n_short)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (n_short, n_long):
+            src = Path(tmp) / f"in{n}.mp4"
+            write_input(src, [np.ascontiguousarray(big[:, 2 * (i % n_short) : 2 * (i % n_short) + w])
+                              for i in range(n)])
+            print(f"  720p, {n:3d} frames: peak memory of the whole CLI run {peak_rss_mb(src, Path(tmp) / 'out.mp4'):6.0f} MB")
+
+
+def speed(sizes, n):
+    torch_pp = eager_pp()
+    for size in sizes:
+        h, w = SIZES[size]
+        big = low_light(h, w + 2 * n)
+        frames = [np.ascontiguousarray(big[:, 2 * i : 2 * i + w]) for i in range(n)]
+        t_torch = timed(torch_pp, frames)
+        print(f"\n{size} ({w}x{h}), {n} frames: eager torch zero-dce++ {1 / t_torch:6.2f} fps")
+        for model in (VIDEO_MODEL, skdce.models.default_model("cpu")):
+            name = model
+            t_alone = timed(lambda f: skdce.enhance(f, model=model), frames)
+            video = VideoEnhancer(model=model)
+            t_video = timed(video.push, frames)
+            print(f"  {name:14s} enhance per frame {1 / t_alone:6.2f} fps ({t_torch / t_alone:4.2f}x)   "
+                  f"VideoEnhancer {1 / t_video:6.2f} fps ({t_torch / t_video:4.2f}x)")
+            with tempfile.TemporaryDirectory() as tmp:
+                src = Path(tmp) / "in.mp4"
+                write_input(src, frames)
+                t_cli = cli_seconds(src, Path(tmp) / "out.mp4", "--model", model)
+            print(f"  {'':14s} whole CLI run {t_cli:6.2f} s = {n / t_cli:6.2f} fps, against torch's "
+                  f"{t_torch * n:6.2f} s for the network and curves alone ({t_torch * n / t_cli:4.2f}x)")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=12)
+    p.add_argument("--sizes", default="720p,1080p", help=f"comma-separated, of {', '.join(SIZES)}")
+    p.add_argument("--model", default=VIDEO_MODEL, help=f"model of the quality part (default: {VIDEO_MODEL}, "
+                   f"the default of videos)")
+    p.add_argument("--quality-only", action="store_true")
+    p.add_argument("--memory", action="store_true", help="also the peak memory of a 48- and a 144-frame 720p run")
+    args = p.parse_args()
+    quality(args.model)
+    if not args.quality_only:
+        speed(args.sizes.split(","), args.frames)
+    if args.memory:
+        print("\nmemory:")
+        memory()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""``skdce enhance`` on videos and frame sequences (skdce/cli/_video.py): the real command on tiny clips."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skdce.io import read_image
+
+from .._clips import moving_square_clip, read_clip, static_clip, to_uint8, write_clip
+from ._helpers import digest, invoke, leftovers, run_cli
+
+pytest.importorskip("av")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 64x48, 12-frame, 12 fps H.264 clip with an AAC audio stream."""
+    _, noisy, _ = moving_square_clip(n=12)
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", to_uint8(noisy))
+
+
+def test_folder_of_videos_and_images_subprocess(clip, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "clip.mp4").write_bytes(clip.read_bytes())
+    Image.fromarray(to_uint8(static_clip(n=1)[1])[0]).save(folder / "photo.png")
+    (folder / "broken.mov").write_bytes(b"\x00\x00\x00\x18ftypqt  " + os.urandom(2000))
+    before = {p.name: digest(p) for p in folder.iterdir()}
+    result = run_cli("enhance", folder, "-o", tmp_path / "out", "--json")
+    assert result.returncode == 1, result.stderr
+    assert "skdce: 2 enhanced, 0 skipped, 1 failed" in result.stderr
+    failed = [line for line in result.stderr.splitlines() if "failed:" in line]
+    assert len(failed) == 1 and "broken.mov: cannot read the video" in failed[0]
+    status = {os.path.basename(r["input"]): r["status"] for r in json.loads(result.stdout)["files"]}
+    assert status == {"clip.mp4": "ok", "photo.png": "ok", "broken.mov": "failed"}
+
+    frames, facts, audio = read_clip(tmp_path / "out" / "clip.mp4")
+    src_frames, src_facts, src_audio = read_clip(clip)
+    assert len(frames) == 12 and frames[0].shape == (48, 64, 3)
+    assert (facts["rate"], facts["time_base"], facts["pts"]) == (src_facts["rate"], src_facts["time_base"],
+                                                                 src_facts["pts"])
+    assert audio == src_audio  # packets, bit for bit, and their timestamps
+    assert read_image(tmp_path / "out" / "photo.png")[0].shape == (48, 64, 3)
+    assert {p.name: digest(p) for p in folder.iterdir()} == before
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mov", "h264"), (".mkv", "h264"), (".webm", "vp9"), (".avi", "mpeg4")])
+def test_one_video_to_a_named_file(clip, tmp_path, suffix, codec):
+    dst = tmp_path / f"night{suffix}"
+    result = invoke("enhance", clip, "-o", dst, "--crf", 23, "--strength", 0.8, "--denoise", 0.5, "--temporal", 2)
+    assert result.exit_code == 0, result.output
+    frames, facts, _ = read_clip(dst)
+    assert len(frames) == 12 and facts["codec"] == codec and (facts["width"], facts["height"]) == (64, 48)
+    if suffix == ".webm":  # AAC cannot go into WebM: said, not silently lost
+        assert "warning" in result.output and "aac" in result.output and ".mkv" in result.output
+    again = invoke("enhance", clip, "-o", dst)  # an existing output is kept
+    assert again.exit_code == 0 and "the output exists (use --overwrite to replace it)" in again.output
+    assert read_clip(dst)[1]["codec"] == codec
+
+
+def test_video_output_names_and_dry_run(clip, tmp_path):
+    result = invoke("enhance", clip, "-o", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0 and f"write: {clip} -> {tmp_path / 'out' / 'clip.mp4'}" in result.output
+    before = digest(clip)
+    result = invoke("enhance", clip, "-o", clip.parent, "--overwrite")  # the output would be the input
+    assert result.exit_code == 1 and "the output would overwrite an input file" in result.output
+    assert not (tmp_path / "out").exists() and digest(clip) == before
+    result = invoke("enhance", clip, "-o", tmp_path / "x.mp4", "--sequence", "--jobs", "2")
+    assert result.exit_code == 2 and "--sequence enhances frames one after the other" in result.output
+
+
+def test_ctrl_c_during_a_video_leaves_nothing(tmp_path):
+    _, noisy, _ = moving_square_clip(n=300, h=96, w=128, step=0)
+    src = write_clip(tmp_path / "long.mp4", to_uint8(noisy), fps=30)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "skdce.cli", "enhance", src, "-o", out / "long.mp4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # the temporary output exists: frames are being written
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert list(out.iterdir()) == [] and leftovers(tmp_path) == []
+
+
+def test_sequence_of_frames(tmp_path):
+    clean, noisy = static_clip(n=8, sigma=0.015)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, f in enumerate(to_uint8(noisy)):
+        Image.fromarray(f).save(frames / f"frame_{i + 1:04d}.png")
+    assert invoke("enhance", frames, "-o", tmp_path / "seq", "--sequence").exit_code == 0
+    assert invoke("enhance", frames, "-o", tmp_path / "alone").exit_code == 0
+    names = sorted(p.name for p in (tmp_path / "seq").iterdir())
+    assert names == [f"frame_{i:04d}.png" for i in range(1, 9)]
+    seq = np.stack([read_image(tmp_path / "seq" / n)[0] for n in names]).astype(np.float64)
+    alone = np.stack([read_image(tmp_path / "alone" / n)[0] for n in names]).astype(np.float64)
+    # the same still scene: what changes from frame to frame is noise, and the sequence has much less of it
+    assert seq[4:].std(axis=0).mean() < 0.5 * alone[4:].std(axis=0).mean()
