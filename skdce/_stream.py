@@ -22,6 +22,7 @@ import numpy as np
 
 from ._atomic import atomic_path, temporary_name
 from ._image import to_uint
+from ._paths import same_or_inside
 
 __all__ = ["STREAM_SUFFIXES", "stream_kind", "open_lazy", "stream_enhance"]
 
@@ -250,7 +251,8 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
     FileExistsError
         If ``dst`` exists and ``overwrite`` is false.
     ValueError
-        For an unreadable input or a destination that is neither Zarr nor TIFF.
+        For an unreadable input, a destination that is neither Zarr nor TIFF,
+        or one that is the input (under any name), holds it or lies inside it.
     """
     from ._enhance import enhance
 
@@ -258,6 +260,9 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
     kind = stream_kind(dst)
     if kind is None:
         raise ValueError(f"{str(dst)!r}: the output of a streamed image is a .zarr store or a .tif file; name it so.")
+    if same_or_inside(src, dst):  # checked before --overwrite is: an input is never replaced, nor written into
+        raise ValueError(f"the output {str(dst)!r} is the input {str(src)!r} (or holds it, or lies inside it); "
+                         f"skdce never replaces an input: choose another output name.")
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{str(dst)!r} exists; pass --overwrite to replace it.")
     _require()  # before any work: a clear message where Dask or Zarr is missing

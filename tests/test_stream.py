@@ -1,5 +1,6 @@
 """One image file to another through the Dask plan: TIFF and Zarr in, TIFF and Zarr out."""
 
+import os
 import subprocess
 import sys
 
@@ -108,3 +109,37 @@ def test_cli_tiff_to_tiff_subprocess(rng, tmp_path):
     folder = subprocess.run(cmd + [str(tmp_path / "folder"), "--quiet"], capture_output=True, text=True, timeout=120)
     assert folder.returncode == 0, folder.stderr
     assert (tmp_path / "folder" / "big.tif").is_file()
+
+
+def _digest(path):
+    import hashlib
+
+    if path.is_dir():
+        return sorted((str(p.relative_to(path)), p.read_bytes()) for p in path.rglob("*") if p.is_file())
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_input_is_never_replaced_nor_written_into(rng, tmp_path):
+    """Input as output (under its own name, a link, a hard link, a folder around or inside it), --overwrite or not."""
+    img = dark(rng, (24, 20, 3))
+    tif = tmp_path / "a.tif"
+    tifffile.imwrite(tif, img, photometric="rgb", tile=(16, 16))
+    store = tmp_path / "a.zarr"
+    zarr.open(str(store), mode="w", shape=img.shape, chunks=(16, 16, 3), dtype=img.dtype)[:] = img
+    (tmp_path / "link.tif").symlink_to(tif)
+    os.link(tif, tmp_path / "hard.tif")
+    (tmp_path / "holder.zarr").mkdir()
+    inner = tmp_path / "holder.zarr" / "in.tif"
+    tifffile.imwrite(inner, img, photometric="rgb")
+    cases = [(tif, tif), (tif, tmp_path / "link.tif"), (tif, tmp_path / "hard.tif"), (store, store),
+             (store, store / "out.zarr"), (inner, tmp_path / "holder.zarr")]
+    before = {p: _digest(p) for p in (tif, store, inner)}
+    for src, dst in cases:
+        with pytest.raises(ValueError, match="never replaces an input"):
+            _stream.stream_enhance(src, dst, overwrite=True)
+    assert {p: _digest(p) for p in before} == before
+    assert not list(tmp_path.rglob("*.skdce-tmp"))
+    result = subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(tif), "-o", str(tif), "--overwrite"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "never replaces an input" in result.stderr and "Traceback" not in result.stderr
+    assert _digest(tif) == before[tif]

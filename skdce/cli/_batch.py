@@ -243,7 +243,10 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     """Decide every output path: ``([jobs], [skipped/failed rows])``; ``out_file``: the one output of one input."""
     from ..io import FORMATS, format_from_path
 
+    from .._paths import file_id
+
     inputs = {src.resolve() for src, _ in files}
+    input_ids = {file_id(src) for src, _ in files} - {None}  # the same file under another name (hard link, case)
     root = out_dir.resolve()
     claimed: dict = {}
     jobs, rows = [], []
@@ -262,7 +265,7 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
         elif len(dst.name.encode("utf-8", "surrogateescape")) > 255:
             rows.append(row(src, dst, "failed", "the output file name is longer than 255 bytes, which file systems "
                                                 "refuse; use a shorter --suffix or rename the input"))
-        elif key in inputs:
+        elif key in inputs or file_id(dst) in input_ids:
             rows.append(row(src, dst, "failed", "the output would overwrite an input file; choose another -o or a --suffix"))
         elif key in claimed:
             rows.append(row(src, dst, "failed", f"{str(claimed[key])!r} has the same output file; use --suffix or --format"))

@@ -108,6 +108,11 @@ def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resum
 @overwrite_option(help="Replace an existing output file.")
 def export(checkpoint, output, scale_factor, overwrite):
     """Export a training CHECKPOINT to an ONNX model usable with --model."""
+    from .._paths import same_or_inside
+
+    if same_or_inside(checkpoint, output):
+        raise click.BadParameter(f"{str(output)!r} is the checkpoint being exported; skdce never replaces an input: "
+                                 f"name the model e.g. model.onnx.", param_hint="'--output'")
     if output.exists() and not overwrite:
         raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.")
     _import_train()

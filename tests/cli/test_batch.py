@@ -251,3 +251,22 @@ def test_enhance_pixel_limit(photos, tmp_path):
     assert result.exit_code == 1
     (row,) = json.loads(result.stdout)["files"]
     assert "24 = 768 pixels, more than max_pixels=100" in row["reason"]
+
+
+def test_enhance_never_overwrites_an_input_under_another_name(photos, tmp_path):
+    """A hard link or a link to an input is the input: refused even with --overwrite (one file, or a folder run)."""
+    before = digest(photos / "a.png")
+    os.link(photos / "a.png", tmp_path / "hard.png")
+    (tmp_path / "soft.png").symlink_to(photos / "a.png")
+    for name in ("hard.png", "soft.png"):
+        result = invoke("enhance", photos / "a.png", "-o", tmp_path / name, "--overwrite")
+        assert result.exit_code == 1, name
+        assert "the output would overwrite an input file" in result.stderr
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(photos / "a.png", out / "a.png")  # a folder run whose output is a hard link of its input
+    result = invoke("enhance", photos / "a.png", photos / "b.jpg", "-o", out, "--overwrite", "--json")
+    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    assert rows["a.png"]["status"] == "failed" and "overwrite an input" in rows["a.png"]["reason"]
+    assert rows["b.jpg"]["status"] == "ok"
+    assert digest(photos / "a.png") == before

@@ -6,6 +6,10 @@ import pytest
 
 from skdce.io import read_image, write_image
 
+from click.testing import CliRunner
+
+from skdce.cli import main
+
 from ._helpers import dark, invoke
 
 
@@ -41,3 +45,13 @@ def test_train_resume_export_and_use(tmp_path):
     result = invoke("enhance", data / "0.png", "-o", tmp_path / "out", "--model", model)
     assert result.exit_code == 0, result.output
     assert read_image(tmp_path / "out" / "0.png")[0].shape == (32, 32, 3)
+
+
+def test_export_never_replaces_its_checkpoint(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    ckpt.write_bytes(b"a checkpoint")
+    (tmp_path / "link.onnx").symlink_to(ckpt)
+    for out in (ckpt, tmp_path / "link.onnx"):
+        result = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(out), "--overwrite"])
+        assert result.exit_code == 2 and "is the checkpoint being exported" in result.output
+    assert ckpt.read_bytes() == b"a checkpoint"
