@@ -149,6 +149,7 @@ class Settings:
     quality: int | None
     overwrite: bool
     max_pixels: int
+    root: Path | None = None  # the output folder: no output is written through a link below it
 
 
 def row(src, dst, status: str, reason: str | None = None, seconds: float = 0.0) -> dict:
@@ -331,8 +332,8 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
         out = to_uint(result, 8 if job.fmt in ("JPEG", "WEBP") else meta.bit_depth)
         if stop.is_set():
             return None  # interrupted: this file is discarded, not written
-        job.dst.parent.mkdir(parents=True, exist_ok=True)
-        skio.write_image(job.dst, out, meta, format=job.fmt, quality=s.quality, overwrite=s.overwrite)
+        root = s.root if s.root is not None else job.dst.parent
+        skio.write_image(job.dst, out, meta, format=job.fmt, quality=s.quality, overwrite=s.overwrite, root=root)
     except FileExistsError:  # another process wrote it meanwhile: never replaced without --overwrite
         return row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)", time.perf_counter() - t0)
     except skio.ImageFileError as exc:

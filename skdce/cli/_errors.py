@@ -24,6 +24,10 @@ def os_reason(exc: OSError, path=None) -> str:
         errno.ENAMETOOLONG: "the file name is too long for the file system (most allow 255 bytes); "
                             "use a shorter --suffix or rename the input",
         errno.ENOENT: "no such file or folder",
+        errno.ELOOP: "a symbolic link is in the way of a folder inside the output folder (outputs never follow "
+                     "links there); remove it",
+        errno.EFBIG: "the file is larger than the file system or the file-size limit allows; choose another "
+                     "output folder or raise the limit",
     }
     reason = fixes.get(exc.errno, exc.strerror or str(exc))
     return f"{where}: {reason}"

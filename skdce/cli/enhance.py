@@ -186,6 +186,7 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
         quality=quality,
         overwrite=overwrite,
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+        root=out_dir,
     )
     start = time.perf_counter()
     files, rows = _batch.collect(inputs, recursive, out_dir.resolve())

@@ -2,7 +2,7 @@
 
 PNG files are encoded by ``imagecodecs`` with the ``iCCP``, ``pHYs`` and
 ``eXIf`` chunks added after the header, TIFF files by tifffile, JPEG and
-WebP by Pillow. Every file goes through :func:`skdce._atomic.atomic_path`:
+WebP by Pillow. Every file goes through :func:`skdce._atomic.atomic_file`:
 a temporary file in the destination folder, renamed into place.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_file
 from .._image import to_uint
 from .._validate import check_bool, check_int
 from ._formats import (
@@ -126,7 +126,7 @@ def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
     )
 
 
-def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=False):
+def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=False, root=None):
     """Write a uint8/uint16 array to an image file atomically, with its metadata.
 
     Parameters
@@ -144,6 +144,12 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
         ignored by the lossless formats.
     overwrite : bool, optional
         Replace an existing file; by default an existing ``path`` raises.
+    root : str or os.PathLike, optional
+        A folder that ``path`` lies in (``path`` written as ``root / ...``):
+        the folders between them are created where missing, and the file is
+        never written through a symbolic link below ``root``, not even one
+        swapped in while the file is written (``OSError`` with ``ELOOP``).
+        Default: ``path``'s folder must exist.
 
     Returns
     -------
@@ -191,10 +197,10 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
         quality = check_int("quality", quality, min=1, max=100, hint="the default is 95 for JPEG, 90 for WebP.")
     overwrite = check_bool("overwrite", overwrite)
     image, meta = _prepare(image, fmt, meta)
-    if not path.parent.is_dir():
+    if root is None and not path.parent.is_dir():
         raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
     try:
-        with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:  # by name: tifffile wants a named file
+        with atomic_file(path, overwrite=overwrite, root=root) as fh:
             if fmt == "PNG":
                 fh.write(_png_bytes(image, meta))
             elif fmt == "TIFF":

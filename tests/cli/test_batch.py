@@ -270,3 +270,36 @@ def test_enhance_never_overwrites_an_input_under_another_name(photos, tmp_path):
     assert rows["a.png"]["status"] == "failed" and "overwrite an input" in rows["a.png"]["reason"]
     assert rows["b.jpg"]["status"] == "ok"
     assert digest(photos / "a.png") == before
+
+
+def test_a_link_swapped_into_the_output_folder_after_planning_is_not_followed(tmp_path, monkeypatch):
+    """out/sub is a folder when the outputs are planned and a link out of -o when they are written."""
+    from skdce import io as skio
+
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
+    write_image(src / "top.png", dark((8, 8, 3)))
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (out / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    write_image(out / "top.png", dark((8, 8, 3)))
+    victim = write_image(elsewhere / "victim.png", dark((8, 8, 3)))
+    before = digest(victim)
+    read = skio.read_image
+
+    def swap_then_read(path, **kw):  # runs after planning, before the file is written
+        if (out / "sub").is_dir() and not (out / "sub").is_symlink():
+            (out / "sub").rmdir()
+            (out / "sub").symlink_to(elsewhere, target_is_directory=True)
+            (out / "top.png").unlink()
+            (out / "top.png").symlink_to(victim)
+        return read(path, **kw)
+
+    monkeypatch.setattr(skio, "read_image", swap_then_read)
+    result = invoke("enhance", src, "-o", out, "--recursive", "--overwrite", "--json")
+    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    assert rows["deep.png"]["status"] == "failed" and "symbolic link is in the way" in rows["deep.png"]["reason"]
+    assert rows["top.png"]["status"] == "ok"  # the link named like the output is replaced, not written through
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["victim.png"] and digest(victim) == before
+    assert not (out / "top.png").is_symlink() and not leftovers(tmp_path)
