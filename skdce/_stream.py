@@ -81,6 +81,11 @@ def open_lazy(path):
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{str(path)!r} does not exist.")
+    from ._paths import special_file_reason
+
+    reason = special_file_reason(path)
+    if reason:
+        raise ValueError(f"cannot read {str(path)!r}: {reason}.")
     if stream_kind(path) == "zarr":
         try:
             image = da.from_zarr(str(path))

@@ -164,15 +164,43 @@ def _facts_from_metadata(meta: dict) -> dict:
     return facts
 
 
+#: Bounds of a model's facts: the curve is applied ``iterations`` times per pixel (8 in
+#: Zero-DCE), and ``scale_factor`` shrinks the image before a shared-curve estimate.
+MAX_ITERATIONS = 64
+MAX_SCALE_FACTOR = 1024.0
+
+
+def _checked_facts(name: str, facts: dict) -> tuple[int, bool | None, float]:
+    """``(iterations, shared_curve, scale_factor)`` of ``facts``, refused when missing sense (from a file's metadata)."""
+    import math
+
+    def bad(key, what):
+        return ValueError(f"model {name!r}: its skdce_{key} = {facts[key]!r} is not {what}; the file is broken or "
+                          f"was not written by skdce export (re-export it).")
+
+    iterations = facts.get("iterations", 8)
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, float)) or iterations != int(iterations) \
+            or not 1 <= iterations <= MAX_ITERATIONS:
+        raise bad("iterations", f"a whole number of curve iterations from 1 to {MAX_ITERATIONS}")
+    shared = facts.get("shared_curve")
+    if shared is not None and shared not in (True, False):
+        raise bad("shared_curve", "true or false")
+    scale = facts.get("scale_factor", 1)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) \
+            or not 1 <= scale <= MAX_SCALE_FACTOR:
+        raise bad("scale_factor", f"a downscaling factor from 1 to {MAX_SCALE_FACTOR:g}")
+    return int(iterations), None if shared is None else bool(shared), float(scale)
+
+
 def _record(name: str, path: Path, facts: dict, *, sha256: str | None = None, bundled: bool = False) -> ModelInfo:
     """The one way a :class:`ModelInfo` is made, bundled or not: ``facts`` in the manifest's schema."""
-    shared = facts.get("shared_curve")
+    iterations, shared, scale_factor = _checked_facts(name, facts)
     return ModelInfo(
         name=name,
         path=path,
-        iterations=int(facts.get("iterations", 8)),
-        shared_curve=None if shared is None else bool(shared),
-        scale_factor=float(facts.get("scale_factor", 1)),
+        iterations=iterations,
+        shared_curve=shared,
+        scale_factor=scale_factor,
         sha256=sha256,
         bundled=bundled,
         precision=str(facts.get("precision", "fp32")),
@@ -221,6 +249,9 @@ def get_model(model) -> ModelInfo:
     if path.suffix.lower() == ".onnx" or path.exists():
         if path.is_dir():
             raise ValueError(f"model={str(path)!r} is a folder; pass the path of an .onnx file in it.")
+        if path.exists() and not path.is_file():
+            raise ValueError(f"model={str(path)!r} is not a regular file (a FIFO, a device or a socket); pass the "
+                             f"path of an .onnx file.")
         if not path.is_file():
             raise FileNotFoundError(f"model file {str(path)!r} does not exist.")
         return _from_metadata(path)

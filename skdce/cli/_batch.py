@@ -203,6 +203,37 @@ def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
     return sorted(found)
 
 
+def expand_pattern(pattern: str) -> list[Path]:
+    """The files a glob pattern matches, sorted; ``**`` matches folders at any depth but never enters a link.
+
+    :func:`glob.glob` follows links to folders inside ``**``, so two links
+    that point up the tree make it walk an exponentially long chain of names:
+    it never ends. :meth:`pathlib.Path.glob` (3.11+) does not follow them.
+    As with the shell, names starting with a dot match only a pattern part
+    that starts with one.
+    """
+    parts = Path(pattern).parts
+    fixed = 0
+    while fixed < len(parts) and not glob.has_magic(parts[fixed]):
+        fixed += 1
+    if fixed == len(parts):
+        return []
+    anchor = Path(*parts[:fixed]) if fixed else Path()
+    rest = parts[fixed:]
+    dotted = any(part.startswith(".") for part in rest)
+    found = []
+    try:
+        for match in anchor.glob(str(Path(*rest))):
+            rel = match.relative_to(anchor) if fixed else match
+            if not dotted and any(part.startswith(".") for part in rel.parts):
+                continue
+            if match.is_file():
+                found.append(match)
+    except (OSError, ValueError):
+        pass
+    return sorted(found)
+
+
 def collect(inputs, recursive: bool, out_dir: Path):
     """``([(file, path relative to the output folder)], [failed rows])`` for the INPUT arguments."""
     files, problems, seen = [], [], set()
@@ -231,8 +262,7 @@ def collect(inputs, recursive: bool, out_dir: Path):
         elif path.exists():
             add(path, Path(path.name))
         else:
-            matches = [Path(m) for m in sorted(glob.glob(arg, recursive=True))]
-            matches = [m for m in matches if m.is_file()]
+            matches = expand_pattern(arg)
             if not matches:
                 problems.append(row(arg, None, "failed", "no such file or folder, and no file matches it as a pattern"))
             for m in matches:

@@ -239,8 +239,13 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
 
 
 def _read(path: Path, max_pixels: int):
+    from .._paths import special_file_reason
+
     if path.is_dir():
         raise ValueError("it is a folder, not a file")
+    reason = special_file_reason(path)  # before opening: opening a FIFO waits for a writer, forever
+    if reason:
+        raise ValueError(reason)
     with open(path, "rb") as fh:
         head = fh.read(32)
     if not head:

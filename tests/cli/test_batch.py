@@ -303,3 +303,22 @@ def test_a_link_swapped_into_the_output_folder_after_planning_is_not_followed(tm
     assert rows["top.png"]["status"] == "ok"  # the link named like the output is replaced, not written through
     assert sorted(p.name for p in elsewhere.iterdir()) == ["victim.png"] and digest(victim) == before
     assert not (out / "top.png").is_symlink() and not leftovers(tmp_path)
+
+
+def test_special_files_and_link_loops_never_hang(tmp_path):
+    """A FIFO given as input is refused before it is opened; ``**`` through link loops ends."""
+    src = tmp_path / "in"
+    (src / "a" / "b").mkdir(parents=True)
+    write_image(src / "a" / "b" / "deep.png", dark((8, 8, 3)))
+    write_image(src / "top.png", dark((8, 8, 3)))
+    (src / "a" / "b" / "up").symlink_to("..", target_is_directory=True)  # two loops: 2**40 names for glob.glob
+    (src / "a" / "b" / "up2").symlink_to("../..", target_is_directory=True)
+    os.mkfifo(src / "pipe.png")
+    out = tmp_path / "out"
+    result = run_cli("enhance", src / "pipe.png", str(src / "**" / "*.png"), "-o", out, "--json", timeout=60)
+    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    assert result.returncode == 1
+    assert rows["pipe.png"]["status"] == "failed" and "FIFO (named pipe), not a regular file" in rows["pipe.png"]["reason"]
+    assert rows["deep.png"]["status"] == rows["top.png"]["status"] == "ok" and len(rows) == 3
+    result = run_cli("enhance", src, "-o", tmp_path / "rec", "--recursive", "--quiet", timeout=60)  # a folder: same
+    assert result.returncode == 0 and sorted(p.name for p in (tmp_path / "rec").rglob("*.png")) == ["deep.png", "top.png"]

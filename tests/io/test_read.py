@@ -119,3 +119,15 @@ def test_unsupported_sample_formats(tmp_path):
     tifffile.imwrite(tmp_path / "f.tif", np.zeros((4, 4), np.float32))
     with pytest.raises(ImageFileError, match="32-bit floating-point samples"):
         read_image(tmp_path / "f.tif")
+
+
+def test_special_files_are_refused_without_opening_them(tmp_path):
+    import os
+
+    from skdce.io import ImageFileError, read_image
+
+    os.mkfifo(tmp_path / "pipe.png")  # opening it would wait for a writer, forever
+    with pytest.raises(ImageFileError, match="pipe.png.*a FIFO \\(named pipe\\), not a regular file"):
+        read_image(tmp_path / "pipe.png")
+    with pytest.raises(ImageFileError, match="a character device, not a regular file"):
+        read_image("/dev/zero")  # reading it would never end
