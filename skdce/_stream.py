@@ -152,10 +152,18 @@ def _write_store(out, dst: Path, overwrite: bool) -> None:
     allows in one step. With ``overwrite``, an old store is removed only once
     the new one is complete.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     tmp = temporary_name(dst)
     claimed = False
+    # Our own pool, so that on an interruption the chunks being written finish before the temporary store is
+    # removed (dask's shared pool would let them write into it after the removal).
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="skdce-zarr")
     try:
-        out.to_zarr(str(tmp))
+        try:
+            out.to_zarr(str(tmp), compute=False).compute(scheduler="threads", pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         if overwrite:
             if dst.is_dir() and not dst.is_symlink():
                 shutil.rmtree(dst)
@@ -270,6 +278,10 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
                          f"skdce never replaces an input: choose another output name.")
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{str(dst)!r} exists; pass --overwrite to replace it.")
+    if os.path.lexists(dst) and (dst.is_symlink() or dst.is_dir() != (kind == "zarr")):
+        what = "a link" if dst.is_symlink() else "a folder" if dst.is_dir() else "a file"
+        raise ValueError(f"{str(dst)!r} is {what}, not a {'Zarr store' if kind == 'zarr' else 'TIFF file'}; "
+                         f"--overwrite replaces only an output of the same kind: remove it or choose another name.")
     _require()  # before any work: a clear message where Dask or Zarr is missing
     with open_lazy(src) as (image, meta):
         out = enhance(image, channel_axis=None if image.ndim == 2 else -1, **enhance_kw)

@@ -1,8 +1,10 @@
 """One image file to another through the Dask plan: TIFF and Zarr in, TIFF and Zarr out."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -143,3 +145,44 @@ def test_an_input_is_never_replaced_nor_written_into(rng, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "never replaces an input" in result.stderr and "Traceback" not in result.stderr
     assert _digest(tif) == before[tif]
+
+
+@pytest.mark.parametrize("out_name", ["out.tif", "out.zarr"])
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_streamed_run_stopped_by_a_signal_leaves_nothing(rng, tmp_path, out_name, sig, code):
+    """The temporary file or store is removed, the exit status says which signal, no 'Aborted!' and no traceback."""
+    tifffile.imwrite(tmp_path / "big.tif", dark(rng, (1024, 1024, 3)), photometric="rgb", tile=(256, 256))
+    cmd = [sys.executable, "-m", "skdce.cli", "enhance", str(tmp_path / "big.tif"), "-o", str(tmp_path / out_name)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".skdce-tmp") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert "Aborted!" not in err and "Traceback" not in err and "interrupted" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]
+
+
+def test_streamed_output_faults_are_messages(rng, tmp_path):
+    """A file or link where a store goes, a file-size limit: one line, nothing left."""
+    import resource
+
+    tifffile.imwrite(tmp_path / "a.tif", dark(rng, (64, 64, 3)), photometric="rgb", tile=(32, 32))
+    (tmp_path / "file.zarr").write_bytes(b"a file")
+    (tmp_path / "link.zarr").symlink_to(tmp_path / "elsewhere.zarr")
+    cmd = [sys.executable, "-m", "skdce.cli", "enhance", str(tmp_path / "a.tif"), "-o"]
+    for name, said in [("file.zarr", "is a file, not a Zarr store"), ("link.zarr", "is a link, not a Zarr store")]:
+        result = subprocess.run(cmd + [str(tmp_path / name), "--overwrite"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1 and said in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert (tmp_path / "file.zarr").read_bytes() == b"a file" and not (tmp_path / "elsewhere.zarr").exists()
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    for name in ("out.tif", "out.zarr"):
+        result = subprocess.run(cmd + [str(tmp_path / name)], capture_output=True, text=True, timeout=120,
+                                preexec_fn=small_files)
+        assert result.returncode == 1 and "file-size limit" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and "skdce-tmp" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "file.zarr", "link.zarr"]

@@ -343,27 +343,31 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     """Read, enhance and write one file; a row for the report (``None`` when stopped before writing)."""
     from .. import io as skio
     from .._enhance import enhance
+    from .._workers import Stopped, stop_when
 
     t0 = time.perf_counter()
     try:
         if stop.is_set():
             return None
         image, meta = skio.read_image(job.src, max_pixels=s.max_pixels)
-        result = enhance(
-            image,
-            model=s.model,
-            strength=s.strength,
-            denoise=s.denoise,
-            channel_axis=None if image.ndim == 2 else -1,
-            providers=s.providers,
-            tile_size="auto" if s.tile_size is None else s.tile_size,
-            num_threads=s.threads,
-        )
+        with stop_when(stop):  # checked between tiles: a large image stops within a tile of Ctrl-C
+            result = enhance(
+                image,
+                model=s.model,
+                strength=s.strength,
+                denoise=s.denoise,
+                channel_axis=None if image.ndim == 2 else -1,
+                providers=s.providers,
+                tile_size="auto" if s.tile_size is None else s.tile_size,
+                num_threads=s.threads,
+            )
         out = to_uint(result, 8 if job.fmt in ("JPEG", "WEBP") else meta.bit_depth)
         if stop.is_set():
             return None  # interrupted: this file is discarded, not written
         root = s.root if s.root is not None else job.dst.parent
         skio.write_image(job.dst, out, meta, format=job.fmt, quality=s.quality, overwrite=s.overwrite, root=root)
+    except Stopped:
+        return None  # interrupted inside the image: discarded, not written
     except FileExistsError:  # another process wrote it meanwhile: never replaced without --overwrite
         return row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)", time.perf_counter() - t0)
     except skio.ImageFileError as exc:

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from . import _batch
-from ._errors import EXIT_INTERRUPTED
+from ._errors import EXIT_INTERRUPTED, os_reason
 from ._options import (
     check_model,
     denoise_option,
@@ -69,6 +69,10 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, providers, th
                                       tile_size="auto" if tile_size is None else tile_size)
     except (ImportError, ValueError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from None
+    except MemoryError as exc:
+        raise click.ClickException(str(exc) or "out of memory") from None
+    except OSError as exc:  # a full disk, a file-size limit, a read-only folder, a file in the way
+        raise click.ClickException(f"cannot write {os_reason(exc, dst)}") from None
     if not quiet:
         click.echo(f"skdce: enhanced {src} {shape} {dtype} into {dst} in {time.perf_counter() - t0:.1f} s", err=True)
 

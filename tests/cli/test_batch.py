@@ -322,3 +322,43 @@ def test_special_files_and_link_loops_never_hang(tmp_path):
     assert rows["deep.png"]["status"] == rows["top.png"]["status"] == "ok" and len(rows) == 3
     result = run_cli("enhance", src, "-o", tmp_path / "rec", "--recursive", "--quiet", timeout=60)  # a folder: same
     assert result.returncode == 0 and sorted(p.name for p in (tmp_path / "rec").rglob("*.png")) == ["deep.png", "top.png"]
+
+
+def test_a_stop_is_checked_between_the_tiles_of_one_image(tmp_path, monkeypatch):
+    """Ctrl-C inside a large image stops it within a tile (a 24 MP image ran on for about 24 s)."""
+    from skdce import _runtime
+
+    src = write_image(tmp_path / "big.png", dark((96, 96, 3)))
+    calls = []
+    run = _runtime.Session.run
+
+    def run_then_signal(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # handled by skdce: sets the stop event
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(_runtime.Session, "run", run_then_signal)
+    result = invoke("enhance", src, "-o", tmp_path / "out", "--model", "zero-dce", "--tile-size", 16, "--threads", 1)
+    assert result.exit_code == 130
+    assert len(calls) <= 2  # 36 tiles without the check
+    assert not (tmp_path / "out" / "big.png").exists() and not leftovers(tmp_path)
+
+
+def test_run_tasks_stops_between_tasks():
+    import threading
+
+    from skdce._workers import Stopped, run_tasks, stop_when
+
+    stop, done = threading.Event(), []
+
+    def work(t):
+        done.append(t)
+        if t == 2:
+            stop.set()
+
+    with stop_when(stop), pytest.raises(Stopped):
+        run_tasks(work, list(range(10)), 1)
+    assert done == [0, 1, 2]
+    run_tasks(work, list(range(4)), 1)  # outside the block: no check
+    assert done[-4:] == [0, 1, 2, 3]
