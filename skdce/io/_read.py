@@ -101,6 +101,8 @@ def _pillow_array(im) -> tuple[np.ndarray, bool]:
         im = im.convert("L")
     elif mode in ("P", "PA"):
         im = im.convert("RGBA" if mode == "PA" or "transparency" in im.info else "RGB")
+    elif mode in ("L", "RGB") and "transparency" in im.info:  # a tRNS colour: the pixels of that value are transparent
+        im = im.convert("LA" if mode == "L" else "RGBA")
     elif mode == "La":
         im = im.convert("LA")
     elif mode == "RGBa":
@@ -114,10 +116,23 @@ def _pillow_array(im) -> tuple[np.ndarray, bool]:
     return np.asarray(im), keeps_icc
 
 
+def _frames_error(count, fmt: str) -> ValueError:
+    return ValueError(
+        f"the file holds {count} frames (a multi-page or animated {fmt}); skdce enhances one image per file and "
+        f"would drop the others: save each frame as its own file first (e.g. with PIL.ImageSequence or tifffile)"
+    )
+
+
 def _read_pillow(path: Path, max_pixels: int):
     im = _open_pillow(path, max_pixels)
     with im:
         fmt = im.format or "unknown"
+        try:
+            frames = int(getattr(im, "n_frames", 1))
+        except Exception as exc:  # counting reads the file's frame headers
+            raise ValueError(_pillow_reason(exc)) from None
+        if frames > 1:
+            raise _frames_error(frames, fmt)
         try:
             im.load()
             arr, keeps_icc = _pillow_array(im)
@@ -151,6 +166,11 @@ def _read_tiff(path: Path, max_pixels: int):
     with tf:
         if not tf.pages:
             raise ValueError("the TIFF file holds no image")
+        full = 0  # images that are not a reduced-resolution copy (a thumbnail, a pyramid level) of another
+        for i in range(len(tf.pages)):
+            full += not getattr(tf.pages[i], "is_reduced", False)
+            if full > 1:
+                raise _frames_error(len(tf.pages), "TIFF")
         page = tf.pages.first
         _check_pixels(page.imagewidth, page.imagelength, max_pixels)
         bits = page.bitspersample
@@ -188,7 +208,8 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     ----------
     path : str or os.PathLike
         A PNG, JPEG, TIFF or WebP file (or any other format Pillow reads:
-        BMP, GIF, PPM...; animated files give their first frame).
+        BMP, GIF, PPM...). A file of several frames (multi-page TIFF,
+        animated PNG, GIF or WebP) is refused: its other frames would be lost.
     max_pixels : int, optional
         Largest accepted width x height; larger files are refused before
         their pixels are decoded.

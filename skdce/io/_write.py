@@ -83,7 +83,7 @@ def _prepare(image, fmt: str, meta: ImageMeta | None):
     if fmt == "JPEG" and channels in (2, 4):
         raise ValueError("JPEG has no alpha channel; write PNG, TIFF or WebP, or drop the alpha channel first")
     if fmt == "WEBP" and channels in (1, 2):  # WebP stores colour only
-        image = np.repeat(image, 3, axis=-1) if channels == 1 else image[..., [0, 0, 0, 1]]
+        image = np.repeat(image[..., None], 3, axis=-1) if channels == 1 else image[..., [0, 0, 0, 1]]
         if _is_gray_profile(meta.icc_profile):
             meta = replace(meta, icc_profile=None)
     return np.ascontiguousarray(image), meta

@@ -131,3 +131,46 @@ def test_special_files_are_refused_without_opening_them(tmp_path):
         read_image(tmp_path / "pipe.png")
     with pytest.raises(ImageFileError, match="a character device, not a regular file"):
         read_image("/dev/zero")  # reading it would never end
+
+
+@pytest.mark.parametrize("mode, key", [("L", 7), ("RGB", (1, 2, 3))])
+def test_8_bit_png_transparency_key_becomes_alpha(tmp_path, mode, key):
+    from PIL import Image
+
+    image = np.full((5, 6) if mode == "L" else (5, 6, 3), 40, np.uint8)
+    image[2, 3] = key
+    Image.fromarray(image, mode).save(tmp_path / "t.png", transparency=key)
+    back, meta = read_image(tmp_path / "t.png")
+    assert meta.mode == mode.replace("L", "LA") if mode == "L" else meta.mode == "RGBA"
+    expected = np.full((5, 6), 255, np.uint8)
+    expected[2, 3] = 0
+    np.testing.assert_array_equal(back[..., -1], expected)
+    np.testing.assert_array_equal(back[..., :-1].reshape(image.shape), image)
+
+
+def test_several_frames_are_refused_not_dropped(tmp_path):
+    """A multi-page TIFF (tifffile's and Pillow's path), an animated PNG or GIF: refused, naming the frames."""
+    import tifffile
+    from PIL import Image
+
+    from skdce.io import ImageFileError
+
+    frames = [np.full((8, 8, 3), v, np.uint8) for v in (10, 200)]
+    tifffile.imwrite(tmp_path / "pages.tif", np.stack(frames), photometric="rgb")
+    with tifffile.TiffWriter(tmp_path / "shapes.tif") as tw:
+        tw.write(frames[0], photometric="rgb")
+        tw.write(np.zeros((4, 4), np.uint8), photometric="minisblack")
+    with tifffile.TiffWriter(tmp_path / "palette.tif") as tw:  # read by Pillow
+        for f in frames:
+            tw.write(f[..., 0], photometric="palette", colormap=np.tile(np.arange(256, dtype=np.uint16) * 257, (3, 1)))
+    pils = [Image.fromarray(f) for f in frames]
+    pils[0].save(tmp_path / "anim.png", save_all=True, append_images=pils[1:])
+    pils[0].save(tmp_path / "anim.gif", save_all=True, append_images=pils[1:])
+    for name in ("pages.tif", "shapes.tif", "palette.tif", "anim.png", "anim.gif"):
+        with pytest.raises(ImageFileError, match=rf"{name}.*holds 2 frames .*save each frame as its own file"):
+            read_image(tmp_path / name)
+    tifffile.imwrite(tmp_path / "thumb.tif", frames[0], photometric="rgb")  # a reduced-resolution copy is no frame
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tw:
+        tw.write(frames[0], photometric="rgb")
+        tw.write(frames[0][::2, ::2], photometric="rgb", subfiletype=1)
+    np.testing.assert_array_equal(read_image(tmp_path / "thumb.tif")[0], frames[0])

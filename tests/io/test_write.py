@@ -144,3 +144,10 @@ def test_written_files_honour_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_gray_webp_keeps_its_size(tmp_path):
+    gray = np.tile(np.arange(0, 250, 25, dtype=np.uint8), (4, 1))  # 4 x 10: not square
+    back, meta = read_image(write_image(tmp_path / "g.webp", gray, quality=100))
+    assert back.shape == (4, 10, 3) and meta.mode == "RGB"  # was (4, 30, 3)
+    assert np.abs(back[..., 0].astype(int) - gray).max() <= 3
