@@ -34,7 +34,7 @@ What is written (:func:`write_image`):
 format    bit depth   alpha  ICC   EXIF  dpi
 ========  ==========  =====  ====  ====  ===
 PNG       8, 16       yes    yes   yes   yes
-TIFF      8, 16       yes    yes   no    yes
+TIFF      8, 16       yes    yes   yes   yes
 JPEG      8           no     yes   yes   yes
 WebP      8 (colour)  yes    yes   yes   no
 ========  ==========  =====  ====  ====  ===
@@ -43,8 +43,10 @@ JPEG and WebP hold 8 bits: 16-bit arrays are rounded to 8 bits
 (``round(x / 257)``, the one conversion of ``skdce._image.to_uint``). WebP has
 no grayscale mode: gray images are written as RGB. PNG files are encoded by
 ``imagecodecs`` with the ``iCCP``, ``pHYs`` and ``eXIf`` chunks added after
-the header (as Pillow writes them); TIFF files are written by tifffile, which
-does not write an EXIF directory. Every file is written to a temporary file
+the header (as Pillow writes them); TIFF files are written by tifffile, with
+the EXIF's text tags (make, model, date...) in the TIFF's own directory and
+its Exif and GPS directories appended (tifffile writes no EXIF directory;
+Pillow serialises them). Every file is written to a temporary file
 in the destination folder (named ``.<name>.<random>.skdce-tmp``) and renamed
 into place, so a reader never sees a partial file and an interrupted write
 leaves nothing behind.

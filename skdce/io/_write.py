@@ -106,6 +106,70 @@ def _write_pillow(fh, image: np.ndarray, meta: ImageMeta, fmt: str, quality) -> 
     im.save(fh, format=fmt, **options)
 
 
+#: EXIF tags of the first directory carried into a TIFF's own directory (text: description, make, model,
+#: software, date, artist, copyright); the rest of that directory describes the JPEG's layout, not the image.
+_TIFF_TEXT_TAGS = (270, 271, 272, 305, 306, 315, 33432)
+#: Sub-directories of EXIF carried into a TIFF: the Exif (camera settings, dates) and GPS directories.
+_EXIF_SUBIFDS = (0x8769, 0x8825)
+
+
+def _exif_for_tiff(exif: bytes):
+    """``(byte order, text tags, {pointer tag: directory})`` of an EXIF block, parsed by Pillow; ``None`` if unusable.
+
+    tifffile writes a TIFF's own tags but no EXIF sub-directory; Pillow
+    parses one with its value types and writes it back at a given offset
+    (``ImageFileDirectory_v2.tobytes``), which :func:`_write_tiff` appends.
+    """
+    import io
+
+    from PIL import TiffImagePlugin
+
+    data = exif[len(_EXIF_HEADER):] if exif.startswith(_EXIF_HEADER) else exif
+    try:
+        fp = io.BytesIO(data)
+        ifd0 = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+        fp.seek(ifd0.next)
+        ifd0.load(fp)
+        text = [(tag, ifd0[tag]) for tag in _TIFF_TEXT_TAGS if isinstance(ifd0.get(tag), str) and ifd0[tag]]
+        subs = {}
+        for pointer in _EXIF_SUBIFDS:
+            if pointer in ifd0:
+                sub = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+                fp.seek(int(ifd0[pointer]))
+                sub.load(fp)
+                for nested in (0xA005, 0x8769, 0x8825):  # pointers to directories not carried: would dangle
+                    if nested in sub:
+                        del sub[nested]
+                for tag in list(sub.keys()):
+                    sub[tag]  # decoded on first access; tobytes writes only the decoded values
+                if len(sub):
+                    subs[pointer] = sub
+    except Exception:  # a malformed EXIF block: the image is still written, without it
+        return None
+    return ("<" if data[:2] == b"II" else ">"), text, subs
+
+
+def _with_exif_directories(tiff: bytes, order: str, subs: dict) -> bytes:
+    """Append each EXIF sub-directory to ``tiff`` and point its tag (written as 0 by tifffile) at it."""
+    import io
+
+    import tifffile
+
+    with tifffile.TiffFile(io.BytesIO(tiff)) as tf:
+        tags = tf.pages.first.tags
+        slots = {code: (tags[code - 1].offset, tags[code - 1].valueoffset) for code in subs}
+    out = bytearray(tiff)
+    for code, sub in subs.items():
+        if len(out) % 2:
+            out += b"\0"  # a directory starts on a word boundary
+        offset = len(out)
+        out += sub.tobytes(offset)
+        entry, value = slots[code]
+        out[entry : entry + 2] = struct.pack(order + "H", code)  # the placeholder's code, one below: same order
+        out[value : value + 4] = struct.pack(order + "I", offset)
+    return bytes(out)
+
+
 def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
     import tifffile
 
@@ -113,8 +177,18 @@ def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
     options = {}
     if meta.dpi:
         options.update(resolution=tuple(meta.dpi), resolutionunit="INCH")
+    exif = _exif_for_tiff(meta.exif) if meta.exif and image.nbytes < 2**31 else None  # classic TIFF: 32-bit offsets
+    target = fh
+    if exif is not None:
+        import io
+
+        order, text, subs = exif
+        options.update(byteorder=order, extratags=[(tag, "s", 0, value, True) for tag, value in text]
+                       + [(code - 1, "I", 1, 0, True) for code in subs])  # tifffile writes no pointer tags:
+        # a placeholder whose code sorts where the pointer's does is written, then renamed
+        target = io.BytesIO()
     tifffile.imwrite(
-        fh,
+        target,
         image,
         photometric="minisblack" if channels <= 2 else "rgb",
         planarconfig="contig" if channels > 1 else None,
@@ -124,6 +198,8 @@ def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
         metadata=None,
         **options,
     )
+    if exif is not None:
+        fh.write(_with_exif_directories(target.getvalue(), exif[0], exif[2]) if exif[2] else target.getvalue())
 
 
 def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=False, root=None):

@@ -151,3 +151,31 @@ def test_gray_webp_keeps_its_size(tmp_path):
     back, meta = read_image(write_image(tmp_path / "g.webp", gray, quality=100))
     assert back.shape == (4, 10, 3) and meta.mode == "RGB"  # was (4, 30, 3)
     assert np.abs(back[..., 0].astype(int) - gray).max() <= 3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("order", ["II", "MM"])
+def test_exif_is_carried_into_tiff(tmp_path, dtype, order):
+    """Text tags into the TIFF's directory, the Exif and GPS directories appended; Pillow and tifffile read them."""
+    import tifffile
+
+    exif = Image.Exif()
+    exif[271], exif[272], exif[0x0112] = "skdce-cam", "model-x", 6
+    exif.get_ifd(0x8769)[36867] = "2026:12:04 10:00:00"
+    exif.get_ifd(0x8825)[1] = "N"
+    data = exif.tobytes()
+    if order == "II":  # Pillow writes big-endian EXIF; a little-endian block through a TIFF round trip
+        Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / "le.tif", exif=data)
+        with Image.open(tmp_path / "le.tif") as im:
+            data = im.getexif().tobytes()
+    Image.fromarray(np.full((6, 4, 3), 30, np.uint8)).save(tmp_path / "e.jpg", exif=data)
+    image, meta = read_image(tmp_path / "e.jpg")
+    out = write_image(tmp_path / "e.tif", image.astype(dtype) * (257 if dtype == np.uint16 else 1), meta)
+    with tifffile.TiffFile(out) as tf:
+        tags = tf.pages.first.tags
+        assert tags[271].value == "skdce-cam" and tags[272].value == "model-x" and 274 not in tags
+        assert tags["ExifTag"].value["DateTimeOriginal"] == "2026:12:04 10:00:00"
+    with Image.open(out) as im:
+        back = im.getexif()
+        assert back.get_ifd(0x8769)[36867] == "2026:12:04 10:00:00" and back.get_ifd(0x8825)[1] == "N"
+    np.testing.assert_array_equal(read_image(out)[0] // (257 if dtype == np.uint16 else 1), image)
