@@ -24,7 +24,7 @@ from pathlib import Path
 import click
 
 from ..io import IMAGE_SUFFIXES  # pure Python, no heavy imports
-from ._errors import os_reason
+from ._errors import echo_out, os_reason
 
 # --------------------------------------------------------------------------------------------
 # Progress and signals
@@ -308,16 +308,25 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     return jobs, rows
 
 
-def print_plan(jobs, rows, overwrite: bool) -> None:
-    """--dry-run: one line per input on stdout."""
+def print_plan(jobs, rows, overwrite: bool, as_json: bool = False) -> None:
+    """--dry-run: one line per input on stdout (with --json, the report's form: files, summary)."""
+    if as_json:
+        from ._options import dump_json
+
+        files = [{**row(j.src, j.dst, "overwrite" if overwrite and j.dst.exists() else "write"), "seconds": None}
+                 for j in jobs]
+        files += [{**r, "status": "skip" if r["status"] == "skipped" else "fail", "seconds": None} for r in rows]
+        summary = {k: sum(f["status"] == k for f in files) for k in ("write", "overwrite", "skip", "fail")}
+        echo_out(dump_json({"dry_run": True, "files": files, "summary": summary}))
+        return
     for job in jobs:
         action = "overwrite" if overwrite and job.dst.exists() else "write"
-        click.echo(f"{action}: {job.src} -> {job.dst}")
+        echo_out(f"{action}: {job.src} -> {job.dst}")
     for r in rows:
         if r["status"] == "skipped":
-            click.echo(f"skip: {r['input']} -> {r['output']} ({r['reason']})")
+            echo_out(f"skip: {r['input']} -> {r['output']} ({r['reason']})")
         else:
-            click.echo(f"fail: {r['input']}: {r['reason']}")
+            echo_out(f"fail: {r['input']}: {r['reason']}")
     counts = {"write": sum(not (overwrite and j.dst.exists()) for j in jobs)}
     counts["overwrite"] = len(jobs) - counts["write"]
     counts["skip"] = sum(r["status"] == "skipped" for r in rows)
@@ -373,7 +382,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     except skio.ImageFileError as exc:
         return row(job.src, job.dst, "failed", exc.reason, time.perf_counter() - t0)
     except OSError as exc:
-        return row(job.src, job.dst, "failed", os_reason(exc), time.perf_counter() - t0)
+        return row(job.src, job.dst, "failed", os_reason(exc, exc.filename or job.dst), time.perf_counter() - t0)
     except Exception as exc:  # one bad file must not stop the batch
         reason = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{type(exc).__name__}: {exc}"
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import signal
+import sys
+
+import click
 
 #: The exit status of a command stopped by a signal (the shell's 128 + signal number).
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -12,7 +15,8 @@ def os_reason(exc: OSError, path=None) -> str:
     """One line for an OSError: what happened to which path, and what to do."""
     import errno
 
-    where = str(path if path is not None else (exc.filename or "?"))
+    where = path if path is not None else exc.filename
+    where = _destination(str(where)) if where is not None else None
     fixes = {
         errno.EACCES: "permission denied; check the folder's permissions or choose another output folder",
         errno.EPERM: "operation not permitted; check the folder's permissions or choose another output folder",
@@ -30,4 +34,36 @@ def os_reason(exc: OSError, path=None) -> str:
                      "output folder or raise the limit",
     }
     reason = fixes.get(exc.errno, exc.strerror or str(exc))
-    return f"{where}: {reason}"
+    return f"{where}: {reason}" if where else reason
+
+
+def _destination(name: str) -> str:
+    """The file a temporary file (``.<name>.<random>.skdce-tmp``) stands for: what the user asked to write."""
+    import os
+    import re
+
+    from .._atomic import TEMP_SUFFIX
+
+    folder, base = os.path.split(name)
+    match = re.fullmatch(r"\.(.+)\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX), base)
+    return os.path.join(folder, match.group(1)) if match else name
+
+
+def echo_out(message="", nl: bool = True) -> None:
+    """``click.echo`` to stdout; a full device or a closed pipe there is one line on stderr (exit 1), no traceback.
+
+    stdout is then pointed at the null device, so that the interpreter's last
+    flush of what could not be written fails no more.
+    """
+    import os
+
+    try:
+        click.echo(message, nl=nl)
+    except OSError as exc:
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.stdout.fileno())
+            os.close(null)
+        except (OSError, ValueError, AttributeError):
+            pass
+        raise click.ClickException(f"cannot write to standard output: {exc.strerror or exc}") from None

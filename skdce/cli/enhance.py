@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from . import _batch
-from ._errors import EXIT_INTERRUPTED, os_reason
+from ._errors import EXIT_INTERRUPTED, echo_out, os_reason
 from ._options import (
     check_model,
     denoise_option,
@@ -197,7 +197,7 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
     jobs_list, planned = _batch.plan(files, out_dir, normalize_format(fmt) if fmt else None, suffix, overwrite, out_file)
     rows += planned
     if dry_run:
-        _batch.print_plan(jobs_list, rows, overwrite)
+        _batch.print_plan(jobs_list, rows, overwrite, as_json)
         sys.exit(1 if any(r["status"] == "failed" for r in rows) else 0)
     done: dict = {}
     progress = _batch.Progress(len(jobs_list), "enhancing", enabled=not quiet)
@@ -246,7 +246,7 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
             "model": info.name,
             "providers": list(running),
         }
-        click.echo(dump_json(report_data))
+        echo_out(dump_json(report_data))
     if not quiet or interrupted:
         line = f"{counts['ok']} enhanced, {counts['skipped']} skipped, {counts['failed']} failed in {seconds:.1f} s"
         if interrupted:

@@ -13,7 +13,7 @@ import click
 
 from ..io import IMAGE_SUFFIXES  # pure Python, no heavy imports
 from ._batch import Progress, to_uint
-from ._errors import os_reason
+from ._errors import echo_out, os_reason
 from ._options import (
     check_model,
     denoise_option,
@@ -172,7 +172,7 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
         "model": None if info is None else info.name,
     }
     csv_text = _csv_table(results, mean)
-    click.echo(dump_json(report) if as_json else csv_text, nl=as_json)
+    echo_out(dump_json(report) if as_json else csv_text, nl=as_json)
     if output is not None:
         from .._atomic import atomic_path
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ._batch import Progress, interrupts
-from ._errors import EXIT_INTERRUPTED
+from ._errors import EXIT_INTERRUPTED, echo_out, os_reason
 from ._options import FiniteFloatRange, overwrite_option, quiet_option, threads_option
 
 __all__ = ["export", "train"]
@@ -94,6 +94,10 @@ def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resum
             if state["progress"] is not None:
                 state["progress"].close()
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # the run folder: a file in the way, a full disk, a file-size limit, read-only
+            if state["progress"] is not None:
+                state["progress"].close()
+            raise click.ClickException(f"cannot write the run: {os_reason(exc, exc.filename or run_dir)}") from None
     if state["progress"] is not None:
         state["progress"].close()
     if not quiet:
@@ -126,12 +130,14 @@ def export(checkpoint, output, scale_factor, overwrite):
         raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.") from None
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a file in the way, a full disk, a file-size limit, a read-only folder
+        raise click.ClickException(f"cannot write the model: {os_reason(exc, exc.filename or output)}") from None
     from ..models import get_model, sha256_file
 
     info = get_model(output)
-    click.echo(f"wrote {output}")
-    click.echo(f"  architecture  {'zero-dce++' if info.shared_curve else 'zero-dce'}")
-    click.echo(f"  iterations    {info.iterations}")
-    click.echo(f"  scale factor  {info.scale_factor:g}")
-    click.echo(f"  sha256        {sha256_file(output)}")
-    click.echo(f"use it: skdce enhance IMAGES -o OUT --model {output}")
+    echo_out(f"wrote {output}")
+    echo_out(f"  architecture  {'zero-dce++' if info.shared_curve else 'zero-dce'}")
+    echo_out(f"  iterations    {info.iterations}")
+    echo_out(f"  scale factor  {info.scale_factor:g}")
+    echo_out(f"  sha256        {sha256_file(output)}")
+    echo_out(f"use it: skdce enhance IMAGES -o OUT --model {output}")

@@ -283,7 +283,11 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
                 _write_tiff(fh, image, meta)
             else:
                 _write_pillow(fh, image, meta, fmt, quality)
-    except (OSError, TypeError, ValueError):
+    except OSError as exc:
+        if exc.filename is None:  # a failed write() names no file: name the one being written
+            exc.filename = str(path)
+        raise
+    except (TypeError, ValueError):
         raise
     except Exception as exc:  # an encoder's own error type
         raise ImageFileError("write", path, str(exc) or type(exc).__name__) from exc

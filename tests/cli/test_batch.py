@@ -244,6 +244,12 @@ def test_enhance_dry_run_writes_nothing(photos, tmp_path):
     result = invoke("enhance", photos / "a.png", "-o", out, "--dry-run", "--overwrite")
     assert f"overwrite: {photos / 'a.png'} -> {out / 'a.png'}" in result.stdout
     assert digest(out / "a.png") == before and os.listdir(out) == ["a.png"]
+    result = invoke("enhance", photos / "a.png", photos / "gray.png", "nothing*.png", "-o", out, "--dry-run", "--json")
+    report = json.loads(result.stdout)  # was text
+    assert report["dry_run"] is True and report["summary"] == {"write": 1, "overwrite": 0, "skip": 1, "fail": 1}
+    assert {os.path.basename(f["input"]): f["status"] for f in report["files"]} == {
+        "a.png": "skip", "gray.png": "write", "nothing*.png": "fail"}
+    assert os.listdir(out) == ["a.png"]
 
 
 def test_enhance_pixel_limit(photos, tmp_path):

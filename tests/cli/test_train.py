@@ -55,3 +55,46 @@ def test_export_never_replaces_its_checkpoint(tmp_path):
         result = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(out), "--overwrite"])
         assert result.exit_code == 2 and "is the checkpoint being exported" in result.output
     assert ckpt.read_bytes() == b"a checkpoint"
+
+
+def test_train_and_export_write_faults_are_messages(tmp_path):
+    """A file in the way of the run folder or of the model's folder: one line, no traceback."""
+    pytest.importorskip("torch")
+    (tmp_path / "file").write_text("in the way")
+    config = tmp_path / "tiny.toml"
+    config.write_text('architecture = "zero-dce"\ndata_dir = "low"\nimage_size = 32\nbatch_size = 2\nepochs = 1\n')
+    (tmp_path / "low").mkdir()
+    for i in range(2):
+        write_image(tmp_path / "low" / f"{i}.png", dark((32, 32, 3)))
+    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "file" / "run")])
+    assert result.exit_code == 1 and "a file is in the way of a folder on this path" in result.output, result.output
+    ckpt = tmp_path / "run.pt"
+    ckpt.write_bytes(b"not read before the output is checked")
+    result = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(tmp_path / "file" / "m.onnx")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+class Unpicklable:
+    """Not among torch's safe globals: loading it would import and run code."""
+
+
+def test_export_and_resume_refuse_torch_files_that_are_not_checkpoints(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"a": 1}, tmp_path / "dict.pt")
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    torch.save({"a": Unpicklable()}, tmp_path / "unsafe.pt")  # a class: code would run on load
+    (tmp_path / "junk.pt").write_bytes(b"\xff\xd8 not a torch file")
+    said = {"dict.pt": "not a skdce training checkpoint (it holds ['a'])", "tensor.pt": "(it holds Tensor)",
+            "unsafe.pt": "holds Python objects besides tensors", "junk.pt": "is not a torch file skdce can read"}
+    for name, message in said.items():
+        result = CliRunner().invoke(main, ["export", str(tmp_path / name), "-o", str(tmp_path / "m.onnx")])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "weights_only=False" not in result.output and "weights_only` set to `False`" not in result.output
+    config = tmp_path / "tiny.toml"
+    config.write_text('architecture = "zero-dce"\ndata_dir = "low"\nimage_size = 32\nbatch_size = 2\nepochs = 1\n')
+    (tmp_path / "low").mkdir()
+    write_image(tmp_path / "low" / "0.png", dark((32, 32, 3)))
+    (tmp_path / "run").mkdir()
+    torch.save({"a": 1}, tmp_path / "run" / "checkpoint.pt")
+    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "not a skdce training checkpoint" in result.output, result.output
