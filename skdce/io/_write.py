@@ -284,7 +284,7 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
             else:
                 _write_pillow(fh, image, meta, fmt, quality)
     except OSError as exc:
-        if exc.filename is None:  # a failed write() names no file: name the one being written
+        if exc.filename is None and exc.errno is not None:  # a failed write() names no file: name this one
             exc.filename = str(path)
         raise
     except (TypeError, ValueError):
