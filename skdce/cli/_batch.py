@@ -184,12 +184,20 @@ def check_output_folder(folder: Path, create: bool) -> None:
         raise click.BadParameter(f"cannot write there: {os_reason(exc, folder)}.", param_hint="'--output'") from None
 
 
+def has_subfolders(folder: Path, out_dir: Path) -> bool:
+    """Whether ``folder`` holds a folder (not hidden, not the output folder) that --recursive would look in."""
+    try:
+        return any(p.is_dir() and not p.name.startswith(".") and p.resolve() != out_dir for p in folder.iterdir())
+    except OSError:
+        return False
+
+
 def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
     """The image files in ``folder`` (not hidden, not temporaries, not inside the output folder ``out_dir``)."""
     from ..io import TEMP_SUFFIX
 
     found = []
-    skip_out = out_dir != folder.resolve()  # outputs in a subfolder of an input folder are not inputs
+    skip_out = folder.resolve() in out_dir.parents  # outputs in a subfolder of an input folder are not inputs
     for path in folder.rglob("*") if recursive else folder.iterdir():
         rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts) or path.name.endswith(TEMP_SUFFIX):
@@ -234,6 +242,18 @@ def expand_pattern(pattern: str) -> list[Path]:
     return sorted(found)
 
 
+def _inside_output(match: Path, pattern: str, out_dir: Path) -> bool:
+    """Whether a file a pattern matched lies in the output folder below the pattern's fixed folder (an output)."""
+    from ..io import TEMP_SUFFIX
+
+    if match.name.endswith(TEMP_SUFFIX):
+        return True
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    anchor = Path(*parts[:fixed]).resolve() if fixed else Path.cwd().resolve()
+    return out_dir != anchor and out_dir in match.resolve().parents
+
+
 def collect(inputs, recursive: bool, out_dir: Path):
     """``([(file, path relative to the output folder)], [failed rows])`` for the INPUT arguments."""
     files, problems, seen = [], [], set()
@@ -262,7 +282,7 @@ def collect(inputs, recursive: bool, out_dir: Path):
         elif path.exists():
             add(path, Path(path.name))
         else:
-            matches = expand_pattern(arg)
+            matches = [m for m in expand_pattern(arg) if not _inside_output(m, arg, out_dir)]
             if not matches:
                 problems.append(row(arg, None, "failed", "no such file or folder, and no file matches it as a pattern"))
             for m in matches:
@@ -276,20 +296,29 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
 
     from .._paths import file_id
 
-    inputs = {src.resolve() for src, _ in files}
-    input_ids = {file_id(src) for src, _ in files} - {None}  # the same file under another name (hard link, case)
-    root = out_dir.resolve()
-    claimed: dict = {}
-    jobs, rows = [], []
-    for src, rel in files:
+    def output_of(src, rel):
         own = format_from_path(src)
         out_fmt = fmt or own or "PNG"
         if out_file is not None:
-            dst = out_file
-        else:
-            ext = src.suffix if own == out_fmt else FORMATS[out_fmt][0]
-            dst = out_dir / rel.parent / f"{rel.stem}{suffix}{ext}"
+            return out_file, out_fmt
+        ext = src.suffix if own == out_fmt else FORMATS[out_fmt][0]
+        return out_dir / rel.parent / f"{rel.stem}{suffix}{ext}", out_fmt
+
+    planned = [(src, rel, *output_of(src, rel)) for src, rel in files]
+    # an input that is another input's output (a rerun with -o at the inputs and a --suffix) is not enhanced again
+    made_by = {dst.resolve(): src for src, _, dst, _ in planned if dst.resolve() != src.resolve()} if suffix else {}
+    inputs = {src.resolve() for src, _ in files} - made_by.keys()
+    # the same file under another name (hard link, case)
+    input_ids = {file_id(src) for src, _ in files if src.resolve() not in made_by} - {None}
+    root = out_dir.resolve()
+    claimed: dict = {}
+    jobs, rows = [], []
+    for src, rel, dst, out_fmt in planned:
         key = dst.resolve()
+        if src.resolve() in made_by:
+            rows.append(row(src, None, "skipped", f"it is the output of {str(made_by[src.resolve()])!r} (from an "
+                                                  f"earlier run); not enhanced again"))
+            continue
         if out_file is None and root not in key.parents:  # ../ in a name, or a symbolic link out of -o
             rows.append(row(src, dst, "failed", f"the output would land outside the output folder ({key}); "
                                                 f"rename the input or remove the link"))
@@ -339,6 +368,11 @@ def print_plan(jobs, rows, overwrite: bool, as_json: bool = False) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+#: skdce._runtime.MEMORY_HINT as options of ``skdce enhance``.
+CLI_MEMORY_HINT = ("pass a smaller --tile-size (e.g. --tile-size 256), or use --model zero-dce++, which estimates "
+                   "its curves on a downscaled copy")
+
+
 def to_uint(image, bits: int):
     """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._image."""
     import numpy as np
@@ -383,6 +417,11 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
         return row(job.src, job.dst, "failed", exc.reason, time.perf_counter() - t0)
     except OSError as exc:
         return row(job.src, job.dst, "failed", os_reason(exc, exc.filename or job.dst), time.perf_counter() - t0)
+    except MemoryError as exc:  # the library's hint, in the command line's words
+        from .._runtime import MEMORY_HINT
+
+        reason = str(exc).replace(MEMORY_HINT, CLI_MEMORY_HINT) or "out of memory"
+        return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)
     except Exception as exc:  # one bad file must not stop the batch
         reason = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{type(exc).__name__}: {exc}"
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)

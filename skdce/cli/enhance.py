@@ -158,6 +158,9 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
     if "/" in suffix or "\\" in suffix or ".." in suffix or "\0" in suffix:
         raise click.BadParameter(f"{suffix!r}: a suffix is added to file names; it may not hold '/', '\\' or '..'.",
                                  param_hint="'--suffix'")
+    if str(output_dir) == "-":
+        raise click.BadParameter("'-' (standard output) is not an output here: enhanced images are written to files; "
+                                 "name a folder, or an image file for one input.", param_hint="'--output'")
     stream = _stream_output(inputs, output_dir)
     if cluster is not None or scheduler is not None:
         threads = _check_cluster(cluster, scheduler, jobs, stream, threads)
@@ -202,13 +205,14 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
     done: dict = {}
     progress = _batch.Progress(len(jobs_list), "enhancing", enabled=not quiet)
     if verbose:
-        progress.echo(f"skdce: {len(jobs_list)} files with {info.name} on {', '.join(running)}, "
-                      f"{jobs} at a time, {threads or 'default'} threads each")
+        n_files = f"{len(jobs_list)} file{'s' if len(jobs_list) != 1 else ''}"
+        each = f"{threads} ONNX Runtime thread{'s' if threads != 1 else ''}" if threads else "ONNX Runtime's default threads (all cores)"
+        progress.echo(f"skdce: {n_files} with {info.name} on {', '.join(running)}, {jobs} at a time, {each} each")
 
     def report(row):
         if row["status"] == "failed":
             progress.echo(f"skdce: failed: {row['input']}: {row['reason']}")
-        elif row["status"] == "skipped" and not quiet:
+        elif row["status"] == "skipped" and verbose:  # else counted in the summary (a rerun skips every file)
             progress.echo(f"skdce: skipped: {row['input']}: {row['reason']}")
         elif row["status"] == "ok" and verbose:
             progress.echo(f"skdce: ok: {row['input']} -> {row['output']} ({row['seconds']:.2f} s)")
@@ -221,6 +225,10 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
 
     for row in rows:
         report(row)
+    if not recursive and not quiet:
+        for folder in {Path(arg) for arg in inputs if Path(arg).is_dir()}:
+            if _batch.has_subfolders(folder, out_dir.resolve()):
+                progress.echo(f"skdce: note: {folder} has subfolders, which are not looked in (add --recursive)")
     stop = threading.Event()
     with _batch.stop_on_signals(stop, progress.echo) as state:
         if cluster is None and scheduler is None:
@@ -249,6 +257,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, providers, 
         echo_out(dump_json(report_data))
     if not quiet or interrupted:
         line = f"{counts['ok']} enhanced, {counts['skipped']} skipped, {counts['failed']} failed in {seconds:.1f} s"
+        if counts["skipped"] and not verbose:
+            line += " (--verbose lists the skipped files and why; --overwrite replaces existing outputs)"
         if interrupted:
             line = f"interrupted: {line}, {len(jobs_list) - len(done)} not processed"
         click.echo(f"skdce: {line}", err=True)

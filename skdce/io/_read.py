@@ -65,9 +65,12 @@ def _open_pillow(path: Path, max_pixels: int):
     from PIL import Image
 
     # Pillow warns above Image.MAX_IMAGE_PIXELS and refuses above twice that;
-    # skdce applies its own limit (an error) right after the header is read.
+    # skdce applies its own limit, max_pixels (an error), right after the header
+    # is read, so Pillow's is lifted meanwhile (a larger max_pixels had no effect).
     with _pillow_lock, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        pillow_limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
         try:
             im = Image.open(path)
         except Image.DecompressionBombError as exc:
@@ -76,6 +79,8 @@ def _open_pillow(path: Path, max_pixels: int):
             raise ValueError("the file is not an image in a format skdce reads (PNG, JPEG, TIFF, WebP, ...)") from None
         except (SyntaxError, EOFError, struct.error, ValueError) as exc:  # a broken header
             raise ValueError(_pillow_reason(exc)) from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = pillow_limit
     try:
         _check_pixels(im.width, im.height, max_pixels)
     except ValueError:

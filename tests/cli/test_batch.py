@@ -368,3 +368,37 @@ def test_run_tasks_stops_between_tasks():
     assert done == [0, 1, 2]
     run_tasks(work, list(range(4)), 1)  # outside the block: no check
     assert done[-4:] == [0, 1, 2, 3]
+
+
+def test_reruns_are_idempotent_where_outputs_land_among_the_inputs(tmp_path):
+    """-o at the input folder with --suffix, a glob that covers -o, -o above the input folder: a rerun skips all."""
+    src = small_batch(tmp_path / "in", 2, size=8)
+    (src / "sub").mkdir()
+    write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
+    for args in ([src, "-o", src, "--suffix", "_x"], [str(src / "**" / "*.png"), "-o", src / "out"],
+                 [src, "-o", src / "sub" / "o", "-r"]):
+        first = invoke("enhance", *args, "--json", "--quiet")
+        assert first.exit_code == 0, first.output
+        again = invoke("enhance", *args, "--json", "--quiet")
+        summary = json.loads(again.stdout)["summary"]
+        assert again.exit_code == 0 and summary["ok"] == summary["failed"] == 0, again.output
+        assert not list(src.rglob("*_x_x.png")) and not (src / "out" / "out").exists()
+    result = run_cli("enhance", "in", "-o", ".", "--quiet", cwd=tmp_path)  # -o above the input folder
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["img00.png", "img00_x.png", "img01.png", "img01_x.png"]
+
+
+def test_enhance_messages_for_newcomers(tmp_path):
+    src = small_batch(tmp_path / "in", 1, size=8)
+    (src / "sub").mkdir()
+    result = invoke("enhance", src, "-o", "-")
+    assert result.exit_code == 2 and "'-' (standard output) is not an output here" in result.stderr
+    assert not (tmp_path / "-").exists() and not os.path.exists("-")
+    result = invoke("enhance", src, "-o", tmp_path / "out", "--verbose", "--threads", 1)
+    assert "skdce: 1 file with" in result.stderr and "1 ONNX Runtime thread each" in result.stderr
+    assert "in has subfolders, which are not looked in (add --recursive)" in result.stderr
+    again = invoke("enhance", src, "-o", tmp_path / "out")
+    assert "skipped: " not in again.stderr and "0 enhanced, 1 skipped" in again.stderr  # no line per file
+    assert "--verbose lists the skipped files" in again.stderr
+    again = invoke("enhance", src, "-o", tmp_path / "out", "--verbose")
+    assert "skipped: " in again.stderr

@@ -174,3 +174,13 @@ def test_several_frames_are_refused_not_dropped(tmp_path):
         tw.write(frames[0], photometric="rgb")
         tw.write(frames[0][::2, ::2], photometric="rgb", subfiletype=1)
     np.testing.assert_array_equal(read_image(tmp_path / "thumb.tif")[0], frames[0])
+
+
+def test_max_pixels_above_pillows_own_limit_is_honoured(tmp_path, monkeypatch):
+    from PIL import Image
+
+    path = tmp_path / "a.jpg"
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20)  # Pillow refuses above 2 x 20 pixels
+    assert read_image(path, max_pixels=100)[0].shape == (10, 10, 3)
+    assert Image.MAX_IMAGE_PIXELS == 20  # restored
