@@ -43,9 +43,7 @@ def _read_png16(path: Path, max_pixels: int):
         arr = imagecodecs.png_decode(path.read_bytes())  # tRNS becomes an alpha channel
     except (imagecodecs.PngError, ValueError) as exc:
         text = str(exc)
-        if "too small" in text or "truncated" in text.lower():
-            raise ValueError(f"the file is truncated ({text})") from None
-        raise ValueError(f"the file is corrupt ({text})") from None
+        raise ValueError(f"the file is truncated or corrupt (the decoder said: {text})") from None
     exif, orientation = _upright_exif(exif)
     return arr, icc, exif, orientation, _clean_dpi(dpi)
 
@@ -79,6 +77,10 @@ def _open_pillow(path: Path, max_pixels: int):
             raise ValueError("the file is not an image in a format skdce reads (PNG, JPEG, TIFF, WebP, ...)") from None
         except (SyntaxError, EOFError, struct.error, ValueError) as exc:  # a broken header
             raise ValueError(_pillow_reason(exc)) from None
+        except OSError as exc:
+            if exc.errno is not None:  # the file system's error (permission, I/O...), not the decoder's
+                raise
+            raise ValueError(_pillow_reason(exc)) from None  # e.g. WebP: "could not create decoder object"
         finally:
             Image.MAX_IMAGE_PIXELS = pillow_limit
     try:
@@ -140,11 +142,9 @@ def _read_pillow(path: Path, max_pixels: int):
             raise _frames_error(frames, fmt)
         try:
             im.load()
-            arr, keeps_icc = _pillow_array(im)
-        except ValueError:
-            raise
-        except Exception as exc:  # Pillow raises OSError, SyntaxError, struct.error... for broken files
+        except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, struct.error... for broken files
             raise ValueError(_pillow_reason(exc)) from None
+        arr, keeps_icc = _pillow_array(im)
         icc = im.info.get("icc_profile") or None
         dpi = im.info.get("dpi")
         if fmt == "TIFF":
@@ -155,10 +155,9 @@ def _read_pillow(path: Path, max_pixels: int):
 
 
 def _pillow_reason(exc: Exception) -> str:
+    """A decoder's failure in plain words first, its own words after (they mean little to most readers)."""
     text = str(exc) or type(exc).__name__
-    if "truncated" in text.lower():
-        return f"the file is truncated ({text})"
-    return f"the file is corrupt ({text})"
+    return f"the file is truncated or corrupt (the decoder said: {text})"
 
 
 def _read_tiff(path: Path, max_pixels: int):
@@ -167,7 +166,7 @@ def _read_tiff(path: Path, max_pixels: int):
     try:
         tf = tifffile.TiffFile(path)
     except Exception as exc:
-        raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+        raise ValueError(f"the file is truncated or corrupt (the decoder said: {exc})") from None
     with tf:
         if not tf.pages:
             raise ValueError("the TIFF file holds no image")
@@ -193,7 +192,7 @@ def _read_tiff(path: Path, max_pixels: int):
         try:
             arr = page.asarray()  # every compression tifffile knows (LZW, JPEG... through imagecodecs)
         except Exception as exc:
-            raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+            raise ValueError(f"the file is truncated or corrupt (the decoder said: {exc})") from None
         if page.axes.startswith("S"):  # planar: (S, Y, X)
             arr = np.moveaxis(arr, 0, -1)
         if arr.ndim == 3 and arr.shape[-1] == 1:

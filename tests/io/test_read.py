@@ -87,14 +87,14 @@ def test_truncated_and_corrupt_png(tmp_path, random_image, dtype):
         broken = bytearray(data)
         broken[60] ^= 0xFF  # inside IDAT: the CRC no longer matches
         (tmp_path / "c.png").write_bytes(bytes(broken))
-        with pytest.raises(ImageFileError, match=r"'.*c\.png': the file is corrupt \(IDAT: CRC error\)"):
+        with pytest.raises(ImageFileError, match=r"'.*c\.png': the file is truncated or corrupt \(the decoder said: IDAT: CRC error\)"):
             read_image(tmp_path / "c.png")
 
 
 def test_truncated_tiff(tmp_path, random_image):
     data = write_image(tmp_path / "a.tif", random_image((64, 64, 3), np.uint16)).read_bytes()
     (tmp_path / "t.tif").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageFileError, match=r"'.*t\.tif': the file is corrupt or truncated"):
+    with pytest.raises(ImageFileError, match=r"'.*t\.tif': the file is truncated or corrupt"):
         read_image(tmp_path / "t.tif")
 
 
@@ -184,3 +184,13 @@ def test_max_pixels_above_pillows_own_limit_is_honoured(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20)  # Pillow refuses above 2 x 20 pixels
     assert read_image(path, max_pixels=100)[0].shape == (10, 10, 3)
     assert Image.MAX_IMAGE_PIXELS == 20  # restored
+
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".webp", ".tif", ".png"])
+def test_truncated_files_say_so_in_plain_words(tmp_path, random_image, suffix):
+    """'truncated or corrupt' first, whatever the decoder (libjpeg, libwebp, libdeflate) said after it."""
+    data = write_image(tmp_path / f"a{suffix}", random_image((64, 64, 3), np.uint8)).read_bytes()
+    (tmp_path / f"t{suffix}").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageFileError, match=rf"t\{suffix}': the file is truncated or corrupt \(the decoder said: "):
+        read_image(tmp_path / f"t{suffix}")
