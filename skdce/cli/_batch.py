@@ -393,6 +393,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
         if stop.is_set():
             return None
         image, meta = skio.read_image(job.src, max_pixels=s.max_pixels)
+        skio.check_fits(job.fmt, image.shape, meta.exif if job.fmt == "JPEG" else None)  # before the work
         with stop_when(stop):  # checked between tiles: a large image stops within a tile of Ctrl-C
             result = enhance(
                 image,

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from .. import _atomic
 from . import _formats, _read
-from ._formats import ImageFileError, format_from_path, normalize_format
+from ._formats import ImageFileError, check_fits, format_from_path, normalize_format
 from ._metadata import ImageMeta, apply_orientation
 from ._read import read_image
 from ._write import write_image
@@ -69,6 +69,7 @@ __all__ = [
     "write_image",
     "format_from_path",
     "normalize_format",
+    "check_fits",
     "FORMATS",
     "DEFAULT_MAX_PIXELS",
     "TEMP_SUFFIX",
@@ -92,6 +93,7 @@ TEMP_SUFFIX = _atomic.TEMP_SUFFIX
 
 # The public home of these is skdce.io (as when it was one module): in reprs,
 # tracebacks, pickles and the API reference.
-for _obj in (ImageMeta, ImageFileError, read_image, apply_orientation, write_image, format_from_path, normalize_format):
+for _obj in (ImageMeta, ImageFileError, read_image, apply_orientation, write_image, format_from_path, normalize_format,
+             check_fits):
     _obj.__module__ = __name__
 del _obj

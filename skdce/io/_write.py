@@ -24,6 +24,7 @@ from ._formats import (
     _MODES,
     _PNG_SIGNATURE,
     ImageFileError,
+    check_fits,
     format_from_path,
     normalize_format,
 )
@@ -78,6 +79,7 @@ def _prepare(image, fmt: str, meta: ImageMeta | None):
         )
     channels = 1 if image.ndim == 2 else image.shape[2]
     meta = meta if meta is not None else ImageMeta(format=fmt, mode=_MODES[channels], bit_depth=8)
+    check_fits(fmt, image.shape, meta.exif if fmt == "JPEG" else None)
     if fmt in _EIGHT_BIT_ONLY:
         image = to_uint(image, np.uint8)
     if fmt == "JPEG" and channels in (2, 4):

@@ -179,3 +179,30 @@ def test_exif_is_carried_into_tiff(tmp_path, dtype, order):
         back = im.getexif()
         assert back.get_ifd(0x8769)[36867] == "2026:12:04 10:00:00" and back.get_ifd(0x8825)[1] == "N"
     np.testing.assert_array_equal(read_image(out)[0] // (257 if dtype == np.uint16 else 1), image)
+
+
+def test_format_limits_are_checked_before_encoding(tmp_path):
+    """JPEG: 65,500 px a side and 65,533 bytes of EXIF; WebP: 16,383 px a side (were a library's late error)."""
+    with pytest.raises(ValueError, match="65501 x 1 pixels; JPEG stores at most 65,500 pixels a side"):
+        write_image(tmp_path / "wide.jpg", np.zeros((1, 65501, 3), np.uint8))
+    with pytest.raises(ValueError, match="WEBP stores at most 16,383 pixels a side"):
+        write_image(tmp_path / "tall.webp", np.zeros((16384, 1, 3), np.uint8))
+    exif = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x00" + bytes(70000)
+    meta = ImageMeta(format="PNG", mode="RGB", bit_depth=8, exif=exif)
+    with pytest.raises(ValueError, match="EXIF block is 70,016 bytes; JPEG holds at most 65,533"):
+        write_image(tmp_path / "big-exif.jpg", np.zeros((4, 4, 3), np.uint8), meta)
+    assert not list(tmp_path.iterdir())
+    write_image(tmp_path / "wide.png", np.zeros((1, 65501, 3), np.uint8))  # PNG has no such limit
+
+
+def test_cli_checks_format_limits_before_enhancing(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from skdce import _enhance
+    from skdce.cli import main
+
+    write_image(tmp_path / "wide.png", np.full((1, 65501, 3), 20, np.uint8))
+    monkeypatch.setattr(_enhance, "enhance", lambda *a, **k: pytest.fail("enhanced before the format was checked"))
+    result = CliRunner().invoke(main, ["enhance", str(tmp_path / "wide.png"), "-o", str(tmp_path / "out"),
+                                       "--format", "jpg"])
+    assert result.exit_code == 1 and "JPEG stores at most 65,500 pixels a side" in result.output
