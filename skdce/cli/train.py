@@ -71,6 +71,7 @@ def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resum
         state["progress"].update((epoch - 1) * nsteps + step, f"epoch {epoch}/{cfg.epochs} loss {loss:.4f}")
 
     def on_epoch(row):
+        state["trained"] = state.get("trained", 0) + 1
         if quiet:
             return
         parts = [f"epoch {row['epoch']}/{cfg.epochs}", f"loss {row['train_total']:.4f}"]
@@ -101,7 +102,13 @@ def train(config, run_dir, epochs, data, data_dir, batch_size, threads, no_resum
     if state["progress"] is not None:
         state["progress"].close()
     if not quiet:
-        click.echo(f"skdce: trained {cfg.epochs} epochs in {time.perf_counter() - t0:.1f} s; checkpoint {checkpoint}", err=True)
+        trained = state.get("trained", 0)
+        if trained:
+            click.echo(f"skdce: trained {trained} epoch{'s' if trained != 1 else ''} in "
+                       f"{time.perf_counter() - t0:.1f} s ({cfg.epochs} in all); checkpoint {checkpoint}", err=True)
+        else:
+            click.echo(f"skdce: nothing to train: {checkpoint} already holds all {cfg.epochs} epochs "
+                       f"(pass --epochs N to train longer)", err=True)
         click.echo(f"skdce: export it with: skdce export {checkpoint} -o model.onnx", err=True)
 
 

@@ -28,8 +28,10 @@ def test_train_resume_export_and_use(tmp_path):
     assert "epoch 1/1" in result.stderr and (run / "checkpoint.pt").is_file()
     result = invoke("train", config, "--run-dir", run)
     assert result.exit_code == 0 and f"resuming from {run / 'checkpoint.pt'}" in result.stderr
+    assert "nothing to train" in result.stderr and "trained 1 epoch" not in result.stderr  # said 'trained 1 epochs'
     result = invoke("train", config, "--run-dir", run, "--epochs", 2)  # train longer
     assert result.exit_code == 0 and "epoch 2/2" in result.stderr and "epoch 1/" not in result.stderr
+    assert "trained 1 epoch in" in result.stderr and "(2 in all)" in result.stderr
     result = invoke("train", config, "--run-dir", run, "--epochs", 2, "--batch-size", 4)
     assert result.exit_code == 1 and "different configuration" in result.output
 
@@ -42,6 +44,7 @@ def test_train_resume_export_and_use(tmp_path):
 
     facts = json.loads(invoke("models", model, "--json").stdout)
     assert facts[-1]["bundled"] is False and facts[-1]["file"] == str(model)
+    assert facts[-1]["license"] is None  # the user's own weights: skdce's licence is not claimed for them
     result = invoke("enhance", data / "0.png", "-o", tmp_path / "out", "--model", model)
     assert result.exit_code == 0, result.output
     assert read_image(tmp_path / "out" / "0.png")[0].shape == (32, 32, 3)
