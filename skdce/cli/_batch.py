@@ -373,13 +373,13 @@ CLI_MEMORY_HINT = ("pass a smaller --tile-size (e.g. --tile-size 256), or use --
                    "its curves on a downscaled copy")
 
 
-def to_uint(image, bits: int):
-    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._image."""
+def to_uint(image, bits: int, consume: bool = False):
+    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._image (in place with ``consume``)."""
     import numpy as np
 
     from .._image import to_uint as image_to_uint
 
-    return image_to_uint(image, np.uint8 if bits == 8 else np.uint16)
+    return image_to_uint(image, np.uint8 if bits == 8 else np.uint16, consume=consume)
 
 
 def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
@@ -405,7 +405,9 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
                 tile_size="auto" if s.tile_size is None else s.tile_size,
                 num_threads=s.threads,
             )
-        out = to_uint(result, 8 if job.fmt in ("JPEG", "WEBP") else meta.bit_depth)
+        del image  # only the result is needed from here: a 24 MP input is 72-144 MB
+        out = to_uint(result, 8 if job.fmt in ("JPEG", "WEBP") else meta.bit_depth, consume=True)
+        del result  # the encoder runs with the 8/16-bit output alone (the float result of 24 MP is 288 MB)
         if stop.is_set():
             return None  # interrupted: this file is discarded, not written
         root = s.root if s.root is not None else job.dst.parent
