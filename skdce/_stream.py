@@ -179,8 +179,35 @@ def _write_store(out, dst: Path, overwrite: bool) -> None:
         if claimed:
             with contextlib.suppress(OSError):
                 os.rmdir(dst)  # the empty folder claimed above: nothing of ours is left behind
-        if tmp.is_dir():
+        if tmp.exists():
+            _drain_zarr_io()
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _drain_zarr_io(timeout: float = 10.0) -> None:
+    """Wait until the coroutines of zarr's IO loop end (best effort; zarr 3 only).
+
+    zarr 3 writes from its own event-loop thread; a KeyboardInterrupt in the
+    thread that waits for a write (creating the store's metadata, say) leaves
+    that write running, and it would recreate a temporary store removed
+    before it ends. The loop is zarr's private ``zarr.core.sync._get_loop``:
+    no public call waits for it, so any failure here is ignored.
+    """
+    import asyncio
+
+    try:
+        from zarr.core.sync import _get_loop
+
+        loop = _get_loop()
+
+        async def drain():
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if others:
+                await asyncio.wait(others, timeout=timeout)
+
+        asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout=timeout + 1)
+    except Exception:  # pragma: no cover - another zarr version, a closed loop
+        pass
 
 
 def _bands(out, band_bytes: int = BAND_BYTES):
