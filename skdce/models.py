@@ -171,25 +171,18 @@ MAX_SCALE_FACTOR = 1024.0
 
 
 def _checked_facts(name: str, facts: dict) -> tuple[int, bool | None, float]:
-    """``(iterations, shared_curve, scale_factor)`` of ``facts``, refused when missing sense (from a file's metadata)."""
-    import math
+    """``(iterations, shared_curve, scale_factor)`` of ``facts``, refused when absurd (read from a file's metadata)."""
+    from ._validate import check_bool, check_int, check_real
 
-    def bad(key, what):
-        return ValueError(f"model {name!r}: its skdce_{key} = {facts[key]!r} is not {what}; the file is broken or "
-                          f"was not written by skdce export (re-export it).")
-
-    iterations = facts.get("iterations", 8)
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, float)) or iterations != int(iterations) \
-            or not 1 <= iterations <= MAX_ITERATIONS:
-        raise bad("iterations", f"a whole number of curve iterations from 1 to {MAX_ITERATIONS}")
     shared = facts.get("shared_curve")
-    if shared is not None and shared not in (True, False):
-        raise bad("shared_curve", "true or false")
-    scale = facts.get("scale_factor", 1)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) \
-            or not 1 <= scale <= MAX_SCALE_FACTOR:
-        raise bad("scale_factor", f"a downscaling factor from 1 to {MAX_SCALE_FACTOR:g}")
-    return int(iterations), None if shared is None else bool(shared), float(scale)
+    try:
+        iterations = check_int("skdce_iterations", facts.get("iterations", 8), min=1, max=MAX_ITERATIONS)
+        shared = None if shared is None else check_bool("skdce_shared_curve", shared)
+        scale = check_real("skdce_scale_factor", facts.get("scale_factor", 1), lo=1, hi=MAX_SCALE_FACTOR)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model {name!r}: {str(exc).rstrip('.')}; the file is broken or was not written by "
+                         f"skdce export (re-export it).") from None
+    return iterations, shared, scale
 
 
 def _record(name: str, path: Path, facts: dict, *, sha256: str | None = None, bundled: bool = False) -> ModelInfo:

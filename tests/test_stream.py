@@ -153,7 +153,11 @@ def test_streamed_run_stopped_by_a_signal_leaves_nothing(rng, tmp_path, out_name
     """The temporary file or store is removed, the exit status says which signal, no 'Aborted!' and no traceback."""
     tifffile.imwrite(tmp_path / "big.tif", dark(rng, (1024, 1024, 3)), photometric="rgb", tile=(256, 256))
     cmd = [sys.executable, "-m", "skdce.cli", "enhance", str(tmp_path / "big.tif"), "-o", str(tmp_path / out_name)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def default_signals():  # a signal ignored here (by another test) would be ignored by the child too
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     deadline = time.monotonic() + 60
     while not any(p.name.endswith(".skdce-tmp") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -345,7 +345,12 @@ def test_a_stop_is_checked_between_the_tiles_of_one_image(tmp_path, monkeypatch)
         return run(self, *args, **kwargs)
 
     monkeypatch.setattr(_runtime.Session, "run", run_then_signal)
-    result = invoke("enhance", src, "-o", tmp_path / "out", "--model", "zero-dce", "--tile-size", 16, "--threads", 1)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = invoke("enhance", src, "-o", tmp_path / "out", "--model", "zero-dce", "--tile-size", 16, "--threads", 1)
+    finally:  # once stopped, skdce ignores later signals: this test process (and its children) must not
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     assert result.exit_code == 130
     assert len(calls) <= 2  # 36 tiles without the check
     assert not (tmp_path / "out" / "big.png").exists() and not leftovers(tmp_path)
