@@ -13,6 +13,8 @@ the batch runner of ``skdce enhance`` is ``_batch.py``.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import __version__
@@ -36,6 +38,20 @@ class _Main(click.Group):
     """The ``skdce`` group: SIGTERM becomes KeyboardInterrupt in every command (so temporary files are
     removed), and an interruption exits with 130 (143 for SIGTERM) and one line, where click would print
     "Aborted!" and exit with 1."""
+
+    def main(self, *args, **kwargs):
+        # click prints --help and --version itself; a full or closed stdout there is a line too, not a traceback
+        from ._errors import stdout_broken, stdout_failed
+
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as exc:
+            if not stdout_broken(exc):
+                raise
+            error = stdout_failed(exc)
+            if isinstance(error, click.ClickException):
+                error.show()
+            sys.exit(1)
 
     def invoke(self, ctx):
         from ._batch import interrupts

@@ -55,15 +55,40 @@ def echo_out(message="", nl: bool = True) -> None:
     stdout is then pointed at the null device, so that the interpreter's last
     flush of what could not be written fails no more.
     """
-    import os
-
     try:
         click.echo(message, nl=nl)
     except OSError as exc:
-        try:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, sys.stdout.fileno())
-            os.close(null)
-        except (OSError, ValueError, AttributeError):
-            pass
-        raise click.ClickException(f"cannot write to standard output: {exc.strerror or exc}") from None
+        raise stdout_failed(exc) from None
+
+
+def stdout_failed(exc: OSError) -> click.ClickException:
+    """What to raise when stdout cannot be written: one line (none for a closed pipe, as ``| head`` makes).
+
+    stdout is pointed at the null device first, so that the interpreter's last
+    flush of what could not be written fails no more.
+    """
+    import errno
+    import os
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
+    if exc.errno == errno.EPIPE:  # the reader is gone: nothing to tell it
+        return click.exceptions.Exit(1)
+    return click.ClickException(f"cannot write to standard output: {exc.strerror or exc}")
+
+
+def stdout_broken(exc: OSError) -> bool:
+    """Whether ``exc`` is a failed write to stdout: a stream error (no file name) that stdout still has, or
+    one of the errors a write to a full, closed or broken stream gives."""
+    import errno
+
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        return True
+    stream_errors = {errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT}
+    return exc.filename is None and exc.errno in stream_errors

@@ -37,7 +37,8 @@ def test_exit_statuses_of_signals():
 
 
 
-@pytest.mark.parametrize("args", [["models"], ["models", "--json"], ["info"], ["info", "--json"]])
+@pytest.mark.parametrize("args", [["models"], ["models", "--json"], ["info"], ["info", "--json"], ["--help"],
+                                  ["--version"], ["enhance", "--help"]])
 def test_a_full_stdout_is_a_message_not_a_traceback(args):
     import subprocess
     import sys
@@ -64,3 +65,18 @@ def test_enhance_json_and_dry_run_on_a_full_stdout(tmp_path):
                                      "--overwrite", *extra], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert "cannot write to standard output" in result.stderr
+
+
+
+def test_a_closed_pipe_on_stdout_ends_quietly():
+    """``skdce models | head -1``: the reader is gone; no traceback, and no message to nobody."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "skdce.cli", "models", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before the child writes
+    with proc.stderr:
+        err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 1 and err == "", err
