@@ -17,7 +17,16 @@ import numpy as np
 
 from .._validate import check_int
 from ._formats import _MODES, _PNG_SIGNATURE, _TIFF_SIGNATURES, ImageFileError
-from ._metadata import ImageMeta, _clean_dpi, _upright_exif, apply_orientation, tiff_dpi
+from ._metadata import (
+    _EXIF_HEADER,
+    _EXIF_SUBIFDS,
+    _TIFF_TEXT_TAGS,
+    ImageMeta,
+    _clean_dpi,
+    _upright_exif,
+    apply_orientation,
+    tiff_dpi,
+)
 
 __all__ = ["DEFAULT_MAX_PIXELS", "read_image"]
 
@@ -148,10 +157,38 @@ def _read_pillow(path: Path, max_pixels: int):
         icc = im.info.get("icc_profile") or None
         dpi = im.info.get("dpi")
         if fmt == "TIFF":
-            exif, orientation = None, int(im.tag_v2.get(274, 1))
+            exif, orientation = _exif_of_tiff(im), int(im.tag_v2.get(274, 1))
         else:
             exif, orientation = _upright_exif(im.info.get("exif"))
     return arr, fmt, (icc if keeps_icc else None), exif, orientation, _clean_dpi(dpi)
+
+
+def _exif_of_tiff(im) -> bytes | None:
+    """A TIFF's EXIF as an EXIF block: its directory's text tags and its Exif and GPS directories, or ``None``.
+
+    A TIFF keeps EXIF in its own directory (with its layout: sizes, strips,
+    compression), so the block is rebuilt from what describes the picture;
+    the orientation, applied to the pixels, is left out.
+    """
+    from PIL import Image
+
+    try:
+        tags = im.getexif()
+        exif = Image.Exif()
+        for tag in _TIFF_TEXT_TAGS:
+            if isinstance(tags.get(tag), str) and tags[tag]:
+                exif[tag] = tags[tag]
+        for pointer in _EXIF_SUBIFDS:
+            sub = dict(tags.get_ifd(pointer)) if pointer in tags else {}
+            sub.pop(0xA005, None)  # the interoperability directory is not carried
+            if sub:
+                exif[pointer] = sub
+        if not len(exif):
+            return None
+        data = exif.tobytes()
+        return data if data.startswith(_EXIF_HEADER) else _EXIF_HEADER + data
+    except Exception:  # a malformed directory: the pixels are still read, without EXIF
+        return None
 
 
 def _pillow_reason(exc: Exception) -> str:
@@ -282,7 +319,13 @@ def _read(path: Path, max_pixels: int):
         tiff = _read_tiff(path, max_pixels)
         if tiff is not None:
             arr, icc, orientation, dpi = tiff
-            return _finish(arr, "TIFF", icc, None, orientation, dpi)
+            exif = None
+            try:
+                with _open_pillow(path, max_pixels) as im:  # tags only: Pillow decodes no pixels here
+                    exif = _exif_of_tiff(im)
+            except ValueError:  # a TIFF Pillow cannot open (tifffile could): its pixels, without EXIF
+                pass
+            return _finish(arr, "TIFF", icc, exif, orientation, dpi)
     arr, fmt, icc, exif, orientation, dpi = _read_pillow(path, max_pixels)
     return _finish(arr, fmt, icc, exif, orientation, dpi)
 

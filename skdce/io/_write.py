@@ -28,7 +28,7 @@ from ._formats import (
     format_from_path,
     normalize_format,
 )
-from ._metadata import _EXIF_HEADER, ImageMeta, _is_gray_profile
+from ._metadata import _EXIF_HEADER, _EXIF_SUBIFDS, _TIFF_TEXT_TAGS, ImageMeta, _is_gray_profile
 
 __all__ = ["write_image"]
 
@@ -106,13 +106,6 @@ def _write_pillow(fh, image: np.ndarray, meta: ImageMeta, fmt: str, quality) -> 
     if fmt in _DEFAULT_QUALITY:
         options["quality"] = int(quality) if quality is not None else _DEFAULT_QUALITY[fmt]
     im.save(fh, format=fmt, **options)
-
-
-#: EXIF tags of the first directory carried into a TIFF's own directory (text: description, make, model,
-#: software, date, artist, copyright); the rest of that directory describes the JPEG's layout, not the image.
-_TIFF_TEXT_TAGS = (270, 271, 272, 305, 306, 315, 33432)
-#: Sub-directories of EXIF carried into a TIFF: the Exif (camera settings, dates) and GPS directories.
-_EXIF_SUBIFDS = (0x8769, 0x8825)
 
 
 def _exif_for_tiff(exif: bytes):

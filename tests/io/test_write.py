@@ -206,3 +206,20 @@ def test_cli_checks_format_limits_before_enhancing(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["enhance", str(tmp_path / "wide.png"), "-o", str(tmp_path / "out"),
                                        "--format", "jpg"])
     assert result.exit_code == 1 and "JPEG stores at most 65,500 pixels a side" in result.output
+
+
+
+def test_exif_of_a_tiff_input_is_carried(tmp_path):
+    """A camera TIFF's make, dates and Exif directory reach JPEG, PNG and TIFF outputs (TIFF inputs had none)."""
+    exif = Image.Exif()
+    exif[271], exif[306] = "tiff-cam", "2026:12:04 11:00:00"
+    exif.get_ifd(0x8769)[36867] = "2026:12:04 10:00:00"
+    Image.fromarray(np.full((6, 4, 3), 30, np.uint8)).save(tmp_path / "in.tif", exif=exif.tobytes())
+    image, meta = read_image(tmp_path / "in.tif")
+    for name in ("o.jpg", "o.png", "o.tif"):
+        _, got = read_image(write_image(tmp_path / name, image, meta))
+        back = Image.Exif()
+        back.load(got.exif)
+        assert back[271] == "tiff-cam" and back[306] == "2026:12:04 11:00:00", name
+        assert back.get_ifd(0x8769)[36867] == "2026:12:04 10:00:00", name
+        assert 256 not in back and 273 not in back  # the TIFF's layout is not EXIF
