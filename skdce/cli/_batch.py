@@ -394,7 +394,10 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
             return None
         image, meta = skio.read_image(job.src, max_pixels=s.max_pixels)
         skio.check_fits(job.fmt, image.shape, meta.exif if job.fmt == "JPEG" else None)  # before the work
-        with stop_when(stop):  # checked between tiles: a large image stops within a tile of Ctrl-C
+        # checked between tiles: a large image stops within a tile of Ctrl-C (locally: a cluster's stop flag
+        # costs a round trip to the scheduler per check, so there the file stops before it is written)
+        local = isinstance(stop, threading.Event)
+        with stop_when(stop) if local else contextlib.nullcontext():
             result = enhance(
                 image,
                 model=s.model,
