@@ -121,3 +121,12 @@ def test_quickstart_model_comment_matches_its_code():
     """The quickstart said 'the faster model' above a call that picked none."""
     text = (DOCS / "quickstart.rst").read_text()
     assert "the faster model" not in text and 'model="zero-dce++"' in text
+
+
+def test_readme_first_snippet_runs_as_written():
+    """A newcomer pastes it first; it used an undefined ``dark``."""
+    readme = (DOCS.parent / "README.md").read_text()
+    block = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["bright"].shape == namespace["dark"].shape
