@@ -74,7 +74,6 @@ sphinx_gallery_conf = {
     # "Examples using skdce.enhance" on each API page
     "doc_module": ("skdce",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"skdce": None},
     "remove_config_comments": True,
     "image_scrapers": ("matplotlib",),
     "plot_gallery": "True",

@@ -10,7 +10,7 @@ from .curves import apply_le_curves, curve_gain
 from ._enhance import enhance, estimate_curves
 from .models import ModelInfo, get_model, list_models
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "apply_le_curves",

@@ -16,6 +16,16 @@ checkpoints, ONNX models, manifests):
    and the data copied into it: it is still never replaced, but a reader may
    see it while it is being copied.
 
+:func:`atomic_file` does the same and yields an open file instead of a name.
+Given ``root``, the folder of the file is opened from ``root`` down, one folder
+at a time, never through a symbolic link (``O_NOFOLLOW``, ``O_DIRECTORY``),
+and every step after that (creating the temporary file, linking or renaming
+it, removing it) is relative to that open folder (``dir_fd``). A link swapped
+into the output folder after the outputs were planned therefore cannot send a
+file, or a replacement, anywhere else: the write fails with ``ELOOP``.
+Where the platform has no ``dir_fd`` (Windows), the real path of the folder
+is checked against ``root`` just before writing.
+
 On any error, ``KeyboardInterrupt`` included, the temporary file is removed.
 (The ``skdce`` command turns SIGTERM into ``KeyboardInterrupt``; a process
 killed outright leaves at most a ``.skdce-tmp`` file, which skdce ignores.)
@@ -30,7 +40,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-__all__ = ["atomic_path", "TEMP_SUFFIX", "temporary_name"]
+__all__ = ["atomic_path", "atomic_file", "open_folder", "TEMP_SUFFIX", "temporary_name"]
 
 #: Suffix of the temporary files renamed into place.
 TEMP_SUFFIX = ".skdce-tmp"
@@ -128,3 +138,146 @@ def atomic_path(path, *, overwrite: bool = False):
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)  # after os.link: only the temporary name goes; after os.replace: nothing there
+
+
+_DIR_FD = (
+    hasattr(os, "O_NOFOLLOW")
+    and hasattr(os, "O_DIRECTORY")
+    and {os.open, os.mkdir, os.link, os.rename, os.unlink, os.stat} <= os.supports_dir_fd
+)
+
+
+def _link_in_the_way(path) -> OSError:
+    return OSError(errno.ELOOP, "a symbolic link (or a file) is in the way of a folder inside the output folder; "
+                                "outputs never follow links there: remove it", str(path))
+
+
+def open_folder(root, parts, *, create: bool = True) -> int:
+    """An open descriptor of the folder ``root/parts[0]/parts[1]/...``, created where missing (with ``create``).
+
+    ``root`` itself is followed if it is a link (the user named it); no folder
+    below it is: a link there raises ``OSError(ELOOP)``. Close the descriptor.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(root, flags)
+    here = Path(root)
+    try:
+        for part in parts:
+            here = here / part
+            if part in ("", ".", "..") or "/" in part:
+                raise _link_in_the_way(here)
+            try:
+                child = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                try:
+                    child = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _link_in_the_way(here) from None
+                    raise
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise _link_in_the_way(here) from None
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _inside(path: Path, root: Path) -> Path:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        raise ValueError(f"{str(path)!r} is not inside the folder {str(root)!r}") from None
+
+
+@contextlib.contextmanager
+def atomic_file(path, *, overwrite: bool = False, root=None):
+    """Yield a binary file open for writing; on success it becomes ``path`` (see the module docstring).
+
+    With ``root`` (a folder that ``path`` lies in, written as ``root / ...``),
+    the folders between them are created where missing and never followed
+    through a link; without, ``path``'s folder must exist.
+    """
+    path = Path(path)
+    if root is None or not _DIR_FD:
+        if root is not None:  # no dir_fd here: check where the folder really is, just before writing
+            rel = _inside(path, Path(root))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            real_root = Path(os.path.realpath(root))
+            if Path(os.path.realpath(path.parent)) != real_root / rel.parent:
+                raise _link_in_the_way(path.parent)
+        with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
+            yield fh
+        return
+    rel = _inside(path, Path(root))
+    dfd = open_folder(root, rel.parent.parts)
+    try:
+        name = path.name
+        if not overwrite:
+            try:
+                os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
+            else:
+                raise _exists_error(path)
+        for _ in range(100):
+            tmp = temporary_name(path).name
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666,
+                             dir_fd=dfd)
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover
+            raise FileExistsError(f"cannot create a temporary file beside {str(path)!r}")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.raw.name = str(path.with_name(tmp))  # encoders that want a name (tifffile) get the real one
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            if overwrite:
+                os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            else:
+                _place_no_replace_at(tmp, name, dfd, path)
+            with contextlib.suppress(OSError):
+                os.fsync(dfd)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
+def _place_no_replace_at(tmp: str, name: str, dfd: int, path: Path) -> None:
+    """:func:`_place_no_replace` inside the open folder ``dfd``."""
+    try:
+        os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        return
+    except FileExistsError:
+        raise _exists_error(path) from None
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666, dir_fd=dfd)
+    except FileExistsError:
+        raise _exists_error(path) from None
+    try:
+        src = os.open(tmp, os.O_RDONLY, dir_fd=dfd)
+        with os.fdopen(fd, "wb") as dst, os.fdopen(src, "rb") as fsrc:
+            shutil.copyfileobj(fsrc, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dfd)  # ours: created above with O_EXCL
+        raise

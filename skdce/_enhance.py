@@ -11,7 +11,7 @@ from ._dask import enhance_dask, estimate_curves_dask, is_dask_array
 from ._fused import check_precision, enhance_fused
 from ._image import compute_dtype, image_layout, unit_scale, validate_values
 from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
-from ._runtime import get_session, out_of_memory
+from ._runtime import check_finite, get_session, out_of_memory
 from .curves import apply_le_curves, copy_extra_channels, run_blocks, run_blocks_upsampled
 from ._workers import executor, run_tasks, threads as worker_threads
 from .denoise import DENOISE_HALO, added_noise, check_denoise, check_denoiser, denoise_bands, noise_level
@@ -541,6 +541,7 @@ def _enhance(image, model, strength, channel_axis, scale_factor, providers, tile
         )
     if use_fused:
         enhance_fused(p, dst, amount, providers, precision)
+        check_finite(dst[..., :nc], p.info.path, "pixels")  # the host path checks the network's maps instead
         if p.info.black_point and p.shared:
             p.small_maps()  # the black lifts: a host run of the network on the small copies
         finish_tone(dst[..., :nc], p.lifts, stops, num_threads=p.num_threads)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ._validate import check_num_threads
 
-__all__ = ["resolve_providers", "get_session", "read_metadata", "Session"]
+__all__ = ["resolve_providers", "get_session", "read_metadata", "Session", "check_finite"]
 
 logger = logging.getLogger("skdce")
 
@@ -199,12 +199,32 @@ class Session:
         if self.context_name is not None:
             feeds[self.context_name] = context
         try:
-            return self.session.run([self.output_name], feeds)[0]
+            maps = self.session.run([self.output_name], feeds)[0]
         except Exception as exc:  # ONNX Runtime's own exception types, and MemoryError
             if not is_allocation_failure(exc):
                 raise
             h, w = batch.shape[-2:]
             raise out_of_memory(f"running {self.path.name} on {self.providers[0]} on a {h}x{w} input", exc) from exc
+        check_finite(maps, self.path, "curve parameters")
+        return maps
+
+
+def check_finite(values, path, what: str) -> None:
+    """Raise ValueError when ``values`` (a model's output) hold NaN or infinity: never pass on silent garbage.
+
+    One summing pass (no temporary array): a NaN or an infinity makes the sum
+    non-finite; the values checked are bounded (alphas, pixels in [0, 1]), so a
+    finite sum cannot overflow.
+    """
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        total = np.sum(values, dtype=np.float64 if values.dtype == np.float64 else np.float32)
+    if not np.isfinite(total):
+        raise ValueError(
+            f"model {Path(path).name!r} output NaN or infinite {what}; its weights are broken (e.g. exported from "
+            f"a training run that diverged). Re-export it from a good checkpoint, or use a bundled model."
+        )
 
 
 def get_session(path: Path, providers="auto", threads: int | None = None) -> Session:

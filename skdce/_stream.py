@@ -22,6 +22,7 @@ import numpy as np
 
 from ._atomic import atomic_path, temporary_name
 from ._image import to_uint
+from ._paths import same_or_inside
 
 __all__ = ["STREAM_SUFFIXES", "stream_kind", "open_lazy", "stream_enhance"]
 
@@ -80,6 +81,11 @@ def open_lazy(path):
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{str(path)!r} does not exist.")
+    from ._paths import special_file_reason
+
+    reason = special_file_reason(path)
+    if reason:
+        raise ValueError(f"cannot read {str(path)!r}: {reason}.")
     if stream_kind(path) == "zarr":
         try:
             image = da.from_zarr(str(path))
@@ -149,10 +155,18 @@ def _write_store(out, dst: Path, overwrite: bool) -> None:
     allows in one step. With ``overwrite``, an old store is removed only once
     the new one is complete.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     tmp = temporary_name(dst)
     claimed = False
+    # Our own pool, so that on an interruption the chunks being written finish before the temporary store is
+    # removed (dask's shared pool would let them write into it after the removal).
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="skdce-zarr")
     try:
-        out.to_zarr(str(tmp))
+        try:
+            out.to_zarr(str(tmp), compute=False).compute(scheduler="threads", pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         if overwrite:
             if dst.is_dir() and not dst.is_symlink():
                 shutil.rmtree(dst)
@@ -168,8 +182,35 @@ def _write_store(out, dst: Path, overwrite: bool) -> None:
         if claimed:
             with contextlib.suppress(OSError):
                 os.rmdir(dst)  # the empty folder claimed above: nothing of ours is left behind
-        if tmp.is_dir():
+        if tmp.exists():
+            _drain_zarr_io()
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _drain_zarr_io(timeout: float = 10.0) -> None:
+    """Wait until the coroutines of zarr's IO loop end (best effort; zarr 3 only).
+
+    zarr 3 writes from its own event-loop thread; a KeyboardInterrupt in the
+    thread that waits for a write (creating the store's metadata, say) leaves
+    that write running, and it would recreate a temporary store removed
+    before it ends. The loop is zarr's private ``zarr.core.sync._get_loop``:
+    no public call waits for it, so any failure here is ignored.
+    """
+    import asyncio
+
+    try:
+        from zarr.core.sync import _get_loop
+
+        loop = _get_loop()
+
+        async def drain():
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if others:
+                await asyncio.wait(others, timeout=timeout)
+
+        asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout=timeout + 1)
+    except Exception:  # pragma: no cover - another zarr version, a closed loop
+        pass
 
 
 def _bands(out, band_bytes: int = BAND_BYTES):
@@ -253,7 +294,8 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
     FileExistsError
         If ``dst`` exists and ``overwrite`` is false.
     ValueError
-        For an unreadable input or a destination that is neither Zarr nor TIFF.
+        For an unreadable input, a destination that is neither Zarr nor TIFF,
+        or one that is the input (under any name), holds it or lies inside it.
     """
     from ._enhance import enhance
 
@@ -261,8 +303,15 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
     kind = stream_kind(dst)
     if kind is None:
         raise ValueError(f"{str(dst)!r}: the output of a streamed image is a .zarr store or a .tif file; name it so.")
+    if same_or_inside(src, dst):  # checked before --overwrite is: an input is never replaced, nor written into
+        raise ValueError(f"the output {str(dst)!r} is the input {str(src)!r} (or holds it, or lies inside it); "
+                         f"skdce never replaces an input: choose another output name.")
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{str(dst)!r} exists; pass --overwrite to replace it.")
+    if os.path.lexists(dst) and (dst.is_symlink() or dst.is_dir() != (kind == "zarr")):
+        what = "a link" if dst.is_symlink() else "a folder" if dst.is_dir() else "a file"
+        raise ValueError(f"{str(dst)!r} is {what}, not a {'Zarr store' if kind == 'zarr' else 'TIFF file'}; "
+                         f"--overwrite replaces only an output of the same kind: remove it or choose another name.")
     _require()  # before any work: a clear message where Dask or Zarr is missing
     with open_lazy(src) as (image, meta):
         out = enhance(image, channel_axis=None if image.ndim == 2 else -1, **enhance_kw)

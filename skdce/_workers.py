@@ -8,13 +8,15 @@ threads) and buffers reused per thread, so no block allocates.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["BLOCK", "executor", "threads", "scratch", "ones", "block_tasks", "run_tasks"]
+__all__ = ["BLOCK", "executor", "threads", "scratch", "ones", "block_tasks", "run_tasks", "Stopped", "stop_when"]
 
 #: Elements per block of one array: the block's output, temporary, |alpha|,
 #: sign mask and ones (about 2.5 MiB in float32) stay in the L2/L3 caches;
@@ -77,8 +79,38 @@ def block_tasks(n: int, h: int, w: int, n_color: int) -> list[tuple[int, int, in
     ]
 
 
+class Stopped(Exception):
+    """Raised between two tasks (tiles, blocks) once the event of :func:`stop_when` is set."""
+
+
+_stop: contextvars.ContextVar = contextvars.ContextVar("skdce_stop", default=None)
+
+
+@contextlib.contextmanager
+def stop_when(event: threading.Event):
+    """Within this block (in this thread), :func:`run_tasks` raises :class:`Stopped` once ``event`` is set.
+
+    How the command line stops inside one image: between tiles, so a large
+    image does not run to its end after Ctrl-C or SIGTERM.
+    """
+    token = _stop.set(event)
+    try:
+        yield
+    finally:
+        _stop.reset(token)
+
+
 def run_tasks(work, tasks, num_threads) -> None:
     n = threads(num_threads)
+    stop = _stop.get()
+    if stop is not None:
+        plain = work
+
+        def work(t):
+            if stop.is_set():
+                raise Stopped("stopped between two tiles")
+            plain(t)
+
     if n > 1 and len(tasks) > 1:
         chunks = [tasks[i::n] for i in range(n)]
         list(executor().map(lambda chunk: [work(t) for t in chunk], chunks))

@@ -173,17 +173,42 @@ def _facts_from_metadata(meta: dict) -> dict:
     return facts
 
 
+#: Bounds of a model's facts: the curve is applied ``iterations`` times per pixel (8 in
+#: Zero-DCE), and ``scale_factor`` shrinks the image before a shared-curve estimate.
+MAX_ITERATIONS = 64
+MAX_SCALE_FACTOR = 1024.0
+
+
+def _checked_facts(name: str, facts: dict) -> tuple[int, bool | None, float, int | None, bool]:
+    """``(iterations, shared_curve, scale_factor, net_size, black_point)`` of ``facts``, refused when absurd
+    (read from a file's metadata)."""
+    from ._validate import check_bool, check_int, check_real
+
+    shared = facts.get("shared_curve")
+    try:
+        iterations = check_int("skdce_iterations", facts.get("iterations", 8), min=1, max=MAX_ITERATIONS)
+        shared = None if shared is None else check_bool("skdce_shared_curve", shared)
+        scale = check_real("skdce_scale_factor", facts.get("scale_factor", 1), lo=1, hi=MAX_SCALE_FACTOR)
+        net_size = facts.get("net_size")
+        net_size = None if net_size is None else check_int("skdce_net_size", net_size, min=8, max=4096)
+        black_point = check_bool("skdce_black_point", facts.get("black_point", False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model {name!r}: {str(exc).rstrip('.')}; the file is broken or was not written by "
+                         f"skdce export (re-export it).") from None
+    return iterations, shared, scale, net_size, black_point
+
+
 def _record(name: str, path: Path, facts: dict, *, sha256: str | None = None, bundled: bool = False) -> ModelInfo:
     """The one way a :class:`ModelInfo` is made, bundled or not: ``facts`` in the manifest's schema."""
-    shared = facts.get("shared_curve")
+    iterations, shared, scale_factor, net_size, black_point = _checked_facts(name, facts)
     return ModelInfo(
         name=name,
         path=path,
-        iterations=int(facts.get("iterations", 8)),
-        shared_curve=None if shared is None else bool(shared),
-        scale_factor=float(facts.get("scale_factor", 1)),
-        net_size=int(facts["net_size"]) if facts.get("net_size") else None,
-        black_point=bool(facts.get("black_point", False)),
+        iterations=iterations,
+        shared_curve=shared,
+        scale_factor=scale_factor,
+        net_size=net_size,
+        black_point=black_point,
         sha256=sha256,
         bundled=bundled,
         precision=str(facts.get("precision", "fp32")),
@@ -232,6 +257,9 @@ def get_model(model) -> ModelInfo:
     if path.suffix.lower() == ".onnx" or path.exists():
         if path.is_dir():
             raise ValueError(f"model={str(path)!r} is a folder; pass the path of an .onnx file in it.")
+        if path.exists() and not path.is_file():
+            raise ValueError(f"model={str(path)!r} is not a regular file (a FIFO, a device or a socket); pass the "
+                             f"path of an .onnx file.")
         if not path.is_file():
             raise FileNotFoundError(f"model file {str(path)!r} does not exist.")
         return _from_metadata(path)

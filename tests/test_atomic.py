@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from skdce import _atomic
-from skdce._atomic import TEMP_SUFFIX, atomic_path
+from skdce._atomic import TEMP_SUFFIX, atomic_file, atomic_path
 
 
 def names(folder):
@@ -105,3 +105,24 @@ def test_umask_is_honoured(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o640
+
+
+def test_atomic_file_never_writes_through_a_link_below_root(tmp_path):
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    with atomic_file(root / "a" / "b" / "x.bin", root=root) as fh:  # missing folders are created
+        fh.write(b"data")
+    assert (root / "a" / "b" / "x.bin").read_bytes() == b"data"
+    (root / "link").symlink_to(elsewhere, target_is_directory=True)
+    for target in (root / "link" / "x.bin", root / "link" / "deeper" / "x.bin"):
+        with pytest.raises(OSError) as info, atomic_file(target, root=root) as fh:
+            fh.write(b"never")
+        assert info.value.errno == errno.ELOOP and info.value.filename == str(root / "link")
+    assert list(elsewhere.iterdir()) == []
+    with pytest.raises(FileExistsError), atomic_file(root / "a" / "b" / "x.bin", root=root) as fh:
+        fh.write(b"never")
+    with pytest.raises(RuntimeError), atomic_file(root / "a" / "y.bin", root=root) as fh:
+        fh.write(b"partial")
+        raise RuntimeError
+    assert sorted(p.name for p in (root / "a").iterdir()) == ["b"]  # no temporary, no partial file

@@ -110,3 +110,23 @@ def test_docs_build_without_warnings(tmp_path):
         assert (out / f"{page}.html").is_file(), page
     assert (out / "generated" / "skdce.enhance.html").is_file()
     assert (out / "_images" / "before_after.png").is_file() or (out / "_static" / "before_after.png").is_file()
+
+
+def test_docs_config_uses_no_deprecated_sphinx_gallery_option():
+    """sphinx-gallery ignores reference_url and says so in every build (links come from the build itself)."""
+    assert "reference_url" not in (DOCS / "conf.py").read_text()
+
+
+def test_quickstart_model_comment_matches_its_code():
+    """The quickstart said 'the faster model' above a call that picked none."""
+    text = (DOCS / "quickstart.rst").read_text()
+    assert "the faster model" not in text and 'model="zero-dce++"' in text
+
+
+def test_readme_first_snippet_runs_as_written():
+    """A newcomer pastes it first; it used an undefined ``dark``."""
+    readme = (DOCS.parent / "README.md").read_text()
+    block = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["bright"].shape == namespace["dark"].shape

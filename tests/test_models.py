@@ -4,6 +4,7 @@ import hashlib
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 import skdce
@@ -115,3 +116,67 @@ def test_folder_is_not_a_model(tmp_path):
     (tmp_path / "named.onnx").mkdir()  # a folder named like a model file
     with pytest.raises(ValueError, match=r"named.onnx' is a folder"):
         skdce.get_model(tmp_path / "named.onnx")
+
+
+def _user_model(path, metadata=None, fill=None):
+    """A tiny user .onnx file: its 3 curve maps are the image (or the constant ``fill``), with ``skdce_*`` metadata."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    inp = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    out = helper.make_tensor_value_info("alphas", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    if fill is None:
+        nodes, inits = [helper.make_node("Identity", ["image"], ["alphas"])], []
+    else:
+        inits = [helper.make_tensor("c", TensorProto.FLOAT, [1], [fill])]
+        nodes = [helper.make_node("Mul", ["image", "c"], ["alphas"])]
+    model = helper.make_model(helper.make_graph(nodes, "g", [inp], [out], initializer=inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    for key, value in (metadata or {}).items():
+        model.metadata_props.add(key=f"skdce_{key}", value=value)
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("iterations", "1000000000"), ("iterations", "0"), ("iterations", "-3"), ("iterations", "2.5"),
+     ("iterations", "many"), ("iterations", "true"), ("scale_factor", "-1"), ("scale_factor", "0"),
+     ("scale_factor", "NaN"), ("scale_factor", "1e400"), ("scale_factor", "1e9"), ("shared_curve", '"yes"'),
+     ("shared_curve", "7")],
+)
+def test_absurd_metadata_is_refused_before_any_work(tmp_path, key, value):
+    """1e9 iterations ran for many minutes; negative ones reached the kernel as an internal error."""
+    path = _user_model(tmp_path / "odd.onnx", {"shared_curve": "true", key: value})
+    with pytest.raises(ValueError, match=rf"odd.onnx': skdce_{key}=.* must be .*; the file is broken .*re-export it"):
+        skdce.get_model(path)
+
+
+def test_a_model_that_outputs_nan_is_an_error_not_black_pixels(tmp_path, image):
+    path = _user_model(tmp_path / "nan.onnx", {"shared_curve": "true"}, fill=float("nan"))
+    with pytest.raises(ValueError, match="nan.onnx' output NaN or infinite curve parameters"):
+        enhance(image, model=path)
+    with pytest.raises(ValueError, match="output NaN or infinite"):
+        skdce.estimate_curves(image, model=path)
+    with pytest.raises(ValueError, match="nan.onnx' output NaN or infinite pixels"):
+        enhance(image, model=path, fused=True)  # the whole pipeline in one graph (the CUDA default)
+    ok = _user_model(tmp_path / "ok.onnx", fill=0.5)
+    assert np.isfinite(enhance(image, model=ok)).all()
+
+
+def test_cli_refuses_broken_models_with_a_message(tmp_path):
+    import subprocess
+    import sys
+
+    from skdce.io import read_image, write_image
+
+    src = write_image(tmp_path / "a.png", (np.arange(48).reshape(4, 4, 3) % 40).astype(np.uint8))
+    odd = _user_model(tmp_path / "odd.onnx", {"iterations": "1000000000", "shared_curve": "true"})
+    nan = _user_model(tmp_path / "nan.onnx", fill=float("nan"))
+    cmd = [sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(tmp_path / "out"), "--model"]
+    result = subprocess.run(cmd + [str(odd)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "skdce_iterations=1000000000 is out of range" in result.stderr
+    result = subprocess.run(cmd + [str(nan)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "output NaN or infinite" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "a.png").exists()
+    assert read_image(src)[0].shape == (4, 4, 3)

@@ -1,7 +1,10 @@
 """One image file to another through the Dask plan: TIFF and Zarr in, TIFF and Zarr out."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -108,3 +111,82 @@ def test_cli_tiff_to_tiff_subprocess(rng, tmp_path):
     folder = subprocess.run(cmd + [str(tmp_path / "folder"), "--quiet"], capture_output=True, text=True, timeout=120)
     assert folder.returncode == 0, folder.stderr
     assert (tmp_path / "folder" / "big.tif").is_file()
+
+
+def _digest(path):
+    import hashlib
+
+    if path.is_dir():
+        return sorted((str(p.relative_to(path)), p.read_bytes()) for p in path.rglob("*") if p.is_file())
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_input_is_never_replaced_nor_written_into(rng, tmp_path):
+    """Input as output (under its own name, a link, a hard link, a folder around or inside it), --overwrite or not."""
+    img = dark(rng, (24, 20, 3))
+    tif = tmp_path / "a.tif"
+    tifffile.imwrite(tif, img, photometric="rgb", tile=(16, 16))
+    store = tmp_path / "a.zarr"
+    zarr.open(str(store), mode="w", shape=img.shape, chunks=(16, 16, 3), dtype=img.dtype)[:] = img
+    (tmp_path / "link.tif").symlink_to(tif)
+    os.link(tif, tmp_path / "hard.tif")
+    (tmp_path / "holder.zarr").mkdir()
+    inner = tmp_path / "holder.zarr" / "in.tif"
+    tifffile.imwrite(inner, img, photometric="rgb")
+    cases = [(tif, tif), (tif, tmp_path / "link.tif"), (tif, tmp_path / "hard.tif"), (store, store),
+             (store, store / "out.zarr"), (inner, tmp_path / "holder.zarr")]
+    before = {p: _digest(p) for p in (tif, store, inner)}
+    for src, dst in cases:
+        with pytest.raises(ValueError, match="never replaces an input"):
+            _stream.stream_enhance(src, dst, overwrite=True)
+    assert {p: _digest(p) for p in before} == before
+    assert not list(tmp_path.rglob("*.skdce-tmp"))
+    result = subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(tif), "-o", str(tif), "--overwrite"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "never replaces an input" in result.stderr and "Traceback" not in result.stderr
+    assert _digest(tif) == before[tif]
+
+
+@pytest.mark.parametrize("out_name", ["out.tif", "out.zarr"])
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_streamed_run_stopped_by_a_signal_leaves_nothing(rng, tmp_path, out_name, sig, code):
+    """The temporary file or store is removed, the exit status says which signal, no 'Aborted!' and no traceback."""
+    tifffile.imwrite(tmp_path / "big.tif", dark(rng, (1024, 1024, 3)), photometric="rgb", tile=(256, 256))
+    cmd = [sys.executable, "-m", "skdce.cli", "enhance", str(tmp_path / "big.tif"), "-o", str(tmp_path / out_name)]
+    def default_signals():  # a signal ignored here (by another test) would be ignored by the child too
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".skdce-tmp") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert "Aborted!" not in err and "Traceback" not in err and "interrupted" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]
+
+
+def test_streamed_output_faults_are_messages(rng, tmp_path):
+    """A file or link where a store goes, a file-size limit: one line, nothing left."""
+    import resource
+
+    tifffile.imwrite(tmp_path / "a.tif", dark(rng, (64, 64, 3)), photometric="rgb", tile=(32, 32))
+    (tmp_path / "file.zarr").write_bytes(b"a file")
+    (tmp_path / "link.zarr").symlink_to(tmp_path / "elsewhere.zarr")
+    cmd = [sys.executable, "-m", "skdce.cli", "enhance", str(tmp_path / "a.tif"), "-o"]
+    for name, said in [("file.zarr", "is a file, not a Zarr store"), ("link.zarr", "is a link, not a Zarr store")]:
+        result = subprocess.run(cmd + [str(tmp_path / name), "--overwrite"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1 and said in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert (tmp_path / "file.zarr").read_bytes() == b"a file" and not (tmp_path / "elsewhere.zarr").exists()
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    for name in ("out.tif", "out.zarr"):
+        result = subprocess.run(cmd + [str(tmp_path / name)], capture_output=True, text=True, timeout=120,
+                                preexec_fn=small_files)
+        assert result.returncode == 1 and "file-size limit" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and "skdce-tmp" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "file.zarr", "link.zarr"]

@@ -13,6 +13,8 @@ the batch runner of ``skdce enhance`` is ``_batch.py``.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import __version__
@@ -32,7 +34,38 @@ Exit status (every command):
 """
 
 
-@click.group(context_settings=_CONTEXT, epilog=_EXIT_CODES)
+class _Main(click.Group):
+    """The ``skdce`` group: SIGTERM becomes KeyboardInterrupt in every command (so temporary files are
+    removed), and an interruption exits with 130 (143 for SIGTERM) and one line, where click would print
+    "Aborted!" and exit with 1."""
+
+    def main(self, *args, **kwargs):
+        # click prints --help and --version itself; a full or closed stdout there is a line too, not a traceback
+        from ._errors import stdout_broken, stdout_failed
+
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as exc:
+            if not stdout_broken(exc):
+                raise
+            error = stdout_failed(exc)
+            if isinstance(error, click.ClickException):
+                error.show()
+            sys.exit(1)
+
+    def invoke(self, ctx):
+        from ._batch import interrupts
+        from ._errors import EXIT_INTERRUPTED
+
+        with interrupts() as state:
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt:
+                click.echo("\nskdce: interrupted; only complete files are left", err=True)
+                ctx.exit(EXIT_INTERRUPTED[state["signal"]])
+
+
+@click.group(cls=_Main, context_settings=_CONTEXT, epilog=_EXIT_CODES)
 @click.version_option(__version__, "-V", "--version", prog_name="skdce", message="%(prog)s %(version)s")
 def main():
     """skdce: zero-reference low-light image enhancement (Zero-DCE).

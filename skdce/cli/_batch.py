@@ -24,7 +24,7 @@ from pathlib import Path
 import click
 
 from ..io import IMAGE_SUFFIXES  # pure Python, no heavy imports
-from ._errors import os_reason
+from ._errors import echo_out, os_reason
 
 # --------------------------------------------------------------------------------------------
 # Progress and signals
@@ -157,6 +157,7 @@ class Settings:
     crf: int | None = None
     video_model: object = None  # --model for videos; None: skdce.video's own default (zero-dce++)
     on_frames: object = None  # called with a line of a video's progress (frames, fps, ETA)
+    root: Path | None = None  # the output folder: no output is written through a link below it
 
 
 def row(src, dst, status: str, reason: str | None = None, seconds: float = 0.0) -> dict:
@@ -191,13 +192,21 @@ def check_output_folder(folder: Path, create: bool) -> None:
         raise click.BadParameter(f"cannot write there: {os_reason(exc, folder)}.", param_hint="'--output'") from None
 
 
+def has_subfolders(folder: Path, out_dir: Path) -> bool:
+    """Whether ``folder`` holds a folder (not hidden, not the output folder) that --recursive would look in."""
+    try:
+        return any(p.is_dir() and not p.name.startswith(".") and p.resolve() != out_dir for p in folder.iterdir())
+    except OSError:
+        return False
+
+
 def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
     """The image and video files in ``folder`` (not hidden, not temporaries, not inside the output folder ``out_dir``)."""
     from ..io import TEMP_SUFFIX
     from ._video import VIDEO_SUFFIXES
 
     found = []
-    skip_out = out_dir != folder.resolve()  # outputs in a subfolder of an input folder are not inputs
+    skip_out = folder.resolve() in out_dir.parents  # outputs in a subfolder of an input folder are not inputs
     for path in folder.rglob("*") if recursive else folder.iterdir():
         rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts) or path.name.endswith(TEMP_SUFFIX):
@@ -210,6 +219,49 @@ def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
             continue
         found.append(path)
     return sorted(found)
+
+
+def expand_pattern(pattern: str) -> list[Path]:
+    """The files a glob pattern matches, sorted; ``**`` matches folders at any depth but never enters a link.
+
+    :func:`glob.glob` follows links to folders inside ``**``, so two links
+    that point up the tree make it walk an exponentially long chain of names:
+    it never ends. :meth:`pathlib.Path.glob` (3.11+) does not follow them.
+    As with the shell, names starting with a dot match only a pattern part
+    that starts with one.
+    """
+    parts = Path(pattern).parts
+    fixed = 0
+    while fixed < len(parts) and not glob.has_magic(parts[fixed]):
+        fixed += 1
+    if fixed == len(parts):
+        return []
+    anchor = Path(*parts[:fixed]) if fixed else Path()
+    rest = parts[fixed:]
+    dotted = any(part.startswith(".") for part in rest)
+    found = []
+    try:
+        for match in anchor.glob(str(Path(*rest))):
+            rel = match.relative_to(anchor) if fixed else match
+            if not dotted and any(part.startswith(".") for part in rel.parts):
+                continue
+            if match.is_file():
+                found.append(match)
+    except (OSError, ValueError):
+        pass
+    return sorted(found)
+
+
+def _inside_output(match: Path, pattern: str, out_dir: Path) -> bool:
+    """Whether a file a pattern matched lies in the output folder below the pattern's fixed folder (an output)."""
+    from ..io import TEMP_SUFFIX
+
+    if match.name.endswith(TEMP_SUFFIX):
+        return True
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    anchor = Path(*parts[:fixed]).resolve() if fixed else Path.cwd().resolve()
+    return out_dir != anchor and out_dir in match.resolve().parents
 
 
 def collect(inputs, recursive: bool, out_dir: Path):
@@ -241,8 +293,7 @@ def collect(inputs, recursive: bool, out_dir: Path):
         elif path.exists():
             add(path, Path(path.name))
         else:
-            matches = [Path(m) for m in sorted(glob.glob(arg, recursive=True))]
-            matches = [m for m in matches if m.is_file()]
+            matches = [m for m in expand_pattern(arg) if not _inside_output(m, arg, out_dir)]
             if not matches:
                 problems.append(row(arg, None, "failed", "no such file or folder, and no file matches it as a pattern"))
             for m in matches:
@@ -255,20 +306,32 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     from ..io import FORMATS, format_from_path, is_raw_path
     from ._video import is_video
 
-    inputs = {src.resolve() for src, _ in files}
-    root = out_dir.resolve()
-    claimed: dict = {}
-    jobs, rows = [], []
-    for src, rel in files:
+    from .._paths import file_id
+
+    def output_of(src, rel):
         own = format_from_path(src)
         # a video keeps its container; RAW: 16 bits, sRGB profile, camera tags
         out_fmt = "VIDEO" if is_video(src) else fmt or own or ("TIFF" if is_raw_path(src) else "PNG")
         if out_file is not None:
-            dst = out_file
-        else:
-            ext = src.suffix if own == out_fmt or out_fmt == "VIDEO" else FORMATS[out_fmt][0]
-            dst = out_dir / rel.parent / f"{rel.stem}{suffix}{ext}"
+            return out_file, out_fmt
+        ext = src.suffix if own == out_fmt or out_fmt == "VIDEO" else FORMATS[out_fmt][0]
+        return out_dir / rel.parent / f"{rel.stem}{suffix}{ext}", out_fmt
+
+    planned = [(src, rel, *output_of(src, rel)) for src, rel in files]
+    # an input that is another input's output (a rerun with -o at the inputs and a --suffix) is not enhanced again
+    made_by = {dst.resolve(): src for src, _, dst, _ in planned if dst.resolve() != src.resolve()} if suffix else {}
+    inputs = {src.resolve() for src, _ in files} - made_by.keys()
+    # the same file under another name (hard link, case)
+    input_ids = {file_id(src) for src, _ in files if src.resolve() not in made_by} - {None}
+    root = out_dir.resolve()
+    claimed: dict = {}
+    jobs, rows = [], []
+    for src, rel, dst, out_fmt in planned:
         key = dst.resolve()
+        if src.resolve() in made_by:
+            rows.append(row(src, None, "skipped", f"it is the output of {str(made_by[src.resolve()])!r} (from an "
+                                                  f"earlier run); not enhanced again"))
+            continue
         if out_file is not None and (out_fmt == "VIDEO") != is_video(out_file):
             rows.append(row(src, dst, "failed", "a video is enhanced into a video file and an image into an image "
                                                 "file; name -o accordingly (or a folder)"))
@@ -278,7 +341,7 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
         elif len(dst.name.encode("utf-8", "surrogateescape")) > 255:
             rows.append(row(src, dst, "failed", "the output file name is longer than 255 bytes, which file systems "
                                                 "refuse; use a shorter --suffix or rename the input"))
-        elif key in inputs:
+        elif key in inputs or file_id(dst) in input_ids:
             rows.append(row(src, dst, "failed", "the output would overwrite an input file; choose another -o or a --suffix"))
         elif key in claimed:
             rows.append(row(src, dst, "failed", f"{str(claimed[key])!r} has the same output file; use --suffix or --format"))
@@ -290,16 +353,25 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     return jobs, rows
 
 
-def print_plan(jobs, rows, overwrite: bool) -> None:
-    """--dry-run: one line per input on stdout."""
+def print_plan(jobs, rows, overwrite: bool, as_json: bool = False) -> None:
+    """--dry-run: one line per input on stdout (with --json, the report's form: files, summary)."""
+    if as_json:
+        from ._options import dump_json
+
+        files = [{**row(j.src, j.dst, "overwrite" if overwrite and j.dst.exists() else "write"), "seconds": None}
+                 for j in jobs]
+        files += [{**r, "status": "skip" if r["status"] == "skipped" else "fail", "seconds": None} for r in rows]
+        summary = {k: sum(f["status"] == k for f in files) for k in ("write", "overwrite", "skip", "fail")}
+        echo_out(dump_json({"dry_run": True, "files": files, "summary": summary}))
+        return
     for job in jobs:
         action = "overwrite" if overwrite and job.dst.exists() else "write"
-        click.echo(f"{action}: {job.src} -> {job.dst}")
+        echo_out(f"{action}: {job.src} -> {job.dst}")
     for r in rows:
         if r["status"] == "skipped":
-            click.echo(f"skip: {r['input']} -> {r['output']} ({r['reason']})")
+            echo_out(f"skip: {r['input']} -> {r['output']} ({r['reason']})")
         else:
-            click.echo(f"fail: {r['input']}: {r['reason']}")
+            echo_out(f"fail: {r['input']}: {r['reason']}")
     counts = {"write": sum(not (overwrite and j.dst.exists()) for j in jobs)}
     counts["overwrite"] = len(jobs) - counts["write"]
     counts["skip"] = sum(r["status"] == "skipped" for r in rows)
@@ -312,19 +384,25 @@ def print_plan(jobs, rows, overwrite: bool) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def to_uint(image, bits: int):
-    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._image."""
+#: skdce._runtime.MEMORY_HINT as options of ``skdce enhance``.
+CLI_MEMORY_HINT = ("pass a smaller --tile-size (e.g. --tile-size 256), or use --model zero-dce++, which estimates "
+                   "its curves on a downscaled copy")
+
+
+def to_uint(image, bits: int, consume: bool = False):
+    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._image (in place with ``consume``)."""
     import numpy as np
 
     from .._image import to_uint as image_to_uint
 
-    return image_to_uint(image, np.uint8 if bits == 8 else np.uint16)
+    return image_to_uint(image, np.uint8 if bits == 8 else np.uint16, consume=consume)
 
 
 def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     """Read, enhance and write one file; a row for the report (``None`` when stopped before writing)."""
     from .. import io as skio
     from .._enhance import enhance
+    from .._workers import Stopped, stop_when
 
     if job.fmt == "VIDEO":
         from ._video import enhance_video_file
@@ -339,31 +417,45 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
                                         max_pixels=s.max_pixels)
         else:
             image, meta = skio.read_image(job.src, max_pixels=s.max_pixels)
-        result = enhance(
-            image,
-            model=s.model,
-            strength=s.strength,
-            denoise=s.denoise,
-            exposure=s.exposure,
-            denoiser=s.denoiser,
-            channel_axis=None if image.ndim == 2 else -1,
-            providers=s.providers,
-            tile_size="auto" if s.tile_size is None else s.tile_size,
-            num_threads=s.threads,
-        )
-        out = to_uint(result, 8 if job.fmt in ("JPEG", "WEBP") else meta.bit_depth)
+        skio.check_fits(job.fmt, image.shape, meta.exif if job.fmt == "JPEG" else None)  # before the work
+        # checked between tiles: a large image stops within a tile of Ctrl-C (locally: a cluster's stop flag
+        # costs a round trip to the scheduler per check, so there the file stops before it is written)
+        local = isinstance(stop, threading.Event)
+        with stop_when(stop) if local else contextlib.nullcontext():
+            result = enhance(
+                image,
+                model=s.model,
+                strength=s.strength,
+                denoise=s.denoise,
+                exposure=s.exposure,
+                denoiser=s.denoiser,
+                channel_axis=None if image.ndim == 2 else -1,
+                providers=s.providers,
+                tile_size="auto" if s.tile_size is None else s.tile_size,
+                num_threads=s.threads,
+            )
+        del image  # only the result is needed from here: a 24 MP input is 72-144 MB
+        out = to_uint(result, 8 if job.fmt in ("JPEG", "WEBP") else meta.bit_depth, consume=True)
+        del result  # the encoder runs with the 8/16-bit output alone (the float result of 24 MP is 288 MB)
         if stop.is_set():
             return None  # interrupted: this file is discarded, not written
-        job.dst.parent.mkdir(parents=True, exist_ok=True)
-        skio.write_image(job.dst, out, meta, format=job.fmt, quality=s.quality, overwrite=s.overwrite)
+        root = s.root if s.root is not None else job.dst.parent
+        skio.write_image(job.dst, out, meta, format=job.fmt, quality=s.quality, overwrite=s.overwrite, root=root)
+    except Stopped:
+        return None  # interrupted inside the image: discarded, not written
     except FileExistsError:  # another process wrote it meanwhile: never replaced without --overwrite
         return row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)", time.perf_counter() - t0)
     except skio.ImageFileError as exc:
         return row(job.src, job.dst, "failed", exc.reason, time.perf_counter() - t0)
     except OSError as exc:
-        return row(job.src, job.dst, "failed", os_reason(exc), time.perf_counter() - t0)
+        return row(job.src, job.dst, "failed", os_reason(exc, exc.filename or job.dst), time.perf_counter() - t0)
     except ImportError as exc:  # a missing extra (rawpy for RAW files): its message says what to install
         return row(job.src, job.dst, "failed", str(exc), time.perf_counter() - t0)
+    except MemoryError as exc:  # the library's hint, in the command line's words
+        from .._runtime import MEMORY_HINT
+
+        reason = str(exc).replace(MEMORY_HINT, CLI_MEMORY_HINT) or "out of memory"
+        return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)
     except Exception as exc:  # one bad file must not stop the batch
         reason = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{type(exc).__name__}: {exc}"
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ._batch import to_uint
+from ._errors import echo_out, os_reason
 from ._options import (check_model, denoise_option, exposure_option, model_option, parse_providers, providers_option,
                        strength_option)
 
@@ -37,13 +38,18 @@ def demo(output_dir, sample, model, strength, exposure, denoise, providers):
                                       providers=parse_providers(providers)), 8)
     seconds = time.perf_counter() - t0
     gap = np.full((low.shape[0], 8, 3), 255, np.uint8)
-    output_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, image in (("low", low), ("enhanced", out), ("before_after", np.concatenate([low, gap, out], axis=1))):
-        paths.append(skio.write_image(output_dir / f"{sample}_{name}.png", image, overwrite=True))
-    click.echo(
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for name, image in (("low", low), ("enhanced", out), ("before_after", np.concatenate([low, gap, out], axis=1))):
+            paths.append(skio.write_image(output_dir / f"{sample}_{name}.png", image, overwrite=True))
+    except skio.ImageFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a file in the way, a full disk, a file-size limit, a read-only folder
+        raise click.ClickException(f"cannot write the demo images: {os_reason(exc, exc.filename or output_dir)}") from None
+    echo_out(
         f"enhanced the darkened {sample!r} sample ({low.shape[1]}x{low.shape[0]}) with {info.name} "
         f"on {running[0]} in {seconds:.2f} s; mean brightness {low.mean() / 255:.3f} -> {out.mean() / 255:.3f}"
     )
     for path in paths:
-        click.echo(f"  {path}")
+        echo_out(f"  {path}")

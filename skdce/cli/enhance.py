@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from . import _batch, _video
-from ._errors import EXIT_INTERRUPTED
+from ._errors import EXIT_INTERRUPTED, echo_out, os_reason
 from ._options import (
     check_model,
     denoise_option,
@@ -72,6 +72,10 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exp
                                       tile_size="auto" if tile_size is None else tile_size)
     except (ImportError, ValueError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from None
+    except MemoryError as exc:
+        raise click.ClickException(str(exc) or "out of memory") from None
+    except OSError as exc:  # a full disk, a file-size limit, a read-only folder, a file in the way
+        raise click.ClickException(f"cannot write {os_reason(exc, dst)}") from None
     if not quiet:
         click.echo(f"skdce: enhanced {src} {shape} {dtype} into {dst} in {time.perf_counter() - t0:.1f} s", err=True)
 
@@ -168,6 +172,9 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     if "/" in suffix or "\\" in suffix or ".." in suffix or "\0" in suffix:
         raise click.BadParameter(f"{suffix!r}: a suffix is added to file names; it may not hold '/', '\\' or '..'.",
                                  param_hint="'--suffix'")
+    if str(output_dir) == "-":
+        raise click.BadParameter("'-' (standard output) is not an output here: enhanced images are written to files; "
+                                 "name a folder, or an image file for one input.", param_hint="'--output'")
     stream = _stream_output(inputs, output_dir)
     if cluster is not None or scheduler is not None:
         threads = _check_cluster(cluster, scheduler, jobs, stream, threads)
@@ -213,26 +220,28 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         temporal=temporal,
         crf=crf,
         video_model=None if model is None else info,
+        root=out_dir,
     )
     start = time.perf_counter()
     files, rows = _batch.collect(inputs, recursive, out_dir.resolve())
     jobs_list, planned = _batch.plan(files, out_dir, normalize_format(fmt) if fmt else None, suffix, overwrite, out_file)
     rows += planned
     if dry_run:
-        _batch.print_plan(jobs_list, rows, overwrite)
+        _batch.print_plan(jobs_list, rows, overwrite, as_json)
         sys.exit(1 if any(r["status"] == "failed" for r in rows) else 0)
     done: dict = {}
     progress = _batch.Progress(len(jobs_list), "enhancing", enabled=not quiet)
     if cluster is None and scheduler is None:  # (the settings travel to cluster workers: no bar in them)
         settings.on_frames = lambda note: progress.update(progress.done, note)
     if verbose:
-        progress.echo(f"skdce: {len(jobs_list)} files with {info.name} on {', '.join(running)}, "
-                      f"{jobs} at a time, {threads or 'default'} threads each")
+        n_files = f"{len(jobs_list)} file{'s' if len(jobs_list) != 1 else ''}"
+        each = f"{threads} ONNX Runtime thread{'s' if threads != 1 else ''}" if threads else "ONNX Runtime's default threads (all cores)"
+        progress.echo(f"skdce: {n_files} with {info.name} on {', '.join(running)}, {jobs} at a time, {each} each")
 
     def report(row):
         if row["status"] == "failed":
             progress.echo(f"skdce: failed: {row['input']}: {row['reason']}")
-        elif row["status"] == "skipped" and not quiet:
+        elif row["status"] == "skipped" and verbose:  # else counted in the summary (a rerun skips every file)
             progress.echo(f"skdce: skipped: {row['input']}: {row['reason']}")
         elif row["status"] == "ok" and row.get("warning"):
             progress.echo(f"skdce: warning: {row['input']}: {row['warning']}")
@@ -247,6 +256,10 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
 
     for row in rows:
         report(row)
+    if not recursive and not quiet:
+        for folder in {Path(arg) for arg in inputs if Path(arg).is_dir()}:
+            if _batch.has_subfolders(folder, out_dir.resolve()):
+                progress.echo(f"skdce: note: {folder} has subfolders, which are not looked in (add --recursive)")
     stop = threading.Event()
     with _batch.stop_on_signals(stop, progress.echo) as state:
         if sequence:
@@ -274,9 +287,11 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
             "model": info.name,
             "providers": list(running),
         }
-        click.echo(dump_json(report_data))
+        echo_out(dump_json(report_data))
     if not quiet or interrupted:
         line = f"{counts['ok']} enhanced, {counts['skipped']} skipped, {counts['failed']} failed in {seconds:.1f} s"
+        if counts["skipped"] and not verbose:
+            line += " (--verbose lists the skipped files and why; --overwrite replaces existing outputs)"
         if interrupted:
             line = f"interrupted: {line}, {len(jobs_list) - len(done)} not processed"
         click.echo(f"skdce: {line}", err=True)

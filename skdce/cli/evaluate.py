@@ -13,7 +13,7 @@ import click
 
 from ..io import IMAGE_SUFFIXES  # pure Python, no heavy imports
 from ._batch import Progress, to_uint
-from ._errors import os_reason
+from ._errors import echo_out, os_reason
 from ._options import (
     check_model,
     denoise_option,
@@ -111,11 +111,17 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
 
     from .. import io as skio
 
+    found = _index_folder(images, suffix)
+    refs = _index_folder(references)
+    if output is not None:
+        from .._paths import file_id
+
+        if file_id(output) in {file_id(p) for p in (*found.values(), *refs.values())}:
+            raise click.BadParameter(f"{str(output)!r} is one of the images being scored; skdce never replaces an "
+                                     f"input: write the table e.g. to scores.csv.", param_hint="'--output'")
     info = None
     if enhance_first:
         info, _ = check_model(model, providers, None)
-    found = _index_folder(images, suffix)
-    refs = _index_folder(references)
     names = [n for n in found if n in refs]
     unmatched = [str(found[n]) for n in found if n not in refs]
     if not names:
@@ -166,7 +172,7 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
         "model": None if info is None else info.name,
     }
     csv_text = _csv_table(results, mean)
-    click.echo(dump_json(report) if as_json else csv_text, nl=as_json)
+    echo_out(dump_json(report) if as_json else csv_text, nl=as_json)
     if output is not None:
         from .._atomic import atomic_path
 

@@ -10,6 +10,7 @@ import sys
 import click
 
 from .. import __version__
+from ._errors import echo_out
 from ._options import dump_json, json_option, parse_providers, providers_option
 
 __all__ = ["info", "models"]
@@ -47,17 +48,17 @@ def models(files, as_json):
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(dump_json(facts))
+        echo_out(dump_json(facts))
         return
     if not facts:
-        click.echo("no bundled models are installed")
+        echo_out("no bundled models are installed")
     for f in facts:
-        click.echo(f"{f['name']}  ({'bundled' if f['bundled'] else 'user model'})")
+        echo_out(f"{f['name']}  ({'bundled' if f['bundled'] else 'user model'})")
         for key in ("architecture", "iterations", "curve", "scale_factor", "precision", "file", "sha256", "license", "validation"):
             if f[key] not in (None, "", {}):
                 value = json.dumps(f[key]) if isinstance(f[key], dict) else f[key]
-                click.echo(f"  {key:<13} {value}")
-    click.echo("Any .onnx file written by `skdce export` works too: skdce enhance ... --model FILE.onnx")
+                echo_out(f"  {key:<13} {value}")
+    echo_out("Any .onnx file written by `skdce export` works too: skdce enhance ... --model FILE.onnx")
 
 
 def _version(dist: str) -> str | None:
@@ -107,21 +108,21 @@ def info(providers, as_json):
     except (ValueError, FileNotFoundError) as exc:
         data["error"] = str(exc)
     if as_json:
-        click.echo(dump_json(data))
+        echo_out(dump_json(data))
     else:
-        click.echo(f"skdce {data['skdce']} (python {data['python']}, {data['platform']})")
+        echo_out(f"skdce {data['skdce']} (python {data['python']}, {data['platform']})")
         for dist, version in data["versions"].items():
             if version is not None:
-                click.echo(f"  {dist:<14} {version}")
-        click.echo(f"providers available  {', '.join(data['providers_available'])}")
-        click.echo(f"providers chosen     {', '.join(data['providers_chosen'] or []) or '-'}  (--providers {providers})")
+                echo_out(f"  {dist:<14} {version}")
+        echo_out(f"providers available  {', '.join(data['providers_available'])}")
+        echo_out(f"providers chosen     {', '.join(data['providers_chosen'] or []) or '-'}  (--providers {providers})")
         if data["providers_running"]:
-            click.echo(f"providers running    {', '.join(data['providers_running'])}  ({data['model']})")
-        click.echo(f"cpu cores            {data['cpu_count']} ({data['cpus_usable']} usable by this process)")
-        click.echo(f"onnxruntime threads  {data['onnxruntime_threads']}")
+            echo_out(f"providers running    {', '.join(data['providers_running'])}  ({data['model']})")
+        echo_out(f"cpu cores            {data['cpu_count']} ({data['cpus_usable']} usable by this process)")
+        echo_out(f"onnxruntime threads  {data['onnxruntime_threads']}")
         for key, value in data["env"].items():
-            click.echo(f"  {key}={value}")
+            echo_out(f"  {key}={value}")
         if data["error"]:
-            click.echo(f"error                {data['error']}")
+            echo_out(f"error                {data['error']}")
     if data["error"]:
         sys.exit(1)

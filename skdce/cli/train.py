@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ._batch import Progress, interrupts
-from ._errors import EXIT_INTERRUPTED
+from ._errors import EXIT_INTERRUPTED, echo_out, os_reason
 from ._options import FiniteFloatRange, overwrite_option, quiet_option, threads_option
 
 __all__ = ["export", "train"]
@@ -73,6 +73,7 @@ def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads
         state["progress"].update((epoch - 1) * nsteps + step, f"epoch {epoch}/{cfg.epochs} loss {loss:.4f}")
 
     def on_epoch(row):
+        state["trained"] = state.get("trained", 0) + 1
         if quiet:
             return
         parts = [f"epoch {row['epoch']}/{cfg.epochs}", f"loss {row['train_total']:.4f}"]
@@ -96,10 +97,20 @@ def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads
             if state["progress"] is not None:
                 state["progress"].close()
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # the run folder: a file in the way, a full disk, a file-size limit, read-only
+            if state["progress"] is not None:
+                state["progress"].close()
+            raise click.ClickException(f"cannot write the run: {os_reason(exc, exc.filename or run_dir)}") from None
     if state["progress"] is not None:
         state["progress"].close()
     if not quiet:
-        click.echo(f"skdce: trained {cfg.epochs} epochs in {time.perf_counter() - t0:.1f} s; checkpoint {checkpoint}", err=True)
+        trained = state.get("trained", 0)
+        if trained:
+            click.echo(f"skdce: trained {trained} epoch{'s' if trained != 1 else ''} in "
+                       f"{time.perf_counter() - t0:.1f} s ({cfg.epochs} in all); checkpoint {checkpoint}", err=True)
+        else:
+            click.echo(f"skdce: nothing to train: {checkpoint} already holds all {cfg.epochs} epochs "
+                       f"(pass --epochs N to train longer)", err=True)
         click.echo(f"skdce: export it with: skdce export {checkpoint} -o model.onnx", err=True)
 
 
@@ -110,6 +121,11 @@ def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads
 @overwrite_option(help="Replace an existing output file.")
 def export(checkpoint, output, scale_factor, overwrite):
     """Export a training CHECKPOINT to an ONNX model usable with --model."""
+    from .._paths import same_or_inside
+
+    if same_or_inside(checkpoint, output):
+        raise click.BadParameter(f"{str(output)!r} is the checkpoint being exported; skdce never replaces an input: "
+                                 f"name the model e.g. model.onnx.", param_hint="'--output'")
     if output.exists() and not overwrite:
         raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.")
     _import_train()
@@ -123,12 +139,14 @@ def export(checkpoint, output, scale_factor, overwrite):
         raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.") from None
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a file in the way, a full disk, a file-size limit, a read-only folder
+        raise click.ClickException(f"cannot write the model: {os_reason(exc, exc.filename or output)}") from None
     from ..models import get_model, sha256_file
 
     info = get_model(output)
-    click.echo(f"wrote {output}")
-    click.echo(f"  architecture  {'zero-dce++' if info.shared_curve else 'zero-dce'}")
-    click.echo(f"  iterations    {info.iterations}")
-    click.echo(f"  scale factor  {info.scale_factor:g}")
-    click.echo(f"  sha256        {sha256_file(output)}")
-    click.echo(f"use it: skdce enhance IMAGES -o OUT --model {output}")
+    echo_out(f"wrote {output}")
+    echo_out(f"  architecture  {'zero-dce++' if info.shared_curve else 'zero-dce'}")
+    echo_out(f"  iterations    {info.iterations}")
+    echo_out(f"  scale factor  {info.scale_factor:g}")
+    echo_out(f"  sha256        {sha256_file(output)}")
+    echo_out(f"use it: skdce enhance IMAGES -o OUT --model {output}")

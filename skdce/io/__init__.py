@@ -42,20 +42,19 @@ What is written (:func:`write_image`):
 format    bit depth   alpha  ICC   EXIF  dpi
 ========  ==========  =====  ====  ====  ===
 PNG       8, 16       yes    yes   yes   yes
-TIFF      8, 16       yes    yes   (1)   yes
+TIFF      8, 16       yes    yes   yes   yes
 JPEG      8           no     yes   yes   yes
 WebP      8 (colour)  yes    yes   yes   no
 ========  ==========  =====  ====  ====  ===
-
-(1) TIFF files keep the camera facts of the EXIF block (make, model, date,
-exposure time, ISO, capture time) as TIFF and TIFF/EP tags in their one
-directory; tifffile writes no EXIF directory.
 
 JPEG and WebP hold 8 bits: 16-bit arrays are rounded to 8 bits
 (``round(x / 257)``, the one conversion of ``skdce._image.to_uint``). WebP has
 no grayscale mode: gray images are written as RGB. PNG files are encoded by
 ``imagecodecs`` with the ``iCCP``, ``pHYs`` and ``eXIf`` chunks added after
-the header (as Pillow writes them); TIFF files are written by tifffile. Every file is written to a temporary file
+the header (as Pillow writes them); TIFF files are written by tifffile, with
+the EXIF's text tags (make, model, date...) in the TIFF's own directory and
+its Exif and GPS directories appended (tifffile writes no EXIF directory;
+Pillow serialises them). Every file is written to a temporary file
 in the destination folder (named ``.<name>.<random>.skdce-tmp``) and renamed
 into place, so a reader never sees a partial file and an interrupted write
 leaves nothing behind.
@@ -65,7 +64,7 @@ from __future__ import annotations
 
 from .. import _atomic
 from . import _formats, _read
-from ._formats import ImageFileError, format_from_path, is_raw_path, normalize_format
+from ._formats import ImageFileError, check_fits, format_from_path, is_raw_path, normalize_format
 from ._metadata import CaptureInfo, ImageMeta, apply_orientation
 from ._raw import read_raw
 from ._read import read_image
@@ -82,6 +81,7 @@ __all__ = [
     "format_from_path",
     "normalize_format",
     "is_raw_path",
+    "check_fits",
     "FORMATS",
     "RAW_SUFFIXES",
     "DEFAULT_MAX_PIXELS",
@@ -110,6 +110,6 @@ TEMP_SUFFIX = _atomic.TEMP_SUFFIX
 # The public home of these is skdce.io (as when it was one module): in reprs,
 # tracebacks, pickles and the API reference.
 for _obj in (ImageMeta, CaptureInfo, ImageFileError, read_image, read_raw, apply_orientation, write_image,
-             format_from_path, normalize_format, is_raw_path):
+             format_from_path, normalize_format, is_raw_path, check_fits):
     _obj.__module__ = __name__
 del _obj

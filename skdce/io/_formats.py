@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "FORMATS", "IMAGE_SUFFIXES", "RAW_SUFFIXES", "ImageFileError", "normalize_format", "format_from_path", "is_raw_path"]
+    "DEFAULT_MAX_PIXELS", "FORMATS", "IMAGE_SUFFIXES", "RAW_SUFFIXES", "ImageFileError", "normalize_format",
+    "format_from_path", "is_raw_path", "check_fits"]
 
 #: Output formats and their file name suffixes (the first is the default).
 FORMATS = {
@@ -82,3 +82,38 @@ def format_from_path(path) -> str | None:
         if suffix in suffixes:
             return fmt
     return None
+
+
+#: Largest width or height each format stores (JPEG: libjpeg's 65,500; WebP: 16,383), and the largest
+#: EXIF block (a JPEG APP1 segment holds 65,533 bytes, "Exif\\0\\0" included; WebP's chunk has no such bound).
+_MAX_SIDE = {"JPEG": 65500, "WEBP": 16383}
+_MAX_EXIF = {"JPEG": 65533}
+
+
+def check_fits(format, shape, exif: bytes | None = None) -> None:
+    """Raise ``ValueError`` if an image of ``shape`` (and its ``exif``) cannot be stored as ``format``.
+
+    Cheap, so callers check before the work rather than fail at the end:
+    JPEG stores at most 65,500 pixels a side and 65,533 bytes of EXIF, WebP
+    16,383 pixels a side.
+
+    Examples
+    --------
+    >>> from skdce.io import check_fits
+    >>> check_fits("png", (70000, 100))
+    >>> try:
+    ...     check_fits("jpg", (70000, 100))
+    ... except ValueError as exc:
+    ...     print(str(exc)[:64])
+    the image is 100 x 70000 pixels; JPEG stores at most 65,500 pixe
+    """
+    fmt = normalize_format(format)
+    h, w = int(shape[0]), int(shape[1])
+    side = _MAX_SIDE.get(fmt)
+    if side is not None and max(h, w) > side:
+        raise ValueError(f"the image is {w} x {h} pixels; {fmt} stores at most {side:,} pixels a side: write PNG or "
+                         f"TIFF instead (--format png / format='png')")
+    limit = _MAX_EXIF.get(fmt)
+    if limit is not None and exif and len(exif) > limit:
+        raise ValueError(f"its EXIF block is {len(exif):,} bytes; {fmt} holds at most {limit:,}: write PNG or TIFF "
+                         f"instead, which keep it whole")

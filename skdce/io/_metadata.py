@@ -17,6 +17,12 @@ import numpy as np
 __all__ = ["ImageMeta", "CaptureInfo", "apply_orientation"]
 
 _EXIF_HEADER = b"Exif\x00\x00"
+#: EXIF tags of the first directory carried between EXIF blocks and TIFF directories (text: description,
+#: make, model, date, artist, copyright); the rest of a TIFF's directory describes its layout, and its
+#: software tag the program that wrote it (not skdce's output).
+_TIFF_TEXT_TAGS = (270, 271, 272, 306, 315, 33432)
+#: EXIF sub-directories carried: the Exif (camera settings, dates) and GPS directories.
+_EXIF_SUBIFDS = (0x8769, 0x8825)
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,9 @@ class ImageMeta:
         The embedded ICC colour profile.
     exif : bytes or None
         The EXIF block as Pillow writes it (``b"Exif\\x00\\x00"`` + TIFF
-        data), its orientation already reset to 1. ``None`` for TIFF files,
-        whose EXIF tags live in the TIFF directory itself.
+        data), its orientation already reset to 1. For a TIFF file, an EXIF
+        block made of its directory's text tags (make, model, date...) and its
+        Exif and GPS directories, without its orientation.
     orientation : int
         The EXIF orientation (1-8) that was applied to the pixels; 1 when none.
     dpi : (float, float) or None

@@ -17,8 +17,25 @@ import numpy as np
 
 from .._validate import check_int
 from . import _raw
-from ._formats import _MODES, _PNG_SIGNATURE, _TIFF_SIGNATURES, DEFAULT_MAX_PIXELS, ImageFileError, check_pixels, is_raw_path
-from ._metadata import ImageMeta, _clean_dpi, _upright_exif, apply_orientation, tiff_dpi
+from ._formats import (
+    _MODES,
+    _PNG_SIGNATURE,
+    _TIFF_SIGNATURES,
+    DEFAULT_MAX_PIXELS,
+    ImageFileError,
+    check_pixels,
+    is_raw_path,
+)
+from ._metadata import (
+    _EXIF_HEADER,
+    _EXIF_SUBIFDS,
+    _TIFF_TEXT_TAGS,
+    ImageMeta,
+    _clean_dpi,
+    _upright_exif,
+    apply_orientation,
+    tiff_dpi,
+)
 
 __all__ = ["DEFAULT_MAX_PIXELS", "read_image"]
 
@@ -41,9 +58,7 @@ def _read_png16(path: Path, max_pixels: int):
         arr = imagecodecs.png_decode(path.read_bytes())  # tRNS becomes an alpha channel
     except (imagecodecs.PngError, ValueError) as exc:
         text = str(exc)
-        if "too small" in text or "truncated" in text.lower():
-            raise ValueError(f"the file is truncated ({text})") from None
-        raise ValueError(f"the file is corrupt ({text})") from None
+        raise ValueError(f"the file is truncated or corrupt (the decoder said: {text})") from None
     exif, orientation = _upright_exif(exif)
     return arr, icc, exif, orientation, _clean_dpi(dpi)
 
@@ -55,9 +70,12 @@ def _open_pillow(path: Path, max_pixels: int):
     from PIL import Image
 
     # Pillow warns above Image.MAX_IMAGE_PIXELS and refuses above twice that;
-    # skdce applies its own limit (an error) right after the header is read.
+    # skdce applies its own limit, max_pixels (an error), right after the header
+    # is read, so Pillow's is lifted meanwhile (a larger max_pixels had no effect).
     with _pillow_lock, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        pillow_limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
         try:
             im = Image.open(path)
         except Image.DecompressionBombError as exc:
@@ -66,6 +84,12 @@ def _open_pillow(path: Path, max_pixels: int):
             raise ValueError("the file is not an image in a format skdce reads (PNG, JPEG, TIFF, WebP, ...)") from None
         except (SyntaxError, EOFError, struct.error, ValueError) as exc:  # a broken header
             raise ValueError(_pillow_reason(exc)) from None
+        except OSError as exc:
+            if exc.errno is not None:  # the file system's error (permission, I/O...), not the decoder's
+                raise
+            raise ValueError(_pillow_reason(exc)) from None  # e.g. WebP: "could not create decoder object"
+        finally:
+            Image.MAX_IMAGE_PIXELS = pillow_limit
     try:
         check_pixels(im.width, im.height, max_pixels)
     except ValueError:
@@ -91,6 +115,8 @@ def _pillow_array(im) -> tuple[np.ndarray, bool]:
         im = im.convert("L")
     elif mode in ("P", "PA"):
         im = im.convert("RGBA" if mode == "PA" or "transparency" in im.info else "RGB")
+    elif mode in ("L", "RGB") and "transparency" in im.info:  # a tRNS colour: the pixels of that value are transparent
+        im = im.convert("LA" if mode == "L" else "RGBA")
     elif mode == "La":
         im = im.convert("LA")
     elif mode == "RGBa":
@@ -104,31 +130,69 @@ def _pillow_array(im) -> tuple[np.ndarray, bool]:
     return np.asarray(im), keeps_icc
 
 
+def _frames_error(count, fmt: str) -> ValueError:
+    return ValueError(
+        f"the file holds {count} frames (a multi-page or animated {fmt}); skdce enhances one image per file and "
+        f"would drop the others: save each frame as its own file first (e.g. with PIL.ImageSequence or tifffile)"
+    )
+
+
 def _read_pillow(path: Path, max_pixels: int):
     im = _open_pillow(path, max_pixels)
     with im:
         fmt = im.format or "unknown"
         try:
-            im.load()
-            arr, keeps_icc = _pillow_array(im)
-        except ValueError:
-            raise
-        except Exception as exc:  # Pillow raises OSError, SyntaxError, struct.error... for broken files
+            frames = int(getattr(im, "n_frames", 1))
+        except Exception as exc:  # counting reads the file's frame headers
             raise ValueError(_pillow_reason(exc)) from None
+        if frames > 1:
+            raise _frames_error(frames, fmt)
+        try:
+            im.load()
+        except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, struct.error... for broken files
+            raise ValueError(_pillow_reason(exc)) from None
+        arr, keeps_icc = _pillow_array(im)
         icc = im.info.get("icc_profile") or None
         dpi = im.info.get("dpi")
         if fmt == "TIFF":
-            exif, orientation = None, int(im.tag_v2.get(274, 1))
+            exif, orientation = _exif_of_tiff(im), int(im.tag_v2.get(274, 1))
         else:
             exif, orientation = _upright_exif(im.info.get("exif"))
     return arr, fmt, (icc if keeps_icc else None), exif, orientation, _clean_dpi(dpi)
 
 
+def _exif_of_tiff(im) -> bytes | None:
+    """A TIFF's EXIF as an EXIF block: its directory's text tags and its Exif and GPS directories, or ``None``.
+
+    A TIFF keeps EXIF in its own directory (with its layout: sizes, strips,
+    compression), so the block is rebuilt from what describes the picture;
+    the orientation, applied to the pixels, is left out.
+    """
+    from PIL import Image
+
+    try:
+        tags = im.getexif()
+        exif = Image.Exif()
+        for tag in _TIFF_TEXT_TAGS:
+            if isinstance(tags.get(tag), str) and tags[tag]:
+                exif[tag] = tags[tag]
+        for pointer in _EXIF_SUBIFDS:
+            sub = dict(tags.get_ifd(pointer)) if pointer in tags else {}
+            sub.pop(0xA005, None)  # the interoperability directory is not carried
+            if sub:
+                exif[pointer] = sub
+        if not len(exif):
+            return None
+        data = exif.tobytes()
+        return data if data.startswith(_EXIF_HEADER) else _EXIF_HEADER + data
+    except Exception:  # a malformed directory: the pixels are still read, without EXIF
+        return None
+
+
 def _pillow_reason(exc: Exception) -> str:
+    """A decoder's failure in plain words first, its own words after (they mean little to most readers)."""
     text = str(exc) or type(exc).__name__
-    if "truncated" in text.lower():
-        return f"the file is truncated ({text})"
-    return f"the file is corrupt ({text})"
+    return f"the file is truncated or corrupt (the decoder said: {text})"
 
 
 def _read_tiff(path: Path, max_pixels: int):
@@ -137,10 +201,15 @@ def _read_tiff(path: Path, max_pixels: int):
     try:
         tf = tifffile.TiffFile(path)
     except Exception as exc:
-        raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+        raise ValueError(f"the file is truncated or corrupt (the decoder said: {exc})") from None
     with tf:
         if not tf.pages:
             raise ValueError("the TIFF file holds no image")
+        full = 0  # images that are not a reduced-resolution copy (a thumbnail, a pyramid level) of another
+        for i in range(len(tf.pages)):
+            full += not getattr(tf.pages[i], "is_reduced", False)
+            if full > 1:
+                raise _frames_error(len(tf.pages), "TIFF")
         page = tf.pages.first
         if 50706 in page.tags or int(page.photometric) in (32803, 34892):  # DNGVersion; CFA, LinearRaw
             return "raw"  # a DNG (or TIFF/EP raw) named .tif: its mosaic is not a picture
@@ -160,7 +229,7 @@ def _read_tiff(path: Path, max_pixels: int):
         try:
             arr = page.asarray()  # every compression tifffile knows (LZW, JPEG... through imagecodecs)
         except Exception as exc:
-            raise ValueError(f"the file is corrupt or truncated ({exc})") from None
+            raise ValueError(f"the file is truncated or corrupt (the decoder said: {exc})") from None
         if page.axes.startswith("S"):  # planar: (S, Y, X)
             arr = np.moveaxis(arr, 0, -1)
         if arr.ndim == 3 and arr.shape[-1] == 1:
@@ -180,9 +249,10 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     ----------
     path : str or os.PathLike
         A PNG, JPEG, TIFF or WebP file (or any other format Pillow reads:
-        BMP, GIF, PPM...; animated files give their first frame), or a
-        camera RAW file (a name in :data:`RAW_SUFFIXES`, or a DNG under any
-        name), developed as :func:`read_raw` does with its defaults.
+        BMP, GIF, PPM...), or a camera RAW file (a name in :data:`RAW_SUFFIXES`,
+        or a DNG under any name), developed as :func:`read_raw` does with its
+        defaults. A file of several frames (multi-page TIFF, animated PNG, GIF
+        or WebP) is refused: its other frames would be lost.
     max_pixels : int, optional
         Largest accepted width x height; larger files are refused before
         their pixels are decoded.
@@ -236,8 +306,13 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
 
 
 def _read(path: Path, max_pixels: int):
+    from .._paths import special_file_reason
+
     if path.is_dir():
         raise ValueError("it is a folder, not a file")
+    reason = special_file_reason(path)  # before opening: opening a FIFO waits for a writer, forever
+    if reason:
+        raise ValueError(reason)
     with open(path, "rb") as fh:
         head = fh.read(32)
     if not head:
@@ -253,7 +328,13 @@ def _read(path: Path, max_pixels: int):
             return _read_raw(path, max_pixels)
         if tiff is not None:
             arr, icc, orientation, dpi = tiff
-            return _finish(arr, "TIFF", icc, None, orientation, dpi)
+            exif = None
+            try:
+                with _open_pillow(path, max_pixels) as im:  # tags only: Pillow decodes no pixels here
+                    exif = _exif_of_tiff(im)
+            except ValueError:  # a TIFF Pillow cannot open (tifffile could): its pixels, without EXIF
+                pass
+            return _finish(arr, "TIFF", icc, exif, orientation, dpi)
     arr, fmt, icc, exif, orientation, dpi = _read_pillow(path, max_pixels)
     return _finish(arr, fmt, icc, exif, orientation, dpi)
 

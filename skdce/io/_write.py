@@ -2,7 +2,7 @@
 
 PNG files are encoded by ``imagecodecs`` with the ``iCCP``, ``pHYs`` and
 ``eXIf`` chunks added after the header, TIFF files by tifffile, JPEG and
-WebP by Pillow. Every file goes through :func:`skdce._atomic.atomic_path`:
+WebP by Pillow. Every file goes through :func:`skdce._atomic.atomic_file`:
 a temporary file in the destination folder, renamed into place.
 """
 
@@ -11,12 +11,11 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_file
 from .._image import to_uint
 from .._validate import check_bool, check_int
 from ._formats import (
@@ -25,10 +24,11 @@ from ._formats import (
     _MODES,
     _PNG_SIGNATURE,
     ImageFileError,
+    check_fits,
     format_from_path,
     normalize_format,
 )
-from ._metadata import _EXIF_HEADER, ImageMeta, _is_gray_profile
+from ._metadata import _EXIF_HEADER, _EXIF_SUBIFDS, _TIFF_TEXT_TAGS, ImageMeta, _is_gray_profile
 
 __all__ = ["write_image"]
 
@@ -79,12 +79,13 @@ def _prepare(image, fmt: str, meta: ImageMeta | None):
         )
     channels = 1 if image.ndim == 2 else image.shape[2]
     meta = meta if meta is not None else ImageMeta(format=fmt, mode=_MODES[channels], bit_depth=8)
+    check_fits(fmt, image.shape, meta.exif if fmt == "JPEG" else None)
     if fmt in _EIGHT_BIT_ONLY:
         image = to_uint(image, np.uint8)
     if fmt == "JPEG" and channels in (2, 4):
         raise ValueError("JPEG has no alpha channel; write PNG, TIFF or WebP, or drop the alpha channel first")
     if fmt == "WEBP" and channels in (1, 2):  # WebP stores colour only
-        image = np.repeat(image, 3, axis=-1) if channels == 1 else image[..., [0, 0, 0, 1]]
+        image = np.repeat(image[..., None], 3, axis=-1) if channels == 1 else image[..., [0, 0, 0, 1]]
         if _is_gray_profile(meta.icc_profile):
             meta = replace(meta, icc_profile=None)
     return np.ascontiguousarray(image), meta
@@ -107,41 +108,61 @@ def _write_pillow(fh, image: np.ndarray, meta: ImageMeta, fmt: str, quality) -> 
     im.save(fh, format=fmt, **options)
 
 
-def _tiff_camera_tags(exif: bytes | None) -> list:
-    """tifffile ``extratags`` carrying the camera facts of an EXIF block into a TIFF's one directory.
+def _exif_for_tiff(exif: bytes):
+    """``(byte order, text tags, {pointer tag: directory})`` of an EXIF block, parsed by Pillow; ``None`` if unusable.
 
-    Make, Model and DateTime are baseline TIFF tags; ExposureTime,
-    ISOSpeedRatings and DateTimeOriginal are TIFF/EP tags of the first
-    directory (ISO 12234-2, as in DNG), where readers such as exiftool and
-    tifffile find them; tifffile cannot write an EXIF sub-directory.
+    tifffile writes a TIFF's own tags but no EXIF sub-directory; Pillow
+    parses one with its value types and writes it back at a given offset
+    (``ImageFileDirectory_v2.tobytes``), which :func:`_write_tiff` appends.
     """
-    if not exif:
-        return []
-    from PIL import Image
+    import io
 
-    block = Image.Exif()
+    from PIL import TiffImagePlugin
+
+    data = exif[len(_EXIF_HEADER):] if exif.startswith(_EXIF_HEADER) else exif
     try:
-        block.load(exif)
-        sub = block.get_ifd(0x8769)
-    except Exception:  # a broken EXIF block: the pixels are still written
-        return []
-    tags = []
-    for code, source in ((271, block), (272, block), (306, block), (36867, sub)):
-        value = source.get(code)
-        if isinstance(value, str) and value.strip("\x00 ") and value.isascii():
-            tags.append((code, "s", 0, value.strip("\x00 "), True))
-    exposure = sub.get(0x829A)
-    try:
-        exposure = Fraction(float(exposure)).limit_denominator(1_000_000) if exposure is not None else None
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        exposure = None
-    if exposure is not None and 0 < exposure < 2**31:
-        tags.append((33434, "2I", 1, (exposure.numerator, exposure.denominator), True))
-    iso = sub.get(0x8827)
-    iso = iso[0] if isinstance(iso, tuple) and iso else iso
-    if isinstance(iso, int) and 0 < iso < 65536:
-        tags.append((34855, "H", 1, iso, True))
-    return tags
+        fp = io.BytesIO(data)
+        ifd0 = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+        fp.seek(ifd0.next)
+        ifd0.load(fp)
+        text = [(tag, ifd0[tag]) for tag in _TIFF_TEXT_TAGS if isinstance(ifd0.get(tag), str) and ifd0[tag]]
+        subs = {}
+        for pointer in _EXIF_SUBIFDS:
+            if pointer in ifd0:
+                sub = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+                fp.seek(int(ifd0[pointer]))
+                sub.load(fp)
+                for nested in (0xA005, 0x8769, 0x8825):  # pointers to directories not carried: would dangle
+                    if nested in sub:
+                        del sub[nested]
+                for tag in list(sub.keys()):
+                    sub[tag]  # decoded on first access; tobytes writes only the decoded values
+                if len(sub):
+                    subs[pointer] = sub
+    except Exception:  # a malformed EXIF block: the image is still written, without it
+        return None
+    return ("<" if data[:2] == b"II" else ">"), text, subs
+
+
+def _with_exif_directories(tiff: bytes, order: str, subs: dict) -> bytes:
+    """Append each EXIF sub-directory to ``tiff`` and point its tag (written as 0 by tifffile) at it."""
+    import io
+
+    import tifffile
+
+    with tifffile.TiffFile(io.BytesIO(tiff)) as tf:
+        tags = tf.pages.first.tags
+        slots = {code: (tags[code - 1].offset, tags[code - 1].valueoffset) for code in subs}
+    out = bytearray(tiff)
+    for code, sub in subs.items():
+        if len(out) % 2:
+            out += b"\0"  # a directory starts on a word boundary
+        offset = len(out)
+        out += sub.tobytes(offset)
+        entry, value = slots[code]
+        out[entry : entry + 2] = struct.pack(order + "H", code)  # the placeholder's code, one below: same order
+        out[value : value + 4] = struct.pack(order + "I", offset)
+    return bytes(out)
 
 
 def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
@@ -151,8 +172,18 @@ def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
     options = {}
     if meta.dpi:
         options.update(resolution=tuple(meta.dpi), resolutionunit="INCH")
+    exif = _exif_for_tiff(meta.exif) if meta.exif and image.nbytes < 2**31 else None  # classic TIFF: 32-bit offsets
+    target = fh
+    if exif is not None:
+        import io
+
+        order, text, subs = exif
+        options.update(byteorder=order, extratags=[(tag, "s", 0, value, True) for tag, value in text]
+                       + [(code - 1, "I", 1, 0, True) for code in subs])  # tifffile writes no pointer tags:
+        # a placeholder whose code sorts where the pointer's does is written, then renamed
+        target = io.BytesIO()
     tifffile.imwrite(
-        fh,
+        target,
         image,
         photometric="minisblack" if channels <= 2 else "rgb",
         planarconfig="contig" if channels > 1 else None,
@@ -160,12 +191,13 @@ def _write_tiff(fh, image: np.ndarray, meta: ImageMeta) -> None:
         compression="zlib",
         iccprofile=meta.icc_profile,
         metadata=None,
-        extratags=_tiff_camera_tags(meta.exif),
         **options,
     )
+    if exif is not None:
+        fh.write(_with_exif_directories(target.getvalue(), exif[0], exif[2]) if exif[2] else target.getvalue())
 
 
-def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=False):
+def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=False, root=None):
     """Write a uint8/uint16 array to an image file atomically, with its metadata.
 
     Parameters
@@ -183,6 +215,12 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
         ignored by the lossless formats.
     overwrite : bool, optional
         Replace an existing file; by default an existing ``path`` raises.
+    root : str or os.PathLike, optional
+        A folder that ``path`` lies in (``path`` written as ``root / ...``):
+        the folders between them are created where missing, and the file is
+        never written through a symbolic link below ``root``, not even one
+        swapped in while the file is written (``OSError`` with ``ELOOP``).
+        Default: ``path``'s folder must exist.
 
     Returns
     -------
@@ -230,17 +268,21 @@ def write_image(path, image, meta=None, *, format=None, quality=None, overwrite=
         quality = check_int("quality", quality, min=1, max=100, hint="the default is 95 for JPEG, 90 for WebP.")
     overwrite = check_bool("overwrite", overwrite)
     image, meta = _prepare(image, fmt, meta)
-    if not path.parent.is_dir():
+    if root is None and not path.parent.is_dir():
         raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
     try:
-        with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:  # by name: tifffile wants a named file
+        with atomic_file(path, overwrite=overwrite, root=root) as fh:
             if fmt == "PNG":
                 fh.write(_png_bytes(image, meta))
             elif fmt == "TIFF":
                 _write_tiff(fh, image, meta)
             else:
                 _write_pillow(fh, image, meta, fmt, quality)
-    except (OSError, TypeError, ValueError):
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:  # a failed write() names no file: name this one
+            exc.filename = str(path)
+        raise
+    except (TypeError, ValueError):
         raise
     except Exception as exc:  # an encoder's own error type
         raise ImageFileError("write", path, str(exc) or type(exc).__name__) from exc

@@ -18,6 +18,10 @@ from ..losses import COLOR_TERMS, DEFAULT_WEIGHTS, _check_levels, _check_prior
 __all__ = ["TrainConfig", "load_config"]
 
 
+#: Largest ``image_size`` and ``crop_size``: a training batch holds images of this square size.
+MAX_IMAGE_SIZE = 4096
+
+
 def _zero_is_none(value):
     """TOML has no null: a number 0 means "none" (False is not a number here)."""
     return None if type(value) in (int, float) and value == 0 else value
@@ -152,7 +156,26 @@ class TrainConfig:
             value = _zero_is_none(getattr(self, key))
             setattr(self, key, value)
             if value is not None:
-                check_int(key, value, min=1, hint="or absent (0).")
+                check_int(key, value, min=1, max=MAX_IMAGE_SIZE if key != "threads" else None,
+                          hint="or absent (0)." if key == "threads" else
+                          f"or absent (0: native size); at most {MAX_IMAGE_SIZE} (a batch of that size needs "
+                          f"gigabytes per image).")
+        check_int("seed", self.seed, min=0, hint="a whole number, e.g. 0.")
+        self.lr = check_real("lr", self.lr, lo=0, lo_open=True, hint="e.g. 1e-4 (the reference).")
+        self.weight_decay = check_real("weight_decay", self.weight_decay, lo=0, hint="e.g. 1e-4; 0 turns it off.")
+        self.grad_clip = check_real("grad_clip", self.grad_clip, lo=0, lo_open=True, hint="e.g. 0.1 (the reference).")
+        self.scale_factor = check_real("scale_factor", self.scale_factor, lo=1, hi=64,
+                                       hint="1 trains at full resolution; zero-dce++ is published with 12.")
+        for key in ("architecture", "data_dir", "exposure_target", "color_loss"):
+            if not isinstance(getattr(self, key), str):
+                raise ValueError(f"{key}={getattr(self, key)!r} must be a string in the config (quoted).")
+        for key in ("train_list", "val_list", "reference_dir"):
+            if getattr(self, key) is not None and not isinstance(getattr(self, key), str):
+                raise ValueError(f"{key}={getattr(self, key)!r} must be a path (a quoted string) or absent.")
+        if not isinstance(self.weights, dict):
+            raise ValueError(f"weights={self.weights!r} must be a table of loss weights, e.g. [weights] exposure = 10.")
+        for key, value in self.weights.items():
+            self.weights[key] = check_real(f"weights.{key}", value, lo=0, hint="a loss weight is a number >= 0.")
         self.ema = check_real("ema", self.ema, lo=0, hi=1, hi_open=True, hint="0 turns the weight average off.")
         if self.exposure_target not in ("adaptive", "fixed"):
             raise ValueError(f"exposure_target={self.exposure_target!r} is unknown; use 'adaptive' or 'fixed'.")
@@ -215,7 +238,7 @@ def load_config(path, *, data=None, **overrides) -> TrainConfig:
     if data is not None and not root.is_dir():
         raise FileNotFoundError(f"data folder {str(root)!r} does not exist; pass the folder that holds the dataset.")
     for key in _PATH_KEYS:
-        if raw.get(key) is not None:
+        if isinstance(raw.get(key), str):  # anything else is refused by TrainConfig, naming the key
             raw[key] = str((root / raw[key]).resolve())
     if isinstance(raw.get("init_weights"), str):  # a file beside the recipe, wherever the data lives
         raw["init_weights"] = str((path.parent / raw["init_weights"]).resolve())

@@ -176,13 +176,17 @@ def flush_tiny_weights(proto) -> int:
 
 def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_factor: float | None = None,
                       overwrite: bool = True) -> Path:
-    """Export a training checkpoint, recording its config and last validation metrics."""
+    """Export a training checkpoint, recording its config and last validation metrics.
+
+    No licence is recorded: the weights are the trainer's own (pass
+    ``metadata={"skdce_license": ...}`` to state one); bundled models carry
+    skdce's BSD-3-Clause (:func:`bundle_model`).
+    """
     model, config, history = model_from_checkpoint(checkpoint)
     meta = {
         "skdce_recipe": config,
         "skdce_validation": history[-1] if history else {},
         "skdce_commit": git_commit(Path(checkpoint).parent),
-        "skdce_license": "BSD-3-Clause",
     }
     meta.update(metadata or {})
     return export_onnx(model, path, metadata=meta, scale_factor=scale_factor, overwrite=overwrite,

@@ -136,9 +136,19 @@ def load_checkpoint(path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"checkpoint {str(path)!r} cannot be read: {exc}") from exc
+        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):  # torch's advice: weights_only=False, unsafe
+            raise ValueError(f"checkpoint {str(path)!r} holds Python objects besides tensors, which skdce does not "
+                             f"load (they can run code); pass a checkpoint.pt written by skdce train.") from None
+        raise ValueError(f"checkpoint {str(path)!r} is not a torch file skdce can read (truncated, corrupt or "
+                         f"another format); pass a checkpoint.pt written by skdce train.") from None
+    if not isinstance(ckpt, dict) or not {"model", "config", "history"} <= ckpt.keys() \
+            or not isinstance(ckpt["config"], str) or not isinstance(ckpt["model"], dict):
+        held = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{str(path)!r} is a torch file but not a skdce training checkpoint (it holds {held}); "
+                         f"pass the checkpoint.pt that skdce train writes into its run folder.")
+    return ckpt
 
 
 @torch.no_grad()

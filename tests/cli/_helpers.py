@@ -39,9 +39,9 @@ def make_exif(orientation: int) -> bytes:
     return exif.tobytes()
 
 
-def run_cli(*args, **kwargs):
+def run_cli(*args, timeout=120, **kwargs):
     return subprocess.run(
-        [sys.executable, "-m", "skdce.cli", *map(str, args)], capture_output=True, text=True, timeout=120, **kwargs
+        [sys.executable, "-m", "skdce.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs
     )
 
 

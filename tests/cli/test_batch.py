@@ -244,6 +244,12 @@ def test_enhance_dry_run_writes_nothing(photos, tmp_path):
     result = invoke("enhance", photos / "a.png", "-o", out, "--dry-run", "--overwrite")
     assert f"overwrite: {photos / 'a.png'} -> {out / 'a.png'}" in result.stdout
     assert digest(out / "a.png") == before and os.listdir(out) == ["a.png"]
+    result = invoke("enhance", photos / "a.png", photos / "gray.png", "nothing*.png", "-o", out, "--dry-run", "--json")
+    report = json.loads(result.stdout)  # was text
+    assert report["dry_run"] is True and report["summary"] == {"write": 1, "overwrite": 0, "skip": 1, "fail": 1}
+    assert {os.path.basename(f["input"]): f["status"] for f in report["files"]} == {
+        "a.png": "skip", "gray.png": "write", "nothing*.png": "fail"}
+    assert os.listdir(out) == ["a.png"]
 
 
 def test_enhance_pixel_limit(photos, tmp_path):
@@ -251,3 +257,153 @@ def test_enhance_pixel_limit(photos, tmp_path):
     assert result.exit_code == 1
     (row,) = json.loads(result.stdout)["files"]
     assert "24 = 768 pixels, more than max_pixels=100" in row["reason"]
+
+
+def test_enhance_never_overwrites_an_input_under_another_name(photos, tmp_path):
+    """A hard link or a link to an input is the input: refused even with --overwrite (one file, or a folder run)."""
+    before = digest(photos / "a.png")
+    os.link(photos / "a.png", tmp_path / "hard.png")
+    (tmp_path / "soft.png").symlink_to(photos / "a.png")
+    for name in ("hard.png", "soft.png"):
+        result = invoke("enhance", photos / "a.png", "-o", tmp_path / name, "--overwrite")
+        assert result.exit_code == 1, name
+        assert "the output would overwrite an input file" in result.stderr
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(photos / "a.png", out / "a.png")  # a folder run whose output is a hard link of its input
+    result = invoke("enhance", photos / "a.png", photos / "b.jpg", "-o", out, "--overwrite", "--json")
+    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    assert rows["a.png"]["status"] == "failed" and "overwrite an input" in rows["a.png"]["reason"]
+    assert rows["b.jpg"]["status"] == "ok"
+    assert digest(photos / "a.png") == before
+
+
+def test_a_link_swapped_into_the_output_folder_after_planning_is_not_followed(tmp_path, monkeypatch):
+    """out/sub is a folder when the outputs are planned and a link out of -o when they are written."""
+    from skdce import io as skio
+
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
+    write_image(src / "top.png", dark((8, 8, 3)))
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (out / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    write_image(out / "top.png", dark((8, 8, 3)))
+    victim = write_image(elsewhere / "victim.png", dark((8, 8, 3)))
+    before = digest(victim)
+    read = skio.read_image
+
+    def swap_then_read(path, **kw):  # runs after planning, before the file is written
+        if (out / "sub").is_dir() and not (out / "sub").is_symlink():
+            (out / "sub").rmdir()
+            (out / "sub").symlink_to(elsewhere, target_is_directory=True)
+            (out / "top.png").unlink()
+            (out / "top.png").symlink_to(victim)
+        return read(path, **kw)
+
+    monkeypatch.setattr(skio, "read_image", swap_then_read)
+    result = invoke("enhance", src, "-o", out, "--recursive", "--overwrite", "--json")
+    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    assert rows["deep.png"]["status"] == "failed" and "symbolic link is in the way" in rows["deep.png"]["reason"]
+    assert rows["top.png"]["status"] == "ok"  # the link named like the output is replaced, not written through
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["victim.png"] and digest(victim) == before
+    assert not (out / "top.png").is_symlink() and not leftovers(tmp_path)
+
+
+def test_special_files_and_link_loops_never_hang(tmp_path):
+    """A FIFO given as input is refused before it is opened; ``**`` through link loops ends."""
+    src = tmp_path / "in"
+    (src / "a" / "b").mkdir(parents=True)
+    write_image(src / "a" / "b" / "deep.png", dark((8, 8, 3)))
+    write_image(src / "top.png", dark((8, 8, 3)))
+    (src / "a" / "b" / "up").symlink_to("..", target_is_directory=True)  # two loops: 2**40 names for glob.glob
+    (src / "a" / "b" / "up2").symlink_to("../..", target_is_directory=True)
+    os.mkfifo(src / "pipe.png")
+    out = tmp_path / "out"
+    result = run_cli("enhance", src / "pipe.png", str(src / "**" / "*.png"), "-o", out, "--json", timeout=60)
+    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    assert result.returncode == 1
+    assert rows["pipe.png"]["status"] == "failed" and "FIFO (named pipe), not a regular file" in rows["pipe.png"]["reason"]
+    assert rows["deep.png"]["status"] == rows["top.png"]["status"] == "ok" and len(rows) == 3
+    result = run_cli("enhance", src, "-o", tmp_path / "rec", "--recursive", "--quiet", timeout=60)  # a folder: same
+    assert result.returncode == 0 and sorted(p.name for p in (tmp_path / "rec").rglob("*.png")) == ["deep.png", "top.png"]
+
+
+def test_a_stop_is_checked_between_the_tiles_of_one_image(tmp_path, monkeypatch):
+    """Ctrl-C inside a large image stops it within a tile (a 24 MP image ran on for about 24 s)."""
+    from skdce import _runtime
+
+    src = write_image(tmp_path / "big.png", dark((96, 96, 3)))
+    calls = []
+    run = _runtime.Session.run
+
+    def run_then_signal(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # handled by skdce: sets the stop event
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(_runtime.Session, "run", run_then_signal)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = invoke("enhance", src, "-o", tmp_path / "out", "--model", "zero-dce", "--tile-size", 16, "--threads", 1)
+    finally:  # once stopped, skdce ignores later signals: this test process (and its children) must not
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert result.exit_code == 130
+    assert len(calls) <= 2  # 36 tiles without the check
+    assert not (tmp_path / "out" / "big.png").exists() and not leftovers(tmp_path)
+
+
+def test_run_tasks_stops_between_tasks():
+    import threading
+
+    from skdce._workers import Stopped, run_tasks, stop_when
+
+    stop, done = threading.Event(), []
+
+    def work(t):
+        done.append(t)
+        if t == 2:
+            stop.set()
+
+    with stop_when(stop), pytest.raises(Stopped):
+        run_tasks(work, list(range(10)), 1)
+    assert done == [0, 1, 2]
+    run_tasks(work, list(range(4)), 1)  # outside the block: no check
+    assert done[-4:] == [0, 1, 2, 3]
+
+
+def test_reruns_are_idempotent_where_outputs_land_among_the_inputs(tmp_path):
+    """-o at the input folder with --suffix, a glob that covers -o, -o above the input folder: a rerun skips all."""
+    src = small_batch(tmp_path / "in", 2, size=8)
+    (src / "sub").mkdir()
+    write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
+    for args in ([src, "-o", src, "--suffix", "_x"], [str(src / "**" / "*.png"), "-o", src / "out"],
+                 [src, "-o", src / "sub" / "o", "-r"]):
+        first = invoke("enhance", *args, "--json", "--quiet")
+        assert first.exit_code == 0, first.output
+        again = invoke("enhance", *args, "--json", "--quiet")
+        summary = json.loads(again.stdout)["summary"]
+        assert again.exit_code == 0 and summary["ok"] == summary["failed"] == 0, again.output
+        assert not list(src.rglob("*_x_x.png")) and not (src / "out" / "out").exists()
+    result = run_cli("enhance", "in", "-o", ".", "--quiet", cwd=tmp_path)  # -o above the input folder
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["img00.png", "img00_x.png", "img01.png", "img01_x.png"]
+
+
+def test_enhance_messages_for_newcomers(tmp_path):
+    src = small_batch(tmp_path / "in", 1, size=8)
+    (src / "sub").mkdir()
+    result = invoke("enhance", src, "-o", "-")
+    assert result.exit_code == 2 and "'-' (standard output) is not an output here" in result.stderr
+    assert not (tmp_path / "-").exists() and not os.path.exists("-")
+    result = invoke("enhance", src, "-o", tmp_path / "out", "--verbose", "--threads", 1)
+    assert "skdce: 1 file with" in result.stderr and "1 ONNX Runtime thread each" in result.stderr
+    assert "in has subfolders, which are not looked in (add --recursive)" in result.stderr
+    again = invoke("enhance", src, "-o", tmp_path / "out")
+    assert "skipped: " not in again.stderr and "0 enhanced, 1 skipped" in again.stderr  # no line per file
+    assert "--verbose lists the skipped files" in again.stderr
+    again = invoke("enhance", src, "-o", tmp_path / "out", "--verbose")
+    assert "skipped: " in again.stderr

@@ -17,3 +17,23 @@ def test_demo(tmp_path):
     assert pair.shape == (300, 2 * 451 + 8, 3)
     np.testing.assert_array_equal(pair[:, :451], low)
     assert invoke("demo", "-o", tmp_path / "demo", "--sample", "chelsea").exit_code == 0  # rerunnable
+
+
+def test_demo_write_faults_are_messages(tmp_path):
+    """A file in the way of the folder, a file-size limit: one line naming the file, no traceback, no temporary."""
+    import resource
+
+    from ._helpers import leftovers, run_cli
+
+    (tmp_path / "file").write_text("in the way")
+    result = run_cli("demo", "-o", tmp_path / "file" / "demo", "--sample", "chelsea")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "a file is in the way of a folder on this path" in result.stderr
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    result = run_cli("demo", "-o", tmp_path / "demo", "--sample", "chelsea", preexec_fn=small_files)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{tmp_path / 'demo' / 'chelsea_low.png'}: the file is larger than" in result.stderr
+    assert not leftovers(tmp_path)

@@ -7,6 +7,10 @@ import pytest
 
 from skdce.io import read_image, write_image
 
+from click.testing import CliRunner
+
+from skdce.cli import main
+
 from ._helpers import RNG, dark, invoke
 
 
@@ -72,3 +76,11 @@ def test_evaluate_csv_quotes_names(tmp_path):
     rows = list(csv.reader((tmp_path / "x.csv").read_text().splitlines()))
     assert rows[0] == ["name", "psnr", "ssim"] and rows[1][0] == "night,1" and rows[2][0] == "mean"
     assert list(csv.reader(result.stdout.splitlines()))[1][0] == "night,1"
+
+
+def test_evaluate_table_never_replaces_an_image(pairs):
+    ref, _, enhanced = pairs
+    before = (ref / "1.png").read_bytes()
+    result = CliRunner().invoke(main, ["evaluate", str(enhanced), str(ref), "--suffix", "_x", "-o", str(ref / "1.png")])
+    assert result.exit_code == 2 and "one of the images being scored" in result.output
+    assert (ref / "1.png").read_bytes() == before

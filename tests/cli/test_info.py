@@ -18,7 +18,7 @@ def test_models_and_info():
     result = invoke("info", "--json", "--providers", "cpu")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert data["skdce"] == "0.1.0" and data["versions"]["numpy"] == np.__version__
+    assert data["skdce"] == "0.2.0.dev0" and data["versions"]["numpy"] == np.__version__
     assert "CPUExecutionProvider" in data["providers_available"]
     assert data["providers_chosen"] == ["CPUExecutionProvider"] == data["providers_running"]
     assert data["cpu_count"] >= 1

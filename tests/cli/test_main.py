@@ -22,7 +22,7 @@ def test_version_and_help_do_not_import_runtimes():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "LOADED []" in out.stdout
-    assert "skdce 0.1.0" in out.stdout
+    assert "skdce 0.2.0.dev0" in out.stdout
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -36,7 +36,7 @@ def test_group_help_and_version():
     result = invoke("--help")
     assert result.exit_code == 0 and "Examples:" in result.output
     assert all(c in result.output for c in COMMANDS)
-    assert invoke("--version").output == "skdce 0.1.0\n"
+    assert invoke("--version").output == "skdce 0.2.0.dev0\n"
 
 
 def test_exit_codes_are_documented():

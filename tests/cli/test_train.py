@@ -6,6 +6,10 @@ import pytest
 
 from skdce.io import read_image, write_image
 
+from click.testing import CliRunner
+
+from skdce.cli import main
+
 from ._helpers import dark, invoke
 
 
@@ -24,8 +28,10 @@ def test_train_resume_export_and_use(tmp_path):
     assert "epoch 1/1" in result.stderr and (run / "checkpoint.pt").is_file()
     result = invoke("train", config, "--run-dir", run)
     assert result.exit_code == 0 and f"resuming from {run / 'checkpoint.pt'}" in result.stderr
+    assert "nothing to train" in result.stderr and "trained 1 epoch" not in result.stderr  # said 'trained 1 epochs'
     result = invoke("train", config, "--run-dir", run, "--epochs", 2)  # train longer
     assert result.exit_code == 0 and "epoch 2/2" in result.stderr and "epoch 1/" not in result.stderr
+    assert "trained 1 epoch in" in result.stderr and "(2 in all)" in result.stderr
     result = invoke("train", config, "--run-dir", run, "--epochs", 2, "--batch-size", 4)
     assert result.exit_code == 1 and "different configuration" in result.output
 
@@ -38,6 +44,60 @@ def test_train_resume_export_and_use(tmp_path):
 
     facts = json.loads(invoke("models", model, "--json").stdout)
     assert facts[-1]["bundled"] is False and facts[-1]["file"] == str(model)
+    assert facts[-1]["license"] is None  # the user's own weights: skdce's licence is not claimed for them
     result = invoke("enhance", data / "0.png", "-o", tmp_path / "out", "--model", model)
     assert result.exit_code == 0, result.output
     assert read_image(tmp_path / "out" / "0.png")[0].shape == (32, 32, 3)
+
+
+def test_export_never_replaces_its_checkpoint(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    ckpt.write_bytes(b"a checkpoint")
+    (tmp_path / "link.onnx").symlink_to(ckpt)
+    for out in (ckpt, tmp_path / "link.onnx"):
+        result = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(out), "--overwrite"])
+        assert result.exit_code == 2 and "is the checkpoint being exported" in result.output
+    assert ckpt.read_bytes() == b"a checkpoint"
+
+
+def test_train_and_export_write_faults_are_messages(tmp_path):
+    """A file in the way of the run folder or of the model's folder: one line, no traceback."""
+    pytest.importorskip("torch")
+    (tmp_path / "file").write_text("in the way")
+    config = tmp_path / "tiny.toml"
+    config.write_text('architecture = "zero-dce"\ndata_dir = "low"\nimage_size = 32\nbatch_size = 2\nepochs = 1\n')
+    (tmp_path / "low").mkdir()
+    for i in range(2):
+        write_image(tmp_path / "low" / f"{i}.png", dark((32, 32, 3)))
+    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "file" / "run")])
+    assert result.exit_code == 1 and "a file is in the way of a folder on this path" in result.output, result.output
+    ckpt = tmp_path / "run.pt"
+    ckpt.write_bytes(b"not read before the output is checked")
+    result = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(tmp_path / "file" / "m.onnx")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+class Unpicklable:
+    """Not among torch's safe globals: loading it would import and run code."""
+
+
+def test_export_and_resume_refuse_torch_files_that_are_not_checkpoints(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"a": 1}, tmp_path / "dict.pt")
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    torch.save({"a": Unpicklable()}, tmp_path / "unsafe.pt")  # a class: code would run on load
+    (tmp_path / "junk.pt").write_bytes(b"\xff\xd8 not a torch file")
+    said = {"dict.pt": "not a skdce training checkpoint (it holds ['a'])", "tensor.pt": "(it holds Tensor)",
+            "unsafe.pt": "holds Python objects besides tensors", "junk.pt": "is not a torch file skdce can read"}
+    for name, message in said.items():
+        result = CliRunner().invoke(main, ["export", str(tmp_path / name), "-o", str(tmp_path / "m.onnx")])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "weights_only=False" not in result.output and "weights_only` set to `False`" not in result.output
+    config = tmp_path / "tiny.toml"
+    config.write_text('architecture = "zero-dce"\ndata_dir = "low"\nimage_size = 32\nbatch_size = 2\nepochs = 1\n')
+    (tmp_path / "low").mkdir()
+    write_image(tmp_path / "low" / "0.png", dark((32, 32, 3)))
+    (tmp_path / "run").mkdir()
+    torch.save({"a": 1}, tmp_path / "run" / "checkpoint.pt")
+    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "not a skdce training checkpoint" in result.output, result.output

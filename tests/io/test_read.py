@@ -87,14 +87,14 @@ def test_truncated_and_corrupt_png(tmp_path, random_image, dtype):
         broken = bytearray(data)
         broken[60] ^= 0xFF  # inside IDAT: the CRC no longer matches
         (tmp_path / "c.png").write_bytes(bytes(broken))
-        with pytest.raises(ImageFileError, match=r"'.*c\.png': the file is corrupt \(IDAT: CRC error\)"):
+        with pytest.raises(ImageFileError, match=r"'.*c\.png': the file is truncated or corrupt \(the decoder said: IDAT: CRC error\)"):
             read_image(tmp_path / "c.png")
 
 
 def test_truncated_tiff(tmp_path, random_image):
     data = write_image(tmp_path / "a.tif", random_image((64, 64, 3), np.uint16)).read_bytes()
     (tmp_path / "t.tif").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageFileError, match=r"'.*t\.tif': the file is corrupt or truncated"):
+    with pytest.raises(ImageFileError, match=r"'.*t\.tif': the file is truncated or corrupt"):
         read_image(tmp_path / "t.tif")
 
 
@@ -119,3 +119,78 @@ def test_unsupported_sample_formats(tmp_path):
     tifffile.imwrite(tmp_path / "f.tif", np.zeros((4, 4), np.float32))
     with pytest.raises(ImageFileError, match="32-bit floating-point samples"):
         read_image(tmp_path / "f.tif")
+
+
+def test_special_files_are_refused_without_opening_them(tmp_path):
+    import os
+
+    from skdce.io import ImageFileError, read_image
+
+    os.mkfifo(tmp_path / "pipe.png")  # opening it would wait for a writer, forever
+    with pytest.raises(ImageFileError, match="pipe.png.*a FIFO \\(named pipe\\), not a regular file"):
+        read_image(tmp_path / "pipe.png")
+    with pytest.raises(ImageFileError, match="a character device, not a regular file"):
+        read_image("/dev/zero")  # reading it would never end
+
+
+@pytest.mark.parametrize("mode, key", [("L", 7), ("RGB", (1, 2, 3))])
+def test_8_bit_png_transparency_key_becomes_alpha(tmp_path, mode, key):
+    from PIL import Image
+
+    image = np.full((5, 6) if mode == "L" else (5, 6, 3), 40, np.uint8)
+    image[2, 3] = key
+    Image.fromarray(image, mode).save(tmp_path / "t.png", transparency=key)
+    back, meta = read_image(tmp_path / "t.png")
+    assert meta.mode == mode.replace("L", "LA") if mode == "L" else meta.mode == "RGBA"
+    expected = np.full((5, 6), 255, np.uint8)
+    expected[2, 3] = 0
+    np.testing.assert_array_equal(back[..., -1], expected)
+    np.testing.assert_array_equal(back[..., :-1].reshape(image.shape), image)
+
+
+def test_several_frames_are_refused_not_dropped(tmp_path):
+    """A multi-page TIFF (tifffile's and Pillow's path), an animated PNG or GIF: refused, naming the frames."""
+    import tifffile
+    from PIL import Image
+
+    from skdce.io import ImageFileError
+
+    frames = [np.full((8, 8, 3), v, np.uint8) for v in (10, 200)]
+    tifffile.imwrite(tmp_path / "pages.tif", np.stack(frames), photometric="rgb")
+    with tifffile.TiffWriter(tmp_path / "shapes.tif") as tw:
+        tw.write(frames[0], photometric="rgb")
+        tw.write(np.zeros((4, 4), np.uint8), photometric="minisblack")
+    with tifffile.TiffWriter(tmp_path / "palette.tif") as tw:  # read by Pillow
+        for f in frames:
+            tw.write(f[..., 0], photometric="palette", colormap=np.tile(np.arange(256, dtype=np.uint16) * 257, (3, 1)))
+    pils = [Image.fromarray(f) for f in frames]
+    pils[0].save(tmp_path / "anim.png", save_all=True, append_images=pils[1:])
+    pils[0].save(tmp_path / "anim.gif", save_all=True, append_images=pils[1:])
+    for name in ("pages.tif", "shapes.tif", "palette.tif", "anim.png", "anim.gif"):
+        with pytest.raises(ImageFileError, match=rf"{name}.*holds 2 frames .*save each frame as its own file"):
+            read_image(tmp_path / name)
+    tifffile.imwrite(tmp_path / "thumb.tif", frames[0], photometric="rgb")  # a reduced-resolution copy is no frame
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tw:
+        tw.write(frames[0], photometric="rgb")
+        tw.write(frames[0][::2, ::2], photometric="rgb", subfiletype=1)
+    np.testing.assert_array_equal(read_image(tmp_path / "thumb.tif")[0], frames[0])
+
+
+def test_max_pixels_above_pillows_own_limit_is_honoured(tmp_path, monkeypatch):
+    from PIL import Image
+
+    path = tmp_path / "a.jpg"
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20)  # Pillow refuses above 2 x 20 pixels
+    assert read_image(path, max_pixels=100)[0].shape == (10, 10, 3)
+    assert Image.MAX_IMAGE_PIXELS == 20  # restored
+
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".webp", ".tif", ".png"])
+def test_truncated_files_say_so_in_plain_words(tmp_path, random_image, suffix):
+    """'truncated or corrupt' first, whatever the decoder (libjpeg, libwebp, libdeflate) said after it."""
+    data = write_image(tmp_path / f"a{suffix}", random_image((64, 64, 3), np.uint8)).read_bytes()
+    (tmp_path / f"t{suffix}").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageFileError, match=rf"t\{suffix}': the file is truncated or corrupt \(the decoder said: "):
+        read_image(tmp_path / f"t{suffix}")

@@ -146,19 +146,80 @@ def test_written_files_honour_the_umask(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o644
 
 
-def test_tiff_keeps_the_camera_facts_of_the_exif_block(tmp_path):
+def test_gray_webp_keeps_its_size(tmp_path):
+    gray = np.tile(np.arange(0, 250, 25, dtype=np.uint8), (4, 1))  # 4 x 10: not square
+    back, meta = read_image(write_image(tmp_path / "g.webp", gray, quality=100))
+    assert back.shape == (4, 10, 3) and meta.mode == "RGB"  # was (4, 30, 3)
+    assert np.abs(back[..., 0].astype(int) - gray).max() <= 3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("order", ["II", "MM"])
+def test_exif_is_carried_into_tiff(tmp_path, dtype, order):
+    """Text tags into the TIFF's directory, the Exif and GPS directories appended; Pillow and tifffile read them."""
     import tifffile
 
     exif = Image.Exif()
-    exif[0x010F], exif[0x0110], exif[0x0132] = "Skdce", "Night 1", "2026:01:02 03:04:05"
-    sub = exif.get_ifd(0x8769)
-    sub[0x829A], sub[0x8827], sub[0x9003] = 0.004, 400, "2026:01:02 03:04:05"
-    meta = ImageMeta(format="JPEG", mode="RGB", bit_depth=8, exif=exif.tobytes())
-    write_image(tmp_path / "c.tif", np.zeros((4, 6, 3), np.uint16), meta)
-    with tifffile.TiffFile(tmp_path / "c.tif") as tf:
-        tags = {tag.name: tag.value for tag in tf.pages.first.tags.values()}
-    assert (tags["Make"], tags["Model"], tags["DateTime"], tags["DateTimeOriginal"]) == (
-        "Skdce", "Night 1", "2026:01:02 03:04:05", "2026:01:02 03:04:05")
-    assert (tags["ExposureTime"], tags["ISOSpeedRatings"]) == ((1, 250), 400)
-    write_image(tmp_path / "broken.tif", np.zeros((4, 6), np.uint8), ImageMeta("JPEG", "L", 8, exif=b"Exif\0\0junk"))
-    assert read_image(tmp_path / "broken.tif")[0].shape == (4, 6)  # a broken EXIF block loses only its tags
+    exif[271], exif[272], exif[0x0112] = "skdce-cam", "model-x", 6
+    exif.get_ifd(0x8769)[36867] = "2026:12:04 10:00:00"
+    exif.get_ifd(0x8825)[1] = "N"
+    data = exif.tobytes()
+    if order == "II":  # Pillow writes big-endian EXIF; a little-endian block through a TIFF round trip
+        Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / "le.tif", exif=data)
+        with Image.open(tmp_path / "le.tif") as im:
+            data = im.getexif().tobytes()
+    Image.fromarray(np.full((6, 4, 3), 30, np.uint8)).save(tmp_path / "e.jpg", exif=data)
+    image, meta = read_image(tmp_path / "e.jpg")
+    out = write_image(tmp_path / "e.tif", image.astype(dtype) * (257 if dtype == np.uint16 else 1), meta)
+    with tifffile.TiffFile(out) as tf:
+        tags = tf.pages.first.tags
+        assert tags[271].value == "skdce-cam" and tags[272].value == "model-x" and 274 not in tags
+        assert tags["ExifTag"].value["DateTimeOriginal"] == "2026:12:04 10:00:00"
+    with Image.open(out) as im:
+        back = im.getexif()
+        assert back.get_ifd(0x8769)[36867] == "2026:12:04 10:00:00" and back.get_ifd(0x8825)[1] == "N"
+    np.testing.assert_array_equal(read_image(out)[0] // (257 if dtype == np.uint16 else 1), image)
+
+
+def test_format_limits_are_checked_before_encoding(tmp_path):
+    """JPEG: 65,500 px a side and 65,533 bytes of EXIF; WebP: 16,383 px a side (were a library's late error)."""
+    with pytest.raises(ValueError, match="65501 x 1 pixels; JPEG stores at most 65,500 pixels a side"):
+        write_image(tmp_path / "wide.jpg", np.zeros((1, 65501, 3), np.uint8))
+    with pytest.raises(ValueError, match="WEBP stores at most 16,383 pixels a side"):
+        write_image(tmp_path / "tall.webp", np.zeros((16384, 1, 3), np.uint8))
+    exif = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x00" + bytes(70000)
+    meta = ImageMeta(format="PNG", mode="RGB", bit_depth=8, exif=exif)
+    with pytest.raises(ValueError, match="EXIF block is 70,016 bytes; JPEG holds at most 65,533"):
+        write_image(tmp_path / "big-exif.jpg", np.zeros((4, 4, 3), np.uint8), meta)
+    assert not list(tmp_path.iterdir())
+    write_image(tmp_path / "wide.png", np.zeros((1, 65501, 3), np.uint8))  # PNG has no such limit
+
+
+def test_cli_checks_format_limits_before_enhancing(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from skdce import _enhance
+    from skdce.cli import main
+
+    write_image(tmp_path / "wide.png", np.full((1, 65501, 3), 20, np.uint8))
+    monkeypatch.setattr(_enhance, "enhance", lambda *a, **k: pytest.fail("enhanced before the format was checked"))
+    result = CliRunner().invoke(main, ["enhance", str(tmp_path / "wide.png"), "-o", str(tmp_path / "out"),
+                                       "--format", "jpg"])
+    assert result.exit_code == 1 and "JPEG stores at most 65,500 pixels a side" in result.output
+
+
+
+def test_exif_of_a_tiff_input_is_carried(tmp_path):
+    """A camera TIFF's make, dates and Exif directory reach JPEG, PNG and TIFF outputs (TIFF inputs had none)."""
+    exif = Image.Exif()
+    exif[271], exif[306] = "tiff-cam", "2026:12:04 11:00:00"
+    exif.get_ifd(0x8769)[36867] = "2026:12:04 10:00:00"
+    Image.fromarray(np.full((6, 4, 3), 30, np.uint8)).save(tmp_path / "in.tif", exif=exif.tobytes())
+    image, meta = read_image(tmp_path / "in.tif")
+    for name in ("o.jpg", "o.png", "o.tif"):
+        _, got = read_image(write_image(tmp_path / name, image, meta))
+        back = Image.Exif()
+        back.load(got.exif)
+        assert back[271] == "tiff-cam" and back[306] == "2026:12:04 11:00:00", name
+        assert back.get_ifd(0x8769)[36867] == "2026:12:04 10:00:00", name
+        assert 256 not in back and 273 not in back  # the TIFF's layout is not EXIF

@@ -66,3 +66,23 @@ def test_recipe_paths_resolve_against_data_folder(folder, tmp_path):
     log = json.loads((tmp_path / "run" / "log.json").read_text())
     assert len(log) == 1 and np.isfinite(log[0]["train_total"])
 
+
+
+@pytest.mark.parametrize(
+    "line, said",
+    [('lr = "fast"', r"lr='fast' \(str\) must be a real number > 0"),
+     ("seed = 1.5", r"seed=1.5 \(float\) must be an integer >= 0"),
+     ("scale_factor = 0", r"scale_factor=0 is out of range: .* in \[1, 64\]"),
+     ("image_size = 100000000", r"image_size=100000000 is out of range: .* in \[1, 4096\]"),
+     ("grad_clip = -1", r"grad_clip=-1 is out of range"),
+     ("weight_decay = true", r"weight_decay=True \(bool\) must be a real number"),
+     ('weights = {exposure = "x"}', r"weights.exposure='x' \(str\) must be a real number >= 0"),
+     ('train_list = 3', r"train_list=3 must be a path"),
+     ("data_dir = 5", r"data_dir=5 must be a string")],
+)
+def test_wrong_typed_configs_are_messages(tmp_path, line, said):
+    """Were TypeError/RuntimeError tracebacks deep in torch (lr = "fast", seed = 1.5) or a huge allocation."""
+    path = tmp_path / "c.toml"
+    path.write_text(f'data_dir = "low"\n{line}\n' if not line.startswith("data_dir") else f"{line}\n")
+    with pytest.raises(ValueError, match=said):
+        load_config(path)
