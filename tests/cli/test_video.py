@@ -62,7 +62,7 @@ def test_one_video_to_a_named_file(clip, tmp_path, suffix, codec):
     if suffix == ".webm":  # AAC cannot go into WebM: said, not silently lost
         assert "warning" in result.output and "aac" in result.output and ".mkv" in result.output
     again = invoke("enhance", clip, "-o", dst)  # an existing output is kept
-    assert again.exit_code == 0 and "the output exists (use --overwrite to replace it)" in again.output
+    assert again.exit_code == 0 and "0 enhanced, 1 skipped" in again.output  # the output exists: kept
     assert read_clip(dst)[1]["codec"] == codec
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import skdce
+from skdce.models import default_model
 from skdce.serve._app import enhance_has_exposure
 
 from ._server import dark, encode
@@ -34,7 +36,7 @@ def test_health_needs_no_token_and_names_the_model(server):
     r = httpx.get(server.url + "/health")
     assert r.status_code == 200
     h = r.json()
-    assert h["status"] == "ok" and h["version"] == "0.1.0" and h["model"] == "zero-dce-int8"
+    assert h["status"] == "ok" and h["version"] == skdce.__version__ and h["model"] == default_model("cpu")
     assert h["providers"] == ["CPUExecutionProvider"] and h["auth"] is True
     assert h["max_upload_mb"] == 1 and h["max_megapixels"] == 0.5
     assert h["exposure"] is enhance_has_exposure()
