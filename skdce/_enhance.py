@@ -266,7 +266,7 @@ class _Prepared:
             if self.info.black_point:
                 rgb = np.asarray(small[..., : self.n_color], np.float32)
                 after = apply_le_curves(rgb[0], maps[-1], n_iter=self.info.iterations)
-                lifts.append(black_lift(rgb, after[None])[0])
+                lifts.append(black_lift(rgb, after[None])[0] * self.info.black_point)
         self.lifts = np.stack(lifts) if lifts else None
         return np.ascontiguousarray(np.stack(maps), dtype=np.float32)
 

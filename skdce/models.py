@@ -18,18 +18,19 @@ from pathlib import Path
 
 __all__ = ["ModelInfo", "list_models", "get_model", "weights_dir", "default_model", "DEFAULT_MODEL", "GPU_DEFAULT_MODEL"]
 
-#: The model ``enhance`` uses by default: the int8 quantisation of ``zero-dce``.
-#: On the 185 LOL validation images it scores within 0.01 dB PSNR and 0.0002
-#: SSIM of the fp32 ``zero-dce`` and runs 2.7-2.8x faster on a 2-core CPU
-#: (weights/README.md); ``model="zero-dce"`` selects the fp32 network.
-DEFAULT_MODEL = "zero-dce-int8"
-#: The default where the model runs on CUDA: ONNX Runtime's CUDA provider has no
-#: int8 convolutions (they would run on the CPU), so there the fp32 model is faster.
-GPU_DEFAULT_MODEL = "zero-dce"
+#: The model ``enhance`` uses by default: ``zero-dce++``, whose network sees a
+#: copy of the image 64 pixels on its longer side and whose curves are applied
+#: at full resolution, so its cost at camera sizes is the curves' and the
+#: denoiser's (weights/README.md has its recipe and figures). The full-resolution
+#: ``zero-dce`` (fp32) and ``zero-dce-int8`` remain as options.
+DEFAULT_MODEL = "zero-dce++"
+#: The default where the model runs on CUDA: the same network (the fused graph
+#: holds its downscaling, curves and denoiser).
+GPU_DEFAULT_MODEL = "zero-dce++"
 
 
 def default_model(providers="auto") -> str:
-    """The model ``model=None`` means: ``zero-dce-int8`` on the CPU, ``zero-dce`` on CUDA."""
+    """The model ``model=None`` means: ``zero-dce++`` (on the CPU and on CUDA alike)."""
     from ._runtime import resolve_providers
 
     return GPU_DEFAULT_MODEL if resolve_providers(providers)[0][0] == "CUDAExecutionProvider" else DEFAULT_MODEL
@@ -67,9 +68,10 @@ class ModelInfo:
         Shared-curve models: the longer side of the copy the network sees
         (the scale then follows the image size, and the curves do not depend on
         it); None: ``scale_factor`` decides.
-    black_point : bool
-        Whether the lift the curves give each channel's black is taken out
-        (:mod:`skdce.tone`); the model was trained with that step.
+    black_point : float
+        The share of the lift the curves give each channel's black that is
+        taken out (:mod:`skdce.tone`; 0: none); the model was trained with
+        that step.
     sha256 : str or None
         Expected checksum of ``path`` (bundled models); checked on first use.
     bundled : bool
@@ -90,7 +92,7 @@ class ModelInfo:
     shared_curve: bool | None = False
     scale_factor: float = 1.0
     net_size: int | None = None
-    black_point: bool = False
+    black_point: float = 0.0
     sha256: str | None = None
     bundled: bool = False
     precision: str = "fp32"
@@ -191,7 +193,7 @@ def _checked_facts(name: str, facts: dict) -> tuple[int, bool | None, float, int
         scale = check_real("skdce_scale_factor", facts.get("scale_factor", 1), lo=1, hi=MAX_SCALE_FACTOR)
         net_size = facts.get("net_size")
         net_size = None if net_size is None else check_int("skdce_net_size", net_size, min=8, max=4096)
-        black_point = check_bool("skdce_black_point", facts.get("black_point", False))
+        black_point = float(check_real("skdce_black_point", facts.get("black_point", 0.0), lo=0, hi=1))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"model {name!r}: {str(exc).rstrip('.')}; the file is broken or was not written by "
                          f"skdce export (re-export it).") from None

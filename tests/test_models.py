@@ -14,7 +14,7 @@ from skdce import models as models_mod
 
 def test_model_registry():
     names = skdce.list_models()
-    assert names[0] == skdce.models.DEFAULT_MODEL == "zero-dce-int8"
+    assert names[0] == skdce.models.DEFAULT_MODEL == "zero-dce++"
     assert set(names) == {"zero-dce", "zero-dce-int8", "zero-dce++"}
     int8 = skdce.get_model("zero-dce-int8")
     assert int8.precision == "int8" and int8.n_maps == 24
@@ -51,11 +51,11 @@ def test_default_model_follows_the_provider(monkeypatch):
 
     from skdce.models import default_model
 
-    assert default_model("cpu") == "zero-dce-int8"
+    assert default_model("cpu") == "zero-dce++"
     cpu_only = [p for p in onnxruntime.get_available_providers() if p != "CUDAExecutionProvider"]
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider"] + cpu_only)
-    assert default_model("auto") == default_model("cuda") == "zero-dce"  # no int8 convolutions on CUDA
-    assert default_model("cpu") == "zero-dce-int8"
+    assert default_model("auto") == default_model("cuda") == skdce.models.GPU_DEFAULT_MODEL == "zero-dce++"
+    assert default_model("cpu") == "zero-dce++"
 
 
 def test_sha256_mismatch(tmp_path, monkeypatch, image):
@@ -101,7 +101,7 @@ def test_verify_rechecks_a_replaced_file(tmp_path):
 
 
 @pytest.mark.parametrize("model, exc, match", [
-    ("", ValueError, r"model='' is empty; pass a bundled model name \(zero-dce-int8, "),
+    ("", ValueError, r"model='' is empty; pass a bundled model name \(zero-dce\+\+, "),
     ("  ", ValueError, "is empty"),
     (None, TypeError, "model must be a model name or a path to an .onnx file, got NoneType"),
 ])

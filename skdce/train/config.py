@@ -81,8 +81,9 @@ class TrainConfig:
         Zero-DCE++: downscale each image so that its longer side is this many
         pixels before curve estimation (overrides ``scale_factor``; the
         bundled model then sees the same size at any resolution).
-    black_point : bool
-        Zero-DCE++: take the lift of each channel's black out of the output
+    black_point : float
+        Zero-DCE++: the share (0 to 1; true is 1) of the lift of each
+        channel's black taken out of the output
         (:func:`skdce.train.model.lift_torch`), in training as in ``enhance``.
     color_prior : dict or None
         ``{mean, cov}`` of :func:`skdce.losses.prior_color_loss` (None: its default).
@@ -132,7 +133,7 @@ class TrainConfig:
     weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     scale_factor: float = 1.0  # Zero-DCE++: downscaling used when training
     net_size: int | None = None  # Zero-DCE++: the network input's longer side (overrides scale_factor)
-    black_point: bool = False
+    black_point: float = 0.0
     color_prior: dict | None = None
     init_weights: str | None = None
     init_sha256: str | None = None
@@ -197,7 +198,10 @@ class TrainConfig:
         if not isinstance(self.extra_dirs, list) or not all(isinstance(d, str) for d in self.extra_dirs):
             raise ValueError(f"extra_dirs={self.extra_dirs!r} must be a list of folder paths.")
         check_bool("keep_epochs", self.keep_epochs, hint="true or false in the config.")
-        check_bool("black_point", self.black_point, hint="true or false in the config.")
+        if isinstance(self.black_point, bool):
+            self.black_point = float(self.black_point)
+        self.black_point = check_real("black_point", self.black_point, lo=0, hi=1, hint="the share of the black's "
+                                      "lift taken out: 0 (none) to 1 (all), or true/false.")
         if (self.net_size or self.black_point) and self.architecture != "zero-dce++":
             raise ValueError("net_size and black_point apply to architecture='zero-dce++' only.")
         if self.color_prior is not None:

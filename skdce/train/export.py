@@ -45,7 +45,7 @@ def model_from_checkpoint(path) -> tuple[torch.nn.Module, dict, list]:
 
 
 def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, scale_factor: float | None = None,
-                overwrite: bool = True, net_size: int | None = None, black_point: bool = False) -> Path:
+                overwrite: bool = True, net_size: int | None = None, black_point: float = 0.0) -> Path:
     """Write ``model``'s curve estimator to ``path`` (ONNX, opset 17).
 
     The graph maps ``image`` (N, 3, H, W) float32 in [0, 1] and its
@@ -72,7 +72,7 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
     if shared and net_size:
         facts["skdce_net_size"] = json.dumps(int(net_size))
     if shared and black_point:
-        facts["skdce_black_point"] = json.dumps(True)
+        facts["skdce_black_point"] = json.dumps(float(black_point))
     for key, value in (metadata or {}).items():
         facts[key] = value if isinstance(value, str) else json.dumps(value)
     dummy = torch.rand(1, 3, 32, 32)
@@ -190,7 +190,7 @@ def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_f
     }
     meta.update(metadata or {})
     return export_onnx(model, path, metadata=meta, scale_factor=scale_factor, overwrite=overwrite,
-                       net_size=config.get("net_size"), black_point=bool(config.get("black_point")))
+                       net_size=config.get("net_size"), black_point=float(config.get("black_point") or 0.0))
 
 
 
@@ -226,11 +226,11 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         "skdce_commit": git_commit(weights_dir),
         "skdce_license": "BSD-3-Clause",
     }
-    net_size, black_point = config.get("net_size"), bool(config.get("black_point"))
+    net_size, black_point = config.get("net_size"), float(config.get("black_point") or 0.0)
     export_onnx(model, path, metadata=meta, scale_factor=scale, net_size=net_size, black_point=black_point)
     extra = {"net_size": int(net_size)} if shared and net_size else {}
     if shared and black_point:
-        extra["black_point"] = True
+        extra["black_point"] = black_point
     return record_in_manifest(
         path,
         name,

@@ -197,11 +197,11 @@ class DCENetPP(nn.Module):
         return self.estimator(image, context)
 
     def enhance(self, image: torch.Tensor, scale_factor: float = 1.0, *, net_size: int | None = None,
-                black_point: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                black_point: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
         """``(enhanced, full-size alphas)``; ``net_size`` sets the scale per image (see :func:`net_scale`).
 
-        With ``black_point`` the lift the curves gave each channel's black
-        (:func:`lift_torch`, on the small copy) is taken out of the result.
+        ``black_point`` (0 to 1) is the share of the lift the curves gave each
+        channel's black (:func:`lift_torch`, on the small copy) taken out of the result.
         """
         h, w = image.shape[-2:]
         scale = net_scale(h, w, net_size, scale_factor)
@@ -216,7 +216,7 @@ class DCENetPP(nn.Module):
         out = apply_le_curves_torch(image, alphas, self.iterations)
         if black_point:
             lift = lift_torch(small, apply_le_curves_torch(small, small_alphas, self.iterations))
-            out = remove_lift_torch(out, lift)
+            out = remove_lift_torch(out, lift * black_point)
         return out, alphas
 
 

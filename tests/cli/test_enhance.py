@@ -127,7 +127,7 @@ def test_enhance_one_file_to_one_file(photos, tmp_path):
 def test_enhance_verbose(photos, tmp_path):
     result = invoke("enhance", photos / "a.png", photos / "gray.png", "-o", tmp_path / "out", "--verbose")
     assert result.exit_code == 0, result.output
-    assert "skdce: 2 files with zero-dce-int8 on CPUExecutionProvider" in result.stderr
+    assert "skdce: 2 files with zero-dce++ on CPUExecutionProvider" in result.stderr
     assert f"skdce: ok: {photos / 'gray.png'} -> {tmp_path / 'out' / 'gray.png'} (" in result.stderr
 
 

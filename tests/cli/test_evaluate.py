@@ -58,7 +58,7 @@ def test_evaluate_enhance_in_one_go(pairs):
     result = invoke("evaluate", low, ref, "--enhance", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["count"] == 2 and report["model"] == "zero-dce-int8"
+    assert report["count"] == 2 and report["model"] == "zero-dce++"
     assert all(np.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1 for r in report["images"])
 
 
