@@ -6,7 +6,8 @@ A night scene: lights and a dark sky
 A night photo is not an underexposed day photo: its sky should stay dark
 and neutral, and its lights should stay lights, not be lifted into a grey,
 coloured haze. Here a night scene is made from scikit-image's ``rocket``
-sample (a launch pad at dusk, NASA, public domain) in linear light: the
+sample (a launch pad at dusk, photographed by SpaceX and released into
+the public domain) in linear light: the
 whole scene is darkened about 5 stops, the sky 3 stops more, a few warm
 lamps are added at full brightness, and shot and read noise come last, as
 in a camera (:func:`skdce.data.darken`).
