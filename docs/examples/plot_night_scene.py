@@ -7,10 +7,10 @@ A night photo is not an underexposed day photo: its sky should stay dark
 and neutral, and its lights should stay lights, not be lifted into a grey,
 coloured haze. Here a night scene is made from scikit-image's ``rocket``
 sample (a launch pad at dusk, photographed by SpaceX and released into
-the public domain) in linear light: the
-whole scene is darkened about 5 stops, the sky 3 stops more, a few warm
-lamps are added at full brightness, and shot and read noise come last, as
-in a camera (:func:`skdce.data.darken`).
+the public domain) in linear light: the whole scene is darkened about 5
+stops, the sky 3 stops more, a few warm lamps are added at full
+brightness, and shot and read noise come last, as in a camera
+(:func:`skdce.data.darken`).
 """
 
 import matplotlib.pyplot as plt
@@ -41,7 +41,8 @@ night = darken(np.clip(scene, 0, 1) ** (1 / 2.2), gain=1.0, photons=300, read_no
 out = skdce.enhance(night)
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-for ax, img, title in zip(axes, (night, out, photo), ("night input", "skdce.enhance", "the dusk photo it was made from")):
+titles = ("night input", "skdce.enhance", "the dusk photo it was made from")
+for ax, img, title in zip(axes, (night, out, photo), titles):
     ax.imshow(img)
     ax.set_title(title)
     ax.set_axis_off()
