@@ -93,6 +93,8 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--memory", action="store_true")
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--default-only", action="store_true",
+                   help="only the default call against eager torch (issue #20's ratios) and, with --memory, its RSS")
     args = p.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     results = {"torch_threads": torch.get_num_threads()}
@@ -103,7 +105,7 @@ def main():
     results["matmul_gflops"] = peak
     print(f"float32 2048^3 matmul: {peak:.1f} GFLOP/s (best of numpy and torch)")
     models = [m for m in skdce.list_models() if not skdce.get_model(m).shared_curve]
-    for h, w in [(400, 600), (900, 1200)]:
+    for h, w in [] if args.default_only else [(400, 600), (900, 1200)]:
         img = low_light(h, w)
         t_ref = median_time(lambda: eager_zero_dce(net, img), args.repeats)
         t_ftz = _flushed(lambda: median_time(lambda: eager_zero_dce(net, img), args.repeats))
@@ -117,7 +119,7 @@ def main():
                 print(f"  skdce {label:26s} {t * 1e3:7.0f} ms  speed-up {t_ref / t:4.2f}x  {gflops:5.1f} GFLOP/s effective")
                 results[f"zero-dce {w}x{h} {label}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t, "gflops": gflops}
 
-    if "zero-dce++" in skdce.list_models():
+    if "zero-dce++" in skdce.list_models() and not args.default_only:
         pp = skdce.get_model("zero-dce++")
         net_pp = model_from_onnx(pp.path)
         for h, w in [(900, 1200), (3000, 4000)]:
@@ -155,9 +157,7 @@ def main():
 
     if args.memory:
         print()
-        for model in skdce.list_models():
-            if model not in skdce.list_models():
-                continue
+        for model in [default] if args.default_only else skdce.list_models():
             for h, w in [(3000, 4000), (4000, 6000)]:
                 mb = _peak_rss(model, h, w)
                 print(f"peak RSS {model} {w}x{h} ({h * w / 1e6:.0f} MP, uint8 in, float32 out, denoised): {mb:.0f} MB")

@@ -553,7 +553,8 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
     def feeds(b0, b1, r0, r1, c0, c1):
         f = {"image": _graph_input(p.src[b0:b1, r0:r1, c0:c1, :nc]), "strength": strength}
         if amount:
-            f["noise"] = np.array([amount * s.result() for s in sigmas[b0:b1]], np.float32)
+            f["noise"] = np.array([amount * sigmas[b].result() * p.noise_stretch(b) for b in range(b0, b1)],
+                                  np.float32)
         return f
 
     if p.shared:
