@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._context import CONTEXT_GRIDS, ContextMap, context_size
-from ._image import unit_scale
+from ._image import unit_scale, validate_values
 from ._resample import BilinearUpsampler, _edges, small_size
 from .denoise import DENOISE_HALO, noise_from_rows, noise_rows
 
@@ -141,6 +141,7 @@ def _global_state(p, x):
     scale = np.float32(unit_scale(x.dtype))
     if p.shared:
         (small,) = _box_means(rgb, [small_size(h, w, p.scale)])
+        validate_values(small * scale, "image")  # a NaN reaches every box mean it falls in: named as the input's
         maps = p.small_maps([small[b : b + 1] * scale for b in range(n)])
         return BilinearUpsampler(maps, (h, w))
     if p.session.context_name is not None:

@@ -363,7 +363,9 @@ def estimate_curves(
     --------
     >>> import numpy as np, skdce
     >>> img = np.full((20, 30, 3), 0.1, dtype=np.float32)
-    >>> skdce.estimate_curves(img).shape
+    >>> skdce.estimate_curves(img).shape  # the default zero-dce++: one shared RGB curve
+    (20, 30, 3)
+    >>> skdce.estimate_curves(img, model="zero-dce").shape  # one RGB curve per iteration
     (20, 30, 24)
     """
     if is_dask_array(image):
@@ -493,8 +495,12 @@ def enhance(
     Notes
     -----
     With ``denoise=0`` and ``strength=1`` the result equals
-    ``apply_le_curves(image, estimate_curves(image))`` bit for bit; the
-    denoiser then filters it (see :mod:`skdce.denoise`). The full model applies
+    ``apply_le_curves(image, estimate_curves(image))`` bit for bit for a model
+    without a black point; a model with one (the default ``zero-dce++``) then
+    takes its share of the black's lift out
+    (``skdce.tone.finish_tone(..., skdce.tone.model_black_lift(image))``), and
+    ``exposure`` adds its curve steps. The denoiser filters the curves'
+    result before those (see :mod:`skdce.denoise`). The full model applies
     its curves tile by tile (each tile with the network's 7 pixels and the
     denoiser's :data:`~skdce.denoise.DENOISE_HALO` of context), so the 24 maps of
     a whole image never exist at once.

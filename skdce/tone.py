@@ -29,7 +29,8 @@ import numpy as np
 from ._validate import check_real
 from ._workers import run_tasks
 
-__all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "black_lift", "exposure_alphas", "finish_tone", "check_exposure"]
+__all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "black_lift", "model_black_lift", "exposure_alphas",
+           "finish_tone", "check_exposure"]
 
 #: The tone that stands for the scene's black: each channel's 1st percentile.
 BLACK_QUANTILE = 0.01
@@ -75,6 +76,33 @@ def black_lift(small, small_enhanced) -> np.ndarray:
     before = np.percentile(np.asarray(small, np.float64).reshape(n, -1, c), 100 * BLACK_QUANTILE, axis=1)
     after = np.percentile(np.asarray(small_enhanced, np.float64).reshape(n, -1, c), 100 * BLACK_QUANTILE, axis=1)
     return np.clip(after - before, 0.0, 0.5)
+
+
+def model_black_lift(image, *, model=None, strength=1.0, channel_axis=-1, providers="auto", num_threads=None):
+    """``(C,)`` the lift :func:`skdce.enhance` takes out of ``image``'s blacks (zeros for models without it).
+
+    For pipelines that apply the curves themselves (:mod:`skdce.video`):
+    ``finish_tone(apply_le_curves(x, a)[None], model_black_lift(x)[None])``
+    is what ``enhance(x, denoise=0)`` returns. Costs one run of the network on
+    the model's small copy of ``image``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.tone import model_black_lift
+    >>> lift = model_black_lift(np.full((32, 48, 3), 0.05, np.float32))
+    >>> lift.shape, bool(np.all(lift >= 0))
+    ((3,), True)
+    """
+    from ._enhance import _Prepared
+
+    p = _Prepared(image, model, channel_axis, providers, num_threads, None, "auto", strength)
+    if p.src.shape[0] != 1:
+        raise ValueError(f"image has shape {np.shape(image)}; model_black_lift takes one image, not a batch.")
+    if not (p.shared and p.info.black_point):
+        return np.zeros(p.n_color)
+    p.small_maps()
+    return p.lifts[0]
 
 
 def exposure_alphas(exposure: float) -> list[float]:

@@ -108,6 +108,8 @@ class VideoEnhancer:
         Frames per second of the stream, which sets the curve smoothing per frame (default 30).
     providers, num_threads, tile_size
         As for :func:`skdce.enhance`.
+    exposure : "auto" or float, optional
+        As for :func:`skdce.enhance`: the model's exposure, or stops more or less.
 
     Attributes
     ----------
@@ -134,7 +136,7 @@ class VideoEnhancer:
     """
 
     def __init__(self, *, model=None, strength=1.0, denoise=1.0, temporal=1.0, fps=30.0, providers="auto",
-                 num_threads=None, tile_size="auto"):
+                 num_threads=None, tile_size="auto", exposure="auto"):
         from .denoise import check_denoise
         from .models import default_model, get_model, list_models
 
@@ -144,9 +146,9 @@ class VideoEnhancer:
                                    "applies the model's curves.")
         self.denoise = check_denoise(denoise)
         fps = check_real("fps", fps, lo=0, lo_open=True, hint="the stream's frame rate, e.g. 30.")
-        # TODO(exposure): skdce.enhance is getting an exposure= keyword (a float or "auto"); once
-        # inspect.signature(skdce.enhance) has it, take it here and in enhance_video / --exposure and apply it
-        # the way skdce.enhance does (this class calls estimate_curves and apply_le_curves itself).
+        from .tone import check_exposure
+
+        self.exposure = check_exposure(exposure)  # stops after the curves, as skdce.enhance (skdce.tone)
         if model is None:
             model = VIDEO_MODEL if VIDEO_MODEL in list_models() else default_model(providers)
         self.model = get_model(model)
@@ -178,7 +180,8 @@ class VideoEnhancer:
         self.frames += 1
         if self.temporal == 0:
             self.cuts += self.frames == 1
-            return enhance(frame, model=self.model, strength=self.strength, denoise=self.denoise, **self._options)
+            return enhance(frame, model=self.model, strength=self.strength, denoise=self.denoise,
+                           exposure=self.exposure, **self._options)
         x = to_float(frame, "frame").astype(np.float32, copy=False)
         return self._push(x)
 
@@ -258,11 +261,16 @@ class VideoEnhancer:
                 new *= rate.reshape(rate.shape + (1,) * (new.ndim - 2))
                 new += self._alphas
             self._alphas = new  # (where the camera moved, the past curves are not used: no need to shift them)
+        from .tone import finish_tone, model_black_lift
+
         a = self._alphas if self.strength == 1 else np.clip(self._alphas * np.float32(self.strength), -1, 1)
         y = apply_le_curves(self._average, a, n_iter=self.model.iterations)
-        if not self.denoise:
-            return y
-        return self._denoised(y, a, sigma)
+        # the tone stage of skdce.enhance: the black point of the running average, then the exposure
+        lift = model_black_lift(self._average, model=self.model, strength=self.strength,
+                                providers=self._options["providers"], num_threads=self._options["num_threads"])
+        if self.denoise:
+            y = self._denoised(y, a, sigma / (1.0 - float(np.max(lift))))  # the black point's noise stretch too
+        return finish_tone(y[None], lift[None], self.exposure)[0]
 
     def _denoised(self, y: np.ndarray, a: np.ndarray, sigma: float) -> np.ndarray:
         """The spatial filter, per pixel as strong as the noise left by the average times what the curves add."""
@@ -377,7 +385,8 @@ def _encoder_options(name: str, crf: int) -> dict:
 
 
 def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1.0, crf=None, codec=None,
-                  overwrite=False, providers="auto", num_threads=None, tile_size="auto", progress=None):
+                  overwrite=False, providers="auto", num_threads=None, tile_size="auto", progress=None,
+                  exposure="auto"):
     """Enhance a video file into a new video file, frame by frame, steadily over time.
 
     Parameters
@@ -386,7 +395,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
         The input video (anything the FFmpeg in PyAV's wheel reads: .mp4, .mov, .mkv, .webm, .avi, ...).
     dst : str or os.PathLike
         The output: ``.mp4``, ``.m4v``, ``.mov``, ``.mkv``, ``.webm`` or ``.avi``. Never the input.
-    model, strength, denoise, temporal, providers, num_threads, tile_size
+    model, strength, denoise, temporal, providers, num_threads, tile_size, exposure
         As for :class:`VideoEnhancer`.
     crf : int, optional
         Constant rate factor of the encoder, 0 to 51 (lower is better and larger; default 18, visually
@@ -442,7 +451,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     name, pix_fmt = _pick_codec(av, container, codec, probe.bits)
     enhancer = VideoEnhancer(model=model, strength=strength, denoise=denoise, temporal=temporal,
                              fps=float(probe.fps) if probe.fps else 30.0, providers=providers,
-                             num_threads=num_threads, tile_size=tile_size)
+                             num_threads=num_threads, tile_size=tile_size, exposure=exposure)
     deep = pix_fmt.endswith("10le")
     rgb_fmt, dtype = ("rgb48le", np.uint16) if deep else ("rgb24", np.uint8)
     copied, dropped, warnings = [], [], []

@@ -47,3 +47,13 @@ def kernel_calls(monkeypatch):
 
     monkeypatch.setattr(curves, "_kernels", Spy())
     return calls
+
+
+def curves_only(name):
+    """A bundled model's record without its tone stage (the black point): what ``apply_le_curves`` of
+    ``estimate_curves`` gives, for tests that compare ``enhance(denoise=0)`` with the curve API bit for bit."""
+    import dataclasses
+
+    import skdce
+
+    return dataclasses.replace(skdce.get_model(name), black_point=0.0)

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import skdce
+
+from .conftest import curves_only
 from skdce import apply_le_curves, enhance, estimate_curves
 
 
@@ -17,7 +19,7 @@ def test_enhance_equals_curves_api(image, model):
     info = skdce.get_model(model)
     assert alphas.shape == image.shape[:2] + (info.n_maps,)
     assert alphas.dtype == np.float32 and np.abs(alphas).max() <= 1
-    out = enhance(image, model=model, denoise=0)
+    out = enhance(image, model=curves_only(model), denoise=0)
     np.testing.assert_allclose(out, apply_le_curves(image, alphas), atol=1e-6, rtol=0)
     assert out.mean() > image.mean()
 
@@ -63,10 +65,12 @@ def test_tiled_equals_untiled(h, w, tile):
 
 def test_strength(image):
     np.testing.assert_array_equal(enhance(image, strength=0.0, denoise=0), image)
-    a = estimate_curves(image)
-    np.testing.assert_allclose(enhance(image, strength=0.5, denoise=0), apply_le_curves(image, 0.5 * a), atol=1e-6)
-    np.testing.assert_allclose(enhance(image, strength=2.0, denoise=None), apply_le_curves(image, np.clip(2 * a, -1, 1)),
+    m = curves_only(skdce.models.DEFAULT_MODEL)
+    a = estimate_curves(image, model=m)
+    np.testing.assert_allclose(enhance(image, model=m, strength=0.5, denoise=0), apply_le_curves(image, 0.5 * a),
                                atol=1e-6)
+    np.testing.assert_allclose(enhance(image, model=m, strength=2.0, denoise=None),
+                               apply_le_curves(image, np.clip(2 * a, -1, 1)), atol=1e-6)
     means = [enhance(image, strength=s).mean() for s in (0.0, 0.5, 1.0)]
     assert means[0] < means[1] < means[2]
 
@@ -118,10 +122,15 @@ def test_rgba_and_gray(image):
     gray = image.mean(axis=-1)
     g = enhance(gray, channel_axis=None)
     assert g.shape == gray.shape
-    a = estimate_curves(gray, channel_axis=None)
+    a = estimate_curves(gray, channel_axis=None, model="zero-dce-int8")
     assert a.shape == gray.shape + (8,)
-    np.testing.assert_allclose(enhance(gray, channel_axis=None, denoise=0), apply_le_curves(gray, a, channel_axis=None),
-                               atol=1e-6)
+    np.testing.assert_allclose(enhance(gray, channel_axis=None, denoise=0, model="zero-dce-int8"),
+                               apply_le_curves(gray, a, channel_axis=None), atol=1e-6)
+    m = curves_only(skdce.models.DEFAULT_MODEL)  # a shared curve: one map for gray
+    a = estimate_curves(gray, channel_axis=None, model=m)
+    assert a.shape == gray.shape
+    np.testing.assert_allclose(enhance(gray, channel_axis=None, denoise=0, model=m),
+                               apply_le_curves(gray, a, channel_axis=None), atol=1e-6)
     np.testing.assert_allclose(enhance(gray[..., None])[..., 0], g, atol=1e-6)
     la = np.stack([gray, alpha[..., 0]], axis=-1)
     np.testing.assert_array_equal(enhance(la)[..., 1], alpha[..., 0])
@@ -161,7 +170,7 @@ def test_threads_agree(image):
         ({"providers": [("cpu", "fast")]}, ValueError, "neither a provider name nor a \\(name, options dict\\) pair"),
         ({"tile_size": "big"}, TypeError, r"tile_size='big' \(str\) must be an integer >= 16; or 'auto'.*or None"),
         ({"tile_size": 8}, ValueError, "tile_size=8 is out of range: tile_size must be an integer >= 16"),
-        ({"scale_factor": 4}, ValueError, "scale_factor=4 applies to shared-curve models"),
+        ({"scale_factor": 4, "model": "zero-dce-int8"}, ValueError, "scale_factor=4 applies to shared-curve models"),
     ],
 )
 def test_bad_arguments(image, kwargs, exc, match):
@@ -303,9 +312,9 @@ def test_auto_tiles_only_images_larger_than_a_tile(monkeypatch):
     for (h, w), tiles in (((400, 600), 1), ((256, 1024), 1), ((520, 520), 4)):
         img = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
         calls.clear()
-        auto = enhance(img)
+        auto = enhance(img, model="zero-dce-int8")
         assert len(calls) == tiles, (h, w, calls)
-        np.testing.assert_allclose(auto, enhance(img, tile_size=None), atol=1e-6, rtol=0)
+        np.testing.assert_allclose(auto, enhance(img, tile_size=None, model="zero-dce-int8"), atol=1e-6, rtol=0)
     calls.clear()
-    enhance(rng.integers(0, 60, (400, 600, 3), dtype=np.uint8), tile_size=512)
+    enhance(rng.integers(0, 60, (400, 600, 3), dtype=np.uint8), tile_size=512, model="zero-dce-int8")
     assert len(calls) == 2  # an explicit size is kept

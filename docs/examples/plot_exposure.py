@@ -28,6 +28,7 @@ from skdce.tone import (
     EXPOSURE_RANGE,
     MIDDLE_GREY,
     black_lift,
+    model_black_lift,
     check_exposure,
     exposure_alphas,
     finish_tone,
@@ -123,3 +124,10 @@ axes[2].legend()
 fig.tight_layout()
 
 plt.show()
+
+# %%
+# The same lift, as :func:`skdce.enhance` measures it for the bundled model
+# (:func:`skdce.tone.model_black_lift`: one run of the network on its small
+# copy of the image), for pipelines that apply the curves themselves.
+
+print("lift taken out by enhance():", np.round(model_black_lift(dark), 4))

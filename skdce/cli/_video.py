@@ -110,7 +110,7 @@ def run_sequence(jobs, s, on_row, stop: threading.Event) -> None:
 
     enhancer = VideoEnhancer(model=s.video_model, strength=s.strength, denoise=s.denoise, temporal=s.temporal,
                              providers=s.providers, num_threads=s.threads,
-                             tile_size="auto" if s.tile_size is None else s.tile_size)
+                             tile_size="auto" if s.tile_size is None else s.tile_size, exposure=s.exposure)
     for job in sorted(jobs, key=lambda j: str(j.src)):
         if stop.is_set():
             return

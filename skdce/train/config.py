@@ -198,8 +198,7 @@ class TrainConfig:
         if not isinstance(self.extra_dirs, list) or not all(isinstance(d, str) for d in self.extra_dirs):
             raise ValueError(f"extra_dirs={self.extra_dirs!r} must be a list of folder paths.")
         check_bool("keep_epochs", self.keep_epochs, hint="true or false in the config.")
-        if isinstance(self.black_point, bool):
-            self.black_point = float(self.black_point)
+        self.black_point = {True: 1.0, False: 0.0}.get(self.black_point, self.black_point)  # true/false allowed
         self.black_point = check_real("black_point", self.black_point, lo=0, hi=1, hint="the share of the black's "
                                       "lift taken out: 0 (none) to 1 (all), or true/false.")
         if (self.net_size or self.black_point) and self.architecture != "zero-dce++":
