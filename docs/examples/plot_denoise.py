@@ -69,7 +69,7 @@ fig.tight_layout()
 sigma = estimate_noise(dark)
 print(f"estimated noise of the input: {sigma:.4f} (on the [0, 1] scale)")
 
-alphas = skdce.estimate_curves(dark)  # (H, W, 24)
+alphas = skdce.estimate_curves(dark, model="zero-dce")  # (H, W, 24)
 mean_alphas = alphas.reshape(alphas.shape[:2] + (8, 3)).mean(axis=-1)  # (H, W, 8): one map per iteration
 gray = dark.mean(axis=-1) / 255.0
 gain = skdce.curve_gain(gray, mean_alphas, channel_axis=None)  # (H, W)

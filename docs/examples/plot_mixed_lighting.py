@@ -48,11 +48,11 @@ fig.tight_layout()
 # %%
 # The alpha maps of each iteration
 # --------------------------------
-# :func:`skdce.estimate_curves` returns 24 maps (8 iterations x RGB); shown
+# :func:`skdce.estimate_curves` with ``model="zero-dce"`` returns 24 maps (8 iterations x RGB); shown
 # is the mean of the R, G and B maps of each iteration. Positive alphas
 # brighten, 0 is the identity, negative alphas darken.
 
-alphas = skdce.estimate_curves(mixed)  # (H, W, 24)
+alphas = skdce.estimate_curves(mixed, model="zero-dce")  # (H, W, 24); the default zero-dce++ has one map (H, W, 3)
 per_iteration = alphas.reshape(h, w, 8, 3).mean(axis=-1)  # (H, W, 8)
 limit = max(float(np.abs(per_iteration).max()), 1e-3)
 fig, axes = plt.subplots(2, 4, figsize=(12, 4.4))

@@ -65,7 +65,7 @@ from skdce.data import darken  # noqa: E402
 dark = darken(photo)
 per_iteration = {}
 for name, img in (("well exposed", photo), ("darkened", dark)):
-    alphas = skdce.estimate_curves(img)
+    alphas = skdce.estimate_curves(img, model="zero-dce")  # 24 maps: one RGB triple per iteration
     per_iteration[name] = alphas.reshape(alphas.shape[:2] + (8, 3)).mean(axis=(0, 1, 3))
     print(f"{name}: mean alpha {per_iteration[name].mean():+.3f}")
 
