@@ -77,7 +77,7 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
         report = enhance_video(job.src, job.dst, model=s.video_model, strength=s.strength, denoise=s.denoise,
                                temporal=s.temporal, crf=s.crf, overwrite=s.overwrite, providers=s.providers,
                                num_threads=s.threads, tile_size="auto" if s.tile_size is None else s.tile_size,
-                               progress=progress)
+                               exposure=s.exposure, progress=progress)
     except _Stopped:
         return None
     except FileExistsError:

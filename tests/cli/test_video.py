@@ -109,3 +109,12 @@ def test_sequence_of_frames(tmp_path):
     alone = np.stack([read_image(tmp_path / "alone" / n)[0] for n in names]).astype(np.float64)
     # the same still scene: what changes from frame to frame is noise, and the sequence has much less of it
     assert seq[4:].std(axis=0).mean() < 0.5 * alone[4:].std(axis=0).mean()
+
+
+def test_exposure_reaches_a_video(clip, tmp_path):
+    """--exposure on a video file: the frames come out darker (it was dropped before enhance_video)."""
+    base = invoke("enhance", clip, "-o", tmp_path / "base.mkv", "--denoise", 0, "--temporal", 0)
+    dim = invoke("enhance", clip, "-o", tmp_path / "dim.mkv", "--denoise", 0, "--temporal", 0, "--exposure", -3)
+    assert base.exit_code == 0 and dim.exit_code == 0, base.output + dim.output
+    lo, hi = read_clip(tmp_path / "dim.mkv")[0], read_clip(tmp_path / "base.mkv")[0]
+    assert np.mean(lo) < np.mean(hi) - 20
