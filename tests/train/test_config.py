@@ -86,3 +86,10 @@ def test_wrong_typed_configs_are_messages(tmp_path, line, said):
     path.write_text(f'data_dir = "low"\n{line}\n' if not line.startswith("data_dir") else f"{line}\n")
     with pytest.raises(ValueError, match=said):
         load_config(path)
+
+
+def test_net_size_bounds_are_the_loaders(config):
+    """A net_size the model loader refuses (skdce.models: 8 to 4096) is refused before training, not after export."""
+    with pytest.raises(ValueError, match=r"net_size=4 is out of range"):
+        config(architecture="zero-dce++", net_size=4)
+    assert config(architecture="zero-dce++", net_size=8).net_size == 8
