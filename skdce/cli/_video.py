@@ -92,6 +92,9 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)
     done = row(job.src, job.dst, "ok", None, time.perf_counter() - t0)
     warnings = list(report.warnings)
+    if s.denoiser != "guided":  # skdce.video has the guided filter only
+        warnings.append(f"--denoiser {s.denoiser} applies to still images; the video was denoised with the guided "
+                        f"filter")
     if report.dropped:  # the output container cannot hold them (e.g. AAC audio in .webm)
         warnings.append(f"streams not copied, {job.dst.suffix} cannot hold them: " + "; ".join(report.dropped)
                         + " (write .mkv to keep every stream)")
