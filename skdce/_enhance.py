@@ -44,12 +44,12 @@ def _check_tile(tile_size):
                      "no tiling.")
 
 
-def _check_scale(scale_factor, info) -> float:
+def _check_scale(scale_factor, info, shared: bool) -> float:
     if scale_factor is None:
         return float(info.scale_factor)
     value = check_real("scale_factor", scale_factor, lo=1, hint="or None for the model's own (zero-dce++: "
                        "its net_size, 64 pixels on the longer side).")
-    if not info.shared_curve and scale_factor != 1:
+    if not shared and scale_factor != 1:  # the session's outputs decide (a user file may not say)
         raise ValueError(
             f"scale_factor={scale_factor!r} applies to shared-curve models such as 'zero-dce++'; "
             f"{info.name!r} estimates curves at full resolution (use scale_factor=None)."
@@ -219,7 +219,6 @@ class _Prepared:
         self.strength = _check_strength(strength)
         self.tile = _check_tile(tile_size)
         self.info = get_model(model if model is not None else default_model(providers))
-        self._scale_factor = _check_scale(scale_factor, self.info) if scale_factor is not None else None
         verify(self.info)
         self.session = get_session(self.info.path, providers, num_threads)
         self.num_threads = num_threads
@@ -233,6 +232,7 @@ class _Prepared:
                     f"{3 * self.info.iterations} (one triple per iteration)."
                 )
         self.shared = self.session.n_maps == 3
+        self._scale_factor = _check_scale(scale_factor, self.info, self.shared) if scale_factor is not None else None
         self.n_color = self.layout.n_color
         self.src = self.context = None
         nhwc = self.layout.to_nhwc(self.image)
