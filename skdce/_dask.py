@@ -120,6 +120,12 @@ def _prepare(image, channel_axis, depth_of, **kw):
     return da, p, x, depth
 
 
+def _overlap(chunks: tuple, depth: int) -> dict:
+    """``map_overlap``'s depth per axis: none along an axis of one chunk (it has no neighbours, and Dask
+    refuses a depth larger than the axis, e.g. the 13-pixel halo of a 1-pixel-high image)."""
+    return {axis: depth if len(chunks[axis]) > 1 else 0 for axis in (1, 2)}
+
+
 def _merge_small(chunks: tuple, depth: int) -> tuple:
     """``chunks`` with each chunk smaller than ``depth`` merged into a neighbour (one chunk if all are small)."""
     merged = []
@@ -207,7 +213,7 @@ def enhance_dask(image, *, model, strength, channel_axis, scale_factor, provider
         copy_extra_channels(inner, out, p.n_color)
         return out
 
-    out = da.map_overlap(run, x, depth={1: depth, 2: depth}, boundary="none", trim=False,
+    out = da.map_overlap(run, x, depth=_overlap(chunks, depth), boundary="none", trim=False,
                          dtype=p.dtype, chunks=chunks, meta=np.empty((0, 0, 0, 0), p.dtype))
     return p.layout.from_nhwc(out).rechunk(image.chunks)
 
@@ -239,6 +245,6 @@ def estimate_curves_dask(image, *, model, channel_axis, scale_factor, providers,
         return out
 
     out_chunks = chunks[:3] + ((k,),)
-    out = da.map_overlap(run, x, depth={1: depth, 2: depth}, boundary="none", trim=False,
+    out = da.map_overlap(run, x, depth=_overlap(chunks, depth), boundary="none", trim=False,
                          dtype=np.float32, chunks=out_chunks, meta=np.empty((0, 0, 0, 0), np.float32))
     return p.to_layout(out)

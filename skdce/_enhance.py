@@ -44,12 +44,12 @@ def _check_tile(tile_size):
                      "no tiling.")
 
 
-def _check_scale(scale_factor, info) -> float:
+def _check_scale(scale_factor, info, shared: bool) -> float:
     if scale_factor is None:
         return float(info.scale_factor)
-    value = check_real("scale_factor", scale_factor, lo=1, hint="12 is the published default for zero-dce++, "
-                       "or None for the model's own.")
-    if not info.shared_curve and scale_factor != 1:
+    value = check_real("scale_factor", scale_factor, lo=1, hint="or None for the model's own (zero-dce++: "
+                       "its net_size, 64 pixels on the longer side).")
+    if not shared and scale_factor != 1:  # the session's outputs decide (a user file may not say)
         raise ValueError(
             f"scale_factor={scale_factor!r} applies to shared-curve models such as 'zero-dce++'; "
             f"{info.name!r} estimates curves at full resolution (use scale_factor=None)."
@@ -219,7 +219,6 @@ class _Prepared:
         self.strength = _check_strength(strength)
         self.tile = _check_tile(tile_size)
         self.info = get_model(model if model is not None else default_model(providers))
-        self._scale_factor = _check_scale(scale_factor, self.info) if scale_factor is not None else None
         verify(self.info)
         self.session = get_session(self.info.path, providers, num_threads)
         self.num_threads = num_threads
@@ -233,6 +232,7 @@ class _Prepared:
                     f"{3 * self.info.iterations} (one triple per iteration)."
                 )
         self.shared = self.session.n_maps == 3
+        self._scale_factor = _check_scale(scale_factor, self.info, self.shared) if scale_factor is not None else None
         self.n_color = self.layout.n_color
         self.src = self.context = None
         nhwc = self.layout.to_nhwc(self.image)
@@ -333,12 +333,13 @@ def estimate_curves(
         uint8/uint16 or float in [0, 1]; C is 1, 2, 3 or 4 (see :func:`skdce.enhance`).
     model : str, os.PathLike or ModelInfo, optional
         A bundled model name (:func:`skdce.list_models`) or an ``.onnx`` path.
-        Default: ``"zero-dce-int8"`` on the CPU, ``"zero-dce"`` (fp32) on CUDA.
+        Default: ``"zero-dce++"`` (:data:`skdce.models.DEFAULT_MODEL`).
     channel_axis : int or None, optional
         Axis of the channels; ``None`` for grayscale images.
     scale_factor : float, optional
         Shared-curve models only: estimate on a copy downscaled by this factor
-        (default: the model's, 12 for ``zero-dce++``).
+        (default: the model's; ``zero-dce++`` downscales to its ``net_size``,
+        64 pixels on the longer side, whatever the image's size).
     providers : {"auto", "cpu", "cuda"} or list of str, optional
         ONNX Runtime execution providers.
     tile_size : int, "auto" or None, optional
@@ -429,8 +430,8 @@ def enhance(
         the mean of the three curves. Any size from 1x1 up; nothing is cropped.
     model : str, os.PathLike or ModelInfo, optional
         ``"zero-dce-int8"`` (int8), ``"zero-dce"`` (fp32), ``"zero-dce++"`` (fast on large images) or an
-        ``.onnx`` path; see :func:`skdce.list_models`. Default: ``"zero-dce-int8"`` on the CPU,
-        ``"zero-dce"`` on CUDA (whose provider runs no int8 convolutions).
+        ``.onnx`` path; see :func:`skdce.list_models`. Default: ``"zero-dce++"``
+        (:data:`skdce.models.DEFAULT_MODEL`), on the CPU and on CUDA.
     strength : float, optional
         Scales the curves: 0 returns the image, 1 the model's result, up to 2
         stronger (alphas are clipped to [-1, 1], so the output stays in [0, 1]
@@ -438,7 +439,9 @@ def enhance(
     channel_axis : int or None, optional
         Axis of the channels; ``None`` for grayscale ``(H, W)`` images.
     scale_factor : float, optional
-        Shared-curve models: downscaling before curve estimation (default 12).
+        Shared-curve models: downscaling before curve estimation (default: the
+        model's; ``zero-dce++`` downscales to 64 pixels on the longer side, its
+        ``net_size``, which the network was trained at).
     providers : {"auto", "cpu", "cuda"} or list, optional
         ONNX Runtime execution providers: ``"auto"`` takes CUDA where
         onnxruntime-gpu has it (falling back to the CPU with a logged warning

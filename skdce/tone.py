@@ -151,12 +151,21 @@ def finish_tone(image: np.ndarray, lift=None, exposure: float = 0.0, *, num_thre
         ``image``.
     """
     alphas = exposure_alphas(exposure)
+    if image.dtype not in (np.float32, np.float64):
+        raise TypeError(f"image has dtype {image.dtype}; finish_tone works in place on float32 or float64 images "
+                        f"in [0, 1] (e.g. image.astype(np.float32) / 255 for uint8, or the result of apply_le_curves).")
     if lift is None and not alphas:
         return image
     n, h = image.shape[:2]
     dt = image.dtype.type
     if lift is not None:
         lift = np.asarray(lift, np.float64)
+        if lift.shape != (n, image.shape[-1]):
+            raise ValueError(f"lift has shape {lift.shape}; finish_tone takes an (N, C) = {(n, image.shape[-1])} "
+                             f"array, one row per image (for one image's model_black_lift(x), pass it as lift[None]).")
+        if not np.all((lift >= 0) & (lift < 1)):
+            raise ValueError(f"lift must hold values in [0, 1) (the lift of each channel's black, from black_lift or "
+                             f"model_black_lift); got {lift.tolist()}.")
         scale = (1.0 / (1.0 - lift)).astype(image.dtype)
         shift = (-lift / (1.0 - lift)).astype(image.dtype)
 

@@ -87,3 +87,13 @@ def test_without_dask_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.array", None)  # as if Dask were not installed
     with pytest.raises(ImportError, match=r"pip install 'skdce\[dask\]'"):
         enhance(lazy)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 40, 3), (9, 2, 3)])
+def test_images_thinner_than_the_halo(rng, shape):
+    """An image thinner than the halo on an axis (1x1, 1xN): Dask's map_overlap refused a depth over the array."""
+    img = scene(rng, shape)
+    lazy = da.from_array(img, chunks=(1, 20, 3))
+    np.testing.assert_allclose(enhance(lazy, exposure=1).compute(), enhance(img, exposure=1), atol=ATOL)
+    np.testing.assert_allclose(estimate_curves(lazy, model="zero-dce-int8").compute(),
+                               estimate_curves(img, model="zero-dce-int8"), atol=ATOL)

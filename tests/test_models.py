@@ -180,3 +180,12 @@ def test_cli_refuses_broken_models_with_a_message(tmp_path):
     assert result.returncode == 1 and "output NaN or infinite" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out" / "a.png").exists()
     assert read_image(src)[0].shape == (4, 4, 3)
+
+
+def test_scale_factor_for_a_shared_model_without_metadata(tmp_path, image):
+    """A user file with 3 maps and no skdce_shared_curve is a shared-curve model (its outputs say so), but
+    scale_factor=4 was refused as if it estimated at full resolution."""
+    path = _user_model(tmp_path / "plain.onnx", fill=0.5)
+    assert enhance(image, model=path, scale_factor=4).shape == image.shape
+    with pytest.raises(ValueError, match="scale_factor=4 applies to shared-curve models"):
+        enhance(image, model="zero-dce-int8", scale_factor=4)  # 24 maps: full resolution

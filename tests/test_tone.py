@@ -65,3 +65,21 @@ def test_finish_tone_exposure_and_identity(rng):
     assert finish_tone(y.copy(), np.zeros((1, 3)), 0.0).tolist() == y.tolist()
     np.testing.assert_allclose(finish_tone(y.copy(), None, 1.3), np.clip(_le(y, exposure_alphas(1.3)), 0, 1),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("lift, match", [
+    ([0.1, 0.2, 0.3], r"lift has shape \(3,\); finish_tone takes an \(N, C\) = \(1, 3\) array"),  # one image's (C,)
+    ([[0.1, 1.0, 0.3]], r"lift must hold values in \[0, 1\)"),
+    ([[0.1, np.nan, 0.3]], r"lift must hold values in \[0, 1\)"),
+])
+def test_finish_tone_checks_the_lift(lift, match):
+    """A (C,) lift (model_black_lift's) was read as one number per image: channel 0's lift on every channel."""
+    y = np.full((1, 2, 2, 3), 0.5, np.float32)
+    with pytest.raises(ValueError, match=match):
+        finish_tone(y, lift)
+    assert np.all(y == 0.5)  # nothing written
+
+
+def test_finish_tone_takes_float_images():
+    with pytest.raises(TypeError, match=r"dtype uint8; finish_tone works in place on float32 or float64"):
+        finish_tone(np.zeros((1, 2, 2, 3), np.uint8), [[0.1, 0.1, 0.1]])

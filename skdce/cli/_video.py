@@ -77,7 +77,7 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
         report = enhance_video(job.src, job.dst, model=s.video_model, strength=s.strength, denoise=s.denoise,
                                temporal=s.temporal, crf=s.crf, overwrite=s.overwrite, providers=s.providers,
                                num_threads=s.threads, tile_size="auto" if s.tile_size is None else s.tile_size,
-                               progress=progress)
+                               exposure=s.exposure, progress=progress)
     except _Stopped:
         return None
     except FileExistsError:
@@ -92,6 +92,9 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)
     done = row(job.src, job.dst, "ok", None, time.perf_counter() - t0)
     warnings = list(report.warnings)
+    if s.denoiser != "guided":  # skdce.video has the guided filter only
+        warnings.append(f"--denoiser {s.denoiser} applies to still images; the video was denoised with the guided "
+                        f"filter")
     if report.dropped:  # the output container cannot hold them (e.g. AAC audio in .webm)
         warnings.append(f"streams not copied, {job.dst.suffix} cannot hold them: " + "; ".join(report.dropped)
                         + " (write .mkv to keep every stream)")

@@ -181,6 +181,9 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     if sequence and (stream or cluster is not None or scheduler is not None or jobs > 1):
         raise click.UsageError("--sequence enhances frames one after the other on this machine; drop --jobs, "
                                "--cluster and --scheduler.")
+    if sequence and denoiser != "guided":  # skdce.video has the guided filter only: it was silently used
+        raise click.UsageError(f"--denoiser {denoiser} applies to still images; --sequence runs skdce.video, "
+                               f"which denoises with the guided filter. Drop --denoiser, or --sequence.")
     out_file = None  # one input file and an -o that names an image (or video) file: -o is that file
     if not stream and not sequence and len(inputs) == 1 and Path(inputs[0]).is_file() and not output_dir.is_dir() \
             and _video.is_video(inputs[0]) and _video.is_video(output_dir):

@@ -157,7 +157,8 @@ class TrainConfig:
             value = _zero_is_none(getattr(self, key))
             setattr(self, key, value)
             if value is not None:
-                check_int(key, value, min=1, max=MAX_IMAGE_SIZE if key != "threads" else None,
+                # net_size: at least 8, as skdce.models loads it (a smaller one was exported, then refused)
+                check_int(key, value, min=8 if key == "net_size" else 1, max=MAX_IMAGE_SIZE if key != "threads" else None,
                           hint="or absent (0)." if key == "threads" else
                           f"or absent (0: native size); at most {MAX_IMAGE_SIZE} (a batch of that size needs "
                           f"gigabytes per image).")
@@ -170,9 +171,15 @@ class TrainConfig:
         for key in ("architecture", "data_dir", "exposure_target", "color_loss"):
             if not isinstance(getattr(self, key), str):
                 raise ValueError(f"{key}={getattr(self, key)!r} must be a string in the config (quoted).")
-        for key in ("train_list", "val_list", "reference_dir"):
+        for key in ("train_list", "val_list", "reference_dir", "init_weights"):
             if getattr(self, key) is not None and not isinstance(getattr(self, key), str):
                 raise ValueError(f"{key}={getattr(self, key)!r} must be a path (a quoted string) or absent.")
+        if self.init_sha256 is not None:
+            digest = self.init_sha256.lower() if isinstance(self.init_sha256, str) else ""
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError(f"init_sha256={self.init_sha256!r} must be the 64 hexadecimal digits of the "
+                                 f"init_weights file's sha256 (sha256sum FILE), or absent.")
+            self.init_sha256 = digest  # sha256_file gives lower case: an upper-case digest matched nothing
         if not isinstance(self.weights, dict):
             raise ValueError(f"weights={self.weights!r} must be a table of loss weights, e.g. [weights] exposure = 10.")
         for key, value in self.weights.items():

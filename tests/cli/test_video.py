@@ -109,3 +109,22 @@ def test_sequence_of_frames(tmp_path):
     alone = np.stack([read_image(tmp_path / "alone" / n)[0] for n in names]).astype(np.float64)
     # the same still scene: what changes from frame to frame is noise, and the sequence has much less of it
     assert seq[4:].std(axis=0).mean() < 0.5 * alone[4:].std(axis=0).mean()
+
+
+def test_exposure_reaches_a_video(clip, tmp_path):
+    """--exposure on a video file: the frames come out darker (it was dropped before enhance_video)."""
+    base = invoke("enhance", clip, "-o", tmp_path / "base.mkv", "--denoise", 0, "--temporal", 0)
+    dim = invoke("enhance", clip, "-o", tmp_path / "dim.mkv", "--denoise", 0, "--temporal", 0, "--exposure", -3)
+    assert base.exit_code == 0 and dim.exit_code == 0, base.output + dim.output
+    lo, hi = read_clip(tmp_path / "dim.mkv")[0], read_clip(tmp_path / "base.mkv")[0]
+    assert np.mean(lo) < np.mean(hi) - 20
+
+
+def test_learned_denoiser_on_videos_is_said(clip, tmp_path):
+    """skdce.video denoises with the guided filter only: --denoiser learned was silently not used."""
+    result = invoke("enhance", clip, "-o", tmp_path / "out.mkv", "--denoiser", "learned")
+    assert result.exit_code == 0 and "--denoiser learned applies to still images" in result.output, result.output
+    frame = tmp_path / "f.png"
+    Image.fromarray(to_uint8(static_clip(n=1)[1])[0]).save(frame)
+    result = invoke("enhance", frame, "-o", tmp_path / "seq", "--sequence", "--denoiser", "learned")
+    assert result.exit_code == 2 and "--denoiser learned applies to still images" in result.output

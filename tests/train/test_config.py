@@ -78,7 +78,10 @@ def test_recipe_paths_resolve_against_data_folder(folder, tmp_path):
      ("weight_decay = true", r"weight_decay=True \(bool\) must be a real number"),
      ('weights = {exposure = "x"}', r"weights.exposure='x' \(str\) must be a real number >= 0"),
      ('train_list = 3', r"train_list=3 must be a path"),
-     ("data_dir = 5", r"data_dir=5 must be a string")],
+     ("data_dir = 5", r"data_dir=5 must be a string"),
+     ("init_weights = 5", r"init_weights=5 must be a path"),
+     ("init_sha256 = 12", r"init_sha256=12 must be the 64 hexadecimal digits"),
+     ('init_sha256 = "abc"', r"init_sha256='abc' must be the 64 hexadecimal digits")],
 )
 def test_wrong_typed_configs_are_messages(tmp_path, line, said):
     """Were TypeError/RuntimeError tracebacks deep in torch (lr = "fast", seed = 1.5) or a huge allocation."""
@@ -86,3 +89,15 @@ def test_wrong_typed_configs_are_messages(tmp_path, line, said):
     path.write_text(f'data_dir = "low"\n{line}\n' if not line.startswith("data_dir") else f"{line}\n")
     with pytest.raises(ValueError, match=said):
         load_config(path)
+
+
+def test_net_size_bounds_are_the_loaders(config):
+    """A net_size the model loader refuses (skdce.models: 8 to 4096) is refused before training, not after export."""
+    with pytest.raises(ValueError, match=r"net_size=4 is out of range"):
+        config(architecture="zero-dce++", net_size=4)
+    assert config(architecture="zero-dce++", net_size=8).net_size == 8
+
+
+def test_init_sha256_upper_case_is_accepted(config):
+    """sha256_file gives lower case: an upper-case digest from another tool failed as a mismatch."""
+    assert config(init_sha256="AB" * 32).init_sha256 == "ab" * 32
