@@ -91,25 +91,13 @@ def quality(model):
 
 
 def eager_pp():
-    import torch
-    from torch.nn import functional as F
+    """Eager torch Zero-DCE++ on one frame (``bench_enhance.eager_zero_dce_pp``), as an (H, W, 3) array."""
+    from bench_enhance import eager_zero_dce_pp
 
     from skdce.train.export import model_from_onnx
-    from skdce.train.model import illumination_context_torch
 
     net = model_from_onnx(skdce.get_model("zero-dce++").path)
-
-    def run(img_u8, scale=12):
-        x = torch.from_numpy(img_u8).float().div(255).permute(2, 0, 1).unsqueeze(0)
-        with torch.no_grad():
-            small = F.interpolate(x, scale_factor=1 / scale, mode="bilinear")
-            a = net(small, illumination_context_torch(small))
-            a = F.interpolate(a, size=x.shape[-2:], mode="bilinear")
-            for _ in range(8):
-                x = x + a * (x - torch.pow(x, 2))
-        return x.squeeze(0).permute(1, 2, 0).numpy()
-
-    return run
+    return lambda img_u8: eager_zero_dce_pp(net, img_u8).squeeze(0).permute(1, 2, 0).numpy()
 
 
 def timed(fn, frames):

@@ -55,6 +55,7 @@ from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
 import skdce
 from skdce.denoise import denoise_block, noise_level
+from skdce.train.denoiser import DenoiserNet, denoiser_input, n2n_loss, random_crops
 
 DEFAULT_MODEL = Path("/work/runs/zero-dce-a.onnx")
 GUIDED_AMOUNTS = (0.5, 1.0, 2.0)
@@ -108,63 +109,12 @@ def curves_and_noise(low: np.ndarray, model) -> tuple[np.ndarray, np.ndarray, fl
 # --- the learned denoiser -------------------------------------------------------------------
 
 
-class TinyDenoiser(torch.nn.Module):
-    """Four 3x3 convolutions; input RGB + noise map (N, 4, H, W), output the denoised RGB.
-
-    The noise channel is scaled by :attr:`NOISE_SCALE` to the range of the
-    image channels; the network predicts a residual added to the input RGB.
-    """
-
-    NOISE_SCALE = 10.0
-
-    def __init__(self, width: int = 32):
-        super().__init__()
-        chans = [4, width, width, width, 3]
-        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(a, b, 3, padding=1) for a, b in zip(chans, chans[1:]))
-
-    def forward(self, x):
-        rgb = x[:, :3]
-        h = torch.cat([rgb, x[:, 3:] * self.NOISE_SCALE], dim=1)
-        for conv in self.convs[:-1]:
-            h = torch.relu(conv(h))
-        return rgb + self.convs[-1](h)
+def TinyDenoiser() -> DenoiserNet:
+    """The study's network: :class:`skdce.train.denoiser.DenoiserNet` with four 3x3 convolutions 32 wide."""
+    return DenoiserNet(width=32, depth=4)
 
 
-#: Neighbours of each position of a 2x2 cell (0 1 / 2 3), horizontally or vertically adjacent.
-_NEIGHBOURS = torch.tensor([[1, 2], [0, 3], [0, 3], [1, 2]])
-
-
-def neighbour_indices(n: int, h: int, w: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random positions of the two sub-images in each 2x2 cell: adjacent, different, shared by all channels."""
-    first = torch.randint(0, 4, (n, 1, h // 2, w // 2), generator=gen)
-    pick = torch.randint(0, 2, (n, 1, h // 2, w // 2), generator=gen)
-    return first, _NEIGHBOURS[first, pick]
-
-
-def subsample(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """The sub-image of ``x`` (N, C, H, W) taking position ``index`` (N, 1, H/2, W/2) of every 2x2 cell."""
-    n, c, h, w = x.shape
-    cells = x.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
-    return torch.gather(cells, -1, index.expand(n, c, -1, -1).unsqueeze(-1)).squeeze(-1)
-
-
-def random_crops(images: list[np.ndarray], rng: np.random.Generator) -> torch.Tensor:
-    """A batch of random ``CROP`` x ``CROP`` crops with flips from ``(4, H, W)`` float16 arrays."""
-    batch = np.empty((BATCH, 4, CROP, CROP), np.float32)
-    for i in range(BATCH):
-        img = images[rng.integers(len(images))]
-        y0 = rng.integers(img.shape[1] - CROP + 1)
-        x0 = rng.integers(img.shape[2] - CROP + 1)
-        crop = img[:, y0 : y0 + CROP, x0 : x0 + CROP]
-        if rng.random() < 0.5:
-            crop = crop[:, :, ::-1]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        batch[i] = crop
-    return torch.from_numpy(batch)
-
-
-def train_n2n(images: list[np.ndarray], steps: int, seed: int) -> tuple[TinyDenoiser, float]:
+def train_n2n(images: list[np.ndarray], steps: int, seed: int) -> tuple[DenoiserNet, float]:
     """Neighbor2Neighbor training of a :class:`TinyDenoiser` on noisy ``(4, H, W)`` images (RGB + noise map).
 
     Loss: ``|f(g1) - g2|^2 + gamma * |f(g1) - g2 - (g1(f(y)) - g2(f(y)))|^2``,
@@ -173,7 +123,7 @@ def train_n2n(images: list[np.ndarray], steps: int, seed: int) -> tuple[TinyDeno
 
     Returns
     -------
-    net : TinyDenoiser
+    net : DenoiserNet
     seconds : float
         Wall time of the training loop.
     """
@@ -185,15 +135,8 @@ def train_n2n(images: list[np.ndarray], steps: int, seed: int) -> tuple[TinyDeno
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     t0 = time.perf_counter()
     for step in range(steps):
-        batch = random_crops(images, rng)
-        first, second = neighbour_indices(BATCH, CROP, CROP, gen)
-        g1, g2 = subsample(batch, first), subsample(batch[:, :3], second)
-        with torch.no_grad():
-            full = net(batch)
-            target_gap = subsample(full, first) - subsample(full, second)
-        diff = net(g1) - g2
-        gamma = GAMMA * step / steps
-        loss = diff.square().mean() + gamma * (diff - target_gap).square().mean()
+        batch = random_crops(images, CROP, BATCH, rng)
+        loss = n2n_loss(net, batch, gen, GAMMA * step / steps)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -203,19 +146,14 @@ def train_n2n(images: list[np.ndarray], steps: int, seed: int) -> tuple[TinyDeno
     return net.eval(), time.perf_counter() - t0
 
 
-def n2n_input(y: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` curve output and ``(H, W)`` noise map -> ``(1, 4, H, W)`` float32 network input."""
-    return np.ascontiguousarray(np.concatenate([y, noise[..., None]], axis=-1).transpose(2, 0, 1)[None])
-
-
-def run_torch(net: TinyDenoiser, y: np.ndarray, noise: np.ndarray) -> np.ndarray:
+def run_torch(net: DenoiserNet, y: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """Denoise one image with the torch network."""
     with torch.no_grad():
-        out = net(torch.from_numpy(n2n_input(y, noise)))
+        out = net(torch.from_numpy(denoiser_input(y, noise)))
     return out[0].numpy().transpose(1, 2, 0)
 
 
-def export_int8(net: TinyDenoiser, calibration: list[np.ndarray], folder: Path):
+def export_int8(net: DenoiserNet, calibration: list[np.ndarray], folder: Path):
     """Export ``net`` to ONNX, quantise it statically (as skdce's int8 model) and open a 1-thread session."""
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -240,7 +178,7 @@ def export_int8(net: TinyDenoiser, calibration: list[np.ndarray], folder: Path):
     return ort.InferenceSession(str(int8), options, providers=["CPUExecutionProvider"])
 
 
-def learned_denoiser(args, model) -> tuple[TinyDenoiser, object, str]:
+def learned_denoiser(args, model) -> tuple[DenoiserNet, object, str]:
     """Train (or load from the cache) the Neighbor2Neighbor network and its int8 ONNX session."""
     train_names = (args.lol / "train.txt").read_text().split()
     if args.quick:
@@ -389,7 +327,7 @@ def main():
             outputs[label] = record(label, out, ref, t_step, t_base + t_step)
         out, t_step = timed(run_torch, net, y, noise)
         outputs["n2n torch fp32"] = record("n2n torch fp32", out, ref, t_step, t_base + t_step)
-        out, t_step = timed(lambda: session.run(None, {"x": n2n_input(y, noise)})[0][0].transpose(1, 2, 0))
+        out, t_step = timed(lambda: session.run(None, {"x": denoiser_input(y, noise)})[0][0].transpose(1, 2, 0))
         outputs["n2n ORT int8"] = record("n2n ORT int8", out, ref, t_step, t_base + t_step)
         outputs["reference (normal/)"] = record("reference (normal/)", ref, None, float("nan"), float("nan"))
         if i < args.n_crops:

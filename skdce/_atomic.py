@@ -90,28 +90,38 @@ def _exists_error(path: Path) -> FileExistsError:
     return FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
 
 
-def _place_no_replace(tmp: Path, path: Path) -> None:
-    """Put ``tmp`` at ``path`` unless ``path`` exists (checked by the operation itself, not before it)."""
+def _place_no_replace(tmp, name, path: Path, dfd: int | None = None) -> None:
+    """Put ``tmp`` at ``name`` unless ``name`` exists (checked by the operation itself, not before it).
+
+    ``tmp`` and ``name`` are paths, or names inside the open folder ``dfd``;
+    ``path`` is the destination as the user named it, for the error.
+    """
     try:
-        os.link(tmp, path)
+        if dfd is None:
+            os.link(tmp, name)
+        else:
+            os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         return
     except FileExistsError:
         raise _exists_error(path) from None
     except OSError as exc:
         if exc.errno not in _NO_LINKS:
             raise
+    binary = getattr(os, "O_BINARY", 0)
     try:  # no hard links here: create the destination exclusively and copy into it
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | binary | getattr(os, "O_CLOEXEC", 0), 0o666,
+                     dir_fd=dfd)
     except FileExistsError:
         raise _exists_error(path) from None
     try:
-        with os.fdopen(fd, "wb") as dst, open(tmp, "rb") as src:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        with os.fdopen(fd, "wb") as dst:
+            with os.fdopen(os.open(tmp, os.O_RDONLY | binary, dir_fd=dfd), "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
             dst.flush()
             os.fsync(dst.fileno())
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(path)  # ours: created above with O_EXCL
+            os.unlink(name, dir_fd=dfd)  # ours: created above with O_EXCL
         raise
 
 
@@ -133,7 +143,7 @@ def atomic_path(path, *, overwrite: bool = False):
         if overwrite:
             os.replace(tmp, path)
         else:
-            _place_no_replace(tmp, path)
+            _place_no_replace(tmp, path, path)
         _fsync_folder(path.parent)
     finally:
         with contextlib.suppress(OSError):
@@ -247,7 +257,7 @@ def atomic_file(path, *, overwrite: bool = False, root=None):
             if overwrite:
                 os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
             else:
-                _place_no_replace_at(tmp, name, dfd, path)
+                _place_no_replace(tmp, name, path, dfd)
             with contextlib.suppress(OSError):
                 os.fsync(dfd)
         finally:
@@ -256,28 +266,3 @@ def atomic_file(path, *, overwrite: bool = False, root=None):
     finally:
         os.close(dfd)
 
-
-def _place_no_replace_at(tmp: str, name: str, dfd: int, path: Path) -> None:
-    """:func:`_place_no_replace` inside the open folder ``dfd``."""
-    try:
-        os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        return
-    except FileExistsError:
-        raise _exists_error(path) from None
-    except OSError as exc:
-        if exc.errno not in _NO_LINKS:
-            raise
-    try:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666, dir_fd=dfd)
-    except FileExistsError:
-        raise _exists_error(path) from None
-    try:
-        src = os.open(tmp, os.O_RDONLY, dir_fd=dfd)
-        with os.fdopen(fd, "wb") as dst, os.fdopen(src, "rb") as fsrc:
-            shutil.copyfileobj(fsrc, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name, dir_fd=dfd)  # ours: created above with O_EXCL
-        raise

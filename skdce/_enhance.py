@@ -252,18 +252,19 @@ class _Prepared:
         if self.session.context_name is not None and not self.shared:
             self.context = ContextMap(self.src[..., : self.n_color])
 
-    def small_maps(self, smalls=None) -> np.ndarray:
+    def small_maps(self, smalls=None, with_lifts: bool = True) -> np.ndarray:
         """``(N, h, w, c)`` maps of a shared-curve model, estimated on a box-downscaled copy.
 
         ``smalls``: the ``(1, h, w, c)`` downscaled images in [0, 1] (Dask
         computes them chunk by chunk); by default they are computed here.
+        With ``with_lifts`` (and a black-point model) ``self.lifts`` is set too.
         """
         maps, lifts = [], []
         for small, ctx in self.small_inputs(smalls):
             ctx = None if ctx is None else ctx[None, None]
             a = self.session.run(_net_input(small[0], self.n_color), ctx)[0]
             maps.append(_finish_maps(np.moveaxis(a, 0, -1), self.n_color, self.strength))
-            if self.info.black_point:
+            if with_lifts and self.info.black_point:
                 rgb = np.asarray(small[..., : self.n_color], np.float32)
                 after = apply_le_curves(rgb[0], maps[-1], n_iter=self.info.iterations)
                 lifts.append(black_lift(rgb, after[None])[0] * self.info.black_point)
@@ -303,7 +304,7 @@ class _Prepared:
 
     def shared_maps(self) -> np.ndarray:
         """Full-size ``(N, H, W, c)`` maps of a shared-curve model."""
-        small = self.small_maps()
+        small = self.small_maps(with_lifts=False)  # the curves alone: estimate_curves applies no black point
         h, w = self.src.shape[1:3]
         return small if small.shape[1:3] == (h, w) else bilinear_upsample(small, (h, w))
 

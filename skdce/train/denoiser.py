@@ -45,6 +45,7 @@ import torch
 from .._atomic import atomic_path
 from .._validate import check_int, check_real
 from .data import _read_rgb, read_split
+from .export import save_with_facts
 
 __all__ = [
     "DenoiserConfig", "load_denoiser_config", "DenoiserNet", "n2n_loss", "subsample", "neighbour_indices",
@@ -343,14 +344,7 @@ def export_denoiser(net: DenoiserNet, path, *, metadata: dict | None = None, ove
                               dynamic_axes={"x": {0: "batch", 2: "height", 3: "width"},
                                             "y": {0: "batch", 2: "height", 3: "width"}},
                               opset_version=OPSET, dynamo=False)
-        proto = onnx.load(str(tmp))
-        del proto.metadata_props[:]
-        for key, value in facts.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        proto.producer_name = "skdce"
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
+        save_with_facts(onnx.load(str(tmp)), tmp, facts)
     return Path(path)
 
 

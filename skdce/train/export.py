@@ -16,7 +16,7 @@ from .model import DCENetPP, build_model
 from .trainer import load_checkpoint
 
 __all__ = ["export_onnx", "export_checkpoint", "model_from_checkpoint", "model_from_onnx",
-           "bundle_model", "record_in_manifest", "git_commit", "sha256_file"]
+           "bundle_model", "record_in_manifest", "save_with_facts", "git_commit", "sha256_file"]
 
 OPSET = 17
 
@@ -93,14 +93,21 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
         proto = onnx.load(str(tmp))
         unshare_initializers(proto)
         flush_tiny_weights(proto)
-        del proto.metadata_props[:]
-        for key, value in facts.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        proto.producer_name = "skdce"
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
+        save_with_facts(proto, tmp, facts)
     return path
+
+
+def save_with_facts(proto, path, facts: dict) -> None:
+    """Replace ``proto``'s metadata with ``facts`` (strings), mark skdce as producer, check and save to ``path``."""
+    import onnx
+
+    del proto.metadata_props[:]
+    for key, value in facts.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "skdce"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
 
 
 def unshare_initializers(proto) -> int:
