@@ -6,12 +6,12 @@ from setuptools import Extension, setup
 
 args = [] if sys.platform == "win32" else ["-O3", "-ffp-contract=off"]
 # the buffer checks both kernels share: a change to it rebuilds both (and the sdist ships it, MANIFEST.in)
-depends = ["skdce/_buffer.h"]
+depends = ["skdce/native/_buffer.h"]
 setup(
     ext_modules=[
         # optional: without a C compiler the install goes on and skdce uses its NumPy kernel
-        Extension("skdce._kernels", ["skdce/_kernels.c"], depends=depends, extra_compile_args=args, optional=True),
+        Extension("skdce.native._kernels", ["skdce/native/_kernels.c"], depends=depends, extra_compile_args=args, optional=True),
         # optional likewise: without it skdce.denoise filters with scipy's box filters
-        Extension("skdce._gfilter", ["skdce/_gfilter.c"], depends=depends, extra_compile_args=args, optional=True),
+        Extension("skdce.native._gfilter", ["skdce/native/_gfilter.c"], depends=depends, extra_compile_args=args, optional=True),
     ]
 )

@@ -22,7 +22,7 @@ def low_light(h, w, seed=0):
     """
     import skimage.data
 
-    from skdce._image import to_uint
+    from skdce._base.image import to_uint
     from skdce.data import darken
 
     photo = skimage.data.astronaut()

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from skdce._resample import small_size
+from skdce.engine.stages.boxes import small_size
 from skdce.denoise import COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, LUMA_EPS, LUMA_RADIUS, noise_rows
 from skdce.train.model import box_downscale_torch, illumination_context_torch
 

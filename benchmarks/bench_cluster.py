@@ -60,7 +60,7 @@ def run_cli(src: Path, dst: Path, *extra) -> float:
 
 def per_file_costs(image: np.ndarray, folder: Path, repeats: int) -> dict:
     import skdce
-    from skdce._runtime import Session, resolve_providers
+    from skdce.engine.runtime import Session, resolve_providers
     from skdce.io import read_image, write_image
 
     path = folder / "probe.png"

@@ -69,9 +69,9 @@ except ImportError:  # pragma: no cover - torch is optional here
 import onnxruntime as ort
 
 import skdce
-from skdce._context import illumination_context
-from skdce._fused import get_fused_session
-from skdce._runtime import get_session, resolve_providers
+from skdce.engine.stages.context import illumination_context
+from skdce.engine.fused import get_fused_session
+from skdce.engine.runtime import get_session, resolve_providers
 
 if torch is not None:
     from _torch_pipeline import eager_pipeline
@@ -138,7 +138,7 @@ def check_providers(results):
         "import sys\n"
         "try:\n    import torch\nexcept ImportError:\n    pass\n"
         "import numpy as np, skdce\n"
-        "from skdce._runtime import get_session\n"
+        "from skdce.engine.runtime import get_session\n"
         "try:\n"
         "    out = skdce.enhance(np.full((8, 8, 3), 30, np.uint8), model='zero-dce', providers='auto')\n"
         "    print('ok, runs', list(get_session(skdce.get_model('zero-dce').path, 'auto').providers))\n"

@@ -10,7 +10,7 @@ the noise the curves added (:func:`skdce.denoise.added_noise` at the default
 strength 1, what :func:`skdce.enhance` computes):
 
 - ``guided``: :func:`skdce.denoise.denoise_bands`, the engine's filter today;
-- ``learned``: :func:`skdce.denoise_net.learned_denoise_block`, the bundled
+- ``learned``: :func:`skdce.engine.stages.learned.learned_denoise_block`, the bundled
   network (``weights/denoiser-n2n.onnx``, trained on ``train.txt`` low images);
 - ``none``: the curve output itself.
 
@@ -44,7 +44,7 @@ from skimage.restoration import estimate_sigma
 import skdce
 from skdce.data import darken
 from skdce.denoise import added_noise, denoise_bands, noise_level
-from skdce.denoise_net import learned_denoise_block
+from skdce.engine.stages.learned import learned_denoise_block
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import low_light  # noqa: E402

@@ -7,7 +7,7 @@ first time a model runs, torch only by :mod:`skdce.train`.
 
 from . import data, denoise, losses
 from .curves import apply_le_curves, curve_gain
-from ._enhance import enhance, estimate_curves
+from .engine.host import enhance, estimate_curves
 from .models import ModelInfo, get_model, list_models
 
 __version__ = "0.2.0.dev0"

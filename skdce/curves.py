@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_image_arg, check_int, check_num_threads
-from . import _workers
-from ._workers import block_tasks as _block_tasks, ones as _ones, run_tasks as _run_tasks, scratch as _scratch
-from ._image import _FLOAT_FIX, check_unit_range, compute_dtype, image_layout, validate_values
+from ._base.validate import check_image_arg, check_int, check_num_threads
+from .engine import workers as _workers
+from .engine.workers import block_tasks as _block_tasks, ones as _ones, run_tasks as _run_tasks, scratch as _scratch
+from ._base.image import _FLOAT_FIX, check_unit_range, compute_dtype, image_layout, validate_values
 
-try:  # the compiled kernel (skdce/_kernels.c); without it the NumPy kernel below runs
-    from . import _kernels
+try:  # the compiled kernel (skdce/native/_kernels.c); without it the NumPy kernel below runs
+    from .native import _kernels
 except ImportError:  # pragma: no cover - a build without a C compiler
     _kernels = None
 
@@ -483,7 +483,7 @@ def run_blocks(src, dst, n_color, alpha_block, *, n_iter, per_iter, int_scale, c
 
 def run_blocks_upsampled(src, dst, n_color, upsampler, *, n_iter, int_scale, num_threads=None) -> bool:
     """Like :func:`run_blocks` with shared maps that ``upsampler`` (a
-    :class:`skdce._resample.BilinearUpsampler`) interpolates row by row inside
+    :class:`skdce.engine.stages.boxes.BilinearUpsampler`) interpolates row by row inside
     the compiled kernel, with the same float32 arithmetic as ``upsampler.block``.
 
     Returns False, having done nothing, where the compiled kernel cannot do it

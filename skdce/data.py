@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._image import image_layout, to_float, to_uint
-from ._validate import check_real
+from ._base.image import image_layout, to_float, to_uint
+from ._base.validate import check_real
 
 __all__ = ["darken", "low_light_sample", "write_dng", "SAMPLES"]
 
@@ -192,7 +192,7 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
     """
     import tifffile
 
-    from ._atomic import atomic_path
+    from .io._atomic import atomic_path
 
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] % 2 or image.shape[1] % 2 or min(image.shape[:2]) < 22:

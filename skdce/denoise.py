@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._image import compute_dtype, image_layout, to_float, unit_scale, validate_values
-from ._validate import check_image_arg, check_real
+from ._base.image import compute_dtype, image_layout, to_float, unit_scale, validate_values
+from ._base.validate import check_image_arg, check_real
 
-try:  # the compiled filter (skdce/_gfilter.c); without it denoise_block runs on scipy's box filters
-    from . import _gfilter
+try:  # the compiled filter (skdce/native/_gfilter.c); without it denoise_block runs on scipy's box filters
+    from .native import _gfilter
 except ImportError:  # pragma: no cover - a build without a C compiler
     _gfilter = None
 
@@ -180,15 +180,15 @@ def denoise_block(y: np.ndarray, noise: np.ndarray) -> np.ndarray:
 def denoise_bands(y: np.ndarray, noise: np.ndarray, num_threads=None) -> np.ndarray:
     """:func:`denoise_block` in bands of rows on the worker threads.
 
-    With the compiled filter (``skdce/_gfilter.c``) each band is computed
+    With the compiled filter (``skdce/native/_gfilter.c``) each band is computed
     from the whole block, so the bands join bit for bit; it equals
     :func:`denoise_block` up to the rounding of the box sums (a few 1e-7
-    in float32; ``skdce/_gfilter.c``). The NumPy fallback filters each band
+    in float32; ``skdce/native/_gfilter.c``). The NumPy fallback filters each band
     with :data:`DENOISE_HALO` rows of context
     (scipy's filters release the GIL), so the bands join as the whole block
     would (to float rounding of the running sums).
     """
-    from ._workers import executor as _executor, run_tasks as _run_tasks, threads as _threads
+    from .engine.workers import executor as _executor, run_tasks as _run_tasks, threads as _threads
 
     h = y.shape[0]
     # a band per thread (the compiled filter streams down its rows with a few rows
@@ -229,7 +229,7 @@ def added_noise(x: np.ndarray, alphas: np.ndarray, n_iter: int, scale: float, am
     ``amount`` is the strength times the input's noise. Computed in ``dtype``;
     the compiled filter does the same operations in the same order.
     """
-    from ._workers import run_tasks as _run_tasks
+    from .engine.workers import run_tasks as _run_tasks
     from .curves import gain_block
 
     dtype = np.dtype(dtype)
@@ -268,10 +268,10 @@ DENOISERS = ("guided", "learned")
 
 
 def check_denoiser(denoiser) -> str:
-    """Validate ``denoiser``: ``"guided"`` (:func:`denoise_bands`) or ``"learned"`` (:mod:`skdce.denoise_net`)."""
+    """Validate ``denoiser``: ``"guided"`` (:func:`denoise_bands`) or ``"learned"`` (:mod:`skdce.engine.stages.learned`)."""
     if not isinstance(denoiser, str) or denoiser not in DENOISERS:
         raise ValueError(f"denoiser={denoiser!r} is unknown; use 'guided' (the default: the guided filter) or "
-                         f"'learned' (the Neighbor2Neighbor network of skdce.denoise_net).")
+                         f"'learned' (the Neighbor2Neighbor network of skdce.engine.stages.learned).")
     return denoiser
 
 

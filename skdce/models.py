@@ -31,7 +31,7 @@ GPU_DEFAULT_MODEL = "zero-dce++"
 
 def default_model(providers="auto") -> str:
     """The model ``model=None`` means: ``zero-dce++`` (on the CPU and on CUDA alike)."""
-    from ._runtime import resolve_providers
+    from .engine.runtime import resolve_providers
 
     return GPU_DEFAULT_MODEL if resolve_providers(providers)[0][0] == "CUDAExecutionProvider" else DEFAULT_MODEL
 
@@ -184,7 +184,7 @@ MAX_SCALE_FACTOR = 1024.0
 def _checked_facts(name: str, facts: dict) -> tuple[int, bool | None, float, int | None, bool]:
     """``(iterations, shared_curve, scale_factor, net_size, black_point)`` of ``facts``, refused when absurd
     (read from a file's metadata)."""
-    from ._validate import check_bool, check_int, check_real
+    from ._base.validate import check_bool, check_int, check_real
 
     shared = facts.get("shared_curve")
     try:
@@ -219,7 +219,7 @@ def _record(name: str, path: Path, facts: dict, *, sha256: str | None = None, bu
 
 
 def _from_metadata(path: Path) -> ModelInfo:
-    from ._runtime import read_metadata
+    from .engine.runtime import read_metadata
 
     return _record(str(path), path, _facts_from_metadata(read_metadata(path)))
 

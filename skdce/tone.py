@@ -26,8 +26,8 @@ import math
 
 import numpy as np
 
-from ._validate import check_real
-from ._workers import run_tasks
+from ._base.validate import check_real
+from .engine.workers import run_tasks
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "black_lift", "model_black_lift", "exposure_alphas",
            "finish_tone", "check_exposure"]
@@ -94,7 +94,7 @@ def model_black_lift(image, *, model=None, strength=1.0, channel_axis=-1, provid
     >>> lift.shape, bool(np.all(lift >= 0))
     ((3,), True)
     """
-    from ._enhance import _Prepared
+    from .engine.host import _Prepared
 
     p = _Prepared(image, model, channel_axis, providers, num_threads, None, "auto", strength)
     if p.src.shape[0] != 1:

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._image import to_float
-from ._validate import check_image_arg, check_int, check_real
+from ._base.image import to_float
+from ._base.validate import check_image_arg, check_int, check_real
 
 __all__ = ["VideoEnhancer", "enhance_video", "VideoReport"]
 
@@ -429,8 +429,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     """
     import time
 
-    from ._atomic import atomic_path
-    from ._image import to_uint
+    from .io._atomic import atomic_path
+    from ._base.image import to_uint
 
     av = require_av()
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ def image():
 def kernel_calls(monkeypatch):
     """Count the calls into the compiled kernel (``skdce._kernels``), by entry point.
 
-    Wraps ``skdce.curves._kernels`` (which skdce._resample reads too), so a test
+    Wraps ``skdce.curves._kernels`` (which skdce.engine.stages.boxes reads too), so a test
     can assert that its "compiled" side really ran the C code rather than
     falling back to NumPy. Skips where the kernel is not built
     (``test_compiled_kernel_is_built`` fails there instead).

@@ -1,4 +1,4 @@
-"""Tests of skdce._atomic: all or nothing, never replacing a file without overwrite, even in a race."""
+"""Tests of skdce.io._atomic: all or nothing, never replacing a file without overwrite, even in a race."""
 
 import errno
 import os
@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from skdce import _atomic
-from skdce._atomic import TEMP_SUFFIX, atomic_file, atomic_path
+from skdce.io import _atomic
+from skdce.io._atomic import TEMP_SUFFIX, atomic_file, atomic_path
 
 
 def names(folder):

@@ -1,10 +1,10 @@
-"""skdce._context: the illumination context, against values worked out by hand."""
+"""skdce.engine.stages.context: the illumination context, against values worked out by hand."""
 
 import numpy as np
 import pytest
 
-from skdce._context import CONTEXT_GRIDS, ContextMap, context_size, illumination_context
-from skdce._resample import box_downscale
+from skdce.engine.stages.context import CONTEXT_GRIDS, ContextMap, context_size, illumination_context
+from skdce.engine.stages.boxes import box_downscale
 
 
 @pytest.mark.parametrize("h, w, grid, expected", [(400, 600, 1, (1, 1)), (400, 600, 2, (2, 2)), (100, 600, 2, (1, 2)),

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from skdce import apply_le_curves
-from skdce import _workers, curves as curves_mod
+from skdce import apply_le_curves, curves as curves_mod
+from skdce.engine import workers as _workers
 
 
 @pytest.fixture(autouse=True, params=["compiled", "numpy"])

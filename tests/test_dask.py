@@ -58,7 +58,7 @@ def test_channel_axis_split_batches_and_dtypes(rng):
 def test_nothing_runs_until_computed(rng, monkeypatch):
     img = scene(rng, (40, 50, 3))
     calls = []
-    from skdce import _enhance
+    from skdce.engine import host as _enhance
 
     real = _enhance._denoised_tile
     monkeypatch.setattr(_enhance, "_denoised_tile", lambda *a, **k: calls.append(1) or real(*a, **k))

@@ -5,7 +5,7 @@ import pytest
 
 import skdce
 from skdce import apply_le_curves, curve_gain, enhance, estimate_curves
-from skdce import _enhance as enhance_mod
+from skdce.engine import host as enhance_mod
 from skdce.denoise import DENOISE_HALO, estimate_noise, guided_denoise
 
 from .conftest import curves_only

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-from skdce import _distributed  # noqa: E402
+from skdce.cli import _distributed  # noqa: E402
 from skdce.cli import _batch, main  # noqa: E402
 from skdce.io import TEMP_SUFFIX, write_image  # noqa: E402
 
@@ -103,7 +103,7 @@ def test_existing_outputs_skipped_and_model_loaded_once(cluster, folder, tmp_pat
     rows, summary, _ = report(again)
     assert summary["ok"] == 1 and summary["skipped"] == 5 and (out / "b.png").is_file()
     with distributed.Client(address) as client:
-        sessions = client.run(lambda: len(__import__("skdce")._runtime._sessions))
+        sessions = client.run(lambda: len(__import__("skdce.engine.runtime", fromlist=["_sessions"])._sessions))
     assert sorted(sessions.values()) == [1, 1]  # one model session per worker, however many files
 
 

@@ -33,7 +33,8 @@ def test_compiled_and_numpy_kernels_agree(image, monkeypatch, kernel_calls, dtyp
     Zero-DCE++ without denoising has its maps interpolated inside the kernel
     (float32 output); its box downscaling runs in C too.
     """
-    from skdce import _workers, curves as curves_mod
+    from skdce import curves as curves_mod
+    from skdce.engine import workers as _workers
 
     if block is not None:  # blocks of a few pixels: rows split into pieces
         monkeypatch.setattr(_workers, "BLOCK", block)
@@ -269,7 +270,7 @@ class _FailingSession:
 ])
 @pytest.mark.parametrize("model", ["zero-dce", "zero-dce++"])
 def test_allocation_failure_is_a_memory_error(image, monkeypatch, model, message):
-    from skdce._runtime import get_session
+    from skdce.engine.runtime import get_session
 
     session = get_session(skdce.get_model(model).path, "auto")
     monkeypatch.setattr(session, "session", _FailingSession(_ort_error(message)))
@@ -280,7 +281,7 @@ def test_allocation_failure_is_a_memory_error(image, monkeypatch, model, message
 
 
 def test_other_runtime_errors_pass_through(image, monkeypatch):
-    from skdce._runtime import get_session
+    from skdce.engine.runtime import get_session
 
     session = get_session(skdce.get_model("zero-dce").path, "auto")
     monkeypatch.setattr(session, "session", _FailingSession(_ort_error("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT")))
@@ -290,7 +291,7 @@ def test_other_runtime_errors_pass_through(image, monkeypatch):
 
 
 def test_numpy_memory_error_is_explained(image, monkeypatch):
-    from skdce import _enhance
+    from skdce.engine import host as _enhance
 
     def no_memory(*args, **kwargs):
         raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, 100000) and data type float32")
@@ -303,7 +304,7 @@ def test_numpy_memory_error_is_explained(image, monkeypatch):
 
 def test_auto_tiles_only_images_larger_than_a_tile(monkeypatch):
     """``tile_size="auto"`` (512 on the CPU): an image of at most 512 * 512 pixels is one tile, a larger one is tiled."""
-    from skdce import _enhance
+    from skdce.engine import host as _enhance
 
     calls = []
     real = _enhance._estimate_tile

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import skdce
-from skdce._fused import build_fused
+from skdce.engine.fused import build_fused
 
 MODELS = [m for m in ("zero-dce", "zero-dce-int8", "zero-dce++") if m in skdce.list_models()]
 LOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "lol"
@@ -177,7 +177,7 @@ def test_errors():
 
 def test_default_wiring(monkeypatch, astronaut):
     """fused=None: the host path where the network runs on the CPU, the fused graph where it runs on CUDA."""
-    from skdce import _runtime
+    from skdce.engine import runtime as _runtime
 
     img = astronaut[:48, :64]
     host = skdce.enhance(img, model="zero-dce", providers="cpu", fused=False)

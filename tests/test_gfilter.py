@@ -24,7 +24,7 @@ from skdce.denoise import (
     denoise_block, guided_denoise,
 )
 
-_gfilter = pytest.importorskip("skdce._gfilter", reason="skdce was built without a C compiler")
+_gfilter = pytest.importorskip("skdce.native._gfilter", reason="skdce was built without a C compiler")
 PARAMS = (LUMA_RADIUS, COLOR_RADIUS, LUMA_EPS, COLOR_EPS, COLOR_KEEP)
 ATOL = {np.float32: 3e-5, np.float64: 1e-12}
 

@@ -1,10 +1,10 @@
-"""The image conventions of skdce._image, checked through the helpers and apply_le_curves."""
+"""The image conventions of skdce._base.image, checked through the helpers and apply_le_curves."""
 
 import numpy as np
 import pytest
 
 from skdce import apply_le_curves
-from skdce._image import compute_dtype, image_layout, to_float
+from skdce._base.image import compute_dtype, image_layout, to_float
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_batches_equal_single_images(rng):
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 @pytest.mark.parametrize("ftype", [np.float32, np.float64])
 def test_to_uint_rounds_half_to_even_and_keeps_the_ends(dtype, ftype):
-    from skdce._image import to_uint
+    from skdce._base.image import to_uint
 
     top = np.iinfo(dtype).max
     x = np.array([0.0, 0.5 / top, 1.5 / top, 2.4 / top, 1.0, -1e-9, 1 + 1e-7], ftype)
@@ -152,7 +152,7 @@ def test_to_uint_rounds_half_to_even_and_keeps_the_ends(dtype, ftype):
 
 
 def test_to_uint_between_integer_dtypes():
-    from skdce._image import to_uint
+    from skdce._base.image import to_uint
 
     values = np.arange(65536, dtype=np.uint16)
     np.testing.assert_array_equal(to_uint(values, np.uint8), np.round(values / 257).astype(np.uint8))
@@ -167,7 +167,7 @@ def test_to_uint_consume_rounds_in_place_without_a_temporary():
     """skdce enhance converts its float result in place: a 24 MP image peaked 860 MB above the API's figure."""
     import tracemalloc
 
-    from skdce._image import to_uint
+    from skdce._base.image import to_uint
 
     rng = np.random.default_rng(3)
     image = rng.random((500, 400, 3), dtype=np.float32)

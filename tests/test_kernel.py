@@ -14,13 +14,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from skdce import apply_le_curves
-from skdce import curves as curves_mod
+from skdce import apply_le_curves, curves as curves_mod
 
 
 def test_compiled_kernel_is_built():
     # CI builds with a C compiler: the fast path must not be missing silently
-    import skdce._kernels  # noqa: F401
+    import skdce.native._kernels  # noqa: F401
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float16, np.float32, np.float64])
@@ -81,7 +80,7 @@ def test_kernels_agree(rng, monkeypatch, kernel_calls, dtype, layout, alphas):
 
 def _isolated(code: str) -> str:
     """Run ``code`` in a fresh interpreter; return its output, failing on a crash (a segfault)."""
-    prelude = "import numpy as np\nfrom skdce import apply_le_curves, curves\nfrom skdce import _kernels\n"
+    prelude = "import numpy as np\nfrom skdce import apply_le_curves, curves\nfrom skdce.native import _kernels\n"
     proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, f"the child died with code {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
@@ -245,7 +244,7 @@ def test_kernel_refuses_bad_buffers():
 
 def test_kernel_strided_range_check():
     """in_range reads a strided 1-D buffer element by element."""
-    from skdce import _kernels
+    from skdce.native import _kernels
 
     x = np.zeros(20, np.float32)
     x[1::2] = 5

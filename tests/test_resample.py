@@ -1,11 +1,11 @@
-"""skdce._resample: box downscaling and bilinear (half-pixel) upsampling against scikit-image and a plain loop."""
+"""skdce.engine.stages.boxes: box downscaling and bilinear (half-pixel) upsampling against scikit-image and a plain loop."""
 
 import numpy as np
 import pytest
 from skimage.transform import downscale_local_mean, resize
 
 from skdce import curves
-from skdce._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
+from skdce.engine.stages.boxes import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 
 
 @pytest.mark.parametrize("h, w, s, expected", [(12, 18, 3, (4, 6)), (13, 18, 3, (5, 6)), (1, 1, 12, (1, 1)),

@@ -1,4 +1,4 @@
-"""skdce._runtime: ONNX Runtime providers, cached sessions, CUDA fallback and allocation failures."""
+"""skdce.engine.runtime: ONNX Runtime providers, cached sessions, CUDA fallback and allocation failures."""
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ def _ort_error(message):
 
 
 def test_session_is_cached():
-    from skdce._runtime import get_session
+    from skdce.engine.runtime import get_session
 
     info = skdce.get_model("zero-dce")
     assert get_session(info.path, "cpu") is get_session(info.path, "cpu")
@@ -31,7 +31,7 @@ def test_cuda_missing_raises(image):
 
 
 def test_provider_options(image):
-    from skdce._runtime import get_session
+    from skdce.engine.runtime import get_session
 
     plain = enhance(image, model="zero-dce", providers="cpu")
     custom = [("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})]
@@ -45,7 +45,7 @@ def test_auto_falls_back_where_cuda_cannot_start(image, monkeypatch, caplog):
 
     import onnxruntime
 
-    from skdce import _runtime
+    from skdce.engine import runtime as _runtime
 
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this machine has CUDA")
@@ -72,7 +72,7 @@ def test_auto_falls_back_where_cuda_cannot_start(image, monkeypatch, caplog):
 def test_allocation_failure_while_loading_is_not_a_corrupt_file(tmp_path, monkeypatch):
     import onnxruntime
 
-    from skdce import _runtime
+    from skdce.engine import runtime as _runtime
 
     def fail(*args, **kwargs):
         raise _ort_error("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for initializer")

@@ -14,7 +14,7 @@ zarr = pytest.importorskip("zarr")
 tifffile = pytest.importorskip("tifffile")
 
 import skdce  # noqa: E402
-from skdce import _stream  # noqa: E402
+from skdce.cli import _stream  # noqa: E402
 
 
 def dark(rng, shape, dtype=np.uint8):

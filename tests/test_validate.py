@@ -1,4 +1,4 @@
-"""skdce._validate, and the arguments the public functions refuse through it."""
+"""skdce._base.validate, and the arguments the public functions refuse through it."""
 
 import os
 import re
@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import skdce
-from skdce import _validate, apply_le_curves, curve_gain, enhance, estimate_curves, losses
-from skdce._validate import check_bool, check_int, check_real
+from skdce import apply_le_curves, curve_gain, enhance, estimate_curves, losses
+from skdce._base import validate as _validate
+from skdce._base.validate import check_bool, check_int, check_real
 
 
 @pytest.mark.parametrize(
@@ -81,7 +82,7 @@ def test_num_threads_cap_is_generous():
 
 def test_session_refuses_bad_threads():
     # the CLI reaches ONNX Runtime through get_session: it checks too
-    from skdce._runtime import get_session
+    from skdce.engine.runtime import get_session
 
     with pytest.raises(ValueError, match="num_threads=1000 is out of range"):
         get_session(skdce.get_model("zero-dce").path, "cpu", 1000)
@@ -161,11 +162,11 @@ _TYPE_TEST = re.compile(r"isinstance\([^)]*\bbool\b|\bnumbers\.(Integral|Real|Nu
 
 
 def test_no_copies_of_the_type_test_left():
-    """The bool/number test lives in skdce/_validate.py only."""
+    """The bool/number test lives in skdce/_base/validate.py only."""
     root = Path(skdce.__file__).parent
     offenders = []
     for path in root.rglob("*.py"):
-        if path.name == "_validate.py":
+        if path.relative_to(root).as_posix() == "_base/validate.py":
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if _TYPE_TEST.search(line):

@@ -26,9 +26,10 @@ def test_wheel_ships_and_loads_weights(tmp_path):
     assert "skdce/cli/__init__.py" in names  # the console script skdce.cli:main
     assert not any(n.endswith(".pt") for n in names)
     # every subpackage, which pyproject's [tool.setuptools] packages must list one by one
-    assert {"skdce/io/__init__.py", "skdce/io/_read.py", "skdce/train/__init__.py"} <= set(names)
+    assert {"skdce/io/__init__.py", "skdce/io/_read.py", "skdce/train/__init__.py",
+            "skdce/engine/runtime.py", "skdce/_base/validate.py"} <= set(names)
     assert {"skdce/serve/__init__.py", "skdce/serve/page.html"} <= set(names)  # the page of skdce serve
-    assert any(n.startswith("skdce/_kernels") and n.endswith((".so", ".pyd")) for n in names), names
+    assert any(n.startswith("skdce/native/_kernels") and n.endswith((".so", ".pyd")) for n in names), names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -44,7 +45,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
         "import skdce.curves; assert skdce.curves._kernels is not None; "
         "import skdce.cli, skdce.io; "
         "out = skdce.enhance(np.full((9, 11, 3), 0.1, np.float32)); "
-        "from skdce.denoise_net import learned_denoise_block as d; "
+        "from skdce.engine.stages.learned import learned_denoise_block as d; "
         "assert d(out, np.full((9, 11), 0.02, np.float32)).shape == out.shape; "
         "print(skdce.list_models(), out.shape)"
     )
@@ -68,5 +69,5 @@ def test_sdist_ships_the_kernel_sources(tmp_path):
     assert res.returncode == 0, res.stderr
     (sdist,) = tmp_path.glob("skdce-*.tar.gz")
     names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
-    assert {"setup.py", "skdce/_kernels.c", "skdce/_gfilter.c", "skdce/_buffer.h"} <= names, sorted(names)
+    assert {"setup.py", "skdce/native/_kernels.c", "skdce/native/_gfilter.c", "skdce/native/_buffer.h"} <= names, sorted(names)
     assert not any(n.endswith((".so", ".pyd", ".pt")) for n in names)

@@ -145,7 +145,7 @@ class Settings:
     denoise: float
     providers: object
     threads: int | None
-    tile_size: int | None
+    tile_size: int | str | None
     quality: int | None
     overwrite: bool
     max_pixels: int
@@ -175,7 +175,7 @@ def check_output_folder(folder: Path, create: bool) -> None:
     """Make sure files can be written in ``folder`` before any work starts (a usage error otherwise)."""
     import tempfile
 
-    from .._atomic import TEMP_SUFFIX
+    from ..io._atomic import TEMP_SUFFIX
 
     try:
         if folder.exists() and not folder.is_dir():
@@ -306,7 +306,7 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     from ..io import FORMATS, format_from_path, is_raw_path
     from ._video import is_video
 
-    from .._paths import file_id
+    from ..io._paths import file_id
 
     def output_of(src, rel):
         own = format_from_path(src)
@@ -384,16 +384,16 @@ def print_plan(jobs, rows, overwrite: bool, as_json: bool = False) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-#: skdce._runtime.MEMORY_HINT as options of ``skdce enhance``.
+#: skdce.engine.runtime.MEMORY_HINT as options of ``skdce enhance``.
 CLI_MEMORY_HINT = ("pass a smaller --tile-size (e.g. --tile-size 256), or use --model zero-dce++, which estimates "
                    "its curves on a downscaled copy")
 
 
 def to_uint(image, bits: int, consume: bool = False):
-    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._image (in place with ``consume``)."""
+    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._base.image (in place with ``consume``)."""
     import numpy as np
 
-    from .._image import to_uint as image_to_uint
+    from .._base.image import to_uint as image_to_uint
 
     return image_to_uint(image, np.uint8 if bits == 8 else np.uint16, consume=consume)
 
@@ -401,8 +401,8 @@ def to_uint(image, bits: int, consume: bool = False):
 def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     """Read, enhance and write one file; a row for the report (``None`` when stopped before writing)."""
     from .. import io as skio
-    from .._enhance import enhance
-    from .._workers import Stopped, stop_when
+    from ..engine.host import enhance
+    from ..engine.workers import Stopped, stop_when
 
     if job.fmt == "VIDEO":
         from ._video import enhance_video_file
@@ -431,7 +431,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
                 denoiser=s.denoiser,
                 channel_axis=None if image.ndim == 2 else -1,
                 providers=s.providers,
-                tile_size="auto" if s.tile_size is None else s.tile_size,
+                tile_size=s.tile_size,
                 num_threads=s.threads,
             )
         del image  # only the result is needed from here: a 24 MP input is 72-144 MB
@@ -452,7 +452,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     except ImportError as exc:  # a missing extra (rawpy for RAW files): its message says what to install
         return row(job.src, job.dst, "failed", str(exc), time.perf_counter() - t0)
     except MemoryError as exc:  # the library's hint, in the command line's words
-        from .._runtime import MEMORY_HINT
+        from ..engine.runtime import MEMORY_HINT
 
         reason = str(exc).replace(MEMORY_HINT, CLI_MEMORY_HINT) or "out of memory"
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)

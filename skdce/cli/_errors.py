@@ -42,7 +42,7 @@ def _destination(name: str) -> str:
     import os
     import re
 
-    from .._atomic import TEMP_SUFFIX
+    from ..io._atomic import TEMP_SUFFIX
 
     folder, base = os.path.split(name)
     match = re.fullmatch(r"\.(.+)\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX), base)

@@ -15,7 +15,7 @@ import math
 
 import click
 
-from .._validate import max_threads
+from .._base.validate import max_threads
 from ..models import DEFAULT_MODEL, GPU_DEFAULT_MODEL  # pure Python, no heavy imports
 
 
@@ -27,6 +27,28 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(rv):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(rv, param, ctx)
+
+
+class TileSize(click.ParamType):
+    """``auto``, ``none`` or a tile size of at least 16: the values of ``tile_size=`` in :func:`skdce.enhance`."""
+
+    name = "auto|none|PIXELS"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int):
+            return value if value is None else click.IntRange(min=16).convert(value, param, ctx)
+        word = str(value).strip().lower()
+        if word in ("auto", "none"):
+            return None if word == "none" else "auto"
+        return click.IntRange(min=16).convert(value, param, ctx)
+
+
+def tile_size_option():
+    """``--tile-size``: one meaning with the library's ``tile_size=`` (``skdce.engine.plan.resolve_tile``)."""
+    return click.option("--tile-size", type=TileSize(), default="auto", show_default=True,
+                        help="Tile size of the network and the denoiser (bounds memory; the results do not depend "
+                             "on it). auto: 512 on the host, 2048 where the pipeline runs on CUDA; none: the whole "
+                             "image as one tile.")
 
 
 #: The most ONNX Runtime / torch threads accepted: the library's own bound (more only oversubscribes the cores).
@@ -124,7 +146,7 @@ def parse_providers(value: str):
 def check_model(model: str, providers: str, threads: int | None):
     """Load the model once up front: ``(ModelInfo, providers that run it)``; usage errors otherwise."""
     from ..models import default_model, get_model, verify
-    from .._runtime import get_session, resolve_providers
+    from ..engine.runtime import get_session, resolve_providers
 
     providers = parse_providers(providers)
     try:

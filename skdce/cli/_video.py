@@ -76,7 +76,7 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
         job.dst.parent.mkdir(parents=True, exist_ok=True)
         report = enhance_video(job.src, job.dst, model=s.video_model, strength=s.strength, denoise=s.denoise,
                                temporal=s.temporal, crf=s.crf, overwrite=s.overwrite, providers=s.providers,
-                               num_threads=s.threads, tile_size="auto" if s.tile_size is None else s.tile_size,
+                               num_threads=s.threads, tile_size=s.tile_size,
                                exposure=s.exposure, progress=progress)
     except _Stopped:
         return None
@@ -113,7 +113,7 @@ def run_sequence(jobs, s, on_row, stop: threading.Event) -> None:
 
     enhancer = VideoEnhancer(model=s.video_model, strength=s.strength, denoise=s.denoise, temporal=s.temporal,
                              providers=s.providers, num_threads=s.threads,
-                             tile_size="auto" if s.tile_size is None else s.tile_size, exposure=s.exposure)
+                             tile_size=s.tile_size, exposure=s.exposure)
     for job in sorted(jobs, key=lambda j: str(j.src)):
         if stop.is_set():
             return

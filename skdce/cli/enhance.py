@@ -33,6 +33,7 @@ from ._options import (
     quiet_option,
     strength_option,
     threads_option,
+    tile_size_option,
     verbose_option,
 )
 
@@ -41,7 +42,7 @@ __all__ = ["enhance"]
 
 def _stream_output(inputs, output_dir: Path) -> bool:
     """Whether this is ``skdce enhance big.zarr -o out.zarr`` or ``big.tif -o out.zarr|out.tif`` (streamed)."""
-    from .._stream import stream_kind
+    from ._stream import stream_kind
 
     if len(inputs) != 1:
         return False
@@ -60,7 +61,7 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exp
     store or file beside ``dst`` and renamed into place, so an interrupted run
     leaves no partial output; an existing ``dst`` is kept unless --overwrite.
     """
-    from .._stream import stream_enhance, stream_kind
+    from ._stream import stream_enhance, stream_kind
 
     if stream_kind(dst) is None:
         raise click.BadParameter(f"{str(dst)!r}: the output of a .zarr input is a .zarr store (or a .tif file); "
@@ -69,7 +70,7 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exp
     try:
         shape, dtype = stream_enhance(src, dst, overwrite=overwrite, model=info, strength=strength, denoise=denoise,
                                       denoiser=denoiser, exposure=exposure, providers=providers, num_threads=threads,
-                                      tile_size="auto" if tile_size is None else tile_size)
+                                      tile_size=tile_size)
     except (ImportError, ValueError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from None
     except MemoryError as exc:
@@ -83,7 +84,7 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exp
 def _check_cluster(cluster, scheduler, jobs: int, stream: bool, threads):
     """Usage errors of --cluster/--scheduler; the ONNX Runtime threads per file there (default 1)."""
     try:
-        from .._distributed import parse_cluster, require_distributed
+        from ._distributed import parse_cluster, require_distributed
 
         require_distributed()
     except ImportError as exc:
@@ -139,7 +140,7 @@ Examples:
 @click.option("--highlights", type=click.Choice(["clip", "ignore", "blend", "reconstruct"]), default="clip", show_default=True, help="Camera RAW inputs: how LibRaw treats saturated pixels (clip: to white, no colour casts).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Files enhanced at the same time (threads).")
 @threads_option(help="ONNX Runtime threads per file [default: all cores, divided among --jobs].")
-@click.option("--tile-size", type=click.IntRange(min=16), default=None, help="Tile size of the full model (bounds memory; exact results). Default: 512 on the CPU, 2048 on CUDA.")
+@tile_size_option()
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse larger images (decompression-bomb guard) [default: 134217728].")
 @overwrite_option(help="Replace existing output files (inputs are never overwritten).")
 @click.option("--dry-run", is_flag=True, help="Print the plan (each input -> output: write, overwrite or skip) and write nothing.")
@@ -270,7 +271,7 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         elif cluster is None and scheduler is None:
             _batch.run_jobs(jobs_list, settings, jobs, on_row, stop)
         else:
-            from .._distributed import ClusterError, run_batch
+            from ._distributed import ClusterError, run_batch
 
             try:
                 run_batch(jobs_list, settings, _batch.enhance_file, on_row, _batch.row, cluster=cluster,

@@ -50,7 +50,7 @@ def _rgb8(image):
     """uint8/uint16 gray/RGB(A) -> (H, W, 3) uint8."""
     import numpy as np
 
-    from .._image import to_uint as image_to_uint
+    from .._base.image import to_uint as image_to_uint
 
     image = image_to_uint(image, np.uint8)
     if image.ndim == 2:
@@ -114,7 +114,7 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     found = _index_folder(images, suffix)
     refs = _index_folder(references)
     if output is not None:
-        from .._paths import file_id
+        from ..io._paths import file_id
 
         if file_id(output) in {file_id(p) for p in (*found.values(), *refs.values())}:
             raise click.BadParameter(f"{str(output)!r} is one of the images being scored; skdce never replaces an "
@@ -138,7 +138,7 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
             image, _ = skio.read_image(found[name])
             reference, _ = skio.read_image(refs[name])
             if info is not None:
-                from .._enhance import enhance
+                from ..engine.host import enhance
 
                 out = enhance(image, model=info, strength=strength, denoise=denoise, channel_axis=None if image.ndim == 2 else -1, providers=parse_providers(providers))
                 image = to_uint(out, 8)
@@ -174,7 +174,7 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     csv_text = _csv_table(results, mean)
     echo_out(dump_json(report) if as_json else csv_text, nl=as_json)
     if output is not None:
-        from .._atomic import atomic_path
+        from ..io._atomic import atomic_path
 
         try:
             with atomic_path(output, overwrite=True) as tmp:

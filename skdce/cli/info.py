@@ -77,7 +77,7 @@ def info(providers, as_json):
     """Versions, ONNX Runtime providers (available, chosen, running) and thread counts."""
     import onnxruntime
 
-    from .._runtime import get_session, resolve_providers
+    from ..engine.runtime import get_session, resolve_providers
     from ..models import default_model, get_model, list_models
 
     data = {

@@ -121,7 +121,7 @@ def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads
 @overwrite_option(help="Replace an existing output file.")
 def export(checkpoint, output, scale_factor, overwrite):
     """Export a training CHECKPOINT to an ONNX model usable with --model."""
-    from .._paths import same_or_inside
+    from ..io._paths import same_or_inside
 
     if same_or_inside(checkpoint, output):
         raise click.BadParameter(f"{str(output)!r} is the checkpoint being exported; skdce never replaces an input: "

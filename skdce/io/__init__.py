@@ -48,7 +48,7 @@ WebP      8 (colour)  yes    yes   yes   no
 ========  ==========  =====  ====  ====  ===
 
 JPEG and WebP hold 8 bits: 16-bit arrays are rounded to 8 bits
-(``round(x / 257)``, the one conversion of ``skdce._image.to_uint``). WebP has
+(``round(x / 257)``, the one conversion of ``skdce._base.image.to_uint``). WebP has
 no grayscale mode: gray images are written as RGB. PNG files are encoded by
 ``imagecodecs`` with the ``iCCP``, ``pHYs`` and ``eXIf`` chunks added after
 the header (as Pillow writes them); TIFF files are written by tifffile, with
@@ -62,8 +62,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-from .. import _atomic
-from . import _formats, _read
+from . import _atomic, _formats, _read
 from ._formats import ImageFileError, check_fits, format_from_path, is_raw_path, normalize_format
 from ._metadata import CaptureInfo, ImageMeta, apply_orientation
 from ._raw import read_raw

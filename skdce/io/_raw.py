@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validate import check_int
+from .._base.validate import check_int
 from ._formats import DEFAULT_MAX_PIXELS, ImageFileError, check_pixels, is_raw_path
 from ._metadata import CaptureInfo, ImageMeta
 

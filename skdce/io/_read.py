@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validate import check_int
+from .._base.validate import check_int
 from . import _raw
 from ._formats import (
     _MODES,
@@ -306,7 +306,7 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
 
 
 def _read(path: Path, max_pixels: int):
-    from .._paths import special_file_reason
+    from ._paths import special_file_reason
 
     if path.is_dir():
         raise ValueError("it is a folder, not a file")

@@ -2,7 +2,7 @@
 
 PNG files are encoded by ``imagecodecs`` with the ``iCCP``, ``pHYs`` and
 ``eXIf`` chunks added after the header, TIFF files by tifffile, JPEG and
-WebP by Pillow. Every file goes through :func:`skdce._atomic.atomic_file`:
+WebP by Pillow. Every file goes through :func:`skdce.io._atomic.atomic_file`:
 a temporary file in the destination folder, renamed into place.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_file
-from .._image import to_uint
-from .._validate import check_bool, check_int
+from ._atomic import atomic_file
+from .._base.image import to_uint
+from .._base.validate import check_bool, check_int
 from ._formats import (
     _DEFAULT_QUALITY,
     _EIGHT_BIT_ONLY,

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from .. import __version__
-from .._validate import check_int, check_real
+from .._base.validate import check_int, check_real
 from ..models import ModelInfo
 
 __all__ = ["ServeSettings", "create_app"]
@@ -369,7 +369,7 @@ def _work(upload, job: _Job, settings: ServeSettings) -> bytes:
     import numpy as np
 
     from .. import enhance, io
-    from .._image import to_uint
+    from .._base.image import to_uint
 
     if settings.work_delay:
         time.sleep(settings.work_delay)
@@ -460,7 +460,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         ``uvicorn.run(app, host="127.0.0.1", port=8000)``.
     """
     from .. import get_model, list_models
-    from .._runtime import get_session
+    from ..engine.runtime import get_session
 
     session = get_session(settings.model.path, settings.providers, settings.threads)  # loaded once, shared
     # Models a request may name: the bundled ones and the default; never a path.

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._validate import check_bool, check_int, check_real
+from .._base.validate import check_bool, check_int, check_real
 from ..losses import COLOR_TERMS, DEFAULT_WEIGHTS, _check_levels, _check_prior
 
 __all__ = ["TrainConfig", "load_config"]

@@ -24,7 +24,7 @@ from PIL import Image, ImageOps
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "read_split", "load_images", "change_exposure", "ImageSet"]
 
-from .._image import to_uint
+from .._base.image import to_uint
 from ..io import IMAGE_SUFFIXES  # noqa: E402
 
 

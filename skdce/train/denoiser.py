@@ -11,7 +11,7 @@ neighbouring sub-image (the two see independent noise and nearly the same
 signal), plus a regulariser that ties the sub-images of the full-resolution
 prediction together.
 
-Host inference of the bundled export lives in :mod:`skdce.denoise_net`; this
+Host inference of the bundled export lives in :mod:`skdce.engine.stages.learned`; this
 module holds the torch network, the data preparation, the trainer and the
 ONNX export. Train with::
 
@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._atomic import atomic_path
-from .._validate import check_int, check_real
+from ..io._atomic import atomic_path
+from .._base.validate import check_int, check_real
 from .data import _read_rgb, read_split
 from .export import save_with_facts
 

@@ -1,7 +1,7 @@
 """DCE-Net and its Zero-DCE++ variant as thin ``torch.nn.Module`` classes.
 
 Both networks *estimate* curves: they map an RGB image in [0, 1], and its
-illumination context (:mod:`skdce._context`), to alpha maps in [-1, 1]. Applying the curves is a separate, plain function
+illumination context (:mod:`skdce.engine.stages.context`), to alpha maps in [-1, 1]. Applying the curves is a separate, plain function
 (:func:`apply_le_curves_torch`), the twin of :func:`skdce.apply_le_curves`.
 """
 
@@ -43,7 +43,7 @@ def apply_le_curves_torch(image: torch.Tensor, alphas: torch.Tensor, n_iter: int
 
 
 def box_downscale_torch(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Average ``image`` over the pixel bins that :func:`skdce._resample.box_downscale` uses.
+    """Average ``image`` over the pixel bins that :func:`skdce.engine.stages.boxes.box_downscale` uses.
 
     Bin ``i`` of an axis of length ``n`` scaled to ``m`` covers
     ``[floor(i*n/m), floor((i+1)*n/m))``: disjoint bins covering every pixel.
@@ -62,8 +62,8 @@ def box_downscale_torch(image: torch.Tensor, size: tuple[int, int]) -> torch.Ten
 
 
 def illumination_context_torch(image: torch.Tensor) -> torch.Tensor:
-    """``(N, 1, H, W)`` context of NCHW images: the twin of :func:`skdce._context.illumination_context`."""
-    from .._context import CONTEXT_GRIDS, context_size
+    """``(N, 1, H, W)`` context of NCHW images: the twin of :func:`skdce.engine.stages.context.illumination_context`."""
+    from ..engine.stages.context import CONTEXT_GRIDS, context_size
 
     gray = image.mean(dim=1, keepdim=True)
     h, w = gray.shape[-2:]

@@ -21,8 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .._atomic import atomic_path
-from .._image import to_uint
+from ..io._atomic import atomic_path
+from .._base.image import to_uint
 from .config import TrainConfig
 from .data import ImageSet, list_images, load_images, read_split
 from .losses import zero_reference_loss
@@ -126,7 +126,7 @@ def _load_set(config: TrainConfig, list_file, reference_dir=None, extra_dirs=())
 
 
 def _atomic_save(obj, path: Path) -> None:
-    with atomic_path(path, overwrite=True) as tmp:  # skdce._atomic: fsync, rename; no partial checkpoint
+    with atomic_path(path, overwrite=True) as tmp:  # skdce.io._atomic: fsync, rename; no partial checkpoint
         torch.save(obj, tmp)
 
 

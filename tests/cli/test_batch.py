@@ -332,7 +332,7 @@ def test_special_files_and_link_loops_never_hang(tmp_path):
 
 def test_a_stop_is_checked_between_the_tiles_of_one_image(tmp_path, monkeypatch):
     """Ctrl-C inside a large image stops it within a tile (a 24 MP image ran on for about 24 s)."""
-    from skdce import _runtime
+    from skdce.engine import runtime as _runtime
 
     src = write_image(tmp_path / "big.png", dark((96, 96, 3)))
     calls = []
@@ -359,7 +359,7 @@ def test_a_stop_is_checked_between_the_tiles_of_one_image(tmp_path, monkeypatch)
 def test_run_tasks_stops_between_tasks():
     import threading
 
-    from skdce._workers import Stopped, run_tasks, stop_when
+    from skdce.engine.workers import Stopped, run_tasks, stop_when
 
     stop, done = threading.Event(), []
 

@@ -45,7 +45,7 @@ def test_webp_keeps_alpha_and_writes_gray_as_rgb(tmp_path):
 
 
 def test_16_bit_to_lossy_formats_rounds_like_to_uint(tmp_path):
-    from skdce._image import to_uint
+    from skdce._base.image import to_uint
 
     image = np.arange(0, 65536, 257 // 2, dtype=np.uint16)[: 16 * 32].reshape(16, 32)
     image = np.repeat(image[..., None], 3, axis=-1)
@@ -198,7 +198,7 @@ def test_format_limits_are_checked_before_encoding(tmp_path):
 def test_cli_checks_format_limits_before_enhancing(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from skdce import _enhance
+    from skdce.engine import host as _enhance
     from skdce.cli import main
 
     write_image(tmp_path / "wide.png", np.full((1, 65501, 3), 20, np.uint8))

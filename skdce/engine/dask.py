@@ -4,7 +4,7 @@ The plan has two passes, because three things skdce needs are whole-image
 quantities:
 
 1. *Small, computed once*: the box means of the illumination context
-   (:mod:`skdce._context`), the noise level (:func:`skdce.denoise.estimate_noise`,
+   (:mod:`skdce.engine.stages.context`), the noise level (:func:`skdce.denoise.estimate_noise`,
    from a sample of rows) and, for Zero-DCE++, the box-downscaled image and so
    its curve maps. Box means are sums over bins, so each chunk adds what it
    holds to each bin it meets and the sums are added up: nothing larger than
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._context import CONTEXT_GRIDS, ContextMap, context_size
-from ._image import unit_scale, validate_values
-from ._resample import BilinearUpsampler, _edges, small_size
-from .denoise import DENOISE_HALO, noise_from_rows, noise_rows
+from .stages.context import CONTEXT_GRIDS, ContextMap, context_size
+from .._base.image import unit_scale, validate_values
+from .stages.boxes import BilinearUpsampler, _edges, small_size
+from ..denoise import DENOISE_HALO, noise_from_rows, noise_rows
 
 __all__ = ["is_dask_array", "enhance_dask", "estimate_curves_dask"]
 
@@ -107,7 +107,7 @@ def _prepare(image, channel_axis, depth_of, **kw):
 
     ``depth_of(p)`` gives the halo for the prepared call ``p``. Returns ``(da, p, x, depth)``.
     """
-    from ._enhance import _Prepared
+    from .host import _Prepared
 
     da = _require_dask()
     p = _Prepared(image, channel_axis=channel_axis, lazy=True, **kw)
@@ -173,16 +173,16 @@ def _block_geometry(chunks, block_info, depth):
 def enhance_dask(image, *, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise,
                  exposure="auto", denoiser="guided"):
     """:func:`skdce.enhance` for a Dask array: a lazy Dask array (see the module notes)."""
-    from ._enhance import HALO, _denoised_tile
-    from ._image import validate_values
-    from .curves import copy_extra_channels
-    from .denoise import check_denoise
+    from .host import HALO, _denoised_tile
+    from .._base.image import validate_values
+    from ..curves import copy_extra_channels
+    from ..denoise import check_denoise
 
-    from .tone import check_exposure, finish_tone
+    from ..tone import check_exposure, finish_tone
 
     amount = check_denoise(denoise)
     stops = check_exposure(exposure)
-    from .denoise import check_denoiser
+    from ..denoise import check_denoiser
 
     denoiser = check_denoiser(denoiser)
     kw = dict(model=model, providers=providers, num_threads=num_threads, scale_factor=scale_factor,
@@ -220,8 +220,8 @@ def enhance_dask(image, *, model, strength, channel_axis, scale_factor, provider
 
 def estimate_curves_dask(image, *, model, channel_axis, scale_factor, providers, tile_size, num_threads):
     """:func:`skdce.estimate_curves` for a Dask array: lazy ``(..., K)`` maps laid out as in memory."""
-    from ._enhance import HALO, _estimate_tile
-    from ._image import validate_values
+    from .host import HALO, _estimate_tile
+    from .._base.image import validate_values
 
     kw = dict(model=model, providers=providers, num_threads=num_threads, scale_factor=scale_factor,
               tile_size=tile_size, strength=1.0)

@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from ._validate import check_num_threads
+from .._base.validate import check_num_threads
 
 __all__ = ["resolve_providers", "get_session", "read_metadata", "Session", "check_finite"]
 

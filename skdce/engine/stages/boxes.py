@@ -27,8 +27,8 @@ def box_downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     input); the compiled kernel sums in double, the NumPy fallback in the
     output dtype. Bands of output rows are split between worker threads.
     """
-    from ._workers import executor as _executor, threads as _threads
-    from .curves import _KERNEL_TYPES, _kernels
+    from ..workers import executor as _executor, threads as _threads
+    from ...curves import _KERNEL_TYPES, _kernels
 
     n, H, W, c = image.shape
     h, w = size
@@ -97,7 +97,7 @@ class BilinearUpsampler:
 
     def block(self, b: int, r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray:
         """Rows ``r0:r1``, columns ``c0:c1`` of image ``b``: ``(r1 - r0, c1 - c0, C)``."""
-        from ._workers import scratch as _scratch
+        from ..workers import scratch as _scratch
 
         shape = (r1 - r0, c1 - c0, self.shape[3])
         if out is None:

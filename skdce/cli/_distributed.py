@@ -13,7 +13,7 @@ outputs are the same bytes. What the local runner guarantees holds here too:
   times, 3 by default). A task whose output exists (and no ``--overwrite``)
   is skipped, so no file is replaced and no file is written twice.
 - *One model load per worker.* :class:`ModelPreload` loads the model when a
-  worker joins (later ones too), and :mod:`skdce._runtime` caches the session
+  worker joins (later ones too), and :mod:`skdce.engine.runtime` caches the session
   per process, so files reuse it.
 
 Only ``skdce enhance --cluster/--scheduler`` imports this module (and so ``distributed``).
@@ -69,8 +69,8 @@ def parse_cluster(value: str) -> int:
 
 def load_model(model, providers, threads):
     """The :class:`skdce.ModelInfo` of ``model``, its file checked and its session loaded (cached per process)."""
-    from ._runtime import get_session
-    from .models import get_model, verify
+    from ..engine.runtime import get_session
+    from ..models import get_model, verify
 
     info = get_model(model)
     verify(info)
@@ -137,7 +137,7 @@ def _run_task(task, job, settings, stop_name=None):
 
 
 def _temporaries(dst: Path) -> list[Path]:
-    from .io import TEMP_SUFFIX
+    from ..io import TEMP_SUFFIX
 
     return [Path(p) for p in glob.glob(str(dst.parent / f".{glob.escape(dst.name)}.*{TEMP_SUFFIX}"))]
 

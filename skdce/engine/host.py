@@ -6,18 +6,18 @@ import contextlib
 
 import numpy as np
 
-from ._context import ContextMap
-from ._dask import enhance_dask, estimate_curves_dask, is_dask_array
-from ._fused import check_precision, enhance_fused
-from ._image import compute_dtype, image_layout, unit_scale, validate_values
-from ._resample import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
-from ._runtime import check_finite, get_session, out_of_memory
-from .curves import apply_le_curves, copy_extra_channels, run_blocks, run_blocks_upsampled
-from ._workers import executor, run_tasks, threads as worker_threads
-from .denoise import DENOISE_HALO, added_noise, check_denoise, check_denoiser, denoise_bands, noise_level
-from .models import default_model, get_model, verify
-from .tone import black_lift, check_exposure, finish_tone
-from ._validate import check_bool, check_image_arg, check_int, check_num_threads, check_real
+from .stages.context import ContextMap
+from .dask import enhance_dask, estimate_curves_dask, is_dask_array
+from .fused import check_precision, enhance_fused
+from .._base.image import compute_dtype, image_layout, unit_scale, validate_values
+from .stages.boxes import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
+from .runtime import check_finite, get_session, out_of_memory
+from ..curves import apply_le_curves, copy_extra_channels, run_blocks, run_blocks_upsampled
+from .workers import executor, run_tasks, threads as worker_threads
+from ..denoise import DENOISE_HALO, added_noise, check_denoise, check_denoiser, denoise_bands, noise_level
+from ..models import default_model, get_model, verify
+from ..tone import black_lift, check_exposure, finish_tone
+from .._base.validate import check_bool, check_image_arg, check_int, check_num_threads, check_real
 
 __all__ = ["estimate_curves", "enhance", "HALO"]
 
@@ -155,7 +155,7 @@ def _denoised_tile(p: "_Prepared", src, n, b, y0, y1, x0, x1, up, sigma, amount,
     noise = added_noise(region[0, ..., :nc], a, p.info.iterations, unit_scale(src.dtype),
                         amount * sigma * p.noise_stretch(b), p.dtype, threads)
     if p.denoiser == "learned":
-        from .denoise_net import learned_denoise_block
+        from .stages.learned import learned_denoise_block
 
         clean = learned_denoise_block(y[0], noise, threads)
     else:
@@ -466,7 +466,7 @@ def enhance(
     denoiser : {"guided", "learned"}, optional
         What removes the noise: ``"guided"`` (the default), the two-stage
         guided filter of :mod:`skdce.denoise`, or ``"learned"``, the small
-        self-supervised network of :mod:`skdce.denoise_net`, steered by the
+        self-supervised network of :mod:`skdce.engine.stages.learned`, steered by the
         same noise map; it keeps a little more fine texture on indoor scenes,
         leaves more colour speckle on very dark photos and is 6-8x slower on
         the CPU (``weights/README.md``). It runs on the host path.
@@ -480,7 +480,7 @@ def enhance(
         which scales the model's own curves.
     fused : bool or None, optional
         Run the whole pipeline (network, curves, denoiser) as one ONNX graph
-        on the provider (:mod:`skdce._fused`): the image is uploaded once and
+        on the provider (:mod:`skdce.engine.fused`): the image is uploaded once and
         the result downloaded once. None (the default) takes it where the
         model runs on CUDA and keeps the compiled host kernels on the CPU,
         which are faster there; True forces it (e.g. to check it on the CPU),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_image_arg, check_int
+from .validate import check_image_arg, check_int
 
 __all__ = ["ImageLayout", "compute_dtype", "to_float", "to_uint", "check_unit_range", "image_layout"]
 

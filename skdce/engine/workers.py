@@ -1,7 +1,7 @@
 """The worker threads and per-thread scratch buffers of the block engines.
 
-:mod:`skdce.curves` (the curve kernel), :mod:`skdce._resample` (box means and
-upsampling), :mod:`skdce.denoise` and :mod:`skdce._fused` split their work into
+:mod:`skdce.curves` (the curve kernel), :mod:`skdce.engine.stages.boxes` (box means and
+upsampling), :mod:`skdce.denoise` and :mod:`skdce.engine.fused` split their work into
 cache-sized blocks and run them here: one shared thread pool (at most 8
 threads) and buffers reused per thread, so no block allocates.
 """

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import sha256_file, weights_dir
+from ...models import sha256_file, weights_dir
 
 __all__ = ["learned_denoise_block", "denoiser_record", "LEARNED_HALO", "DENOISER"]
 
@@ -59,7 +59,7 @@ def denoiser_record(name: str = DENOISER) -> dict:
 
     Examples
     --------
-    >>> from skdce.denoise_net import denoiser_record
+    >>> from skdce.engine.stages.learned import denoiser_record
     >>> denoiser_record()["license"]
     'BSD-3-Clause'
     """
@@ -71,7 +71,7 @@ def denoiser_record(name: str = DENOISER) -> dict:
 
 def _session(providers):
     """The cached ONNX Runtime session of the bundled denoiser for ``providers`` (one intra-op thread)."""
-    from ._runtime import resolve_providers, session_options
+    from ..runtime import resolve_providers, session_options
 
     try:
         import onnxruntime as ort
@@ -140,14 +140,14 @@ def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *,
     Examples
     --------
     >>> import numpy as np
-    >>> from skdce.denoise_net import learned_denoise_block
+    >>> from skdce.engine.stages.learned import learned_denoise_block
     >>> rng = np.random.default_rng(0)
     >>> y = np.clip(0.5 + 0.05 * rng.standard_normal((64, 64, 3)), 0, 1).astype(np.float32)
     >>> out = learned_denoise_block(y, np.full((64, 64), 0.05, np.float32))
     >>> out.shape, out.dtype, bool(out.std() < y.std())
     ((64, 64, 3), dtype('float32'), True)
     """
-    from ._workers import run_tasks, threads
+    from ..workers import run_tasks, threads
 
     if not isinstance(y, np.ndarray) or y.ndim != 3 or y.shape[-1] not in (1, 3) or y.dtype not in (np.float32,
                                                                                                       np.float64):

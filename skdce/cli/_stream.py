@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_path, temporary_name
-from ._image import to_uint
-from ._paths import same_or_inside
+from ..io._atomic import atomic_path, temporary_name
+from .._base.image import to_uint
+from ..io._paths import same_or_inside
 
 __all__ = ["STREAM_SUFFIXES", "stream_kind", "open_lazy", "stream_enhance"]
 
@@ -81,7 +81,7 @@ def open_lazy(path):
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{str(path)!r} does not exist.")
-    from ._paths import special_file_reason
+    from ..io._paths import special_file_reason
 
     reason = special_file_reason(path)
     if reason:
@@ -133,7 +133,7 @@ def open_lazy(path):
             raise ValueError(f"{str(path)!r} has {image.shape[-1]} samples per pixel; skdce takes gray or RGB(A).")
         h, w = image.shape[:2]
         image = image.rechunk({0: _work_chunks(image.chunks[0][0], h), 1: _work_chunks(image.chunks[1][0], w)})
-        from .io._metadata import apply_orientation, tiff_dpi
+        from ..io._metadata import apply_orientation, tiff_dpi
 
         tags = page.tags
         orientation = int(tags[274].value) if 274 in tags else 1
@@ -146,7 +146,7 @@ def open_lazy(path):
 def _write_store(out, dst: Path, overwrite: bool) -> None:
     """Write the Dask array ``out`` as the zarr store ``dst``, completely or not at all.
 
-    A store is a folder, so :func:`~skdce._atomic.atomic_path` (a file writer)
+    A store is a folder, so :func:`~skdce.io._atomic.atomic_path` (a file writer)
     does not apply; the same rules are kept by hand. The store is written
     under a temporary name that skdce's folder scans skip. Without
     ``overwrite``, ``dst`` is first claimed with an exclusive ``mkdir`` (a
@@ -297,7 +297,7 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
         For an unreadable input, a destination that is neither Zarr nor TIFF,
         or one that is the input (under any name), holds it or lies inside it.
     """
-    from ._enhance import enhance
+    from ..engine.host import enhance
 
     src, dst = Path(src), Path(dst)
     kind = stream_kind(dst)

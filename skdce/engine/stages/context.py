@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._image import unit_scale
-from ._resample import BilinearUpsampler, box_downscale, small_size
+from ..._base.image import unit_scale
+from .boxes import BilinearUpsampler, box_downscale, small_size
 
 __all__ = ["CONTEXT_GRIDS", "context_size", "ContextMap", "illumination_context"]
 

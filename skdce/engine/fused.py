@@ -36,9 +36,9 @@ import threading
 
 import numpy as np
 
-from ._runtime import _ort, logger, session_options
-from ._context import CONTEXT_GRIDS
-from .denoise import COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, LUMA_EPS, LUMA_RADIUS
+from .runtime import _ort, logger, session_options
+from .stages.context import CONTEXT_GRIDS
+from ..denoise import COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, LUMA_EPS, LUMA_RADIUS
 
 __all__ = ["build_fused", "FusedSession", "get_fused_session", "PRECISIONS"]
 
@@ -176,7 +176,7 @@ def _to_nchw_float(g: _Graph, x: str, dtype: str, n_color: int):
     """``(N, H, W, c)`` raw input -> (NCHW raw, NCHW float32 on [0, 1] as the network sees it)."""
     raw = g.op("Transpose", x, perm=[0, 3, 1, 2])
     x32 = g.op("Cast", raw, to=g.T.FLOAT) if dtype != "float32" else raw
-    if dtype != "float32":  # as skdce._enhance._net_input: float32 product with float32(1 / max)
+    if dtype != "float32":  # as skdce.engine.host._net_input: float32 product with float32(1 / max)
         x32 = g.op("Mul", x32, g.const(np.float32(1.0 / np.iinfo(dtype).max)))
     return raw, x32
 
@@ -187,10 +187,10 @@ def _net_rgb(g: _Graph, x32: str, n_color: int) -> str:
 
 
 def _context(g: _Graph, n_grids: int) -> str:
-    """The illumination context from its grids, as :class:`skdce._context.ContextMap` computes it.
+    """The illumination context from its grids, as :class:`skdce.engine.stages.context.ContextMap` computes it.
 
     Each grid arrives interpolated along the columns already (``context_cols``:
-    a few rows of the tile's width, :class:`skdce._resample.BilinearUpsampler`'s
+    a few rows of the tile's width, :class:`skdce.engine.stages.boxes.BilinearUpsampler`'s
     ``cols``); the rows are interpolated here, ``(c[i1] - c[i0]) * wy + c[i0]``,
     the same two roundings as the host's ``diff * wy + cols``, and the grids'
     maximum taken.
@@ -208,7 +208,7 @@ def _context(g: _Graph, n_grids: int) -> str:
 def _upsample(g: _Graph, a: str) -> str:
     """Bilinear (half-pixel) upsampling of the shared maps to the image or tile, from host taps.
 
-    The arithmetic of :class:`skdce._resample.BilinearUpsampler`:
+    The arithmetic of :class:`skdce.engine.stages.boxes.BilinearUpsampler`:
     ``cols = a[j0] * (1 - wx) + a[j1] * wx``, then ``(cols[i1] - cols[i0]) * wy + cols[i0]``
     (``up_cols`` holds ``j0; j1``, ``up_rows`` ``i0; i1``), so a tile takes
     its own taps and the maps equal the host's bit for bit.
@@ -417,7 +417,7 @@ class FusedSession:
     model : onnx.ModelProto
         From :func:`build_fused`.
     providers : tuple
-        Resolved provider entries (:func:`skdce._runtime.resolve_providers`).
+        Resolved provider entries (:func:`skdce.engine.runtime.resolve_providers`).
     threads : int or None
         Intra-op threads.
     required : bool
@@ -474,7 +474,7 @@ _lock = threading.Lock()
 
 def get_fused_session(info, providers, threads, *, n_color, dtype, denoise, precision) -> FusedSession:
     """The cached :class:`FusedSession` of a model variant (graphs are built once per variant, in memory)."""
-    from ._runtime import resolve_providers
+    from .runtime import resolve_providers
 
     required = not (isinstance(providers, str) and providers.lower() == "auto")
     entries = resolve_providers(providers)
@@ -527,7 +527,7 @@ _RUN_PIXELS = 2048 * 2048
 def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) -> None:
     """Write the enhanced colour channels of ``p.src`` into ``dst`` with the fused graph.
 
-    ``p`` is :class:`skdce._enhance._Prepared`. Images run tile by tile
+    ``p`` is :class:`skdce.engine.host._Prepared`. Images run tile by tile
     (``p.tile``), each tile with the pipeline's halo: the full model's
     network needs 7 pixels, the denoiser :data:`~skdce.denoise.DENOISE_HALO`;
     Zero-DCE++'s network sees the whole small copy in every tile (1/144 of
@@ -537,9 +537,9 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
     does not depend on the tiling. Images that fit in one tile run several
     to a graph call.
     """
-    from ._enhance import AUTO_TILE, HALO, _tiles
-    from ._workers import executor as _executor
-    from .denoise import DENOISE_HALO, noise_level
+    from .host import AUTO_TILE, HALO, _tiles
+    from .workers import executor as _executor
+    from ..denoise import DENOISE_HALO, noise_level
 
     n, h, w, _ = p.src.shape
     nc = p.n_color
@@ -600,8 +600,8 @@ def enhance_fused(p, dst: np.ndarray, amount: float, providers, precision: str) 
 
 def _taps(n_in: int, n_out: int, rows: bool):
     """``(2, n_out)`` int64 source indices ``i0; i1`` and ``(n_out,)`` float32 weights of
-    :class:`skdce._resample.BilinearUpsampler` (whose row weights are 0 where ``i1 == i0``)."""
-    from ._resample import _taps as taps
+    :class:`skdce.engine.stages.boxes.BilinearUpsampler` (whose row weights are 0 where ``i1 == i0``)."""
+    from .stages.boxes import _taps as taps
 
     i0, i1, wt = taps(n_in, n_out)
     if rows:

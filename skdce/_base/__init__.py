@@ -1,0 +1,1 @@
+"""Foundations every layer shares: argument checks (:mod:`.validate`) and the image conventions (:mod:`.image`)."""

@@ -1,0 +1,1 @@
+"""The engine under :func:`skdce.enhance` and :func:`skdce.estimate_curves` (private)."""

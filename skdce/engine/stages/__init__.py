@@ -1,0 +1,1 @@
+"""The numeric stages of the pipeline, one module each (private)."""
