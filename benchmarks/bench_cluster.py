@@ -60,7 +60,7 @@ def run_cli(src: Path, dst: Path, *extra) -> float:
 
 def per_file_costs(image: np.ndarray, folder: Path, repeats: int) -> dict:
     import skdce
-    from skdce.engine.runtime import Session, resolve_providers
+    from skdce.engine.runtime import Session, providers_of
     from skdce.io import read_image, write_image
 
     path = folder / "probe.png"
@@ -71,7 +71,7 @@ def per_file_costs(image: np.ndarray, folder: Path, repeats: int) -> dict:
         "enhance (1 thread)": median_time(lambda: skdce.enhance(image, num_threads=1), repeats),
         "read PNG": median_time(lambda: read_image(path), repeats),
         "write PNG": median_time(lambda: write_image(folder / "probe-out.png", enhanced, overwrite=True), repeats),
-        "model load (per worker)": median_time(lambda: Session(info.path, resolve_providers("cpu"), 1), repeats),
+        "model load (per worker)": median_time(lambda: Session(info.path, providers_of("cpu"), 1), repeats),
     }
 
 

@@ -25,7 +25,7 @@ run, side by side:
 5. the network alone on tiles of two shapes, run alternately as the 512
    tiling of a 600x400 image does, against one shape repeated: ONNX Runtime's
    CUDA convolutions redo their set-up whenever the input shape changes;
-6. end to end: skdce on CUDA (the fused graph of skdce/_fused.py, image
+6. end to end: skdce on CUDA (the fused graph of skdce/engine/fused.py, image
    uploaded once and the result downloaded once through I/O binding)
    against eager PyTorch of the same pipeline on the same GPU
    (``_torch_pipeline.py``: skdce.train.model networks, torch curves and the
@@ -69,9 +69,9 @@ except ImportError:  # pragma: no cover - torch is optional here
 import onnxruntime as ort
 
 import skdce
-from skdce.engine.stages.context import illumination_context
+from skdce.engine.stages.boxes import illumination_context
 from skdce.engine.fused import get_fused_session
-from skdce.engine.runtime import get_session, resolve_providers
+from skdce.engine.runtime import get_session, providers_of, resolve_providers
 
 if torch is not None:
     from _torch_pipeline import eager_pipeline
@@ -293,7 +293,7 @@ def check_auto(use_cuda, results):
     """``providers="auto"`` runs the fused graph on CUDA (where CUDA is usable)."""
     img = low_light(64, 96)
     out = skdce.enhance(img, model="zero-dce", providers="auto")
-    session = get_fused_session(skdce.get_model("zero-dce"), "auto", None, n_color=3, dtype="uint8", denoise=True,
+    session = get_fused_session(skdce.get_model("zero-dce"), providers_of("auto"), None, n_color=3, dtype="uint8", denoise=True,
                                 precision="fp32")
     first = session.providers[0]
     ok = first == CUDA if use_cuda else True

@@ -9,13 +9,13 @@ Run from the repository root (on a 2-core CPU shared with other work: about
 What it measures. Every method filters the plain curve output
 (``skdce.enhance(..., denoise=0)``) and is steered by the same noise map, the
 expected noise of that output: ``sigma * gain``, with ``sigma`` the noise level
-of the input (:func:`skdce.denoise.noise_level`) and ``gain`` the slope of the
+of the input (:func:`skdce.engine.stages.noise.noise_level`) and ``gain`` the slope of the
 channel-mean curve at the channel-mean level (:func:`skdce.curve_gain`).
 Methods that take a scalar get the map's mean. The methods:
 
 - ``none``: the curve output itself;
 - ``guided xS``: skdce's two-stage guided filter
-  (:func:`skdce.denoise.denoise_block`) steered by ``S`` times the map;
+  (:func:`skdce.engine.stages.guided.denoise_block`) steered by ``S`` times the map;
 - ``skdce.enhance(denoise=1)``: the library's own call, whose map may differ
   from the study's (skdce now filters only the noise the curve *added*);
 - ``tv cC``: :func:`skimage.restoration.denoise_tv_chambolle`, ``weight = C * mean``;
@@ -54,7 +54,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
 import skdce
-from skdce.denoise import denoise_block, noise_level
+from skdce.engine.stages.guided import denoise_block
+from skdce.engine.stages.noise import noise_level
 from skdce.train.denoiser import DenoiserNet, denoiser_input, n2n_loss, random_crops
 
 DEFAULT_MODEL = Path("/work/runs/zero-dce-a.onnx")

@@ -6,11 +6,11 @@ Run from the repository root (2 cores shared with other work: about 6 minutes)::
 
 Both denoisers filter the same thing, the plain curve output of ``zero-dce++``
 (``skdce.enhance(x, model="zero-dce++", denoise=0)``), steered by the same map,
-the noise the curves added (:func:`skdce.denoise.added_noise` at the default
+the noise the curves added (:func:`skdce.engine.stages.gain.added_noise` at the default
 strength 1, what :func:`skdce.enhance` computes):
 
-- ``guided``: :func:`skdce.denoise.denoise_bands`, the engine's filter today;
-- ``learned``: :func:`skdce.engine.stages.learned.learned_denoise_block`, the bundled
+- ``guided``: :func:`skdce.engine.stages.guided.denoise_bands`, the engine's filter today;
+- ``learned``: :func:`skdce.denoise_net.learned_denoise_block`, the bundled
   network (``weights/denoiser-n2n.onnx``, trained on ``train.txt`` low images);
 - ``none``: the curve output itself.
 
@@ -43,8 +43,10 @@ from skimage.restoration import estimate_sigma
 
 import skdce
 from skdce.data import darken
-from skdce.denoise import added_noise, denoise_bands, noise_level
-from skdce.engine.stages.learned import learned_denoise_block
+from skdce.engine.stages.gain import added_noise
+from skdce.engine.stages.guided import denoise_bands
+from skdce.engine.stages.noise import noise_level
+from skdce.denoise_net import learned_denoise_block
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import low_light  # noqa: E402

@@ -4,10 +4,9 @@
 first time a model runs, torch only by :mod:`skdce.train`.
 """
 
-
 from . import data, denoise, losses
 from .curves import apply_le_curves, curve_gain
-from .engine.host import enhance, estimate_curves
+from .pipeline import enhance, estimate_curves
 from .models import ModelInfo, get_model, list_models
 
 __version__ = "0.2.0.dev0"

@@ -1,20 +1,21 @@
-"""The light-enhancement curve of Zero-DCE, ``LE(x) = x + a*x*(1 - x)``, in NumPy."""
+"""The light-enhancement curve of Zero-DCE, ``LE(x) = x + a*x*(1 - x)``, as array operations.
+
+The validating public face of the curve stage (:mod:`skdce.engine.stages.curve`) and of
+the gain stage (:mod:`skdce.engine.stages.gain`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._base.image import _FLOAT_FIX, compute_dtype, image_layout, validate_values
 from ._base.validate import check_image_arg, check_int, check_num_threads
-from .engine import workers as _workers
-from .engine.workers import block_tasks as _block_tasks, ones as _ones, run_tasks as _run_tasks, scratch as _scratch
-from ._base.image import _FLOAT_FIX, check_unit_range, compute_dtype, image_layout, validate_values
-
-try:  # the compiled kernel (skdce/native/_kernels.c); without it the NumPy kernel below runs
-    from .native import _kernels
-except ImportError:  # pragma: no cover - a build without a C compiler
-    _kernels = None
+from .engine.stages.curve import ALPHA_FIX, check_range, copy_extra_channels, run_blocks
+from .engine.stages.gain import gain_block
+from .engine.workers import BLOCK
 
 __all__ = ["apply_le_curves", "curve_gain"]
+
 
 def _alpha_view(alphas: np.ndarray, layout, n_color: int, name: str = "alphas") -> np.ndarray:
     """Return alphas as a broadcastable ``(N|1, H|1, W|1, k, n_color)`` view."""
@@ -66,146 +67,6 @@ def _spatial_shape(layout) -> tuple[int, int, int]:
         shape.insert(0, 1)
     return tuple(shape)
 
-
-def _check_block(arr: np.ndarray, name: str, lower: float, fix: str) -> None:
-    lo = arr.min()
-    hi = arr.max()
-    if not (lo >= lower and hi <= 1.0):  # also catches NaN
-        check_unit_range(arr, name, lower=lower, fix=fix)
-
-
-_ALPHA_FIX = (
-    "alphas outside [-1, 1] break the curve's guarantees (output in [0, 1], monotonic in x). "
-    "Use np.clip(alphas, -1, 1) or scale them down."
-)
-
-
-#: dtypes the compiled kernel reads (native byte order); it writes float32 or float64
-_KERNEL_TYPES = frozenset(np.dtype(t) for t in (np.uint8, np.uint16, np.float32, np.float64))
-_KERNEL_OUT = frozenset(np.dtype(t) for t in (np.float32, np.float64))
-
-
-def _packed(arr: np.ndarray) -> bool:
-    """Whether ``arr`` fills its memory without gaps in some axis order (positive strides)."""
-    expected = arr.itemsize
-    for stride, n in sorted((s, n) for n, s in zip(arr.shape, arr.strides) if n > 1):
-        if stride != expected:
-            return False
-        expected *= n
-    return True
-
-
-def _check_range(arr: np.ndarray, name: str, lower: float, fix: str) -> None:
-    """:func:`check_unit_range` with a fast path: one threaded compiled pass over packed memory."""
-    if _kernels is None or arr.dtype not in (np.float32, np.float64) or not _packed(arr) or not arr.flags.aligned:
-        check_unit_range(arr, name, lower=lower, fix=fix)
-        return
-    flat = arr.ravel(order="K")  # a view: the memory is packed
-    bounds = range(0, flat.size, 1 << 20)
-    ok = [True]
-
-    def work(start):
-        if not _kernels.in_range(flat[start : start + (1 << 20)], lower, 1.0):
-            ok[0] = False
-
-    _run_tasks(work, list(bounds), None)
-    if not ok[0]:
-        check_unit_range(arr, name, lower=lower, fix=fix)  # finds the values for the message
-
-
-def _kernel_block(src, dst, alpha, n_iter, int_scale, check_image, check_alpha) -> bool:
-    """Run one block in the compiled kernel; False where it does not apply (NumPy then runs it)."""
-    if _kernels is None:
-        return False
-    if alpha.dtype == np.float32 and dst.dtype == np.float64:  # the network's maps for a float64 image: exact
-        alpha = alpha.astype(np.float64)
-    if (
-        src.dtype not in _KERNEL_TYPES or dst.dtype not in _KERNEL_OUT
-        or alpha.dtype != dst.dtype or not (src.flags.aligned and dst.flags.aligned and alpha.flags.aligned)
-    ):
-        return False
-    # the kernel reads (rows|1, cols|1, k, c|1) alphas: the iteration axis before the channels
-    bad = _kernels.le_curves(src, dst, alpha, n_iter, 1.0 if int_scale is None else int_scale,
-                             check_image, check_alpha)
-    if bad & 1:
-        check_unit_range(src, "image", lower=0.0, fix=_FLOAT_FIX)
-    if bad & 2:
-        check_unit_range(alpha, "alphas", lower=-1.0, fix=_ALPHA_FIX)
-    return True
-
-
-def _run_block(src, dst, alpha, n_iter, per_iter, int_scale, check_image, check_alpha):
-    """Apply the curves to one cache-sized block of ``src``, writing ``dst``."""
-    if _kernel_block(src, dst, alpha, n_iter, int_scale, check_image, check_alpha):
-        return
-    if check_image:
-        _check_block(src, "image", 0.0, _FLOAT_FIX)
-    shape = dst.shape
-    if per_iter:
-        # A different curve each iteration: the block is carried in float64, which
-        # keeps the result within 1e-7 of exact arithmetic (a float32 carry can lose
-        # 1e-5 where eight steep curve steps amplify its rounding).
-        if check_alpha:
-            _check_block(alpha, "alphas", -1.0, _ALPHA_FIX)
-        f64 = np.dtype(np.float64)
-        y = _scratch(dst.size, f64, 0).reshape(shape)
-        t = _scratch(dst.size, f64, 1).reshape(shape)
-        np.multiply(src, int_scale if int_scale is not None else 1.0, out=y)
-        for i in range(n_iter):
-            # y <- y * (1 + a_i (1 - y))
-            np.subtract(1, y, out=t)
-            np.multiply(t, alpha[..., i, :], out=t)
-            t += 1
-            y *= t
-        np.minimum(y, 1, out=y)
-        np.copyto(dst, y, casting="same_kind")
-        return
-
-    # One curve shared by all iterations. With s = x where a >= 0 and s = 1 - x
-    # where a < 0, and c = |a|, the curve becomes s <- s + c s (1 - s) in both
-    # cases: an expansion away from 0, where float32 keeps its relative precision.
-    # (Carrying x itself in float32 would lose up to 1e-5 near x = 1 for a = -1.)
-    # Adding the rounded increment to s keeps the result monotonic in x to the last
-    # ulp; the shorter s * ((1 + c) - c s) is not.
-    # Every step is a plain ufunc on contiguous cache-sized buffers: no masked
-    # (``where=``) or scalar-broadcast loops, which NumPy runs 5-50x slower.
-    dtype = dst.dtype
-    a = alpha[..., 0, :]
-    if a.size <= 3:  # global curves: tiny arrays
-        c = np.abs(a)
-        m = (a < 0).astype(dtype) if (a < 0).any() else None
-    else:
-        c = np.abs(a, out=_scratch(a.size, dtype, 2).reshape(a.shape))
-        if check_alpha and not (c.max() <= 1):
-            check_unit_range(a, "alphas", lower=-1.0, fix=_ALPHA_FIX)
-        m = None
-        if a.min() < 0:  # m = 1 where a < 0, else 0
-            m = np.less(a, 0, out=_scratch(a.size, dtype, 4).reshape(a.shape), casting="unsafe")
-    y = dst if dst.flags.c_contiguous else _scratch(dst.size, dtype, 1).reshape(shape)
-    t = _scratch(dst.size, dtype, 0).reshape(shape)
-    if int_scale is not None:
-        np.multiply(src, int_scale, out=y, casting="unsafe")
-        x = y
-    else:
-        x = src
-    if m is not None:  # s = |m - x|: x where m = 0, 1 - x where m = 1 (x is in [0, 1])
-        np.subtract(m, x, out=y, casting="same_kind")
-        np.abs(y, out=y)
-    elif x is not y:
-        np.copyto(y, x, casting="same_kind")
-    for _ in range(n_iter):
-        np.subtract(_ones(y.size, dtype).reshape(shape), y, out=t)
-        t *= y
-        t *= c
-        y += t
-    if m is not None:
-        np.subtract(m, y, out=y)
-        np.abs(y, out=y)
-    # LE maps [0, 1] into [0, 1]; the last rounding can land one ulp above 1.
-    # (An array operand: NumPy's scalar-broadcast minimum is 4x slower.)
-    np.minimum(y, _ones(y.size, dtype).reshape(shape), out=y)
-    if y is not dst:
-        np.copyto(dst, y)
 
 
 def _prepare(image, alphas, n_iter, channel_axis):
@@ -272,37 +133,18 @@ def curve_gain(image, alphas, *, n_iter=None, channel_axis=-1):
     array([[[2., 1., 0.]]])
     """
     image, dtype, layout, alphas, a5, n_iter = _prepare(image, alphas, n_iter, channel_axis)
-    _check_range(a5, "alphas", -1.0, _ALPHA_FIX)
+    check_range(a5, "alphas", -1.0, ALPHA_FIX)
     src = layout.to_nhwc(image)
     x = src[..., : layout.n_color]
     if image.dtype.kind == "u":
         x = x * dtype.type(1.0 / np.iinfo(image.dtype).max)
     else:
-        _check_range(x, "image", 0.0, _FLOAT_FIX)
+        check_range(x, "image", 0.0, _FLOAT_FIX)
     out = np.ones(image.shape, dtype)
     gain_block(x.astype(dtype, copy=False), a5.astype(dtype, copy=False), n_iter,
                out=layout.to_nhwc(out)[..., : layout.n_color])
     return out
 
-
-def gain_block(x: np.ndarray, a5: np.ndarray, n_iter: int, out: np.ndarray | None = None) -> np.ndarray:
-    """Slope of the curves for a float block ``x`` (``(..., c)``) and broadcastable ``(..., k, c)`` alphas."""
-    k = a5.shape[-2]
-    x = x.copy()
-    gain = np.ones_like(x) if out is None else out
-    step = np.empty_like(x)
-    for i in range(n_iter):
-        a = a5[..., i if k > 1 else 0, :]
-        np.multiply(x, -2, out=step)
-        step += 1
-        step *= a
-        step += 1  # 1 + a (1 - 2x)
-        gain *= step
-        np.multiply(x, x, out=step)
-        np.subtract(x, step, out=step)
-        step *= a
-        x += step  # x + a x (1 - x)
-    return gain
 
 
 def _layout_key(arr: np.ndarray) -> tuple:
@@ -402,7 +244,7 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     onto [0, 1] and is monotonically increasing in ``x``, so the result is too.
     The work runs in blocks on worker threads, never materialising an
     image-sized temporary. Where skdce was built with its C kernel
-    (``skdce/_kernels.c``, compiled at install time when a C compiler is
+    (``skdce/native/_kernels.c``, compiled at install time when a C compiler is
     present) each block is one pass over memory; otherwise cache-sized NumPy
     ufunc passes compute it in place. One curve shared by all iterations with
     float32 output is computed in float32 on ``s = x`` (``a >= 0``) or
@@ -438,17 +280,17 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
     else:
         _check_out(out, image, alphas, dtype)
         prevalidate = True
-    if prevalidate or a5.size <= _workers.BLOCK:
-        _check_range(a5, "alphas", -1.0, _ALPHA_FIX)
+    if prevalidate or a5.size <= BLOCK:
+        check_range(a5, "alphas", -1.0, ALPHA_FIX)
     if prevalidate and image.dtype.kind == "f":
-        _check_range(image, "image", 0.0, _FLOAT_FIX)
+        check_range(image, "image", 0.0, _FLOAT_FIX)
 
     src = layout.to_nhwc(image)
     dst = layout.to_nhwc(out)
     is_int = image.dtype.kind == "u"
     int_scale = 1.0 / np.iinfo(image.dtype).max if is_int else None  # a float64 scale: one rounding
     check_image = not prevalidate and image.dtype.kind == "f"
-    check_alpha = not prevalidate and a5.size > _workers.BLOCK
+    check_alpha = not prevalidate and a5.size > BLOCK
 
     def alpha_block(b, r0, r1, c0, c1):
         ab = a5[b if a5.shape[0] > 1 else 0]
@@ -462,62 +304,3 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
             validate_values(src[..., n_color:], "image")
         copy_extra_channels(src, dst, n_color)
     return out
-
-
-def run_blocks(src, dst, n_color, alpha_block, *, n_iter, per_iter, int_scale, check_image, check_alpha,
-               num_threads=None):
-    """Apply the curves to ``(N, H, W, C)`` ``src`` into ``dst`` in cache-sized blocks on worker threads.
-
-    ``alpha_block(b, r0, r1, c0, c1)`` returns the ``(rows|1, cols|1, k, c)``
-    alphas of a block; it runs in the worker thread, so it may compute them
-    (Zero-DCE++ upsamples its maps there instead of storing a full-size map).
-    """
-
-    def work(task):
-        b, r0, r1, c0, c1 = task
-        _run_block(src[b, r0:r1, c0:c1, :n_color], dst[b, r0:r1, c0:c1, :n_color], alpha_block(b, r0, r1, c0, c1),
-                   n_iter, per_iter, int_scale, check_image, check_alpha)
-
-    _run_tasks(work, _block_tasks(*src.shape[:3], n_color), num_threads)
-
-
-def run_blocks_upsampled(src, dst, n_color, upsampler, *, n_iter, int_scale, num_threads=None) -> bool:
-    """Like :func:`run_blocks` with shared maps that ``upsampler`` (a
-    :class:`skdce.engine.stages.boxes.BilinearUpsampler`) interpolates row by row inside
-    the compiled kernel, with the same float32 arithmetic as ``upsampler.block``.
-
-    Returns False, having done nothing, where the compiled kernel cannot do it
-    (no kernel, float64 output, an input dtype it does not read); the caller
-    then uses :func:`run_blocks`. The image and maps must be valid already.
-    """
-    cols, diff = upsampler.cols, upsampler.diff
-    if (
-        _kernels is None or dst.dtype != np.float32 or src.dtype not in _KERNEL_TYPES
-        or not (src.flags.aligned and dst.flags.aligned)
-        or not (cols.flags.c_contiguous and diff.flags.c_contiguous and cols.dtype == np.float32)
-    ):
-        return False
-    src_rows = np.ascontiguousarray(upsampler.i0, dtype=np.int64)
-    weights = np.ascontiguousarray(upsampler.wy.ravel(), dtype=np.float32)
-
-    def work(task):
-        b, r0, r1, c0, c1 = task
-        _kernels.le_curves(
-            src[b, r0:r1, c0:c1, :n_color], dst[b, r0:r1, c0:c1, :n_color], cols[b, :, c0:c1], n_iter,
-            1.0 if int_scale is None else int_scale, False, False,
-            (diff[b, :, c0:c1], src_rows[r0:r1], weights[r0:r1]),
-        )
-
-    _run_tasks(work, _block_tasks(*src.shape[:3], n_color), num_threads)
-    return True
-
-
-def copy_extra_channels(src: np.ndarray, dst: np.ndarray, n_color: int) -> None:
-    """Copy the alpha channel (after the colour channels) through, scaled to float."""
-    extra = src[..., n_color:]
-    if extra.size == 0:
-        return
-    if extra.dtype.kind == "u":
-        np.multiply(extra, dst.dtype.type(1.0 / np.iinfo(extra.dtype).max), out=dst[..., n_color:], casting="unsafe")
-    else:
-        np.copyto(dst[..., n_color:], extra, casting="same_kind")

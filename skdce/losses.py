@@ -221,7 +221,7 @@ def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size
     original : (H, W, 3) or (N, H, W, 3) ndarray
         The input image.
     context : (H, W) or (N, H, W) ndarray
-        Its illumination context in [0, 1] (:func:`skdce.engine.stages.context.illumination_context`):
+        Its illumination context in [0, 1] (:func:`skdce.illumination_context`):
         how bright the surroundings of each pixel are.
     level, level_high : float, optional
         The well-exposed range ``[level, level_high]``.

@@ -31,9 +31,9 @@ GPU_DEFAULT_MODEL = "zero-dce++"
 
 def default_model(providers="auto") -> str:
     """The model ``model=None`` means: ``zero-dce++`` (on the CPU and on CUDA alike)."""
-    from .engine.runtime import resolve_providers
+    from .engine.runtime import providers_of
 
-    return GPU_DEFAULT_MODEL if resolve_providers(providers)[0][0] == "CUDAExecutionProvider" else DEFAULT_MODEL
+    return GPU_DEFAULT_MODEL if providers_of(providers).entries[0][0] == "CUDAExecutionProvider" else DEFAULT_MODEL
 
 
 def weights_dir() -> Path:

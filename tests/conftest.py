@@ -19,18 +19,19 @@ def image():
 
 @pytest.fixture
 def kernel_calls(monkeypatch):
-    """Count the calls into the compiled kernel (``skdce._kernels``), by entry point.
+    """Count the calls into the compiled kernel (``skdce.native._kernels``), by entry point.
 
-    Wraps ``skdce.curves._kernels`` (which skdce.engine.stages.boxes reads too), so a test
+    Wraps the binding of the curve stage and of the box stage (``_kernels`` in
+    :mod:`skdce.engine.stages.curve` and :mod:`skdce.engine.stages.boxes`), so a test
     can assert that its "compiled" side really ran the C code rather than
     falling back to NumPy. Skips where the kernel is not built
     (``test_compiled_kernel_is_built`` fails there instead).
     """
-    from skdce import curves
+    from skdce.engine.stages import boxes, curve
 
-    real = curves._kernels
+    real = curve._kernels
     if real is None:
-        pytest.skip("skdce._kernels is not built")
+        pytest.skip("skdce.native._kernels is not built")
     calls = collections.Counter()
     lock = threading.Lock()
 
@@ -45,7 +46,8 @@ def kernel_calls(monkeypatch):
 
             return counted
 
-    monkeypatch.setattr(curves, "_kernels", Spy())
+    monkeypatch.setattr(curve, "_kernels", Spy())
+    monkeypatch.setattr(boxes, "_kernels", Spy())
     return calls
 
 

@@ -1,9 +1,9 @@
-"""skdce.engine.stages.context: the illumination context, against values worked out by hand."""
+"""skdce.engine.stages.boxes: the illumination context, against values worked out by hand."""
 
 import numpy as np
 import pytest
 
-from skdce.engine.stages.context import CONTEXT_GRIDS, ContextMap, context_size, illumination_context
+from skdce.engine.stages.boxes import CONTEXT_GRIDS, ContextMap, context_size, illumination_context
 from skdce.engine.stages.boxes import box_downscale
 
 

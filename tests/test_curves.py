@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from skdce import apply_le_curves, curves as curves_mod
+from skdce import apply_le_curves
+from skdce.engine.stages import curve as curves_mod
 from skdce.engine import workers as _workers
 
 

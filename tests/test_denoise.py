@@ -141,8 +141,12 @@ def test_denoised_tiles_join_exactly(rng, h, w, tile):
 def test_denoised_zero_dce_pp_tiles_join_exactly(rng, monkeypatch):
     img = noisy_scene(rng, 70, 90)
     whole = enhance(img, model="zero-dce++", scale_factor=4)
-    monkeypatch.setattr(enhance_mod, "_DENOISE_TILE", 16)
-    np.testing.assert_allclose(enhance(img, model="zero-dce++", scale_factor=4), whole, atol=1e-6, rtol=0)
+    calls = []
+    real = enhance_mod.enhance_tile
+    monkeypatch.setattr(enhance_mod, "enhance_tile", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    tiled = enhance(img, model="zero-dce++", scale_factor=4, tile_size=16)
+    assert len(calls) == 5 * 6  # 70 x 90 in tiles of 16: the tiles really ran
+    np.testing.assert_allclose(tiled, whole, atol=1e-6, rtol=0)
 
 
 def test_denoise_layouts(rng):

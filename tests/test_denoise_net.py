@@ -1,4 +1,4 @@
-"""skdce.engine.stages.learned: the bundled learned denoiser keeps denoise_bands' contract, tiles exactly, checks its file."""
+"""skdce.denoise_net: the bundled learned denoiser keeps denoise_bands' contract, tiles exactly, checks its file."""
 
 import json
 import shutil
@@ -8,8 +8,8 @@ import pytest
 
 import skdce
 from skdce.engine.stages import learned as denoise_net
-from skdce.denoise import DENOISE_HALO, denoise_bands
-from skdce.engine.stages.learned import LEARNED_HALO, denoiser_record, learned_denoise_block
+from skdce.engine.stages.guided import DENOISE_HALO, denoise_bands
+from skdce.denoise_net import LEARNED_HALO, denoiser_record, learned_denoise_block
 
 
 def _scene(rng, h=70, w=90, c=3, dtype=np.float32):

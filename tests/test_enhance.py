@@ -33,7 +33,7 @@ def test_compiled_and_numpy_kernels_agree(image, monkeypatch, kernel_calls, dtyp
     Zero-DCE++ without denoising has its maps interpolated inside the kernel
     (float32 output); its box downscaling runs in C too.
     """
-    from skdce import curves as curves_mod
+    from skdce.engine.stages import boxes, curve
     from skdce.engine import workers as _workers
 
     if block is not None:  # blocks of a few pixels: rows split into pieces
@@ -47,7 +47,8 @@ def test_compiled_and_numpy_kernels_agree(image, monkeypatch, kernel_calls, dtyp
         assert kernel_calls["le_curves"] > 0, model
         assert model != "zero-dce++" or kernel_calls["box_mean"] > 0
         with monkeypatch.context() as m:
-            m.setattr(curves_mod, "_kernels", None)
+            m.setattr(curve, "_kernels", None)
+            m.setattr(boxes, "_kernels", None)
             numpy = enhance(img, model=model, scale_factor=4 if model == "zero-dce++" else None, denoise=denoise)
         atol = 1e-12 if dtype == np.float64 else 1e-5 if np.dtype(dtype).kind == "u" else 1e-6
         np.testing.assert_allclose(compiled, numpy, atol=atol, rtol=0, err_msg=model)
@@ -296,7 +297,7 @@ def test_numpy_memory_error_is_explained(image, monkeypatch):
     def no_memory(*args, **kwargs):
         raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, 100000) and data type float32")
 
-    monkeypatch.setattr(_enhance, "_enhance_tiles", no_memory)
+    monkeypatch.setattr(_enhance, "enhance_tile", no_memory)
     with pytest.raises(MemoryError, match=r"the image of shape \(45, 67, 3\) needs more memory than is available; "
                                           r"pass a smaller tile_size=.*Unable to allocate 37.3 GiB"):
         enhance(image, model="zero-dce")
@@ -307,8 +308,8 @@ def test_auto_tiles_only_images_larger_than_a_tile(monkeypatch):
     from skdce.engine import host as _enhance
 
     calls = []
-    real = _enhance._estimate_tile
-    monkeypatch.setattr(_enhance, "_estimate_tile", lambda *a, **k: calls.append(a[4:8]) or real(*a, **k))
+    real = _enhance.estimate_tile
+    monkeypatch.setattr(_enhance, "estimate_tile", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
     rng = np.random.default_rng(0)
     for (h, w), tiles in (((400, 600), 1), ((256, 1024), 1), ((520, 520), 4)):
         img = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import skdce
-from skdce.engine.host import _resolve_scale
+from skdce.engine.stages.network import resolve_scale as _resolve_scale
 from skdce.data import darken, low_light_sample
 
 DARK = low_light_sample("chelsea")

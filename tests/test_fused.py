@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import skdce
-from skdce.engine.fused import build_fused
+from skdce.engine.graph import build_fused
 
 MODELS = [m for m in ("zero-dce", "zero-dce-int8", "zero-dce++") if m in skdce.list_models()]
 LOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "lol"

@@ -1,4 +1,4 @@
-"""The compiled guided filter (skdce/_gfilter.c) against the NumPy denoise_block it replaces.
+"""The compiled guided filter (skdce/native/_gfilter.c) against the NumPy denoise_block it replaces.
 
 Tolerances: the compiled box means of the moments whose differences are
 variances and covariances (``q - m*m``) add their 2r + 1 terms directly in
@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 import skdce
-from skdce import denoise
-from skdce.denoise import (
-    COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, DENOISE_HALO, LUMA_EPS, LUMA_RADIUS, added_noise, denoise_bands,
-    denoise_block, guided_denoise,
+from skdce.denoise import guided_denoise
+from skdce.engine.stages import gain, guided
+from skdce.engine.stages.gain import added_noise
+from skdce.engine.stages.guided import (
+    COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, DENOISE_HALO, LUMA_EPS, LUMA_RADIUS, denoise_bands, denoise_block,
 )
 
 _gfilter = pytest.importorskip("skdce.native._gfilter", reason="skdce was built without a C compiler")
@@ -118,7 +119,7 @@ def test_numpy_fallback_is_the_reference(rng, monkeypatch):
     """denoise_bands and guided_denoise without the compiled filter run scipy's; the two agree."""
     y, noise = scene(rng, 120, 90, 3, np.float32)
     fast_bands, fast = denoise_bands(y, noise, 2), guided_denoise(y, noise)
-    monkeypatch.setattr(denoise, "_gfilter", None)
+    monkeypatch.setattr(guided, "_gfilter", None)
     check_equal(fast_bands, denoise_bands(y, noise, 2), np.float32)
     check_equal(fast, guided_denoise(y, noise), np.float32)
 
@@ -138,7 +139,7 @@ def test_noise_map_is_the_numpy_steps_bit_for_bit(rng, monkeypatch, dtype, k, nc
     a = np.moveaxis(rng.uniform(-1, 1, (nc * k, 28, 40)).astype(np.float32), 0, -1).reshape(28, 40, k, nc)
     work = np.float64 if dtype is np.float64 else np.float32
     got = added_noise(x, a, 8, scale, 0.03, work, 2)
-    monkeypatch.setattr(denoise, "_gfilter", None)
+    monkeypatch.setattr(gain, "_gfilter", None)
     want = added_noise(x, a, 8, scale, 0.03, work)
     assert got.dtype == want.dtype == work
     assert want.max() > 0
@@ -155,7 +156,8 @@ def test_enhance_unchanged(rng, monkeypatch, model, dtype):
     img = np.round(y * 100).astype(np.uint8) if dtype is np.uint8 else y * 0.4
     kw = dict(model=model, scale_factor=4) if model == "zero-dce++" else dict(model=model)
     fast = skdce.enhance(img, **kw)
-    monkeypatch.setattr(denoise, "_gfilter", None)
+    monkeypatch.setattr(gain, "_gfilter", None)
+    monkeypatch.setattr(guided, "_gfilter", None)
     ref = skdce.enhance(img, **kw)
     assert np.abs(ref - skdce.enhance(img, denoise=0, **kw)).max() > 1e-3  # denoising changed the image
     check_equal(fast, ref, fast.dtype.type)

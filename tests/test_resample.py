@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage.transform import downscale_local_mean, resize
 
-from skdce import curves
+from skdce.engine.stages import boxes
 from skdce.engine.stages.boxes import BilinearUpsampler, bilinear_upsample, box_downscale, small_size
 
 
@@ -30,7 +30,7 @@ def _box_loop(image, size):
 def kernel(request, monkeypatch):
     """Each box test runs on the C kernel (checked to have run) and on the NumPy fallback."""
     if request.param == "numpy":
-        monkeypatch.setattr(curves, "_kernels", None)
+        monkeypatch.setattr(boxes, "_kernels", None)
         yield
         return
     calls = request.getfixturevalue("kernel_calls")  # skips where the kernel is not built

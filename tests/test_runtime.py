@@ -79,6 +79,6 @@ def test_allocation_failure_while_loading_is_not_a_corrupt_file(tmp_path, monkey
 
     monkeypatch.setattr(onnxruntime, "InferenceSession", fail)
     with pytest.raises(MemoryError, match="loading ONNX model .* needs more memory than is available") as info:
-        _runtime.Session(skdce.get_model("zero-dce").path, _runtime.resolve_providers("cpu"), None)
+        _runtime.Session(skdce.get_model("zero-dce").path, _runtime.providers_of("cpu"), None)
     assert "cannot load" not in str(info.value)
 

@@ -42,10 +42,10 @@ def test_wheel_ships_and_loads_weights(tmp_path):
         "assert 'site-packages' in skdce.__file__, skdce.__file__; "
         "info = skdce.get_model('zero-dce'); "
         "assert info.path.is_file() and 'site-packages' in str(info.path); "
-        "import skdce.curves; assert skdce.curves._kernels is not None; "
+        "import skdce.engine.stages.curve as c; assert c._kernels is not None; "
         "import skdce.cli, skdce.io; "
         "out = skdce.enhance(np.full((9, 11, 3), 0.1, np.float32)); "
-        "from skdce.engine.stages.learned import learned_denoise_block as d; "
+        "from skdce.denoise_net import learned_denoise_block as d; "
         "assert d(out, np.full((9, 11), 0.02, np.float32)).shape == out.shape; "
         "print(skdce.list_models(), out.shape)"
     )

@@ -297,7 +297,7 @@ def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):
         For an unreadable input, a destination that is neither Zarr nor TIFF,
         or one that is the input (under any name), holds it or lies inside it.
     """
-    from ..engine.host import enhance
+    from ..pipeline import enhance
 
     src, dst = Path(src), Path(dst)
     kind = stream_kind(dst)

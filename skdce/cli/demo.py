@@ -28,7 +28,7 @@ def demo(output_dir, sample, model, strength, exposure, denoise, providers):
     import numpy as np
 
     from .. import io as skio
-    from ..engine.host import enhance as enhance_array
+    from ..pipeline import enhance as enhance_array
     from ..data import low_light_sample
 
     info, running = check_model(model, providers, None)

@@ -138,7 +138,7 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
             image, _ = skio.read_image(found[name])
             reference, _ = skio.read_image(refs[name])
             if info is not None:
-                from ..engine.host import enhance
+                from ..pipeline import enhance
 
                 out = enhance(image, model=info, strength=strength, denoise=denoise, channel_axis=None if image.ndim == 2 else -1, providers=parse_providers(providers))
                 image = to_uint(out, 8)

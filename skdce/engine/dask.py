@@ -4,14 +4,14 @@ The plan has two passes, because three things skdce needs are whole-image
 quantities:
 
 1. *Small, computed once*: the box means of the illumination context
-   (:mod:`skdce.engine.stages.context`), the noise level (:func:`skdce.denoise.estimate_noise`,
+   (:mod:`skdce.engine.stages.boxes`), the noise level (:mod:`skdce.engine.stages.noise`,
    from a sample of rows) and, for Zero-DCE++, the box-downscaled image and so
    its curve maps. Box means are sums over bins, so each chunk adds what it
    holds to each bin it meets and the sums are added up: nothing larger than
    one chunk is ever in memory.
 2. *Per chunk, lazily*: :func:`dask.array.map_overlap` with the pipeline's
-   exact halo (7 pixels for the network, plus :data:`skdce.denoise.DENOISE_HALO`
-   when denoising) runs the in-memory tile code on each chunk and its halo,
+   exact halo (7 pixels for the network, plus :data:`~skdce.engine.stages.guided.DENOISE_HALO`
+   when denoising) runs the host driver's tile code (:func:`skdce.engine.host.enhance_tile`) on each chunk and its halo,
    reading the context and the upsampled maps in whole-image coordinates.
 
 So the result equals the in-memory one (to float32 rounding: the box sums
@@ -24,12 +24,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stages.context import CONTEXT_GRIDS, ContextMap, context_size
 from .._base.image import unit_scale, validate_values
-from .stages.boxes import BilinearUpsampler, _edges, small_size
-from ..denoise import DENOISE_HALO, noise_from_rows, noise_rows
+from .host import enhance_tile, shared_maps
+from .plan import Plan
+from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
+from .stages.network import estimate_tile
+from .stages.noise import noise_from_rows, noise_rows
+from .stages.curve import copy_extra_channels
+from .stages.tone import finish_tone, noise_stretch
+from .tiles import Window, tile_grid
 
-__all__ = ["is_dask_array", "enhance_dask", "estimate_curves_dask"]
+__all__ = ["is_dask_array", "require_dask", "enhance_dask", "estimate_dask"]
 
 
 def is_dask_array(image) -> bool:
@@ -37,7 +42,7 @@ def is_dask_array(image) -> bool:
     return type(image).__module__.split(".")[0] == "dask" and hasattr(image, "chunks")
 
 
-def _require_dask():
+def require_dask():
     try:
         import dask.array as da
     except ImportError:  # pragma: no cover - the dask extra is installed in the test environment
@@ -47,25 +52,12 @@ def _require_dask():
     return da
 
 
-def _bin_sums(block: np.ndarray, r0: int, c0: int, ey: np.ndarray, ex: np.ndarray) -> np.ndarray:
-    """Sums (float64) of ``(n, bh, bw, c)`` pixels at rows ``r0..`` / columns ``c0..`` over the bins ``ey x ex``."""
-    n, bh, bw, c = block.shape
-    out = np.zeros((n, len(ey) - 1, len(ex) - 1, c))
-    by = np.searchsorted(ey, np.arange(r0, r0 + bh), side="right") - 1
-    bx = np.searchsorted(ex, np.arange(c0, c0 + bw), side="right") - 1
-    ry = np.flatnonzero(np.diff(by, prepend=-1))
-    rx = np.flatnonzero(np.diff(bx, prepend=-1))
-    sums = np.add.reduceat(np.add.reduceat(block, ry, axis=1, dtype=np.float64), rx, axis=2)
-    out[:, by[ry][:, None], bx[rx][None, :]] = sums
-    return out
-
-
 def _box_means(x, sizes):
     """``(N, h, w, c)`` float32 box means of the Dask ``(N, H, W, c)`` array ``x`` for each ``(h, w)`` in ``sizes``."""
     import dask
 
     _, H, W, _ = x.shape
-    edges = [(_edges(H, h), _edges(W, w)) for h, w in sizes]
+    edges = [(bin_edges(H, h), bin_edges(W, w)) for h, w in sizes]
     rows = np.cumsum((0,) + x.chunks[1])
     cols = np.cumsum((0,) + x.chunks[2])
     blocks = x.to_delayed()
@@ -75,7 +67,7 @@ def _box_means(x, sizes):
             for k in range(blocks.shape[2]):
                 blk = blocks[i, j, k, 0]
                 for s, (ey, ex) in enumerate(edges):
-                    parts[s].append((i, dask.delayed(_bin_sums)(blk, rows[j], cols[k], ey, ex)))
+                    parts[s].append((i, dask.delayed(bin_sums)(blk, rows[j], cols[k], ey, ex)))
     n_chunks = np.cumsum((0,) + x.chunks[0])
 
     def assemble(s, *sums):
@@ -91,7 +83,7 @@ def _box_means(x, sizes):
 
 
 def _noise_levels(x) -> np.ndarray:
-    """:func:`skdce.denoise.noise_level` of each image of the Dask ``(N, H, W, c)`` array, from its sampled rows."""
+    """:func:`~skdce.engine.stages.noise.noise_level` of each image of the Dask ``(N, H, W, c)`` array, from its sampled rows."""
     import dask
 
     _, h, w, _ = x.shape
@@ -102,22 +94,14 @@ def _noise_levels(x) -> np.ndarray:
     return np.array([noise_from_rows([r[b] for r in rows]) * unit_scale(x.dtype) for b in range(x.shape[0])])
 
 
-def _prepare(image, channel_axis, depth_of, **kw):
-    """Check the arguments, lay ``image`` out as ``(N, H, W, C)`` with chunks the halo allows.
-
-    ``depth_of(p)`` gives the halo for the prepared call ``p``. Returns ``(da, p, x, depth)``.
-    """
-    from .host import _Prepared
-
-    da = _require_dask()
-    p = _Prepared(image, channel_axis=channel_axis, lazy=True, **kw)
-    depth = depth_of(p)
-    x = p.layout.to_nhwc(image)
+def _rechunked(plan: Plan, image):
+    """``image`` as ``(N, H, W, C)`` with chunks the halo allows, and the halo."""
+    depth = plan.halo
+    x = plan.layout.to_nhwc(image)
     chunks = {3: -1}
     for axis in (1, 2):  # map_overlap needs every chunk to hold its neighbours' halo
         chunks[axis] = _merge_small(x.chunks[axis], depth)
-    x = x.rechunk(chunks)
-    return da, p, x, depth
+    return x.rechunk(chunks), depth
 
 
 def _overlap(chunks: tuple, depth: int) -> dict:
@@ -139,21 +123,21 @@ def _merge_small(chunks: tuple, depth: int) -> tuple:
     return tuple(merged)
 
 
-def _global_state(p, x):
-    """Whole-image quantities: the context map (full model) and the small maps (Zero-DCE++)."""
+def _global_state(plan: Plan, x):
+    """Whole-image quantities: ``(upsampler, lifts, context)`` (Zero-DCE++'s small maps; the full model's context)."""
     n, h, w, _ = x.shape
-    nc = p.n_color
+    nc = plan.n_color
     rgb = x[..., :nc]
     scale = np.float32(unit_scale(x.dtype))
-    if p.shared:
-        (small,) = _box_means(rgb, [small_size(h, w, p.scale)])
+    if plan.shared:
+        (small,) = _box_means(rgb, [small_size(h, w, plan.scale)])
         validate_values(small * scale, "image")  # a NaN reaches every box mean it falls in: named as the input's
-        maps = p.small_maps([small[b : b + 1] * scale for b in range(n)])
-        return BilinearUpsampler(maps, (h, w))
-    if p.session.context_name is not None:
+        maps, lifts = shared_maps(plan, [small[b : b + 1] * scale for b in range(n)])
+        return BilinearUpsampler(maps, (h, w)), lifts, None
+    if plan.context:
         grids = _box_means(rgb, [context_size(h, w, g) for g in CONTEXT_GRIDS])
-        p.context = ContextMap(None, grids=[g * scale for g in grids], size=(h, w))
-    return None
+        return None, None, ContextMap(None, grids=[g * scale for g in grids], size=(h, w))
+    return None, None, None
 
 
 def _block_geometry(chunks, block_info, depth):
@@ -170,81 +154,59 @@ def _block_geometry(chunks, block_info, depth):
     return int(starts[0][loc[0]]), origin, (y0, y0 + chunks[1][loc[1]], x0, x0 + chunks[2][loc[2]])
 
 
-def enhance_dask(image, *, model, strength, channel_axis, scale_factor, providers, tile_size, num_threads, denoise,
-                 exposure="auto", denoiser="guided"):
-    """:func:`skdce.enhance` for a Dask array: a lazy Dask array (see the module notes)."""
-    from .host import HALO, _denoised_tile
-    from .._base.image import validate_values
-    from ..curves import copy_extra_channels
-    from ..denoise import check_denoise
-
-    from ..tone import check_exposure, finish_tone
-
-    amount = check_denoise(denoise)
-    stops = check_exposure(exposure)
-    from ..denoise import check_denoiser
-
-    denoiser = check_denoiser(denoiser)
-    kw = dict(model=model, providers=providers, num_threads=num_threads, scale_factor=scale_factor,
-              tile_size=tile_size, strength=strength)
-    da, p, x, depth = _prepare(image, channel_axis,
-                               lambda p: (0 if p.shared else HALO) + (DENOISE_HALO if amount else 0), **kw)
-    p.denoiser = denoiser
-    up = _global_state(p, x)
-    sigmas = _noise_levels(x[..., : p.n_color]) if amount else np.zeros(x.shape[0])
-    int_scale = 1.0 / np.iinfo(x.dtype).max if x.dtype.kind == "u" else None
-    curves = dict(n_iter=p.info.iterations, int_scale=int_scale, check_image=False, check_alpha=False)
+def enhance_dask(plan: Plan, image):
+    """:func:`skdce.enhance` of a Dask array: a lazy Dask array (see the module notes)."""
+    da = require_dask()
+    x, depth = _rechunked(plan, image)
+    up, lifts, context = _global_state(plan, x)
+    sigmas = _noise_levels(x[..., : plan.n_color]) if plan.denoise else np.zeros(x.shape[0])
     chunks = x.chunks
+    nc = plan.n_color
 
     def run(block, block_info=None):
-        b0, (oy, ox), (y0, y1, x0, x1) = _block_geometry(chunks, block_info, depth)
+        b0, origin, (y0, y1, x0, x1) = _block_geometry(chunks, block_info, depth)
         validate_values(block, "image")
-        out = np.empty((block.shape[0], y1 - y0, x1 - x0, block.shape[3]), p.dtype)
-        for n in range(block.shape[0]):
-            b = b0 + n
-            for ty0 in range(y0, y1, p.tile or (y1 - y0)):  # the in-memory tiles, inside the chunk
-                for tx0 in range(x0, x1, p.tile or (x1 - x0)):
-                    ty1, tx1 = min(y1, ty0 + (p.tile or y1)), min(x1, tx0 + (p.tile or x1))
-                    out[n, ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0, : p.n_color] = _denoised_tile(
-                        p, block, n, b, ty0, ty1, tx0, tx1, up, sigmas[b], amount, curves, origin=(oy, ox))
-        lifts = None if p.lifts is None else p.lifts[b0 : b0 + block.shape[0]]
-        finish_tone(out[..., : p.n_color], lifts, stops, num_threads=1)
-        inner = block[:, y0 - oy : y1 - oy, x0 - ox : x1 - ox]
-        copy_extra_channels(inner, out, p.n_color)
+        window = Window(block, b0, origin)
+        out = np.empty((block.shape[0], y1 - y0, x1 - x0, block.shape[3]), plan.dtype)
+        for k in range(block.shape[0]):
+            b = b0 + k
+            stretch = noise_stretch(None if lifts is None else lifts[b])
+            for tile in tile_grid(b, y0, y1, x0, x1, plan.tile):  # the in-memory tiles, inside the chunk
+                out[k, tile.y0 - y0 : tile.y1 - y0, tile.x0 - x0 : tile.x1 - x0, :nc] = enhance_tile(
+                    plan, window, tile, up, context, sigmas[b], stretch)
+        finish_tone(out[..., :nc], None if lifts is None else lifts[b0 : b0 + block.shape[0]], plan.exposure,
+                    num_threads=1)
+        oy, ox = origin
+        copy_extra_channels(block[:, y0 - oy : y1 - oy, x0 - ox : x1 - ox], out, nc)
         return out
 
     out = da.map_overlap(run, x, depth=_overlap(chunks, depth), boundary="none", trim=False,
-                         dtype=p.dtype, chunks=chunks, meta=np.empty((0, 0, 0, 0), p.dtype))
-    return p.layout.from_nhwc(out).rechunk(image.chunks)
+                         dtype=plan.dtype, chunks=chunks, meta=np.empty((0, 0, 0, 0), plan.dtype))
+    return plan.layout.from_nhwc(out).rechunk(image.chunks)
 
 
-def estimate_curves_dask(image, *, model, channel_axis, scale_factor, providers, tile_size, num_threads):
-    """:func:`skdce.estimate_curves` for a Dask array: lazy ``(..., K)`` maps laid out as in memory."""
-    from .host import HALO, _estimate_tile
-    from .._base.image import validate_values
-
-    kw = dict(model=model, providers=providers, num_threads=num_threads, scale_factor=scale_factor,
-              tile_size=tile_size, strength=1.0)
-    da, p, x, depth = _prepare(image, channel_axis, lambda p: 0 if p.shared else HALO, **kw)
-    up = _global_state(p, x)
-    k = p.session.n_maps if not p.shared else 3
-    k = k if p.n_color == 3 else k // 3
+def estimate_dask(plan: Plan, image):
+    """:func:`skdce.estimate_curves` of a Dask array: lazy ``(N, H, W, K)`` maps."""
+    da = require_dask()
+    x, depth = _rechunked(plan, image)
+    up, _, context = _global_state(plan, x)
+    k = plan.session.n_maps if not plan.shared else 3
+    k = k if plan.n_color == 3 else k // 3
     chunks = x.chunks
-    h, w = p.size
 
     def run(block, block_info=None):
-        b0, (oy, ox), (y0, y1, x0, x1) = _block_geometry(chunks, block_info, depth)
+        b0, origin, (y0, y1, x0, x1) = _block_geometry(chunks, block_info, depth)
         validate_values(block, "image")
+        window = Window(block, b0, origin)
         out = np.empty((block.shape[0], y1 - y0, x1 - x0, k), np.float32)
         for n in range(block.shape[0]):
             if up is not None:
                 out[n] = up.block(b0 + n, y0, y1, x0, x1, out=np.empty((y1 - y0, x1 - x0, k), np.float32))
             else:
-                out[n] = _estimate_tile(p.session, block, p.context, n, y0, y1, x0, x1, h, w, p.n_color, 1.0,
-                                        (oy, ox), b0 + n)
+                (tile,) = tile_grid(b0 + n, y0, y1, x0, x1, None)
+                out[n] = estimate_tile(plan.session, window, tile, plan.size, plan.n_color, 1.0, context)
         return out
 
     out_chunks = chunks[:3] + ((k,),)
-    out = da.map_overlap(run, x, depth=_overlap(chunks, depth), boundary="none", trim=False,
-                         dtype=np.float32, chunks=out_chunks, meta=np.empty((0, 0, 0, 0), np.float32))
-    return p.to_layout(out)
+    return da.map_overlap(run, x, depth=_overlap(chunks, depth), boundary="none", trim=False,
+                          dtype=np.float32, chunks=out_chunks, meta=np.empty((0, 0, 0, 0), np.float32))

@@ -1,14 +1,21 @@
-"""ONNX Runtime sessions: imported lazily, one cached session per (model, providers, threads)."""
+"""ONNX Runtime sessions: imported lazily, providers resolved once, one cached session per (model, providers, threads).
+
+Every session skdce starts (the curve estimators, the fused graph, the
+learned denoiser) starts through :func:`start_session`, with the
+:class:`Providers` the call resolved once (:func:`providers_of`).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from .._base.validate import check_num_threads
 
-__all__ = ["resolve_providers", "get_session", "read_metadata", "Session", "check_finite"]
+__all__ = ["resolve_providers", "providers_of", "Providers", "start_session", "get_session", "read_metadata",
+           "Session", "check_finite"]
 
 logger = logging.getLogger("skdce")
 
@@ -110,6 +117,27 @@ def resolve_providers(providers="auto") -> tuple[tuple, ...]:
     return tuple(entries)
 
 
+@dataclass(frozen=True)
+class Providers:
+    """Resolved providers: the ONNX Runtime entries, and whether they were asked for by name.
+
+    ``required`` providers that ONNX Runtime drops while loading (CUDA listed
+    by onnxruntime-gpu whose libraries or GPU are missing) raise; others (what
+    ``"auto"`` picked) fall back to the CPU with a logged warning.
+    """
+
+    entries: tuple
+    required: bool
+
+
+def providers_of(providers="auto") -> Providers:
+    """``providers`` as the user gives them (or already resolved) -> :class:`Providers`, resolved once."""
+    if isinstance(providers, Providers):
+        return providers
+    required = not (isinstance(providers, str) and providers.lower() == "auto")
+    return Providers(resolve_providers(providers), required)
+
+
 #: What to do when an image does not fit in memory (the full model's activations grow with the tile's area).
 MEMORY_HINT = (
     "pass a smaller tile_size= (e.g. tile_size=256), or use model='zero-dce++', which estimates its curves on a "
@@ -131,35 +159,41 @@ def out_of_memory(what: str, exc: BaseException) -> MemoryError:
     return error
 
 
-class Session:
-    """A loaded model: the ONNX Runtime session and the providers it really uses.
+def start_session(source, label: str, providers: Providers, threads: int | None):
+    """Start an ONNX Runtime session on ``source`` (a path or serialised model bytes) with ``providers``.
 
-    ``required`` providers that ONNX Runtime drops while loading (CUDA listed
-    by onnxruntime-gpu whose libraries or GPU are missing) raise; others (what
-    ``"auto"`` picked) fall back to the CPU with a logged warning.
+    Returns ``(session, names of the providers it really runs)``. A required
+    provider that ONNX Runtime dropped raises; an optional one is logged.
     """
+    ort = _ort()
+    try:
+        session = ort.InferenceSession(
+            str(source) if isinstance(source, Path) else source, sess_options=session_options(threads),
+            providers=[(name, dict(options)) for name, options in providers.entries],
+        )
+    except Exception as exc:
+        if is_allocation_failure(exc):
+            raise out_of_memory(f"loading {label}", exc) from exc
+        raise ValueError(f"cannot load {label}: {exc}") from exc
+    running = tuple(session.get_providers())
+    missing = [name for name, _ in providers.entries if name not in running]
+    if missing and providers.required:  # e.g. CUDA listed by onnxruntime-gpu but its libraries failed to load
+        raise ValueError(
+            f"ONNX Runtime could not start {', '.join(missing)} for {label} (it runs {', '.join(running)}); "
+            f"check the CUDA/cuDNN installation, or pass providers='cpu'."
+        )
+    if missing:
+        logger.warning("skdce: %s could not start; %s runs on %s", ", ".join(missing), label, ", ".join(running))
+    logger.info("skdce: loaded %s with providers %s", label, ", ".join(running))
+    return session, running
 
-    def __init__(self, path: Path, providers: tuple[tuple, ...], threads: int | None, required: bool = True):
-        ort = _ort()
-        opts = session_options(threads)
-        try:
-            self.session = ort.InferenceSession(
-                str(path), sess_options=opts, providers=[(name, dict(options)) for name, options in providers]
-            )
-        except Exception as exc:
-            if is_allocation_failure(exc):
-                raise out_of_memory(f"loading ONNX model {str(path)!r}", exc) from exc
-            raise ValueError(f"cannot load ONNX model {str(path)!r}: {exc}") from exc
+
+class Session:
+    """A loaded curve estimator: the ONNX Runtime session, the providers it really uses, its inputs and outputs."""
+
+    def __init__(self, path: Path, providers: Providers, threads: int | None):
+        self.session, self.providers = start_session(Path(path), f"ONNX model {str(path)!r}", providers, threads)
         self.path = Path(path)
-        self.providers = tuple(self.session.get_providers())
-        missing = [name for name, _ in providers if name not in self.providers]
-        if missing and required:  # e.g. CUDA listed by onnxruntime-gpu but its libraries failed to load
-            raise ValueError(
-                f"ONNX Runtime could not start {', '.join(missing)} for {str(path)!r} (it runs "
-                f"{', '.join(self.providers)}); check the CUDA/cuDNN installation, or pass providers='cpu'."
-            )
-        if missing:
-            logger.warning("skdce: %s could not start; %s runs on %s", ", ".join(missing), path, ", ".join(self.providers))
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) not in (1, 2) or len(outputs) < 1:
             raise ValueError(
@@ -186,7 +220,6 @@ class Session:
         #: the name of the illumination-context input (skdce's own models), or None
         self.context_name = inputs[1].name if len(inputs) == 2 else None
         self.output_name = outputs[0].name
-        logger.info("skdce: loaded %s with providers %s", path, ", ".join(self.providers))
 
     @property
     def on_gpu(self) -> bool:
@@ -228,15 +261,14 @@ def check_finite(values, path, what: str) -> None:
 
 
 def get_session(path: Path, providers="auto", threads: int | None = None) -> Session:
-    """The cached :class:`Session` for ``(path, providers, threads)``."""
+    """The cached :class:`Session` for ``(path, providers, threads)``; ``providers`` raw or :class:`Providers`."""
     threads = check_num_threads(threads)
-    required = not (isinstance(providers, str) and providers.lower() == "auto")
-    entries = resolve_providers(providers)
-    key = (str(Path(path).resolve()), entries, threads, required)
+    providers = providers_of(providers)
+    key = (str(Path(path).resolve()), providers, threads)
     with _lock:
         session = _sessions.get(key)
         if session is None:
-            session = _sessions[key] = Session(Path(path), entries, threads, required)
+            session = _sessions[key] = Session(Path(path), providers, threads)
         return session
 
 

@@ -1,9 +1,9 @@
 """A small learned denoiser for the curve output, trained self-supervised (Neighbor2Neighbor).
 
 The network filters what the engine's guided filter filters
-(:func:`skdce.denoise.denoise_bands`): the plain curve output ``y`` of a
+(:func:`skdce.engine.stages.guided.denoise_bands`): the plain curve output ``y`` of a
 low-light image, steered by the per-pixel noise the curves added
-(:func:`skdce.denoise.added_noise`). Its input is the four planes RGB + noise
+(:func:`skdce.engine.stages.gain.added_noise`). Its input is the four planes RGB + noise
 map, its output the denoised RGB as a residual added to the input. It never
 sees a clean image: Neighbor2Neighbor [1]_ trains it on the noisy curve
 outputs alone, by predicting one random sub-image of every 2x2 cell from its
@@ -11,7 +11,7 @@ neighbouring sub-image (the two see independent noise and nearly the same
 signal), plus a regulariser that ties the sub-images of the full-resolution
 prediction together.
 
-Host inference of the bundled export lives in :mod:`skdce.engine.stages.learned`; this
+Host inference of the bundled export lives in :mod:`skdce.denoise_net`; this
 module holds the torch network, the data preparation, the trainer and the
 ONNX export. Train with::
 
@@ -211,10 +211,11 @@ def prepare_inputs(low: np.ndarray, model: str = "zero-dce++", denoise: float = 
 
     The curve output is ``skdce.enhance(low, model=model, denoise=0)`` (the
     plain curves: the image the engine hands its denoiser), the noise map the
-    engine's :func:`skdce.denoise.added_noise` at strength ``denoise``.
+    engine's :func:`skdce.engine.stages.gain.added_noise` at strength ``denoise``.
     """
     import skdce
-    from ..denoise import added_noise, noise_level
+    from ..engine.stages.gain import added_noise
+    from ..engine.stages.noise import noise_level
 
     info = skdce.get_model(model)
     if not info.shared_curve:

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..io._atomic import atomic_path
-from ..engine.stages.context import CONTEXT_GRIDS
+from ..engine.stages.boxes import CONTEXT_GRIDS
 from ..models import sha256_file
 from .model import DCENetPP, build_model
 from .trainer import load_checkpoint
@@ -49,7 +49,7 @@ def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, s
     """Write ``model``'s curve estimator to ``path`` (ONNX, opset 17).
 
     The graph maps ``image`` (N, 3, H, W) float32 in [0, 1] and its
-    ``context`` (N, 1, H, W, :mod:`skdce.engine.stages.context`) to ``alphas``
+    ``context`` (N, 1, H, W, :mod:`skdce.engine.stages.boxes`) to ``alphas``
     (N, 24 or 3, H, W) in [-1, 1]; batch, height and width are dynamic.
     ``metadata`` (strings, or values stored as JSON) lands in the model's
     ``metadata_props`` beside the facts skdce needs to run it (a shared-curve

@@ -1,17 +1,22 @@
 """DCE-Net and its Zero-DCE++ variant as thin ``torch.nn.Module`` classes.
 
 Both networks *estimate* curves: they map an RGB image in [0, 1], and its
-illumination context (:mod:`skdce.engine.stages.context`), to alpha maps in [-1, 1]. Applying the curves is a separate, plain function
-(:func:`apply_le_curves_torch`), the twin of :func:`skdce.apply_le_curves`.
+illumination context (:mod:`skdce.engine.stages.boxes`), to alpha maps in [-1, 1]. Applying the
+curves is a separate, plain function (:func:`apply_le_curves_torch`), the twin of
+:func:`skdce.apply_le_curves`; it and the other twins (box means, context, black point) live with
+their stages in :mod:`skdce.engine.stages`, next to the host code they are tested against.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ..engine.stages.boxes import small_size, torch_box_downscale, torch_illumination_context
+from ..engine.stages.curve import torch_le_curves
+from ..engine.stages.network import net_scale
+from ..engine.stages.tone import torch_black_lift, torch_remove_lift
 
 __all__ = [
     "DCENet",
@@ -27,80 +32,12 @@ __all__ = [
 _FEATURES = 32
 
 
-def apply_le_curves_torch(image: torch.Tensor, alphas: torch.Tensor, n_iter: int = 8) -> torch.Tensor:
-    """Apply ``LE(x) = x + a*x*(1 - x)`` iteratively (NCHW tensors).
-
-    ``alphas`` has either 3 channels (one map reused ``n_iter`` times, Zero-DCE++)
-    or ``3 * k`` channels (one map per iteration, Zero-DCE; ``n_iter`` is then ``k``).
-    """
-    channels = image.shape[1]
-    k = alphas.shape[1] // channels
-    maps = [alphas] * n_iter if k == 1 else list(torch.split(alphas, channels, dim=1))
-    x = image
-    for a in maps:
-        x = x + a * x * (1 - x)
-    return x
-
-
-def box_downscale_torch(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Average ``image`` over the pixel bins that :func:`skdce.engine.stages.boxes.box_downscale` uses.
-
-    Bin ``i`` of an axis of length ``n`` scaled to ``m`` covers
-    ``[floor(i*n/m), floor((i+1)*n/m))``: disjoint bins covering every pixel.
-    """
-    out = image
-    for axis, m in ((2, size[0]), (3, size[1])):
-        n = out.shape[axis]
-        if n == m:
-            continue
-        edges = (torch.arange(m + 1, dtype=torch.int64, device=out.device) * n) // m
-        idx = torch.arange(n, device=out.device)
-        pool = ((idx[None, :] >= edges[:-1, None]) & (idx[None, :] < edges[1:, None])).to(out.dtype)
-        pool = pool / pool.sum(dim=1, keepdim=True)
-        out = torch.movedim(torch.movedim(out, axis, -1) @ pool.T, -1, axis)
-    return out
-
-
-def illumination_context_torch(image: torch.Tensor) -> torch.Tensor:
-    """``(N, 1, H, W)`` context of NCHW images: the twin of :func:`skdce.engine.stages.context.illumination_context`."""
-    from ..engine.stages.context import CONTEXT_GRIDS, context_size
-
-    gray = image.mean(dim=1, keepdim=True)
-    h, w = gray.shape[-2:]
-    out = None
-    for grid in CONTEXT_GRIDS:
-        small = box_downscale_torch(gray, context_size(h, w, grid))
-        up = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
-        out = up if out is None else torch.maximum(out, up)
-    return out
-
-
-#: The tone that stands for the scene's black: the 1st percentile of each channel.
-BLACK_QUANTILE = 0.01
-
-
-def lift_torch(small: torch.Tensor, small_enhanced: torch.Tensor) -> torch.Tensor:
-    """``(N, C)`` lift of each channel's black: its 1st percentile after the curves minus before.
-
-    Measured on the downscaled copy the network sees, where the box means have
-    averaged the sensor noise away: the scene's blacks, not its noise floor.
-    The twin of :func:`skdce.tone.black_lift`.
-    """
-    n, c = small.shape[:2]
-    before = torch.quantile(small.reshape(n, c, -1), BLACK_QUANTILE, dim=2)
-    after = torch.quantile(small_enhanced.reshape(n, c, -1), BLACK_QUANTILE, dim=2)
-    return (after - before).clamp(0.0, 0.5)
-
-
-def remove_lift_torch(image: torch.Tensor, lift: torch.Tensor) -> torch.Tensor:
-    """``(y - d) / (1 - d)`` per channel, floored at 0: the lifted black back to black, white kept."""
-    d = lift[:, :, None, None]
-    return ((image - d) / (1.0 - d)).clamp(min=0.0)
-
-
-def net_scale(h: int, w: int, net_size: int | None, scale_factor: float) -> float:
-    """The downscaling of the network's input: to ``net_size`` on the longer side when given."""
-    return max(1.0, max(h, w) / net_size) if net_size else float(scale_factor)
+# The twins of the engine's stages, kept under the names training code and checkpoints use.
+apply_le_curves_torch = torch_le_curves
+box_downscale_torch = torch_box_downscale
+illumination_context_torch = torch_illumination_context
+lift_torch = torch_black_lift
+remove_lift_torch = torch_remove_lift
 
 
 class _Conv(nn.Module):
@@ -209,7 +146,7 @@ class DCENetPP(nn.Module):
             small = image
             alphas = small_alphas = self(image, illumination_context_torch(image))
         else:
-            size = (max(1, math.ceil(h / scale)), max(1, math.ceil(w / scale)))
+            size = small_size(h, w, scale)
             small = box_downscale_torch(image, size)
             small_alphas = self(small, illumination_context_torch(small))
             alphas = F.interpolate(small_alphas, size=(h, w), mode="bilinear", align_corners=False)

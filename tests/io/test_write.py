@@ -198,11 +198,11 @@ def test_format_limits_are_checked_before_encoding(tmp_path):
 def test_cli_checks_format_limits_before_enhancing(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from skdce.engine import host as _enhance
+    from skdce import pipeline
     from skdce.cli import main
 
     write_image(tmp_path / "wide.png", np.full((1, 65501, 3), 20, np.uint8))
-    monkeypatch.setattr(_enhance, "enhance", lambda *a, **k: pytest.fail("enhanced before the format was checked"))
+    monkeypatch.setattr(pipeline, "enhance", lambda *a, **k: pytest.fail("enhanced before the format was checked"))
     result = CliRunner().invoke(main, ["enhance", str(tmp_path / "wide.png"), "-o", str(tmp_path / "out"),
                                        "--format", "jpg"])
     assert result.exit_code == 1 and "JPEG stores at most 65,500 pixels a side" in result.output

@@ -11,7 +11,7 @@ pytest.importorskip("onnx")
 import onnxruntime as ort  # noqa: E402
 
 import skdce  # noqa: E402
-from skdce.denoise import denoise_bands  # noqa: E402
+from skdce.engine.stages.guided import denoise_bands  # noqa: E402
 from skdce.train.denoiser import (  # noqa: E402
     DenoiserConfig,
     DenoiserNet,

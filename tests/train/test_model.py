@@ -24,7 +24,7 @@ def test_curve_equals_numpy(rng, k):
 
 @pytest.mark.parametrize("h, w", [(16, 16), (37, 45), (400, 600), (5, 300)])
 def test_context_equals_numpy(rng, h, w):
-    from skdce.engine.stages.context import illumination_context
+    from skdce.engine.stages.boxes import illumination_context
     from skdce.train.model import illumination_context_torch
 
     img = rng.random((2, h, w, 3)).astype(np.float32) * np.float32(0.6)

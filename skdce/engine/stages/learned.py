@@ -1,20 +1,21 @@
 """Learned denoising of the curve output: the bundled Neighbor2Neighbor network.
 
-An alternative to the guided filter of :mod:`skdce.denoise` with the same
-block contract (:func:`learned_denoise_block` takes what
-:func:`skdce.denoise.denoise_bands` takes and returns what it returns): the
+Stage: an alternative to the guided filter (:mod:`skdce.engine.stages.guided`)
+with the same block contract (:func:`learned_denoise_block` takes what
+:func:`~skdce.engine.stages.guided.denoise_bands` takes and returns what it returns): the
 plain curve output and the per-pixel noise the curves added
-(:func:`skdce.denoise.added_noise`) go in, the denoised image comes out.
+(:func:`skdce.engine.stages.gain.added_noise`) go in, the denoised image comes out.
 
 The network (``weights/denoiser-n2n.onnx``, 4 convolutions of 3x3, 16
 channels, residual output; :mod:`skdce.train.denoiser`) was trained
 self-supervised on the noisy curve outputs of low-light images alone, with no
 clean image (Neighbor2Neighbor, Huang et al., CVPR 2021). Its facts (file,
 sha256, recipe, training data, licence) are in ``weights/denoisers.json``;
-``weights/README.md`` compares it with the guided filter.
+``weights/README.md`` compares it with the guided filter. Its torch twin and
+trainer are :mod:`skdce.train.denoiser`.
 
 A pixel depends on pixels at most :data:`LEARNED_HALO` away (its receptive
-radius, no more than :data:`skdce.denoise.DENOISE_HALO`), so tiles with that
+radius, no more than :data:`~skdce.engine.stages.guided.DENOISE_HALO`), so tiles with that
 much context join exactly, and the engine's tiles, which carry
 ``DENOISE_HALO`` of context, stay exact.
 """
@@ -71,17 +72,12 @@ def denoiser_record(name: str = DENOISER) -> dict:
 
 def _session(providers):
     """The cached ONNX Runtime session of the bundled denoiser for ``providers`` (one intra-op thread)."""
-    from ..runtime import resolve_providers, session_options
-
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise ImportError("the learned denoiser needs ONNX Runtime: pip install 'skdce[cpu]'") from exc
+    from ..runtime import providers_of, start_session
 
     record = denoiser_record()
     path = weights_dir() / record["file"]
-    entries = resolve_providers(providers)
-    key = (str(path.resolve()), entries)
+    providers = providers_of(providers)
+    key = (str(path.resolve()), providers)
     with _lock:
         session = _sessions.get(key)
         if session is not None:
@@ -95,13 +91,11 @@ def _session(providers):
                 f"{record['sha256']}; the file is corrupt or was replaced. Reinstall skdce."
             )
         # one thread per run: the bands run side by side on skdce's worker threads
-        session = ort.InferenceSession(str(path), sess_options=session_options(1),
-                                       providers=[(name, dict(options)) for name, options in entries])
+        session, _ = start_session(path, f"denoiser {str(path)!r}", providers, 1)
         halo = int(session.get_modelmeta().custom_metadata_map.get("skdce_halo", -1))
         if halo != LEARNED_HALO:
             raise ValueError(f"denoiser file {str(path)!r} has a receptive radius of {halo} pixels, but skdce "
                              f"tiles it with {LEARNED_HALO}; the file does not belong to this skdce. Reinstall skdce.")
-        logger.info("skdce: loaded %s with providers %s", path, ", ".join(session.get_providers()))
         _sessions[key] = session
         return session
 
@@ -109,7 +103,7 @@ def _session(providers):
 def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *, providers="cpu") -> np.ndarray:
     """Denoise a curve output with the bundled Neighbor2Neighbor network.
 
-    The same contract as :func:`skdce.denoise.denoise_bands`, whose guided
+    The same contract as :func:`skdce.engine.stages.guided.denoise_bands`, whose guided
     filter it can replace.
 
     Parameters
@@ -119,11 +113,11 @@ def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *,
         three equal channels and averaged).
     noise : (H, W) ndarray
         The noise the curves added, a standard deviation on the [0, 1] scale
-        (:func:`skdce.denoise.added_noise`); 0 where nothing was added.
+        (:func:`skdce.engine.stages.gain.added_noise`); 0 where nothing was added.
     num_threads : int, optional
         Worker threads; bands of rows run side by side (None: all cores, at most 8).
-    providers : {"cpu", "auto", "cuda"} or list, optional
-        ONNX Runtime execution providers (as :func:`skdce.enhance`'s).
+    providers : {"cpu", "auto", "cuda"}, list or Providers, optional
+        ONNX Runtime execution providers (as :func:`skdce.enhance`'s, or a call's resolved ones).
 
     Returns
     -------

@@ -1,0 +1,95 @@
+"""Stage: the noise level of an image, from the image alone; its one home.
+
+The median absolute response of Immerkaer's operator, scaled to a standard
+deviation (see :func:`skdce.denoise.estimate_noise`, the public face), on a
+strided sample of 3-row bands (:func:`noise_rows`), so the cost stops growing
+above about 0.3 MP and Dask can read just those rows. Side by side:
+
+* the host code: :func:`noise_level` (and :func:`noise_from_rows` for rows
+  read elsewhere);
+* the torch twin (the eager baseline of ``benchmarks/``): :func:`torch_noise_level`;
+* the float64 oracle: :func:`reference_noise_level`.
+
+No ONNX builder: the fused graph takes the level as an input (an in-graph
+median would need a TopK over the whole sample).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._base.image import unit_scale
+
+__all__ = ["noise_rows", "noise_from_rows", "noise_level", "torch_noise_level", "reference_noise_level"]
+
+#: Immerkaer's 3x3 operator cancels planes and quadrics; on i.i.d. noise of
+#: standard deviation s its response has standard deviation 6 s.
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
+#: Pixels whose operator response enters the median (a strided sample beyond this).
+_NOISE_SAMPLE = 1 << 18
+#: The median absolute deviation of a Gaussian is 1 / 1.4826 of its standard deviation.
+_MAD = 1.4826
+
+
+def noise_rows(h: int, w: int) -> np.ndarray | None:
+    """First rows of the 3-row bands :func:`noise_level` samples (None below 3x3 pixels)."""
+    if h < 3 or w < 3:
+        return None
+    # bands of 3 rows give 1 row of responses each; take enough bands for the sample
+    stride = max(1, int(np.ceil((h - 2) * (w - 2) / _NOISE_SAMPLE)))
+    return np.arange(0, h - 2, stride)
+
+
+def noise_from_rows(rows) -> float:
+    """The estimate from the three ``(bands, W, c)`` row sets at offsets 0, 1 and 2 (unscaled)."""
+    c, w = rows[0].shape[-1], rows[0].shape[-2]
+    total = 0.0
+    for ch in range(c):
+        r = np.zeros((rows[0].shape[0], w - 2), np.float32)
+        for k in range(3):
+            row = rows[k][..., ch].astype(np.float32)
+            for j in range(3):
+                r += np.float32(_IMMERKAER[k, j]) * row[:, j : w - 2 + j]
+        total += _MAD * float(np.median(np.abs(r))) / 6.0
+    return total / c
+
+
+def noise_level(rgb: np.ndarray) -> float:
+    """:func:`skdce.denoise.estimate_noise` of one ``(H, W, c)`` image (any skdce dtype)."""
+    h, w, _ = rgb.shape
+    starts = noise_rows(h, w)
+    if starts is None:
+        return 0.0
+    return noise_from_rows([rgb[starts + k] for k in range(3)]) * unit_scale(rgb.dtype)
+
+
+def reference_noise_level(rgb) -> float:
+    """The oracle: :func:`noise_level` in float64, the operator as a direct 3x3 sum on the same rows."""
+    rgb = np.asarray(rgb)
+    h, w, c = rgb.shape
+    starts = noise_rows(h, w)
+    if starts is None:
+        return 0.0
+    x = rgb.astype(np.float64) * unit_scale(rgb.dtype)
+    total = 0.0
+    for ch in range(c):
+        r = sum(_IMMERKAER[k, j] * x[starts + k, j : w - 2 + j, ch] for k in range(3) for j in range(3))
+        total += _MAD * float(np.median(np.abs(r))) / 6.0
+    return total / c
+
+
+def torch_noise_level(x):
+    """The torch twin: :func:`noise_level` of one ``(1, c, H, W)`` tensor on [0, 1], a 0-d tensor."""
+    import torch
+
+    h, w = x.shape[-2:]
+    starts = noise_rows(h, w)
+    if starts is None:
+        return x.new_zeros(())
+    idx = torch.as_tensor(starts, device=x.device)
+    rows = [x[0][:, idx + k] for k in range(3)]  # (c, bands, W)
+    r = sum(float(_IMMERKAER[k, j]) * rows[k][..., j : w - 2 + j] for k in range(3) for j in range(3))
+    r = r.abs().flatten(1).sort(dim=1).values
+    n = r.shape[1]
+    med = 0.5 * (r[:, (n - 1) // 2] + r[:, n // 2])  # NumPy's median: the mean of the two middle values
+    return (_MAD * med / 6.0).mean()
