@@ -1,0 +1,223 @@
+"""Each numeric stage of the engine: its host code, its ONNX graph builder and its torch twin, held against the
+stage's one float64 oracle (``skdce/engine/stages/*.py``: a change to a stage means one file and this test).
+
+The ONNX builders run in a small graph of their own on ONNX Runtime's CPU provider; the host code runs with the
+compiled kernels and, where there is one, with the NumPy fallback.
+"""
+
+import numpy as np
+import pytest
+
+from skdce.engine.graph import Graph
+from skdce.engine.stages import boxes, curve, gain, guided, noise, tone
+
+onnx = pytest.importorskip("onnx")
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+F32 = 2e-6  # float32 against the float64 oracle, values in [0, 1] after eight curve steps
+
+
+def run_graph(build, **inputs):
+    """Build a graph whose inputs are ``inputs`` (float32 or int64 arrays) and whose one output ``build(g)`` names."""
+    from onnx import helper
+
+    g = Graph()
+    types = {np.dtype(np.float32): g.T.FLOAT, np.dtype(np.int64): g.T.INT64}
+    declared = [helper.make_tensor_value_info(name, types[np.asarray(v).dtype], list(np.shape(v)))
+                for name, v in inputs.items()]
+    out = build(g)
+    g.nodes.append(helper.make_node("Identity", [out], ["out"]))
+    graph = helper.make_graph(g.nodes, "stage", declared, [helper.make_tensor_value_info("out", g.T.FLOAT, None)],
+                              initializer=g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {k: np.asarray(v) for k, v in inputs.items()})[0]
+
+
+def nchw(a):
+    return np.ascontiguousarray(np.moveaxis(a, -1, 1))
+
+
+def nhwc(a):
+    return np.moveaxis(np.asarray(a), 1, -1)
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernels(request, monkeypatch):
+    """The host code with the C extensions, and with the NumPy fallback they replace."""
+    if request.param == "numpy":
+        for stage in (curve, boxes):
+            monkeypatch.setattr(stage, "_kernels", None)
+        for stage in (gain, guided):
+            monkeypatch.setattr(stage, "_gfilter", None)
+    elif curve._kernels is None or gain._gfilter is None:
+        pytest.skip("skdce was built without its C extensions")
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(11)
+
+
+# --- the LE curve --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("per_iteration", [False, True])
+def test_curve(rng, kernels, per_iteration):
+    x = rng.random((1, 19, 23, 3)).astype(np.float32)
+    k = 8 if per_iteration else 1
+    a = rng.uniform(-1, 1, (19, 23, k, 3)).astype(np.float32)
+    want = curve.reference_le_curves(x[0], a, 8)
+
+    host = np.empty_like(x)
+    curve.run_blocks(x, host, 3, lambda _b, r0, r1, c0, c1: a[r0:r1, c0:c1], n_iter=8, per_iter=per_iteration,
+                     int_scale=None, check_image=True, check_alpha=True)
+    np.testing.assert_allclose(host[0], want, atol=F32, rtol=0)
+
+    maps = [a[:, :, i, :] for i in range(k)]
+    if per_iteration:
+        feeds = {f"a{i}": nchw(m[None]) for i, m in enumerate(maps)} | {"x": nchw(x)}
+        got = run_graph(lambda g: curve.onnx_curves_per_iteration(g, "x", "float32", [f"a{i}" for i in range(8)]),
+                        **feeds)
+    else:
+        got = run_graph(lambda g: curve.onnx_curves_shared(g, "x", "x", "float32", "a", 8), x=nchw(x),
+                        a=nchw(maps[0][None]))
+    np.testing.assert_allclose(nhwc(got)[0], want, atol=F32, rtol=0)
+
+    t_alphas = torch.from_numpy(np.concatenate([nchw(m[None]) for m in maps], axis=1)).double()
+    twin = curve.torch_le_curves(torch.from_numpy(nchw(x)).double(), t_alphas, 8)
+    np.testing.assert_allclose(nhwc(twin.numpy())[0], want, atol=1e-12, rtol=0)
+
+
+def test_curve_oracle_is_the_formula():
+    """The oracle itself, on values worked out by hand: LE(0.25) with a = 1 is 0.4375, then 0.68359375."""
+    got = curve.reference_le_curves(np.array([[0.25]]), np.ones((1, 1, 1)), 2)
+    assert got.item() == 0.68359375
+
+
+# --- the gain and the noise it adds ---------------------------------------------------------------------------
+
+
+def test_gain(rng, kernels):
+    x = rng.random((17, 21, 3)).astype(np.float32)
+    a = rng.uniform(-1, 1, (17, 21, 1, 3)).astype(np.float32)
+    sigma = 0.02
+    level = x.mean(axis=-1, keepdims=True, dtype=np.float64)
+    mean_a = a.mean(axis=-1, keepdims=True, dtype=np.float64)
+    want_gain = gain.reference_gain(level, mean_a, 8)[..., 0]
+    want = sigma * np.sqrt(np.maximum(want_gain**2 - 1, 0))
+
+    np.testing.assert_allclose(gain.gain_block(level.astype(np.float32), mean_a.astype(np.float32), 8)[..., 0],
+                               want_gain, rtol=1e-5, atol=1e-5)
+    host = gain.added_noise(x, a, 8, 1.0, sigma, np.float32)
+    np.testing.assert_allclose(host, want, rtol=1e-4, atol=1e-6)
+
+    mean_maps = nchw(a[None, :, :, 0, :].mean(axis=-1, keepdims=True))
+    got = run_graph(lambda g: gain.onnx_gain_noise(g, "level", ["a"], 8, "sigma"),
+                    level=nchw(level[None].astype(np.float32)), a=mean_maps, sigma=np.array([sigma], np.float32))
+    np.testing.assert_allclose(nhwc(got)[0, ..., 0], want, rtol=1e-4, atol=1e-6)
+
+    twin = gain.torch_added_noise(torch.from_numpy(nchw(level[None])), [torch.from_numpy(nchw(a[None, :, :, 0, :]))
+                                                                        .double()] * 8, sigma)
+    np.testing.assert_allclose(nhwc(twin.numpy())[0, ..., 0], want, rtol=1e-9, atol=1e-12)
+
+
+# --- the noise level --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("h, w", [(64, 80), (700, 600), (2, 40)])
+def test_noise_level(rng, h, w):
+    img = np.clip(0.4 + 0.03 * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
+    want = noise.reference_noise_level(img)
+    assert noise.noise_level(img) == pytest.approx(want, rel=1e-5, abs=1e-12)
+    twin = noise.torch_noise_level(torch.from_numpy(nchw(img[None])).double())
+    assert float(twin) == pytest.approx(want, rel=1e-9, abs=1e-12)
+    if h > 2:
+        assert want == pytest.approx(0.03, rel=0.1)  # the estimate finds the noise it was given
+
+
+# --- the guided filter ------------------------------------------------------------------------------------------
+
+
+def test_guided(rng, kernels):
+    y = np.clip(0.5 + 0.1 * rng.standard_normal((37, 41, 3)), 0, 1)
+    n = np.full((37, 41), 0.05) * rng.random((37, 41))
+    want = guided.denoise_block(y, n)  # float64 throughout: the oracle
+    assert np.abs(want - y).max() > 0.01  # it filters
+
+    host = guided.denoise_bands(y.astype(np.float32), n.astype(np.float32), 2)
+    np.testing.assert_allclose(host, want, atol=3e-5, rtol=0)
+    got = run_graph(lambda g: guided.onnx_guided(g, "y", "noise", 3), y=nchw(y[None].astype(np.float32)),
+                    noise=n[None, None].astype(np.float32))
+    np.testing.assert_allclose(nhwc(got)[0], want, atol=3e-5, rtol=0)
+    twin = guided.torch_guided(torch.from_numpy(nchw(y[None])), torch.from_numpy(n[None, None]))
+    np.testing.assert_allclose(nhwc(twin.numpy())[0], want, atol=1e-12, rtol=0)
+
+
+# --- box means, resampling, context ------------------------------------------------------------------------------
+
+
+def test_box_means(rng, kernels):
+    img = rng.random((2, 37, 53, 3)).astype(np.float32)
+    want = boxes.reference_box_means(img, (5, 7))
+    np.testing.assert_allclose(boxes.box_downscale(img, (5, 7)), want, atol=1e-6, rtol=0)
+    ey, ex = boxes.bin_edges(37, 5), boxes.bin_edges(53, 7)
+    part = boxes.bin_sums(img[:, 10:30], 10, 0, ey, ex) + boxes.bin_sums(img[:, :10], 0, 0, ey, ex) \
+        + boxes.bin_sums(img[:, 30:], 30, 0, ey, ex)  # the sums of three bands add up to the whole image's
+    counts = np.diff(ey)[:, None, None] * np.diff(ex)[None, :, None]
+    np.testing.assert_allclose(part / counts, want, atol=1e-12, rtol=0)
+    twin = boxes.torch_box_downscale(torch.from_numpy(nchw(img)).double(), (5, 7))
+    np.testing.assert_allclose(nhwc(twin.numpy()), want, atol=1e-12, rtol=0)
+
+
+def test_box_filter(rng):
+    x = rng.random((1, 2, 19, 23))
+    want = np.stack([[boxes.box_filter(x[0, c], 3) for c in range(2)]])  # float64: the oracle
+    cell = x[0, 0, 5:12, 6:13].mean()  # an interior window, by hand
+    assert want[0, 0, 8, 9] == pytest.approx(cell, abs=1e-12)
+    got = run_graph(lambda g: boxes.onnx_box_filter(g, "x", 3, "x"), x=x.astype(np.float32))
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(boxes.torch_box_filter(torch.from_numpy(x), 3).numpy(), want, atol=1e-12, rtol=0)
+
+
+def test_upsampling(rng):
+    maps = rng.uniform(-1, 1, (1, 4, 6, 3)).astype(np.float32)
+    size = (29, 37)
+    want = torch.nn.functional.interpolate(torch.from_numpy(nchw(maps)).double(), size=size, mode="bilinear",
+                                           align_corners=False)  # the torch twin: the oracle of the upsampling
+    want = nhwc(want.numpy())
+    np.testing.assert_allclose(boxes.bilinear_upsample(maps, size), want, atol=1e-6, rtol=0)
+    (rows, wy), (cols, wx) = boxes.onnx_taps(4, size[0], True), boxes.onnx_taps(6, size[1], False)
+    got = run_graph(lambda g: boxes.onnx_upsample(g, "a"), a=nchw(maps), up_rows=rows, up_wy=wy.reshape(1, 1, -1, 1),
+                    up_cols=cols, up_wx=wx.reshape(1, 1, 1, -1))
+    np.testing.assert_allclose(nhwc(got), want, atol=1e-6, rtol=0)
+
+
+def test_context(rng):
+    img = rng.random((1, 33, 47, 3)).astype(np.float32)
+    want = boxes.torch_illumination_context(torch.from_numpy(nchw(img)).double()).numpy()[:, 0]
+    host = boxes.illumination_context(img)
+    np.testing.assert_allclose(host, want, atol=1e-6, rtol=0)
+    ctx = boxes.ContextMap(img)
+    got = run_graph(lambda g: boxes.onnx_context(g, len(boxes.CONTEXT_GRIDS)),
+                    **boxes.onnx_context_feeds(ctx, 0, 1, 0, 33, 0, 47))
+    np.testing.assert_allclose(got[:, 0], host, atol=1e-7, rtol=0)
+
+
+# --- the tone steps ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exposure", [0.0, 1.5, -2.0])
+def test_tone(rng, exposure):
+    y = rng.random((2, 13, 17, 3)).astype(np.float32)
+    lift = np.array([[0.1, 0.05, 0.0], [0.0, 0.2, 0.3]])
+    want = tone.reference_finish_tone(y, lift, exposure)
+    np.testing.assert_allclose(tone.finish_tone(y.copy(), lift, exposure, num_threads=2), want, atol=2e-6, rtol=0)
+    twin = tone.torch_remove_lift(torch.from_numpy(nchw(y)).double(), torch.from_numpy(lift))
+    np.testing.assert_allclose(nhwc(twin.numpy()), tone.reference_finish_tone(y, lift), atol=1e-12, rtol=0)
+
+    small, after = rng.random((2, 9, 11, 3)), rng.random((2, 9, 11, 3))
+    np.testing.assert_allclose(tone.torch_black_lift(torch.from_numpy(nchw(small)), torch.from_numpy(nchw(after)))
+                               .numpy(), tone.black_lift(small, after), atol=1e-12, rtol=0)
