@@ -4,7 +4,8 @@
 first time a model runs, torch only by :mod:`skdce.train`.
 """
 
-from . import data, denoise, losses
+from . import context, data, denoise, losses
+from .context import illumination_context
 from .curves import apply_le_curves, curve_gain
 from .pipeline import enhance, estimate_curves
 from .models import ModelInfo, get_model, list_models
@@ -14,11 +15,13 @@ __version__ = "0.2.0.dev0"
 __all__ = [
     "apply_le_curves",
     "curve_gain",
+    "illumination_context",
     "enhance",
     "estimate_curves",
     "get_model",
     "list_models",
     "ModelInfo",
+    "context",
     "data",
     "denoise",
     "losses",

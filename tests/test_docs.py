@@ -22,7 +22,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 EXAMPLES = sorted((DOCS / "examples").glob("plot_*.py"))
 
 #: Public modules whose ``__all__`` must appear in the API reference and in a gallery example.
-PUBLIC_MODULES = ["skdce", "skdce.losses", "skdce.denoise", "skdce.data", "skdce.tone", "skdce.train", "skdce.video"]
+PUBLIC_MODULES = ["skdce", "skdce.context", "skdce.losses", "skdce.denoise", "skdce.data", "skdce.tone", "skdce.train", "skdce.video"]
 
 
 def _public_names(module_name):

@@ -29,8 +29,10 @@ photo = skimage.data.chelsea()[::2, ::2]  # (150, 226, 3) uint8
 dark = darken(photo, gain=0.06, photons=300, read_noise=0.004)
 out = skdce.enhance(dark)
 # The losses weight the colour term by how dark the input was, read from its
-# illumination context; for a scene lit evenly, the input's mean is close.
-context = np.full(dark.shape[:2], dark.mean())
+# illumination context (:func:`skdce.illumination_context`, what the network
+# sees beside the image: the brightness of the whole image and of its halves,
+# the grids of ``skdce.context.CONTEXT_GRIDS``).
+context = skdce.illumination_context(dark)
 
 
 def chromaticity(img):
