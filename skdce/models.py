@@ -31,7 +31,7 @@ GPU_DEFAULT_MODEL = "zero-dce++"
 
 def default_model(providers="auto") -> str:
     """The model ``model=None`` means: ``zero-dce++`` (on the CPU and on CUDA alike)."""
-    from .engine.runtime import providers_of
+    from ._base.providers import providers_of
 
     return GPU_DEFAULT_MODEL if providers_of(providers).entries[0][0] == "CUDAExecutionProvider" else DEFAULT_MODEL
 
@@ -219,7 +219,7 @@ def _record(name: str, path: Path, facts: dict, *, sha256: str | None = None, bu
 
 
 def _from_metadata(path: Path) -> ModelInfo:
-    from .engine.runtime import read_metadata
+    from ._base.providers import read_metadata
 
     return _record(str(path), path, _facts_from_metadata(read_metadata(path)))
 
