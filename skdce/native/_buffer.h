@@ -1,6 +1,6 @@
 /*
- * skdce/_buffer.h: the buffer-protocol checks shared by skdce._kernels and
- * skdce._gfilter, in one place.
+ * skdce/native/_buffer.h: the buffer-protocol checks shared by
+ * skdce.native._kernels and skdce.native._gfilter, in one place.
  *
  * Both extensions read NumPy arrays through the buffer protocol and must not
  * touch memory a buffer does not describe, nor write where they read. The

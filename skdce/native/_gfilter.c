@@ -1,6 +1,7 @@
 /*
- * skdce._gfilter: the two-stage guided filter of skdce/denoise.py
- * (denoise_block) and the noise map that steers it, compiled.
+ * skdce.native._gfilter: the two-stage guided filter of
+ * skdce/engine/stages/guided.py (denoise_block) and the noise map that steers
+ * it (skdce/engine/stages/gain.py, added_noise), compiled.
  *
  * denoise() computes output rows r0:r1 of denoise_block(y, noise) for a whole
  * (h, w, c) block in one pass down the rows: each intermediate plane is kept
@@ -14,20 +15,21 @@
  * were asked for, so bands of rows computed on several threads join bit for
  * bit. The moments that make variances and covariances are summed in double,
  * as scipy's uniform_filter does (which keeps running sums in double); the
- * other box means in the block's dtype (BOXROWF_BODY says why). Every other
+ * other box means in the block's dtype (the notes above BOXROW_BODY say why). Every other
  * step is one operation of denoise_block in the block's dtype (float32 or
  * float64), in its order, without FMA contraction (-ffp-contract=off): the
  * result equals NumPy's up to the rounding of the box sums (float64: the
  * last bits; float32: a few 1e-7, tests/test_gfilter.py).
  *
- * noise_map() is the filter's strength in skdce/_enhance.py: the channel
- * mean of the input and of the alphas, the slope of the curves there
- * (curves.gain_block, same operations in the same order) and
+ * noise_map() is the filter's strength (added_noise in
+ * skdce/engine/stages/gain.py): the channel mean of the input and of the
+ * alphas, the slope of the curves there (gain_block, same operations in the
+ * same order) and
  * scale * sqrt(max(gain**2 - 1, 0)).
  *
  * Arrays are passed through the buffer protocol and their format, shape,
  * contiguity, alignment and overlap checked (the checks shared with
- * skdce._kernels, in _buffer.h); the GIL is released while a call computes.
+ * skdce.native._kernels, in _buffer.h); the GIL is released while a call computes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -351,10 +353,10 @@ DEFINE_DENOISE(float)
 DEFINE_DENOISE(double)
 
 /*
- * Rows r0:r1 of the noise the curves add (skdce/_enhance.py): with level the
+ * Rows r0:r1 of the noise the curves add (stages/gain.py added_noise): with level the
  * channel mean of the input x (h, w, c) times `scale` and am the channel mean
  * of the alphas a (h, w, k, c), k = 1 (one curve for all iterations) or
- * n_iter, the slope g of the curves at level (curves.gain_block) and
+ * n_iter, the slope g of the curves at level (gain.gain_block) and
  * out = amount * sqrt(max(g * g - 1, 0)), every step in T.
  */
 #define LEVEL_ROW(X, T)                                                          \
@@ -464,10 +466,10 @@ static int get_buffer(PyObject *obj, Py_buffer *view, int flags, const char *nam
 
 PyDoc_STRVAR(denoise_doc,
 "denoise(y, noise, out, r0, r1, luma_radius, color_radius, luma_eps, color_eps, color_keep)\n\n"
-"Rows r0:r1 of skdce.denoise.denoise_block(y, noise), written to the same rows\n"
+"Rows r0:r1 of skdce.engine.stages.guided.denoise_block(y, noise), written to the same rows\n"
 "of out. y: (h, w, c) and out: C-contiguous arrays of one dtype (float32 or\n"
 "float64), out writable and apart from the inputs; noise: (h, w) of that dtype.\n"
-"The other arguments are the filter's constants (skdce.denoise). Rows of one\n"
+"The other arguments are the filter's constants (skdce.engine.stages.guided). Rows of one\n"
 "block computed by separate calls (on separate threads) join bit for bit.");
 
 static PyObject *denoise(PyObject *self, PyObject *args)
@@ -533,7 +535,7 @@ static PyObject *denoise(PyObject *self, PyObject *args)
 PyDoc_STRVAR(noise_map_doc,
 "noise_map(x, a, out, r0, r1, n_iter, scale, amount)\n\n"
 "Rows r0:r1 of the noise the curves add, amount * sqrt(max(g**2 - 1, 0)), g the\n"
-"slope of n_iter curve steps (skdce.curves.gain_block) at the channel mean of\n"
+"slope of n_iter curve steps (skdce.engine.stages.gain.gain_block) at the channel mean of\n"
 "x times scale, with the channel mean of the alphas a. x: (h, w, c) uint8,\n"
 "uint16, float32 or float64 (any strides); a: (h, w, k, c) float32, k = 1 or\n"
 "n_iter (any strides); out: (h, w) C-contiguous float32 or float64, writable.");

@@ -1,13 +1,13 @@
 /*
- * skdce._kernels: the light-enhancement curve LE(x) = x + a x (1 - x), applied
+ * skdce.native._kernels: the light-enhancement curve LE(x) = x + a x (1 - x), applied
  * n times to a strided block of an image in one pass over memory, and the box
  * downscaling of Zero-DCE++.
  *
- * Python (skdce/curves.py, skdce/_resample.py) hands over NumPy views, read
+ * Python (skdce/engine/stages/curve.py, .../boxes.py) hands over NumPy views, read
  * here through the buffer protocol: every entry point checks each buffer's
  * format, dimensions, shape agreement, alignment and (for outputs) that it is
  * writable and does not overlap an input it is not identical to (the checks
- * themselves are shared with skdce._gfilter in _buffer.h), and derives
+ * themselves are shared with skdce.native._gfilter in _buffer.h), and derives
  * every loop bound from the buffers' own shapes, so no call can read or write
  * outside the memory the buffers describe; a bad argument raises TypeError or
  * ValueError. Blocks of one image run on several threads: the buffers are held
