@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from skdce.engine.stages.boxes import small_size
 from skdce.denoise import COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, LUMA_EPS, LUMA_RADIUS, noise_rows
+from skdce.engine.stages.boxes import small_size
 from skdce.train.model import box_downscale_torch, illumination_context_torch
 
 _IMMERKAER = ((1, -2, 1), (-2, 4, -2), (1, -2, 1))

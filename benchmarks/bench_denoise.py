@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import median_time
 
 from skdce import denoise
+
+from _timing import median_time
 
 PARAMS = (denoise.LUMA_RADIUS, denoise.COLOR_RADIUS, denoise.LUMA_EPS, denoise.COLOR_EPS, denoise.COLOR_KEEP)
 

@@ -26,13 +26,14 @@ import sys
 import time
 
 import numpy as np
-from _timing import low_light, median_time
 import torch
 from torch.nn import functional as F
 
 import skdce
 from skdce.train.export import model_from_onnx
 from skdce.train.model import illumination_context_torch
+
+from _timing import low_light, median_time
 
 MACS_PER_PIXEL = 79_200  # DCE-Net: 3->32, 5 x 32->32 or 64->32, 64->24 3x3 convolutions (approx.)
 

@@ -59,6 +59,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
 from _timing import low_light, median_time
 
 try:  # before onnxruntime (see above); optional
@@ -69,9 +70,9 @@ except ImportError:  # pragma: no cover - torch is optional here
 import onnxruntime as ort
 
 import skdce
-from skdce.engine.stages.context import illumination_context
 from skdce.engine.fused import get_fused_session
 from skdce.engine.runtime import get_session, resolve_providers
+from skdce.engine.stages.context import illumination_context
 
 if torch is not None:
     from _torch_pipeline import eager_pipeline

@@ -35,11 +35,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _timing import low_light
 
 import skdce
 from skdce.data import darken
 from skdce.video import VIDEO_MODEL, VideoEnhancer
+
+from _timing import low_light
 
 SIZES = {"360p": (360, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
 

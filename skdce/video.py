@@ -429,8 +429,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     """
     import time
 
-    from .io._atomic import atomic_path
     from ._base.image import to_uint
+    from .io._atomic import atomic_path
 
     av = require_av()
     t0 = time.perf_counter()

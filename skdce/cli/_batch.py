@@ -304,9 +304,8 @@ def collect(inputs, recursive: bool, out_dir: Path):
 def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, out_file: Path | None = None):
     """Decide every output path: ``([jobs], [skipped/failed rows])``; ``out_file``: the one output of one input."""
     from ..io import FORMATS, format_from_path, is_raw_path
-    from ._video import is_video
-
     from ..io._paths import file_id
+    from ._video import is_video
 
     def output_of(src, rel):
         own = format_from_path(src)
@@ -326,7 +325,7 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     root = out_dir.resolve()
     claimed: dict = {}
     jobs, rows = [], []
-    for src, rel, dst, out_fmt in planned:
+    for src, _rel, dst, out_fmt in planned:
         key = dst.resolve()
         if src.resolve() in made_by:
             rows.append(row(src, None, "skipped", f"it is the output of {str(made_by[src.resolve()])!r} (from an "

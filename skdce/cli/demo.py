@@ -9,8 +9,15 @@ import click
 
 from ._batch import to_uint
 from ._errors import echo_out, os_reason
-from ._options import (check_model, denoise_option, exposure_option, model_option, parse_providers, providers_option,
-                       strength_option)
+from ._options import (
+    check_model,
+    denoise_option,
+    exposure_option,
+    model_option,
+    parse_providers,
+    providers_option,
+    strength_option,
+)
 
 __all__ = ["demo"]
 
@@ -28,8 +35,8 @@ def demo(output_dir, sample, model, strength, exposure, denoise, providers):
     import numpy as np
 
     from .. import io as skio
-    from ..engine.host import enhance as enhance_array
     from ..data import low_light_sample
+    from ..engine.host import enhance as enhance_array
 
     info, running = check_model(model, providers, None)
     t0 = time.perf_counter()

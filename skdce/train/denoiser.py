@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io._atomic import atomic_path
 from .._base.validate import check_int, check_real
+from ..io._atomic import atomic_path
 from .data import _read_rgb, read_split
 from .export import save_with_facts
 
@@ -214,6 +214,7 @@ def prepare_inputs(low: np.ndarray, model: str = "zero-dce++", denoise: float = 
     engine's :func:`skdce.denoise.added_noise` at strength ``denoise``.
     """
     import skdce
+
     from ..denoise import added_noise, noise_level
 
     info = skdce.get_model(model)

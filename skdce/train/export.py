@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from ..io._atomic import atomic_path
 from ..engine.stages.context import CONTEXT_GRIDS
+from ..io._atomic import atomic_path
 from ..models import sha256_file
 from .model import DCENetPP, build_model
 from .trainer import load_checkpoint

@@ -5,12 +5,10 @@
 
 from __future__ import annotations
 
-
 import torch
 from torch.nn import functional as F
 
-from ..losses import (DEFAULT_WEIGHTS, SRGB_GAMMA, LossTerms, _check_color, _check_prior, _grey_world_terms,
-                      _lift_gamma)
+from ..losses import DEFAULT_WEIGHTS, SRGB_GAMMA, LossTerms, _check_color, _check_prior, _grey_world_terms, _lift_gamma
 
 __all__ = [
     "spatial_consistency_loss",

@@ -15,14 +15,14 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from ..io._atomic import atomic_path
 from .._base.image import to_uint
+from ..io._atomic import atomic_path
 from .config import TrainConfig
 from .data import ImageSet, list_images, load_images, read_split
 from .losses import zero_reference_loss
