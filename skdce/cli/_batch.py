@@ -201,7 +201,7 @@ def has_subfolders(folder: Path, out_dir: Path) -> bool:
 
 
 def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
-    """The image and video files in ``folder`` (not hidden, not temporaries, not inside the output folder ``out_dir``)."""
+    """The image and video files in ``folder``: not hidden, not temporaries, not inside the output ``out_dir``."""
     from ..io import TEMP_SUFFIX
     from ._video import VIDEO_SUFFIXES
 
@@ -341,9 +341,11 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
             rows.append(row(src, dst, "failed", "the output file name is longer than 255 bytes, which file systems "
                                                 "refuse; use a shorter --suffix or rename the input"))
         elif key in inputs or file_id(dst) in input_ids:
-            rows.append(row(src, dst, "failed", "the output would overwrite an input file; choose another -o or a --suffix"))
+            rows.append(row(src, dst, "failed",
+                            "the output would overwrite an input file; choose another -o or a --suffix"))
         elif key in claimed:
-            rows.append(row(src, dst, "failed", f"{str(claimed[key])!r} has the same output file; use --suffix or --format"))
+            rows.append(row(src, dst, "failed",
+                            f"{str(claimed[key])!r} has the same output file; use --suffix or --format"))
         elif dst.exists() and not overwrite:
             rows.append(row(src, dst, "skipped", "the output exists (use --overwrite to replace it)"))
         else:
@@ -389,7 +391,7 @@ CLI_MEMORY_HINT = ("pass a smaller --tile-size (e.g. --tile-size 256), or use --
 
 
 def to_uint(image, bits: int, consume: bool = False):
-    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._base.image (in place with ``consume``)."""
+    """Enhanced floats in [0, 1] -> uint8/uint16 (in place with ``consume``): skdce._base.image's one conversion."""
     import numpy as np
 
     from .._base.image import to_uint as image_to_uint
@@ -443,7 +445,8 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     except Stopped:
         return None  # interrupted inside the image: discarded, not written
     except FileExistsError:  # another process wrote it meanwhile: never replaced without --overwrite
-        return row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)", time.perf_counter() - t0)
+        return row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)",
+                   time.perf_counter() - t0)
     except skio.ImageFileError as exc:
         return row(job.src, job.dst, "failed", exc.reason, time.perf_counter() - t0)
     except OSError as exc:

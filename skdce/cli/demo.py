@@ -23,8 +23,11 @@ __all__ = ["demo"]
 
 
 @click.command(epilog="\b\nExamples:\n  skdce demo\n  skdce demo -o demo/ --sample chelsea --strength 1.5")
-@click.option("-o", "--output", "--output-dir", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("skdce-demo"), show_default=True, help="Folder for the three PNG files (rewritten on each run).")
-@click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]), default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
+@click.option("-o", "--output", "--output-dir", "output_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("skdce-demo"), show_default=True,
+              help="Folder for the three PNG files (rewritten on each run).")
+@click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]),
+              default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
 @model_option(help="Bundled model name or .onnx file.")
 @strength_option(help="Curve strength.")
 @exposure_option
@@ -53,7 +56,8 @@ def demo(output_dir, sample, model, strength, exposure, denoise, providers):
     except skio.ImageFileError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # a file in the way, a full disk, a file-size limit, a read-only folder
-        raise click.ClickException(f"cannot write the demo images: {os_reason(exc, exc.filename or output_dir)}") from None
+        reason = os_reason(exc, exc.filename or output_dir)
+        raise click.ClickException(f"cannot write the demo images: {reason}") from None
     echo_out(
         f"enhanced the darkened {sample!r} sample ({low.shape[1]}x{low.shape[0]}) with {info.name} "
         f"on {running[0]} in {seconds:.2f} s; mean brightness {low.mean() / 255:.3f} -> {out.mean() / 255:.3f}"
