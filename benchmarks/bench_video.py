@@ -153,7 +153,8 @@ def memory(n_short=48, n_long=144):
             src = Path(tmp) / f"in{n}.mp4"
             write_input(src, [np.ascontiguousarray(big[:, 2 * (i % n_short) : 2 * (i % n_short) + w])
                               for i in range(n)])
-            print(f"  720p, {n:3d} frames: peak memory of the whole CLI run {peak_rss_mb(src, Path(tmp) / 'out.mp4'):6.0f} MB")
+            peak = peak_rss_mb(src, Path(tmp) / "out.mp4")
+            print(f"  720p, {n:3d} frames: peak memory of the whole CLI run {peak:6.0f} MB")
 
 
 def speed(sizes, n):

@@ -176,7 +176,8 @@ class VideoEnhancer:
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[-1] != 3:
             raise ValueError(f"frame has shape {frame.shape}; VideoEnhancer takes (H, W, 3) RGB frames "
-                             f"(convert gray with np.repeat(frame[..., None], 3, axis=-1), OpenCV BGR with frame[..., ::-1]).")
+                             f"(convert gray with np.repeat(frame[..., None], 3, axis=-1), "
+                             f"OpenCV BGR with frame[..., ::-1]).")
         self.frames += 1
         if self.temporal == 0:
             self.cuts += self.frames == 1

@@ -158,7 +158,8 @@ class TrainConfig:
             setattr(self, key, value)
             if value is not None:
                 # net_size: at least 8, as skdce.models loads it (a smaller one was exported, then refused)
-                check_int(key, value, min=8 if key == "net_size" else 1, max=MAX_IMAGE_SIZE if key != "threads" else None,
+                check_int(key, value, min=8 if key == "net_size" else 1,
+                          max=MAX_IMAGE_SIZE if key != "threads" else None,
                           hint="or absent (0)." if key == "threads" else
                           f"or absent (0: native size); at most {MAX_IMAGE_SIZE} (a batch of that size needs "
                           f"gigabytes per image).")

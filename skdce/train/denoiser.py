@@ -288,7 +288,8 @@ def train_denoiser(cfg: DenoiserConfig, images: list[np.ndarray], run_dir, *, lo
     torch.manual_seed(cfg.seed)
     net = DenoiserNet(cfg.width, cfg.depth)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
     start, history, seconds = 0, [], 0.0
     last = run_dir / "last.pt"
     if last.is_file():
