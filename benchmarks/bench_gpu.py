@@ -25,7 +25,7 @@ run, side by side:
 5. the network alone on tiles of two shapes, run alternately as the 512
    tiling of a 600x400 image does, against one shape repeated: ONNX Runtime's
    CUDA convolutions redo their set-up whenever the input shape changes;
-6. end to end: skdce on CUDA (the fused graph of skdce/_fused.py, image
+6. end to end: skdce on CUDA (the fused graph of skdce/engine/fused.py, image
    uploaded once and the result downloaded once through I/O binding)
    against eager PyTorch of the same pipeline on the same GPU
    (``_torch_pipeline.py``: skdce.train.model networks, torch curves and the

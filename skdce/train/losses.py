@@ -1,6 +1,6 @@
 """Torch twins of :mod:`skdce.losses` (NCHW tensors, same definitions).
 
-``tests/test_train_losses.py`` checks each against the NumPy oracle in float64.
+``tests/train/test_losses.py`` checks each against the NumPy oracle in float64.
 """
 
 from __future__ import annotations
