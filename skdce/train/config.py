@@ -70,9 +70,11 @@ class TrainConfig:
     knee : float or None
         Where the adaptive target's lift starts to fade (0 or absent: a hard
         knee at ``level``; see :func:`skdce.losses.exposure_target`).
-    color_loss : {"grey-world", "adaptive"}
-        The colour term: :func:`skdce.losses.color_constancy_loss` or
-        :func:`skdce.losses.adaptive_color_loss` (linear light, weighted by darkness).
+    color_loss : {"grey-world", "adaptive", "prior"}
+        The colour term: :func:`skdce.losses.color_constancy_loss`,
+        :func:`skdce.losses.adaptive_color_loss` (linear light, weighted by darkness)
+        or :func:`skdce.losses.prior_color_loss` (a prior learned from
+        well-exposed photos, weighted likewise; see ``color_prior``).
     weights : dict
         Loss weights (``spatial``, ``exposure``, ``color``, ``smoothness``).
     scale_factor : float
