@@ -10,8 +10,10 @@ depends = ["skdce/native/_buffer.h"]
 setup(
     ext_modules=[
         # optional: without a C compiler the install goes on and skdce uses its NumPy kernel
-        Extension("skdce.native._kernels", ["skdce/native/_kernels.c"], depends=depends, extra_compile_args=args, optional=True),
+        Extension("skdce.native._kernels", ["skdce/native/_kernels.c"], depends=depends, extra_compile_args=args,
+                  optional=True),
         # optional likewise: without it skdce.denoise filters with scipy's box filters
-        Extension("skdce.native._gfilter", ["skdce/native/_gfilter.c"], depends=depends, extra_compile_args=args, optional=True),
+        Extension("skdce.native._gfilter", ["skdce/native/_gfilter.c"], depends=depends, extra_compile_args=args,
+                  optional=True),
     ]
 )

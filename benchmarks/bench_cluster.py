@@ -83,8 +83,11 @@ def cluster_overheads(repeats: int) -> dict:
     starts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                      silence_logs=logging.ERROR) as lc, distributed.Client(lc) as client:
+        with (
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                     dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as lc,
+            distributed.Client(lc) as client,
+        ):
             client.wait_for_workers(2)
             starts.append(time.perf_counter() - t0)
             n = 2000
@@ -142,7 +145,8 @@ def main():
             seconds = statistics.median(run_cli(folder / "in", folder / "out", *extra) for _ in range(args.repeats))
             print(f"  {label:<20} {seconds:6.2f} s  {args.files / seconds:6.2f} files/s")
         print("per-file costs (median):")
-        for label, seconds in {**per_file_costs(image, folder, max(5, args.repeats)), **cluster_overheads(args.repeats)}.items():
+        costs = {**per_file_costs(image, folder, max(5, args.repeats)), **cluster_overheads(args.repeats)}
+        for label, seconds in costs.items():
             print(f"  {label:<36} {seconds * 1e3:8.2f} ms")
         if args.twelve_mp:
             print("one 12 MP (4000x3000) uint8 photo: file I/O, and skdce.enhance with denoise on (median):")

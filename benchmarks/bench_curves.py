@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import median_time
 
 from skdce import apply_le_curves
+
+from _timing import median_time
 
 
 def naive(x, maps):

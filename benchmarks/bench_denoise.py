@@ -1,4 +1,4 @@
-"""The compiled guided filter (skdce/_gfilter.c) against the NumPy/scipy denoise_block.
+"""The compiled guided filter (skdce/native/_gfilter.c) against the NumPy/scipy denoise_block.
 
 Run: python benchmarks/bench_denoise.py [--repeats 5]
 
@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import median_time
 
 from skdce import denoise
+
+from _timing import median_time
 
 PARAMS = (denoise.LUMA_RADIUS, denoise.COLOR_RADIUS, denoise.LUMA_EPS, denoise.COLOR_EPS, denoise.COLOR_KEEP)
 
@@ -34,7 +35,7 @@ def main():
     args = p.parse_args()
     gf = denoise._gfilter
     if gf is None:
-        raise SystemExit("skdce was built without its compiled guided filter (skdce._gfilter)")
+        raise SystemExit("skdce was built without its compiled guided filter (skdce.native._gfilter)")
 
     def bands(compiled, y, noise):
         denoise._gfilter = gf if compiled else None

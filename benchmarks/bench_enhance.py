@@ -26,13 +26,14 @@ import sys
 import time
 
 import numpy as np
-from _timing import low_light, median_time
 import torch
 from torch.nn import functional as F
 
 import skdce
 from skdce.train.export import model_from_onnx
 from skdce.train.model import illumination_context_torch
+
+from _timing import low_light, median_time
 
 MACS_PER_PIXEL = 79_200  # DCE-Net: 3->32, 5 x 32->32 or 64->32, 64->24 3x3 convolutions (approx.)
 
@@ -116,8 +117,10 @@ def main():
                 t = median_time(lambda: skdce.enhance(img, model=m, providers="cpu", denoise=denoise), args.repeats)
                 gflops = 2 * MACS_PER_PIXEL * h * w / t / 1e9
                 label = f"{m} denoise={denoise:g}"
-                print(f"  skdce {label:26s} {t * 1e3:7.0f} ms  speed-up {t_ref / t:4.2f}x  {gflops:5.1f} GFLOP/s effective")
-                results[f"zero-dce {w}x{h} {label}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t, "gflops": gflops}
+                print(f"  skdce {label:26s} {t * 1e3:7.0f} ms  speed-up {t_ref / t:4.2f}x  "
+                      f"{gflops:5.1f} GFLOP/s effective")
+                results[f"zero-dce {w}x{h} {label}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t,
+                                                        "gflops": gflops}
 
     if "zero-dce++" in skdce.list_models() and not args.default_only:
         pp = skdce.get_model("zero-dce++")
@@ -132,7 +135,8 @@ def main():
                 t = median_time(lambda: skdce.enhance(img, model="zero-dce++", providers="cpu", denoise=denoise),
                                 args.repeats)
                 print(f"  skdce zero-dce++ denoise={denoise:g} {t * 1e3:7.0f} ms  speed-up {t_ref / t:.2f}x")
-                results[f"zero-dce++ {w}x{h} denoise={denoise:g}"] = {"torch_s": t_ref, "skdce_s": t, "speedup": t_ref / t}
+                results[f"zero-dce++ {w}x{h} denoise={denoise:g}"] = {"torch_s": t_ref, "skdce_s": t,
+                                                                       "speedup": t_ref / t}
 
     # The targets of issue #20: the default call, denoising included, against eager torch
     # Zero-DCE at 600x400 (full resolution) and eager torch Zero-DCE++ (scale 12) at 12 MP,

@@ -59,6 +59,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
 from _timing import low_light, median_time
 
 try:  # before onnxruntime (see above); optional
@@ -69,9 +70,9 @@ except ImportError:  # pragma: no cover - torch is optional here
 import onnxruntime as ort
 
 import skdce
-from skdce.engine.stages.boxes import illumination_context
 from skdce.engine.fused import get_fused_session
 from skdce.engine.runtime import get_session, providers_of, resolve_providers
+from skdce.engine.stages.boxes import illumination_context
 
 if torch is not None:
     from _torch_pipeline import eager_pipeline
@@ -245,8 +246,9 @@ def timings(models, sizes, repeats, use_cuda, results):
                 first = time.perf_counter() - t0
                 t_cuda = median_time(lambda: skdce.enhance(img, model=m, providers=GPU_ALIAS), repeats)
                 t_unfused = median_time(lambda: skdce.enhance(img, model=m, providers=GPU_ALIAS, fused=False), repeats)
-                line += (f"  cuda {t_cuda * 1e3:8.1f} ms  ratio {t_cpu / t_cuda:5.2f}x  (first cuda call {first * 1e3:.0f} "
-                         f"ms; fused=False {t_unfused * 1e3:.1f} ms, {t_unfused / t_cuda:.2f}x the fused time)")
+                line += (f"  cuda {t_cuda * 1e3:8.1f} ms  ratio {t_cpu / t_cuda:5.2f}x  "
+                         f"(first cuda call {first * 1e3:.0f} ms; fused=False {t_unfused * 1e3:.1f} ms, "
+                         f"{t_unfused / t_cuda:.2f}x the fused time)")
                 entry.update(cuda_s=t_cuda, cuda_first_s=first, ratio=t_cpu / t_cuda, cuda_unfused_s=t_unfused)
             print(line)
             results[f"time {m} {w}x{h}"] = entry
@@ -261,7 +263,8 @@ def timings(models, sizes, repeats, use_cuda, results):
 
             t = median_time(run, repeats)
             t_onnx = results[f"time zero-dce {w}x{h}"]["cuda_s"] if "zero-dce" in models else float("nan")
-            print(f"  eager torch GPU zero-dce {w}x{h}: {t * 1e3:8.1f} ms  (skdce zero-dce cuda / torch {t_onnx / t:5.2f}x)")
+            print(f"  eager torch GPU zero-dce {w}x{h}: {t * 1e3:8.1f} ms  "
+                  f"(skdce zero-dce cuda / torch {t_onnx / t:5.2f}x)")
             results[f"time torch-gpu zero-dce {w}x{h}"] = t
 
 
@@ -276,7 +279,8 @@ def check_shape_switching(repeats, results):
         fa, fb = net_feeds(s, a), net_feeds(s, b)
         same = median_time(lambda: s.run(None, fa), 2 * repeats)
         alt = median_time(lambda: (s.run(None, fa), s.run(None, fb)), repeats) / 2
-        print(f"  {GPU} {opts or '(skdce: defaults)'}: 519x400 repeated {same * 1e3:6.1f}   519x400/95x400 alternating {alt * 1e3:6.1f}")
+        print(f"  {GPU} {opts or '(skdce: defaults)'}: 519x400 repeated {same * 1e3:6.1f}   "
+              f"519x400/95x400 alternating {alt * 1e3:6.1f}")
         results[f"shape switching {opts}"] = {"same_s": same, "alternating_s": alt}
 
 

@@ -35,11 +35,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _timing import low_light
 
 import skdce
 from skdce.data import darken
 from skdce.video import VIDEO_MODEL, VideoEnhancer
+
+from _timing import low_light
 
 SIZES = {"360p": (360, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
 
@@ -152,7 +153,8 @@ def memory(n_short=48, n_long=144):
             src = Path(tmp) / f"in{n}.mp4"
             write_input(src, [np.ascontiguousarray(big[:, 2 * (i % n_short) : 2 * (i % n_short) + w])
                               for i in range(n)])
-            print(f"  720p, {n:3d} frames: peak memory of the whole CLI run {peak_rss_mb(src, Path(tmp) / 'out.mp4'):6.0f} MB")
+            peak = peak_rss_mb(src, Path(tmp) / "out.mp4")
+            print(f"  720p, {n:3d} frames: peak memory of the whole CLI run {peak:6.0f} MB")
 
 
 def speed(sizes, n):

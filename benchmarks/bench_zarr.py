@@ -74,7 +74,10 @@ def main():
     try:
         src, dst = (folder / "big.tif", folder / "out.tif") if args.tiff else (folder / "big.zarr", folder / "out.zarr")
         t0 = time.perf_counter()
-        h, w = write_synthetic_tiff(src, args.megapixels) if args.tiff else write_synthetic(src, args.megapixels, args.chunk)
+        if args.tiff:
+            h, w = write_synthetic_tiff(src, args.megapixels)
+        else:
+            h, w = write_synthetic(src, args.megapixels, args.chunk)
         layout = "256 x 256 tiles" if args.tiff else f"chunks {args.chunk}"
         print(f"wrote {w}x{h} ({h * w / 1e6:.0f} MP) uint8 RGB, {layout}: {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()

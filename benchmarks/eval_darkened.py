@@ -38,7 +38,8 @@ def main():
     p.add_argument("--gains", default=",".join(map(str, GAINS)))
     p.add_argument("--json")
     args = p.parse_args()
-    files = sorted(f for f in Path(args.photos).iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg"))[:: args.step]
+    files = sorted(f for f in Path(args.photos).iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    files = files[:: args.step]
     photos = [np.asarray(Image.open(f).convert("RGB")) for f in files]
     gains = [float(g) for g in args.gains.split(",")]
     inputs = [(x, np.round(darken(x, gain=g, seed=i) * 255).astype(np.uint8))

@@ -25,9 +25,9 @@ import numpy as np
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from _timing import low_light
-
 import skdce
+
+from _timing import low_light
 
 VARIANTS = {"host": dict(fused=False), "fused": dict(fused=True), "fused fp16": dict(fused=True, precision="fp16")}
 

@@ -59,7 +59,8 @@ def main():
     names = [n for n in names_file.read_text().split("\n") if n.strip() and not n.startswith("#")]
     names = [n.strip() for n in names][:: args.step][: args.limit]
     pairs = [
-        (np.asarray(Image.open(lol / "low" / n).convert("RGB")), np.asarray(Image.open(lol / "normal" / n).convert("RGB")))
+        (np.asarray(Image.open(lol / "low" / n).convert("RGB")),
+         np.asarray(Image.open(lol / "normal" / n).convert("RGB")))
         for n in names
     ]
     models = args.models if args.models is not None else skdce.list_models()
@@ -72,8 +73,8 @@ def main():
                 out = low
             else:
                 kw = {} if args.denoise is None else {"denoise": args.denoise}
-                out = np.round(skdce.enhance(low, model=label, strength=args.strength, exposure=_exposure(args.exposure),
-                                                  **kw) * 255).astype(np.uint8)
+                out = skdce.enhance(low, model=label, strength=args.strength, exposure=_exposure(args.exposure), **kw)
+                out = np.round(out * 255).astype(np.uint8)
             ps, ss = score(out, ref)
             psnr.append(ps)
             ssim.append(ss)

@@ -143,7 +143,8 @@ def train_n2n(images: list[np.ndarray], steps: int, seed: int) -> tuple[Denoiser
         opt.step()
         sched.step()
         if step % max(1, steps // 10) == 0 or step == steps - 1:
-            print(f"  n2n step {step:5d}/{steps}  loss {loss.item():.6f}  {time.perf_counter() - t0:6.0f} s", flush=True)
+            seconds = time.perf_counter() - t0
+            print(f"  n2n step {step:5d}/{steps}  loss {loss.item():.6f}  {seconds:6.0f} s", flush=True)
     return net.eval(), time.perf_counter() - t0
 
 

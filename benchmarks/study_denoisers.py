@@ -168,8 +168,8 @@ def main():
 
     small = {m: statistics.median(v) for m, v in ms.items()}
     large = {m: statistics.median(v) for m, v in big_ms.items()}
-    print(f"\nzero-dce++ curve outputs denoised on the same noise map; 8-bit; noise/brightness = "
-          f"estimate_sigma / mean of the output\n")
+    print("\nzero-dce++ curve outputs denoised on the same noise map; 8-bit; noise/brightness = "
+          "estimate_sigma / mean of the output\n")
     print("| set (images) | method | PSNR dB | SSIM | noise / brightness |")
     print("|---|---|---|---|---|")
     for group, table in per_set.items():

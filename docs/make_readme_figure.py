@@ -28,8 +28,8 @@ import skimage.data  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import skdce  # noqa: E402
-from skdce.io._atomic import atomic_path  # noqa: E402
 from skdce.data import darken  # noqa: E402
+from skdce.io._atomic import atomic_path  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "_static" / "before_after.png"
 MAX_BYTES = 300_000

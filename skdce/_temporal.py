@@ -110,7 +110,8 @@ def shifted(arr: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:
 def keep_weights(luma: np.ndarray, average_luma: np.ndarray, variance: np.ndarray, sigma: float) -> np.ndarray:
     """The share of its past each pixel keeps, ``(H, W)`` float32 in [0, 1].
 
-    ``luma`` and ``average_luma`` are the :func:`luminance` of the frame and of the running average; ``variance`` is the noise variance of ``average`` in units of one frame's
+    ``luma`` and ``average_luma`` are the :func:`luminance` of the frame and of
+    the running average; ``variance`` is the noise variance of ``average`` in units of one frame's
     (1 for a single frame, ``1/n`` for the mean of ``n``); ``sigma`` is one
     frame's noise standard deviation. The measured difference is a 5x5 box
     mean of the channel-mean absolute difference, so one noisy pixel does not

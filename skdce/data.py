@@ -128,7 +128,8 @@ def _rational(value: float, signed: bool = False) -> tuple[int, int]:
 
 
 def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0, 1.0, 1.0), as_shot_neutral=None,
-              orientation=1, make="skdce", model="synthetic", exposure_time=None, iso=None, datetime=None, overwrite=False):
+              orientation=1, make="skdce", model="synthetic", exposure_time=None, iso=None, datetime=None,
+              overwrite=False):
     """Write a linear RGB image as the Bayer mosaic of a synthetic camera, in a DNG file.
 
     For tests, examples and checks of RAW pipelines: the image is what the

@@ -1,4 +1,13 @@
-"""The four non-reference losses of Zero-DCE as NumPy functions.
+"""The non-reference losses of Zero-DCE as NumPy functions: four terms, their variants, their weighted sum.
+
+The four terms of the paper are :func:`spatial_consistency_loss`,
+:func:`exposure_control_loss`, :func:`color_constancy_loss` and
+:func:`illumination_smoothness_loss`. skdce adds variants of two of them: an
+exposure term toward a target derived from the input
+(:func:`exposure_target`, :func:`adaptive_exposure_loss`) and colour terms
+weighted by how dark the input was (:func:`adaptive_color_loss`,
+:func:`prior_color_loss`). :func:`zero_reference_loss` is the weighted sum of
+one term of each kind.
 
 These are the *oracle*: they compute in float64 and follow the definitions of
 the reference implementation released with the paper [1]_, which differ from

@@ -176,7 +176,8 @@ class VideoEnhancer:
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[-1] != 3:
             raise ValueError(f"frame has shape {frame.shape}; VideoEnhancer takes (H, W, 3) RGB frames "
-                             f"(convert gray with np.repeat(frame[..., None], 3, axis=-1), OpenCV BGR with frame[..., ::-1]).")
+                             f"(convert gray with np.repeat(frame[..., None], 3, axis=-1), "
+                             f"OpenCV BGR with frame[..., ::-1]).")
         self.frames += 1
         if self.temporal == 0:
             self.cuts += self.frames == 1
@@ -429,8 +430,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     """
     import time
 
-    from .io._atomic import atomic_path
     from ._base.image import to_uint
+    from .io._atomic import atomic_path
 
     av = require_av()
     t0 = time.perf_counter()

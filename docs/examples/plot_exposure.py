@@ -28,10 +28,10 @@ from skdce.tone import (
     EXPOSURE_RANGE,
     MIDDLE_GREY,
     black_lift,
-    model_black_lift,
     check_exposure,
     exposure_alphas,
     finish_tone,
+    model_black_lift,
 )
 
 photo = skimage.data.astronaut()[::2, ::2]  # (256, 256, 3) uint8, public domain (NASA)

@@ -1,9 +1,9 @@
 """
 ===========================================
-The four losses, before and after
+The four loss terms, before and after
 ===========================================
 
-Zero-DCE is trained with four *zero-reference* losses, which need no
+Zero-DCE is trained with a loss of four *zero-reference* terms, which need no
 well-exposed reference image (see :doc:`/user_guide/losses`). Here they are
 computed with :mod:`skdce.losses` on a low-light image before enhancement
 (the input compared with itself, with all alphas zero: the identity curve) and

@@ -201,7 +201,7 @@ def has_subfolders(folder: Path, out_dir: Path) -> bool:
 
 
 def scan_folder(folder: Path, recursive: bool, out_dir: Path) -> list[Path]:
-    """The image and video files in ``folder`` (not hidden, not temporaries, not inside the output folder ``out_dir``)."""
+    """The image and video files in ``folder``: not hidden, not temporaries, not inside the output ``out_dir``."""
     from ..io import TEMP_SUFFIX
     from ._video import VIDEO_SUFFIXES
 
@@ -304,9 +304,8 @@ def collect(inputs, recursive: bool, out_dir: Path):
 def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, out_file: Path | None = None):
     """Decide every output path: ``([jobs], [skipped/failed rows])``; ``out_file``: the one output of one input."""
     from ..io import FORMATS, format_from_path, is_raw_path
-    from ._video import is_video
-
     from ..io._paths import file_id
+    from ._video import is_video
 
     def output_of(src, rel):
         own = format_from_path(src)
@@ -326,7 +325,7 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
     root = out_dir.resolve()
     claimed: dict = {}
     jobs, rows = [], []
-    for src, rel, dst, out_fmt in planned:
+    for src, _rel, dst, out_fmt in planned:
         key = dst.resolve()
         if src.resolve() in made_by:
             rows.append(row(src, None, "skipped", f"it is the output of {str(made_by[src.resolve()])!r} (from an "
@@ -342,9 +341,11 @@ def plan(files, out_dir: Path, fmt: str | None, suffix: str, overwrite: bool, ou
             rows.append(row(src, dst, "failed", "the output file name is longer than 255 bytes, which file systems "
                                                 "refuse; use a shorter --suffix or rename the input"))
         elif key in inputs or file_id(dst) in input_ids:
-            rows.append(row(src, dst, "failed", "the output would overwrite an input file; choose another -o or a --suffix"))
+            rows.append(row(src, dst, "failed",
+                            "the output would overwrite an input file; choose another -o or a --suffix"))
         elif key in claimed:
-            rows.append(row(src, dst, "failed", f"{str(claimed[key])!r} has the same output file; use --suffix or --format"))
+            rows.append(row(src, dst, "failed",
+                            f"{str(claimed[key])!r} has the same output file; use --suffix or --format"))
         elif dst.exists() and not overwrite:
             rows.append(row(src, dst, "skipped", "the output exists (use --overwrite to replace it)"))
         else:
@@ -390,7 +391,7 @@ CLI_MEMORY_HINT = ("pass a smaller --tile-size (e.g. --tile-size 256), or use --
 
 
 def to_uint(image, bits: int, consume: bool = False):
-    """Enhanced floats in [0, 1] -> uint8/uint16: the one conversion of skdce._base.image (in place with ``consume``)."""
+    """Enhanced floats in [0, 1] -> uint8/uint16 (in place with ``consume``): skdce._base.image's one conversion."""
     import numpy as np
 
     from .._base.image import to_uint as image_to_uint
@@ -444,7 +445,8 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     except Stopped:
         return None  # interrupted inside the image: discarded, not written
     except FileExistsError:  # another process wrote it meanwhile: never replaced without --overwrite
-        return row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)", time.perf_counter() - t0)
+        return row(job.src, job.dst, "skipped", "the output exists (use --overwrite to replace it)",
+                   time.perf_counter() - t0)
     except skio.ImageFileError as exc:
         return row(job.src, job.dst, "failed", exc.reason, time.perf_counter() - t0)
     except OSError as exc:

@@ -145,8 +145,8 @@ def parse_providers(value: str):
 
 def check_model(model: str, providers: str, threads: int | None):
     """Load the model once up front: ``(ModelInfo, providers that run it)``; usage errors otherwise."""
-    from ..models import default_model, get_model, verify
     from ..engine.runtime import get_session, resolve_providers
+    from ..models import default_model, get_model, verify
 
     providers = parse_providers(providers)
     try:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io._atomic import atomic_path, temporary_name
 from .._base.image import to_uint
+from ..io._atomic import atomic_path, temporary_name
 from ..io._paths import same_or_inside
 
 __all__ = ["STREAM_SUFFIXES", "stream_kind", "open_lazy", "stream_enhance"]

@@ -9,15 +9,25 @@ import click
 
 from ._batch import to_uint
 from ._errors import echo_out, os_reason
-from ._options import (check_model, denoise_option, exposure_option, model_option, parse_providers, providers_option,
-                       strength_option)
+from ._options import (
+    check_model,
+    denoise_option,
+    exposure_option,
+    model_option,
+    parse_providers,
+    providers_option,
+    strength_option,
+)
 
 __all__ = ["demo"]
 
 
 @click.command(epilog="\b\nExamples:\n  skdce demo\n  skdce demo -o demo/ --sample chelsea --strength 1.5")
-@click.option("-o", "--output", "--output-dir", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("skdce-demo"), show_default=True, help="Folder for the three PNG files (rewritten on each run).")
-@click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]), default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
+@click.option("-o", "--output", "--output-dir", "output_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("skdce-demo"), show_default=True,
+              help="Folder for the three PNG files (rewritten on each run).")
+@click.option("--sample", type=click.Choice(["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"]),
+              default="astronaut", show_default=True, help="Which bundled scikit-image sample to darken.")
 @model_option(help="Bundled model name or .onnx file.")
 @strength_option(help="Curve strength.")
 @exposure_option
@@ -28,8 +38,8 @@ def demo(output_dir, sample, model, strength, exposure, denoise, providers):
     import numpy as np
 
     from .. import io as skio
-    from ..pipeline import enhance as enhance_array
     from ..data import low_light_sample
+    from ..pipeline import enhance as enhance_array
 
     info, running = check_model(model, providers, None)
     t0 = time.perf_counter()
@@ -46,7 +56,8 @@ def demo(output_dir, sample, model, strength, exposure, denoise, providers):
     except skio.ImageFileError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # a file in the way, a full disk, a file-size limit, a read-only folder
-        raise click.ClickException(f"cannot write the demo images: {os_reason(exc, exc.filename or output_dir)}") from None
+        reason = os_reason(exc, exc.filename or output_dir)
+        raise click.ClickException(f"cannot write the demo images: {reason}") from None
     echo_out(
         f"enhanced the darkened {sample!r} sample ({low.shape[1]}x{low.shape[0]}) with {info.name} "
         f"on {running[0]} in {seconds:.2f} s; mean brightness {low.mean() / 255:.3f} -> {out.mean() / 255:.3f}"

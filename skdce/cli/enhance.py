@@ -23,8 +23,8 @@ from ._options import (
     check_model,
     denoise_option,
     denoiser_option,
-    exposure_option,
     dump_json,
+    exposure_option,
     json_option,
     model_option,
     overwrite_option,
@@ -49,11 +49,12 @@ def _stream_output(inputs, output_dir: Path) -> bool:
     src = stream_kind(inputs[0])
     if src == "zarr":
         return True
-    return src == "tiff" and Path(inputs[0]).is_file() and stream_kind(output_dir) is not None and not output_dir.is_dir()
+    return (src == "tiff" and Path(inputs[0]).is_file() and stream_kind(output_dir) is not None
+            and not output_dir.is_dir())
 
 
-def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exposure, providers, threads, tile_size, overwrite,
-                    quiet):
+def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exposure, providers, threads, tile_size,
+                    overwrite, quiet):
     """One image larger than memory, Zarr or TIFF in, Zarr or TIFF out, streamed chunk by chunk (Dask).
 
     The array is ``(H, W)`` gray or ``(H, W, C)``; the output keeps its dtype
@@ -125,32 +126,55 @@ Examples:
 
 @click.command(epilog=_ENHANCE_EXAMPLES)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
-@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path), help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, .jpg, .tif or .webp (.mp4, .mov, .mkv, .webm, .avi for a video) is the output file itself; a .zarr store or .tif file for one streamed .zarr/.tif input.")
-@click.option("-r", "--recursive", is_flag=True, help="Look for images in subfolders of folder inputs (their layout is kept).")
-@model_option(help="Bundled model name (see `skdce models`) or an .onnx file (videos and --sequence: zero-dce++ unless given).")
+@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, "
+                   ".jpg, .tif or .webp (.mp4, .mov, .mkv, .webm, .avi for a video) is the output file itself; a "
+                   ".zarr store or .tif file for one streamed .zarr/.tif input.")
+@click.option("-r", "--recursive", is_flag=True,
+              help="Look for images in subfolders of folder inputs (their layout is kept).")
+@model_option(help="Bundled model name (see `skdce models`) or an .onnx file (videos and --sequence: zero-dce++ "
+                   "unless given).")
 @strength_option(help="Curve strength: 0 = unchanged, 1 = the model, up to 2 = stronger.")
 @denoise_option
 @denoiser_option
 @exposure_option
 @providers_option(help="ONNX Runtime providers: auto, cpu, cuda, or comma-separated provider names.")
-@click.option("--suffix", default="", help="Text added to each output file name before its extension, e.g. _enhanced.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["png", "jpg", "jpeg", "tiff", "tif", "webp"], case_sensitive=False), help="Output format [default: the input's own; 16-bit TIFF for camera RAW; PNG for other formats].")
-@click.option("-q", "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality 1-100 [default: 95 for JPEG, 90 for WebP].")
-@click.option("--white-balance", type=click.Choice(["camera", "auto", "daylight"]), default="camera", show_default=True, help="Camera RAW inputs: the white balance the camera recorded, LibRaw's grey-world estimate, or daylight.")
-@click.option("--highlights", type=click.Choice(["clip", "ignore", "blend", "reconstruct"]), default="clip", show_default=True, help="Camera RAW inputs: how LibRaw treats saturated pixels (clip: to white, no colour casts).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Files enhanced at the same time (threads).")
+@click.option("--suffix", default="",
+              help="Text added to each output file name before its extension, e.g. _enhanced.")
+@click.option("-f", "--format", "fmt",
+              type=click.Choice(["png", "jpg", "jpeg", "tiff", "tif", "webp"], case_sensitive=False),
+              help="Output format [default: the input's own; 16-bit TIFF for camera RAW; PNG for other formats].")
+@click.option("-q", "--quality", type=click.IntRange(1, 100),
+              help="JPEG/WebP quality 1-100 [default: 95 for JPEG, 90 for WebP].")
+@click.option("--white-balance", type=click.Choice(["camera", "auto", "daylight"]), default="camera",
+              show_default=True,
+              help="Camera RAW inputs: the white balance the camera recorded, LibRaw's grey-world estimate, or "
+                   "daylight.")
+@click.option("--highlights", type=click.Choice(["clip", "ignore", "blend", "reconstruct"]), default="clip",
+              show_default=True,
+              help="Camera RAW inputs: how LibRaw treats saturated pixels (clip: to white, no colour casts).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Files enhanced at the same time (threads).")
 @threads_option(help="ONNX Runtime threads per file [default: all cores, divided among --jobs].")
 @tile_size_option()
-@click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse larger images (decompression-bomb guard) [default: 134217728].")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Refuse larger images (decompression-bomb guard) [default: 134217728].")
 @overwrite_option(help="Replace existing output files (inputs are never overwritten).")
-@click.option("--dry-run", is_flag=True, help="Print the plan (each input -> output: write, overwrite or skip) and write nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (each input -> output: write, overwrite or skip) and write nothing.")
 @json_option(help="Print a JSON report (per file: input, output, status, reason, seconds) on stdout.")
 @verbose_option
 @quiet_option(help="No progress bar, no summary; failures are still printed.")
-@click.option("--cluster", metavar="local:N", help="Spread the files over N Dask worker processes on this machine (one file and one ONNX Runtime thread each). Needs skdce[dask].")
-@click.option("--scheduler", metavar="ADDRESS", help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs and the output folder must be on storage the workers see.")
+@click.option("--cluster", metavar="local:N",
+              help="Spread the files over N Dask worker processes on this machine (one file and one ONNX Runtime "
+                   "thread each). Needs skdce[dask].")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Spread the files over the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; inputs "
+                   "and the output folder must be on storage the workers see.")
 @_video.video_options
-def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, exposure, providers, suffix, fmt, quality, white_balance, highlights, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json, verbose, quiet, cluster, scheduler, temporal, crf, sequence):
+def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, exposure, providers, suffix, fmt,
+            quality, white_balance, highlights, jobs, threads, tile_size, max_pixels, overwrite, dry_run, as_json,
+            verbose, quiet, cluster, scheduler, temporal, crf, sequence):
     """Enhance image files, folders or glob patterns into the folder -o (or, for one file, the file -o).
 
     EXIF orientation is applied; ICC profile and EXIF are carried over where
@@ -158,13 +182,14 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     alpha is kept. Camera RAW files (.dng .cr2 .cr3 .nef .arw .raf .orf .rw2
     .pef .srw; needs skdce[raw]) are developed to 16-bit sRGB by LibRaw
     without brightening and written as 16-bit TIFF by default, with an sRGB
-    profile and the camera's make, model, exposure, ISO and capture time. Each output is written to a temporary file and renamed into
-    place, so an interruption leaves only complete files. Existing outputs are
-    never replaced unless --overwrite (not even by another skdce running at
-    the same time), and every output stays inside -o. One bad file is
-    reported and does not stop the others. Ctrl-C stops: no new file starts
-    and files in progress are discarded. Exit status: 0 done, 1 some file
-    failed, 2 usage error, 130 interrupted (143 on SIGTERM).
+    profile and the camera's make, model, exposure, ISO and capture time.
+    Each output is written to a temporary file and renamed into place, so an
+    interruption leaves only complete files. Existing outputs are never
+    replaced unless --overwrite (not even by another skdce running at the same
+    time), and every output stays inside -o. One bad file is reported and does
+    not stop the others. Ctrl-C stops: no new file starts and files in
+    progress are discarded. Exit status: 0 done, 1 some file failed, 2 usage
+    error, 130 interrupted (143 on SIGTERM).
     """
     from ..io import DEFAULT_MAX_PIXELS, format_from_path, normalize_format
 
@@ -193,9 +218,11 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
             and format_from_path(output_dir) is not None and not output_dir.is_dir():
         out_file = output_dir
         if fmt is not None and normalize_format(fmt) != format_from_path(out_file):
-            raise click.BadParameter(f"--format {fmt} differs from the suffix of {str(out_file)!r}.", param_hint="'--format'")
+            raise click.BadParameter(f"--format {fmt} differs from the suffix of {str(out_file)!r}.",
+                                     param_hint="'--format'")
         if suffix:
-            raise click.BadParameter("--suffix applies to output folders, not to the output file -o.", param_hint="'--suffix'")
+            raise click.BadParameter("--suffix applies to output folders, not to the output file -o.",
+                                     param_hint="'--suffix'")
         fmt = format_from_path(out_file).lower()
     out_dir = out_file.parent if out_file is not None else output_dir
     if not stream:
@@ -204,8 +231,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         threads = max(1, (os.cpu_count() or 1) // jobs)
     info, running = check_model(model, providers, threads)
     if stream:
-        _enhance_stream(Path(inputs[0]), output_dir, info, strength, denoise, denoiser, exposure, parse_providers(providers), threads,
-                        tile_size, overwrite, quiet)
+        _enhance_stream(Path(inputs[0]), output_dir, info, strength, denoise, denoiser, exposure,
+                        parse_providers(providers), threads, tile_size, overwrite, quiet)
         return
     settings = _batch.Settings(
         model=info,
@@ -228,7 +255,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     )
     start = time.perf_counter()
     files, rows = _batch.collect(inputs, recursive, out_dir.resolve())
-    jobs_list, planned = _batch.plan(files, out_dir, normalize_format(fmt) if fmt else None, suffix, overwrite, out_file)
+    jobs_list, planned = _batch.plan(files, out_dir, normalize_format(fmt) if fmt else None, suffix, overwrite,
+                                     out_file)
     rows += planned
     if dry_run:
         _batch.print_plan(jobs_list, rows, overwrite, as_json)
@@ -239,7 +267,10 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         settings.on_frames = lambda note: progress.update(progress.done, note)
     if verbose:
         n_files = f"{len(jobs_list)} file{'s' if len(jobs_list) != 1 else ''}"
-        each = f"{threads} ONNX Runtime thread{'s' if threads != 1 else ''}" if threads else "ONNX Runtime's default threads (all cores)"
+        if threads:
+            each = f"{threads} ONNX Runtime thread{'s' if threads != 1 else ''}"
+        else:
+            each = "ONNX Runtime's default threads (all cores)"
         progress.echo(f"skdce: {n_files} with {info.name} on {', '.join(running)}, {jobs} at a time, {each} each")
 
     def report(row):
@@ -287,7 +318,12 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     if as_json:
         report_data = {
             "files": rows,
-            "summary": {**counts, "interrupted": interrupted is not None, "not_processed": len(jobs_list) - len(done), "seconds": round(seconds, 3)},
+            "summary": {
+                **counts,
+                "interrupted": interrupted is not None,
+                "not_processed": len(jobs_list) - len(done),
+                "seconds": round(seconds, 3),
+            },
             "model": info.name,
             "providers": list(running),
         }

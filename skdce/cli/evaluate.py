@@ -89,13 +89,15 @@ Examples:
 @click.command(epilog=_EVALUATE_EXAMPLES)
 @click.argument("images", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("references", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--enhance", "enhance_first", is_flag=True, help="IMAGES are low-light inputs: enhance each with --model, then score.")
+@click.option("--enhance", "enhance_first", is_flag=True,
+              help="IMAGES are low-light inputs: enhance each with --model, then score.")
 @model_option(help="Model for --enhance.")
 @strength_option(help="Strength for --enhance.")
 @denoise_option
 @providers_option(help="ONNX Runtime providers for --enhance.")
 @click.option("--suffix", default="", help="Suffix to strip from IMAGES names before matching (e.g. _enhanced).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table to FILE: JSON for .json, else CSV.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the table to FILE: JSON for .json, else CSV.")
 @json_option(help="Print JSON instead of CSV.")
 @quiet_option(help="No progress bar.")
 def evaluate(images, references, enhance_first, model, strength, denoise, providers, suffix, output, as_json, quiet):
@@ -140,15 +142,18 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
             if info is not None:
                 from ..pipeline import enhance
 
-                out = enhance(image, model=info, strength=strength, denoise=denoise, channel_axis=None if image.ndim == 2 else -1, providers=parse_providers(providers))
+                out = enhance(image, model=info, strength=strength, denoise=denoise,
+                              channel_axis=None if image.ndim == 2 else -1, providers=parse_providers(providers))
                 image = to_uint(out, 8)
             image, reference = _rgb8(image), _rgb8(reference)
             if image.shape != reference.shape:
-                raise ValueError(f"sizes differ: {image.shape[1]}x{image.shape[0]} vs reference {reference.shape[1]}x{reference.shape[0]}")
+                raise ValueError(f"sizes differ: {image.shape[1]}x{image.shape[0]} vs reference "
+                                 f"{reference.shape[1]}x{reference.shape[0]}")
             with np.errstate(divide="ignore"):  # identical images: PSNR is inf
                 psnr = float(peak_signal_noise_ratio(reference, image, data_range=255))
             ssim = float(structural_similarity(reference, image, channel_axis=-1, data_range=255))
-            results.append({"name": name, "image": str(found[name]), "reference": str(refs[name]), "psnr": psnr, "ssim": ssim})
+            results.append({"name": name, "image": str(found[name]), "reference": str(refs[name]), "psnr": psnr,
+                            "ssim": ssim})
         except Exception as exc:
             reason = getattr(exc, "reason", None) or str(exc)
             failed.append({"name": name, "image": str(found[name]), "reason": reason})

@@ -22,7 +22,8 @@ def _model_facts(info) -> dict:
         "name": info.name,
         "bundled": info.bundled,
         "file": str(info.path),
-        "architecture": recipe.get("architecture") or recipe.get("skdce_architecture") or ("zero-dce++" if info.shared_curve else "zero-dce"),
+        "architecture": (recipe.get("architecture") or recipe.get("skdce_architecture")
+                         or ("zero-dce++" if info.shared_curve else "zero-dce")),
         "iterations": info.iterations,
         "curve": "shared" if info.shared_curve else "one per iteration",
         "maps": info.n_maps,
@@ -54,7 +55,8 @@ def models(files, as_json):
         echo_out("no bundled models are installed")
     for f in facts:
         echo_out(f"{f['name']}  ({'bundled' if f['bundled'] else 'user model'})")
-        for key in ("architecture", "iterations", "curve", "scale_factor", "precision", "file", "sha256", "license", "validation"):
+        for key in ("architecture", "iterations", "curve", "scale_factor", "precision", "file", "sha256", "license",
+                    "validation"):
             if f[key] not in (None, "", {}):
                 value = json.dumps(f[key]) if isinstance(f[key], dict) else f[key]
                 echo_out(f"  {key:<13} {value}")
@@ -84,7 +86,8 @@ def info(providers, as_json):
         "skdce": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": {d: _version(d) for d in ("numpy", "onnxruntime", "onnxruntime-gpu", "pillow", "scikit-image", "tifffile", "click", "torch")},
+        "versions": {d: _version(d) for d in ("numpy", "onnxruntime", "onnxruntime-gpu", "pillow", "scikit-image",
+                                              "tifffile", "click", "torch")},
         "providers_available": list(onnxruntime.get_available_providers()),
         "providers_requested": providers,
         "providers_chosen": None,

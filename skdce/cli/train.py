@@ -38,11 +38,17 @@ Examples:
 
 @click.command(epilog=_TRAIN_EXAMPLES)
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoint.pt and logs [default: runs/<config name>].")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for checkpoint.pt and logs [default: runs/<config name>].")
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the config's epochs.")
-@click.option("--data", type=click.Path(exists=True, file_okay=False), help="The dataset folder: the config's relative paths (data_dir, split files, extra_dirs) resolve against it [default: the config's folder].")
-@click.option("--data-dir", type=click.Path(exists=True, file_okay=False), help="Override the config's data_dir (relative to the working folder).")
-@click.option("--val-list", type=click.Path(exists=True, dir_okay=False), help="Override the config's val_list: the validation names (relative to the working folder), e.g. weights/splits/tune.txt.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False),
+              help="The dataset folder: the config's relative paths (data_dir, split files, extra_dirs) resolve "
+                   "against it [default: the config's folder].")
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False),
+              help="Override the config's data_dir (relative to the working folder).")
+@click.option("--val-list", type=click.Path(exists=True, dir_okay=False),
+              help="Override the config's val_list: the validation names (relative to the working folder), e.g. "
+                   "weights/splits/tune.txt.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the config's batch_size.")
 @threads_option(help="Override the config's torch threads.")
 @click.option("--no-resume", is_flag=True, help="Refuse to continue an existing checkpoint in the run folder.")
@@ -114,10 +120,13 @@ def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads
         click.echo(f"skdce: export it with: skdce export {checkpoint} -o model.onnx", err=True)
 
 
-@click.command("export", epilog="\b\nExamples:\n  skdce export runs/zero-dce/checkpoint.pt -o my-model.onnx\n  skdce enhance photos/ -o out/ --model my-model.onnx")
+@click.command("export", epilog="\b\nExamples:\n  skdce export runs/zero-dce/checkpoint.pt -o my-model.onnx\n"
+                                "  skdce enhance photos/ -o out/ --model my-model.onnx")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .onnx file to write.")
-@click.option("--scale-factor", type=FiniteFloatRange(min=1), help="Downscaling recorded for shared-curve (zero-dce++) models [default: 12; 1 for zero-dce].")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .onnx file to write.")
+@click.option("--scale-factor", type=FiniteFloatRange(min=1),
+              help="Downscaling recorded for shared-curve (zero-dce++) models [default: 12; 1 for zero-dce].")
 @overwrite_option(help="Replace an existing output file.")
 def export(checkpoint, output, scale_factor, overwrite):
     """Export a training CHECKPOINT to an ONNX model usable with --model."""

@@ -62,7 +62,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-from . import _atomic, _formats, _read
+from . import _atomic, _formats
 from ._formats import ImageFileError, check_fits, format_from_path, is_raw_path, normalize_format
 from ._metadata import CaptureInfo, ImageMeta, apply_orientation
 from ._raw import read_raw

@@ -46,7 +46,8 @@ __all__ = ["atomic_path", "atomic_file", "open_folder", "TEMP_SUFFIX", "temporar
 TEMP_SUFFIX = ".skdce-tmp"
 
 _NAME_MAX = 255  # bytes per file name on nearly every file system
-_NO_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOSYS, getattr(errno, "ENOTSUP", -1), getattr(errno, "EOPNOTSUPP", -1)}
+_NO_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOSYS, getattr(errno, "ENOTSUP", -1),
+             getattr(errno, "EOPNOTSUPP", -1)}
 
 
 def temporary_name(path: Path) -> Path:

@@ -44,7 +44,7 @@ def same_or_inside(a, b) -> bool:
 
 
 def special_file_reason(path) -> str | None:
-    """Why ``path`` cannot be read as a file (a FIFO, a device, a socket), or ``None`` (a regular file, a folder, missing).
+    """Why ``path`` cannot be read as a file (a FIFO, a device, a socket); None for a file, a folder, a missing path.
 
     Asked with :func:`os.stat` (links followed), which never blocks, unlike opening a FIFO.
     """
@@ -55,5 +55,6 @@ def special_file_reason(path) -> str | None:
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return None
     kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
-            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
     return f"it is {kind}, not a regular file; skdce reads image files (save the data to a file first)"

@@ -46,7 +46,7 @@ def _png_bit_depth(head: bytes) -> int | None:
 
 
 def _read_png16(path: Path, max_pixels: int):
-    """A 16-bit PNG: the header and metadata from Pillow (which decodes these pixels to 8 bits), pixels from imagecodecs."""
+    """A 16-bit PNG: header and metadata from Pillow (which decodes these pixels to 8 bits), pixels from imagecodecs."""
     import imagecodecs
 
     im = _open_pillow(path, max_pixels)  # checks the pixel count from the header

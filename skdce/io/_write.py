@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_file
 from .._base.image import to_uint
 from .._base.validate import check_bool, check_int
+from ._atomic import atomic_file
 from ._formats import (
     _DEFAULT_QUALITY,
     _EIGHT_BIT_ONLY,

@@ -70,9 +70,11 @@ class TrainConfig:
     knee : float or None
         Where the adaptive target's lift starts to fade (0 or absent: a hard
         knee at ``level``; see :func:`skdce.losses.exposure_target`).
-    color_loss : {"grey-world", "adaptive"}
-        The colour term: :func:`skdce.losses.color_constancy_loss` or
-        :func:`skdce.losses.adaptive_color_loss` (linear light, weighted by darkness).
+    color_loss : {"grey-world", "adaptive", "prior"}
+        The colour term: :func:`skdce.losses.color_constancy_loss`,
+        :func:`skdce.losses.adaptive_color_loss` (linear light, weighted by darkness)
+        or :func:`skdce.losses.prior_color_loss` (a prior learned from
+        well-exposed photos, weighted likewise; see ``color_prior``).
     weights : dict
         Loss weights (``spatial``, ``exposure``, ``color``, ``smoothness``).
     scale_factor : float
@@ -158,7 +160,8 @@ class TrainConfig:
             setattr(self, key, value)
             if value is not None:
                 # net_size: at least 8, as skdce.models loads it (a smaller one was exported, then refused)
-                check_int(key, value, min=8 if key == "net_size" else 1, max=MAX_IMAGE_SIZE if key != "threads" else None,
+                check_int(key, value, min=8 if key == "net_size" else 1,
+                          max=MAX_IMAGE_SIZE if key != "threads" else None,
                           hint="or absent (0)." if key == "threads" else
                           f"or absent (0: native size); at most {MAX_IMAGE_SIZE} (a batch of that size needs "
                           f"gigabytes per image).")

@@ -142,8 +142,8 @@ class ImageSet:
                 flips = torch.rand(len(idx), generator=generator) < 0.5
                 pairs = []
                 for b in range(len(idx)):
-                    t, l = int(tops[b]), int(lefts[b])
-                    pair = torch.cat([batch[b], context[b]])[:, t : t + crop, l : l + crop]
+                    top, left = int(tops[b]), int(lefts[b])
+                    pair = torch.cat([batch[b], context[b]])[:, top : top + crop, left : left + crop]
                     pairs.append(torch.flip(pair, dims=(2,)) if flips[b] else pair)
                 pairs = torch.stack(pairs)
                 batch, context = pairs[:, :3], pairs[:, 3:]

@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io._atomic import atomic_path
 from .._base.validate import check_int, check_real
+from ..io._atomic import atomic_path
 from .data import _read_rgb, read_split
 from .export import save_with_facts
 
@@ -214,6 +214,7 @@ def prepare_inputs(low: np.ndarray, model: str = "zero-dce++", denoise: float = 
     engine's :func:`skdce.engine.stages.gain.added_noise` at strength ``denoise``.
     """
     import skdce
+
     from ..engine.stages.gain import added_noise
     from ..engine.stages.noise import noise_level
 
@@ -288,7 +289,8 @@ def train_denoiser(cfg: DenoiserConfig, images: list[np.ndarray], run_dir, *, lo
     torch.manual_seed(cfg.seed)
     net = DenoiserNet(cfg.width, cfg.depth)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
     start, history, seconds = 0, [], 0.0
     last = run_dir / "last.pt"
     if last.is_file():

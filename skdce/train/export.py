@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from ..io._atomic import atomic_path
 from ..engine.stages.boxes import CONTEXT_GRIDS
+from ..io._atomic import atomic_path
 from ..models import sha256_file
 from .model import DCENetPP, build_model
 from .trainer import load_checkpoint
@@ -248,7 +248,8 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         precision="fp32",
         context_grids=grids,
         config=config_file,
-        recipe={k: v for k, v in config.items() if k not in ("data_dir", "train_list", "val_list", "reference_dir", "extra_dirs")},
+        recipe={k: v for k, v in config.items()
+                if k not in ("data_dir", "train_list", "val_list", "reference_dir", "extra_dirs")},
         train_wall_time_s=train_wall_time_s,
         validation=validation or {},
         **extra,

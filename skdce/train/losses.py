@@ -1,16 +1,14 @@
 """Torch twins of :mod:`skdce.losses` (NCHW tensors, same definitions).
 
-``tests/test_train_losses.py`` checks each against the NumPy oracle in float64.
+``tests/train/test_losses.py`` checks each against the NumPy oracle in float64.
 """
 
 from __future__ import annotations
 
-
 import torch
 from torch.nn import functional as F
 
-from ..losses import (DEFAULT_WEIGHTS, SRGB_GAMMA, LossTerms, _check_color, _check_prior, _grey_world_terms,
-                      _lift_gamma)
+from ..losses import DEFAULT_WEIGHTS, SRGB_GAMMA, LossTerms, _check_color, _check_prior, _grey_world_terms, _lift_gamma
 
 __all__ = [
     "spatial_consistency_loss",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io._atomic import atomic_path
 from ..engine.stages.boxes import illumination_context
+from ..io._atomic import atomic_path
 from .data import _read_rgb, read_split
 
 __all__ = ["quantize_model"]

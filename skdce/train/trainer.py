@@ -15,14 +15,14 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from ..io._atomic import atomic_path
 from .._base.image import to_uint
+from ..io._atomic import atomic_path
 from .config import TrainConfig
 from .data import ImageSet, list_images, load_images, read_split
 from .losses import zero_reference_loss
@@ -120,7 +120,8 @@ def _load_set(config: TrainConfig, list_file, reference_dir=None, extra_dirs=())
         names = names + [str(Path(folder) / n) for n in extra]
     shapes = {tuple(t.shape[1:]) for t in images}
     if len(shapes) > 1:
-        raise ValueError(f"training folders hold images of different sizes {sorted(shapes)}; set image_size to resize them.")
+        raise ValueError(f"training folders hold images of different sizes {sorted(shapes)}; "
+                         f"set image_size to resize them.")
     refs = load_images(reference_dir, names, config.image_size) if reference_dir else None
     return ImageSet(torch.cat(images), names), refs
 

@@ -60,7 +60,7 @@ def denoiser_record(name: str = DENOISER) -> dict:
 
     Examples
     --------
-    >>> from skdce.engine.stages.learned import denoiser_record
+    >>> from skdce.denoise_net import denoiser_record
     >>> denoiser_record()["license"]
     'BSD-3-Clause'
     """
@@ -134,7 +134,7 @@ def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *,
     Examples
     --------
     >>> import numpy as np
-    >>> from skdce.engine.stages.learned import learned_denoise_block
+    >>> from skdce.denoise_net import learned_denoise_block
     >>> rng = np.random.default_rng(0)
     >>> y = np.clip(0.5 + 0.05 * rng.standard_normal((64, 64, 3)), 0, 1).astype(np.float32)
     >>> out = learned_denoise_block(y, np.full((64, 64), 0.05, np.float32))
