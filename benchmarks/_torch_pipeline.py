@@ -20,7 +20,6 @@ from skdce.engine.stages.guided import torch_guided
 from skdce.engine.stages.noise import torch_noise_level
 
 
-
 def eager_pipeline(net, info, images_u8: np.ndarray, device, denoise: bool) -> np.ndarray:
     """Enhance ``(N, H, W, 3)`` uint8 host images with eager torch on ``device``: ``(N, H, W, 3)`` float32."""
     with torch.no_grad():

@@ -297,7 +297,8 @@ def check_auto(use_cuda, results):
     """``providers="auto"`` runs the fused graph on CUDA (where CUDA is usable)."""
     img = low_light(64, 96)
     out = skdce.enhance(img, model="zero-dce", providers="auto")
-    session = get_fused_session(skdce.get_model("zero-dce"), providers_of("auto"), None, n_color=3, dtype="uint8", denoise=True,
+    session = get_fused_session(skdce.get_model("zero-dce"), providers_of("auto"), None, n_color=3, dtype="uint8",
+                                denoise=True,
                                 precision="fp32")
     first = session.providers[0]
     ok = first == CUDA if use_cuda else True

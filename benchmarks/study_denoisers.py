@@ -43,10 +43,10 @@ from skimage.restoration import estimate_sigma
 
 import skdce
 from skdce.data import darken
+from skdce.denoise_net import learned_denoise_block
 from skdce.engine.stages.gain import added_noise
 from skdce.engine.stages.guided import denoise_bands
 from skdce.engine.stages.noise import noise_level
-from skdce.denoise_net import learned_denoise_block
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import low_light  # noqa: E402

@@ -7,8 +7,8 @@ first time a model runs, torch only by :mod:`skdce.train`.
 from . import context, data, denoise, losses
 from .context import illumination_context
 from .curves import apply_le_curves, curve_gain
-from .pipeline import enhance, estimate_curves
 from .models import ModelInfo, get_model, list_models
+from .pipeline import enhance, estimate_curves
 
 __version__ = "0.2.0.dev0"
 

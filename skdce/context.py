@@ -17,7 +17,8 @@ import numpy as np
 
 from ._base.image import image_layout, validate_values
 from ._base.validate import check_image_arg
-from .engine.stages.boxes import CONTEXT_GRIDS, illumination_context as _context
+from .engine.stages.boxes import CONTEXT_GRIDS
+from .engine.stages.boxes import illumination_context as _context
 
 __all__ = ["illumination_context", "CONTEXT_GRIDS"]
 

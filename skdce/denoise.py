@@ -39,7 +39,6 @@ import numpy as np
 
 from ._base.image import compute_dtype, image_layout, to_float, validate_values
 from ._base.validate import check_image_arg
-from .engine.plan import DENOISERS, check_denoise, check_denoiser
 from .engine.stages.guided import DENOISE_HALO, denoise_bands
 from .engine.stages.noise import noise_level
 

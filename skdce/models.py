@@ -16,7 +16,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["ModelInfo", "list_models", "get_model", "weights_dir", "default_model", "DEFAULT_MODEL", "GPU_DEFAULT_MODEL"]
+__all__ = ["ModelInfo", "list_models", "get_model", "weights_dir", "default_model", "DEFAULT_MODEL",
+           "GPU_DEFAULT_MODEL"]
 
 #: The model ``enhance`` uses by default: ``zero-dce++``, whose network sees a
 #: copy of the image 64 pixels on its longer side and whose curves are applied

@@ -137,7 +137,7 @@ class VideoEnhancer:
 
     def __init__(self, *, model=None, strength=1.0, denoise=1.0, temporal=1.0, fps=30.0, providers="auto",
                  num_threads=None, tile_size="auto", exposure="auto"):
-        from .denoise import check_denoise
+        from .engine.plan import check_denoise
         from .models import default_model, get_model, list_models
 
         self.temporal = check_real("temporal", temporal, lo=0, hi=4, hint="0 enhances each frame alone, 1 is the "

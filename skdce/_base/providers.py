@@ -81,7 +81,8 @@ def resolve_providers(providers="auto") -> tuple[tuple, ...]:
     for name, _ in entries:
         if name not in available:
             hint = (
-                " Install the GPU build on a machine with CUDA: pip uninstall onnxruntime, then pip install 'skdce[gpu]'."
+                " Install the GPU build on a machine with CUDA: pip uninstall onnxruntime, then "
+                "pip install 'skdce[gpu]'."
                 if name == "CUDAExecutionProvider"
                 else ""
             )

@@ -402,8 +402,8 @@ def to_uint(image, bits: int, consume: bool = False):
 def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     """Read, enhance and write one file; a row for the report (``None`` when stopped before writing)."""
     from .. import io as skio
-    from ..pipeline import enhance
     from ..engine.workers import Stopped, stop_when
+    from ..pipeline import enhance
 
     if job.fmt == "VIDEO":
         from ._video import enhance_video_file

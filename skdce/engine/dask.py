@@ -28,9 +28,9 @@ from .._base.image import unit_scale, validate_values
 from .host import enhance_tile, shared_maps
 from .plan import Plan
 from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
+from .stages.curve import copy_extra_channels
 from .stages.network import estimate_tile
 from .stages.noise import noise_from_rows, noise_rows
-from .stages.curve import copy_extra_channels
 from .stages.tone import finish_tone, noise_stretch
 from .tiles import Window, tile_grid
 
@@ -83,7 +83,9 @@ def _box_means(x, sizes):
 
 
 def _noise_levels(x) -> np.ndarray:
-    """:func:`~skdce.engine.stages.noise.noise_level` of each image of the Dask ``(N, H, W, c)`` array, from its sampled rows."""
+    """:func:`~skdce.engine.stages.noise.noise_level` of each image of the Dask ``(N, H, W, c)`` array.
+
+    Only its sampled rows are read."""
     import dask
 
     _, h, w, _ = x.shape

@@ -193,7 +193,8 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
         y = onnx_curves_shared(g, raw, x32, dtype, a, iterations)
         mean_maps = [a if n_color == 1 else g.mean3(a)]
     else:
-        maps = [onnx_finish_alphas(g, g.slice(alphas, 3 * i, 3 * i + 3, 1), "strength", n_color) for i in range(iterations)]
+        maps = [onnx_finish_alphas(g, g.slice(alphas, 3 * i, 3 * i + 3, 1), "strength", n_color)
+                for i in range(iterations)]
         y = onnx_curves_per_iteration(g, raw, dtype, maps)
         mean_maps = maps if n_color == 1 else None
     if denoise:

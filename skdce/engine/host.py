@@ -23,7 +23,8 @@ from .stages.network import estimate_tile, small_copies, small_maps
 from .stages.noise import noise_level
 from .stages.tone import finish_tone, noise_stretch
 from .tiles import Tile, Window, tile_grid
-from .workers import executor, run_tasks, threads as worker_threads
+from .workers import executor, run_tasks
+from .workers import threads as worker_threads
 
 __all__ = ["estimate_host", "enhance_host", "enhance_tile", "shared_maps", "context_of", "finish"]
 
@@ -152,5 +153,6 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
 def finish(plan: Plan, src: np.ndarray, dst: np.ndarray, lifts, num_threads=None) -> None:
     """The tone steps (black point, exposure) on ``dst``'s colour channels; extra channels copied from ``src``."""
     nc = plan.n_color
-    finish_tone(dst[..., :nc], lifts, plan.exposure, num_threads=plan.num_threads if num_threads is None else num_threads)
+    threads = plan.num_threads if num_threads is None else num_threads
+    finish_tone(dst[..., :nc], lifts, plan.exposure, num_threads=threads)
     copy_extra_channels(src, dst, nc)

@@ -11,7 +11,8 @@ import logging
 import threading
 from pathlib import Path
 
-from .._base.providers import CUDA_DEFAULTS, Providers, ort as _ort, providers_of, read_metadata, resolve_providers
+from .._base.providers import Providers, providers_of, read_metadata, resolve_providers
+from .._base.providers import ort as _ort
 from .._base.validate import check_num_threads
 
 __all__ = ["resolve_providers", "providers_of", "Providers", "start_session", "get_session", "read_metadata",
@@ -99,7 +100,8 @@ class Session:
         if len(inputs) not in (1, 2) or len(outputs) < 1:
             raise ValueError(
                 f"ONNX model {str(path)!r} has {len(inputs)} inputs and {len(outputs)} outputs; skdce needs an "
-                f"image input (N, 3, H, W), optionally a context input (N, 1, H, W), and an alpha-map output (N, 3k, H, W)."
+                f"image input (N, 3, H, W), optionally a context input (N, 1, H, W), and an alpha-map output "
+                f"(N, 3k, H, W)."
             )
         shape = inputs[0].shape
         if len(shape) != 4 or shape[1] != 3:

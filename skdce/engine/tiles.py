@@ -54,7 +54,8 @@ def tile_grid(b: int, y0: int, y1: int, x0: int, x1: int, tile: int | None) -> l
     """
     if tile is None:
         return [Tile(b, y0, y1, x0, x1)]
-    return [Tile(b, r, min(y1, r + tile), c, min(x1, c + tile)) for r in range(y0, y1, tile) for c in range(x0, x1, tile)]
+    return [Tile(b, r, min(y1, r + tile), c, min(x1, c + tile))
+            for r in range(y0, y1, tile) for c in range(x0, x1, tile)]
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..._base.image import unit_scale
-from ..workers import executor, scratch, threads as worker_threads
+from ..workers import executor, scratch
+from ..workers import threads as worker_threads
 from .curve import KERNEL_TYPES
 
 try:  # the compiled box means (skdce/native/_kernels.c); without it NumPy sums them

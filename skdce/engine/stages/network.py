@@ -26,8 +26,8 @@ from .boxes import ContextMap, box_downscale, small_size
 from .curve import run_blocks
 from .tone import black_lift
 
-__all__ = ["HALO", "net_input", "finish_maps", "estimate_tile", "net_scale", "resolve_scale", "small_copies", "small_context",
-           "small_maps",
+__all__ = ["HALO", "net_input", "finish_maps", "estimate_tile", "net_scale", "resolve_scale", "small_copies",
+           "small_context", "small_maps",
            "onnx_network", "onnx_image_input", "onnx_net_rgb", "onnx_finish_alphas"]
 
 #: DCE-Net has seven 3x3 convolutions: a 15x15 receptive field, so a tile
