@@ -12,7 +12,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .config import TrainConfig, load_config
 from .model import DCENet, DCENetPP, apply_le_curves_torch, build_model
-from .trainer import evaluate_model, load_checkpoint, train
+from .trainer import evaluate_model, train
+from .weights import load_checkpoint
 
 __all__ = [
     "TrainConfig",

@@ -12,11 +12,11 @@ import torch
 from ..engine.stages.boxes import CONTEXT_GRIDS
 from ..io._atomic import atomic_path
 from ..models import sha256_file
-from .model import DCENetPP, build_model
-from .trainer import load_checkpoint
+from .model import DCENetPP
+from .weights import model_from_checkpoint, model_from_onnx
 
 __all__ = ["export_onnx", "export_checkpoint", "model_from_checkpoint", "model_from_onnx",
-           "bundle_model", "record_in_manifest", "save_with_facts", "git_commit", "sha256_file"]
+           "bundle_model", "data_split_of", "record_in_manifest", "save_with_facts", "git_commit", "sha256_file"]
 
 OPSET = 17
 
@@ -30,18 +30,6 @@ def git_commit(cwd=None) -> str:
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def model_from_checkpoint(path) -> tuple[torch.nn.Module, dict, list]:
-    """Rebuild the network of a :func:`skdce.train.train` checkpoint: ``(model, config, history)``.
-
-    A run with a weight average (``ema``) gives the averaged weights.
-    """
-    ckpt = load_checkpoint(path)
-    config = json.loads(ckpt["config"])
-    model = build_model(config["architecture"])
-    model.load_state_dict(ckpt.get("ema", ckpt["model"]))  # strict: every tensor must match
-    return model.eval(), config, json.loads(ckpt["history"])
 
 
 def export_onnx(model: torch.nn.Module, path, *, metadata: dict | None = None, scale_factor: float | None = None,
@@ -202,12 +190,55 @@ def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_f
 
 
 
-def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_wall_time_s: float | None = None,
-                 validation: dict | None = None, scale_factor: float | None = None) -> dict:
-    """Export ``checkpoint`` as ``weights_dir/<name>.onnx`` and record it in ``manifest.json``.
+def data_split_of(config: dict) -> dict:
+    """What a recipe trained and validated on, in words, from its own lists (for the metadata and the manifest)."""
+    def named(path) -> str:
+        p = Path(path)
+        return p.parent.name + "/" + p.name if p.name in ("images", "low", "high") else p.name
 
-    ``validation`` holds the full-resolution figures measured on the held-out
-    split (they go into both the ONNX metadata and the manifest).
+    train = f"{Path(config['train_list']).name} of {named(config['data_dir'])}" if config.get("train_list") \
+        else f"every image of {named(config['data_dir'])}"
+    extra = [named(d) for d in config.get("extra_dirs") or ()]
+    if extra:
+        train += ", and the unpaired inputs of " + ", ".join(extra)
+    validation = Path(config["val_list"]).name if config.get("val_list") else "none"
+    return {"train": train, "validation": validation}
+
+
+def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_wall_time_s: float | None = None,
+                 validation: dict | None = None, scale_factor: float | None = None,
+                 data_split: dict | None = None) -> dict:
+    """Export ``checkpoint`` as ``weights_dir/<name>.onnx`` under skdce's licence and record it in ``manifest.json``.
+
+    How the bundled weights are made (``weights/README.md``): train with the
+    recipe ``weights/<config_file>``, then bundle the run's checkpoint here;
+    other entries of the manifest are kept.
+
+    Parameters
+    ----------
+    checkpoint : path-like
+        A ``checkpoint.pt`` of :func:`skdce.train.train` (its weight average where it kept one).
+    name : str
+        The model's name in the manifest (``skdce.get_model(name)`` once the file ships).
+    weights_dir : path-like
+        The folder of the ONNX files and ``manifest.json``.
+    config_file : str
+        The recipe's file name, recorded so the weights can be reproduced.
+    train_wall_time_s : float, optional
+        The training's wall time.
+    validation : dict, optional
+        Figures measured on held-out data (default: the run's last validation
+        row); they go into the ONNX metadata and the manifest.
+    scale_factor : float, optional
+        A shared-curve model's downscaling where it has no ``net_size`` (default 12).
+    data_split : dict, optional
+        ``{"train": ..., "validation": ...}`` in words; default: the recipe's
+        own lists (:func:`data_split_of`).
+
+    Returns
+    -------
+    dict
+        The manifest entry (file, sha256, licence, recipe without paths, ...).
     """
     weights_dir = Path(weights_dir)
     model, config, history = model_from_checkpoint(checkpoint)
@@ -216,18 +247,15 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
     scale = scale_factor if scale_factor is not None else (12 if shared else 1)
     path = weights_dir / f"{name}.onnx"
     grids = list(CONTEXT_GRIDS)
+    split = dict(data_split) if data_split is not None else data_split_of(config)
+    validation = validation or (history[-1] if history else {})
     meta = {
         "skdce_name": name,
         "skdce_recipe": config,
         "skdce_config_file": config_file,
         "skdce_train_wall_time_s": train_wall_time_s,
-        "skdce_validation": validation or (history[-1] if history else {}),
-        "skdce_data_split": {
-            "train": "first 300 LOL low-light images (train.txt) and the unpaired inputs of "
-                     + ", ".join(Path(d).name if Path(d).name != "images" else Path(d).parent.name + "/images"
-                                 for d in config.get("extra_dirs", [])),
-            "validation": "other 185 (val.txt), split by scene into a tuning and a locked half (weights/splits/)",
-        },
+        "skdce_validation": validation,
+        "skdce_data_split": split,
         "skdce_seed": config["seed"],
         "skdce_context_grids": grids,
         "skdce_commit": git_commit(weights_dir),
@@ -238,6 +266,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
     extra = {"net_size": int(net_size)} if shared and net_size else {}
     if shared and black_point:
         extra["black_point"] = black_point
+    paths = ("data_dir", "train_list", "val_list", "reference_dir", "extra_dirs")
     return record_in_manifest(
         path,
         name,
@@ -248,10 +277,10 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         precision="fp32",
         context_grids=grids,
         config=config_file,
-        recipe={k: v for k, v in config.items()
-                if k not in ("data_dir", "train_list", "val_list", "reference_dir", "extra_dirs")},
+        recipe={k: v for k, v in config.items() if k not in paths},
         train_wall_time_s=train_wall_time_s,
-        validation=validation or {},
+        validation=validation,
+        data_split=split,
         **extra,
     )
 
@@ -266,19 +295,3 @@ def record_in_manifest(path, name: str, **facts) -> dict:
     with atomic_path(manifest_path, overwrite=True) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return entry
-
-
-def model_from_onnx(path) -> torch.nn.Module:
-    """Rebuild the torch network of an fp32 ONNX file written by :func:`export_onnx` (strict)."""
-    import onnx
-    from onnx import numpy_helper
-
-    proto = onnx.load(str(path))
-    meta = {p.key: p.value for p in proto.metadata_props}
-    arch = meta.get("skdce_architecture")
-    if arch is None:
-        raise ValueError(f"{str(path)!r} was not written by skdce (no skdce_architecture metadata).")
-    model = build_model(arch)
-    state = {init.name: torch.from_numpy(numpy_helper.to_array(init).copy()) for init in proto.graph.initializer}
-    model.load_state_dict(state, strict=True)
-    return model.eval()

@@ -27,6 +27,7 @@ from .config import TrainConfig
 from .data import ImageSet, list_images, load_images, read_split
 from .losses import zero_reference_loss
 from .model import build_model
+from .weights import load_checkpoint, model_from_onnx
 
 __all__ = ["train", "load_checkpoint", "evaluate_model"]
 
@@ -45,7 +46,6 @@ def _init_weights(model: torch.nn.Module, generator: torch.Generator) -> None:
 def _load_init(model: torch.nn.Module, config: TrainConfig) -> None:
     """Start from the ONNX weights ``config.init_weights`` (fine-tuning), checked against ``init_sha256``."""
     from ..models import sha256_file
-    from .export import model_from_onnx
 
     path = Path(config.init_weights)
     if not path.is_file():
@@ -129,27 +129,6 @@ def _load_set(config: TrainConfig, list_file, reference_dir=None, extra_dirs=())
 def _atomic_save(obj, path: Path) -> None:
     with atomic_path(path, overwrite=True) as tmp:  # skdce.io._atomic: fsync, rename; no partial checkpoint
         torch.save(obj, tmp)
-
-
-def load_checkpoint(path) -> dict:
-    """Load a checkpoint written by :func:`train` (tensors only, ``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist.")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):  # torch's advice: weights_only=False, unsafe
-            raise ValueError(f"checkpoint {str(path)!r} holds Python objects besides tensors, which skdce does not "
-                             f"load (they can run code); pass a checkpoint.pt written by skdce train.") from None
-        raise ValueError(f"checkpoint {str(path)!r} is not a torch file skdce can read (truncated, corrupt or "
-                         f"another format); pass a checkpoint.pt written by skdce train.") from None
-    if not isinstance(ckpt, dict) or not {"model", "config", "history"} <= ckpt.keys() \
-            or not isinstance(ckpt["config"], str) or not isinstance(ckpt["model"], dict):
-        held = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{str(path)!r} is a torch file but not a skdce training checkpoint (it holds {held}); "
-                         f"pass the checkpoint.pt that skdce train writes into its run folder.")
-    return ckpt
 
 
 @torch.no_grad()
