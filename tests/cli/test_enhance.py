@@ -13,7 +13,8 @@ from PIL import Image
 
 from skdce.io import ImageMeta, read_image
 
-from ._helpers import dark, digest, icc_profile, invoke, leftovers, run_cli
+from .._helpers import dark, digest, invoke, leftovers, run_cli
+from ._helpers import icc_profile
 
 
 def test_enhance_batch_subprocess(photos, tmp_path):

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from skdce.cli import main
 
-from ._helpers import RNG, dark, invoke
+from .._helpers import RNG, dark, invoke
 
 
 @pytest.fixture

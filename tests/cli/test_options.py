@@ -6,7 +6,7 @@ import pytest
 from skdce.cli import main
 from skdce.cli._options import FiniteFloatRange, parse_providers
 
-from ._helpers import invoke, run_cli
+from .._helpers import invoke, run_cli
 
 
 def test_short_flags_mean_one_thing_in_every_command():

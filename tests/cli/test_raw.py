@@ -12,7 +12,7 @@ pytest.importorskip("rawpy")
 from skdce.data import write_dng  # noqa: E402
 from skdce.io import read_image  # noqa: E402
 
-from ._helpers import invoke, leftovers, run_cli  # noqa: E402
+from .._helpers import invoke, leftovers, run_cli  # noqa: E402
 
 WHEN = datetime.datetime(2026, 12, 4, 21, 5, 9)
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from skdce.cli import main
 
-from ._helpers import dark, invoke
+from .._helpers import dark, invoke
 
 
 def test_train_resume_export_and_use(tmp_path):

@@ -14,7 +14,7 @@ from PIL import Image
 from skdce.io import read_image
 
 from .._clips import moving_square_clip, read_clip, static_clip, to_uint8, write_clip
-from ._helpers import digest, invoke, leftovers, run_cli
+from .._helpers import digest, invoke, leftovers, run_cli
 
 pytest.importorskip("av")
 

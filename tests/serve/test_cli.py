@@ -11,7 +11,7 @@ import pytest
 
 from skdce.cli.serve import TEST_DELAY_ENV, is_loopback
 
-from ..cli._helpers import run_cli
+from .._helpers import run_cli
 from ._server import Server, dark, encode
 
 PAYLOAD = encode(dark((16, 16, 3)))
