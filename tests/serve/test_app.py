@@ -14,7 +14,8 @@ import skdce
 from skdce.models import default_model
 from skdce.serve._app import enhance_has_exposure
 
-from ._server import dark, encode
+from .._helpers import dark
+from ._server import encode
 from .conftest import AUTH, TOKEN
 
 

@@ -8,7 +8,6 @@ Playwright never downloads a browser here: it launches /usr/bin/chromium
 test is skipped, saying so.
 """
 
-import io
 import os
 
 import httpx
@@ -16,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ._server import dark, encode
+from .._helpers import dark
+from ._server import encode
 from .conftest import AUTH, TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
