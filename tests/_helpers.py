@@ -82,6 +82,30 @@ def report_rows(stdout: str) -> dict:
     return {os.path.basename(r["input"]): r for r in json.loads(stdout)["files"]}
 
 
+def ort_error(message):
+    """The exception ONNX Runtime raises when a run fails (an allocation, a CUDA error), with ``message``."""
+    from onnxruntime.capi.onnxruntime_pybind11_state import RuntimeException
+
+    return RuntimeException(message)
+
+
+def nchw(a):
+    """A channels-last NumPy batch ``(N, H, W, C)`` as a torch tensor ``(N, C, H, W)``."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 1)))
+
+
+def curves_only(name):
+    """A bundled model's record without its tone stage (the black point): what ``apply_le_curves`` of
+    ``estimate_curves`` gives, for tests that compare ``enhance(denoise=0)`` with the curve API bit for bit."""
+    import dataclasses
+
+    import skdce
+
+    return dataclasses.replace(skdce.get_model(name), black_point=0.0)
+
+
 class GatedRun:
     """``skdce ARGS`` in a subprocess (``tests/_gated.py``), ``target`` held after ``free`` calls until the command
     has handled ``until`` signals (or, with ``until="open"``, until :meth:`open`): a test interrupts the command

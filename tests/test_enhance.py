@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import skdce
-
-from .conftest import curves_only
 from skdce import apply_le_curves, enhance, estimate_curves
+
+from ._helpers import curves_only, ort_error
 
 
 @pytest.mark.parametrize("model", ["zero-dce", "zero-dce-int8", "zero-dce++"])
@@ -247,12 +247,6 @@ def test_import_is_light():
     assert out.stdout.strip() == "[]"
 
 
-def _ort_error(message):
-    from onnxruntime.capi.onnxruntime_pybind11_state import RuntimeException
-
-    return RuntimeException(message)
-
-
 class _FailingSession:
     def __init__(self, exc):
         self.exc = exc
@@ -273,7 +267,7 @@ def test_allocation_failure_is_a_memory_error(image, monkeypatch, model, message
     from skdce.engine.runtime import get_session
 
     session = get_session(skdce.get_model(model).path, "auto")
-    monkeypatch.setattr(session, "session", _FailingSession(_ort_error(message)))
+    monkeypatch.setattr(session, "session", _FailingSession(ort_error(message)))
     for call in (lambda: enhance(image, model=model), lambda: estimate_curves(image, model=model)):
         with pytest.raises(MemoryError, match=r"on a \d+x\d+ input needs more memory than is available; pass a "
                                               r"smaller tile_size= \(e\.g\. tile_size=256\), or use model='zero-dce\+\+'"):
@@ -284,7 +278,7 @@ def test_other_runtime_errors_pass_through(image, monkeypatch):
     from skdce.engine.runtime import get_session
 
     session = get_session(skdce.get_model("zero-dce").path, "auto")
-    monkeypatch.setattr(session, "session", _FailingSession(_ort_error("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT")))
+    monkeypatch.setattr(session, "session", _FailingSession(ort_error("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT")))
     with pytest.raises(Exception, match="INVALID_ARGUMENT") as info:
         enhance(image, model="zero-dce")
     assert not isinstance(info.value, MemoryError)

@@ -6,8 +6,18 @@ import pytest
 import skdce
 from skdce.video import VIDEO_MODEL, VideoEnhancer, enhance_video
 
-from ._clips import (moving_square_clip, pan_clip, psnr, read_clip, scene, static_clip, to_uint8, write_clip,
-                     dark_noisy)
+from ._clips import (
+    add_silence,
+    dark_noisy,
+    moving_square_clip,
+    pan_clip,
+    psnr,
+    read_clip,
+    scene,
+    static_clip,
+    to_uint8,
+    write_clip,
+)
 
 av = pytest.importorskip("av")
 
@@ -146,12 +156,6 @@ def test_push_refuses_bad_frames():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    _, noisy, _ = moving_square_clip(n=12)
-    return write_clip(tmp_path_factory.mktemp("clip") / "in.mp4", to_uint8(noisy))
-
-
 @pytest.mark.parametrize("suffix, codec", [(".mp4", "h264"), (".mov", "h264"), (".mkv", "h264"), (".avi", "mpeg4")])
 def test_enhance_video_keeps_frames_timestamps_and_audio(clip, tmp_path, suffix, codec):
     dst = tmp_path / f"out{suffix}"
@@ -245,24 +249,14 @@ def test_bad_inputs_get_one_clear_message(clip, tmp_path):
     (tmp_path / "o00.mkv").unlink()
     audio_only = tmp_path / "audio.mkv"
     with av.open(str(audio_only), "w") as out:
-        a = out.add_stream("aac", rate=8000)
-        a.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 8000
-        for p in [*a.encode(frame), *a.encode(None)]:
-            out.mux(p)
+        add_silence(out)
     with pytest.raises(ValueError, match=r"audio.mkv: the file has no video stream \(audio\)"):
         enhance_video(audio_only, tmp_path / "o3.mp4")
     no_frames = tmp_path / "empty.mkv"  # a video stream without frames, beside an audio stream
     with av.open(str(no_frames), "w") as out:
         v = out.add_stream("libx264", rate=12)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = out.add_stream("aac", rate=8000)
-        a.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 8000
-        for p in [*a.encode(frame), *a.encode(None)]:
-            out.mux(p)
+        add_silence(out)
     with pytest.raises(ValueError, match="empty.mkv: the video stream holds no frames; nothing to enhance"):
         enhance_video(no_frames, tmp_path / "o6.mp4")
     with pytest.raises(ValueError, match=r"the output of a video is a video file; name it with one of \.mp4"):

@@ -141,18 +141,25 @@ def test_enhance_globs_folders_and_recursion(photos, tmp_path):
     assert "0 enhanced, 0 skipped, 1 failed" in result.stderr
 
 
-def test_enhance_outputs_never_follow_a_link_out_of_the_folder(tmp_path):
+@pytest.fixture
+def nested(tmp_path):
+    """``tmp_path / "in"`` holding ``top.png`` and ``sub/deep.png``."""
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
     write_image(src / "top.png", dark((8, 8, 3)))
+    return src
+
+
+def test_enhance_outputs_never_follow_a_link_out_of_the_folder(tmp_path, nested):
+    src = nested
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     out.mkdir()
     elsewhere.mkdir()
     (out / "sub").symlink_to(elsewhere, target_is_directory=True)
     result = invoke("enhance", src, "-o", out, "--recursive", "--json")
     assert result.exit_code == 1
-    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    rows = report_rows(result.stdout)
     assert rows["top.png"]["status"] == "ok"
     assert rows["deep.png"]["status"] == "failed" and "outside the output folder" in rows["deep.png"]["reason"]
     assert list(elsewhere.iterdir()) == []
@@ -249,20 +256,17 @@ def test_enhance_never_overwrites_an_input_under_another_name(photos, tmp_path):
     out.mkdir()
     os.link(photos / "a.png", out / "a.png")  # a folder run whose output is a hard link of its input
     result = invoke("enhance", photos / "a.png", photos / "b.jpg", "-o", out, "--overwrite", "--json")
-    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    rows = report_rows(result.stdout)
     assert rows["a.png"]["status"] == "failed" and "overwrite an input" in rows["a.png"]["reason"]
     assert rows["b.jpg"]["status"] == "ok"
     assert digest(photos / "a.png") == before
 
 
-def test_a_link_swapped_into_the_output_folder_after_planning_is_not_followed(tmp_path, monkeypatch):
+def test_a_link_swapped_into_the_output_folder_after_planning_is_not_followed(tmp_path, nested, monkeypatch):
     """out/sub is a folder when the outputs are planned and a link out of -o when they are written."""
     from skdce import io as skio
 
-    src = tmp_path / "in"
-    (src / "sub").mkdir(parents=True)
-    write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
-    write_image(src / "top.png", dark((8, 8, 3)))
+    src = nested
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     (out / "sub").mkdir(parents=True)
     elsewhere.mkdir()
@@ -281,7 +285,7 @@ def test_a_link_swapped_into_the_output_folder_after_planning_is_not_followed(tm
 
     monkeypatch.setattr(skio, "read_image", swap_then_read)
     result = invoke("enhance", src, "-o", out, "--recursive", "--overwrite", "--json")
-    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    rows = report_rows(result.stdout)
     assert rows["deep.png"]["status"] == "failed" and "symbolic link is in the way" in rows["deep.png"]["reason"]
     assert rows["top.png"]["status"] == "ok"  # the link named like the output is replaced, not written through
     assert sorted(p.name for p in elsewhere.iterdir()) == ["victim.png"] and digest(victim) == before
@@ -299,7 +303,7 @@ def test_special_files_and_link_loops_never_hang(tmp_path):
     os.mkfifo(src / "pipe.png")
     out = tmp_path / "out"
     result = run_cli("enhance", src / "pipe.png", str(src / "**" / "*.png"), "-o", out, "--json", timeout=60)
-    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    rows = report_rows(result.stdout)
     assert result.returncode == 1
     assert rows["pipe.png"]["status"] == "failed" and "FIFO (named pipe), not a regular file" in rows["pipe.png"]["reason"]
     assert rows["deep.png"]["status"] == rows["top.png"]["status"] == "ok" and len(rows) == 3

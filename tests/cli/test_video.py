@@ -16,13 +16,6 @@ from .._helpers import GatedRun, digest, invoke, leftovers, names, run_cli
 pytest.importorskip("av")
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    """A 64x48, 12-frame, 12 fps H.264 clip with an AAC audio stream."""
-    _, noisy, _ = moving_square_clip(n=12)
-    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", to_uint8(noisy))
-
-
 def test_folder_of_videos_and_images_subprocess(clip, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

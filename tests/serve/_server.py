@@ -15,6 +15,9 @@ from PIL import Image
 
 from .._helpers import default_signals
 
+TOKEN = "test-token-0123456789abcdef"  # the shared server's (conftest.py)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -15,8 +15,7 @@ from skdce.models import default_model
 from skdce.serve._app import enhance_has_exposure
 
 from .._helpers import dark
-from ._server import encode
-from .conftest import AUTH, TOKEN
+from ._server import AUTH, TOKEN, encode
 
 
 def post(server, files=None, data=None, headers=AUTH, **kwargs):

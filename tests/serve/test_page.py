@@ -16,8 +16,7 @@ import pytest
 from PIL import Image
 
 from .._helpers import dark
-from ._server import encode
-from .conftest import AUTH, TOKEN
+from ._server import AUTH, TOKEN, encode
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -8,12 +8,10 @@ torch = pytest.importorskip("torch")
 from skdce import losses  # noqa: E402
 from skdce.train import losses as tlosses  # noqa: E402
 
+from .._helpers import nchw  # noqa: E402
+
 SHAPES = [(1, 16, 16), (2, 37, 45), (3, 64, 48)]
 
-
-
-def nchw(a):
-    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 1)))
 
 
 @pytest.mark.parametrize("n, h, w", SHAPES)
