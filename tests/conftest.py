@@ -19,7 +19,7 @@ def image():
 
 @pytest.fixture
 def kernel_calls(monkeypatch):
-    """Count the calls into the compiled kernel (``skdce._kernels``), by entry point.
+    """Count the calls into the compiled kernel (``skdce.native._kernels``), by entry point.
 
     Wraps ``skdce.curves._kernels`` (which skdce.engine.stages.boxes reads too), so a test
     can assert that its "compiled" side really ran the C code rather than
@@ -30,7 +30,7 @@ def kernel_calls(monkeypatch):
 
     real = curves._kernels
     if real is None:
-        pytest.skip("skdce._kernels is not built")
+        pytest.skip("skdce.native._kernels is not built")
     calls = collections.Counter()
     lock = threading.Lock()
 
