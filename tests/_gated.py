@@ -3,8 +3,9 @@
 ``python tests/_gated.py FOLDER TARGET FREE UNTIL ARGS...`` runs ``skdce ARGS`` as ``python -m skdce.cli``
 does, with ``TARGET`` (``package.module:Name.attr``) wrapped: its first ``FREE`` calls go through, and each
 later call writes ``FOLDER/held-N`` and waits, then goes on. ``UNTIL`` is a number of signals (SIGINT, SIGTERM)
-whose handlers must have run in this process, or ``open``: until the file ``FOLDER/open`` exists. A test (through :class:`tests._helpers.GatedRun`) can so stop a command at a
-known point of its work, with no sleep deciding whether the signal comes before, during or after it.
+whose handlers must have run in this process, or ``open``: until the file ``FOLDER/open`` exists. A test
+(through :class:`tests._helpers.GatedRun`) can so stop a command at a known point of its work, with no sleep
+deciding whether the signal comes before, during or after it.
 
 Each handled signal writes ``FOLDER/signal-K`` once its handler has run (or while the exception it raises,
 KeyboardInterrupt, is on its way). A gate that waits more than 30 s says so on stderr and goes on, so a

@@ -5,7 +5,6 @@ import pytest
 
 da = pytest.importorskip("dask.array")
 
-import skdce  # noqa: E402
 from skdce import enhance, estimate_curves  # noqa: E402
 
 #: The box means of the context and of Zero-DCE++'s small image are summed chunk

@@ -1,4 +1,5 @@
-"""skdce.engine.stages.learned: the bundled learned denoiser keeps denoise_bands' contract, tiles exactly, checks its file."""
+"""skdce.engine.stages.learned: the bundled learned denoiser keeps denoise_bands' contract, tiles exactly, checks its
+file."""
 
 import json
 import shutil
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 
 import skdce
-from skdce.engine.stages import learned as denoise_net
 from skdce.denoise import DENOISE_HALO, denoise_bands
+from skdce.engine.stages import learned as denoise_net
 from skdce.engine.stages.learned import LEARNED_HALO, denoiser_record, learned_denoise_block
 
 

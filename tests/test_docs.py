@@ -106,7 +106,8 @@ def test_docs_build_without_warnings(tmp_path):
         assert (src / "auto_examples" / "images" / image).is_file(), f"{example.name} made no figure"
         assert (out / "auto_examples" / f"{example.stem}.html").is_file()
         assert (out / "_images" / image).is_file()
-    for page in ("index", "install", "quickstart", "api", "changelog", "user_guide/curves", "user_guide/training", "user_guide/cli"):
+    for page in ("index", "install", "quickstart", "api", "changelog", "user_guide/curves", "user_guide/training",
+                 "user_guide/cli"):
         assert (out / f"{page}.html").is_file(), page
     assert (out / "generated" / "skdce.enhance.html").is_file()
     assert (out / "_images" / "before_after.png").is_file() or (out / "_static" / "before_after.png").is_file()

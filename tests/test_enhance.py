@@ -204,7 +204,8 @@ def _onnx_model(path, in_shape, out_channels):
     if out_channels == in_shape[1]:
         node = helper.make_node("Identity", ["image"], ["alphas"])
     else:
-        const = helper.make_tensor("w", TensorProto.FLOAT, [out_channels, in_shape[1], 1, 1], [0.0] * (out_channels * in_shape[1]))
+        const = helper.make_tensor("w", TensorProto.FLOAT, [out_channels, in_shape[1], 1, 1],
+                                   [0.0] * (out_channels * in_shape[1]))
         node = helper.make_node("Conv", ["image", "w"], ["alphas"])
         graph = helper.make_graph([node], "g", [inp], [out], initializer=[const])
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
@@ -270,7 +271,8 @@ def test_allocation_failure_is_a_memory_error(image, monkeypatch, model, message
     monkeypatch.setattr(session, "session", _FailingSession(ort_error(message)))
     for call in (lambda: enhance(image, model=model), lambda: estimate_curves(image, model=model)):
         with pytest.raises(MemoryError, match=r"on a \d+x\d+ input needs more memory than is available; pass a "
-                                              r"smaller tile_size= \(e\.g\. tile_size=256\), or use model='zero-dce\+\+'"):
+                                              r"smaller tile_size= \(e\.g\. tile_size=256\), "
+                                              r"or use model='zero-dce\+\+'"):
             call()
 
 
@@ -297,7 +299,8 @@ def test_numpy_memory_error_is_explained(image, monkeypatch):
 
 
 def test_auto_tiles_only_images_larger_than_a_tile(monkeypatch):
-    """``tile_size="auto"`` (512 on the CPU): an image of at most 512 * 512 pixels is one tile, a larger one is tiled."""
+    """``tile_size="auto"`` (512 on the CPU): an image of at most 512 * 512 pixels is one tile, a larger one is
+    tiled."""
     from skdce.engine import host as _enhance
 
     calls = []

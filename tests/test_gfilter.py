@@ -20,8 +20,16 @@ import pytest
 import skdce
 from skdce import denoise
 from skdce.denoise import (
-    COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, DENOISE_HALO, LUMA_EPS, LUMA_RADIUS, added_noise, denoise_bands,
-    denoise_block, guided_denoise,
+    COLOR_EPS,
+    COLOR_KEEP,
+    COLOR_RADIUS,
+    DENOISE_HALO,
+    LUMA_EPS,
+    LUMA_RADIUS,
+    added_noise,
+    denoise_bands,
+    denoise_block,
+    guided_denoise,
 )
 
 _gfilter = pytest.importorskip("skdce.native._gfilter", reason="skdce was built without a C compiler")

@@ -14,7 +14,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from skdce import apply_le_curves, curves as curves_mod
+from skdce import apply_le_curves
+from skdce import curves as curves_mod
 
 
 def test_compiled_kernel_is_built():

@@ -47,7 +47,10 @@ def test_tiff_streamed_equals_in_memory(rng, tmp_path, small_chunks, layout, out
     tifffile.imwrite(src, stored, photometric="rgb", **layout)
     shape, dtype = _stream.stream_enhance(src, tmp_path / out_name)
     assert shape == img.shape and dtype == np.uint8
-    got = tifffile.imread(tmp_path / out_name) if out_name.endswith(".tif") else zarr.open(str(tmp_path / out_name), mode="r")[:]
+    if out_name.endswith(".tif"):
+        got = tifffile.imread(tmp_path / out_name)
+    else:
+        got = zarr.open(str(tmp_path / out_name), mode="r")[:]
     assert got.dtype == np.uint8 and got.shape == img.shape
     np.testing.assert_array_equal(got, in_memory(img))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["big.tif", out_name])  # no temporary left

@@ -45,7 +45,7 @@ def flicker(frames):
 def test_temporal_zero_is_enhance_per_frame():
     _, noisy = static_clip(n=3)
     out, enhancer = run(noisy, temporal=0)
-    for o, f in zip(out, noisy):
+    for o, f in zip(out, noisy, strict=True):
         np.testing.assert_array_equal(o, skdce.enhance(f, model=VIDEO_MODEL))
     assert enhancer.frames == 3 and enhancer.cuts == 1
 
@@ -55,8 +55,8 @@ def test_static_clip_less_noise_and_less_flicker():
     ref = target(clean)
     alone, _ = run(noisy, temporal=0)
     steady, enhancer = run(noisy)
-    gain = np.mean([psnr(o, r) for o, r in zip(steady[8:], ref[8:])]) - np.mean(
-        [psnr(o, r) for o, r in zip(alone[8:], ref[8:])])
+    gain = np.mean([psnr(o, r) for o, r in zip(steady[8:], ref[8:], strict=True)]) - np.mean(
+        [psnr(o, r) for o, r in zip(alone[8:], ref[8:], strict=True)])
     assert gain > 3.0  # measured 6.2 dB (8 frames averaged, then the spatial filter)
     # once the average is full (the first frames settle the level once); measured 0.14x
     assert flicker(steady[12:]) < 0.3 * flicker(alone[12:])
@@ -68,7 +68,8 @@ def test_pan_beats_enhancing_each_frame():
     ref = target(clean)
     alone, _ = run(noisy, temporal=0)
     steady, enhancer = run(noisy)
-    gain = np.mean([psnr(o, r) for o, r in zip(steady, ref)]) - np.mean([psnr(o, r) for o, r in zip(alone, ref)])
+    gain = (np.mean([psnr(o, r) for o, r in zip(steady, ref, strict=True)])
+            - np.mean([psnr(o, r) for o, r in zip(alone, ref, strict=True)]))
     assert gain > 1.5  # measured 3.1 dB: the pan is found and the average follows it
     assert enhancer.cuts == 1
 
@@ -113,7 +114,7 @@ def test_a_slow_change_of_the_light_is_followed():
     # within 0.04 of each frame enhanced alone: a frame of 64x48 is its own network input (net_size 64), so
     # the black point of a single noisy frame sits lower than that of the running average (measured 0.033);
     # a curve that lagged the light (5-10% a frame) would be off by more
-    for o, f in zip(steady[4:], frames[4:]):
+    for o, f in zip(steady[4:], frames[4:], strict=True):
         assert abs(o.mean() - skdce.enhance(f, model=VIDEO_MODEL).mean()) < 0.04
 
 

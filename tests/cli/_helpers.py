@@ -7,7 +7,6 @@ terminals and concurrent processes); :class:`GatedRun` interrupts one at a known
 
 import functools
 
-import numpy as np
 from PIL import Image, ImageCms
 
 from skdce.io import write_image

@@ -70,8 +70,8 @@ def test_two_processes_in_one_folder_never_replace_each_other(tmp_path):
     src = small_batch(tmp_path / "in", 6)
     out = tmp_path / "out"
     out.mkdir()
-    first = GatedRun(tmp_path / "gate", "skdce.io._atomic:_place_no_replace", "enhance", src, "-o", out, "--json", "--quiet",
-                     "--threads", 1, until="open")
+    first = GatedRun(tmp_path / "gate", "skdce.io._atomic:_place_no_replace", "enhance", src, "-o", out, "--json",
+                     "--quiet", "--threads", 1, until="open")
     first.wait_held()  # planned (no output existed), img00.png written under its temporary name
     second = run_cli("enhance", src, "-o", out, "--json", "--quiet", "--threads", 1)
     assert second.returncode == 0, second.stderr
@@ -208,7 +208,8 @@ def test_enhance_unreadable_input_folder_and_long_names(photos, tmp_path, monkey
     result = invoke("enhance", long_src, "-o", tmp_path / "out2", "--suffix", "_enhanced", "--json")
     assert result.exit_code == 1
     (row,) = json.loads(result.stdout)["files"]
-    assert row["status"] == "failed" and "longer than 255 bytes" in row["reason"] and "shorter --suffix" in row["reason"]
+    assert row["status"] == "failed" and "longer than 255 bytes" in row["reason"]
+    assert "shorter --suffix" in row["reason"]
     result = invoke("enhance", long_src, "-o", tmp_path / "out3")  # 249 bytes: fits, and so does its temporary file
     assert result.exit_code == 0 and leftovers(tmp_path) == []
 
@@ -305,10 +306,12 @@ def test_special_files_and_link_loops_never_hang(tmp_path):
     result = run_cli("enhance", src / "pipe.png", str(src / "**" / "*.png"), "-o", out, "--json", timeout=60)
     rows = report_rows(result.stdout)
     assert result.returncode == 1
-    assert rows["pipe.png"]["status"] == "failed" and "FIFO (named pipe), not a regular file" in rows["pipe.png"]["reason"]
+    assert rows["pipe.png"]["status"] == "failed"
+    assert "FIFO (named pipe), not a regular file" in rows["pipe.png"]["reason"]
     assert rows["deep.png"]["status"] == rows["top.png"]["status"] == "ok" and len(rows) == 3
     result = run_cli("enhance", src, "-o", tmp_path / "rec", "--recursive", "--quiet", timeout=60)  # a folder: same
-    assert result.returncode == 0 and sorted(p.name for p in (tmp_path / "rec").rglob("*.png")) == ["deep.png", "top.png"]
+    assert result.returncode == 0
+    assert sorted(p.name for p in (tmp_path / "rec").rglob("*.png")) == ["deep.png", "top.png"]
 
 
 def test_a_stop_is_checked_between_the_tiles_of_one_image(tmp_path, monkeypatch):
@@ -328,7 +331,8 @@ def test_a_stop_is_checked_between_the_tiles_of_one_image(tmp_path, monkeypatch)
     monkeypatch.setattr(_runtime.Session, "run", run_then_signal)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = invoke("enhance", src, "-o", tmp_path / "out", "--model", "zero-dce", "--tile-size", 16, "--threads", 1)
+        result = invoke("enhance", src, "-o", tmp_path / "out", "--model", "zero-dce", "--tile-size", 16,
+                        "--threads", 1)
     finally:  # once stopped, skdce ignores later signals: this test process (and its children) must not
         for sig, handler in handlers.items():
             signal.signal(sig, handler)

@@ -121,7 +121,8 @@ def test_enhance_one_file_to_one_file(photos, tmp_path):
     assert result.exit_code == 2 and "--suffix applies to output folders" in result.output
     result = invoke("enhance", photos / "a.png", "-o", tmp_path / "x.png", "--format", "jpg")
     assert result.exit_code == 2 and "differs from the suffix" in result.output
-    result = invoke("enhance", photos / "a.png", photos / "gray.png", "-o", tmp_path / "two.png")  # two inputs: a folder
+    # two inputs: -o is a folder, whatever its name
+    result = invoke("enhance", photos / "a.png", photos / "gray.png", "-o", tmp_path / "two.png")
     assert result.exit_code == 0 and sorted(os.listdir(tmp_path / "two.png")) == ["a.png", "gray.png"]
 
 

@@ -7,8 +7,6 @@ import pytest
 
 from skdce.io import read_image, write_image
 
-
-
 from .._helpers import RNG, dark, invoke
 
 
