@@ -1,4 +1,4 @@
-"""The compiled guided filter (skdce/_gfilter.c) against the NumPy denoise_block it replaces.
+"""The compiled guided filter (skdce/native/_gfilter.c) against the NumPy denoise_block it replaces.
 
 Tolerances: the compiled box means of the moments whose differences are
 variances and covariances (``q - m*m``) add their 2r + 1 terms directly in

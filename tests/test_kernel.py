@@ -1,4 +1,4 @@
-"""The compiled kernel (skdce/_kernels.c): agreement with the NumPy kernel, and arguments it refuses.
+"""The compiled kernel (skdce/native/_kernels.c): agreement with the NumPy kernel, and arguments it refuses.
 
 Agreement tests compare the C kernel with the NumPy kernel: the compiled side
 is watched by the ``kernel_calls`` spy (conftest.py), the NumPy side forced by
