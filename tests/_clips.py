@@ -102,6 +102,18 @@ def write_clip(path, frames, *, fps=12, audio=True, codec="libx264", pix_fmt="yu
     return path
 
 
+def add_silence(out):
+    """An AAC stream of one frame of silence (8 kHz, mono), muxed into the open PyAV container ``out``."""
+    import av
+
+    a = out.add_stream("aac", rate=8000)
+    a.layout = "mono"
+    frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+    frame.sample_rate = 8000
+    for p in [*a.encode(frame), *a.encode(None)]:
+        out.mux(p)
+
+
 def to_uint8(frames):
     return [np.round(np.clip(f, 0, 1) * 255).astype(np.uint8) for f in frames]
 

@@ -51,11 +51,11 @@ def kernel_calls(monkeypatch):
     return calls
 
 
-def curves_only(name):
-    """A bundled model's record without its tone stage (the black point): what ``apply_le_curves`` of
-    ``estimate_curves`` gives, for tests that compare ``enhance(denoise=0)`` with the curve API bit for bit."""
-    import dataclasses
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory):
+    """``clip.mp4``: a 64x48, 12-frame, 12 fps H.264 clip (lossless) of a moving square, with an AAC audio stream."""
+    pytest.importorskip("av")
+    from ._clips import moving_square_clip, to_uint8, write_clip
 
-    import skdce
-
-    return dataclasses.replace(skdce.get_model(name), black_point=0.0)
+    _, noisy, _ = moving_square_clip(n=12)
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", to_uint8(noisy))

@@ -9,9 +9,7 @@ import pytest
 from skdce.io import _atomic
 from skdce.io._atomic import TEMP_SUFFIX, atomic_file, atomic_path
 
-
-def names(folder):
-    return sorted(p.name for p in folder.iterdir())
+from ._helpers import names
 
 
 def test_writes_and_cleans_up(tmp_path):

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from skdce.engine.stages.boxes import CONTEXT_GRIDS, ContextMap, context_size, illumination_context
-from skdce.engine.stages.boxes import box_downscale
+from skdce.engine.stages.boxes import CONTEXT_GRIDS, ContextMap, box_downscale, context_size, illumination_context
 
 
 @pytest.mark.parametrize("h, w, grid, expected", [(400, 600, 1, (1, 1)), (400, 600, 2, (2, 2)), (100, 600, 2, (1, 2)),

@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from skdce import apply_le_curves
-from skdce.engine.stages import curve as curves_mod
 from skdce.engine import workers as _workers
+from skdce.engine.stages import curve as curves_mod
 
 
 @pytest.fixture(autouse=True, params=["compiled", "numpy"])
@@ -146,7 +147,8 @@ def test_bad_values_found_in_any_block(rng, monkeypatch):
         (np.zeros((4, 5, 4)), {}, ValueError, "alphas has 4 channels; the image has 3 colour channel"),
         (np.zeros((4, 6, 3)), {}, ValueError, "alphas has width 6 but the image has 5"),
         (np.zeros((5, 3)), {}, ValueError, "alphas has shape \\(5, 3\\) but image has shape \\(4, 5, 3\\)"),
-        (np.zeros((4, 5, 24)), {"n_iter": 4}, ValueError, "alphas holds 8 per-iteration maps, so n_iter must be None or 8"),
+        (np.zeros((4, 5, 24)), {"n_iter": 4}, ValueError,
+         "alphas holds 8 per-iteration maps, so n_iter must be None or 8"),
         (0.5, {"n_iter": 0}, ValueError, "n_iter=0 is out of range: n_iter must be an integer >= 1"),
         (np.array([1 + 1j]), {}, TypeError, "alphas has dtype complex128"),
         (np.zeros(0), {}, ValueError, "alphas is empty"),

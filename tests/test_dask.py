@@ -5,7 +5,6 @@ import pytest
 
 da = pytest.importorskip("dask.array")
 
-import skdce  # noqa: E402
 from skdce import enhance, estimate_curves  # noqa: E402
 
 #: The box means of the context and of Zero-DCE++'s small image are summed chunk
@@ -58,8 +57,6 @@ def test_channel_axis_split_batches_and_dtypes(rng):
 def test_nothing_runs_until_computed(rng, monkeypatch):
     img = scene(rng, (40, 50, 3))
     calls = []
-    from skdce.engine import host as _enhance
-
     from skdce.engine import dask as dask_driver
 
     real = dask_driver.enhance_tile

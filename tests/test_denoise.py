@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
-import skdce
 from skdce import apply_le_curves, curve_gain, enhance, estimate_curves
-from skdce.engine import host as enhance_mod
 from skdce.denoise import DENOISE_HALO, estimate_noise, guided_denoise
+from skdce.engine import host as enhance_mod
 
-from .conftest import curves_only
+from ._helpers import curves_only
 
 
 def noisy_scene(rng, h=64, w=80, level=0.08, sigma=0.01):

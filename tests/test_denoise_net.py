@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import skdce
+from skdce.denoise_net import LEARNED_HALO, denoiser_record, learned_denoise_block
 from skdce.engine.stages import learned as denoise_net
 from skdce.engine.stages.guided import DENOISE_HALO, denoise_bands
-from skdce.denoise_net import LEARNED_HALO, denoiser_record, learned_denoise_block
 
 
 def _scene(rng, h=70, w=90, c=3, dtype=np.float32):

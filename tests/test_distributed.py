@@ -14,25 +14,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-from skdce.cli import _distributed  # noqa: E402
-from skdce.cli import _batch, main  # noqa: E402
+from skdce.cli import _batch, _distributed  # noqa: E402
 from skdce.io import TEMP_SUFFIX, write_image  # noqa: E402
+
+from ._helpers import invoke, leftovers  # noqa: E402
 
 # The workers cannot import this test module: send its functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def leftovers(folder):
-    return [p.name for p in Path(folder).rglob("*") if p.name.endswith(TEMP_SUFFIX)]
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +52,20 @@ def folder(tmp_path):
         write_image(src / name, image)
     (src / "g.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)  # corrupt
     return src
+
+
+@pytest.fixture
+def planned(folder, tmp_path):
+    """``(jobs, settings)``: the files of ``folder`` planned into the new folder ``tmp_path / "out"``."""
+    from skdce.models import get_model
+
+    out = tmp_path / "out"
+    out.mkdir()
+    files, _ = _batch.collect([str(folder)], False, out.resolve())
+    jobs, _ = _batch.plan(files, out, None, "", False)
+    settings = _batch.Settings(model=get_model("zero-dce-int8"), strength=1.0, denoise=1.0, providers="cpu",
+                               threads=1, tile_size=None, quality=None, overwrite=False, max_pixels=10**8)
+    return jobs, settings
 
 
 def outputs(folder):
@@ -122,16 +128,10 @@ def dying_task(job, settings, stop):
     return row
 
 
-def test_killed_worker_file_retried_once(cluster, folder, tmp_path):
-    from skdce.models import get_model
-
+def test_killed_worker_file_retried_once(cluster, folder, tmp_path, planned):
     (tmp_path / "log").mkdir()
     out = tmp_path / "out"
-    out.mkdir()
-    files, _ = _batch.collect([str(folder)], False, out.resolve())
-    jobs, _ = _batch.plan(files, out, None, "", False)
-    settings = _batch.Settings(model=get_model("zero-dce-int8"), strength=1.0, denoise=1.0, providers="cpu",
-                               threads=1, tile_size=None, quality=None, overwrite=False, max_pixels=10**8)
+    jobs, settings = planned
     rows = {}
     _distributed.run_batch(jobs, settings, dying_task, lambda job, row: rows.setdefault(job.src.name, row),
                            _batch.row, scheduler=cluster.scheduler_address, in_flight=2)
@@ -170,38 +170,67 @@ def test_usage_errors(folder, tmp_path, monkeypatch):
 
 
 def test_import_skdce_stays_light():
-    code = "import skdce, skdce.cli, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    code = ("import skdce, skdce.cli, sys; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
 
 
-def test_interrupted_batch_cancels_the_rest(cluster, folder, tmp_path):
-    """Ctrl-C in the ``skdce`` process: the error comes back, tasks not started are cancelled, outputs are whole."""
-    from skdce.io import read_image
-    from skdce.models import get_model
+def held_task(job, settings, stop):
+    """The local runner's per-file function; every file but the first waits for ``log/go`` first (30 s at most).
 
+    Writes ``log/started-NAME`` and ``log/ended-NAME`` around it.
+    """
+    log = job.src.parent.parent / "log"
+    (log / f"started-{job.src.name}").touch()
+    try:
+        deadline = time.monotonic() + 30
+        while job.index > 0 and not (log / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return _batch.enhance_file(job, settings, stop)
+    finally:
+        (log / f"ended-{job.src.name}").touch()
+
+
+def test_interrupted_batch_cancels_the_rest(cluster, tmp_path, planned):
+    """Ctrl-C in the ``skdce`` process at the first result, all six files in flight and the others held where they
+    started: the error comes back, the tasks not started are cancelled (released by the workers before the held
+    ones go on), the ones that started end with whole files."""
+    from skdce.io import read_image
+
+    log = tmp_path / "log"
+    log.mkdir()
     out = tmp_path / "out"
-    out.mkdir()
-    files, _ = _batch.collect([str(folder)], False, out.resolve())
-    jobs, _ = _batch.plan(files, out, None, "", False)
-    settings = _batch.Settings(model=get_model("zero-dce-int8"), strength=1.0, denoise=1.0, providers="cpu",
-                               threads=1, tile_size=None, quality=None, overwrite=False, max_pixels=10**8)
+    jobs, settings = planned
+    jobs = [job for job in jobs if job.src.name != "g.png"]  # six good files
 
     def interrupt(job, row):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _distributed.run_batch(jobs, settings, _batch.enhance_file, interrupt, _batch.row,
-                               scheduler=cluster.scheduler_address, in_flight=2)
+        _distributed.run_batch(jobs, settings, held_task, interrupt, _batch.row,
+                               scheduler=cluster.scheduler_address, in_flight=len(jobs))
+
+    def ours(dask_worker):  # this batch's tasks a worker holds: a cancelled one that runs stays until it ends
+        return sum(str(key).startswith("skdce-enhance-") for key in dask_worker.state.tasks)
+
+    def running():
+        return len(list(log.glob("started-*"))) - len(list(log.glob("ended-*")))
+
     with distributed.Client(cluster.scheduler_address) as client:
-        deadline = time.monotonic() + 10
-        # a cancelled task that was running goes on to finish its file on the worker (the scheduler forgets it
-        # first): wait for both, so that its temporary has been renamed or removed
-        while (any(client.processing().values()) or leftovers(out)) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        deadline = time.monotonic() + 30
+        while sum(client.run(ours).values()) != running():
+            assert time.monotonic() < deadline, "the tasks not started were never released"
+            time.sleep(0.05)
+        (log / "go").touch()
+        while any(client.run(ours).values()) or any(client.processing().values()):
+            assert time.monotonic() < deadline, "the running tasks never ended"
+            time.sleep(0.05)
         assert client.submit(int, 0, pure=False).result() == 0  # the cluster still serves
-    written = sorted(p for p in out.iterdir() if not p.name.startswith("."))
-    assert 1 <= len(written) <= 2  # the first result, and the other task in flight (in_flight=2)
-    for path in written:
-        read_image(path)  # each one whole
-    assert leftovers(out) == []
+    started = sorted(p.name[len("started-"):] for p in log.glob("started-*"))
+    ended = sorted(p.name[len("ended-"):] for p in log.glob("ended-*"))
+    # the first file, and one held file per worker thread (two workers; the first one's may not have started)
+    assert started == ended and 2 <= len(started) <= 3 and jobs[0].src.name in started
+    assert sorted(p.name for p in out.iterdir()) == started  # every task that ran wrote its whole file; no temporary
+    for name in started:
+        read_image(out / name)  # each one whole

@@ -22,7 +22,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 EXAMPLES = sorted((DOCS / "examples").glob("plot_*.py"))
 
 #: Public modules whose ``__all__`` must appear in the API reference and in a gallery example.
-PUBLIC_MODULES = ["skdce", "skdce.context", "skdce.losses", "skdce.denoise", "skdce.data", "skdce.tone", "skdce.train", "skdce.video"]
+PUBLIC_MODULES = ["skdce", "skdce.context", "skdce.losses", "skdce.denoise", "skdce.data", "skdce.tone", "skdce.train",
+                  "skdce.video"]
 
 
 def _public_names(module_name):
@@ -106,7 +107,8 @@ def test_docs_build_without_warnings(tmp_path):
         assert (src / "auto_examples" / "images" / image).is_file(), f"{example.name} made no figure"
         assert (out / "auto_examples" / f"{example.stem}.html").is_file()
         assert (out / "_images" / image).is_file()
-    for page in ("index", "install", "quickstart", "api", "changelog", "user_guide/curves", "user_guide/training", "user_guide/cli"):
+    for page in ("index", "install", "quickstart", "api", "changelog", "user_guide/curves", "user_guide/training",
+                 "user_guide/cli"):
         assert (out / f"{page}.html").is_file(), page
     assert (out / "generated" / "skdce.enhance.html").is_file()
     assert (out / "_images" / "before_after.png").is_file() or (out / "_static" / "before_after.png").is_file()

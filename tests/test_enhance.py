@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import skdce
-
-from .conftest import curves_only
 from skdce import apply_le_curves, enhance, estimate_curves
+
+from ._helpers import curves_only, ort_error
 
 
 @pytest.mark.parametrize("model", ["zero-dce", "zero-dce-int8", "zero-dce++"])
@@ -33,8 +33,8 @@ def test_compiled_and_numpy_kernels_agree(image, monkeypatch, kernel_calls, dtyp
     Zero-DCE++ without denoising has its maps interpolated inside the kernel
     (float32 output); its box downscaling runs in C too.
     """
-    from skdce.engine.stages import boxes, curve
     from skdce.engine import workers as _workers
+    from skdce.engine.stages import boxes, curve
 
     if block is not None:  # blocks of a few pixels: rows split into pieces
         monkeypatch.setattr(_workers, "BLOCK", block)
@@ -205,7 +205,8 @@ def _onnx_model(path, in_shape, out_channels):
     if out_channels == in_shape[1]:
         node = helper.make_node("Identity", ["image"], ["alphas"])
     else:
-        const = helper.make_tensor("w", TensorProto.FLOAT, [out_channels, in_shape[1], 1, 1], [0.0] * (out_channels * in_shape[1]))
+        const = helper.make_tensor("w", TensorProto.FLOAT, [out_channels, in_shape[1], 1, 1],
+                                   [0.0] * (out_channels * in_shape[1]))
         node = helper.make_node("Conv", ["image", "w"], ["alphas"])
         graph = helper.make_graph([node], "g", [inp], [out], initializer=[const])
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
@@ -248,12 +249,6 @@ def test_import_is_light():
     assert out.stdout.strip() == "[]"
 
 
-def _ort_error(message):
-    from onnxruntime.capi.onnxruntime_pybind11_state import RuntimeException
-
-    return RuntimeException(message)
-
-
 class _FailingSession:
     def __init__(self, exc):
         self.exc = exc
@@ -274,10 +269,11 @@ def test_allocation_failure_is_a_memory_error(image, monkeypatch, model, message
     from skdce.engine.runtime import get_session
 
     session = get_session(skdce.get_model(model).path, "auto")
-    monkeypatch.setattr(session, "session", _FailingSession(_ort_error(message)))
+    monkeypatch.setattr(session, "session", _FailingSession(ort_error(message)))
     for call in (lambda: enhance(image, model=model), lambda: estimate_curves(image, model=model)):
         with pytest.raises(MemoryError, match=r"on a \d+x\d+ input needs more memory than is available; pass a "
-                                              r"smaller tile_size= \(e\.g\. tile_size=256\), or use model='zero-dce\+\+'"):
+                                              r"smaller tile_size= \(e\.g\. tile_size=256\), "
+                                              r"or use model='zero-dce\+\+'"):
             call()
 
 
@@ -285,7 +281,7 @@ def test_other_runtime_errors_pass_through(image, monkeypatch):
     from skdce.engine.runtime import get_session
 
     session = get_session(skdce.get_model("zero-dce").path, "auto")
-    monkeypatch.setattr(session, "session", _FailingSession(_ort_error("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT")))
+    monkeypatch.setattr(session, "session", _FailingSession(ort_error("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT")))
     with pytest.raises(Exception, match="INVALID_ARGUMENT") as info:
         enhance(image, model="zero-dce")
     assert not isinstance(info.value, MemoryError)
@@ -304,7 +300,8 @@ def test_numpy_memory_error_is_explained(image, monkeypatch):
 
 
 def test_auto_tiles_only_images_larger_than_a_tile(monkeypatch):
-    """``tile_size="auto"`` (512 on the CPU): an image of at most 512 * 512 pixels is one tile, a larger one is tiled."""
+    """``tile_size="auto"`` (512 on the CPU): an image of at most 512 * 512 pixels is one tile, a larger one is
+    tiled."""
     from skdce.engine import host as _enhance
 
     calls = []

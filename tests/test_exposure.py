@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import skdce
-from skdce.engine.stages.network import resolve_scale as _resolve_scale
 from skdce.data import darken, low_light_sample
+from skdce.engine.stages.network import resolve_scale as _resolve_scale
 
 DARK = low_light_sample("chelsea")
 

@@ -1,4 +1,4 @@
-"""The fused graph (skdce/_fused.py) on ONNX Runtime's CPU provider against the host path.
+"""The fused graph (skdce/engine/fused.py) on ONNX Runtime's CPU provider against the host path.
 
 Tolerances (max |fused - host| on [0, 1]), and why:
 

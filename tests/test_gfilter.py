@@ -22,7 +22,14 @@ from skdce.denoise import guided_denoise
 from skdce.engine.stages import gain, guided
 from skdce.engine.stages.gain import added_noise
 from skdce.engine.stages.guided import (
-    COLOR_EPS, COLOR_KEEP, COLOR_RADIUS, DENOISE_HALO, LUMA_EPS, LUMA_RADIUS, denoise_bands, denoise_block,
+    COLOR_EPS,
+    COLOR_KEEP,
+    COLOR_RADIUS,
+    DENOISE_HALO,
+    LUMA_EPS,
+    LUMA_RADIUS,
+    denoise_bands,
+    denoise_block,
 )
 
 _gfilter = pytest.importorskip("skdce.native._gfilter", reason="skdce was built without a C compiler")

@@ -83,16 +83,25 @@ def test_channel_axis_and_batches(rng):
 @pytest.mark.parametrize(
     "call, exc, match",
     [
-        (lambda: losses.exposure_control_loss(np.zeros((8, 8, 3))), ValueError, "enhanced is 8x8 pixels, smaller than one 16x16 patch"),
-        (lambda: losses.exposure_control_loss(np.zeros((16, 16, 3)), level=np.nan), ValueError, "level=nan is not finite: level must be a real number"),
-        (lambda: losses.color_constancy_loss(np.zeros((8, 8, 4))), ValueError, "enhanced has 4 channels; the losses take RGB"),
-        (lambda: losses.spatial_consistency_loss(np.zeros((8, 8, 3)), np.zeros((8, 12, 3))), ValueError, "must have the same shape"),
-        (lambda: losses.spatial_consistency_loss(np.zeros((8, 8, 3)), np.zeros((8, 8, 3)), pool_size=0), ValueError, "pool_size=0 is out of range: pool_size must be an integer >= 1"),
-        (lambda: losses.color_constancy_loss(np.full((4, 4, 3), 2.0)), ValueError, r"enhanced has values in \[2, 2\], outside \[0, 1\]"),
+        (lambda: losses.exposure_control_loss(np.zeros((8, 8, 3))), ValueError,
+         "enhanced is 8x8 pixels, smaller than one 16x16 patch"),
+        (lambda: losses.exposure_control_loss(np.zeros((16, 16, 3)), level=np.nan), ValueError,
+         "level=nan is not finite: level must be a real number"),
+        (lambda: losses.color_constancy_loss(np.zeros((8, 8, 4))), ValueError,
+         "enhanced has 4 channels; the losses take RGB"),
+        (lambda: losses.spatial_consistency_loss(np.zeros((8, 8, 3)), np.zeros((8, 12, 3))), ValueError,
+         "must have the same shape"),
+        (lambda: losses.spatial_consistency_loss(np.zeros((8, 8, 3)), np.zeros((8, 8, 3)), pool_size=0), ValueError,
+         "pool_size=0 is out of range: pool_size must be an integer >= 1"),
+        (lambda: losses.color_constancy_loss(np.full((4, 4, 3), 2.0)), ValueError,
+         r"enhanced has values in \[2, 2\], outside \[0, 1\]"),
         (lambda: losses.illumination_smoothness_loss(np.zeros((1, 5, 3))), ValueError, "alphas maps are 1x5"),
-        (lambda: losses.illumination_smoothness_loss(np.zeros((4, 4))), ValueError, "pass \\(H, W, K\\) or \\(N, H, W, K\\)"),
-        (lambda: losses.illumination_smoothness_loss(np.full((4, 4, 3), np.inf)), ValueError, "alphas contains NaN or inf"),
-        (lambda: losses.zero_reference_loss(np.zeros((16, 16, 3)), np.zeros((16, 16, 3)), np.zeros((16, 16, 3)), weights={"spa": 1}), ValueError, "weights has unknown keys \\['spa'\\]"),
+        (lambda: losses.illumination_smoothness_loss(np.zeros((4, 4))), ValueError,
+         "pass \\(H, W, K\\) or \\(N, H, W, K\\)"),
+        (lambda: losses.illumination_smoothness_loss(np.full((4, 4, 3), np.inf)), ValueError,
+         "alphas contains NaN or inf"),
+        (lambda: losses.zero_reference_loss(np.zeros((16, 16, 3)), np.zeros((16, 16, 3)), np.zeros((16, 16, 3)),
+                                            weights={"spa": 1}), ValueError, "weights has unknown keys \\['spa'\\]"),
     ],
 )
 def test_errors(call, exc, match):
@@ -107,7 +116,7 @@ def test_adaptive_color_weighs_darkness():
     assert dim == pytest.approx(0.5 * dark)
     linear = (np.array([0.6, 0.4, 0.3]) ** 2.2)
     d = linear[:, None] - linear[None, :]
-    assert dark == pytest.approx(np.sqrt((d[0, 1] ** 4 + d[0, 2] ** 4 + d[1, 2] ** 4)))
+    assert dark == pytest.approx(np.sqrt(d[0, 1] ** 4 + d[0, 2] ** 4 + d[1, 2] ** 4))
     with pytest.raises(ValueError, match="pass the input's context"):
         losses.zero_reference_loss(cast, cast, np.zeros((1, 8, 8, 24)), color="adaptive")
     with pytest.raises(ValueError, match="color='sepia' is unknown"):
@@ -135,7 +144,8 @@ def test_adaptive_target_branches():
     img = np.full((1, 16, 16, 3), 0.2)
     kept = losses.exposure_target(img, np.full((1, 16, 16), 0.5), level=0.43, level_high=0.7)
     lifted = losses.exposure_target(img, np.full((1, 16, 16), 0.2), level=0.43, level_high=0.7)
-    lowered = losses.exposure_target(np.full((1, 16, 16, 3), 0.9), np.full((1, 16, 16), 0.9), level=0.43, level_high=0.7)
+    lowered = losses.exposure_target(np.full((1, 16, 16, 3), 0.9), np.full((1, 16, 16), 0.9), level=0.43,
+                                     level_high=0.7)
     assert kept[0, 0, 0] == pytest.approx(0.2)  # well-exposed surroundings: the patch is its own target
     assert lifted[0, 0, 0] == pytest.approx(0.43)  # dark surroundings: lifted to the level
     assert lowered[0, 0, 0] == pytest.approx(0.7)  # over-exposed: lowered to the upper level

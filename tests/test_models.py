@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import skdce
-from skdce import enhance, models as models_mod
+from skdce import enhance
+from skdce import models as models_mod
 
 
 def test_model_registry():

@@ -1,4 +1,5 @@
-"""skdce.engine.stages.boxes: box downscaling and bilinear (half-pixel) upsampling against scikit-image and a plain loop."""
+"""skdce.engine.stages.boxes: box downscaling and bilinear (half-pixel) upsampling against scikit-image and a plain
+loop."""
 
 import numpy as np
 import pytest

@@ -6,11 +6,7 @@ import pytest
 import skdce
 from skdce import enhance
 
-
-def _ort_error(message):
-    from onnxruntime.capi.onnxruntime_pybind11_state import RuntimeException
-
-    return RuntimeException(message)
+from ._helpers import ort_error
 
 
 def test_session_is_cached():
@@ -75,7 +71,7 @@ def test_allocation_failure_while_loading_is_not_a_corrupt_file(tmp_path, monkey
     from skdce.engine import runtime as _runtime
 
     def fail(*args, **kwargs):
-        raise _ort_error("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for initializer")
+        raise ort_error("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for initializer")
 
     monkeypatch.setattr(onnxruntime, "InferenceSession", fail)
     with pytest.raises(MemoryError, match="loading ONNX model .* needs more memory than is available") as info:

@@ -6,8 +6,18 @@ import pytest
 import skdce
 from skdce.video import VIDEO_MODEL, VideoEnhancer, enhance_video
 
-from ._clips import (moving_square_clip, pan_clip, psnr, read_clip, scene, static_clip, to_uint8, write_clip,
-                     dark_noisy)
+from ._clips import (
+    add_silence,
+    dark_noisy,
+    moving_square_clip,
+    pan_clip,
+    psnr,
+    read_clip,
+    scene,
+    static_clip,
+    to_uint8,
+    write_clip,
+)
 
 av = pytest.importorskip("av")
 
@@ -35,7 +45,7 @@ def flicker(frames):
 def test_temporal_zero_is_enhance_per_frame():
     _, noisy = static_clip(n=3)
     out, enhancer = run(noisy, temporal=0)
-    for o, f in zip(out, noisy):
+    for o, f in zip(out, noisy, strict=True):
         np.testing.assert_array_equal(o, skdce.enhance(f, model=VIDEO_MODEL))
     assert enhancer.frames == 3 and enhancer.cuts == 1
 
@@ -45,8 +55,8 @@ def test_static_clip_less_noise_and_less_flicker():
     ref = target(clean)
     alone, _ = run(noisy, temporal=0)
     steady, enhancer = run(noisy)
-    gain = np.mean([psnr(o, r) for o, r in zip(steady[8:], ref[8:])]) - np.mean(
-        [psnr(o, r) for o, r in zip(alone[8:], ref[8:])])
+    gain = np.mean([psnr(o, r) for o, r in zip(steady[8:], ref[8:], strict=True)]) - np.mean(
+        [psnr(o, r) for o, r in zip(alone[8:], ref[8:], strict=True)])
     assert gain > 3.0  # measured 6.2 dB (8 frames averaged, then the spatial filter)
     # once the average is full (the first frames settle the level once); measured 0.14x
     assert flicker(steady[12:]) < 0.3 * flicker(alone[12:])
@@ -58,7 +68,8 @@ def test_pan_beats_enhancing_each_frame():
     ref = target(clean)
     alone, _ = run(noisy, temporal=0)
     steady, enhancer = run(noisy)
-    gain = np.mean([psnr(o, r) for o, r in zip(steady, ref)]) - np.mean([psnr(o, r) for o, r in zip(alone, ref)])
+    gain = (np.mean([psnr(o, r) for o, r in zip(steady, ref, strict=True)])
+            - np.mean([psnr(o, r) for o, r in zip(alone, ref, strict=True)]))
     assert gain > 1.5  # measured 3.1 dB: the pan is found and the average follows it
     assert enhancer.cuts == 1
 
@@ -103,7 +114,7 @@ def test_a_slow_change_of_the_light_is_followed():
     # within 0.04 of each frame enhanced alone: a frame of 64x48 is its own network input (net_size 64), so
     # the black point of a single noisy frame sits lower than that of the running average (measured 0.033);
     # a curve that lagged the light (5-10% a frame) would be off by more
-    for o, f in zip(steady[4:], frames[4:]):
+    for o, f in zip(steady[4:], frames[4:], strict=True):
         assert abs(o.mean() - skdce.enhance(f, model=VIDEO_MODEL).mean()) < 0.04
 
 
@@ -144,12 +155,6 @@ def test_push_refuses_bad_frames():
 # --------------------------------------------------------------------------------------------
 # enhance_video
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    _, noisy, _ = moving_square_clip(n=12)
-    return write_clip(tmp_path_factory.mktemp("clip") / "in.mp4", to_uint8(noisy))
 
 
 @pytest.mark.parametrize("suffix, codec", [(".mp4", "h264"), (".mov", "h264"), (".mkv", "h264"), (".avi", "mpeg4")])
@@ -245,24 +250,14 @@ def test_bad_inputs_get_one_clear_message(clip, tmp_path):
     (tmp_path / "o00.mkv").unlink()
     audio_only = tmp_path / "audio.mkv"
     with av.open(str(audio_only), "w") as out:
-        a = out.add_stream("aac", rate=8000)
-        a.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 8000
-        for p in [*a.encode(frame), *a.encode(None)]:
-            out.mux(p)
+        add_silence(out)
     with pytest.raises(ValueError, match=r"audio.mkv: the file has no video stream \(audio\)"):
         enhance_video(audio_only, tmp_path / "o3.mp4")
     no_frames = tmp_path / "empty.mkv"  # a video stream without frames, beside an audio stream
     with av.open(str(no_frames), "w") as out:
         v = out.add_stream("libx264", rate=12)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = out.add_stream("aac", rate=8000)
-        a.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 8000
-        for p in [*a.encode(frame), *a.encode(None)]:
-            out.mux(p)
+        add_silence(out)
     with pytest.raises(ValueError, match="empty.mkv: the video stream holds no frames; nothing to enhance"):
         enhance_video(no_frames, tmp_path / "o6.mp4")
     with pytest.raises(ValueError, match=r"the output of a video is a video file; name it with one of \.mp4"):

@@ -15,7 +15,8 @@ pytest.importorskip("setuptools")
 def test_wheel_ships_and_loads_weights(tmp_path):
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(root)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+         str(root)],
         check=True,
     )
     (wheel,) = tmp_path.glob("skdce-*.whl")
@@ -69,5 +70,6 @@ def test_sdist_ships_the_kernel_sources(tmp_path):
     assert res.returncode == 0, res.stderr
     (sdist,) = tmp_path.glob("skdce-*.tar.gz")
     names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
-    assert {"setup.py", "skdce/native/_kernels.c", "skdce/native/_gfilter.c", "skdce/native/_buffer.h"} <= names, sorted(names)
+    expected = {"setup.py", "skdce/native/_kernels.c", "skdce/native/_gfilter.c", "skdce/native/_buffer.h"}
+    assert expected <= names, sorted(names)
     assert not any(n.endswith((".so", ".pyd", ".pt")) for n in names)

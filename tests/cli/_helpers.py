@@ -1,30 +1,19 @@
-"""Helpers of the CLI tests: images to feed the commands, and ways to run them.
+"""Helpers of the CLI tests: images to feed the commands (the ways to run them are in tests/_helpers.py).
 
 ``invoke`` runs a command in this process through click's CliRunner;
 ``run_cli`` runs ``python -m skdce.cli`` in a subprocess (for signals,
-terminals and concurrent processes).
+terminals and concurrent processes); :class:`GatedRun` interrupts one at a known point.
 """
 
 import functools
-import hashlib
-import subprocess
-import sys
 
-import numpy as np
-from click.testing import CliRunner
 from PIL import Image, ImageCms
 
-from skdce.cli import main
-from skdce.io import TEMP_SUFFIX, write_image
+from skdce.io import write_image
 
+from .._helpers import dark
 
-RNG = np.random.default_rng(7)
 COMMANDS = ["enhance", "train", "export", "evaluate", "models", "info", "demo", "serve"]
-
-
-def dark(shape, dtype=np.uint8):
-    top = 60 if dtype == np.uint8 else 15000
-    return RNG.integers(0, top, shape).astype(dtype)
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,25 +28,8 @@ def make_exif(orientation: int) -> bytes:
     return exif.tobytes()
 
 
-def run_cli(*args, timeout=120, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "skdce.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs
-    )
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def digest(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def leftovers(folder):
-    return [str(p) for p in folder.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
-
-
 def small_batch(folder, n, size=16):
+    """``n`` copies of one dark ``size`` x ``size`` PNG, ``img00.png``..., in the new folder ``folder``."""
     folder.mkdir()
     data = write_image(folder.parent / "one.png", dark((size, size, 3))).read_bytes()
     for i in range(n):

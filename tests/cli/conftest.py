@@ -6,7 +6,8 @@ from PIL import Image
 
 from skdce.io import write_image
 
-from ._helpers import RNG, dark, icc_profile, make_exif
+from .._helpers import RNG, dark
+from ._helpers import icc_profile, make_exif
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from skdce.io import read_image, write_image
 
-from ._helpers import dark, digest, invoke, leftovers, run_cli, small_batch
+from .._helpers import GatedRun, dark, digest, invoke, leftovers, names, report_rows, run_cli, without_root_overrides
+from ._helpers import small_batch
 
 
 def test_enhance_progress_bar_only_on_a_terminal(photos, tmp_path):
@@ -48,88 +48,65 @@ def test_enhance_progress_bar_only_on_a_terminal(photos, tmp_path):
 
 @pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
 def test_enhance_interrupted_leaves_only_complete_files(tmp_path, sig, jobs):
-    src = tmp_path / "in"
-    src.mkdir()
-    data = write_image(tmp_path / "one.png", dark((192, 192, 3))).read_bytes()
-    for i in range(40):
-        (src / f"img{i:02d}.png").write_bytes(data)
+    """The signal comes while the first file is written and the next ones are being read (held there until the
+    signal is handled): those are discarded, no new file starts, the first file is whole."""
+    src = small_batch(tmp_path / "in", 8, size=64)
     out = tmp_path / "out"
-    with open(tmp_path / "stderr.txt", "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "skdce.cli", "enhance", src, "-o", out, "--jobs", str(jobs), "--threads", "1"],
-            stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
-        deadline = time.monotonic() + 90
-        while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
-            assert proc.poll() is None and time.monotonic() < deadline, "the batch never wrote a file"
-            time.sleep(0.02)
-        proc.send_signal(sig)
-        code = proc.wait(timeout=90)
-    stderr = (tmp_path / "stderr.txt").read_text()
-    assert code == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], stderr
-    assert "skdce: interrupted:" in stderr and "not processed" in stderr
-    written = sorted(out.iterdir())
-    assert leftovers(tmp_path) == [] and all(p.suffix == ".png" for p in written)
-    assert 1 <= len(written) < 40
-    for path in written:
-        image, _ = read_image(path)
-        assert image.shape == (192, 192, 3)
+    run = GatedRun(tmp_path / "gate", "skdce.io:read_image", "enhance", src, "-o", out, "--jobs", jobs,
+                   "--threads", 1, free=1)
+    run.wait_held(jobs)  # every worker holds a file: the first one's output is written
+    run.send(sig)
+    code = run.finish()
+    assert code == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], run.stderr
+    assert "skdce: interrupted:" in run.stderr and "7 not processed" in run.stderr
+    assert names(out) == ["img00.png"] and leftovers(tmp_path) == []
+    assert read_image(out / "img00.png")[0].shape == (64, 64, 3)
 
 
 def test_two_processes_in_one_folder_never_replace_each_other(tmp_path):
-    src = small_batch(tmp_path / "in", 40)
+    """An output that another process writes meanwhile is skipped, not replaced: the first process is held with its
+    first file written under its temporary name, about to be put in place; the second one writes every file;
+    then the first one goes on and finds them all there."""
+    src = small_batch(tmp_path / "in", 6)
     out = tmp_path / "out"
     out.mkdir()
-    procs, logs = [], []
-    for k in range(2):
-        log = open(tmp_path / f"report{k}.json", "w")
-        logs.append(log)
-        args = [sys.executable, "-m", "skdce.cli", "enhance", src, "-o", out, "--json", "--quiet", "--threads", "1"]
-        procs.append(subprocess.Popen([str(a) for a in args], stdout=log, stderr=subprocess.PIPE, text=True))
-    errors = [p.communicate(timeout=120)[1] for p in procs]
-    for log in logs:
-        log.close()
-    assert [p.returncode for p in procs] == [0, 0], errors
-    reports = [json.loads((tmp_path / f"report{k}.json").read_text()) for k in range(2)]
-    written = [{r["output"] for r in rep["files"] if r["status"] == "ok"} for rep in reports]
-    everything = {str(out / f"img{i:02d}.png") for i in range(40)}
-    assert written[0].isdisjoint(written[1]) and written[0] | written[1] == everything  # each file once
-    for rep, mine in zip(reports, written):
-        assert rep["summary"]["ok"] == len(mine) and rep["summary"]["skipped"] == 40 - len(mine)
-        assert rep["summary"]["failed"] == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(os.path.basename(p) for p in everything)
-    assert all(read_image(out / os.path.basename(p))[0].shape == (16, 16, 3) for p in everything)
+    first = GatedRun(tmp_path / "gate", "skdce.io._atomic:_place_no_replace", "enhance", src, "-o", out, "--json",
+                     "--quiet", "--threads", 1, until="open")
+    first.wait_held()  # planned (no output existed), img00.png written under its temporary name
+    second = run_cli("enhance", src, "-o", out, "--json", "--quiet", "--threads", 1)
+    assert second.returncode == 0, second.stderr
+    assert len(leftovers(out)) == 1  # the first process's img00.png, under its temporary name
+    written = {name: (os.stat(out / name).st_ino, digest(out / name)) for name in names(out) if name[0] != "."}
+    first.open()
+    assert first.finish() == 0, first.stderr
+    assert {r["status"] for r in report_rows(second.stdout).values()} == {"ok"}
+    assert {r["status"] for r in report_rows(first.stdout).values()} == {"skipped"}
+    summary = json.loads(first.stdout)["summary"]
+    assert (summary["ok"], summary["skipped"], summary["failed"]) == (0, 6, 0)
+    assert names(out) == [f"img{i:02d}.png" for i in range(6)]  # the temporary file is gone
+    assert {name: (os.stat(out / name).st_ino, digest(out / name)) for name in names(out)} == written  # kept
 
 
 def test_second_ctrl_c_with_jobs_exits_cleanly(tmp_path):
-    src = small_batch(tmp_path / "in", 40, size=192)
+    """A second Ctrl-C while the files in progress end: said, and the exit is still clean (no native abort)."""
+    src = small_batch(tmp_path / "in", 8, size=64)
     out = tmp_path / "out"
-    with open(tmp_path / "stdout.json", "w") as so, open(tmp_path / "stderr.txt", "w") as se:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(out), "--jobs", "2", "--threads", "1", "--json"],
-            stdout=so, stderr=se,
-        )  # fmt: skip
-        deadline = time.monotonic() + 90
-        while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
-            assert proc.poll() is None and time.monotonic() < deadline, "the batch never wrote a file"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.05)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=90)
-    stderr = (tmp_path / "stderr.txt").read_text()
-    assert code == 130, stderr
-    assert "terminate called" not in stderr and "Traceback" not in stderr
-    assert "skdce: stopping:" in stderr and "skdce: interrupted:" in stderr
-    report = json.loads((tmp_path / "stdout.json").read_text())
-    written = sorted(out.iterdir())
-    assert leftovers(tmp_path) == [] and all(p.suffix == ".png" for p in written)
-    assert report["summary"]["interrupted"] and report["summary"]["ok"] == len(written) < 40
-    assert {r["output"] for r in report["files"] if r["status"] == "ok"} == {str(p) for p in written}
-    assert report["summary"]["not_processed"] == 40 - len(written)
-    for path in written:
-        assert read_image(path)[0].shape == (192, 192, 3)
+    run = GatedRun(tmp_path / "gate", "skdce.io:read_image", "enhance", src, "-o", out, "--jobs", 2,
+                   "--threads", 1, "--json", free=1, until=2)
+    run.wait_held(2)
+    run.send(signal.SIGINT)
+    run.wait_said("skdce: stopping:")
+    run.send(signal.SIGINT)  # the files in progress are still held: this one comes while they end
+    code = run.finish()
+    assert code == 130, run.stderr
+    assert "terminate called" not in run.stderr and "Traceback" not in run.stderr
+    assert "skdce: already stopping" in run.stderr and "skdce: interrupted:" in run.stderr
+    report = json.loads(run.stdout)
+    assert names(out) == ["img00.png"] and leftovers(tmp_path) == []
+    assert report["summary"]["interrupted"] and report["summary"]["ok"] == 1
+    assert report["summary"]["not_processed"] == 7
+    assert [r["output"] for r in report["files"] if r["status"] == "ok"] == [str(out / "img00.png")]
+    assert read_image(out / "img00.png")[0].shape == (64, 64, 3)
 
 
 def test_enhance_never_overwrites_an_input(photos):
@@ -164,18 +141,25 @@ def test_enhance_globs_folders_and_recursion(photos, tmp_path):
     assert "0 enhanced, 0 skipped, 1 failed" in result.stderr
 
 
-def test_enhance_outputs_never_follow_a_link_out_of_the_folder(tmp_path):
+@pytest.fixture
+def nested(tmp_path):
+    """``tmp_path / "in"`` holding ``top.png`` and ``sub/deep.png``."""
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
     write_image(src / "top.png", dark((8, 8, 3)))
+    return src
+
+
+def test_enhance_outputs_never_follow_a_link_out_of_the_folder(tmp_path, nested):
+    src = nested
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     out.mkdir()
     elsewhere.mkdir()
     (out / "sub").symlink_to(elsewhere, target_is_directory=True)
     result = invoke("enhance", src, "-o", out, "--recursive", "--json")
     assert result.exit_code == 1
-    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    rows = report_rows(result.stdout)
     assert rows["top.png"]["status"] == "ok"
     assert rows["deep.png"]["status"] == "failed" and "outside the output folder" in rows["deep.png"]["reason"]
     assert list(elsewhere.iterdir()) == []
@@ -197,11 +181,11 @@ def test_enhance_output_folder_problems_are_one_line_before_any_work(photos, tmp
     result = invoke("enhance", photos / "a.png", "-o", tmp_path / "ro")
     assert result.exit_code == 2 and "permission denied; check the folder's permissions" in result.output
     monkeypatch.undo()
-    if os.geteuid() != 0:  # root writes anywhere
-        ro = tmp_path / "readonly"
-        ro.mkdir(mode=0o500)
-        result = run_cli("enhance", photos / "a.png", "-o", ro)
-        assert result.returncode == 2 and "permission denied" in result.stderr and "Traceback" not in result.stderr
+    ro = tmp_path / "readonly"
+    ro.mkdir(mode=0o500)
+    result = run_cli("enhance", photos / "a.png", "-o", ro, preexec_fn=without_root_overrides)
+    assert result.returncode == 2 and "permission denied" in result.stderr and "Traceback" not in result.stderr
+    assert names(ro) == []
 
 
 def test_enhance_unreadable_input_folder_and_long_names(photos, tmp_path, monkeypatch):
@@ -224,7 +208,8 @@ def test_enhance_unreadable_input_folder_and_long_names(photos, tmp_path, monkey
     result = invoke("enhance", long_src, "-o", tmp_path / "out2", "--suffix", "_enhanced", "--json")
     assert result.exit_code == 1
     (row,) = json.loads(result.stdout)["files"]
-    assert row["status"] == "failed" and "longer than 255 bytes" in row["reason"] and "shorter --suffix" in row["reason"]
+    assert row["status"] == "failed" and "longer than 255 bytes" in row["reason"]
+    assert "shorter --suffix" in row["reason"]
     result = invoke("enhance", long_src, "-o", tmp_path / "out3")  # 249 bytes: fits, and so does its temporary file
     assert result.exit_code == 0 and leftovers(tmp_path) == []
 
@@ -272,20 +257,17 @@ def test_enhance_never_overwrites_an_input_under_another_name(photos, tmp_path):
     out.mkdir()
     os.link(photos / "a.png", out / "a.png")  # a folder run whose output is a hard link of its input
     result = invoke("enhance", photos / "a.png", photos / "b.jpg", "-o", out, "--overwrite", "--json")
-    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    rows = report_rows(result.stdout)
     assert rows["a.png"]["status"] == "failed" and "overwrite an input" in rows["a.png"]["reason"]
     assert rows["b.jpg"]["status"] == "ok"
     assert digest(photos / "a.png") == before
 
 
-def test_a_link_swapped_into_the_output_folder_after_planning_is_not_followed(tmp_path, monkeypatch):
+def test_a_link_swapped_into_the_output_folder_after_planning_is_not_followed(tmp_path, nested, monkeypatch):
     """out/sub is a folder when the outputs are planned and a link out of -o when they are written."""
     from skdce import io as skio
 
-    src = tmp_path / "in"
-    (src / "sub").mkdir(parents=True)
-    write_image(src / "sub" / "deep.png", dark((8, 8, 3)))
-    write_image(src / "top.png", dark((8, 8, 3)))
+    src = nested
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     (out / "sub").mkdir(parents=True)
     elsewhere.mkdir()
@@ -304,7 +286,7 @@ def test_a_link_swapped_into_the_output_folder_after_planning_is_not_followed(tm
 
     monkeypatch.setattr(skio, "read_image", swap_then_read)
     result = invoke("enhance", src, "-o", out, "--recursive", "--overwrite", "--json")
-    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    rows = report_rows(result.stdout)
     assert rows["deep.png"]["status"] == "failed" and "symbolic link is in the way" in rows["deep.png"]["reason"]
     assert rows["top.png"]["status"] == "ok"  # the link named like the output is replaced, not written through
     assert sorted(p.name for p in elsewhere.iterdir()) == ["victim.png"] and digest(victim) == before
@@ -322,12 +304,14 @@ def test_special_files_and_link_loops_never_hang(tmp_path):
     os.mkfifo(src / "pipe.png")
     out = tmp_path / "out"
     result = run_cli("enhance", src / "pipe.png", str(src / "**" / "*.png"), "-o", out, "--json", timeout=60)
-    rows = {os.path.basename(r["input"]): r for r in json.loads(result.stdout)["files"]}
+    rows = report_rows(result.stdout)
     assert result.returncode == 1
-    assert rows["pipe.png"]["status"] == "failed" and "FIFO (named pipe), not a regular file" in rows["pipe.png"]["reason"]
+    assert rows["pipe.png"]["status"] == "failed"
+    assert "FIFO (named pipe), not a regular file" in rows["pipe.png"]["reason"]
     assert rows["deep.png"]["status"] == rows["top.png"]["status"] == "ok" and len(rows) == 3
     result = run_cli("enhance", src, "-o", tmp_path / "rec", "--recursive", "--quiet", timeout=60)  # a folder: same
-    assert result.returncode == 0 and sorted(p.name for p in (tmp_path / "rec").rglob("*.png")) == ["deep.png", "top.png"]
+    assert result.returncode == 0
+    assert sorted(p.name for p in (tmp_path / "rec").rglob("*.png")) == ["deep.png", "top.png"]
 
 
 def test_a_stop_is_checked_between_the_tiles_of_one_image(tmp_path, monkeypatch):
@@ -347,7 +331,8 @@ def test_a_stop_is_checked_between_the_tiles_of_one_image(tmp_path, monkeypatch)
     monkeypatch.setattr(_runtime.Session, "run", run_then_signal)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = invoke("enhance", src, "-o", tmp_path / "out", "--model", "zero-dce", "--tile-size", 16, "--threads", 1)
+        result = invoke("enhance", src, "-o", tmp_path / "out", "--model", "zero-dce", "--tile-size", 16,
+                        "--threads", 1)
     finally:  # once stopped, skdce ignores later signals: this test process (and its children) must not
         for sig, handler in handlers.items():
             signal.signal(sig, handler)

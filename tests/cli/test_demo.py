@@ -4,7 +4,7 @@ import numpy as np
 
 from skdce.io import read_image
 
-from ._helpers import invoke
+from .._helpers import invoke
 
 
 def test_demo(tmp_path):
@@ -23,7 +23,7 @@ def test_demo_write_faults_are_messages(tmp_path):
     """A file in the way of the folder, a file-size limit: one line naming the file, no traceback, no temporary."""
     import resource
 
-    from ._helpers import leftovers, run_cli
+    from .._helpers import leftovers, run_cli
 
     (tmp_path / "file").write_text("in the way")
     result = run_cli("demo", "-o", tmp_path / "file" / "demo", "--sample", "chelsea")

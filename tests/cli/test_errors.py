@@ -61,8 +61,9 @@ def test_enhance_json_and_dry_run_on_a_full_stdout(tmp_path):
     src = write_image(tmp_path / "a.png", np.full((8, 8, 3), 20, np.uint8))
     for extra in (["--json"], ["--dry-run"], ["--dry-run", "--json"]):
         with open("/dev/full", "w") as full:
-            result = subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(tmp_path / "out"),
-                                     "--overwrite", *extra], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+            result = subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o",
+                                     str(tmp_path / "out"), "--overwrite", *extra],
+                                    stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert "cannot write to standard output" in result.stderr
 

@@ -7,11 +7,7 @@ import pytest
 
 from skdce.io import read_image, write_image
 
-from click.testing import CliRunner
-
-from skdce.cli import main
-
-from ._helpers import RNG, dark, invoke
+from .._helpers import RNG, dark, invoke
 
 
 @pytest.fixture
@@ -81,6 +77,6 @@ def test_evaluate_csv_quotes_names(tmp_path):
 def test_evaluate_table_never_replaces_an_image(pairs):
     ref, _, enhanced = pairs
     before = (ref / "1.png").read_bytes()
-    result = CliRunner().invoke(main, ["evaluate", str(enhanced), str(ref), "--suffix", "_x", "-o", str(ref / "1.png")])
+    result = invoke("evaluate", enhanced, ref, "--suffix", "_x", "-o", ref / "1.png")
     assert result.exit_code == 2 and "one of the images being scored" in result.output
     assert (ref / "1.png").read_bytes() == before

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from ._helpers import invoke
+from .._helpers import invoke
 
 
 def test_models_and_info():

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from ._helpers import COMMANDS, invoke
+from .._helpers import invoke
+from ._helpers import COMMANDS
 
 
 def test_version_and_help_do_not_import_runtimes():

@@ -6,12 +6,12 @@ import pytest
 from skdce.cli import main
 from skdce.cli._options import FiniteFloatRange, parse_providers
 
-from ._helpers import invoke, run_cli
+from .._helpers import invoke, run_cli
 
 
 def test_short_flags_mean_one_thing_in_every_command():
     meaning: dict = {}
-    for name, command in main.commands.items():
+    for command in main.commands.values():
         for param in command.params:
             shorts = [o for o in param.opts + param.secondary_opts if len(o) == 2]
             longs = [o for o in param.opts if o.startswith("--")]

@@ -12,7 +12,7 @@ pytest.importorskip("rawpy")
 from skdce.data import write_dng  # noqa: E402
 from skdce.io import read_image  # noqa: E402
 
-from ._helpers import invoke, leftovers, run_cli  # noqa: E402
+from .._helpers import invoke, leftovers, run_cli  # noqa: E402
 
 WHEN = datetime.datetime(2026, 12, 4, 21, 5, 9)
 
@@ -49,7 +49,8 @@ def test_folder_of_raw_files_with_broken_ones(tmp_path, raws):
         "night.dng": "ok", "street.NEF": "ok", "plain.png": "ok", "cut.dng": "failed", "fake.cr2": "failed",
         "photo.arw": "failed"}
     assert "truncated" in rows["cut.dng"]["reason"]
-    assert "not a camera RAW file" in rows["fake.cr2"]["reason"] and "not a camera RAW file" in rows["photo.arw"]["reason"]
+    assert "not a camera RAW file" in rows["fake.cr2"]["reason"]
+    assert "not a camera RAW file" in rows["photo.arw"]["reason"]
     for name in ("cut.dng", "fake.cr2", "photo.arw"):  # one line each, naming the file
         lines = [line for line in result.stderr.splitlines() if line.startswith("skdce: failed:")]
         assert sum(name in line for line in lines) == 1
@@ -59,7 +60,8 @@ def test_folder_of_raw_files_with_broken_ones(tmp_path, raws):
     image, meta = read_image(out / "night.tif")
     assert image.dtype == np.uint16 and image.shape == (64, 48, 3)  # 16 bits, turned upright
     assert image.mean() > read_image(raws / "night.dng")[0].mean() * 1.5  # the curves brightened it
-    assert "sRGB" in ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(__import__("io").BytesIO(meta.icc_profile)))
+    profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(meta.icc_profile))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
     import tifffile
 
     with tifffile.TiffFile(out / "night.tif") as tf:

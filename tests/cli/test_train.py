@@ -3,14 +3,12 @@
 import json
 
 import pytest
-
-from skdce.io import read_image, write_image
-
 from click.testing import CliRunner
 
 from skdce.cli import main
+from skdce.io import read_image, write_image
 
-from ._helpers import dark, invoke
+from .._helpers import dark, invoke
 
 
 def test_train_resume_export_and_use(tmp_path):
@@ -21,7 +19,8 @@ def test_train_resume_export_and_use(tmp_path):
     for i in range(4):
         write_image(data / f"{i}.png", dark((32, 32, 3)))
     config = tmp_path / "tiny.toml"
-    config.write_text('architecture = "zero-dce"\ndata_dir = "low"\nimage_size = 32\nbatch_size = 2\nepochs = 1\nthreads = 1\n')
+    config.write_text('architecture = "zero-dce"\ndata_dir = "low"\nimage_size = 32\nbatch_size = 2\nepochs = 1\n'
+                      'threads = 1\n')
     run = tmp_path / "run"
     result = invoke("train", config, "--run-dir", run)
     assert result.exit_code == 0, result.output

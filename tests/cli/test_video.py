@@ -3,9 +3,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -14,16 +11,9 @@ from PIL import Image
 from skdce.io import read_image
 
 from .._clips import moving_square_clip, read_clip, static_clip, to_uint8, write_clip
-from ._helpers import digest, invoke, leftovers, run_cli
+from .._helpers import GatedRun, digest, invoke, leftovers, names, run_cli
 
 pytest.importorskip("av")
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    """A 64x48, 12-frame, 12 fps H.264 clip with an AAC audio stream."""
-    _, noisy, _ = moving_square_clip(n=12)
-    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", to_uint8(noisy))
 
 
 def test_folder_of_videos_and_images_subprocess(clip, tmp_path):
@@ -78,21 +68,18 @@ def test_video_output_names_and_dry_run(clip, tmp_path):
 
 
 def test_ctrl_c_during_a_video_leaves_nothing(tmp_path):
-    _, noisy, _ = moving_square_clip(n=300, h=96, w=128, step=0)
+    """Ctrl-C while frames are being written (the fourth frame is held until the signal is handled)."""
+    _, noisy, _ = moving_square_clip(n=12, step=0)
     src = write_clip(tmp_path / "long.mp4", to_uint8(noisy), fps=30)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "skdce.cli", "enhance", src, "-o", out / "long.mp4"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not leftovers(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)  # the temporary output exists: frames are being written
-    assert proc.poll() is None, "the run ended before it could be interrupted"
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr
-    assert list(out.iterdir()) == [] and leftovers(tmp_path) == []
+    run = GatedRun(tmp_path / "gate", "skdce.video:VideoEnhancer.push", "enhance", src, "-o", out / "long.mp4",
+                   free=3)
+    run.wait_held()
+    assert len(leftovers(out)) == 1  # three frames enhanced and sent to the encoder, under a temporary name
+    run.send(signal.SIGINT)
+    assert run.finish() == 130, run.stderr
+    assert "interrupted" in run.stderr
+    assert names(out) == [] and leftovers(tmp_path) == []
 
 
 def test_sequence_of_frames(tmp_path):

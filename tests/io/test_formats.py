@@ -5,23 +5,34 @@ import pickle
 import numpy as np
 import pytest
 
-from skdce.io import FORMATS, IMAGE_SUFFIXES, ImageFileError, format_from_path, normalize_format, read_image, write_image
+from skdce.io import (
+    FORMATS,
+    IMAGE_SUFFIXES,
+    ImageFileError,
+    format_from_path,
+    normalize_format,
+    read_image,
+    write_image,
+)
 
 
 @pytest.mark.parametrize(
     "name, fmt",
-    [("png", "PNG"), (".PNG", "PNG"), ("jpg", "JPEG"), ("jpeg", "JPEG"), ("tif", "TIFF"), ("TIFF", "TIFF"), ("webp", "WEBP")],
+    [("png", "PNG"), (".PNG", "PNG"), ("jpg", "JPEG"), ("jpeg", "JPEG"), ("tif", "TIFF"), ("TIFF", "TIFF"),
+     ("webp", "WEBP")],
 )
 def test_normalize_format(name, fmt):
     assert normalize_format(name) == fmt
 
 
 def test_normalize_format_refuses_unknown_formats():
-    with pytest.raises(ValueError, match=r"format='gif' is not supported for writing; use one of png, jpg, tiff, webp\."):
+    with pytest.raises(ValueError,
+                       match=r"format='gif' is not supported for writing; use one of png, jpg, tiff, webp\."):
         normalize_format("gif")
 
 
-@pytest.mark.parametrize("name, fmt", [("x.JPG", "JPEG"), ("a/b.jpe", "JPEG"), ("x.tiff", "TIFF"), ("x.png", "PNG"), ("x.bmp", None), ("x", None)])
+@pytest.mark.parametrize("name, fmt", [("x.JPG", "JPEG"), ("a/b.jpe", "JPEG"), ("x.tiff", "TIFF"), ("x.png", "PNG"),
+                                       ("x.bmp", None), ("x", None)])
 def test_format_from_path(name, fmt):
     assert format_from_path(name) == fmt
 

@@ -41,10 +41,12 @@ def test_orientation_of_16_bit_png_and_tiff(tmp_path, random_image, exif_bytes, 
 
 @pytest.mark.parametrize(
     "suffix,dtype",
-    [(".jpg", np.uint8), (".png", np.uint8), (".png", np.uint16), (".webp", np.uint8), (".tif", np.uint8), (".tif", np.uint16)],
+    [(".jpg", np.uint8), (".png", np.uint8), (".png", np.uint16), (".webp", np.uint8), (".tif", np.uint8),
+     (".tif", np.uint16)],
 )
 @pytest.mark.parametrize("layout", ["L", "RGBA"])
-def test_icc_exif_and_dpi_are_carried(tmp_path, layouts, random_image, srgb_icc, exif_bytes, exif_tags, suffix, dtype, layout):
+def test_icc_exif_and_dpi_are_carried(tmp_path, layouts, random_image, srgb_icc, exif_bytes, exif_tags, suffix, dtype,
+                                      layout):
     icc = srgb_icc
     meta = ImageMeta("JPEG", "RGB", 8, icc_profile=icc, exif=exif_bytes(), dpi=(240.0, 240.0))
     shape = (8, 8, 3) if suffix == ".jpg" else layouts[layout]

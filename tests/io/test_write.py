@@ -8,7 +8,6 @@ from PIL import Image
 
 from skdce.io import ImageFileError, ImageMeta, _write, read_image, write_image
 
-
 # -- round trips -------------------------------------------------------------------------------------
 
 
@@ -105,7 +104,8 @@ def test_write_errors(tmp_path):
     with pytest.raises(ValueError, match=r"quality=101 is out of range"):
         write_image(tmp_path / "a.jpg", image, quality=101)
     for bad in (True, 90.0, "90"):
-        with pytest.raises(TypeError, match=rf"quality={bad!r} \({type(bad).__name__}\) must be an integer in \[1, 100\]"):
+        with pytest.raises(TypeError,
+                           match=rf"quality={bad!r} \({type(bad).__name__}\) must be an integer in \[1, 100\]"):
             write_image(tmp_path / "a.jpg", image, quality=bad)
     with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
         write_image(tmp_path / "missing" / "a.png", image)

@@ -13,18 +13,16 @@ import httpx
 import numpy as np
 from PIL import Image
 
-RNG = np.random.default_rng(23)
+from .._helpers import default_signals
+
+TOKEN = "test-token-0123456789abcdef"  # the shared server's (conftest.py)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def dark(shape, dtype=np.uint8) -> np.ndarray:
-    top = 50 if dtype == np.uint8 else 12000
-    return RNG.integers(0, top, shape).astype(dtype)
 
 
 def encode(array: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -39,9 +37,14 @@ def encode(array: np.ndarray, fmt: str = "PNG") -> bytes:
 
 
 class Server:
-    """``python -m skdce.cli serve ARGS`` with its own TMPDIR and log file; stopped by :meth:`stop`."""
+    """``python -m skdce.cli serve ARGS`` with its own TMPDIR and log file; stopped by :meth:`stop`.
 
-    def __init__(self, folder: Path, *args, env=None, host="127.0.0.1"):
+    With ``gate=True`` the server runs through ``tests/_gated.py`` with the work of every request
+    (``skdce.serve._app._work``) held until :meth:`open`; :meth:`close` holds the next ones again, and
+    :meth:`calls` counts the requests that reached the work.
+    """
+
+    def __init__(self, folder: Path, *args, env=None, host="127.0.0.1", gate=False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tmp = folder / "tmp"
@@ -50,10 +53,17 @@ class Server:
         environ = {k: v for k, v in os.environ.items() if k != "SKDCE_TOKEN"}
         environ.update(OMP_NUM_THREADS="1", TMPDIR=str(self.tmp), **(env or {}))
         self._log = open(self.log_path, "w")
+        self.gate = folder / "gate"
+        if gate:
+            self.gate.mkdir()
+            command = [str(Path(__file__).parents[1] / "_gated.py"), str(self.gate), "skdce.serve._app:_work", "0",
+                       "open"]
+        else:
+            command = ["-m", "skdce.cli"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "skdce.cli", "serve", "--host", host, "--port", str(self.port), "--threads", "1",
+            [sys.executable, *command, "serve", "--host", host, "--port", str(self.port), "--threads", "1",
              *map(str, args)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=environ,
+            stdout=self._log, stderr=subprocess.STDOUT, env=environ, preexec_fn=default_signals,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -66,6 +76,22 @@ class Server:
                 self.stop()
                 raise RuntimeError(f"skdce serve did not start:\n{self.log()}")
             time.sleep(0.2)
+
+    def open(self) -> None:
+        (self.gate / "open").touch()
+
+    def close(self) -> None:
+        (self.gate / "open").unlink()
+
+    def calls(self) -> int:
+        """How many requests have reached the work (held or not)."""
+        return len(list(self.gate.glob("held-*")))
+
+    def wait_log(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            assert time.monotonic() < deadline and self.proc.poll() is None, f"{text!r} never logged:\n{self.log()}"
+            time.sleep(0.05)
 
     def log(self) -> str:
         return self.log_path.read_text()

@@ -2,10 +2,7 @@
 
 import pytest
 
-from ._server import Server
-
-TOKEN = "test-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from ._server import TOKEN, Server
 
 
 @pytest.fixture(scope="session")

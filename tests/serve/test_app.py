@@ -14,8 +14,8 @@ import skdce
 from skdce.models import default_model
 from skdce.serve._app import enhance_has_exposure
 
-from ._server import dark, encode
-from .conftest import AUTH, TOKEN
+from .._helpers import dark
+from ._server import AUTH, TOKEN, encode
 
 
 def post(server, files=None, data=None, headers=AUTH, **kwargs):

@@ -2,17 +2,16 @@
 
 import signal
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from skdce.cli.serve import TEST_DELAY_ENV, is_loopback
+from skdce.cli.serve import is_loopback
 
-from ..cli._helpers import run_cli
-from ._server import Server, dark, encode
+from .._helpers import dark, run_cli
+from ._server import Server, encode
 
 PAYLOAD = encode(dark((16, 16, 3)))
 
@@ -40,64 +39,79 @@ def test_usage_errors_refuse_to_start(args, words):
         assert word in res.stderr, res.stderr
 
 
+def health(srv) -> dict:
+    return httpx.get(srv.url + "/health").json()
+
+
 def at_work(srv):
     """Wait until the server's one worker is at work (GET /health)."""
     deadline = time.monotonic() + 20
-    while httpx.get(srv.url + "/health").json()["working"] != 1:
+    while health(srv)["working"] != 1:
         assert time.monotonic() < deadline, "no request came to work"
         time.sleep(0.05)
 
 
 @pytest.mark.slow
 def test_a_full_queue_gets_503_with_retry_after_and_sigterm_finishes_the_work(tmp_path):
-    """One worker, a queue of one, and work that takes 1.5 s: of 4 requests at once, 2 are served, 2 get 503.
-    A client that leaves while it waits is skipped. Then SIGTERM during a request: the request is answered,
-    the server exits with 143 and leaves nothing."""
-    srv = Server(tmp_path, "--workers", 1, "--queue", 1, env={TEST_DELAY_ENV: "1.5"})
+    """One worker and a queue of one, the work held until the test lets it go: of 4 requests at once, 2 are
+    served, 2 get 503. A client that leaves while it waits is skipped and costs no work. Then SIGTERM during a
+    request: the request is answered, the server exits with 143 and leaves nothing."""
+    srv = Server(tmp_path, "--workers", 1, "--queue", 1, env={"SKDCE_TOKEN": "t"}, gate=True)
+    auth = {"Authorization": "Bearer t"}
     try:
-        def one(_):
-            r = httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)
+        def one(timeout=60):
+            r = httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, headers=auth, timeout=timeout)
             return r.status_code, r.headers.get("retry-after"), r.json() if r.status_code != 200 else None
 
-        t0 = time.monotonic()
         with ThreadPoolExecutor(4) as pool:
-            results = sorted(pool.map(one, range(4)), key=lambda r: r[0])
+            answers = [pool.submit(one) for _ in range(4)]
+            deadline = time.monotonic() + 30
+            while sum(answer.done() for answer in answers) < 2:  # two are refused at once, two are held
+                assert time.monotonic() < deadline, "no request was refused"
+                time.sleep(0.02)
+            at_work(srv)
+            assert health(srv)["waiting"] == 1
+            refused = [answer.result() for answer in answers if answer.done()]
+            srv.open()
+            results = sorted((answer.result() for answer in answers), key=lambda r: r[0])
+        assert [status for status, _, _ in refused] == [503, 503]
         assert [status for status, _, _ in results] == [200, 200, 503, 503], results
         for _, retry_after, body in results[2:]:
             assert int(retry_after) >= 1 and "busy" in body["error"]
-        assert time.monotonic() - t0 < 30
+        assert srv.calls() == 2
 
         # a client that gives up while it waits costs no work
-        busy = threading.Thread(target=one, args=(0,))
-        busy.start()
-        at_work(srv)
-        with pytest.raises(httpx.ReadTimeout):
-            httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=0.5)
-        busy.join()
-        deadline = time.monotonic() + 10
-        while "a client left while it waited for a worker: skipped" not in srv.log() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "a client left while it waited for a worker: skipped" in srv.log()
+        srv.close()
+        with ThreadPoolExecutor(1) as pool:
+            busy = pool.submit(one)
+            at_work(srv)
+            with pytest.raises(httpx.ReadTimeout):
+                one(timeout=0.5)
+            srv.wait_log("a client left while it waited for a worker: skipped")
+            srv.open()
+            assert busy.result()[0] == 200
+        assert srv.calls() == 3  # the busy request's work only
 
-        answer = {}
-        request = threading.Thread(target=lambda: answer.update(r=httpx.post(
-            srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)))
-        request.start()
-        at_work(srv)  # the request is at work (it sleeps 1.5 s first)
-        assert srv.stop(signal.SIGTERM) == 143
-        request.join(30)
-        assert answer["r"].status_code == 200
+        srv.close()
+        with ThreadPoolExecutor(1) as pool:
+            request = pool.submit(one)
+            at_work(srv)
+            srv.proc.send_signal(signal.SIGTERM)
+            srv.wait_log("Shutting down")  # uvicorn stops taking requests and waits for the one at work
+            srv.open()
+            assert request.result()[0] == 200
+        assert srv.stop() == 143
         assert srv.leftovers() == []
-        assert "Shutting down" in srv.log() and "Traceback" not in srv.log()
+        assert "Traceback" not in srv.log()
     finally:
         srv.stop()
 
 
 @pytest.mark.slow
 def test_no_auth_on_all_interfaces_warns_time_limits_and_ctrl_c_stops_it(tmp_path):
-    """--no-auth on 0.0.0.0 with --timeout 1.5 and work of 2 s: a stalled upload gets 408, a request that waits
+    """--no-auth on 0.0.0.0 with --timeout 1.5 and the work held: a stalled upload gets 408, a request that waits
     longer than the limit for the one worker gets 503; Ctrl-C then stops the server (exit status 130)."""
-    srv = Server(tmp_path, "--no-auth", "--workers", 1, "--timeout", 1.5, host="0.0.0.0", env={TEST_DELAY_ENV: "2"})
+    srv = Server(tmp_path, "--no-auth", "--workers", 1, "--timeout", 1.5, host="0.0.0.0", gate=True)
     try:
         assert "WARNING: serving on 0.0.0.0 with no token (--no-auth)" in srv.log()
         assert httpx.get(srv.url + "/health").json()["auth"] is False
@@ -119,8 +133,11 @@ def test_no_auth_on_all_interfaces_warns_time_limits_and_ctrl_c_stops_it(tmp_pat
             at_work(srv)
             r = httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)
             assert r.status_code == 503 and "no worker was free" in r.json()["error"] and r.headers["retry-after"]
+            srv.open()
             assert first.result().status_code == 200
+        assert srv.calls() == 1
     finally:
+        srv.open()
         assert srv.stop(signal.SIGINT) == 130
 
 

@@ -8,7 +8,6 @@ Playwright never downloads a browser here: it launches /usr/bin/chromium
 test is skipped, saying so.
 """
 
-import io
 import os
 
 import httpx
@@ -16,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ._server import dark, encode
-from .conftest import AUTH, TOKEN
+from .._helpers import dark
+from ._server import AUTH, TOKEN, encode
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -70,7 +69,7 @@ def test_upload_see_the_result_and_download_it(browser, server, tmp_path):
     assert path.read_bytes() == api.content
     assert pixels.mean() > src.mean() + 20
 
-    # the controls: a lower strength re-runs the request and gives a darker result, JPEG when asked
+    # the format control re-runs the request: JPEG when asked
     page.select_option("#format", "jpeg")
     page.wait_for_selector("#status:has-text('-enhanced.jpg')", timeout=60_000)
     with page.expect_download() as info:

@@ -11,13 +11,15 @@ from PIL import Image  # noqa: E402
 from skdce.train import TrainConfig, load_config, train  # noqa: E402
 
 
-@pytest.mark.parametrize("bad, match", [(dict(ema=1.0), r"ema=1.0 is out of range: ema must be a real number in \[0, 1\)"),
+@pytest.mark.parametrize("bad, match", [(dict(ema=1.0),
+                                         r"ema=1.0 is out of range: ema must be a real number in \[0, 1\)"),
                                         (dict(ema=-0.1), "ema=-0.1 is out of range"),
                                         (dict(ema=True), r"ema=True \(bool\) must be a real number"),
                                         (dict(keep_epochs=1), r"keep_epochs=1 \(int\) must be True or False"),
                                         (dict(epochs="3"), r"epochs='3' \(str\) must be an integer >= 1"),
                                         (dict(gain_range=[2, 1]), r"gain_range\[1\]=1 is out of range"),
-                                        (dict(knee=0.9), r"knee=0.9 is out of range: knee must be a real number in \(0, 0.6\)")])
+                                        (dict(knee=0.9),
+                                         r"knee=0.9 is out of range: knee must be a real number in \(0, 0.6\)")])
 def test_average_options_are_checked(config, bad, match):
     with pytest.raises(ValueError, match=match):
         config(**bad)

@@ -66,7 +66,7 @@ def test_export_metadata_and_rebuild(exported):
     assert meta["skdce_halo"] == "4" and meta["skdce_width"] == "8"
     assert json.loads(meta["skdce_recipe"]) == {"seed": 0}
     rebuilt = net_from_onnx(path)
-    for a, b in zip(net.state_dict().values(), rebuilt.state_dict().values()):
+    for a, b in zip(net.state_dict().values(), rebuilt.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -153,7 +153,7 @@ def test_training_resumes_exactly(tmp_path):
     lines = []
     resumed, history = train_denoiser(_config(steps=20), images, tmp_path / "b", log=lines.append)
     assert lines[0].startswith("resumed") and "step 10" in lines[0]
-    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="different recipe"):
         train_denoiser(_config(steps=20, lr=1e-3), images, tmp_path / "b", log=lambda s: None)

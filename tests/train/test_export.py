@@ -1,4 +1,5 @@
-"""skdce.train.export: the exported estimator equals torch; skdce's NumPy pipeline equals the torch model; writes are atomic."""
+"""skdce.train.export: the exported estimator equals torch; skdce's NumPy pipeline equals the torch model; writes are
+atomic."""
 
 import json
 

@@ -8,12 +8,10 @@ torch = pytest.importorskip("torch")
 from skdce import losses  # noqa: E402
 from skdce.train import losses as tlosses  # noqa: E402
 
+from .._helpers import nchw  # noqa: E402
+
 SHAPES = [(1, 16, 16), (2, 37, 45), (3, 64, 48)]
 
-
-
-def nchw(a):
-    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 1)))
 
 
 @pytest.mark.parametrize("n, h, w", SHAPES)
@@ -33,7 +31,7 @@ def test_losses_equal_numpy(rng, n, h, w):
         assert float(got) == pytest.approx(ref, rel=1e-10, abs=1e-11)
     ref_total = losses.zero_reference_loss(enh, orig, alphas)
     got_total = tlosses.zero_reference_loss(e, o, a)
-    for r, g in zip(ref_total, got_total):
+    for r, g in zip(ref_total, got_total, strict=True):
         assert float(g) == pytest.approx(r, rel=1e-10, abs=1e-11)
 
 
@@ -76,7 +74,7 @@ def test_adaptive_color_equals_numpy(rng, n, h, w):
     got_total = tlosses.zero_reference_loss(nchw(enh), nchw(enh), nchw(alphas), context=ctx, level=0.45, knee=0.2,
                                             color="adaptive")
     assert ref_total.color == pytest.approx(5.0 * ref, rel=1e-12)
-    for r, g in zip(ref_total, got_total):
+    for r, g in zip(ref_total, got_total, strict=True):
         assert float(g) == pytest.approx(r, rel=1e-10, abs=1e-12)
 
 
@@ -96,7 +94,7 @@ def test_prior_color_equals_numpy(rng, n, h, w):
                                            color_prior=prior)
     got_total = tlosses.zero_reference_loss(nchw(enh), nchw(enh), nchw(alphas), context=ctx, level=0.48,
                                             color="prior", color_prior=prior)
-    for r, g in zip(ref_total, got_total):
+    for r, g in zip(ref_total, got_total, strict=True):
         assert float(g) == pytest.approx(r, rel=1e-10, abs=1e-12)
 
 

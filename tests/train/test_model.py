@@ -8,9 +8,7 @@ torch = pytest.importorskip("torch")
 from skdce import apply_le_curves  # noqa: E402
 from skdce.train.model import apply_le_curves_torch  # noqa: E402
 
-
-def nchw(a):
-    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 1)))
+from .._helpers import nchw  # noqa: E402
 
 
 @pytest.mark.parametrize("k", [1, 8])

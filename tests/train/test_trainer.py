@@ -92,7 +92,7 @@ def test_fine_tune_starts_from_init_weights(config, tmp_path):
                          color_loss="prior", init_weights=str(onnx_path), init_sha256=sha256_file(onnx_path),
                          lr=1e-12), tmp_path / "tuned")
     init = model_from_onnx(onnx_path)
-    for a, b in zip(tuned.state_dict().values(), init.state_dict().values()):
+    for a, b in zip(tuned.state_dict().values(), init.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="init_sha256"):
         train(config(architecture="zero-dce++", crop_size=0, init_weights=str(onnx_path), init_sha256="0" * 64),
