@@ -205,8 +205,9 @@ def estimate_dask(plan: Plan, image):
             if up is not None:
                 out[n] = up.block(b0 + n, y0, y1, x0, x1, out=np.empty((y1 - y0, x1 - x0, k), np.float32))
             else:
-                (tile,) = tile_grid(b0 + n, y0, y1, x0, x1, None)
-                out[n] = estimate_tile(plan.session, window, tile, plan.size, plan.n_color, 1.0, context)
+                for tile in tile_grid(b0 + n, y0, y1, x0, x1, plan.tile):  # the in-memory tiles, inside the chunk
+                    out[n, tile.y0 - y0 : tile.y1 - y0, tile.x0 - x0 : tile.x1 - x0] = estimate_tile(
+                        plan.session, window, tile, plan.size, plan.n_color, 1.0, context)
         return out
 
     out_chunks = chunks[:3] + ((k,),)
