@@ -192,8 +192,7 @@ def estimate_dask(plan: Plan, image):
     da = require_dask()
     x, depth = _rechunked(plan, image)
     up, _, context = _global_state(plan, x)
-    k = plan.session.n_maps if not plan.shared else 3
-    k = k if plan.n_color == 3 else k // 3
+    k = plan.n_maps
     chunks = x.chunks
 
     def run(block, block_info=None):

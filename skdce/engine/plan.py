@@ -140,6 +140,12 @@ class Plan:
         return 1.0 / np.iinfo(dt).max if dt.kind == "u" else None
 
     @property
+    def n_maps(self) -> int:
+        """Alpha maps per pixel of :func:`skdce.estimate_curves`: the network's (3 shared, or 3 per iteration);
+        a gray image's are averaged to one per curve (:func:`~skdce.engine.stages.network.finish_maps`)."""
+        return self.session.n_maps if self.n_color == 3 else self.session.n_maps // 3
+
+    @property
     def halo(self) -> int:
         """The context a tile needs on each side: the network's (full model) and the denoiser's."""
         return (0 if self.shared else HALO) + (DENOISE_HALO if self.denoise else 0)
