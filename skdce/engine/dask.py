@@ -1,6 +1,6 @@
 """Dask arrays in, lazy Dask arrays out: :func:`skdce.enhance` and :func:`skdce.estimate_curves`.
 
-The plan has two passes, because three things skdce needs are whole-image
+The driver makes two passes, because three things skdce needs are whole-image
 quantities:
 
 1. *Small, computed once*: the box means of the illumination context

@@ -257,7 +257,7 @@ def test_network_input(rng, dtype, n_color):
     host = network.net_input(x, n_color)
     assert host.shape == (1, 3, 13, 17) and host.dtype == np.float32 and host.flags.c_contiguous
     np.testing.assert_allclose(nhwc(host)[0], want, rtol=1.2e-7, atol=0)  # one float32 rounding
-    got = run_graph(lambda g: network.onnx_net_rgb(g, network.onnx_image_input(g, "x", dtype, n_color)[1], n_color),
+    got = run_graph(lambda g: network.onnx_net_rgb(g, network.onnx_image_input(g, "x", dtype)[1], n_color),
                     x=np.ascontiguousarray(x[None, ..., :n_color]))
     np.testing.assert_array_equal(got, host)  # the same float32 product: bit for bit
 

@@ -164,7 +164,7 @@ def onnx_network(g, net, path, precision: str, image: str, context: str) -> str:
     return alphas
 
 
-def onnx_image_input(g, x: str, dtype: str, n_color: int):
+def onnx_image_input(g, x: str, dtype: str):
     """``(N, H, W, c)`` raw input -> (NCHW raw, NCHW float32 on [0, 1] as the network sees it)."""
     raw = g.op("Transpose", x, perm=[0, 3, 1, 2])
     x32 = g.op("Cast", raw, to=g.T.FLOAT) if dtype != "float32" else raw
