@@ -9,6 +9,8 @@ from skdce.engine import dask as dask_driver
 from skdce.engine import fused as fused_driver
 from skdce.engine import host as host_driver
 from skdce.engine.plan import AUTO_TILE, resolve_tile
+from skdce.engine.stages.guided import DENOISE_HALO
+from skdce.engine.stages.network import HALO
 
 TILE = 16
 
@@ -81,7 +83,7 @@ def test_fused_tiles(monkeypatch, image, model):
 
     monkeypatch.setattr(fused_driver.FusedSession, "run", spy)
     got = skdce.enhance(image, model=model, tile_size=TILE, fused=True, providers="cpu")
-    halo = (0 if model == "zero-dce++" else 7) + skdce.denoise.DENOISE_HALO  # each tile runs with its context
+    halo = (0 if model == "zero-dce++" else HALO) + DENOISE_HALO  # each tile runs with its context
     assert len(regions) == 9 and max(max(r) for r in regions) <= TILE + 2 * halo, regions
     regions.clear()
     whole = skdce.enhance(image, model=model, tile_size=None, fused=True, providers="cpu")
