@@ -15,11 +15,11 @@ import argparse
 
 import numpy as np
 
-from skdce import denoise
+from skdce.engine.stages import guided
 
 from _timing import median_time
 
-PARAMS = (denoise.LUMA_RADIUS, denoise.COLOR_RADIUS, denoise.LUMA_EPS, denoise.COLOR_EPS, denoise.COLOR_KEEP)
+PARAMS = (guided.LUMA_RADIUS, guided.COLOR_RADIUS, guided.LUMA_EPS, guided.COLOR_EPS, guided.COLOR_KEEP)
 
 
 def block(h, w, seed=0):
@@ -33,21 +33,21 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
-    gf = denoise._gfilter
+    gf = guided._gfilter
     if gf is None:
         raise SystemExit("skdce was built without its compiled guided filter (skdce.native._gfilter)")
 
     def bands(compiled, y, noise):
-        denoise._gfilter = gf if compiled else None
+        guided._gfilter = gf if compiled else None
         try:
-            return denoise.denoise_bands(y, noise)
+            return guided.denoise_bands(y, noise)
         finally:
-            denoise._gfilter = gf
+            guided._gfilter = gf
 
     for h, w in [(866, 1155), (1500, 2000), (3000, 4000)]:
         y, noise = block(h, w)
         out = np.empty_like(y)
-        t_np1 = median_time(lambda: denoise.denoise_block(y, noise), args.repeats)
+        t_np1 = median_time(lambda: guided.denoise_block(y, noise), args.repeats)
         t_c1 = median_time(lambda: gf.denoise(y, noise, out, 0, h, *PARAMS), args.repeats)
         t_np = median_time(lambda: bands(False, y, noise), args.repeats)
         t_c = median_time(lambda: bands(True, y, noise), args.repeats)

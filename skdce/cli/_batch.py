@@ -150,7 +150,7 @@ class Settings:
     overwrite: bool
     max_pixels: int
     exposure: object = "auto"  # "auto" or stops (skdce.tone)
-    denoiser: str = "guided"  # skdce.denoise.DENOISERS
+    denoiser: str = "guided"  # skdce.engine.plan.DENOISERS
     white_balance: str = "camera"  # camera RAW inputs only (skdce.io.read_raw)
     highlights: str = "clip"
     temporal: float = 1.0  # videos and --sequence (skdce.cli._video)

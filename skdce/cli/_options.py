@@ -89,7 +89,7 @@ exposure_option = click.option(
 )
 
 
-#: ``--denoiser``: which denoiser (skdce.denoise.DENOISERS).
+#: ``--denoiser``: which denoiser (skdce.engine.plan.DENOISERS).
 denoiser_option = click.option(
     "--denoiser", type=click.Choice(["guided", "learned"]), default="guided", show_default=True,
     help="What removes the noise the curves amplify: the guided filter, or the small learned network "

@@ -1,4 +1,4 @@
-"""One image larger than memory, file to file: Zarr stores and TIFF files through the Dask plan.
+"""One image larger than memory, file to file: Zarr stores and TIFF files through the Dask driver.
 
 ``skdce enhance big.tif -o out.zarr`` (or ``out.tif``, or ``big.zarr -o
 out.zarr``) opens the input lazily (a Zarr array with :func:`dask.array.from_zarr`;

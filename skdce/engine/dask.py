@@ -1,6 +1,6 @@
 """Dask arrays in, lazy Dask arrays out: :func:`skdce.enhance` and :func:`skdce.estimate_curves`.
 
-The plan has two passes, because three things skdce needs are whole-image
+The driver makes two passes, because three things skdce needs are whole-image
 quantities:
 
 1. *Small, computed once*: the box means of the illumination context
@@ -156,59 +156,66 @@ def _block_geometry(chunks, block_info, depth):
     return int(starts[0][loc[0]]), origin, (y0, y0 + chunks[1][loc[1]], x0, x0 + chunks[2][loc[2]])
 
 
-def enhance_dask(plan: Plan, image):
-    """:func:`skdce.enhance` of a Dask array: a lazy Dask array (see the module notes)."""
-    da = require_dask()
-    x, depth = _rechunked(plan, image)
-    up, lifts, context = _global_state(plan, x)
-    sigmas = _noise_levels(x[..., : plan.n_color]) if plan.denoise else np.zeros(x.shape[0])
+def _map_tiles(plan: Plan, x, depth: int, channels: int, dtype, tile_values, finish=None):
+    """The lazy ``(N, H, W, channels)`` array of ``x``'s chunks, each computed in the plan's tiles.
+
+    ``tile_values(window, tile)`` gives a tile's ``(th, tw, c)`` values (the
+    first ``c`` channels); ``finish(pixels, out, b0)``, if given, then completes
+    a chunk's ``out`` from its own ``pixels`` (without the halo), ``b0`` its first image.
+    """
+    import dask.array as da
+
     chunks = x.chunks
-    nc = plan.n_color
 
     def run(block, block_info=None):
         b0, origin, (y0, y1, x0, x1) = _block_geometry(chunks, block_info, depth)
         validate_values(block, "image")
         window = Window(block, b0, origin)
-        out = np.empty((block.shape[0], y1 - y0, x1 - x0, block.shape[3]), plan.dtype)
+        out = np.empty((block.shape[0], y1 - y0, x1 - x0, channels), dtype)
         for k in range(block.shape[0]):
-            b = b0 + k
-            stretch = noise_stretch(None if lifts is None else lifts[b])
-            for tile in tile_grid(b, y0, y1, x0, x1, plan.tile):  # the in-memory tiles, inside the chunk
-                out[k, tile.y0 - y0 : tile.y1 - y0, tile.x0 - x0 : tile.x1 - x0, :nc] = enhance_tile(
-                    plan, window, tile, up, context, sigmas[b], stretch)
-        finish_tone(out[..., :nc], None if lifts is None else lifts[b0 : b0 + block.shape[0]], plan.exposure,
-                    num_threads=1)
-        oy, ox = origin
-        copy_extra_channels(block[:, y0 - oy : y1 - oy, x0 - ox : x1 - ox], out, nc)
+            for tile in tile_grid(b0 + k, y0, y1, x0, x1, plan.tile):  # the in-memory tiles, inside the chunk
+                values = tile_values(window, tile)
+                out[k, tile.y0 - y0 : tile.y1 - y0, tile.x0 - x0 : tile.x1 - x0, : values.shape[-1]] = values
+        if finish is not None:
+            oy, ox = origin
+            finish(block[:, y0 - oy : y1 - oy, x0 - ox : x1 - ox], out, b0)
         return out
 
-    out = da.map_overlap(run, x, depth=_overlap(chunks, depth), boundary="none", trim=False,
-                         dtype=plan.dtype, chunks=chunks, meta=np.empty((0, 0, 0, 0), plan.dtype))
+    return da.map_overlap(run, x, depth=_overlap(chunks, depth), boundary="none", trim=False, dtype=dtype,
+                          chunks=chunks[:3] + ((channels,),), meta=np.empty((0, 0, 0, 0), dtype))
+
+
+def enhance_dask(plan: Plan, image):
+    """:func:`skdce.enhance` of a Dask array: a lazy Dask array (see the module notes)."""
+    require_dask()  # before any work: the error names the extra to install
+    x, depth = _rechunked(plan, image)
+    up, lifts, context = _global_state(plan, x)
+    sigmas = _noise_levels(x[..., : plan.n_color]) if plan.denoise else np.zeros(x.shape[0])
+    nc = plan.n_color
+
+    def tile_values(window, tile):
+        stretch = noise_stretch(None if lifts is None else lifts[tile.b])
+        return enhance_tile(plan, window, tile, up, context, sigmas[tile.b], stretch)
+
+    def finish(pixels, out, b0):  # the tone steps, and the extra channels copied through
+        finish_tone(out[..., :nc], None if lifts is None else lifts[b0 : b0 + len(out)], plan.exposure,
+                    num_threads=1)
+        copy_extra_channels(pixels, out, nc)
+
+    out = _map_tiles(plan, x, depth, x.shape[3], plan.dtype, tile_values, finish)
     return plan.layout.from_nhwc(out).rechunk(image.chunks)
 
 
 def estimate_dask(plan: Plan, image):
     """:func:`skdce.estimate_curves` of a Dask array: lazy ``(N, H, W, K)`` maps."""
-    da = require_dask()
+    require_dask()  # before any work: the error names the extra to install
     x, depth = _rechunked(plan, image)
     up, _, context = _global_state(plan, x)
-    k = plan.session.n_maps if not plan.shared else 3
-    k = k if plan.n_color == 3 else k // 3
-    chunks = x.chunks
+    k = plan.n_maps
 
-    def run(block, block_info=None):
-        b0, origin, (y0, y1, x0, x1) = _block_geometry(chunks, block_info, depth)
-        validate_values(block, "image")
-        window = Window(block, b0, origin)
-        out = np.empty((block.shape[0], y1 - y0, x1 - x0, k), np.float32)
-        for n in range(block.shape[0]):
-            if up is not None:
-                out[n] = up.block(b0 + n, y0, y1, x0, x1, out=np.empty((y1 - y0, x1 - x0, k), np.float32))
-            else:
-                (tile,) = tile_grid(b0 + n, y0, y1, x0, x1, None)
-                out[n] = estimate_tile(plan.session, window, tile, plan.size, plan.n_color, 1.0, context)
-        return out
+    def tile_values(window, tile):
+        if up is not None:  # Zero-DCE++: its maps, upsampled
+            return up.block(tile.b, tile.y0, tile.y1, tile.x0, tile.x1, out=np.empty(tile.shape + (k,), np.float32))
+        return estimate_tile(plan.session, window, tile, plan.size, plan.n_color, 1.0, context)
 
-    out_chunks = chunks[:3] + ((k,),)
-    return da.map_overlap(run, x, depth=_overlap(chunks, depth), boundary="none", trim=False,
-                          dtype=np.float32, chunks=out_chunks, meta=np.empty((0, 0, 0, 0), np.float32))
+    return _map_tiles(plan, x, depth, k, np.float32, tile_values)

@@ -167,7 +167,7 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
     T = g.T
     in_type = {"uint8": T.UINT8, "uint16": T.UINT16, "float32": T.FLOAT}[dtype]
     inputs = [helper.make_tensor_value_info("image", in_type, ["N", "H", "W", n_color])]
-    raw, x32 = onnx_image_input(g, "image", dtype, n_color)
+    raw, x32 = onnx_image_input(g, "image", dtype)
     if shared:
         inputs.append(helper.make_tensor_value_info("small", T.FLOAT, ["N", "h", "w", n_color]))
         if has_context:

@@ -46,10 +46,9 @@ def estimate_host(plan: Plan, src: np.ndarray) -> np.ndarray:
     if plan.shared:
         maps, _ = shared_maps(plan, small_copies(src, plan.n_color, plan.scale), black_point=False)
         return maps if maps.shape[1:3] == (h, w) else bilinear_upsample(maps, (h, w))
-    k = plan.session.n_maps if plan.n_color == 3 else plan.session.n_maps // 3
     # stored map-major, as the network writes them; returned as an (N, H, W, K) view,
     # which apply_le_curves reads one map plane at a time (its fast path)
-    planes = np.empty((n, k, h, w), np.float32)
+    planes = np.empty((n, plan.n_maps, h, w), np.float32)
     maps = np.moveaxis(planes, 1, -1)
     window, context = Window(src), context_of(plan, src)
     for b in range(n):

@@ -2,7 +2,7 @@
 
 :func:`make_plan` validates what :func:`skdce.enhance` and
 :func:`skdce.estimate_curves` are given (image, model, strength, denoiser,
-exposure, providers, tiling, path) and loads the model's session; the host,
+exposure, providers, tiling, driver) and loads the model's session; the host,
 fused-graph and Dask drivers (:mod:`skdce.engine.host`,
 :mod:`skdce.engine.fused`, :mod:`skdce.engine.dask`) then only read the
 :class:`Plan`. Nothing in it changes during the call.
@@ -140,6 +140,12 @@ class Plan:
         return 1.0 / np.iinfo(dt).max if dt.kind == "u" else None
 
     @property
+    def n_maps(self) -> int:
+        """Alpha maps per pixel of :func:`skdce.estimate_curves`: the network's (3 shared, or 3 per iteration);
+        a gray image's are averaged to one per curve (:func:`~skdce.engine.stages.network.finish_maps`)."""
+        return self.session.n_maps if self.n_color == 3 else self.session.n_maps // 3
+
+    @property
     def halo(self) -> int:
         """The context a tile needs on each side: the network's (full model) and the denoiser's."""
         return (0 if self.shared else HALO) + (DENOISE_HALO if self.denoise else 0)
@@ -198,7 +204,12 @@ def make_plan(image, *, model=None, strength=1.0, channel_axis=-1, scale_factor=
         scale_factor = _check_scale(scale_factor, info, shared)
     size = _spatial_size(layout)
     on_gpu = session.on_gpu
-    driver = "dask" if lazy else "fused" if (on_gpu and denoiser == "guided" if fused is None else fused) else "host"
+    if lazy:
+        driver = "dask"
+    elif fused is None:  # the fused graph where the model runs on CUDA, unless the learned denoiser is asked for
+        driver = "fused" if on_gpu and denoiser == "guided" else "host"
+    else:
+        driver = "fused" if fused else "host"
     if driver == "fused" and dtype != np.float32:
         if fused:
             raise ValueError(

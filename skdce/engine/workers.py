@@ -1,9 +1,12 @@
-"""The worker threads and per-thread scratch buffers of the block engines.
+"""The worker threads and per-thread scratch buffers of the engine.
 
-:mod:`skdce.curves` (the curve kernel), :mod:`skdce.engine.stages.boxes` (box means and
-upsampling), :mod:`skdce.denoise` and :mod:`skdce.engine.fused` split their work into
-cache-sized blocks and run them here: one shared thread pool (at most 8
-threads) and buffers reused per thread, so no block allocates.
+The stages (:mod:`skdce.engine.stages`: the curve kernel, box means and
+upsampling, the gain map, the guided filter, the learned denoiser, the tone
+steps) split their work into cache-sized blocks or bands of rows, and the
+host and fused drivers run tiles and noise estimates beside them, all here:
+one shared thread pool (at most 8 threads) and buffers reused per thread, so
+no block allocates. :func:`stop_when` lets the command line stop between two
+tasks.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class TrainConfig:
     black_point : float
         Zero-DCE++: the share (0 to 1; true is 1) of the lift of each
         channel's black taken out of the output
-        (:func:`skdce.train.model.lift_torch`), in training as in ``enhance``.
+        (:func:`skdce.engine.stages.tone.torch_black_lift`), in training as in ``enhance``.
     color_prior : dict or None
         ``{mean, cov}`` of :func:`skdce.losses.prior_color_loss` (None: its default).
     init_weights : str or None

@@ -50,7 +50,7 @@ def model_from_checkpoint(path) -> tuple[torch.nn.Module, dict, list]:
 
 
 def model_from_onnx(path) -> torch.nn.Module:
-    """Rebuild the torch network of an fp32 ONNX file written by :func:`export_onnx` (strict)."""
+    """Rebuild the torch network of an fp32 ONNX file written by :func:`~skdce.train.export.export_onnx` (strict)."""
     import onnx
     from onnx import numpy_helper
 

@@ -147,6 +147,17 @@ def bilinear_taps(n_in: int, n_out: int):
     return i0, i1, w1
 
 
+def row_taps(n_in: int, n_out: int):
+    """:func:`bilinear_taps` of the rows of :class:`BilinearUpsampler`, the weight 0 where ``i1 == i0``.
+
+    (Past the last source row there is nothing to interpolate towards.) The
+    host's upsampler and the fused graph's row taps (:func:`onnx_taps`,
+    :func:`onnx_context_feeds`) take them from here.
+    """
+    i0, i1, w1 = bilinear_taps(n_in, n_out)
+    return i0, i1, np.where(i1 > i0, w1, 0).astype(np.float32)
+
+
 class BilinearUpsampler:
     """Bilinear (half-pixel) upsampling of ``(N, h, w, C)`` float32 maps to ``(H, W)``, block by block.
 
@@ -165,8 +176,8 @@ class BilinearUpsampler:
         right = np.take(maps, j1, axis=2)
         right *= wx[:, None]
         self.cols += right
-        self.i0, i1, wy = bilinear_taps(h, H)
-        self.wy = np.where(i1 > self.i0, wy, 0).astype(np.float32)[:, None, None]
+        self.i0, self.i1, wy = row_taps(h, H)
+        self.wy = wy[:, None, None]
         self.diff = np.zeros_like(self.cols)
         np.subtract(self.cols[:, 1:], self.cols[:, :-1], out=self.diff[:, :-1])
         self.shape = (n, H, W, c)
@@ -314,9 +325,7 @@ def onnx_context(g, n_grids: int) -> str:
 def onnx_taps(n_in: int, n_out: int, rows: bool):
     """``(2, n_out)`` int64 source indices ``i0; i1`` and ``(n_out,)`` float32 weights of
     :class:`skdce.engine.stages.boxes.BilinearUpsampler` (whose row weights are 0 where ``i1 == i0``)."""
-    i0, i1, wt = bilinear_taps(n_in, n_out)
-    if rows:
-        wt = np.where(i1 > i0, wt, 0)
+    i0, i1, wt = (row_taps if rows else bilinear_taps)(n_in, n_out)
     return np.stack([i0, i1]).astype(np.int64), wt.astype(np.float32)
 
 
@@ -326,10 +335,8 @@ def onnx_context_feeds(context, b0, b1, r0, r1, c0, c1) -> dict:
         return {}
     feeds = {}
     for k, up in enumerate(context._ups):
-        i0 = up.i0[r0:r1]
-        i1 = np.minimum(i0 + 1, up.cols.shape[1] - 1)  # where i1 == i0 the weight is 0
         feeds[f"context_cols{k}"] = np.ascontiguousarray(np.moveaxis(up.cols[b0:b1, :, c0:c1], -1, 1))
-        feeds[f"context_rows{k}"] = np.stack([i0, i1]).astype(np.int64)
+        feeds[f"context_rows{k}"] = np.stack([up.i0[r0:r1], up.i1[r0:r1]]).astype(np.int64)
         feeds[f"context_wy{k}"] = np.ascontiguousarray(up.wy[r0:r1, 0, 0], np.float32).reshape(1, 1, -1, 1)
     return feeds
 

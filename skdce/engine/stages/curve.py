@@ -161,16 +161,24 @@ def _run_block(src, dst, alpha, n_iter, per_iter, int_scale, check_image, check_
             m = np.less(a, 0, out=scratch(a.size, dtype, 4).reshape(a.shape), casting="unsafe")
     y = dst if dst.flags.c_contiguous else scratch(dst.size, dtype, 1).reshape(shape)
     t = scratch(dst.size, dtype, 0).reshape(shape)
-    if int_scale is not None:
-        np.multiply(src, int_scale, out=y, casting="unsafe")
-        x = y
+    if int_scale is not None and m is not None:
+        # s = |m - x| formed in double, so an integer is rounded once, as the compiled kernel does
+        # (x rounded to float32 first, 1 - x would carry that rounding: 1e-6 at the end for uint16)
+        wide = scratch(dst.size, np.dtype(np.float64), 3).reshape(shape)
+        np.multiply(src, int_scale, out=wide)
+        np.subtract(m, wide, out=wide)
+        np.abs(wide, out=wide)
+        np.copyto(y, wide, casting="same_kind")
     else:
         x = src
-    if m is not None:  # s = |m - x|: x where m = 0, 1 - x where m = 1 (x is in [0, 1])
-        np.subtract(m, x, out=y, casting="same_kind")
-        np.abs(y, out=y)
-    elif x is not y:
-        np.copyto(y, x, casting="same_kind")
+        if int_scale is not None:
+            np.multiply(src, int_scale, out=y, casting="unsafe")
+            x = y
+        if m is not None:  # s = |m - x|: x where m = 0, 1 - x where m = 1 (x is in [0, 1])
+            np.subtract(m, x, out=y, casting="same_kind")
+            np.abs(y, out=y)
+        elif x is not y:
+            np.copyto(y, x, casting="same_kind")
     for _ in range(n_iter):
         np.subtract(ones(y.size, dtype).reshape(shape), y, out=t)
         t *= y

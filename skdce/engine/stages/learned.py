@@ -1,6 +1,6 @@
-"""Learned denoising of the curve output: the bundled Neighbor2Neighbor network.
+"""Stage: learned denoising of the curve output by the bundled Neighbor2Neighbor network; its one home.
 
-Stage: an alternative to the guided filter (:mod:`skdce.engine.stages.guided`)
+An alternative to the guided filter (:mod:`skdce.engine.stages.guided`)
 with the same block contract (:func:`learned_denoise_block` takes what
 :func:`~skdce.engine.stages.guided.denoise_bands` takes and returns what it returns): the
 plain curve output and the per-pixel noise the curves added
@@ -18,6 +18,13 @@ A pixel depends on pixels at most :data:`LEARNED_HALO` away (its receptive
 radius, no more than :data:`~skdce.engine.stages.guided.DENOISE_HALO`), so tiles with that
 much context join exactly, and the engine's tiles, which carry
 ``DENOISE_HALO`` of context, stay exact.
+
+Side by side: the host code, :func:`learned_denoise_block` (ONNX Runtime,
+in bands of rows on the worker threads). No ONNX builder: the fused graph
+holds the guided filter, and ``denoiser="learned"`` runs on the host path.
+The torch twin, which is also the float64 oracle
+(``tests/engine/test_stages.py``), is the trained network,
+:class:`skdce.train.denoiser.DenoiserNet`.
 """
 
 from __future__ import annotations

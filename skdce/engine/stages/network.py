@@ -14,7 +14,9 @@ upsampled). Side by side:
   model's own graph spliced in), :func:`onnx_image_input`,
   :func:`onnx_net_rgb` and :func:`onnx_finish_alphas`;
 * the torch twin is the trained network itself, :mod:`skdce.train.model`
-  (exported to the ONNX file the host runs; ``tests/train`` holds them equal).
+  (exported to the ONNX file the host runs; ``tests/train`` holds them equal);
+* the float64 oracle of what skdce does around the network (the scaling,
+  clipping and gray averaging of its maps): :func:`reference_finish_maps`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from .curve import run_blocks
 from .tone import black_lift
 
 __all__ = ["HALO", "net_input", "finish_maps", "estimate_tile", "net_scale", "resolve_scale", "small_copies",
-           "small_context", "small_maps",
+           "small_context", "small_maps", "reference_finish_maps",
            "onnx_network", "onnx_image_input", "onnx_net_rgb", "onnx_finish_alphas"]
 
 #: DCE-Net has seven 3x3 convolutions: a 15x15 receptive field, so a tile
@@ -51,6 +53,14 @@ def finish_maps(a: np.ndarray, n_color: int, strength: float) -> np.ndarray:
         a = a * np.float32(strength)
     a = np.clip(a, -1, 1, out=a if a.flags.writeable else None)
     if n_color == 1:  # a gray image: one curve per iteration, the mean of the R, G, B curves
+        a = a.reshape(a.shape[:-1] + (a.shape[-1] // 3, 3)).mean(axis=-1)
+    return a
+
+
+def reference_finish_maps(a, n_color: int, strength: float) -> np.ndarray:
+    """The oracle of :func:`finish_maps` in float64: ``clip(strength * a, -1, 1)``; gray: the mean of R, G, B."""
+    a = np.clip(np.asarray(a, np.float64) * strength, -1, 1)
+    if n_color == 1:
         a = a.reshape(a.shape[:-1] + (a.shape[-1] // 3, 3)).mean(axis=-1)
     return a
 
@@ -154,7 +164,7 @@ def onnx_network(g, net, path, precision: str, image: str, context: str) -> str:
     return alphas
 
 
-def onnx_image_input(g, x: str, dtype: str, n_color: int):
+def onnx_image_input(g, x: str, dtype: str):
     """``(N, H, W, c)`` raw input -> (NCHW raw, NCHW float32 on [0, 1] as the network sees it)."""
     raw = g.op("Transpose", x, perm=[0, 3, 1, 2])
     x32 = g.op("Cast", raw, to=g.T.FLOAT) if dtype != "float32" else raw
