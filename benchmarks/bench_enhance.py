@@ -30,8 +30,8 @@ import torch
 from torch.nn import functional as F
 
 import skdce
+from skdce.engine.stages.boxes import torch_illumination_context
 from skdce.train.export import model_from_onnx
-from skdce.train.model import illumination_context_torch
 
 from _timing import low_light, median_time
 
@@ -41,7 +41,7 @@ MACS_PER_PIXEL = 79_200  # DCE-Net: 3->32, 5 x 32->32 or 64->32, 64->24 3x3 conv
 def eager_zero_dce(net, img_u8):
     x = torch.from_numpy(img_u8).float().div(255).permute(2, 0, 1).unsqueeze(0)
     with torch.no_grad():
-        r = net(x, illumination_context_torch(x))
+        r = net(x, torch_illumination_context(x))
         for i in range(8):
             a = r[:, 3 * i : 3 * i + 3]
             x = x + a * (x - torch.pow(x, 2))
@@ -52,7 +52,7 @@ def eager_zero_dce_pp(net, img_u8, scale=12):
     x = torch.from_numpy(img_u8).float().div(255).permute(2, 0, 1).unsqueeze(0)
     with torch.no_grad():
         small = F.interpolate(x, scale_factor=1 / scale, mode="bilinear")
-        a = net(small, illumination_context_torch(small))
+        a = net(small, torch_illumination_context(small))
         a = F.interpolate(a, size=x.shape[-2:], mode="bilinear")
         for _ in range(8):
             x = x + a * (x - torch.pow(x, 2))

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
+from skdce.engine.stages.tone import torch_black_lift, torch_remove_lift
 from skdce.tone import EXPOSURE_RANGE, black_lift, check_exposure, exposure_alphas, finish_tone
-from skdce.train.model import lift_torch, remove_lift_torch
 
 
 def _le(x, alphas):
@@ -40,7 +40,7 @@ def test_black_lift_equals_torch(rng):
     small = rng.random((3, 9, 13, 3)) * 0.2
     after = small ** 0.5
     ref = black_lift(small, after)
-    got = lift_torch(torch.from_numpy(small).permute(0, 3, 1, 2), torch.from_numpy(after).permute(0, 3, 1, 2))
+    got = torch_black_lift(torch.from_numpy(small).permute(0, 3, 1, 2), torch.from_numpy(after).permute(0, 3, 1, 2))
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-15)
     assert np.all(ref > 0)
 
@@ -55,7 +55,7 @@ def test_finish_tone_takes_the_lift_out(rng):
     np.testing.assert_allclose(got, expect, rtol=2e-6, atol=2e-7)
     assert got[0, 0, 0, 0] == pytest.approx(0, abs=1e-7) and got[1, 0, 1].tolist() == pytest.approx([1, 1, 1])
     # twin of the training step
-    t = remove_lift_torch(torch.from_numpy(y.astype(np.float64)).permute(0, 3, 1, 2), torch.from_numpy(lift))
+    t = torch_remove_lift(torch.from_numpy(y.astype(np.float64)).permute(0, 3, 1, 2), torch.from_numpy(lift))
     np.testing.assert_allclose(t.permute(0, 2, 3, 1).numpy(), expect, rtol=1e-6, atol=1e-7)
 
 

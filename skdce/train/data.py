@@ -122,7 +122,7 @@ class ImageSet:
         is that of the whole re-exposed image, so a crop sees what the full
         image would show it.
         """
-        from .model import illumination_context_torch
+        from ..engine.stages.boxes import torch_illumination_context
 
         n = len(self)
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
@@ -135,7 +135,7 @@ class ImageSet:
                 gains = torch.exp(lo + (hi - lo) * torch.rand(len(idx), generator=generator))
                 keep = torch.rand(len(idx), generator=generator) >= gain_prob
                 batch = change_exposure(batch, torch.where(keep, torch.ones_like(gains), gains))
-            context = illumination_context_torch(batch)
+            context = torch_illumination_context(batch)
             if crop and generator is not None and (crop < h or crop < w):
                 tops = torch.randint(0, h - crop + 1, (len(idx),), generator=generator)
                 lefts = torch.randint(0, w - crop + 1, (len(idx),), generator=generator)

@@ -22,22 +22,14 @@ __all__ = [
     "DCENet",
     "DCENetPP",
     "apply_le_curves_torch",
-    "box_downscale_torch",
-    "illumination_context_torch",
-    "lift_torch",
-    "remove_lift_torch",
     "build_model",
 ]
 
 _FEATURES = 32
 
 
-# The twins of the engine's stages, kept under the names training code and checkpoints use.
+#: The curve stage's torch twin under the name skdce.train has exported since 0.1.
 apply_le_curves_torch = torch_le_curves
-box_downscale_torch = torch_box_downscale
-illumination_context_torch = torch_illumination_context
-lift_torch = torch_black_lift
-remove_lift_torch = torch_remove_lift
 
 
 class _Conv(nn.Module):
@@ -109,7 +101,7 @@ class DCENet(nn.Module):
 
     def enhance(self, image: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if context is None:
-            context = illumination_context_torch(image)
+            context = torch_illumination_context(image)
         alphas = self(image, context)
         return apply_le_curves_torch(image, alphas), alphas
 
@@ -138,22 +130,22 @@ class DCENetPP(nn.Module):
         """``(enhanced, full-size alphas)``; ``net_size`` sets the scale per image (see :func:`net_scale`).
 
         ``black_point`` (0 to 1) is the share of the lift the curves gave each
-        channel's black (:func:`lift_torch`, on the small copy) taken out of the result.
+        channel's black (:func:`~skdce.engine.stages.tone.torch_black_lift`, on the small copy) taken out of the result.
         """
         h, w = image.shape[-2:]
         scale = net_scale(h, w, net_size, scale_factor)
         if scale == 1:
             small = image
-            alphas = small_alphas = self(image, illumination_context_torch(image))
+            alphas = small_alphas = self(image, torch_illumination_context(image))
         else:
             size = small_size(h, w, scale)
-            small = box_downscale_torch(image, size)
-            small_alphas = self(small, illumination_context_torch(small))
+            small = torch_box_downscale(image, size)
+            small_alphas = self(small, torch_illumination_context(small))
             alphas = F.interpolate(small_alphas, size=(h, w), mode="bilinear", align_corners=False)
         out = apply_le_curves_torch(image, alphas, self.iterations)
         if black_point:
-            lift = lift_torch(small, apply_le_curves_torch(small, small_alphas, self.iterations))
-            out = remove_lift_torch(out, lift * black_point)
+            lift = torch_black_lift(small, apply_le_curves_torch(small, small_alphas, self.iterations))
+            out = torch_remove_lift(out, lift * black_point)
         return out, alphas
 
 

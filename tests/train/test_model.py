@@ -22,11 +22,10 @@ def test_curve_equals_numpy(rng, k):
 
 @pytest.mark.parametrize("h, w", [(16, 16), (37, 45), (400, 600), (5, 300)])
 def test_context_equals_numpy(rng, h, w):
-    from skdce.engine.stages.boxes import illumination_context
-    from skdce.train.model import illumination_context_torch
+    from skdce.engine.stages.boxes import illumination_context, torch_illumination_context
 
     img = rng.random((2, h, w, 3)).astype(np.float32) * np.float32(0.6)
     ref = illumination_context(img)
-    got = illumination_context_torch(nchw(img))[:, 0].numpy()
+    got = torch_illumination_context(nchw(img))[:, 0].numpy()
     np.testing.assert_allclose(got, ref, atol=2e-6)
 
