@@ -1,4 +1,4 @@
-"""Build the optional C kernels (curves, guided filter); everything else is declared in pyproject.toml."""
+"""Build the optional C kernels (curves, guided filter, temporal filter); everything else is declared in pyproject.toml."""
 
 import sys
 
@@ -13,5 +13,9 @@ setup(
         Extension("skdce._kernels", ["skdce/_kernels.c"], depends=depends, extra_compile_args=args, optional=True),
         # optional likewise: without it skdce.denoise filters with scipy's box filters
         Extension("skdce._gfilter", ["skdce/_gfilter.c"], depends=depends, extra_compile_args=args, optional=True),
+        # optional likewise: without it skdce.video's temporal filter runs its NumPy twin (skdce/_temporal.py)
+        # (sqrt without errno: it vectorises; the results are the same)
+        Extension("skdce._ctemporal", ["skdce/_temporal.c"], optional=True,
+                  extra_compile_args=args + ([] if sys.platform == "win32" else ["-fno-math-errno"])),
     ]
 )

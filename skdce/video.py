@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._image import to_float
+from ._image import to_float, unit_scale
 from ._validate import check_image_arg, check_int, check_real
 
 __all__ = ["VideoEnhancer", "enhance_video", "VideoReport"]
@@ -164,9 +164,10 @@ class VideoEnhancer:
         """Forget the past: the next frame starts the state afresh (e.g. after a seek)."""
         self._average = None  # (H, W, 3) float32: the running average of the input frames
         self._variance = None  # (H, W) float32: its noise variance, in units of one frame's
-        self._alphas = None  # the smoothed curve parameters
+        self._alphas = None  # the smoothed curve parameters (small maps for a shared-curve model)
         self._sigma = None  # one frame's noise standard deviation, smoothed over time
         self._luma = None  # (H, W) float32: the luminance of the running average
+        self._small = None  # (h, w, 3) float32: the running average as the network of a shared-curve model sees it
 
     def push(self, frame) -> np.ndarray:
         """Enhance the next frame; returns an ``(H, W, 3)`` float32 array in [0, 1]."""
@@ -182,8 +183,11 @@ class VideoEnhancer:
             self.cuts += self.frames == 1
             return enhance(frame, model=self.model, strength=self.strength, denoise=self.denoise,
                            exposure=self.exposure, **self._options)
-        x = to_float(frame, "frame").astype(np.float32, copy=False)
-        return self._push(x)
+        if frame.dtype in (np.uint8, np.uint16):  # read as they are by the temporal passes, scaled on the fly
+            x, scale = np.ascontiguousarray(frame), float(unit_scale(frame.dtype))
+        else:
+            x, scale = np.ascontiguousarray(to_float(frame, "frame"), np.float32), 1.0
+        return self._push(x, scale)
 
     # ----------------------------------------------------------------------------------------
 
@@ -198,93 +202,125 @@ class VideoEnhancer:
         self._sigma = sigma
         return sigma
 
-    @staticmethod
-    def _level(luma: np.ndarray, average_luma: np.ndarray, keep: np.ndarray) -> float:
-        """How much brighter the still part of the frame is than its running average (a ratio, 1 = the same).
+    def _push(self, x: np.ndarray, scale: float) -> np.ndarray:
+        from . import _temporal as T
 
-        A light dimmed slowly or a camera's exposure ramp changes each frame by no more than the noise,
-        yet it is a real change: the running average and the curves must follow it at once.
-        """
-        still = (keep > 0.5).astype(np.float32)
-        before = float(np.vdot(average_luma, still))
-        return float(np.vdot(luma, still)) / before if before > 0.002 * still.sum() > 0 else 1.0
-
-    def _push(self, x: np.ndarray) -> np.ndarray:
-        from . import apply_le_curves, estimate_curves
-        from ._temporal import CUT_SHARE, global_shift, keep_weights, luminance, shifted
-
+        threads = self._options["num_threads"]
+        luma = T.luma(x, scale, threads)
+        h, w = luma.shape
         restart = self._average is None or self._average.shape != x.shape
-        sigma = self._noise(x) if not restart else (self.reset(), self._noise(x))[1]
+        if restart:
+            self.reset()
+        sigma = self._noise(x)
         if not restart:
-            luma = luminance(x)
-            dy, dx = global_shift(self._luma, luma)
-            average = shifted(self._average, dy, dx, 0.0)
-            average_luma = shifted(self._luma, dy, dx, 0.0)
-            variance = shifted(self._variance, dy, dx, -1.0)  # uncovered: no past to keep
-            uncovered = variance < 0
-            variance[uncovered] = 1
-            keep = keep_weights(luma, average_luma, variance, sigma)
-            keep[uncovered] = 0
-            restart = float(np.mean(keep < 0.5)) > CUT_SHARE
+            dy, dx = T.global_shift(self._luma, luma)
+            keep, (moving, still, sum_luma, sum_past) = T.weigh(luma, self._luma, self._variance, sigma, dy, dx,
+                                                                num_threads=threads)
+            restart = moving > T.CUT_SHARE * h * w
             # a moving camera brings new content into view, which the curves must follow (they are
             # estimated on the running average, steady already); a still one keeps them
             curve_rate = self.curve_rate if (dy, dx) == (0, 0) else 1.0
-            level = self._level(luma, average_luma, keep)
-            if not restart and abs(level - 1) > _LEVEL_CHANGE:  # the light changed: the past is rescaled to it
-                average = np.clip(average * np.float32(level), 0, 1)
-                average_luma = luminance(average)
-                keep = keep_weights(luma, average_luma, variance, sigma)
-                keep[uncovered] = 0
+            # How much brighter the still part is than its running average. A light dimmed slowly or a
+            # camera's exposure ramp changes each frame by no more than the noise, yet it is a real
+            # change: the running average is rescaled to it and the curves follow it at once.
+            level = sum_luma / sum_past if sum_past > 0.002 * still > 0 else 1.0
+            if not restart and abs(level - 1) > _LEVEL_CHANGE:
+                keep, _ = T.weigh(luma, self._luma, self._variance, sigma, dy, dx, level, threads)
                 curve_rate = 1.0
+            else:
+                level = 1.0
         if restart:
             self.cuts += 1
-            self._average, self._variance = x.copy(), np.ones(x.shape[:2], np.float32)
-            self._luma = luminance(x)
-            self._alphas = np.asarray(estimate_curves(x, model=self.model, **self._options), np.float32)
+            self._average = T.as_float(x, scale)
+            self._variance = np.ones((h, w), np.float32)
+            self._luma = luma
+            self._alphas = self._estimate()
         else:
-            # recursive average: the past counts as `held` frames, the new frame as one
-            held = keep / np.maximum(variance, np.float32(1 / self.max_frames))  # 1/variance: frames in the average
-            held = np.minimum(held, np.float32(self.max_frames - 1))
-            w_new = 1 / (1 + held)
-            w_old = 1 - w_new
-            average *= w_old[..., None]
-            average += x * w_new[..., None]
-            self._average = average
-            average_luma *= w_old  # the luminance is linear: averaged alike, not computed again
-            average_luma += luma * w_new
-            self._luma = average_luma
-            self._variance = (w_old * w_old * variance + w_new * w_new).astype(np.float32, copy=False)
-            new = np.asarray(estimate_curves(average, model=self.model, **self._options), np.float32)
-            rate = np.maximum(1 - keep, np.float32(curve_rate))
-            if float(rate.min()) < 1:  # blended in place: new <- old + (new - old) * rate
+            self._average, self._variance, self._luma = T.accumulate(x, scale, self._average, self._variance, keep,
+                                                                     dy, dx, level, self.max_frames, threads)
+            new = self._estimate()
+            if curve_rate < 1:  # blended in place where the scene is still: new <- old + (new - old) * rate
+                rate = np.maximum(1 - self._at_maps(keep, new.shape[:2]), np.float32(curve_rate))
                 new -= self._alphas
                 new *= rate.reshape(rate.shape + (1,) * (new.ndim - 2))
                 new += self._alphas
             self._alphas = new  # (where the camera moved, the past curves are not used: no need to shift them)
-        from .tone import finish_tone, model_black_lift
+        return self._finish(sigma)
 
+    def _shared(self) -> bool:
+        """Whether the model's curve is estimated on a small copy (Zero-DCE++): the state keeps small maps."""
+        return bool(self.model.shared_curve)
+
+    def _estimate(self) -> np.ndarray:
+        """The curves of the running average: ``(h, w, 3)`` small maps of a shared-curve model (its network
+        sees the frame box-downscaled to its ``net_size``, as :func:`skdce.estimate_curves`), else full-size."""
+        from . import estimate_curves
+        from ._resample import box_downscale, small_size
+
+        if not self._shared():
+            return np.asarray(estimate_curves(self._average, model=self.model, **self._options), np.float32)
+        h, w = self._average.shape[:2]
+        info = self.model
+        factor = max(1.0, max(h, w) / info.net_size) if info.net_size else float(info.scale_factor)
+        size = small_size(h, w, factor)
+        self._small = box_downscale(self._average[None], size)[0] if size != (h, w) else self._average
+        return np.array(estimate_curves(self._small, model=self.model, scale_factor=1.0, **self._options),
+                        np.float32)
+
+    @staticmethod
+    def _at_maps(keep: np.ndarray, size) -> np.ndarray:
+        """``keep`` at the resolution of the curve maps (box means over their pixels)."""
+        from ._resample import box_downscale
+
+        return keep if keep.shape == tuple(size) else box_downscale(keep[None, ..., None], tuple(size))[0, ..., 0]
+
+    def _finish(self, sigma: float) -> np.ndarray:
+        """The curves applied to the running average, the spatial filter and the tone stage of :func:`skdce.enhance`."""
+        from . import _temporal as T, apply_le_curves
+        from .tone import black_lift
+
+        threads = self._options["num_threads"]
+        n_iter = self.model.iterations
         a = self._alphas if self.strength == 1 else np.clip(self._alphas * np.float32(self.strength), -1, 1)
-        y = apply_le_curves(self._average, a, n_iter=self.model.iterations)
-        # the tone stage of skdce.enhance: the black point of the running average, then the exposure
-        lift = model_black_lift(self._average, model=self.model, strength=self.strength,
-                                providers=self._options["providers"], num_threads=self._options["num_threads"])
+        h, w = self._average.shape[:2]
+        lift = np.zeros(3)
+        if self._shared():
+            from ._resample import BilinearUpsampler
+            from .curves import run_blocks_upsampled
+
+            y = np.empty((h, w, 3), np.float32)
+            # the curve kernel upsamples the small maps block by block: no full-size map is stored
+            if not run_blocks_upsampled(self._average[None], y[None], 3, BilinearUpsampler(a[None], (h, w)),
+                                        n_iter=n_iter, int_scale=None, num_threads=threads):
+                from ._resample import bilinear_upsample
+
+                y = apply_le_curves(self._average, bilinear_upsample(a[None], (h, w))[0], n_iter=n_iter)
+            if self.model.black_point:  # the black point of the running average, as skdce.enhance takes it out
+                after = apply_le_curves(self._small, a, n_iter=n_iter)
+                lift = black_lift(self._small[None], after[None])[0] * self.model.black_point
+        else:
+            y = apply_le_curves(self._average, a, n_iter=n_iter)
         if self.denoise:
-            y = self._denoised(y, a, sigma / (1.0 - float(np.max(lift))))  # the black point's noise stretch too
-        return finish_tone(y[None], lift[None], self.exposure)[0]
+            # as strong, per pixel, as the noise the average left times what the curves add, and what the
+            # black point stretches (skdce.enhance's filter, steered by the temporal state)
+            amount = self.denoise * sigma / (1.0 - float(np.max(lift)))
+            y = self._denoised(y, a, amount)
+        return T.finish_tone(y, lift, self.exposure, threads)
 
-    def _denoised(self, y: np.ndarray, a: np.ndarray, sigma: float) -> np.ndarray:
-        """The spatial filter, per pixel as strong as the noise left by the average times what the curves add."""
-        from . import curve_gain
-        from .denoise import guided_denoise
+    def _denoised(self, y: np.ndarray, a: np.ndarray, amount: float) -> np.ndarray:
+        from . import _temporal as T, curve_gain
+        from .denoise import denoise_bands
 
-        # as skdce.enhance does: the slope of the channel-mean curve at the channel-mean level
-        h, w = y.shape[:2]
-        a_mean = a.mean(axis=-1) if a.shape[-1] == 3 and self.model.shared_curve else \
-            a.reshape(h, w, a.shape[-1] // 3, 3).mean(axis=-1)
-        gain = curve_gain(self._luma, a_mean, n_iter=self.model.iterations, channel_axis=None)
-        added = np.sqrt(np.maximum(gain * gain - 1, 0))
-        noise = np.float32(self.denoise * sigma) * np.sqrt(self._variance) * added
-        return guided_denoise(y, noise)
+        n_iter = self.model.iterations
+        if self._shared():
+            noise = T.noise_map(self._luma, self._variance, a.mean(axis=-1), n_iter, amount,
+                                self._options["num_threads"])
+        else:  # the slope of the channel-mean curve at the channel-mean level, as skdce.enhance
+            h, w = y.shape[:2]
+            gain = curve_gain(self._luma, a.reshape(h, w, a.shape[-1] // 3, 3).mean(axis=-1), n_iter=n_iter,
+                              channel_axis=None)
+            noise = np.float32(amount) * np.sqrt(self._variance) * np.sqrt(np.maximum(gain * gain - 1, 0))
+        return denoise_bands(y, noise, self._options["num_threads"])
 
 
 # --------------------------------------------------------------------------------------------
