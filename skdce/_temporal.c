@@ -592,40 +592,71 @@ static PyObject *noise(PyObject *self, PyObject *args)
 /* ---------------------------------------------------------------------------------------------------------- */
 
 PyDoc_STRVAR(black_doc,
-"black(image, scale, shift, r0, r1)\n\n"
-"Rows r0:r1 of image (H, W, 3) float32, in place: max(image * scale[c] + shift[c], 0) per channel c\n"
-"(the black point of skdce.tone.finish_tone, one pass).");
+"black(image, scale, shift, out, r0, r1)\n\n"
+"Rows r0:r1 of max(image * scale[c] + shift[c], 0) per channel c, image (H, W, 3) float32 (the black point\n"
+"of skdce.tone.finish_tone, one pass): in place where out is None, else into out (H, W, 3) uint8 or uint16\n"
+"as round(v * max) clipped to [0, max] (skdce._image.to_uint, half to even).");
 
 static PyObject *black(PyObject *self, PyObject *args)
 {
-    PyObject *io;
+    PyObject *io, *oo;
     double s0, s1, s2, t0, t1, t2;
     Py_ssize_t r0, r1;
-    if (!PyArg_ParseTuple(args, "O(ddd)(ddd)nn", &io, &s0, &s1, &s2, &t0, &t1, &t2, &r0, &r1))
+    if (!PyArg_ParseTuple(args, "O(ddd)(ddd)Onn", &io, &s0, &s1, &s2, &t0, &t1, &t2, &oo, &r0, &r1))
         return NULL;
-    Py_buffer im;
-    if (get(io, &im, "image", 3, 1) < 0)
+    Py_buffer im, o;
+    if (get(io, &im, "image", 3, oo == Py_None) < 0)
         return NULL;
+    int ot = -1;
+    if (oo != Py_None) {
+        if (get(oo, &o, "out", 3, 1) < 0) {
+            PyBuffer_Release(&im);
+            return NULL;
+        }
+        ot = buffer_type(&o);
+    }
     const Py_ssize_t h = im.shape[0], w = im.shape[1];
     const char *err = NULL;
     if (buffer_type(&im) != T_F32 || im.shape[2] != 3)
         err = "black: image must be (H, W, 3) float32";
+    else if (oo != Py_None && ((ot != T_U8 && ot != T_U16) || o.shape[0] != h || o.shape[1] != w || o.shape[2] != 3))
+        err = "black: out must be None or (H, W, 3) uint8 or uint16 like image";
+    else if (oo != Py_None && overlap(&im, &o))
+        err = "black: out must not share memory with image";
     else if (r0 < 0 || r1 > h || r0 > r1)
         err = "black: rows r0:r1 outside the image";
     if (err == NULL) {
         const float sc[3] = {(float)s0, (float)s1, (float)s2}, sh[3] = {(float)t0, (float)t1, (float)t2};
         float *restrict y = (float *)im.buf + 3 * r0 * w;
-        const Py_ssize_t n = (r1 - r0) * w;
+        const Py_ssize_t n = 3 * (r1 - r0) * w;
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < n; i++)
-            for (int c = 0; c < 3; c++) {
-                float v = y[3 * i + c] * sc[c];
-                v = v + sh[c];
-                y[3 * i + c] = v > 0.0f ? v : 0.0f;
-            }
+        if (ot < 0) {
+            for (Py_ssize_t i = 0; i < n; i += 3)
+                for (int c = 0; c < 3; c++) {
+                    float v = y[i + c] * sc[c];
+                    v = v + sh[c];
+                    y[i + c] = v > 0.0f ? v : 0.0f;
+                }
+        } else {
+            const float top = ot == T_U8 ? 255.0f : 65535.0f;
+            for (Py_ssize_t i = 0; i < n; i += 3)
+                for (int c = 0; c < 3; c++) {
+                    float v = y[i + c] * sc[c];
+                    v = v + sh[c];
+                    v = v > 0.0f ? v : 0.0f;
+                    v = rintf(v * top);
+                    v = v < top ? v : top;
+                    if (ot == T_U8)
+                        ((uint8_t *)o.buf)[3 * r0 * w + i + c] = (uint8_t)v;
+                    else
+                        ((uint16_t *)o.buf)[3 * r0 * w + i + c] = (uint16_t)v;
+                }
+        }
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&im);
+    if (oo != Py_None)
+        PyBuffer_Release(&o);
     if (err != NULL) {
         PyErr_SetString(PyExc_ValueError, err);
         return NULL;

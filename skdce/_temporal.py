@@ -345,18 +345,24 @@ def noise_map(luma: np.ndarray, variance: np.ndarray, alpha: np.ndarray, n_iter:
     return (np.float32(amount) * np.sqrt(variance)) * np.sqrt(g)
 
 
-def finish_tone(image: np.ndarray, lift: np.ndarray, exposure: float, num_threads=None, *, use_c: bool = True):
-    """:func:`skdce.tone.finish_tone` of one ``(H, W, 3)`` float32 frame, in place: the black point's
-    ``max(x / (1 - lift) - lift / (1 - lift), 0)`` in one compiled pass where there is no exposure step."""
+def finish_tone(image: np.ndarray, lift: np.ndarray, exposure: float, num_threads=None, *, out_dtype=None,
+                use_c: bool = True):
+    """:func:`skdce.tone.finish_tone` of one ``(H, W, 3)`` float32 frame, in place, then (``out_dtype``
+    uint8 or uint16) :func:`skdce._image.to_uint`: where there is no exposure step, the black point's
+    ``max(x / (1 - lift) - lift / (1 - lift), 0)`` and the rounding to integers in one compiled pass."""
+    from ._image import to_uint
     from .tone import finish_tone as finish
 
     lift = np.asarray(lift, np.float64)
     if not (use_c and _ctemporal is not None and exposure == 0 and image.dtype == np.float32
-            and image.flags.c_contiguous and np.any(lift > 0) and np.all((lift >= 0) & (lift < 1))):
-        return finish(image[None], lift[None], exposure, num_threads=num_threads)[0]
+            and image.flags.c_contiguous and image.ndim == 3 and image.shape[-1] == 3
+            and (np.any(lift > 0) or out_dtype is not None) and np.all((lift >= 0) & (lift < 1))):
+        image = finish(image[None], lift[None], exposure, num_threads=num_threads)[0]
+        return image if out_dtype is None else to_uint(image, out_dtype, consume=True)
     # the float32 factors of skdce.tone.finish_tone
     scale = tuple(float(v) for v in (1.0 / (1.0 - lift)).astype(np.float32))
     shift = tuple(float(v) for v in (-lift / (1.0 - lift)).astype(np.float32))
-    _run(lambda r0, r1: _ctemporal.black(image, scale, shift, r0, r1), _bands(image.shape[0], num_threads),
+    out = None if out_dtype is None else np.empty(image.shape, out_dtype)
+    _run(lambda r0, r1: _ctemporal.black(image, scale, shift, out, r0, r1), _bands(image.shape[0], num_threads),
          num_threads)
-    return image
+    return image if out is None else out
