@@ -664,12 +664,77 @@ static PyObject *black(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---------------------------------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(shrink_doc,
+"shrink(plane, factor, out)\n\n"
+"The means of the factor x factor blocks of plane (H, W) float32 into out (H // factor, W // factor)\n"
+"float32 (the rows and columns past the last whole block are left out); sums in double.");
+
+static PyObject *shrink(PyObject *self, PyObject *args)
+{
+    PyObject *po, *oo;
+    Py_ssize_t f;
+    if (!PyArg_ParseTuple(args, "OnO", &po, &f, &oo))
+        return NULL;
+    Py_buffer p, o;
+    if (get(po, &p, "plane", 2, 0) < 0)
+        return NULL;
+    if (get(oo, &o, "out", 2, 1) < 0) {
+        PyBuffer_Release(&p);
+        return NULL;
+    }
+    const Py_ssize_t w = p.shape[1], hs = o.shape[0], ws = o.shape[1];
+    const char *err = NULL;
+    if (buffer_type(&p) != T_F32 || buffer_type(&o) != T_F32 || f < 1 || hs != p.shape[0] / f || ws != w / f)
+        err = "shrink: plane and out must be float32, out of shape (H // factor, W // factor)";
+    else if (overlap(&p, &o))
+        err = "shrink: out must not share memory with plane";
+    if (err == NULL) {
+        const float *src = p.buf;
+        float *dst = o.buf;
+        double *acc = PyMem_RawCalloc((size_t)ws, sizeof(double));
+        if (acc != NULL) {
+            Py_BEGIN_ALLOW_THREADS
+            const double norm = 1.0 / (double)(f * f);
+            for (Py_ssize_t i = 0; i < hs; i++) {
+                memset(acc, 0, sizeof(double) * (size_t)ws);
+                for (Py_ssize_t r = i * f; r < (i + 1) * f; r++) {
+                    const float *row = src + r * w;
+                    for (Py_ssize_t j = 0; j < ws; j++) {
+                        double a = 0.0;
+                        for (Py_ssize_t k = 0; k < f; k++)
+                            a += row[j * f + k];
+                        acc[j] += a;
+                    }
+                }
+                for (Py_ssize_t j = 0; j < ws; j++)
+                    dst[i * ws + j] = (float)(acc[j] * norm);
+            }
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(acc);
+        } else
+            err = "";
+    }
+    PyBuffer_Release(&p);
+    PyBuffer_Release(&o);
+    if (err != NULL) {
+        if (*err)
+            PyErr_SetString(PyExc_ValueError, err);
+        else
+            PyErr_NoMemory();
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"luma", luma, METH_VARARGS, luma_doc},
     {"weigh", weigh, METH_VARARGS, weigh_doc},
     {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
     {"noise", noise, METH_VARARGS, noise_doc},
     {"black", black, METH_VARARGS, black_doc},
+    {"shrink", shrink, METH_VARARGS, shrink_doc},
     {NULL, NULL, 0, NULL},
 };
 

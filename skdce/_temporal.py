@@ -104,15 +104,18 @@ def luminance(frame: np.ndarray) -> np.ndarray:
 
 def _downscale(luma: np.ndarray) -> tuple[np.ndarray, int]:
     """A box-downscaled copy at most :data:`_ALIGN_SIDE` pixels long (at least 2x2 averaged: less noise)."""
-    from ._resample import box_downscale
-
     factor = max(2, -(-max(luma.shape) // _ALIGN_SIDE))
-    h, w = (luma.shape[0] // factor) * factor, (luma.shape[1] // factor) * factor
-    return box_downscale(luma[None, :h, :w, None], (h // factor, w // factor))[0, ..., 0], factor
+    h, w = luma.shape[0] // factor, luma.shape[1] // factor
+    if _ctemporal is not None and luma.dtype == np.float32 and luma.flags.c_contiguous:
+        out = np.empty((h, w), np.float32)
+        _ctemporal.shrink(luma, factor, out)
+        return out, factor
+    blocks = luma[: h * factor, : w * factor].reshape(h, factor, w, factor)
+    return blocks.mean(axis=(1, 3), dtype=np.float64).astype(np.float32), factor
 
 
 #: The fit of a shift is measured on every this many rows and columns (of 3x3 means: less noise).
-_CHECK_ROWS, _CHECK_COLS = 8, 6
+_CHECK_ROWS, _CHECK_COLS = 12, 8
 
 
 def _box3(luma: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:

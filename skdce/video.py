@@ -275,8 +275,10 @@ class VideoEnhancer:
         factor = max(1.0, max(h, w) / info.net_size) if info.net_size else float(info.scale_factor)
         size = small_size(h, w, factor)
         self._small = box_downscale(self._average[None], size)[0] if size != (h, w) else self._average
-        return np.array(estimate_curves(self._small, model=self.model, scale_factor=1.0, **self._options),
-                        np.float32)
+        # one thread of ONNX Runtime: the network of a 64-pixel copy takes about a millisecond, and the
+        # idle threads of a larger pool spin after each run, taking the cores from the passes around it
+        options = dict(self._options, num_threads=1)
+        return np.array(estimate_curves(self._small, model=self.model, scale_factor=1.0, **options), np.float32)
 
     @staticmethod
     def _at_maps(keep: np.ndarray, size) -> np.ndarray:
