@@ -63,17 +63,22 @@ def test_weigh_equals_numpy(shift, level):
     assert keep.dtype == np.float32 and 0 <= keep.min() and keep.max() <= 1
 
 
-def test_weigh_keeps_the_still_and_drops_the_moving():
+@pytest.mark.parametrize("use_c", [True, False])
+def test_weigh_keeps_the_still_and_drops_the_moving(use_c):
     _, variance, past = state()
     rng = np.random.default_rng(3)
     luma = past + np.float32(0.01) * rng.standard_normal(SHAPE).astype(np.float32)
     luma[10:20, 20:30] += 0.5
-    keep, (moving, still, _, _) = T.weigh(luma, past, variance, 0.01)
+    keep, (moving, still, _, _) = T.weigh(luma, past, variance, 0.01, use_c=use_c)
     assert keep[10:20, 20:30].max() == 0  # the square moved: no past kept
     assert keep[25:, :10].min() == 1  # noise alone: all of it
     assert moving >= 100 and still > 0.5 * luma.size
-    keep, (moving, still, _, _) = T.weigh(luma, past, variance, 0.01, 0, 60)  # panned out of view
+    keep, (moving, still, _, _) = T.weigh(luma, past, variance, 0.01, 0, 60, use_c=use_c)  # panned out of view
     assert keep.max() == 0 and moving == luma.size and still == 0
+    # black frames: the uncovered border has no past to keep, though the frame matches the empty state there
+    black = np.zeros(SHAPE, np.float32)
+    keep, _ = T.weigh(black, black, variance, 0.01, 3, -4, use_c=use_c)
+    assert keep[:3].max() == keep[:, -4:].max() == 0 and keep[3:, :-4].min() == 1
 
 
 @compiled
@@ -190,3 +195,19 @@ def test_global_shift_sees_no_pan_in_noise_alone():
     for seed in range(3):
         noisy = ref + np.float32(0.05) * rng.standard_normal(ref.shape).astype(np.float32)
         assert T.global_shift(ref, noisy) == (0, 0)
+
+
+@compiled
+def test_video_enhancer_on_the_numpy_twins_gives_the_same_frames(monkeypatch):
+    """A build without a C compiler runs the NumPy twins: the same frames to float rounding."""
+    from skdce.video import VideoEnhancer
+
+    rng = np.random.default_rng(10)
+    base = (texture(48, 64) * 40 + 10).clip(0, 255)
+    clip = [np.clip(np.roll(base, 2 * i, axis=1)[..., None] * np.array([1, 0.9, 0.8]) + rng.normal(0, 3, (48, 64, 3)),
+                    0, 255).astype(np.uint8) for i in range(5)]
+    compiled_out = [o.copy() for o in map(VideoEnhancer(fps=12).push, clip)]
+    monkeypatch.setattr(T, "_ctemporal", None)
+    numpy_out = list(map(VideoEnhancer(fps=12).push, clip))
+    for a, b in zip(compiled_out, numpy_out):
+        np.testing.assert_allclose(a, b, atol=2e-5)

@@ -215,6 +215,20 @@ def test_never_overwrites_input_or_an_existing_output(clip, tmp_path):
     assert len(read_clip(tmp_path / "out.mp4")[0]) == 12
 
 
+def test_an_encoder_error_ends_the_run_and_leaves_nothing(clip, tmp_path, monkeypatch):
+    """An error in the encoding thread reaches the caller (and stops the decoding thread); nothing is written."""
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise av.error.InvalidDataError(1094995529, "broken encoder")  # an FFmpegError, as a codec raises them
+
+    monkeypatch.setattr(av.VideoFrame, "from_ndarray", broken)  # called by the encoding thread alone
+    with pytest.raises(ValueError, match=r"the video could not be enhanced \(broken encoder\).*Nothing was written"):
+        enhance_video(clip, tmp_path / "out.mp4")
+    assert calls == [1] and list(tmp_path.iterdir()) == []
+
+
 def test_an_interruption_leaves_nothing(clip, tmp_path):
     def stop(done, total):
         assert total == 12
@@ -269,6 +283,8 @@ def test_bad_inputs_get_one_clear_message(clip, tmp_path):
         enhance_video(clip, tmp_path / "o4.png")
     with pytest.raises(ValueError, match=r"crf=60 is out of range: crf must be an integer in \[0, 51\]"):
         enhance_video(clip, tmp_path / "o5.mp4", crf=60)
+    with pytest.raises(ValueError, match="preset='quick': the encoder presets are ultrafast, superfast, veryfast"):
+        enhance_video(clip, tmp_path / "o7.mp4", preset="quick")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audio.mkv", "corrupt.mp4", "cut.mkv", "empty.mkv",
                                                           "truncated.mp4"]
 
