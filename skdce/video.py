@@ -5,7 +5,7 @@ and keeps what a frame-by-frame loop over :func:`skdce.enhance` throws away:
 
 1. **Temporal denoising.** Each pixel keeps a running average of the frames
    (a recursive filter). Before a frame is added, the average is moved by the
-   frame's global translation (a pan, found by phase correlation), and each
+   frame's global translation (a pan, found by cross-correlation), and each
    pixel keeps only as much of its past as the difference to the new frame
    allows: where it is within the noise level the past stays (up to
    ``8 * temporal`` frames of it), where something moved or changed it goes,
