@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ._image import to_float, unit_scale
-from ._validate import check_image_arg, check_int, check_real
+from ._validate import check_image_arg, check_int, check_num_threads, check_real
 
 __all__ = ["VideoEnhancer", "enhance_video", "VideoReport"]
 
@@ -156,7 +156,9 @@ class VideoEnhancer:
         if model is None:
             model = VIDEO_MODEL if VIDEO_MODEL in list_models() else default_model(providers)
         self.model = get_model(model)
+        num_threads = check_num_threads(num_threads)
         self._options = dict(providers=providers, num_threads=num_threads, tile_size=tile_size)
+        self._pass_threads = num_threads  # of the per-pixel passes (the file loop gives each of its stages some)
         self.max_frames = 1 + _MAX_FRAMES * self.temporal
         # per-frame weight of a new curve estimate where the scene is still
         self.curve_rate = 1.0 if self.temporal == 0 else min(1.0, 1.0 / (fps * _CURVE_SECONDS * self.temporal))
@@ -177,9 +179,14 @@ class VideoEnhancer:
         """Enhance the next frame; returns an ``(H, W, 3)`` float32 array in [0, 1]."""
         return self._push_as(frame, None)
 
-    def _push_as(self, frame, dtype) -> np.ndarray:
+    def _push_as(self, frame, dtype, deferred: bool = False):
         """:meth:`push`, the result rounded to the unsigned ``dtype`` (:func:`skdce._image.to_uint`) unless None
-        (the file loop: the black point and the rounding in one pass)."""
+        (the file loop: the black point and the rounding in one pass).
+
+        With ``deferred`` the temporal state is updated and the curves applied, and a function is returned
+        that computes the rest (the spatial filter, the tone stage) and returns the frame: the file loop
+        calls it on its encoding thread, beside the next frame's temporal steps.
+        """
         from . import enhance
         from ._image import to_uint
 
@@ -193,12 +200,14 @@ class VideoEnhancer:
             self.cuts += self.frames == 1
             out = enhance(frame, model=self.model, strength=self.strength, denoise=self.denoise,
                           exposure=self.exposure, **self._options)
-            return out if dtype is None else to_uint(out, dtype, consume=True)
+            out = out if dtype is None else to_uint(out, dtype, consume=True)
+            return (lambda: out) if deferred else out
         if frame.dtype in (np.uint8, np.uint16):  # read as they are by the temporal passes, scaled on the fly
             x, scale = np.ascontiguousarray(frame), float(unit_scale(frame.dtype))
         else:
             x, scale = np.ascontiguousarray(to_float(frame, "frame"), np.float32), 1.0
-        return self._push(x, scale, dtype)
+        finish = self._push(x, scale, dtype)
+        return finish if deferred else finish()
 
     # ----------------------------------------------------------------------------------------
 
@@ -216,7 +225,7 @@ class VideoEnhancer:
     def _push(self, x: np.ndarray, scale: float, dtype=None) -> np.ndarray:
         from . import _temporal as T
 
-        threads = self._options["num_threads"]
+        threads = self._pass_threads
         luma = T.luma(x, scale, threads)
         h, w = luma.shape
         restart = self._average is None or self._average.shape != x.shape
@@ -256,7 +265,7 @@ class VideoEnhancer:
                 new *= rate.reshape(rate.shape + (1,) * (new.ndim - 2))
                 new += self._alphas
             self._alphas = new  # (where the camera moved, the past curves are not used: no need to shift them)
-        return self._finish(sigma, dtype)
+        return self._finisher(sigma, dtype)
 
     def _shared(self) -> bool:
         """Whether the model's curve is estimated on a small copy (Zero-DCE++): the state keeps small maps."""
@@ -287,12 +296,14 @@ class VideoEnhancer:
 
         return keep if keep.shape == tuple(size) else box_downscale(keep[None, ..., None], tuple(size))[0, ..., 0]
 
-    def _finish(self, sigma: float, dtype=None) -> np.ndarray:
-        """The curves applied to the running average, the spatial filter and the tone stage of :func:`skdce.enhance`."""
+    def _finisher(self, sigma: float, dtype=None):
+        """The curves applied to the running average; returns the function that finishes the frame: the
+        spatial filter and the tone stage of :func:`skdce.enhance` (it reads no state that a later frame
+        changes: each frame's state arrays are new)."""
         from . import _temporal as T, apply_le_curves
         from .tone import black_lift
 
-        threads = self._options["num_threads"]
+        threads = self._pass_threads
         n_iter = self.model.iterations
         a = self._alphas if self.strength == 1 else np.clip(self._alphas * np.float32(self.strength), -1, 1)
         h, w = self._average.shape[:2]
@@ -313,27 +324,32 @@ class VideoEnhancer:
                 lift = black_lift(self._small[None], after[None])[0] * self.model.black_point
         else:
             y = apply_le_curves(self._average, a, n_iter=n_iter)
-        if self.denoise:
-            # as strong, per pixel, as the noise the average left times what the curves add, and what the
-            # black point stretches (skdce.enhance's filter, steered by the temporal state)
-            amount = self.denoise * sigma / (1.0 - float(np.max(lift)))
-            y = self._denoised(y, a, amount)
-        return T.finish_tone(y, lift, self.exposure, threads, out_dtype=dtype)
+        luma, variance = self._luma, self._variance
 
-    def _denoised(self, y: np.ndarray, a: np.ndarray, amount: float) -> np.ndarray:
+        def finish():
+            out = y
+            if self.denoise:
+                # as strong, per pixel, as the noise the average left times what the curves add, and what the
+                # black point stretches (skdce.enhance's filter, steered by the temporal state)
+                amount = self.denoise * sigma / (1.0 - float(np.max(lift)))
+                out = self._denoised(out, a, amount, luma, variance, threads)
+            return T.finish_tone(out, lift, self.exposure, threads, out_dtype=dtype)
+
+        return finish
+
+    def _denoised(self, y, a, amount, luma, variance, threads) -> np.ndarray:
         from . import _temporal as T, curve_gain
         from .denoise import denoise_bands
 
         n_iter = self.model.iterations
         if self._shared():
-            noise = T.noise_map(self._luma, self._variance, a.mean(axis=-1), n_iter, amount,
-                                self._options["num_threads"])
+            noise = T.noise_map(luma, variance, a.mean(axis=-1), n_iter, amount, threads)
         else:  # the slope of the channel-mean curve at the channel-mean level, as skdce.enhance
             h, w = y.shape[:2]
-            gain = curve_gain(self._luma, a.reshape(h, w, a.shape[-1] // 3, 3).mean(axis=-1), n_iter=n_iter,
+            gain = curve_gain(luma, a.reshape(h, w, a.shape[-1] // 3, 3).mean(axis=-1), n_iter=n_iter,
                               channel_axis=None)
-            noise = np.float32(amount) * np.sqrt(self._variance) * np.sqrt(np.maximum(gain * gain - 1, 0))
-        return denoise_bands(y, noise, self._options["num_threads"])
+            noise = np.float32(amount) * np.sqrt(variance) * np.sqrt(np.maximum(gain * gain - 1, 0))
+        return denoise_bands(y, noise, threads)
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,6 +579,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     import time
 
     from ._atomic import atomic_path
+    from ._workers import threads as worker_threads
 
     av = require_av()
     t0 = time.perf_counter()
@@ -588,6 +605,9 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     enhancer = VideoEnhancer(model=model, strength=strength, denoise=denoise, temporal=temporal,
                              fps=float(probe.fps) if probe.fps else 30.0, providers=providers,
                              num_threads=num_threads, tile_size=tile_size, exposure=exposure)
+    # the spatial filter and the tone stage of each frame run on the encoding thread, beside the next frame's
+    # temporal steps on this one: each stage's passes take half the threads
+    enhancer._pass_threads = max(1, worker_threads(check_num_threads(num_threads)) // 2)
     deep = pix_fmt.endswith("10le")
     rgb_fmt, dtype = ("rgb48le", np.uint16) if deep else ("rgb24", np.uint8)
     copied, dropped, warnings = [], [], []
@@ -654,8 +674,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                             packet.stream = others[packet.stream.index]
                             out.mux(packet)
                             continue
-                        _, result, pts, time_base, index = item
-                        new = av.VideoFrame.from_ndarray(result, format=rgb_fmt)
+                        _, finish, pts, time_base, index = item
+                        new = av.VideoFrame.from_ndarray(finish(), format=rgb_fmt)
                         new = new.reformat(format=pix_fmt, dst_colorspace=probe.colour.get("colorspace"),
                                            dst_color_range=probe.colour.get("color_range"))
                         if cfr:
@@ -677,7 +697,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                             break
                         if item[0] == "frame":
                             _, rgb, pts, time_base = item
-                            item = ("frame", enhancer._push_as(rgb, dtype), pts, time_base, frames)
+                            item = ("frame", enhancer._push_as(rgb, dtype, deferred=True), pts, time_base, frames)
                             frames += 1
                         pipe.put(pipe.outbox, item)
                         if item[0] == "frame" and progress is not None:
