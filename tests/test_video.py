@@ -173,6 +173,23 @@ def test_enhance_video_keeps_frames_timestamps_and_audio(clip, tmp_path, suffix,
     assert np.mean(frames[6]) > np.mean(src_frames[6]) + 20
 
 
+def test_the_file_loop_writes_the_frames_push_gives(clip, tmp_path):
+    """enhance_video (its stages on three threads, the spatial filter deferred to the encoding one) writes what
+    VideoEnhancer.push returns for the decoded frames (through the same yuv420p conversion, lossless H.264)."""
+    src_frames, facts, _ = read_clip(clip)
+    enhancer = VideoEnhancer(fps=float(facts["rate"]))
+    want = []
+    for f in src_frames:  # the same conversion to yuv420p and back as the file loop and the reader make
+        rgb = np.round(enhancer.push(f) * 255).astype(np.uint8)
+        yuv = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        want.append(yuv.to_ndarray(format="rgb24"))
+    enhance_video(clip, tmp_path / "out.mkv", crf=0)
+    got, _, _ = read_clip(tmp_path / "out.mkv")
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert np.abs(g.astype(int) - w).max() <= 1
+
+
 def test_webm_is_vp9_and_names_the_audio_it_cannot_hold(clip, tmp_path):
     report = enhance_video(clip, tmp_path / "out.webm", crf=30)
     _, facts, others = read_clip(tmp_path / "out.webm")
