@@ -97,11 +97,6 @@ def as_float(frame: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
-def luminance(frame: np.ndarray) -> np.ndarray:
-    """The channel mean of an ``(H, W, 3)`` float frame in [0, 1]."""
-    return luma(np.ascontiguousarray(frame, np.float32), 1.0)
-
-
 def _downscale(luma: np.ndarray) -> tuple[np.ndarray, int]:
     """A box-downscaled copy at most :data:`_ALIGN_SIDE` pixels long (at least 2x2 averaged: less noise)."""
     factor = max(2, -(-max(luma.shape) // _ALIGN_SIDE))

@@ -222,7 +222,8 @@ class VideoEnhancer:
         self._sigma = sigma
         return sigma
 
-    def _push(self, x: np.ndarray, scale: float, dtype=None) -> np.ndarray:
+    def _push(self, x: np.ndarray, scale: float, dtype=None):
+        """Update the state with the frame ``x * scale``; the function that finishes the frame (:meth:`_finisher`)."""
         from . import _temporal as T
 
         threads = self._pass_threads
