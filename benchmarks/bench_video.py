@@ -1,6 +1,6 @@
 """Video: skdce.video against enhancing each frame alone, and against eager PyTorch Zero-DCE++.
 
-Run: python benchmarks/bench_video.py [--frames 48] [--sizes 720p,1080p] [--repeat 3] [--quality-only]
+Run: python benchmarks/bench_video.py [--frames 48] [--sizes 720p,1080p] [--repeat 3] [--quality-only | --speed-only]
 
 Two parts, each side by side in one run:
 
@@ -25,7 +25,8 @@ Two parts, each side by side in one run:
   start and model load): "per frame" is the difference over the other
   frames, what a longer clip approaches. On a shared machine the load of
   others moves every figure: each measurement is repeated ``--repeat``
-  times, torch's and skdce's in turn, and the medians are printed.
+  times, torch's and skdce's in turn, and the medians are printed, with the
+  CPU seconds a frame of both (all threads; less moved by the load).
   ``--memory`` adds the peak memory of the whole command line run on a 48-
   and a 144-frame 720p clip (flat: frames are streamed). Needs
   skdce[train,video].
@@ -106,14 +107,18 @@ def eager_pp():
     return lambda img_u8: eager_zero_dce_pp(net, img_u8).squeeze(0).permute(1, 2, 0).numpy()
 
 
-def timed(fn, frames):
-    """Median seconds per frame of ``fn`` over ``frames`` (after one warm-up call: sessions, caches)."""
+def timed(fn, frames, cpu=None):
+    """Median seconds per frame of ``fn`` over ``frames`` (after one warm-up call: sessions, caches); the
+    CPU seconds per frame of all its threads are appended to the list ``cpu``."""
     fn(frames[0])
     times = []
+    c0 = time.process_time()
     for f in frames:
         t0 = time.perf_counter()
         fn(f)
         times.append(time.perf_counter() - t0)
+    if cpu is not None:
+        cpu.append((time.process_time() - c0) / len(frames))
     return float(np.median(times))
 
 
@@ -133,11 +138,20 @@ def write_input(path, frames, fps=30):
             out.mux(p)
 
 
-def cli_seconds(src, dst, *model):
+def cli_seconds(src, dst, *model, cpu=None):
+    """Wall seconds of ``skdce enhance src -o dst``; its CPU seconds (user + system, all threads) are appended
+    to the list ``cpu``."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(dst), "--overwrite", "--quiet",
                     *model], check=True)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return seconds
 
 
 def peak_rss_mb(src, dst, *args):
@@ -175,14 +189,16 @@ def speed(sizes, n, models, repeat):
             write_input(src, frames)
             write_input(first, frames[:1])
             for model in models:
-                runs = {k: [] for k in ("torch", "alone", "video", "cli", "start")}
+                keys = ("torch", "alone", "video", "cli", "start", "torch_cpu", "cli_cpu", "start_cpu")
+                runs = {k: [] for k in keys}
                 for _ in range(repeat):  # in turn: the load of others falls on both sides alike
-                    runs["torch"].append(timed(torch_pp, frames))
+                    runs["torch"].append(timed(torch_pp, frames, runs["torch_cpu"]))
                     runs["alone"].append(timed(lambda f: skdce.enhance(f, model=model), frames))
                     video = VideoEnhancer(model=model)
                     runs["video"].append(timed(video.push, frames))
-                    runs["start"].append(cli_seconds(first, Path(tmp) / "out.mp4", "--model", model))
-                    runs["cli"].append(cli_seconds(src, Path(tmp) / "out.mp4", "--model", model))
+                    runs["start"].append(cli_seconds(first, Path(tmp) / "out.mp4", "--model", model,
+                                                     cpu=runs["start_cpu"]))
+                    runs["cli"].append(cli_seconds(src, Path(tmp) / "out.mp4", "--model", model, cpu=runs["cli_cpu"]))
                 med = {k: float(np.median(v)) for k, v in runs.items()}
                 t_torch = med["torch"]
                 per_frame = max(med["cli"] - med["start"], 1e-9) / (n - 1)
@@ -195,6 +211,11 @@ def speed(sizes, n, models, repeat):
                       f"start and model load {med['start']:.2f} s (the one-frame run)")
                 print(f"  CLI per frame      {1 / per_frame:6.2f} fps ({per_frame * 1000:.0f} ms a frame, "
                       f"{t_torch / per_frame:4.2f}x): decode, enhance, encode")
+                # CPU time moves less with the load of others than wall time (but counts spinning threads)
+                cpu_frame = max(med["cli_cpu"] - med["start_cpu"], 1e-9) / (n - 1)
+                print(f"  CPU a frame        torch {med['torch_cpu'] * 1000:.0f} ms, CLI {cpu_frame * 1000:.0f} ms "
+                      f"({med['torch_cpu'] / cpu_frame:4.2f}x); the whole CLI run {med['cli_cpu']:.2f} s "
+                      f"({med['torch_cpu'] * n / med['cli_cpu']:4.2f}x)")
 
 
 def main():
@@ -207,9 +228,11 @@ def main():
     p.add_argument("--model", default=VIDEO_MODEL, help=f"model of the quality part (default: {VIDEO_MODEL}, "
                    f"the default of videos)")
     p.add_argument("--quality-only", action="store_true")
+    p.add_argument("--speed-only", action="store_true")
     p.add_argument("--memory", action="store_true", help="also the peak memory of a 48- and a 144-frame 720p run")
     args = p.parse_args()
-    quality(args.model)
+    if not args.speed_only:
+        quality(args.model)
     if not args.quality_only:
         speed(args.sizes.split(","), args.frames, args.models.split(","), args.repeat)
     if args.memory:

@@ -298,9 +298,9 @@ class VideoEnhancer:
         return keep if keep.shape == tuple(size) else box_downscale(keep[None, ..., None], tuple(size))[0, ..., 0]
 
     def _finisher(self, sigma: float, dtype=None):
-        """The curves applied to the running average; returns the function that finishes the frame: the
-        spatial filter and the tone stage of :func:`skdce.enhance` (it reads no state that a later frame
-        changes: each frame's state arrays are new)."""
+        """The curves applied to the running average and the strength map of the spatial filter; returns the
+        function that finishes the frame: the spatial filter and the tone stage of :func:`skdce.enhance` (it
+        reads no state: a later frame may change it)."""
         from . import _temporal as T, apply_le_curves
         from .tone import black_lift
 
@@ -325,32 +325,29 @@ class VideoEnhancer:
                 lift = black_lift(self._small[None], after[None])[0] * self.model.black_point
         else:
             y = apply_le_curves(self._average, a, n_iter=n_iter)
-        luma, variance = self._luma, self._variance
+        # the strength of the spatial filter: as strong, per pixel, as the noise the average left times what
+        # the curves add, and what the black point stretches (skdce.enhance's filter, steered by the state)
+        noise = self._noise_map(a, self.denoise * sigma / (1.0 - float(np.max(lift))), threads) \
+            if self.denoise else None
 
         def finish():
-            out = y
-            if self.denoise:
-                # as strong, per pixel, as the noise the average left times what the curves add, and what the
-                # black point stretches (skdce.enhance's filter, steered by the temporal state)
-                amount = self.denoise * sigma / (1.0 - float(np.max(lift)))
-                out = self._denoised(out, a, amount, luma, variance, threads)
+            from .denoise import denoise_bands
+
+            out = y if noise is None else denoise_bands(y, noise, threads)
             return T.finish_tone(out, lift, self.exposure, threads, out_dtype=dtype)
 
         return finish
 
-    def _denoised(self, y, a, amount, luma, variance, threads) -> np.ndarray:
+    def _noise_map(self, a, amount, threads) -> np.ndarray:
         from . import _temporal as T, curve_gain
-        from .denoise import denoise_bands
 
         n_iter = self.model.iterations
         if self._shared():
-            noise = T.noise_map(luma, variance, a.mean(axis=-1), n_iter, amount, threads)
-        else:  # the slope of the channel-mean curve at the channel-mean level, as skdce.enhance
-            h, w = y.shape[:2]
-            gain = curve_gain(luma, a.reshape(h, w, a.shape[-1] // 3, 3).mean(axis=-1), n_iter=n_iter,
-                              channel_axis=None)
-            noise = np.float32(amount) * np.sqrt(variance) * np.sqrt(np.maximum(gain * gain - 1, 0))
-        return denoise_bands(y, noise, threads)
+            return T.noise_map(self._luma, self._variance, a.mean(axis=-1), n_iter, amount, threads)
+        h, w = self._luma.shape  # the slope of the channel-mean curve at the channel-mean level, as skdce.enhance
+        gain = curve_gain(self._luma, a.reshape(h, w, a.shape[-1] // 3, 3).mean(axis=-1), n_iter=n_iter,
+                          channel_axis=None)
+        return np.float32(amount) * np.sqrt(self._variance) * np.sqrt(np.maximum(gain * gain - 1, 0))
 
 
 # --------------------------------------------------------------------------------------------
