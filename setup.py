@@ -14,8 +14,9 @@ setup(
         # optional likewise: without it skdce.denoise filters with scipy's box filters
         Extension("skdce._gfilter", ["skdce/_gfilter.c"], depends=depends, extra_compile_args=args, optional=True),
         # optional likewise: without it skdce.video's temporal filter runs its NumPy twin (skdce/_temporal.py)
-        # (sqrt without errno: it vectorises; the results are the same)
+        # (sqrt without errno and arithmetic that never traps: the loops vectorise; the results are the same)
         Extension("skdce._ctemporal", ["skdce/_temporal.c"], optional=True,
-                  extra_compile_args=args + ([] if sys.platform == "win32" else ["-fno-math-errno"])),
+                  extra_compile_args=args + ([] if sys.platform == "win32" else ["-fno-math-errno",
+                                                                                 "-fno-trapping-math"])),
     ]
 )

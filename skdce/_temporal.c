@@ -196,9 +196,8 @@ static void keep_row(const float *restrict v5, const float *restrict v9, const f
     const float c5 = p->c5, c9 = p->c9;
     for (Py_ssize_t x = 0; x < w; x++) {
         const float b5 = (((v5[x + 2] + v5[x + 3]) + v5[x + 4]) + v5[x + 5]) + v5[x + 6];
-        float b9 = v9[x];
-        for (Py_ssize_t j = 1; j < 9; j++)
-            b9 += v9[x + j];
+        const float b9 = (((((((v9[x] + v9[x + 1]) + v9[x + 2]) + v9[x + 3]) + v9[x + 4]) + v9[x + 5]) + v9[x + 6])
+                          + v9[x + 7]) + v9[x + 8];
         float noise = sigma * sqrtf(1.0f + vr[x]);
         noise = noise > 1e-6f ? noise : 1e-6f;
         const float rn = 1.0f / noise;
