@@ -1,4 +1,7 @@
-"""Build the optional C kernels (curves, guided filter); everything else is declared in pyproject.toml."""
+"""Build the optional C kernels (curves, guided filter, temporal filter).
+
+Everything else is declared in pyproject.toml.
+"""
 
 import sys
 
@@ -15,5 +18,10 @@ setup(
         # optional likewise: without it skdce.denoise filters with scipy's box filters
         Extension("skdce.native._gfilter", ["skdce/native/_gfilter.c"], depends=depends, extra_compile_args=args,
                   optional=True),
+        # optional likewise: without it skdce.video's temporal filter runs its NumPy twin (skdce/video/_temporal.py)
+        # (sqrt without errno and arithmetic that never traps: the loops vectorise; the results are the same)
+        Extension("skdce.native._temporal", ["skdce/native/_temporal.c"], optional=True,
+                  extra_compile_args=args + ([] if sys.platform == "win32" else ["-fno-math-errno",
+                                                                                 "-fno-trapping-math"])),
     ]
 )

@@ -1,6 +1,6 @@
 """Video: skdce.video against enhancing each frame alone, and against eager PyTorch Zero-DCE++.
 
-Run: python benchmarks/bench_video.py [--frames 12] [--sizes 720p,1080p] [--quality-only]
+Run: python benchmarks/bench_video.py [--frames 48] [--sizes 720p,1080p] [--repeat 3] [--quality-only | --speed-only]
 
 Two parts, each side by side in one run:
 
@@ -18,10 +18,17 @@ Two parts, each side by side in one run:
   denoising: the published loop), of ``skdce.enhance`` per frame, of
   ``VideoEnhancer.push``, and of the whole command line run
   ``skdce enhance clip.mp4 -o out.mp4`` (process start, model load, decode,
-  enhance, encode; H.264 CRF 18), each with zero-dce++ (the default of
-  videos) and with zero-dce-int8 (the default of images); ratios are torch time / skdce time (above 1: skdce
-  faster). ``--memory`` adds the peak memory of the whole command line run
-  on a 48- and a 144-frame 720p clip (flat: frames are streamed). Needs
+  enhance, encode; H.264 CRF 18, the default preset), with zero-dce++ (the default of
+  videos; ``--models zero-dce++,zero-dce-int8`` adds the default of images).
+  Ratios are torch time / skdce time (above 1: skdce faster). The command
+  line is timed on the whole clip and on its first frame alone (process
+  start and model load): "per frame" is the difference over the other
+  frames, what a longer clip approaches. On a shared machine the load of
+  others moves every figure: each measurement is repeated ``--repeat``
+  times, torch's and skdce's in turn, and the medians are printed, with the
+  CPU seconds a frame of both (all threads; less moved by the load).
+  ``--memory`` adds the peak memory of the whole command line run on a 48-
+  and a 144-frame 720p clip (flat: frames are streamed). Needs
   skdce[train,video].
 """
 
@@ -101,12 +108,19 @@ def eager_pp():
     return lambda img_u8: eager_zero_dce_pp(net, img_u8).squeeze(0).permute(1, 2, 0).numpy()
 
 
-def timed(fn, frames):
-    fn(frames[0])  # warm-up: sessions, caches
-    t0 = time.perf_counter()
+def timed(fn, frames, cpu=None):
+    """Median seconds per frame of ``fn`` over ``frames`` (after one warm-up call: sessions, caches); the
+    CPU seconds per frame of all its threads are appended to the list ``cpu``."""
+    fn(frames[0])
+    times = []
+    c0 = time.process_time()
     for f in frames:
+        t0 = time.perf_counter()
         fn(f)
-    return (time.perf_counter() - t0) / len(frames)
+        times.append(time.perf_counter() - t0)
+    if cpu is not None:
+        cpu.append((time.process_time() - c0) / len(frames))
+    return float(np.median(times))
 
 
 def write_input(path, frames, fps=30):
@@ -125,11 +139,20 @@ def write_input(path, frames, fps=30):
             out.mux(p)
 
 
-def cli_seconds(src, dst, *model):
+def cli_seconds(src, dst, *model, cpu=None):
+    """Wall seconds of ``skdce enhance src -o dst``; its CPU seconds (user + system, all threads) are appended
+    to the list ``cpu``."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(dst), "--overwrite", "--quiet",
                     *model], check=True)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return seconds
 
 
 def peak_rss_mb(src, dst, *args):
@@ -157,41 +180,63 @@ def memory(n_short=48, n_long=144):
             print(f"  720p, {n:3d} frames: peak memory of the whole CLI run {peak:6.0f} MB")
 
 
-def speed(sizes, n):
+def speed(sizes, n, models, repeat):
     torch_pp = eager_pp()
     for size in sizes:
         h, w = SIZES[size]
         big = low_light(h, w + 2 * n)
         frames = [np.ascontiguousarray(big[:, 2 * i : 2 * i + w]) for i in range(n)]
-        t_torch = timed(torch_pp, frames)
-        print(f"\n{size} ({w}x{h}), {n} frames: eager torch zero-dce++ {1 / t_torch:6.2f} fps")
-        for model in (VIDEO_MODEL, skdce.models.default_model("cpu")):
-            name = model
-            t_alone = timed(lambda f: skdce.enhance(f, model=model), frames)
-            video = VideoEnhancer(model=model)
-            t_video = timed(video.push, frames)
-            print(f"  {name:14s} enhance per frame {1 / t_alone:6.2f} fps ({t_torch / t_alone:4.2f}x)   "
-                  f"VideoEnhancer {1 / t_video:6.2f} fps ({t_torch / t_video:4.2f}x)")
-            with tempfile.TemporaryDirectory() as tmp:
-                src = Path(tmp) / "in.mp4"
-                write_input(src, frames)
-                t_cli = cli_seconds(src, Path(tmp) / "out.mp4", "--model", model)
-            print(f"  {'':14s} whole CLI run {t_cli:6.2f} s = {n / t_cli:6.2f} fps, against torch's "
-                  f"{t_torch * n:6.2f} s for the network and curves alone ({t_torch * n / t_cli:4.2f}x)")
+        with tempfile.TemporaryDirectory() as tmp:
+            src, first = Path(tmp) / "in.mp4", Path(tmp) / "first.mp4"
+            write_input(src, frames)
+            write_input(first, frames[:1])
+            for model in models:
+                keys = ("torch", "alone", "video", "cli", "start", "torch_cpu", "cli_cpu", "start_cpu")
+                runs = {k: [] for k in keys}
+                for _ in range(repeat):  # in turn: the load of others falls on both sides alike
+                    runs["torch"].append(timed(torch_pp, frames, runs["torch_cpu"]))
+                    runs["alone"].append(timed(lambda f: skdce.enhance(f, model=model), frames))
+                    video = VideoEnhancer(model=model)
+                    runs["video"].append(timed(video.push, frames))
+                    runs["start"].append(cli_seconds(first, Path(tmp) / "out.mp4", "--model", model,
+                                                     cpu=runs["start_cpu"]))
+                    runs["cli"].append(cli_seconds(src, Path(tmp) / "out.mp4", "--model", model, cpu=runs["cli_cpu"]))
+                med = {k: float(np.median(v)) for k, v in runs.items()}
+                t_torch = med["torch"]
+                per_frame = max(med["cli"] - med["start"], 1e-9) / (n - 1)
+                print(f"\n{size} ({w}x{h}), {n} frames, {model}, medians of {repeat}: eager torch zero-dce++ "
+                      f"{1 / t_torch:6.2f} fps ({t_torch * 1000:.0f} ms a frame)")
+                print(f"  enhance per frame  {1 / med['alone']:6.2f} fps ({t_torch / med['alone']:4.2f}x)   "
+                      f"VideoEnhancer.push {1 / med['video']:6.2f} fps ({t_torch / med['video']:4.2f}x)")
+                print(f"  whole CLI run      {med['cli']:6.2f} s = {n / med['cli']:6.2f} fps against torch's "
+                      f"{t_torch * n:6.2f} s for the network and curves alone ({t_torch * n / med['cli']:4.2f}x); "
+                      f"start and model load {med['start']:.2f} s (the one-frame run)")
+                print(f"  CLI per frame      {1 / per_frame:6.2f} fps ({per_frame * 1000:.0f} ms a frame, "
+                      f"{t_torch / per_frame:4.2f}x): decode, enhance, encode")
+                # CPU time moves less with the load of others than wall time (but counts spinning threads)
+                cpu_frame = max(med["cli_cpu"] - med["start_cpu"], 1e-9) / (n - 1)
+                print(f"  CPU a frame        torch {med['torch_cpu'] * 1000:.0f} ms, CLI {cpu_frame * 1000:.0f} ms "
+                      f"({med['torch_cpu'] / cpu_frame:4.2f}x); the whole CLI run {med['cli_cpu']:.2f} s "
+                      f"({med['torch_cpu'] * n / med['cli_cpu']:4.2f}x)")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--frames", type=int, default=12)
+    p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--repeat", type=int, default=3, help="runs of each speed figure (medians printed)")
+    p.add_argument("--models", default=VIDEO_MODEL, help=f"comma-separated models of the speed part (default: "
+                   f"{VIDEO_MODEL}; add zero-dce-int8 for the default of images)")
     p.add_argument("--sizes", default="720p,1080p", help=f"comma-separated, of {', '.join(SIZES)}")
     p.add_argument("--model", default=VIDEO_MODEL, help=f"model of the quality part (default: {VIDEO_MODEL}, "
                    f"the default of videos)")
     p.add_argument("--quality-only", action="store_true")
+    p.add_argument("--speed-only", action="store_true")
     p.add_argument("--memory", action="store_true", help="also the peak memory of a 48- and a 144-frame 720p run")
     args = p.parse_args()
-    quality(args.model)
+    if not args.speed_only:
+        quality(args.model)
     if not args.quality_only:
-        speed(args.sizes.split(","), args.frames)
+        speed(args.sizes.split(","), args.frames, args.models.split(","), args.repeat)
     if args.memory:
         print("\nmemory:")
         memory()

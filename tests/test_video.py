@@ -178,6 +178,23 @@ def test_enhance_video_keeps_frames_timestamps_and_audio(clip, tmp_path, suffix,
     assert np.mean(frames[6]) > np.mean(src_frames[6]) + 20
 
 
+def test_the_file_loop_writes_the_frames_push_gives(clip, tmp_path):
+    """enhance_video (its stages on three threads, the spatial filter deferred to the encoding one) writes what
+    VideoEnhancer.push returns for the decoded frames (through the same yuv420p conversion, lossless H.264)."""
+    src_frames, facts, _ = read_clip(clip)
+    enhancer = VideoEnhancer(fps=float(facts["rate"]))
+    want = []
+    for f in src_frames:  # the same conversion to yuv420p and back as the file loop and the reader make
+        rgb = np.round(enhancer.push(f) * 255).astype(np.uint8)
+        yuv = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        want.append(yuv.to_ndarray(format="rgb24"))
+    enhance_video(clip, tmp_path / "out.mkv", crf=0)
+    got, _, _ = read_clip(tmp_path / "out.mkv")
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert np.abs(g.astype(int) - w).max() <= 1
+
+
 def test_webm_is_vp9_and_names_the_audio_it_cannot_hold(clip, tmp_path):
     report = enhance_video(clip, tmp_path / "out.webm", crf=30)
     _, facts, others = read_clip(tmp_path / "out.webm")
@@ -218,6 +235,20 @@ def test_never_overwrites_input_or_an_existing_output(clip, tmp_path):
     assert (tmp_path / "out.mp4").read_bytes() == b"keep me" and clip.read_bytes() == before
     enhance_video(clip, tmp_path / "out.mp4", overwrite=True)
     assert len(read_clip(tmp_path / "out.mp4")[0]) == 12
+
+
+def test_an_encoder_error_ends_the_run_and_leaves_nothing(clip, tmp_path, monkeypatch):
+    """An error in the encoding thread reaches the caller (and stops the decoding thread); nothing is written."""
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise av.error.InvalidDataError(1094995529, "broken encoder")  # an FFmpegError, as a codec raises them
+
+    monkeypatch.setattr(av.VideoFrame, "from_ndarray", broken)  # called by the encoding thread alone
+    with pytest.raises(ValueError, match=r"the video could not be enhanced \(broken encoder\).*Nothing was written"):
+        enhance_video(clip, tmp_path / "out.mp4")
+    assert calls == [1] and list(tmp_path.iterdir()) == []
 
 
 def test_an_interruption_leaves_nothing(clip, tmp_path):
@@ -264,6 +295,8 @@ def test_bad_inputs_get_one_clear_message(clip, tmp_path):
         enhance_video(clip, tmp_path / "o4.png")
     with pytest.raises(ValueError, match=r"crf=60 is out of range: crf must be an integer in \[0, 51\]"):
         enhance_video(clip, tmp_path / "o5.mp4", crf=60)
+    with pytest.raises(ValueError, match="preset='quick': the encoder presets are ultrafast, superfast, veryfast"):
+        enhance_video(clip, tmp_path / "o7.mp4", preset="quick")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audio.mkv", "corrupt.mp4", "cut.mkv", "empty.mkv",
                                                           "truncated.mp4"]
 

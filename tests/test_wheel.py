@@ -31,6 +31,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
             "skdce/engine/runtime.py", "skdce/_base/validate.py"} <= set(names)
     assert {"skdce/serve/__init__.py", "skdce/serve/page.html"} <= set(names)  # the page of skdce serve
     assert any(n.startswith("skdce/native/_kernels") and n.endswith((".so", ".pyd")) for n in names), names
+    assert any(n.startswith("skdce/native/_temporal") and n.endswith((".so", ".pyd")) for n in names), names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -44,6 +45,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
         "info = skdce.get_model('zero-dce'); "
         "assert info.path.is_file() and 'site-packages' in str(info.path); "
         "import skdce.engine.stages.curve as c; assert c._kernels is not None; "
+        "import skdce.video._temporal as t; assert t.compiled(); "
         "import skdce.cli, skdce.io; "
         "out = skdce.enhance(np.full((9, 11, 3), 0.1, np.float32)); "
         "from skdce.denoise_net import learned_denoise_block as d; "
@@ -57,7 +59,7 @@ def test_wheel_ships_and_loads_weights(tmp_path):
 
 
 def test_sdist_ships_the_kernel_sources(tmp_path):
-    """The sdist carries what setup.py compiles: both C files and the header they share.
+    """The sdist carries what setup.py compiles: the C files and the header two of them share.
 
     The extensions are optional, so an sdist without ``_buffer.h`` would install without
     any C kernel rather than fail: only its file list shows the loss.
@@ -70,6 +72,7 @@ def test_sdist_ships_the_kernel_sources(tmp_path):
     assert res.returncode == 0, res.stderr
     (sdist,) = tmp_path.glob("skdce-*.tar.gz")
     names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
-    expected = {"setup.py", "skdce/native/_kernels.c", "skdce/native/_gfilter.c", "skdce/native/_buffer.h"}
+    expected = {"setup.py", "skdce/native/_kernels.c", "skdce/native/_gfilter.c", "skdce/native/_buffer.h",
+                "skdce/native/_temporal.c"}
     assert expected <= names, sorted(names)
     assert not any(n.endswith((".so", ".pyd", ".pt")) for n in names)

@@ -72,7 +72,7 @@ def test_ctrl_c_during_a_video_leaves_nothing(tmp_path):
     _, noisy, _ = moving_square_clip(n=12, step=0)
     src = write_clip(tmp_path / "long.mp4", to_uint8(noisy), fps=30)
     out = tmp_path / "out"
-    run = GatedRun(tmp_path / "gate", "skdce.video:VideoEnhancer.push", "enhance", src, "-o", out / "long.mp4",
+    run = GatedRun(tmp_path / "gate", "skdce.video:VideoEnhancer._push_as", "enhance", src, "-o", out / "long.mp4",
                    free=3)
     run.wait_held()
     assert len(leftovers(out)) == 1  # three frames enhanced and sent to the encoder, under a temporary name

@@ -1,0 +1,748 @@
+/*
+ * skdce/native/_temporal.c: the per-pixel passes of skdce.video's temporal filter, compiled
+ * (skdce.native._temporal).
+ *
+ * Hand-written because no library has them: a motion-adaptive recursive
+ * (IIR) average that tracks the noise variance left in each pixel, the motion
+ * test that steers it (box means of the difference to the running average,
+ * measured against that noise), and the strength map of the spatial filter
+ * after it. In NumPy/scipy they took about fifteen full-frame passes and as
+ * many temporaries (some 60 ms of a 720p frame on one core); here each is one
+ * pass over the frame, in row bands the caller runs on its worker threads
+ * (the GIL is released). skdce/video/_temporal.py holds the NumPy twin of every
+ * function, which is the fallback without a C compiler and the oracle of the
+ * tests (tests/test_temporal.py): same operations, same order, in float32.
+ *
+ * Arrays come through the buffer protocol, C-contiguous and native-endian:
+ *   frame    (H, W, 3) uint8, uint16 or float32, scaled by `scale` to [0, 1]
+ *   average  (H, W, 3) float32   the running average of the frames
+ *   luma, variance, keep, ... (H, W) float32
+ * A state array is read moved by (dy, dx): pixel (y, x) of the new frame sees
+ * the state at (y - dy, x - dx); where that lies outside the frame (uncovered
+ * by a pan) the state is empty: average 0, variance 1, keep 0.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { T_U8 = 0, T_U16 = 1, T_F32 = 2 };
+
+/* The element type of a native-endian buffer: uint8, uint16 or float32, else -1. */
+static int buffer_type(const Py_buffer *v)
+{
+    const char *f = v->format != NULL ? v->format : "B";
+    if (*f == '@' || *f == '=')
+        f++;
+#if PY_LITTLE_ENDIAN
+    else if (*f == '<')
+        f++;
+#else
+    else if (*f == '>')
+        f++;
+#endif
+    if (f[0] == '\0' || f[1] != '\0')
+        return -1;
+    if (f[0] == 'B' && v->itemsize == 1)
+        return T_U8;
+    if (f[0] == 'H' && v->itemsize == 2)
+        return T_U16;
+    if (f[0] == 'f' && v->itemsize == 4)
+        return T_F32;
+    return -1;
+}
+
+/* Get a C-contiguous buffer of `ndim` dims (writable if asked); sets a ValueError naming `name` otherwise. */
+static int get(PyObject *obj, Py_buffer *v, const char *name, int ndim, int writable)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, v, flags) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "_temporal: %s must be a C-contiguous%s array", name,
+                     writable ? ", writable" : "");
+        return -1;
+    }
+    if (v->ndim != ndim || v->len == 0 || ((uintptr_t)v->buf % (uintptr_t)v->itemsize) != 0) {
+        PyBuffer_Release(v);
+        PyErr_Format(PyExc_ValueError, "_temporal: %s must have %d dimensions, be non-empty and aligned", name,
+                     ndim);
+        return -1;
+    }
+    return 0;
+}
+
+static int overlap(const Py_buffer *a, const Py_buffer *b)
+{
+    const char *a0 = a->buf, *b0 = b->buf;
+    return a0 < b0 + b->len && b0 < a0 + a->len;
+}
+
+/* One channel value of pixel i (channel c) as float32 in [0, 1]. */
+static inline float value(const void *frame, int t, Py_ssize_t i, float scale)
+{
+    if (t == T_U8)
+        return (float)((const uint8_t *)frame)[i] * scale;
+    if (t == T_U16)
+        return (float)((const uint16_t *)frame)[i] * scale;
+    return ((const float *)frame)[i] * scale;
+}
+
+static inline Py_ssize_t clampi(Py_ssize_t i, Py_ssize_t n)
+{
+    return i < 0 ? 0 : (i >= n ? n - 1 : i);
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(luma_doc,
+"luma(frame, scale, out, r0, r1)\n\n"
+"Rows r0:r1 of the channel mean ((r + g) + b) * (1/3) of frame * scale, into out (H, W) float32.");
+
+static PyObject *luma(PyObject *self, PyObject *args)
+{
+    PyObject *fo, *oo;
+    double scale;
+    Py_ssize_t r0, r1;
+    if (!PyArg_ParseTuple(args, "OdOnn", &fo, &scale, &oo, &r0, &r1))
+        return NULL;
+    Py_buffer f, o;
+    if (get(fo, &f, "frame", 3, 0) < 0)
+        return NULL;
+    if (get(oo, &o, "out", 2, 1) < 0) {
+        PyBuffer_Release(&f);
+        return NULL;
+    }
+    const int t = buffer_type(&f);
+    const Py_ssize_t h = f.shape[0], w = f.shape[1];
+    const char *err = NULL;
+    if (t < 0 || buffer_type(&o) != T_F32 || f.shape[2] != 3 || o.shape[0] != h || o.shape[1] != w)
+        err = "luma: frame must be (H, W, 3) uint8, uint16 or float32 and out (H, W) float32";
+    else if (r0 < 0 || r1 > h || r0 > r1)
+        err = "luma: rows r0:r1 outside the frame";
+    else if (overlap(&f, &o))
+        err = "luma: out must not share memory with frame";
+    if (err == NULL) {
+        const float s = (float)scale, third = 1.0f / 3.0f;
+        float *out = o.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = r0 * w; i < r1 * w; i++) {
+            float v = value(f.buf, t, 3 * i, s) + value(f.buf, t, 3 * i + 1, s);
+            v = v + value(f.buf, t, 3 * i + 2, s);
+            out[i] = v * third;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&f);
+    PyBuffer_Release(&o);
+    if (err != NULL) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* Row sy of a state plane moved by dx columns (its columns x0:x1 see x - dx), scaled by level and bounded
+ * by 1 (level != 1 only), into out; `fill` where the row or column lies outside the frame. */
+static void state_row(const float *plane, Py_ssize_t sy, Py_ssize_t h, Py_ssize_t w, Py_ssize_t dx, Py_ssize_t x0,
+                      Py_ssize_t x1, float level, float fill, float *out)
+{
+    if (sy < 0 || sy >= h || x0 >= x1) {
+        for (Py_ssize_t x = 0; x < w; x++)
+            out[x] = fill;
+        return;
+    }
+    const float *src = plane + sy * w - dx;
+    for (Py_ssize_t x = 0; x < x0; x++)
+        out[x] = fill;
+    if (level == 1.0f)
+        memcpy(out + x0, src + x0, sizeof(float) * (size_t)(x1 - x0));
+    else
+        for (Py_ssize_t x = x0; x < x1; x++) {
+            const float a = src[x] * level;
+            out[x] = a < 1.0f ? a : 1.0f;
+        }
+    for (Py_ssize_t x = x1; x < w; x++)
+        out[x] = fill;
+}
+
+/* The parameters of the motion test (skdce.video._temporal: STATIC, MOVING, DRIFT_STATIC, DRIFT_MOVING, _ABS_MEAN). */
+typedef struct {
+    float sigma, level, moving, ramp, dmoving, dramp, c5, c9;
+} weigh_params;
+
+/* The row kernels of weigh(), apart so that the compiler vectorises them (restrict: no aliasing). */
+static void diff_row(const float *restrict lum, const float *restrict state, float *restrict d, float *restrict ad,
+                     Py_ssize_t w)
+{
+    for (Py_ssize_t x = 0; x < w; x++) {
+        d[x] = lum[x] - state[x];
+        ad[x] = fabsf(d[x]);
+    }
+}
+
+static void add_row(float *restrict acc, const float *restrict src, Py_ssize_t w)
+{
+    for (Py_ssize_t x = 0; x < w; x++)
+        acc[x] += src[x];
+}
+
+/* keep of one row from the vertical sums v5, v9 (edge-padded by 4 on each side) and the variance row vr */
+static void keep_row(const float *restrict v5, const float *restrict v9, const float *restrict vr,
+                     float *restrict kr, Py_ssize_t w, const weigh_params *p)
+{
+    const float sigma = p->sigma, moving = p->moving, ramp = p->ramp, dmoving = p->dmoving, dramp = p->dramp;
+    const float c5 = p->c5, c9 = p->c9;
+    for (Py_ssize_t x = 0; x < w; x++) {
+        const float b5 = (((v5[x + 2] + v5[x + 3]) + v5[x + 4]) + v5[x + 5]) + v5[x + 6];
+        const float b9 = (((((((v9[x] + v9[x + 1]) + v9[x + 2]) + v9[x + 3]) + v9[x + 4]) + v9[x + 5]) + v9[x + 6])
+                          + v9[x + 7]) + v9[x + 8];
+        float noise = sigma * sqrtf(1.0f + vr[x]);
+        noise = noise > 1e-6f ? noise : 1e-6f;
+        const float rn = 1.0f / noise;
+        float kp = (moving - (b5 * c5) * rn) * ramp;
+        kp = kp < 0.0f ? 0.0f : (kp > 1.0f ? 1.0f : kp);
+        float kd = (dmoving - (fabsf(b9) * c9) * rn) * dramp;
+        kd = kd < 0.0f ? 0.0f : (kd > 1.0f ? 1.0f : kd);
+        kr[x] = kd < kp ? kd : kp;
+    }
+}
+
+/* The counts and sums of the cut and level tests over one row (the state's luma is lum - d); eight
+ * float lanes per row (vectorised), added up in double. */
+static void stats_row(const float *restrict kr, const float *restrict lum, const float *restrict d, Py_ssize_t w,
+                      long long *n_moving, long long *n_still, double *sum_l, double *sum_s)
+{
+    float ml[8] = {0}, sl[8] = {0}, ll[8] = {0}, rl[8] = {0};
+    Py_ssize_t x = 0;
+    for (; x + 8 <= w; x += 8)
+        for (int j = 0; j < 8; j++) {
+            const float kp = kr[x + j];
+            const float still = kp > 0.5f ? 1.0f : 0.0f;
+            ml[j] += kp < 0.5f ? 1.0f : 0.0f;
+            sl[j] += still;
+            ll[j] += still * lum[x + j];
+            rl[j] += still * (lum[x + j] - d[x + j]);
+        }
+    for (; x < w; x++) {
+        const float kp = kr[x];
+        const float still = kp > 0.5f ? 1.0f : 0.0f;
+        ml[0] += kp < 0.5f ? 1.0f : 0.0f;
+        sl[0] += still;
+        ll[0] += still * lum[x];
+        rl[0] += still * (lum[x] - d[x]);
+    }
+    for (int j = 0; j < 8; j++) {
+        *n_moving += (long long)ml[j];
+        *n_still += (long long)sl[j];
+        *sum_l += ll[j];
+        *sum_s += rl[j];
+    }
+}
+
+PyDoc_STRVAR(weigh_doc,
+"weigh(luma, state_luma, variance, keep, dy, dx, level, sigma, moving, ramp, drift_moving, drift_ramp, c5, c9,\n"
+"      r0, r1) -> (moving, still, sum_luma, sum_state)\n\n"
+"Rows r0:r1 of the share of its past each pixel keeps (skdce.video._temporal.weigh), into keep (H, W) float32.\n"
+"Returns, over those rows, the pixels with keep < 0.5 and > 0.5, and the sums of luma and of the moved\n"
+"state's luma over the latter.");
+
+static PyObject *weigh(PyObject *self, PyObject *args)
+{
+    PyObject *lo, *so, *vo, *ko;
+    Py_ssize_t dy, dx, r0, r1;
+    double level, sigma, mv, ramp, dmv, dramp, c5, c9;
+    if (!PyArg_ParseTuple(args, "OOOOnnddddddddnn", &lo, &so, &vo, &ko, &dy, &dx, &level, &sigma, &mv, &ramp, &dmv,
+                          &dramp, &c5, &c9, &r0, &r1))
+        return NULL;
+    Py_buffer l, s, v, k;
+    if (get(lo, &l, "luma", 2, 0) < 0)
+        return NULL;
+    if (get(so, &s, "state_luma", 2, 0) < 0) {
+        PyBuffer_Release(&l);
+        return NULL;
+    }
+    if (get(vo, &v, "variance", 2, 0) < 0) {
+        PyBuffer_Release(&l);
+        PyBuffer_Release(&s);
+        return NULL;
+    }
+    if (get(ko, &k, "keep", 2, 1) < 0) {
+        PyBuffer_Release(&l);
+        PyBuffer_Release(&s);
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    const Py_ssize_t h = l.shape[0], w = l.shape[1];
+    const char *err = NULL;
+    if (buffer_type(&l) != T_F32 || buffer_type(&s) != T_F32 || buffer_type(&v) != T_F32 || buffer_type(&k) != T_F32)
+        err = "weigh: luma, state_luma, variance and keep must be float32";
+    else if (s.shape[0] != h || s.shape[1] != w || v.shape[0] != h || v.shape[1] != w || k.shape[0] != h
+             || k.shape[1] != w)
+        err = "weigh: luma, state_luma, variance and keep must have one shape (H, W)";
+    else if (r0 < 0 || r1 > h || r0 > r1)
+        err = "weigh: rows r0:r1 outside the frame";
+    else if (overlap(&k, &l) || overlap(&k, &s) || overlap(&k, &v))
+        err = "weigh: keep must not share memory with the inputs";
+    long long n_moving = 0, n_still = 0;
+    double sum_l = 0, sum_s = 0;
+    int nomem = 0;
+    if (err == NULL && r1 > r0) {
+        const weigh_params p = {(float)sigma, (float)level, (float)mv, (float)ramp, (float)dmv, (float)dramp, (float)c5,
+                                (float)c9};
+        /* rows r0 - 4 .. r1 + 4 (clamped) of the signed difference d and of |d|, and per-row work space */
+        const Py_ssize_t y0 = r0 - 4 < 0 ? 0 : r0 - 4, y1 = r1 + 4 > h ? h : r1 + 4, n = y1 - y0;
+        float *d = PyMem_RawMalloc(sizeof(float) * (size_t)(2 * n * w + 4 * (w + 8)));
+        if (d == NULL)
+            nomem = 1;
+        else {
+            const float *lum = l.buf, *sl = s.buf, *var = v.buf;
+            float *keep = k.buf;
+            Py_BEGIN_ALLOW_THREADS
+            float *ad = d + n * w, *v5 = ad + n * w, *v9 = v5 + (w + 8), *ar = v9 + (w + 8), *vr = ar + (w + 8);
+            /* the columns x0:x1 of a row see the state (x - dx inside the frame) */
+            const Py_ssize_t x0 = dx > 0 ? (dx < w ? dx : w) : 0, x1 = dx < 0 ? (w + dx > 0 ? w + dx : 0) : w;
+            for (Py_ssize_t y = y0; y < y1; y++) {
+                state_row(sl, y - dy, h, w, dx, x0, x1, p.level, 0.0f, ar);
+                diff_row(lum + y * w, ar, d + (y - y0) * w, ad + (y - y0) * w, w);
+            }
+            for (Py_ssize_t y = r0; y < r1; y++) {
+                /* vertical sums, edge rows repeated (scipy's mode="nearest"), into v5/v9 at offset 4 */
+                float *o5 = v5 + 4, *o9 = v9 + 4;
+                memset(o5, 0, sizeof(float) * (size_t)w);
+                memset(o9, 0, sizeof(float) * (size_t)w);
+                for (Py_ssize_t j = -2; j <= 2; j++)
+                    add_row(o5, ad + (clampi(y + j, h) - y0) * w, w);
+                for (Py_ssize_t j = -4; j <= 4; j++)
+                    add_row(o9, d + (clampi(y + j, h) - y0) * w, w);
+                for (Py_ssize_t j = 0; j < 4; j++) {
+                    v5[j] = v5[4];
+                    v9[j] = v9[4];
+                    v5[w + 4 + j] = v5[w + 3];
+                    v9[w + 4 + j] = v9[w + 3];
+                }
+                const Py_ssize_t sy = y - dy;
+                state_row(var, sy, h, w, dx, x0, x1, 1.0f, 1.0f, vr);  /* uncovered: variance 1 */
+                float *kr = keep + y * w;
+                keep_row(v5, v9, vr, kr, w, &p);
+                if (sy < 0 || sy >= h)
+                    memset(kr, 0, sizeof(float) * (size_t)w);
+                else {
+                    for (Py_ssize_t x = 0; x < x0; x++)
+                        kr[x] = 0.0f;
+                    for (Py_ssize_t x = x1; x < w; x++)
+                        kr[x] = 0.0f;
+                }
+                stats_row(kr, lum + y * w, d + (y - y0) * w, w, &n_moving, &n_still, &sum_l, &sum_s);
+            }
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(d);
+        }
+    }
+    PyBuffer_Release(&l);
+    PyBuffer_Release(&s);
+    PyBuffer_Release(&v);
+    PyBuffer_Release(&k);
+    if (err != NULL) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    if (nomem)
+        return PyErr_NoMemory();
+    return Py_BuildValue("LLdd", n_moving, n_still, sum_l, sum_s);
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* n values of a frame from element i on, as float32 times scale. */
+static void frame_row(const void *frame, int t, Py_ssize_t i, Py_ssize_t n, float scale, float *restrict out)
+{
+    if (t == T_U8) {
+        const uint8_t *restrict f = (const uint8_t *)frame + i;
+        for (Py_ssize_t k = 0; k < n; k++)
+            out[k] = (float)f[k] * scale;
+    } else if (t == T_U16) {
+        const uint16_t *restrict f = (const uint16_t *)frame + i;
+        for (Py_ssize_t k = 0; k < n; k++)
+            out[k] = (float)f[k] * scale;
+    } else {
+        const float *restrict f = (const float *)frame + i;
+        for (Py_ssize_t k = 0; k < n; k++)
+            out[k] = f[k] * scale;
+    }
+}
+
+/* One row of the recursive average: x the frame, a the moved average, v its variance (3, 3, 1 floats a pixel). */
+static void accumulate_row(const float *restrict x, const float *restrict a, const float *restrict v,
+                           const float *restrict keep, float *restrict ao, float *restrict vo, float *restrict lo,
+                           Py_ssize_t w, float vmin, float hmax)
+{
+    const float third = 1.0f / 3.0f;
+    for (Py_ssize_t i = 0; i < w; i++) {
+        float held = keep[i] / (v[i] > vmin ? v[i] : vmin);
+        held = held < hmax ? held : hmax;
+        const float w_new = 1.0f / (1.0f + held), w_old = 1.0f - w_new;
+        const float o0 = a[3 * i] * w_old + x[3 * i] * w_new;
+        const float o1 = a[3 * i + 1] * w_old + x[3 * i + 1] * w_new;
+        const float o2 = a[3 * i + 2] * w_old + x[3 * i + 2] * w_new;
+        ao[3 * i] = o0;
+        ao[3 * i + 1] = o1;
+        ao[3 * i + 2] = o2;
+        vo[i] = w_old * w_old * v[i] + w_new * w_new;
+        lo[i] = ((o0 + o1) + o2) * third;
+    }
+}
+
+PyDoc_STRVAR(accumulate_doc,
+"accumulate(frame, scale, average, variance, keep, dy, dx, level, max_frames, average_out, variance_out,\n"
+"           luma_out, r0, r1)\n\n"
+"Rows r0:r1 of the recursive average after this frame (skdce.video._temporal.accumulate).");
+
+static PyObject *accumulate(PyObject *self, PyObject *args)
+{
+    PyObject *fo, *ao, *vo, *ko, *aoo, *voo, *loo;
+    double scale, level, max_frames;
+    Py_ssize_t dy, dx, r0, r1;
+    if (!PyArg_ParseTuple(args, "OdOOOnnddOOOnn", &fo, &scale, &ao, &vo, &ko, &dy, &dx, &level, &max_frames, &aoo,
+                          &voo, &loo, &r0, &r1))
+        return NULL;
+    Py_buffer b[7];
+    PyObject *objs[7] = {fo, ao, vo, ko, aoo, voo, loo};
+    const char *names[7] = {"frame", "average", "variance", "keep", "average_out", "variance_out", "luma_out"};
+    const int dims[7] = {3, 3, 2, 2, 3, 2, 2};
+    int got = 0;
+    for (; got < 7; got++)
+        if (get(objs[got], &b[got], names[got], dims[got], got >= 4) < 0)
+            break;
+    if (got < 7) {
+        for (int i = 0; i < got; i++)
+            PyBuffer_Release(&b[i]);
+        return NULL;
+    }
+    const int t = buffer_type(&b[0]);
+    const Py_ssize_t h = b[0].shape[0], w = b[0].shape[1];
+    const char *err = NULL;
+    if (t < 0 || b[0].shape[2] != 3)
+        err = "accumulate: frame must be (H, W, 3) uint8, uint16 or float32";
+    for (int i = 1; i < 7 && err == NULL; i++) {
+        if (buffer_type(&b[i]) != T_F32 || b[i].shape[0] != h || b[i].shape[1] != w
+            || (dims[i] == 3 && b[i].shape[2] != 3))
+            err = "accumulate: the state arrays must be float32, (H, W, 3) or (H, W) like frame";
+    }
+    if (err == NULL && (r0 < 0 || r1 > h || r0 > r1))
+        err = "accumulate: rows r0:r1 outside the frame";
+    for (int i = 4; i < 7 && err == NULL; i++)
+        for (int j = 0; j < 7; j++)
+            if (j != i && overlap(&b[i], &b[j]))
+                err = "accumulate: the outputs must not share memory with each other or the inputs";
+    int nomem = 0;
+    if (err == NULL && r1 > r0) {
+        float *mem = PyMem_RawMalloc(sizeof(float) * (size_t)(7 * w));
+        if (mem == NULL)
+            nomem = 1;
+        else {
+            const float s = (float)scale, lv = (float)level;
+            const float vmin = (float)(1.0 / max_frames), hmax = (float)(max_frames - 1.0);
+            const float *avg = b[1].buf, *var = b[2].buf, *keep = b[3].buf;
+            float *ao_ = b[4].buf, *vo_ = b[5].buf, *lo_ = b[6].buf;
+            const void *frame = b[0].buf;
+            Py_BEGIN_ALLOW_THREADS
+            float *xr = mem, *ar = mem + 3 * w, *vr = mem + 6 * w;
+            const Py_ssize_t x0 = dx > 0 ? (dx < w ? dx : w) : 0, x1 = dx < 0 ? (w + dx > 0 ? w + dx : 0) : w;
+            for (Py_ssize_t y = r0; y < r1; y++) {
+                frame_row(frame, t, y * w * 3, 3 * w, s, xr);
+                /* the average moved by (dy, dx): 3 floats a pixel, so the columns scale by 3 */
+                state_row(avg, y - dy, h, 3 * w, 3 * dx, 3 * x0, 3 * x1, lv, 0.0f, ar);
+                state_row(var, y - dy, h, w, dx, x0, x1, 1.0f, 1.0f, vr);
+                accumulate_row(xr, ar, vr, keep + y * w, ao_ + 3 * y * w, vo_ + y * w, lo_ + y * w, w, vmin, hmax);
+            }
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(mem);
+        }
+    }
+    for (int i = 0; i < 7; i++)
+        PyBuffer_Release(&b[i]);
+    if (err != NULL) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    if (nomem)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* Half-pixel bilinear taps of n_out samples over n_in (skdce.engine.stages.boxes.bilinear_taps): i0, i1, weight of i1. */
+static void taps(Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t *i0, Py_ssize_t *i1, float *wt)
+{
+    const double sc = (double)n_in / (double)n_out;
+    for (Py_ssize_t i = 0; i < n_out; i++) {
+        double src = ((double)i + 0.5) * sc - 0.5;
+        src = src > 0.0 ? src : 0.0;
+        Py_ssize_t a = (Py_ssize_t)floor(src);
+        a = a < n_in - 1 ? a : n_in - 1;
+        i0[i] = a;
+        i1[i] = a + 1 < n_in - 1 ? a + 1 : n_in - 1;
+        wt[i] = (float)(src - (double)a);
+    }
+}
+
+PyDoc_STRVAR(noise_doc,
+"noise(luma, variance, alpha, n_iter, amount, out, r0, r1)\n\n"
+"Rows r0:r1 of amount * sqrt(variance) * sqrt(max(g**2 - 1, 0)) into out (H, W) float32: g the slope of\n"
+"n_iter steps of the curve whose alpha is the small (h, w) float32 map alpha upsampled bilinearly\n"
+"(half-pixel, as skdce.engine.stages.boxes) to (H, W), at the level luma (skdce.video._temporal.noise_map).");
+
+static PyObject *noise(PyObject *self, PyObject *args)
+{
+    PyObject *lo, *vo, *ao, *oo;
+    int n_iter;
+    double amount;
+    Py_ssize_t r0, r1;
+    if (!PyArg_ParseTuple(args, "OOOidOnn", &lo, &vo, &ao, &n_iter, &amount, &oo, &r0, &r1))
+        return NULL;
+    Py_buffer b[4];
+    PyObject *objs[4] = {lo, vo, ao, oo};
+    const char *names[4] = {"luma", "variance", "alpha", "out"};
+    int got = 0;
+    for (; got < 4; got++)
+        if (get(objs[got], &b[got], names[got], 2, got == 3) < 0)
+            break;
+    if (got < 4) {
+        for (int i = 0; i < got; i++)
+            PyBuffer_Release(&b[i]);
+        return NULL;
+    }
+    const Py_ssize_t h = b[0].shape[0], w = b[0].shape[1], hs = b[2].shape[0], ws = b[2].shape[1];
+    const char *err = NULL;
+    for (int i = 0; i < 4 && err == NULL; i++)
+        if (buffer_type(&b[i]) != T_F32)
+            err = "noise: luma, variance, alpha and out must be float32";
+    if (err == NULL && (b[1].shape[0] != h || b[1].shape[1] != w || b[3].shape[0] != h || b[3].shape[1] != w))
+        err = "noise: luma, variance and out must have one shape (H, W)";
+    if (err == NULL && (r0 < 0 || r1 > h || r0 > r1 || n_iter < 0))
+        err = "noise: rows r0:r1 outside the frame, or negative n_iter";
+    if (err == NULL && (overlap(&b[3], &b[0]) || overlap(&b[3], &b[1]) || overlap(&b[3], &b[2])))
+        err = "noise: out must not share memory with the inputs";
+    int nomem = 0;
+    if (err == NULL && r1 > r0) {
+        char *mem = PyMem_RawMalloc((sizeof(Py_ssize_t) * 2 + sizeof(float)) * (size_t)(w + h) + sizeof(float) * 2
+                                    * (size_t)w);
+        if (mem == NULL)
+            nomem = 1;
+        else {
+            Py_ssize_t *j0 = (Py_ssize_t *)mem, *j1 = j0 + w, *y0 = j1 + w, *y1 = y0 + h;
+            float *wx = (float *)(y1 + h), *wy = wx + w, *c0 = wy + h, *c1 = c0 + w;
+            const float *lum = b[0].buf, *var = b[1].buf, *al = b[2].buf;
+            float *out = b[3].buf;
+            const float amt = (float)amount;
+            Py_BEGIN_ALLOW_THREADS
+            taps(ws, w, j0, j1, wx);
+            taps(hs, h, y0, y1, wy);
+            for (Py_ssize_t y = r0; y < r1; y++) {
+                const float *ra = al + y0[y] * ws, *rb = al + y1[y] * ws;
+                const float fy = y1[y] > y0[y] ? wy[y] : 0.0f;
+                for (Py_ssize_t x = 0; x < w; x++) {
+                    c0[x] = ra[j0[x]] * (1.0f - wx[x]) + ra[j1[x]] * wx[x];
+                    c1[x] = rb[j0[x]] * (1.0f - wx[x]) + rb[j1[x]] * wx[x];
+                }
+                /* c0 <- the alpha, c1 <- the slope, over the row; the level in lv (one iteration at a time: it vectorises) */
+                float *lv = out + y * w;
+                for (Py_ssize_t x = 0; x < w; x++) {
+                    c0[x] = c0[x] + fy * (c1[x] - c0[x]);
+                    c1[x] = 1.0f;
+                    lv[x] = lum[y * w + x];
+                }
+                for (int it = 0; it < n_iter; it++)
+                    for (Py_ssize_t x = 0; x < w; x++) {
+                        float step = lv[x] * -2.0f;
+                        step = step + 1.0f;
+                        step = step * c0[x];
+                        step = step + 1.0f;
+                        c1[x] = c1[x] * step;
+                        float sq = lv[x] * lv[x];
+                        sq = lv[x] - sq;
+                        sq = sq * c0[x];
+                        lv[x] = lv[x] + sq;
+                    }
+                for (Py_ssize_t x = 0; x < w; x++) {
+                    float g = c1[x] * c1[x] - 1.0f;
+                    g = g > 0.0f ? g : 0.0f;
+                    lv[x] = (amt * sqrtf(var[y * w + x])) * sqrtf(g);
+                }
+            }
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(mem);
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        PyBuffer_Release(&b[i]);
+    if (err != NULL) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    if (nomem)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(black_doc,
+"black(image, scale, shift, out, r0, r1)\n\n"
+"Rows r0:r1 of max(image * scale[c] + shift[c], 0) per channel c, image (H, W, 3) float32 (the black point\n"
+"of skdce.tone.finish_tone, one pass): in place where out is None, else into out (H, W, 3) uint8 or uint16\n"
+"as round(v * max) clipped to [0, max] (skdce._base.image.to_uint, half to even).");
+
+static PyObject *black(PyObject *self, PyObject *args)
+{
+    PyObject *io, *oo;
+    double s0, s1, s2, t0, t1, t2;
+    Py_ssize_t r0, r1;
+    if (!PyArg_ParseTuple(args, "O(ddd)(ddd)Onn", &io, &s0, &s1, &s2, &t0, &t1, &t2, &oo, &r0, &r1))
+        return NULL;
+    Py_buffer im, o;
+    if (get(io, &im, "image", 3, oo == Py_None) < 0)
+        return NULL;
+    int ot = -1;
+    if (oo != Py_None) {
+        if (get(oo, &o, "out", 3, 1) < 0) {
+            PyBuffer_Release(&im);
+            return NULL;
+        }
+        ot = buffer_type(&o);
+    }
+    const Py_ssize_t h = im.shape[0], w = im.shape[1];
+    const char *err = NULL;
+    if (buffer_type(&im) != T_F32 || im.shape[2] != 3)
+        err = "black: image must be (H, W, 3) float32";
+    else if (oo != Py_None && ((ot != T_U8 && ot != T_U16) || o.shape[0] != h || o.shape[1] != w || o.shape[2] != 3))
+        err = "black: out must be None or (H, W, 3) uint8 or uint16 like image";
+    else if (oo != Py_None && overlap(&im, &o))
+        err = "black: out must not share memory with image";
+    else if (r0 < 0 || r1 > h || r0 > r1)
+        err = "black: rows r0:r1 outside the image";
+    if (err == NULL) {
+        const float sc[3] = {(float)s0, (float)s1, (float)s2}, sh[3] = {(float)t0, (float)t1, (float)t2};
+        float *restrict y = (float *)im.buf + 3 * r0 * w;
+        const Py_ssize_t n = 3 * (r1 - r0) * w;
+        Py_BEGIN_ALLOW_THREADS
+        if (ot < 0) {
+            for (Py_ssize_t i = 0; i < n; i += 3)
+                for (int c = 0; c < 3; c++) {
+                    float v = y[i + c] * sc[c];
+                    v = v + sh[c];
+                    y[i + c] = v > 0.0f ? v : 0.0f;
+                }
+        } else {
+            const float top = ot == T_U8 ? 255.0f : 65535.0f;
+            for (Py_ssize_t i = 0; i < n; i += 3)
+                for (int c = 0; c < 3; c++) {
+                    float v = y[i + c] * sc[c];
+                    v = v + sh[c];
+                    v = v > 0.0f ? v : 0.0f;
+                    v = rintf(v * top);
+                    v = v < top ? v : top;
+                    if (ot == T_U8)
+                        ((uint8_t *)o.buf)[3 * r0 * w + i + c] = (uint8_t)v;
+                    else
+                        ((uint16_t *)o.buf)[3 * r0 * w + i + c] = (uint16_t)v;
+                }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&im);
+    if (oo != Py_None)
+        PyBuffer_Release(&o);
+    if (err != NULL) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(shrink_doc,
+"shrink(plane, factor, out)\n\n"
+"The means of the factor x factor blocks of plane (H, W) float32 into out (H // factor, W // factor)\n"
+"float32 (the rows and columns past the last whole block are left out); sums in double.");
+
+static PyObject *shrink(PyObject *self, PyObject *args)
+{
+    PyObject *po, *oo;
+    Py_ssize_t f;
+    if (!PyArg_ParseTuple(args, "OnO", &po, &f, &oo))
+        return NULL;
+    Py_buffer p, o;
+    if (get(po, &p, "plane", 2, 0) < 0)
+        return NULL;
+    if (get(oo, &o, "out", 2, 1) < 0) {
+        PyBuffer_Release(&p);
+        return NULL;
+    }
+    const Py_ssize_t w = p.shape[1], hs = o.shape[0], ws = o.shape[1];
+    const char *err = NULL;
+    if (buffer_type(&p) != T_F32 || buffer_type(&o) != T_F32 || f < 1 || hs != p.shape[0] / f || ws != w / f)
+        err = "shrink: plane and out must be float32, out of shape (H // factor, W // factor)";
+    else if (overlap(&p, &o))
+        err = "shrink: out must not share memory with plane";
+    if (err == NULL) {
+        const float *src = p.buf;
+        float *dst = o.buf;
+        double *acc = PyMem_RawCalloc((size_t)ws, sizeof(double));
+        if (acc != NULL) {
+            Py_BEGIN_ALLOW_THREADS
+            const double norm = 1.0 / (double)(f * f);
+            for (Py_ssize_t i = 0; i < hs; i++) {
+                memset(acc, 0, sizeof(double) * (size_t)ws);
+                for (Py_ssize_t r = i * f; r < (i + 1) * f; r++) {
+                    const float *row = src + r * w;
+                    for (Py_ssize_t j = 0; j < ws; j++) {
+                        double a = 0.0;
+                        for (Py_ssize_t k = 0; k < f; k++)
+                            a += row[j * f + k];
+                        acc[j] += a;
+                    }
+                }
+                for (Py_ssize_t j = 0; j < ws; j++)
+                    dst[i * ws + j] = (float)(acc[j] * norm);
+            }
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(acc);
+        } else
+            err = "";
+    }
+    PyBuffer_Release(&p);
+    PyBuffer_Release(&o);
+    if (err != NULL) {
+        if (*err)
+            PyErr_SetString(PyExc_ValueError, err);
+        else
+            PyErr_NoMemory();
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"luma", luma, METH_VARARGS, luma_doc},
+    {"weigh", weigh, METH_VARARGS, weigh_doc},
+    {"accumulate", accumulate, METH_VARARGS, accumulate_doc},
+    {"noise", noise, METH_VARARGS, noise_doc},
+    {"black", black, METH_VARARGS, black_doc},
+    {"shrink", shrink, METH_VARARGS, shrink_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_temporal", "Compiled temporal filter of skdce.video (internal).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__temporal(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,213 @@
+"""skdce.video._temporal: the compiled passes of the temporal filter (skdce/native/_temporal.c) against their
+NumPy twins and float64 oracles, and the pan search."""
+
+import numpy as np
+import pytest
+
+import skdce
+from skdce.engine.stages.boxes import bilinear_upsample
+from skdce.video import _temporal as T
+
+compiled = pytest.mark.skipif(not T.compiled(), reason="skdce.native._temporal was not built (no C compiler)")
+SHAPE = (37, 53)  # odd sizes: the bands, the edges and the 5x5 / 9x9 windows all meet a border
+
+
+def frames(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    h, w = SHAPE
+    if dtype == np.float32:
+        return rng.random((h, w, 3), dtype=np.float32), 1.0
+    top = np.iinfo(dtype).max
+    return rng.integers(0, top, (h, w, 3), dtype=dtype, endpoint=True), 1.0 / top
+
+
+def state(seed=1):
+    """A running average (smooth, so that most pixels read as still), its variance and luma."""
+    rng = np.random.default_rng(seed)
+    h, w = SHAPE
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 0.3 + 0.2 * np.sin(yy / 6.0)[..., None] * np.cos(xx / 9.0)[..., None] * np.array([1, 0.8, 0.6])
+    average = base.astype(np.float32)
+    variance = rng.uniform(0.1, 1.0, (h, w)).astype(np.float32)
+    return average, variance, T.luma(average, 1.0, use_c=False)
+
+
+SHIFTS = [(0, 0), (2, -3), (-5, 7), (0, 60), (40, 0)]  # the last two: nothing of the past is in view
+
+
+@compiled
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_luma_equals_numpy(dtype):
+    frame, scale = frames(dtype)
+    np.testing.assert_array_equal(T.luma(frame, scale), T.luma(frame, scale, use_c=False))
+
+
+def test_luma_is_the_channel_mean():
+    frame, scale = frames(np.uint8)
+    np.testing.assert_allclose(T.luma(frame, scale), frame.astype(np.float64).mean(-1) * scale, rtol=1e-6)
+
+
+@compiled
+@pytest.mark.parametrize("shift", SHIFTS)
+@pytest.mark.parametrize("level", [1.0, 1.2])
+def test_weigh_equals_numpy(shift, level):
+    average, variance, past = state()
+    rng = np.random.default_rng(2)
+    luma = past + np.float32(0.02) * rng.standard_normal(SHAPE).astype(np.float32)
+    luma[5:15, 10:20] += 0.3  # something moved
+    keep, stats = T.weigh(luma, past, variance, 0.02, *shift, level=level)
+    ref, ref_stats = T.weigh(luma, past, variance, 0.02, *shift, level=level, use_c=False)
+    np.testing.assert_allclose(keep, ref, atol=2e-6)
+    assert stats[:2] == ref_stats[:2]
+    np.testing.assert_allclose(stats[2:], ref_stats[2:], rtol=1e-5)
+    assert keep.dtype == np.float32 and 0 <= keep.min() and keep.max() <= 1
+
+
+@pytest.mark.parametrize("use_c", [True, False])
+def test_weigh_keeps_the_still_and_drops_the_moving(use_c):
+    _, variance, past = state()
+    rng = np.random.default_rng(3)
+    luma = past + np.float32(0.01) * rng.standard_normal(SHAPE).astype(np.float32)
+    luma[10:20, 20:30] += 0.5
+    keep, (moving, still, _, _) = T.weigh(luma, past, variance, 0.01, use_c=use_c)
+    assert keep[10:20, 20:30].max() == 0  # the square moved: no past kept
+    assert keep[25:, :10].min() == 1  # noise alone: all of it
+    assert moving >= 100 and still > 0.5 * luma.size
+    keep, (moving, still, _, _) = T.weigh(luma, past, variance, 0.01, 0, 60, use_c=use_c)  # panned out of view
+    assert keep.max() == 0 and moving == luma.size and still == 0
+    # black frames: the uncovered border has no past to keep, though the frame matches the empty state there
+    black = np.zeros(SHAPE, np.float32)
+    keep, _ = T.weigh(black, black, variance, 0.01, 3, -4, use_c=use_c)
+    assert keep[:3].max() == keep[:, -4:].max() == 0 and keep[3:, :-4].min() == 1
+
+
+@compiled
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("shift", SHIFTS)
+def test_accumulate_equals_numpy(dtype, shift):
+    average, variance, past = state()
+    frame, scale = frames(dtype)
+    keep = np.random.default_rng(4).random(SHAPE, dtype=np.float32)
+    for level in (1.0, 1.3):
+        got = T.accumulate(frame, scale, average, variance, keep, *shift, level, 9.0)
+        ref = T.accumulate(frame, scale, average, variance, keep, *shift, level, 9.0, use_c=False)
+        for g, r in zip(got, ref):
+            np.testing.assert_array_equal(g, r)
+
+
+def test_accumulate_is_the_recursive_average():
+    """The float64 formula: the past counts as min(keep / variance, max_frames - 1) frames, the frame as one."""
+    average, variance, _ = state()
+    frame, scale = frames(np.uint8)
+    keep = np.random.default_rng(5).random(SHAPE, dtype=np.float32)
+    got_avg, got_var, got_luma = T.accumulate(frame, scale, average, variance, keep, 0, 0, 1.0, 9.0)
+    held = np.minimum(keep / np.maximum(variance.astype(np.float64), 1 / 9), 8)
+    w_new = 1 / (1 + held)
+    x = frame * scale
+    want = average * (1 - w_new)[..., None] + x * w_new[..., None]
+    np.testing.assert_allclose(got_avg, want, atol=1e-6)
+    np.testing.assert_allclose(got_var, (1 - w_new) ** 2 * variance + w_new**2, rtol=1e-5)
+    np.testing.assert_allclose(got_luma, want.mean(-1), atol=1e-6)
+
+
+@compiled
+def test_noise_map_equals_numpy():
+    _, variance, luma = state()
+    alpha = np.random.default_rng(6).uniform(-0.3, 1, (5, 8)).astype(np.float32)
+    np.testing.assert_array_equal(T.noise_map(luma, variance, alpha, 8, 0.05),
+                                  T.noise_map(luma, variance, alpha, 8, 0.05, use_c=False))
+
+
+@pytest.mark.parametrize("use_c", [True, False])
+def test_noise_map_is_the_added_noise_of_the_upsampled_curve(use_c):
+    """float64 oracle: skdce.curve_gain with the maps upsampled as skdce.enhance upsamples them."""
+    _, variance, luma = state()
+    alpha = np.random.default_rng(7).uniform(-0.3, 1, (5, 8)).astype(np.float32)
+    got = T.noise_map(luma, variance, alpha, 8, 0.05, use_c=use_c)
+    up = bilinear_upsample(alpha[None, ..., None], SHAPE)[0, ..., 0].astype(np.float64)
+    gain = skdce.curve_gain(luma.astype(np.float64), up, n_iter=8, channel_axis=None)
+    want = 0.05 * np.sqrt(variance) * np.sqrt(np.maximum(gain**2 - 1, 0))
+    # (near g = 1, sqrt(g**2 - 1) of float32 slopes keeps a few 1e-7 of absolute error)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+
+
+@compiled
+@pytest.mark.parametrize("out_dtype", [None, np.uint8, np.uint16])
+@pytest.mark.parametrize("lift", [(0.02, 0.05, 0.0), (0.0, 0.0, 0.0)])
+def test_finish_tone_equals_skdce_tone(out_dtype, lift):
+    from skdce._base.image import to_uint
+    from skdce.tone import finish_tone
+
+    y = np.random.default_rng(8).random((*SHAPE, 3), dtype=np.float32)
+    y[0, :3] = [[1, 1, 1], [0.5 / 255, 1.5 / 255, 2.5 / 255], [0, 0, 0]]  # the ends and halves of a step
+    got = T.finish_tone(y.copy(), np.array(lift), 0.0, out_dtype=out_dtype)
+    want = finish_tone(y.copy()[None], np.array([lift]))[0]
+    want = want if out_dtype is None else to_uint(want, out_dtype)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+@compiled
+def test_downscale_equals_numpy(monkeypatch):
+    luma = np.random.default_rng(9).random((61, 83), dtype=np.float32)
+    got, factor = T._downscale(luma)
+    monkeypatch.setattr(T, "_ctemporal", None)
+    want, _ = T._downscale(luma)
+    assert factor == 2 and got.shape == (30, 41)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@compiled
+def test_the_passes_refuse_what_they_cannot_read():
+    from skdce.native import _temporal as _ctemporal
+
+    luma = np.zeros(SHAPE, np.float32)
+    with pytest.raises(ValueError, match="float32"):
+        _ctemporal.weigh(luma.astype(np.float64), luma, luma, luma.copy(), 0, 0, 1.0, 0.1, 2.6, 1, 8, 0.25, 0.05,
+                         0.1, 0, 5)
+    with pytest.raises(ValueError, match="rows r0:r1"):
+        _ctemporal.luma(np.zeros((*SHAPE, 3), np.uint8), 1.0, luma, 0, 99)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _ctemporal.luma(np.zeros((*SHAPE, 3), np.uint8)[:, ::2], 1.0, luma, 0, 5)
+
+
+def texture(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(rng.random((h, w)), 3).astype(np.float32) * 4
+
+
+@pytest.mark.parametrize("shift", [(0, 4), (3, -5), (-2, 0)])
+def test_global_shift_finds_a_pan(shift):
+    big = texture(140, 200)
+    dy, dx = shift
+    ref = big[20:120, 30:170]
+    mov = big[20 - dy : 120 - dy, 30 - dx : 170 - dx]  # mov(y) = ref(y - dy): the past moved by (dy, dx)
+    rng = np.random.default_rng(1)
+    noisy = mov + np.float32(0.01) * rng.standard_normal(mov.shape).astype(np.float32)
+    assert T.global_shift(np.ascontiguousarray(ref), np.ascontiguousarray(noisy)) == shift
+
+
+def test_global_shift_sees_no_pan_in_noise_alone():
+    ref = texture(100, 140)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        noisy = ref + np.float32(0.05) * rng.standard_normal(ref.shape).astype(np.float32)
+        assert T.global_shift(ref, noisy) == (0, 0)
+
+
+@compiled
+def test_video_enhancer_on_the_numpy_twins_gives_the_same_frames(monkeypatch):
+    """A build without a C compiler runs the NumPy twins: the same frames to float rounding."""
+    from skdce.video import VideoEnhancer
+
+    rng = np.random.default_rng(10)
+    base = (texture(48, 64) * 40 + 10).clip(0, 255)
+    clip = [np.clip(np.roll(base, 2 * i, axis=1)[..., None] * np.array([1, 0.9, 0.8]) + rng.normal(0, 3, (48, 64, 3)),
+                    0, 255).astype(np.uint8) for i in range(5)]
+    compiled_out = [o.copy() for o in map(VideoEnhancer(fps=12).push, clip)]
+    monkeypatch.setattr(T, "_ctemporal", None)
+    numpy_out = list(map(VideoEnhancer(fps=12).push, clip))
+    for a, b in zip(compiled_out, numpy_out):
+        np.testing.assert_allclose(a, b, atol=2e-5)
