@@ -25,6 +25,7 @@ import click
 
 from ..io import IMAGE_SUFFIXES  # pure Python, no heavy imports
 from ._errors import echo_out, os_reason
+from ._report import row, to_uint
 
 # --------------------------------------------------------------------------------------------
 # Progress and signals
@@ -158,17 +159,6 @@ class Settings:
     video_model: object = None  # --model for videos; None: skdce.video's own default (zero-dce++)
     on_frames: object = None  # called with a line of a video's progress (frames, fps, ETA)
     root: Path | None = None  # the output folder: no output is written through a link below it
-
-
-def row(src, dst, status: str, reason: str | None = None, seconds: float = 0.0) -> dict:
-    """One line of the report: ``input``, ``output``, ``status`` (ok, skipped, failed), ``reason``, ``seconds``."""
-    return {
-        "input": str(src),
-        "output": None if dst is None else str(dst),
-        "status": status,
-        "reason": reason,
-        "seconds": round(seconds, 3),
-    }
 
 
 def check_output_folder(folder: Path, create: bool) -> None:
@@ -388,15 +378,6 @@ def print_plan(jobs, rows, overwrite: bool, as_json: bool = False) -> None:
 #: skdce.engine.runtime.MEMORY_HINT as options of ``skdce enhance``.
 CLI_MEMORY_HINT = ("pass a smaller --tile-size (e.g. --tile-size 256), or use --model zero-dce++, which estimates "
                    "its curves on a downscaled copy")
-
-
-def to_uint(image, bits: int, consume: bool = False):
-    """Enhanced floats in [0, 1] -> uint8/uint16 (in place with ``consume``): skdce._base.image's one conversion."""
-    import numpy as np
-
-    from .._base.image import to_uint as image_to_uint
-
-    return image_to_uint(image, np.uint8 if bits == 8 else np.uint16, consume=consume)
 
 
 def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:

@@ -58,7 +58,7 @@ def _eta(seconds: float) -> str:
 def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
     """Enhance one video file; a report row (``None`` when stopped: nothing is written)."""
     from ..video import enhance_video
-    from ._batch import row
+    from ._report import row
 
     t0 = time.perf_counter()
 
@@ -109,7 +109,7 @@ def run_sequence(jobs, s, on_row, stop: threading.Event) -> None:
 
     from .. import io as skio
     from ..video import VideoEnhancer
-    from ._batch import row, to_uint
+    from ._report import row, to_uint
 
     enhancer = VideoEnhancer(model=s.video_model, strength=s.strength, denoise=s.denoise, temporal=s.temporal,
                              providers=s.providers, num_threads=s.threads,

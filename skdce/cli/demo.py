@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from ._batch import to_uint
 from ._errors import echo_out, os_reason
 from ._options import (
     check_model,
@@ -18,6 +17,7 @@ from ._options import (
     providers_option,
     strength_option,
 )
+from ._report import to_uint
 
 __all__ = ["demo"]
 

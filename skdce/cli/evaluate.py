@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..io import IMAGE_SUFFIXES  # pure Python, no heavy imports
-from ._batch import Progress, to_uint
+from ._batch import Progress
 from ._errors import echo_out, os_reason
 from ._options import (
     check_model,
@@ -25,6 +25,7 @@ from ._options import (
     quiet_option,
     strength_option,
 )
+from ._report import to_uint
 
 __all__ = ["evaluate"]
 
