@@ -141,13 +141,12 @@ class VideoEnhancer:
 
     def __init__(self, *, model=None, strength=1.0, denoise=1.0, temporal=1.0, fps=30.0, providers="auto",
                  num_threads=None, tile_size="auto", exposure="auto"):
-        from ..engine.plan import check_denoise
+        from ..engine.plan import check_denoise, check_strength
         from ..models import default_model, get_model, list_models
 
         self.temporal = check_real("temporal", temporal, lo=0, hi=4, hint="0 enhances each frame alone, 1 is the "
                                    "default smoothing and temporal denoising.")
-        self.strength = check_real("strength", strength, lo=0, hi=2, hint="0 leaves the frames unchanged, 1 "
-                                   "applies the model's curves.")
+        self.strength = check_strength(strength)
         self.denoise = check_denoise(denoise)
         fps = check_real("fps", fps, lo=0, lo_open=True, hint="the stream's frame rate, e.g. 30.")
         from ..tone import check_exposure
@@ -303,12 +302,14 @@ class VideoEnhancer:
         function that finishes the frame: the spatial filter and the tone stage of :func:`skdce.enhance` (it
         reads no state: a later frame may change it)."""
         from .. import apply_le_curves
+        from ..engine.stages.network import finish_maps
+        from ..engine.stages.tone import noise_stretch
         from ..tone import black_lift
         from . import _temporal as T
 
         threads = self._pass_threads
         n_iter = self.model.iterations
-        a = self._alphas if self.strength == 1 else np.clip(self._alphas * np.float32(self.strength), -1, 1)
+        a = finish_maps(self._alphas, 3, self.strength)  # the maps' strength and bounds, as skdce.enhance
         h, w = self._average.shape[:2]
         lift = np.zeros(3)
         if self._shared():
@@ -329,8 +330,7 @@ class VideoEnhancer:
             y = apply_le_curves(self._average, a, n_iter=n_iter)
         # the strength of the spatial filter: as strong, per pixel, as the noise the average left times what
         # the curves add, and what the black point stretches (skdce.enhance's filter, steered by the state)
-        noise = self._noise_map(a, self.denoise * sigma / (1.0 - float(np.max(lift))), threads) \
-            if self.denoise else None
+        noise = self._noise_map(a, self.denoise * sigma * noise_stretch(lift), threads) if self.denoise else None
 
         def finish():
             from ..engine.stages.guided import denoise_bands
