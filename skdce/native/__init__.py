@@ -1,5 +1,6 @@
-"""The optional C extensions: ``_kernels`` (LE curves, box means) and ``_gfilter`` (gain map, guided filter).
+"""The optional C extensions: ``_kernels`` (LE curves, box means), ``_gfilter`` (gain map, guided filter) and
+``_temporal`` (the video path's temporal filter).
 
-Each is bound by the stage that owns it (:mod:`skdce.engine.stages`), which
-falls back to NumPy where the extension was not built.
+Each is bound by the module that owns its stage (:mod:`skdce.engine.stages`,
+:mod:`skdce.video`), which falls back to NumPy where the extension was not built.
 """
