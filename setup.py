@@ -20,7 +20,7 @@ setup(
                   optional=True),
         # optional likewise: without it skdce.video's temporal filter runs its NumPy twin (skdce/video/_temporal.py)
         # (sqrt without errno and arithmetic that never traps: the loops vectorise; the results are the same)
-        Extension("skdce.native._temporal", ["skdce/native/_temporal.c"], optional=True,
+        Extension("skdce.native._temporal", ["skdce/native/_temporal.c"], depends=depends, optional=True,
                   extra_compile_args=args + ([] if sys.platform == "win32" else ["-fno-math-errno",
                                                                                  "-fno-trapping-math"])),
     ]

@@ -27,30 +27,16 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { T_U8 = 0, T_U16 = 1, T_F32 = 2 };
+#include "_buffer.h"
 
-/* The element type of a native-endian buffer: uint8, uint16 or float32, else -1. */
+enum { T_U8 = SKDCE_U8, T_U16 = SKDCE_U16, T_F32 = SKDCE_F32 };
+
+/* The element type of a native-endian buffer: uint8, uint16 or float32 (the format parsing shared with the
+ * other kernels, _buffer.h), else -1. */
 static int buffer_type(const Py_buffer *v)
 {
-    const char *f = v->format != NULL ? v->format : "B";
-    if (*f == '@' || *f == '=')
-        f++;
-#if PY_LITTLE_ENDIAN
-    else if (*f == '<')
-        f++;
-#else
-    else if (*f == '>')
-        f++;
-#endif
-    if (f[0] == '\0' || f[1] != '\0')
-        return -1;
-    if (f[0] == 'B' && v->itemsize == 1)
-        return T_U8;
-    if (f[0] == 'H' && v->itemsize == 2)
-        return T_U16;
-    if (f[0] == 'f' && v->itemsize == 4)
-        return T_F32;
-    return -1;
+    int t = skdce_buffer_type(v);
+    return t == SKDCE_U8 || t == SKDCE_U16 || t == SKDCE_F32 ? t : -1;
 }
 
 /* Get a C-contiguous buffer of `ndim` dims (writable if asked); sets a ValueError naming `name` otherwise. */
