@@ -58,6 +58,34 @@ static int get(PyObject *obj, Py_buffer *v, const char *name, int ndim, int writ
     return 0;
 }
 
+/* get() for n buffers, the ones from index first_out on writable; on a failure those already held are released. */
+static int get_all(PyObject *const *objs, Py_buffer *b, const char *const *names, const int *dims, int n,
+                   int first_out)
+{
+    for (int i = 0; i < n; i++) {
+        if (get(objs[i], &b[i], names[i], dims[i], i >= first_out) < 0) {
+            for (int j = 0; j < i; j++)
+                PyBuffer_Release(&b[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Release n buffers and end the call: a ValueError with err, a MemoryError, or None. */
+static PyObject *release_all(Py_buffer *b, int n, const char *err, int nomem)
+{
+    for (int i = 0; i < n; i++)
+        PyBuffer_Release(&b[i]);
+    if (err != NULL) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    if (nomem)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static int overlap(const Py_buffer *a, const Py_buffer *b)
 {
     const char *a0 = a->buf, *b0 = b->buf;
@@ -398,15 +426,8 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
     PyObject *objs[7] = {fo, ao, vo, ko, aoo, voo, loo};
     const char *names[7] = {"frame", "average", "variance", "keep", "average_out", "variance_out", "luma_out"};
     const int dims[7] = {3, 3, 2, 2, 3, 2, 2};
-    int got = 0;
-    for (; got < 7; got++)
-        if (get(objs[got], &b[got], names[got], dims[got], got >= 4) < 0)
-            break;
-    if (got < 7) {
-        for (int i = 0; i < got; i++)
-            PyBuffer_Release(&b[i]);
+    if (get_all(objs, b, names, dims, 7, 4) < 0)
         return NULL;
-    }
     const int t = buffer_type(&b[0]);
     const Py_ssize_t h = b[0].shape[0], w = b[0].shape[1];
     const char *err = NULL;
@@ -448,15 +469,7 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
             PyMem_RawFree(mem);
         }
     }
-    for (int i = 0; i < 7; i++)
-        PyBuffer_Release(&b[i]);
-    if (err != NULL) {
-        PyErr_SetString(PyExc_ValueError, err);
-        return NULL;
-    }
-    if (nomem)
-        return PyErr_NoMemory();
-    Py_RETURN_NONE;
+    return release_all(b, 7, err, nomem);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -493,15 +506,9 @@ static PyObject *noise(PyObject *self, PyObject *args)
     Py_buffer b[4];
     PyObject *objs[4] = {lo, vo, ao, oo};
     const char *names[4] = {"luma", "variance", "alpha", "out"};
-    int got = 0;
-    for (; got < 4; got++)
-        if (get(objs[got], &b[got], names[got], 2, got == 3) < 0)
-            break;
-    if (got < 4) {
-        for (int i = 0; i < got; i++)
-            PyBuffer_Release(&b[i]);
+    const int dims[4] = {2, 2, 2, 2};
+    if (get_all(objs, b, names, dims, 4, 3) < 0)
         return NULL;
-    }
     const Py_ssize_t h = b[0].shape[0], w = b[0].shape[1], hs = b[2].shape[0], ws = b[2].shape[1];
     const char *err = NULL;
     for (int i = 0; i < 4 && err == NULL; i++)
@@ -564,15 +571,7 @@ static PyObject *noise(PyObject *self, PyObject *args)
             PyMem_RawFree(mem);
         }
     }
-    for (int i = 0; i < 4; i++)
-        PyBuffer_Release(&b[i]);
-    if (err != NULL) {
-        PyErr_SetString(PyExc_ValueError, err);
-        return NULL;
-    }
-    if (nomem)
-        return PyErr_NoMemory();
-    Py_RETURN_NONE;
+    return release_all(b, 4, err, nomem);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
