@@ -73,6 +73,10 @@ class ModelInfo:
         The share of the lift the curves give each channel's black that is
         taken out (:mod:`skdce.tone`; 0: none); the model was trained with
         that step.
+    auto_exposure : bool
+        Shared-curve models: whether ``exposure="auto"`` follows the curves
+        with :func:`skdce.engine.stages.tone.auto_exposure` (the manifest's or
+        the file's ``auto_exposure``; True unless it says false).
     sha256 : str or None
         Expected checksum of ``path`` (bundled models); checked on first use.
     bundled : bool
@@ -94,6 +98,7 @@ class ModelInfo:
     scale_factor: float = 1.0
     net_size: int | None = None
     black_point: float = 0.0
+    auto_exposure: bool = True
     sha256: str | None = None
     bundled: bool = False
     precision: str = "fp32"
@@ -212,6 +217,7 @@ def _record(name: str, path: Path, facts: dict, *, sha256: str | None = None, bu
         scale_factor=scale_factor,
         net_size=net_size,
         black_point=black_point,
+        auto_exposure=bool(facts.get("auto_exposure", True)),
         sha256=sha256,
         bundled=bundled,
         precision=str(facts.get("precision", "fp32")),

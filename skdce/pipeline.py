@@ -174,14 +174,22 @@ def enhance(
         same noise map; it keeps a little more fine texture on indoor scenes,
         leaves more colour speckle on very dark photos and is 6-8x slower on
         the CPU (``weights/README.md``). It runs on the host path.
-    exposure : "auto" or float, optional
-        ``"auto"`` (the default) keeps the exposure the model chose for the
-        scene; a number asks for that many stops more (positive) or less
-        (negative) at middle grey, from -4 to 2, applied after the model's
-        curves as further curve steps of one uniform alpha each
-        (:func:`skdce.tone.exposure_alphas`): black stays black, white stays
-        white, the tones between move smoothly. It works beside ``strength``,
-        which scales the model's own curves.
+    exposure : "auto", "model" or float, optional
+        ``"auto"`` (the default) decides the exposure for the scene: the
+        model's curves, then, for Zero-DCE++ models, as many stops as bring
+        the result's highlights (its 90th percentile of luminance, measured
+        on the network's small copy) up to those of three in four
+        well-exposed photos, at most 1.5
+        (:func:`skdce.engine.stages.tone.auto_exposure`): a dim scene whose
+        brightest parts stay dull is brightened as a whole, one with bright
+        highlights is left as the curves made it. ``"model"`` keeps the
+        curves' own exposure. A number asks for that many stops more
+        (positive) or less (negative) than ``"auto"`` at middle grey, from
+        -4 to 2. The stops are applied after the curves as further curve
+        steps of one uniform alpha each (:func:`skdce.tone.exposure_alphas`):
+        black stays black, white stays white, the tones between move
+        smoothly; the denoiser removes the noise they stretch. They are
+        scaled by ``strength``, like the curves.
     fused : bool or None, optional
         Run the whole pipeline (network, curves, denoiser) as one ONNX graph
         on the provider (:mod:`skdce.engine.fused`): the image is uploaded once and
@@ -207,7 +215,8 @@ def enhance(
     without a black point; a model with one (the default ``zero-dce++``) then
     takes its share of the black's lift out
     (``skdce.tone.finish_tone(..., skdce.tone.model_black_lift(image))``), and
-    ``exposure`` adds its curve steps. The denoiser filters the curves'
+    ``exposure`` adds its curve steps (``exposure="model"`` and a model
+    without a black point give the curves alone). The denoiser filters the curves'
     result before those (see :mod:`skdce.denoise`). The full model applies
     its curves tile by tile (each tile with the network's 7 pixels and the
     denoiser's :data:`~skdce.denoise.DENOISE_HALO` of context), so the 24 maps of

@@ -97,13 +97,13 @@ def nchw(a):
 
 
 def curves_only(name):
-    """A bundled model's record without its tone stage (the black point): what ``apply_le_curves`` of
-    ``estimate_curves`` gives, for tests that compare ``enhance(denoise=0)`` with the curve API bit for bit."""
+    """A bundled model's record without its tone stage (the black point, auto exposure): what ``apply_le_curves``
+    of ``estimate_curves`` gives, for tests that compare ``enhance(denoise=0)`` with the curve API bit for bit."""
     import dataclasses
 
     import skdce
 
-    return dataclasses.replace(skdce.get_model(name), black_point=0.0)
+    return dataclasses.replace(skdce.get_model(name), black_point=0.0, auto_exposure=False)
 
 
 class GatedRun:

@@ -159,7 +159,7 @@ def test_a_model_that_outputs_nan_is_an_error_not_black_pixels(tmp_path, image):
     with pytest.raises(ValueError, match="output NaN or infinite"):
         skdce.estimate_curves(image, model=path)
     with pytest.raises(ValueError, match="nan.onnx' output NaN or infinite pixels"):
-        enhance(image, model=path, fused=True)  # the whole pipeline in one graph (the CUDA default)
+        enhance(image, model=path, fused=True, exposure="model")  # the whole pipeline in one graph (the CUDA default)
     ok = _user_model(tmp_path / "ok.onnx", fill=0.5)
     assert np.isfinite(enhance(image, model=ok)).all()
 

@@ -83,3 +83,66 @@ def test_finish_tone_checks_the_lift(lift, match):
 def test_finish_tone_takes_float_images():
     with pytest.raises(TypeError, match=r"dtype uint8; finish_tone works in place on float32 or float64"):
         finish_tone(np.zeros((1, 2, 2, 3), np.uint8), [[0.1, 0.1, 0.1]])
+
+
+# ---- auto exposure (skdce.engine.stages.tone.auto_exposure) ----
+
+def _p90(x):
+    return np.percentile(np.asarray(x, np.float64).mean(axis=-1), 90)
+
+
+def test_auto_exposure_brings_dim_highlights_to_the_level_and_leaves_good_ones(rng):
+    from skdce.engine.stages.tone import AUTO_EXPOSURE_MAX, AUTO_EXPOSURE_TARGETS, auto_exposure, reference_finish_tone
+
+    ((q, level),) = AUTO_EXPOSURE_TARGETS
+    assert q == 90
+    dim = rng.random((1, 20, 30, 3)) * 0.6  # p90 about 0.54: under-exposed
+    good = rng.random((1, 20, 30, 3)) * 0.9 + 0.05  # p90 about 0.86: leave alone
+    night = rng.random((1, 20, 30, 3)) * 0.02  # nothing to bring up within the range: the most stops
+    stops = auto_exposure(np.concatenate([dim, good, night]))
+    assert stops[1] == 0.0 and stops[2] == AUTO_EXPOSURE_MAX
+    assert 0 < stops[0] < AUTO_EXPOSURE_MAX
+    # the fewest stops (to 0.01) after which the 90th percentile reaches the level
+    assert _p90(reference_finish_tone(dim, None, stops[0])) >= level - 1e-9
+    assert _p90(reference_finish_tone(dim, None, stops[0] - 0.01)) < level
+
+
+def test_auto_exposure_with_two_targets_stops_at_the_first_reached(rng):
+    from skdce.engine.stages.tone import auto_exposure
+
+    x = rng.random((1, 20, 30, 3)) * 0.3
+    x[0, :2] = 0.95  # a lamp: a tenth of the pixels bright
+    assert auto_exposure(x, targets=((90, 0.634),)) > 0
+    assert auto_exposure(x, targets=((90, 0.634), (99, 0.76)))[0] == 0.0
+
+
+def test_exposure_slope_and_the_denoisers_stretch():
+    from skdce.engine.stages.tone import exposure_alphas, exposure_slope, noise_stretch
+
+    assert exposure_slope(0.0) == 1.0
+    a = exposure_alphas(1.0)
+    assert exposure_slope(1.0) == pytest.approx(np.prod([1 + v for v in a]))  # at black: the largest
+    x, eps = 0.3, 1e-6
+    assert exposure_slope(1.0, 0.3) == pytest.approx((_le(x + eps, a) - _le(x - eps, a)) / (2 * eps), rel=1e-6)
+    assert noise_stretch(None, 1.0) == pytest.approx(exposure_slope(1.0))
+    assert noise_stretch(np.array([0.2, 0.1, 0.0]), 0.0) == pytest.approx(1 / 0.8)
+    assert noise_stretch(None, -1.0) == 1.0  # darker: the filter is not weakened
+
+
+def test_enhance_auto_exposure_against_model_and_numbers():
+    import skimage.data
+
+    import skdce
+    from skdce.data import darken
+
+    photo = skimage.data.astronaut()[::4, ::4] / 255.0
+    dim = darken(photo, gain=0.1, seed=0).astype(np.float32)
+    auto, model = skdce.enhance(dim), skdce.enhance(dim, exposure="model")
+    assert auto.mean() > model.mean() + 0.01  # its highlights stay dim after the curves: brought up
+    np.testing.assert_array_equal(skdce.enhance(dim, exposure=0), auto)  # a number is stops more than auto
+    assert skdce.enhance(dim, exposure=0.5).mean() > auto.mean() > skdce.enhance(dim, exposure=-0.5).mean()
+    good = photo.astype(np.float32)
+    np.testing.assert_array_equal(skdce.enhance(good), skdce.enhance(good, exposure="model"))  # nothing to add
+    np.testing.assert_array_equal(skdce.enhance(dim, strength=0, denoise=0), dim)  # scaled by strength, as the curves
+    for spec in ("auto", "model"):
+        assert check_exposure(spec) == 0.0

@@ -3,16 +3,16 @@
 Exposure control: "auto", or stops
 =========================================
 
-:func:`skdce.enhance` takes ``exposure="auto"`` (the default: the model
-decides how bright each scene should be) or a number of stops: ``+1`` makes
-middle grey twice as bright in linear light as the model's choice, ``-1``
-half as bright. The number is applied after the model's curves, as a few
-more steps of the same LE curve with one uniform alpha each
-(:mod:`skdce.tone`), so black stays black, white stays white and the tones
-between keep their order.
+:func:`skdce.enhance` takes ``exposure="auto"`` (the default: decided for
+the scene), ``"model"`` (the model's curves alone) or a number of stops
+more or less than ``"auto"``: ``+1`` makes middle grey twice as bright in
+linear light, ``-1`` half as bright. The stops are applied after the
+model's curves, as a few more steps of the same LE curve with one uniform
+alpha each (:mod:`skdce.tone`), so black stays black, white stays white and
+the tones between keep their order.
 
 The input is a scikit-image sample darkened as a camera would record it:
-about 4 stops less light in linear light, with shot noise (300 photons at
+about 3.3 stops less light in linear light, with shot noise (300 photons at
 full scale) and read noise (:func:`skdce.data.darken`).
 """
 
@@ -24,9 +24,12 @@ from skimage.transform import downscale_local_mean
 import skdce
 from skdce.data import darken
 from skdce.tone import (
+    AUTO_EXPOSURE_MAX,
+    AUTO_EXPOSURE_TARGETS,
     BLACK_QUANTILE,
     EXPOSURE_RANGE,
     MIDDLE_GREY,
+    auto_exposure,
     black_lift,
     check_exposure,
     exposure_alphas,
@@ -35,11 +38,12 @@ from skdce.tone import (
 )
 
 photo = skimage.data.astronaut()[::2, ::2]  # (256, 256, 3) uint8, public domain (NASA)
-dark = darken(photo, gain=0.06, photons=300, read_noise=0.004)
+dark = darken(photo, gain=0.1, photons=300, read_noise=0.004)
 
-results = {e: skdce.enhance(dark, exposure=e) for e in (-1.0, "auto", 1.0)}
-fig, axes = plt.subplots(1, 4, figsize=(13, 4))
-panels = [(dark, "low-light input")] + [(img, f"exposure={e!r}") for e, img in results.items()]
+results = {e: skdce.enhance(dark, exposure=e) for e in ("model", -1.0, "auto", 1.0)}
+fig, axes = plt.subplots(1, 6, figsize=(19, 4))
+panels = ([(dark, "low-light input")] + [(img, f"exposure={e!r}") for e, img in results.items()]
+          + [(photo / 255.0, "the photo it was made from")])
 for ax, (img, title) in zip(axes, panels):
     ax.imshow(img)
     ax.set_title(f"{title}\nmean {img.mean():.2f}")
@@ -47,10 +51,34 @@ for ax, (img, title) in zip(axes, panels):
 fig.tight_layout()
 
 # %%
+# How "auto" decides
+# ------------------
+# A well-exposed photo's bright tones reach near white whatever it shows: a
+# dark cabinet has bright edges, a white wall is bright. So a result whose
+# highlights stay dull after the curves is under-exposed as a whole.
+# :func:`skdce.tone.auto_exposure` measures the 90th percentile of the
+# luminance on the network's small copy, after the curves and the black
+# point, and finds the fewest stops (at most
+# :data:`skdce.tone.AUTO_EXPOSURE_MAX`) that bring it up to the level of
+# :data:`skdce.tone.AUTO_EXPOSURE_TARGETS`, which three in four well-exposed
+# photos reach (fitted on photos, never on a reference of a dark image). A
+# photo whose highlights are there already gets no stops: a well-exposed
+# photo, or a lamp-lit room. Here by hand, on an 8x-smaller copy of the
+# model's result:
+
+curves_only = results["model"]
+small = downscale_local_mean(curves_only, (8, 8, 1)).astype(np.float32)[None]
+good = downscale_local_mean(photo / 255.0, (8, 8, 1)).astype(np.float32)[None]
+(q, level), = AUTO_EXPOSURE_TARGETS
+for name, img in (("the model's result", small), ("the photo", good)):
+    print(f"{name}: {q}th percentile {np.percentile(img.mean(axis=-1), q):.3f} (level {level}), "
+          f"auto exposure {auto_exposure(img)[0]:+.2f} stops (at most {AUTO_EXPOSURE_MAX})")
+
+# %%
 # What a number of stops means
 # ----------------------------
-# :func:`skdce.tone.check_exposure` turns the argument into stops: ``"auto"``
-# is 0 (no change to the model's choice), numbers must lie in
+# :func:`skdce.tone.check_exposure` turns the argument into stops added to
+# auto exposure's: ``"auto"`` and ``"model"`` are 0, numbers must lie in
 # :data:`skdce.tone.EXPOSURE_RANGE`. :func:`skdce.tone.exposure_alphas` gives
 # the alphas of the extra LE steps: one step per started stop, each taking
 # middle grey (:data:`skdce.tone.MIDDLE_GREY`, 18% in linear light) exactly

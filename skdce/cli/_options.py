@@ -68,15 +68,15 @@ def strength_option(*, help: str):
 
 
 class Exposure(click.ParamType):
-    """``auto`` or a finite number of stops in :data:`skdce.tone.EXPOSURE_RANGE`."""
+    """``auto``, ``model`` or a finite number of stops in :data:`skdce.tone.EXPOSURE_RANGE`."""
 
-    name = "auto|STOPS"
+    name = "auto|model|STOPS"
 
     def convert(self, value, param, ctx):
         from ..tone import EXPOSURE_RANGE
 
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            return "auto"
+        if isinstance(value, str) and value.strip().lower() in ("auto", "model"):
+            return value.strip().lower()
         lo, hi = EXPOSURE_RANGE
         return FiniteFloatRange(lo, hi).convert(value, param, ctx)
 
@@ -84,8 +84,9 @@ class Exposure(click.ParamType):
 #: ``--exposure``: one definition for enhance and demo.
 exposure_option = click.option(
     "--exposure", type=Exposure(), default="auto", show_default=True,
-    help="Exposure: auto = the model's choice for the scene; a number = that many stops brighter (positive) "
-         "or darker (negative) at middle grey, from -4 to 2.",
+    help="Exposure: auto = decided for the scene (the model's curves, then the highlights brought up to a "
+         "well-exposed photo's); model = the curves alone; a number = that many stops brighter (positive) or "
+         "darker (negative) at middle grey than auto, from -4 to 2.",
 )
 
 

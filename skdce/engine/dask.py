@@ -25,13 +25,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._base.image import unit_scale, validate_values
-from .host import enhance_tile, shared_maps
+from .host import enhance_tile, shared_maps, tone_stretch
+from .host import finish as tone_finish
 from .plan import Plan
 from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
-from .stages.curve import copy_extra_channels
 from .stages.network import estimate_tile
 from .stages.noise import noise_from_rows, noise_rows
-from .stages.tone import finish_tone, noise_stretch
 from .tiles import Window, tile_grid
 
 __all__ = ["is_dask_array", "require_dask", "enhance_dask", "estimate_dask"]
@@ -126,7 +125,8 @@ def _merge_small(chunks: tuple, depth: int) -> tuple:
 
 
 def _global_state(plan: Plan, x):
-    """Whole-image quantities: ``(upsampler, lifts, context)`` (Zero-DCE++'s small maps; the full model's context)."""
+    """Whole-image quantities: ``(upsampler, lifts, stops, context)`` (Zero-DCE++'s small maps and tone; the full
+    model's context)."""
     n, h, w, _ = x.shape
     nc = plan.n_color
     rgb = x[..., :nc]
@@ -134,12 +134,12 @@ def _global_state(plan: Plan, x):
     if plan.shared:
         (small,) = _box_means(rgb, [small_size(h, w, plan.scale)])
         validate_values(small * scale, "image")  # a NaN reaches every box mean it falls in: named as the input's
-        maps, lifts = shared_maps(plan, [small[b : b + 1] * scale for b in range(n)])
-        return BilinearUpsampler(maps, (h, w)), lifts, None
+        maps, lifts, stops = shared_maps(plan, [small[b : b + 1] * scale for b in range(n)])
+        return BilinearUpsampler(maps, (h, w)), lifts, stops, None
     if plan.context:
         grids = _box_means(rgb, [context_size(h, w, g) for g in CONTEXT_GRIDS])
-        return None, None, ContextMap(None, grids=[g * scale for g in grids], size=(h, w))
-    return None, None, None
+        return None, None, None, ContextMap(None, grids=[g * scale for g in grids], size=(h, w))
+    return None, None, None, None
 
 
 def _block_geometry(chunks, block_info, depth):
@@ -189,18 +189,17 @@ def enhance_dask(plan: Plan, image):
     """:func:`skdce.enhance` of a Dask array: a lazy Dask array (see the module notes)."""
     require_dask()  # before any work: the error names the extra to install
     x, depth = _rechunked(plan, image)
-    up, lifts, context = _global_state(plan, x)
+    up, lifts, stops, context = _global_state(plan, x)
     sigmas = _noise_levels(x[..., : plan.n_color]) if plan.denoise else np.zeros(x.shape[0])
-    nc = plan.n_color
 
     def tile_values(window, tile):
-        stretch = noise_stretch(None if lifts is None else lifts[tile.b])
+        stretch = tone_stretch(lifts, stops, tile.b)
         return enhance_tile(plan, window, tile, up, context, sigmas[tile.b], stretch)
 
     def finish(pixels, out, b0):  # the tone steps, and the extra channels copied through
-        finish_tone(out[..., :nc], None if lifts is None else lifts[b0 : b0 + len(out)], plan.exposure,
+        b1 = b0 + len(out)
+        tone_finish(plan, pixels, out, None if lifts is None else lifts[b0:b1], None if stops is None else stops[b0:b1],
                     num_threads=1)
-        copy_extra_channels(pixels, out, nc)
 
     out = _map_tiles(plan, x, depth, x.shape[3], plan.dtype, tile_values, finish)
     return plan.layout.from_nhwc(out).rechunk(image.chunks)
@@ -210,7 +209,7 @@ def estimate_dask(plan: Plan, image):
     """:func:`skdce.estimate_curves` of a Dask array: lazy ``(N, H, W, K)`` maps."""
     require_dask()  # before any work: the error names the extra to install
     x, depth = _rechunked(plan, image)
-    up, _, context = _global_state(plan, x)
+    up, _, _, context = _global_state(plan, x)
     k = plan.n_maps
 
     def tile_values(window, tile):

@@ -34,13 +34,12 @@ import threading
 import numpy as np
 
 from .graph import INPUT_TYPES, build_fused
-from .host import context_of, finish, shared_maps
+from .host import context_of, finish, shared_maps, tone_stretch
 from .plan import Plan
 from .runtime import Providers, check_finite, start_session
 from .stages.boxes import onnx_context_feeds, onnx_taps
 from .stages.network import small_context, small_copies
 from .stages.noise import noise_level
-from .stages.tone import noise_stretch
 from .tiles import tile_grid
 from .workers import executor
 
@@ -130,13 +129,13 @@ def enhance_fused(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     # The noise levels (about 13 ms per image above 0.3 MP on one core) are estimated on
     # skdce's worker threads (NumPy releases the GIL) while the device runs earlier images.
     sigmas = [executor().submit(noise_level, src[b, ..., :nc]) for b in range(n)] if amount else None
-    lifts = None
+    lifts, stops = None, None
 
     if plan.shared:
         smalls = small_copies(src, nc, plan.scale)
         contexts = [small_context(plan.session, s) for s in smalls]
-        if plan.info.black_point:
-            _, lifts = shared_maps(plan, smalls)  # the black lifts: a host run of the network on the small copies
+        if plan.info.black_point or plan.auto_exposure:  # the tone: a host run of the network on the small copies
+            _, lifts, stops = shared_maps(plan, smalls)
         sh, sw = smalls[0].shape[1:3]
         rows, cols = onnx_taps(sh, h, True), onnx_taps(sw, w, False)
 
@@ -157,7 +156,7 @@ def enhance_fused(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     def feeds(b0, b1, r0, r1, c0, c1):
         f = {"image": _graph_input(src[b0:b1, r0:r1, c0:c1, :nc]), "strength": strength}
         if amount:
-            f["noise"] = np.array([amount * sigmas[b].result() * noise_stretch(None if lifts is None else lifts[b])
+            f["noise"] = np.array([amount * sigmas[b].result() * tone_stretch(lifts, stops, b)
                                    for b in range(b0, b1)], np.float32)
         f.update(extra(b0, b1, r0, r1, c0, c1))
         return f
@@ -178,4 +177,4 @@ def enhance_fused(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
                 out = session.run(feeds(b, b + 1, region.y0, region.y1, region.x0, region.x1))
                 tile.of(dst)[..., :nc] = out[0, rows_, cols_]
     check_finite(dst[..., :nc], plan.info.path, "pixels")  # the host path checks the network's maps instead
-    finish(plan, src, dst, lifts)
+    finish(plan, src, dst, lifts, stops)

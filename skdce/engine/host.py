@@ -21,12 +21,12 @@ from .stages.gain import added_noise
 from .stages.guided import DENOISE_HALO, denoise_bands
 from .stages.network import estimate_tile, small_copies, small_maps
 from .stages.noise import noise_level
-from .stages.tone import finish_tone, noise_stretch
+from .stages.tone import EXPOSURE_RANGE, finish_tone, noise_stretch
 from .tiles import Tile, Window, tile_grid
 from .workers import executor, run_tasks
 from .workers import threads as worker_threads
 
-__all__ = ["estimate_host", "enhance_host", "enhance_tile", "shared_maps", "context_of", "finish"]
+__all__ = ["estimate_host", "enhance_host", "enhance_tile", "shared_maps", "context_of", "finish", "tone_stretch"]
 
 
 def context_of(plan: Plan, src: np.ndarray) -> ContextMap | None:
@@ -34,17 +34,22 @@ def context_of(plan: Plan, src: np.ndarray) -> ContextMap | None:
     return ContextMap(src[..., : plan.n_color]) if plan.context else None
 
 
-def shared_maps(plan: Plan, smalls, *, black_point: bool = True):
-    """Zero-DCE++'s small ``(N, h, w, c)`` maps and ``(N, c)`` black lifts (None without a black point)."""
+def shared_maps(plan: Plan, smalls, *, tone: bool = True):
+    """Zero-DCE++'s small ``(N, h, w, c)`` maps, ``(N, c)`` black lifts and ``(N,)`` auto exposure stops.
+
+    The lifts are None without a black point, the stops None without auto
+    exposure; both None when ``tone`` is false (the maps alone).
+    """
     return small_maps(plan.session, smalls, n_color=plan.n_color, strength=plan.strength,
-                      iterations=plan.info.iterations, black_point=plan.info.black_point if black_point else 0.0)
+                      iterations=plan.info.iterations, black_point=plan.info.black_point if tone else 0.0,
+                      auto_exposure=plan.auto_exposure and tone)
 
 
 def estimate_host(plan: Plan, src: np.ndarray) -> np.ndarray:
     """The ``(N, H, W, K)`` alpha maps of ``(N, H, W, C)`` ``src`` (:func:`skdce.estimate_curves`, no black point)."""
     n, h, w, _ = src.shape
     if plan.shared:
-        maps, _ = shared_maps(plan, small_copies(src, plan.n_color, plan.scale), black_point=False)
+        maps, _, _ = shared_maps(plan, small_copies(src, plan.n_color, plan.scale), tone=False)
         return maps if maps.shape[1:3] == (h, w) else bilinear_upsample(maps, (h, w))
     # stored map-major, as the network writes them; returned as an (N, H, W, K) view,
     # which apply_le_curves reads one map plane at a time (its fast path)
@@ -113,24 +118,24 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     nc = plan.n_color
     if plan.shared and not plan.denoise:
         # the curve kernel upsamples each block of maps itself: no full-size map is stored
-        maps, lifts = shared_maps(plan, small_copies(src, nc, plan.scale))
+        maps, lifts, stops = shared_maps(plan, small_copies(src, nc, plan.scale))
         up = BilinearUpsampler(maps, (h, w))
         if not run_blocks_upsampled(src, dst, nc, up, n_iter=plan.info.iterations, int_scale=plan.int_scale,
                                     num_threads=plan.num_threads):
             run_blocks(src, dst, nc, lambda b, r0, r1, c0, c1: up.block(b, r0, r1, c0, c1)[:, :, None, :],
                        n_iter=plan.info.iterations, per_iter=False, int_scale=plan.int_scale, check_image=False,
                        check_alpha=False, num_threads=plan.num_threads)
-        finish(plan, src, dst, lifts)
+        finish(plan, src, dst, lifts, stops)
         return
 
     def noise_levels():
         return [noise_level(src[b, ..., :nc]) if plan.denoise else 0.0 for b in range(n)]
 
     parallel = plan.shared and worker_threads(plan.num_threads) > 1
-    up, lifts, context = None, None, context_of(plan, src)
+    up, lifts, stops, context = None, None, None, context_of(plan, src)
     if plan.shared:
         pending = executor().submit(noise_levels) if parallel else None
-        maps, lifts = shared_maps(plan, small_copies(src, nc, plan.scale))
+        maps, lifts, stops = shared_maps(plan, small_copies(src, nc, plan.scale))
         up = BilinearUpsampler(maps, (h, w))
         sigmas = pending.result() if parallel else noise_levels()
     else:
@@ -139,19 +144,28 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     for b, sigma in enumerate(sigmas):
         tiles = tile_grid(b, 0, h, 0, w, plan.tile)
         side_by_side = parallel and len(tiles) > 1  # else one tile at a time, on the plan's threads
-        stretch = noise_stretch(None if lifts is None else lifts[b])
+        stretch = tone_stretch(lifts, stops, b)
 
         def one(tile, sigma=sigma, stretch=stretch, side_by_side=side_by_side):
             tile.of(dst)[..., :nc] = enhance_tile(plan, window, tile, up, context, sigma, stretch,
                                                   num_threads=1 if side_by_side else None)
 
         run_tasks(one, tiles, plan.num_threads if side_by_side else 1)
-    finish(plan, src, dst, lifts)
+    finish(plan, src, dst, lifts, stops)
 
 
-def finish(plan: Plan, src: np.ndarray, dst: np.ndarray, lifts, num_threads=None) -> None:
-    """The tone steps (black point, exposure) on ``dst``'s colour channels; extra channels copied from ``src``."""
+def tone_stretch(lifts, stops, b: int) -> float:
+    """Image ``b``'s :func:`~skdce.engine.stages.tone.noise_stretch` (the denoiser removes that much more)."""
+    return noise_stretch(None if lifts is None else lifts[b], 0.0 if stops is None else float(stops[b]))
+
+
+def finish(plan: Plan, src: np.ndarray, dst: np.ndarray, lifts, stops=None, num_threads=None) -> None:
+    """The tone steps (black point, exposure) on ``dst``'s colour channels; extra channels copied from ``src``.
+
+    ``stops``: the ``(N,)`` auto exposure of the batch's images (None: none), to which the plan's are added.
+    """
     nc = plan.n_color
     threads = plan.num_threads if num_threads is None else num_threads
-    finish_tone(dst[..., :nc], lifts, plan.exposure, num_threads=threads)
+    exposure = plan.exposure if stops is None else np.clip(plan.exposure + stops, *EXPOSURE_RANGE)
+    finish_tone(dst[..., :nc], lifts, exposure, num_threads=threads)
     copy_extra_channels(src, dst, nc)

@@ -24,7 +24,7 @@ from .stages.network import HALO, resolve_scale
 from .stages.tone import EXPOSURE_RANGE
 
 __all__ = ["Plan", "make_plan", "resolve_tile", "AUTO_TILE", "DENOISERS", "check_denoise", "check_denoiser",
-           "check_exposure", "check_strength"]
+           "check_exposure", "auto_exposure_of", "check_strength"]
 
 #: ``tile_size="auto"``: on the host, 512 keeps the working set small at no cost in speed; where the
 #: pipeline runs on CUDA (or as the fused graph) every tile shape costs set-up time, so tiles are large
@@ -57,12 +57,21 @@ def check_denoiser(denoiser) -> str:
 
 
 def check_exposure(exposure) -> float:
-    """``"auto"`` -> 0.0 (the model's exposure), else a number of stops in :data:`EXPOSURE_RANGE`."""
-    if isinstance(exposure, str) and exposure == "auto":
+    """``"auto"`` or ``"model"`` -> 0.0, else a number of stops in :data:`EXPOSURE_RANGE`.
+
+    The stops are added to auto exposure's (:func:`auto_exposure_of`).
+    """
+    if isinstance(exposure, str) and exposure in ("auto", "model"):
         return 0.0
     lo, hi = EXPOSURE_RANGE
-    return check_real("exposure", exposure, lo=lo, hi=hi, hint="'auto' keeps the model's exposure; a number asks "
-                      "for that many stops brighter (positive) or darker (negative) at middle grey.")
+    return check_real("exposure", exposure, lo=lo, hi=hi, hint="'auto' decides the exposure for the scene, 'model' "
+                      "keeps the network's own; a number asks for that many stops brighter (positive) or darker "
+                      "(negative) at middle grey than 'auto'.")
+
+
+def auto_exposure_of(exposure) -> bool:
+    """Whether auto exposure runs: for ``"auto"`` and numbers (stops added to it), not for ``"model"``."""
+    return not (isinstance(exposure, str) and exposure == "model")
 
 
 def _check_tile(tile_size):
@@ -122,10 +131,13 @@ class Plan:
     shared: bool
     scale: float
     strength: float
-    #: the denoiser's strength (0: off), which denoiser, the exposure in stops (0: the model's)
+    #: the denoiser's strength (0: off), which denoiser, the exposure in stops added to auto exposure's
+    #: (:func:`~skdce.engine.stages.tone.auto_exposure`, measured on Zero-DCE++'s small copy where
+    #: ``auto_exposure``; a full model keeps its own)
     denoise: float
     denoiser: str
     exposure: float
+    auto_exposure: bool
     num_threads: int | None
     #: the tile side (None: one tile), resolved by :func:`resolve_tile`
     tile: int | None
@@ -226,7 +238,9 @@ def make_plan(image, *, model=None, strength=1.0, channel_axis=-1, scale_factor=
         info=info, session=session, providers=providers, layout=layout, image_dtype=np.dtype(image.dtype),
         dtype=dtype, size=size,
         n_color=layout.n_color, shared=shared, scale=resolve_scale(scale_factor, info, size), strength=strength,
-        denoise=amount, denoiser=denoiser, exposure=stops, num_threads=num_threads,
+        denoise=amount, denoiser=denoiser, exposure=stops,
+        auto_exposure=shared and info.auto_exposure and auto_exposure_of(exposure),
+        num_threads=num_threads,
         tile=resolve_tile(tile_size, on_device=on_gpu or driver == "fused", size=size), driver=driver,
         precision=precision,
     )

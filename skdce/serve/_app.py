@@ -344,8 +344,8 @@ def _job(form, settings: ServeSettings, models: dict) -> _Job:
     if exposure is not None:
         if not enhance_has_exposure():
             raise ServeError(400, "this version of skdce has no exposure option; leave the field out")
-        if exposure.lower() == "auto":
-            exposure = "auto"
+        if exposure.lower() in ("auto", "model"):
+            exposure = exposure.lower()
         else:  # its range is skdce.enhance's to check (a ValueError there is a 400); here only "a finite number"
             exposure = _number(form, "exposure", 0.0, -math.inf, math.inf)
     return _Job(

@@ -209,8 +209,8 @@ def n2n_loss(net: torch.nn.Module, batch: torch.Tensor, gen: torch.Generator, ga
 def prepare_inputs(low: np.ndarray, model: str = "zero-dce++", denoise: float = 1.0) -> np.ndarray:
     """The ``(4, H, W)`` float32 training input of one uint8 low-light image: curve output + noise map.
 
-    The curve output is ``skdce.enhance(low, model=model, denoise=0)`` (the
-    plain curves: the image the engine hands its denoiser), the noise map the
+    The curve output is ``skdce.enhance(low, model=model, denoise=0, exposure="model")``
+    (the plain curves: the image the engine hands its denoiser), the noise map the
     engine's :func:`skdce.engine.stages.gain.added_noise` at strength ``denoise``.
     """
     import skdce
@@ -223,7 +223,7 @@ def prepare_inputs(low: np.ndarray, model: str = "zero-dce++", denoise: float = 
         raise ValueError(f"model={model!r} has per-iteration curves; the denoiser is trained on a shared-curve "
                          f"model's outputs (e.g. 'zero-dce++').")
     alphas = skdce.estimate_curves(low, model=model, num_threads=1)
-    y = skdce.enhance(low, model=model, denoise=0, num_threads=1)
+    y = skdce.enhance(low, model=model, denoise=0, exposure="model", num_threads=1)
     noise = added_noise(low, alphas[:, :, None, :], info.iterations, 1 / 255, denoise * noise_level(low),
                         np.float32, num_threads=1)
     return denoiser_input(y, noise)[0]

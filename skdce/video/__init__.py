@@ -152,6 +152,10 @@ class VideoEnhancer:
         from ..tone import check_exposure
 
         self.exposure = check_exposure(exposure)  # stops after the curves, as skdce.enhance (skdce.tone)
+        from ..engine.plan import auto_exposure_of
+
+        self._auto_exposure = auto_exposure_of(exposure)  # Zero-DCE++'s, on the running average's small copy
+        self._exposure_arg = exposure  # as given, for skdce.enhance (temporal=0)
         if model is None:
             model = VIDEO_MODEL if VIDEO_MODEL in list_models() else default_model(providers)
         self.model = get_model(model)
@@ -199,7 +203,7 @@ class VideoEnhancer:
         if self.temporal == 0:
             self.cuts += self.frames == 1
             out = enhance(frame, model=self.model, strength=self.strength, denoise=self.denoise,
-                          exposure=self.exposure, **self._options)
+                          exposure=self._exposure_arg, **self._options)
             out = out if dtype is None else to_uint(out, dtype, consume=True)
             return (lambda: out) if deferred else out
         if frame.dtype in (np.uint8, np.uint16):  # read as they are by the temporal passes, scaled on the fly
@@ -303,7 +307,8 @@ class VideoEnhancer:
         reads no state: a later frame may change it)."""
         from .. import apply_le_curves
         from ..engine.stages.network import finish_maps
-        from ..engine.stages.tone import noise_stretch
+        from ..engine.stages.tone import EXPOSURE_RANGE, auto_exposure, noise_stretch
+        from ..engine.stages.tone import finish_tone as finish_small
         from ..tone import black_lift
         from . import _temporal as T
 
@@ -311,7 +316,7 @@ class VideoEnhancer:
         n_iter = self.model.iterations
         a = finish_maps(self._alphas, 3, self.strength)  # the maps' strength and bounds, as skdce.enhance
         h, w = self._average.shape[:2]
-        lift = np.zeros(3)
+        lift, stops = np.zeros(3), 0.0
         if self._shared():
             from ..engine.stages.boxes import BilinearUpsampler
             from ..engine.stages.curve import run_blocks_upsampled
@@ -323,20 +328,26 @@ class VideoEnhancer:
                 from ..engine.stages.boxes import bilinear_upsample
 
                 y = apply_le_curves(self._average, bilinear_upsample(a[None], (h, w))[0], n_iter=n_iter)
-            if self.model.black_point:  # the black point of the running average, as skdce.enhance takes it out
+            if self.model.black_point or self._auto_exposure:  # the tone of the running average, as skdce.enhance's
                 after = apply_le_curves(self._small, a, n_iter=n_iter)
-                lift = black_lift(self._small[None], after[None])[0] * self.model.black_point
+                if self.model.black_point:
+                    lift = black_lift(self._small[None], after[None])[0] * self.model.black_point
+                if self._auto_exposure:
+                    stops = self.strength * float(auto_exposure(finish_small(after[None], lift[None]))[0])
+                    # (measured on the running average and its smoothed curves: steady as they are; smoothing
+                    # the stops over time as well made the light-crossing test flicker more, 0.0058 against 0.0046)
         else:
             y = apply_le_curves(self._average, a, n_iter=n_iter)
         # the strength of the spatial filter: as strong, per pixel, as the noise the average left times what
         # the curves add, and what the black point stretches (skdce.enhance's filter, steered by the state)
-        noise = self._noise_map(a, self.denoise * sigma * noise_stretch(lift), threads) if self.denoise else None
+        noise = self._noise_map(a, self.denoise * sigma * noise_stretch(lift, stops), threads) if self.denoise else None
+        exposure = float(np.clip(self.exposure + stops, *EXPOSURE_RANGE)) if stops else self.exposure
 
         def finish():
             from ..engine.stages.guided import denoise_bands
 
             out = y if noise is None else denoise_bands(y, noise, threads)
-            return T.finish_tone(out, lift, self.exposure, threads, out_dtype=dtype)
+            return T.finish_tone(out, lift, exposure, threads, out_dtype=dtype)
 
         return finish
 

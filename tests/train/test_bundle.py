@@ -54,7 +54,7 @@ def test_bundled_model_runs_as_the_trained_network(checkpoint, tmp_path):
 
     model, _, _ = model_from_checkpoint(checkpoint)
     img = np.random.default_rng(0).random((24, 40, 3)).astype(np.float32) * 0.3
-    got = skdce.enhance(img, model=info, denoise=0)
+    got = skdce.enhance(img, model=info, denoise=0, exposure="model")
     with torch.no_grad():
         want, _ = model.enhance(torch.from_numpy(img).permute(2, 0, 1)[None], net_size=16, black_point=0.5)
     np.testing.assert_allclose(got, want[0].permute(1, 2, 0).numpy(), atol=2e-5, rtol=0)

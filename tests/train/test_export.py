@@ -69,13 +69,14 @@ def test_numpy_pipeline_equals_torch(exported, h, w, scale):
             ref, _ = model.enhance(x)
     ref = ref[0].permute(1, 2, 0).numpy()
     kw = {"scale_factor": scale} if model.shared_curve else {}
-    got = skdce.enhance(img, model=path, providers="cpu", denoise=0, **kw)
+    got = skdce.enhance(img, model=path, providers="cpu", denoise=0, exposure="model", **kw)
     np.testing.assert_allclose(got, ref, atol=2e-5, rtol=0)
     # integer input goes through the same pipeline (scaled by the dtype's maximum)
     img16 = np.round(img * 65535).astype(np.uint16)
     for denoise in (0, 1):
-        got16 = skdce.enhance(img16, model=path, providers="cpu", denoise=denoise, **kw)
-        want = skdce.enhance(img16 / np.float32(65535), model=path, providers="cpu", denoise=denoise, **kw)
+        got16 = skdce.enhance(img16, model=path, providers="cpu", denoise=denoise, exposure="model", **kw)
+        want = skdce.enhance(img16 / np.float32(65535), model=path, providers="cpu", denoise=denoise,
+                             exposure="model", **kw)
         np.testing.assert_allclose(got16, want, atol=2e-5)
 
 

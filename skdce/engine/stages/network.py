@@ -26,7 +26,8 @@ import numpy as np
 from ..._base.image import unit_scale
 from .boxes import ContextMap, box_downscale, small_size
 from .curve import run_blocks
-from .tone import black_lift
+from .tone import auto_exposure as auto_exposure_stops
+from .tone import black_lift, finish_tone
 
 __all__ = ["HALO", "net_input", "finish_maps", "estimate_tile", "net_scale", "resolve_scale", "small_copies",
            "small_context", "small_maps", "reference_finish_maps",
@@ -109,25 +110,35 @@ def small_context(session, small: np.ndarray) -> np.ndarray | None:
     return ContextMap(small).block(0, 0, sh, 0, sw)
 
 
-def small_maps(session, smalls, *, n_color: int, strength: float, iterations: int, black_point: float = 0.0):
-    """Zero-DCE++'s ``(N, h, w, c)`` maps on the small copies, and ``(N, c)`` black lifts (None without a black point).
+def small_maps(session, smalls, *, n_color: int, strength: float, iterations: int, black_point: float = 0.0,
+               auto_exposure: bool = False):
+    """Zero-DCE++'s maps and tone on its small copies: ``(maps, lifts, stops)``.
 
     ``smalls`` are the ``(1, h, w, c)`` copies in [0, 1] (:func:`small_copies`,
-    or Dask's box means). The lift is :func:`~skdce.engine.stages.tone.black_lift`
-    of each copy and its curves' result, times ``black_point``.
+    or Dask's box means). ``maps`` is ``(N, h, w, c)``; ``lifts`` the ``(N, c)``
+    :func:`~skdce.engine.stages.tone.black_lift` of each copy and its curves'
+    result, times ``black_point`` (None without a black point); ``stops`` the
+    ``(N,)`` :func:`~skdce.engine.stages.tone.auto_exposure` of each copy
+    after its curves and black point, times ``strength`` (None unless ``auto_exposure``).
     """
-    maps, lifts = [], []
+    maps, lifts, stops = [], [], []
     for small in smalls:
         ctx = small_context(session, small)
         a = session.run(net_input(small[0], n_color), None if ctx is None else ctx[None, None])[0]
         maps.append(finish_maps(np.moveaxis(a, 0, -1), n_color, strength))
-        if black_point:
+        if black_point or auto_exposure:
             rgb = np.asarray(small[..., :n_color], np.float32)
             after = np.empty_like(rgb)
             run_blocks(rgb, after, n_color, lambda _b, r0, r1, c0, c1, m=maps[-1]: m[r0:r1, c0:c1, None, :],
                        n_iter=iterations, per_iter=False, int_scale=None, check_image=False, check_alpha=False)
-            lifts.append(black_lift(rgb, after)[0] * black_point)
-    return np.ascontiguousarray(np.stack(maps), dtype=np.float32), (np.stack(lifts) if lifts else None)
+            lift = black_lift(rgb, after) * black_point if black_point else None
+            if black_point:
+                lifts.append(lift[0])
+            if auto_exposure:
+                # scaled like the curves: strength 0 leaves the image as it is, 2 doubles the enhancement
+                stops.append(strength * auto_exposure_stops(finish_tone(after, lift))[0])
+    return (np.ascontiguousarray(np.stack(maps), dtype=np.float32), np.stack(lifts) if lifts else None,
+            np.array(stops) if stops else None)
 
 
 # ---- the ONNX graph builders of the fused pipeline (skdce.engine.graph) ----

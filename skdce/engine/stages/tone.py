@@ -5,8 +5,8 @@ uniform curve steps, applied in place to the enhanced image
 (:mod:`skdce.tone` explains them to users and is their public face).
 Side by side:
 
-* the host code: :func:`black_lift` (measured on the network's small copy),
-  :func:`exposure_alphas` and :func:`finish_tone`;
+* the host code: :func:`black_lift` and :func:`auto_exposure` (measured on
+  the network's small copy), :func:`exposure_alphas` and :func:`finish_tone`;
 * the torch twins used in training: :func:`torch_black_lift`, :func:`torch_remove_lift`;
 * the float64 oracle: :func:`reference_finish_tone`.
 
@@ -23,8 +23,9 @@ import numpy as np
 from ..._base.validate import check_real
 from ..workers import run_tasks
 
-__all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "black_lift", "exposure_alphas", "finish_tone",
-           "noise_stretch", "reference_finish_tone", "torch_black_lift", "torch_remove_lift"]
+__all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
+           "black_lift", "auto_exposure", "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch",
+           "reference_finish_tone", "torch_black_lift", "torch_remove_lift"]
 
 #: The tone that stands for the scene's black: each channel's 1st percentile.
 BLACK_QUANTILE = 0.01
@@ -35,6 +36,14 @@ _GAMMA = 2.2
 EXPOSURE_RANGE = (-4.0, 2.0)
 #: The largest lift taken out of a channel's black.
 MAX_LIFT = 0.5
+#: Auto exposure's highlights: ``(percentile, level)`` pairs of luminance (the channel mean, sRGB, on a
+#: 64-pixel copy) that three in four well-exposed photos reach (the 25th percentile over the 300 photos of
+#: LOL's ``unpaired-normal/`` and the 143 SICE photos with a mean in [0.3, 0.65]; ``benchmarks/fit_exposure.py``).
+#: The 90th percentile was chosen against the 97th and the 90th-or-99th on the tuning half and our darkenings
+#: (``weights/README.md``, "Auto exposure").
+AUTO_EXPOSURE_TARGETS = ((90, 0.634),)
+#: The most stops auto exposure adds.
+AUTO_EXPOSURE_MAX = 1.5
 
 
 def black_lift(small, small_enhanced) -> np.ndarray:
@@ -63,6 +72,71 @@ def black_lift(small, small_enhanced) -> np.ndarray:
     before = np.percentile(np.asarray(small, np.float64).reshape(n, -1, c), 100 * BLACK_QUANTILE, axis=1)
     after = np.percentile(np.asarray(small_enhanced, np.float64).reshape(n, -1, c), 100 * BLACK_QUANTILE, axis=1)
     return np.clip(after - before, 0.0, MAX_LIFT)
+
+
+def _highlights(y: np.ndarray, targets) -> np.ndarray:
+    """How far the best-placed target percentile of ``(N, P)`` luminances ``y`` is above its level (< 0: below)."""
+    return np.max([np.percentile(y, q, axis=1) - level for q, level in targets], axis=0)
+
+
+def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE_MAX) -> np.ndarray:
+    """``(N,)`` stops that bring each image's highlights up to a well-exposed photo's (0 where they are there).
+
+    A well-exposed photo's bright tones reach near white whatever its subject
+    (a dark cabinet has bright edges, a white wall is bright), so a photo
+    whose highlights stay dim after the curves is under-exposed as a whole,
+    while a night scene whose lamps are bright is left as the curves made it.
+    The stops are the fewest (bisection, to 0.01 stop) after which the
+    luminance percentile of :data:`AUTO_EXPOSURE_TARGETS` reaches its level,
+    at most ``max_stops``; they are applied by :func:`finish_tone`'s uniform
+    curve steps, so black stays black.
+
+    Parameters
+    ----------
+    small_finished : (N, h, w, C) ndarray
+        The network's small copies after the curves and the black point, in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.engine.stages.tone import auto_exposure
+    >>> dim = np.linspace(0, 0.4, 300).reshape(1, 10, 10, 3)
+    >>> bright = np.linspace(0, 1, 300).reshape(1, 10, 10, 3)
+    >>> auto_exposure(np.concatenate([dim, bright])).tolist()
+    [1.48, 0.0]
+    """
+    targets = AUTO_EXPOSURE_TARGETS if targets is None else targets
+    x = np.asarray(small_finished, np.float64)
+
+    def short(b, e):  # how far image b's highlights stay below their levels after e stops (> 0: short)
+        y = reference_finish_tone(x[b : b + 1], None, e).mean(axis=-1).reshape(1, -1)
+        return -_highlights(y, targets)[0]
+
+    stops = np.zeros(len(x))
+    for b in range(len(x)):
+        if short(b, 0.0) <= 0:
+            continue
+        lo, hi = 0.0, float(max_stops)
+        if short(b, hi) > 0:
+            stops[b] = hi
+            continue
+        while hi - lo > 0.005:
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if short(b, mid) > 0 else (lo, mid)
+        stops[b] = math.ceil(hi * 100 - 1e-9) / 100  # to 0.01 stop, never below the level
+    return stops
+
+
+def exposure_slope(exposure: float, level: float = 0.0) -> float:
+    """The slope at ``level`` of :func:`exposure_alphas`'s steps: how much they stretch the noise there.
+
+    At black (the default) it is the largest, ``prod(1 + a)``, for a positive exposure.
+    """
+    y, slope = float(level), 1.0
+    for a in exposure_alphas(exposure):
+        slope *= 1 + a * (1 - 2 * y)
+        y = y + a * y * (1 - y)
+    return slope
 
 
 def exposure_alphas(exposure: float) -> list[float]:
@@ -100,8 +174,9 @@ def finish_tone(image: np.ndarray, lift=None, exposure: float = 0.0, *, num_thre
         Enhanced images in [0, 1], float32 or float64 (modified in place).
     lift : (N, C) array_like, optional
         From :func:`black_lift`; None leaves the black point alone.
-    exposure : float, optional
-        Stops at middle grey (:func:`exposure_alphas`); 0 changes nothing.
+    exposure : float or (N,) array_like, optional
+        Stops at middle grey (:func:`exposure_alphas`), one for all images or
+        one each; 0 changes nothing.
     num_threads : int, optional
         Worker threads (row bands run side by side).
 
@@ -110,13 +185,14 @@ def finish_tone(image: np.ndarray, lift=None, exposure: float = 0.0, *, num_thre
     ndarray
         ``image``.
     """
-    alphas = exposure_alphas(exposure)
     if image.dtype not in (np.float32, np.float64):
         raise TypeError(f"image has dtype {image.dtype}; finish_tone works in place on float32 or float64 images "
                         f"in [0, 1] (e.g. image.astype(np.float32) / 255 for uint8, or the result of apply_le_curves).")
-    if lift is None and not alphas:
-        return image
     n, h = image.shape[:2]
+    stops = np.broadcast_to(np.asarray(exposure, np.float64), (n,))
+    alphas = [exposure_alphas(float(e)) for e in stops]
+    if lift is None and not any(alphas):
+        return image
     dt = image.dtype.type
     if lift is not None:
         lift = np.asarray(lift, np.float64)
@@ -136,9 +212,9 @@ def finish_tone(image: np.ndarray, lift=None, exposure: float = 0.0, *, num_thre
             np.multiply(y, scale[b], out=y)
             np.add(y, shift[b], out=y)
             np.maximum(y, dt(0), out=y)
-        if alphas:
+        if alphas[b]:
             t = np.empty_like(y)
-            for a in alphas:  # y += a * y * (1 - y)
+            for a in alphas[b]:  # y += a * y * (1 - y)
                 np.subtract(dt(1), y, out=t)
                 np.multiply(t, y, out=t)
                 np.multiply(t, dt(a), out=t)
@@ -149,25 +225,28 @@ def finish_tone(image: np.ndarray, lift=None, exposure: float = 0.0, *, num_thre
     return image
 
 
-def noise_stretch(lift) -> float:
-    """How much :func:`finish_tone` stretches an image's noise at most: ``1 / (1 - d)``, ``d`` its largest lift.
+def noise_stretch(lift, stops: float = 0.0) -> float:
+    """How much :func:`finish_tone` stretches an image's noise: ``1 / (1 - d)`` times :func:`exposure_slope`.
 
-    The denoiser removes that much more, so that the noise per unit of
-    brightness does not grow with the black point (darkened photos,
+    ``d`` is the largest lift (the black point's stretch), ``stops`` the
+    exposure steps after it. The denoiser removes that much more, so that the
+    noise per unit of brightness does not grow with the black point (darkened photos,
     ``benchmarks/eval_darkened.py``: 0.0366 without, 0.0293 with, against
-    0.0299 of the previous default). ``lift`` None (no black point): 1.
+    0.0299 of the previous default) or the exposure. ``lift`` None (no black point): 1.
     """
-    return 1.0 if lift is None else float(1.0 / (1.0 - np.max(lift)))
+    stretch = 1.0 if lift is None else float(1.0 / (1.0 - np.max(lift)))
+    return stretch * (exposure_slope(stops) if stops > 0 else 1.0)
 
 
-def reference_finish_tone(image, lift=None, exposure: float = 0.0) -> np.ndarray:
+def reference_finish_tone(image, lift=None, exposure=0.0) -> np.ndarray:
     """The oracle: :func:`finish_tone` in float64 on a copy, formula by formula."""
     y = np.array(image, np.float64)
     if lift is not None:
         d = np.asarray(lift, np.float64)[:, None, None, :]
         y = np.maximum((y - d) / (1 - d), 0)
-    for a in exposure_alphas(exposure):
-        y = y + a * y * (1 - y)
+    for b, e in enumerate(np.broadcast_to(np.asarray(exposure, np.float64), (len(y),))):
+        for a in exposure_alphas(float(e)):
+            y[b] = y[b] + a * y[b] * (1 - y[b])
     return np.clip(y, 0, 1)
 
 
