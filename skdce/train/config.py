@@ -57,6 +57,14 @@ class TrainConfig:
     gain_range, gain_prob : (float, float) or None, float
         Exposure augmentation: with probability ``gain_prob`` an image is
         re-exposed by a gain drawn log-uniformly from ``gain_range``, in linear light.
+    mixed_prob, mixed_range : float, (float, float)
+        Mixed-lighting augmentation: with probability ``mixed_prob`` one half
+        of an image (left, right, top or bottom, drawn at random) is re-exposed
+        by a gain drawn log-uniformly from ``mixed_range`` in linear light
+        (after ``gain_prob``'s change), so that the network sees well-exposed
+        regions beside dark ones and learns to leave them (their exposure
+        target is themselves). 0 (the default) draws nothing: older recipes
+        train as before.
     level, patch_size : float, int
         Exposure control: the well-exposedness level E and the patch size.
     exposure_target : {"adaptive", "fixed"}
@@ -126,6 +134,8 @@ class TrainConfig:
     extra_dirs: list = field(default_factory=list)
     gain_range: list | None = None
     gain_prob: float = 0.0
+    mixed_prob: float = 0.0
+    mixed_range: list = field(default_factory=lambda: [0.03, 0.3])
     level: float = 0.6
     level_high: float = 0.7
     exposure_target: str = "adaptive"
@@ -205,6 +215,13 @@ class TrainConfig:
             low = check_real("gain_range[0]", lo_hi[0], lo=0, lo_open=True, hint=hint)
             self.gain_range = [low, check_real("gain_range[1]", lo_hi[1], lo=low, hint=hint)]
         self.gain_prob = check_real("gain_prob", self.gain_prob, lo=0, hi=1)
+        self.mixed_prob = check_real("mixed_prob", self.mixed_prob, lo=0, hi=1)
+        lo_hi = list(self.mixed_range) if isinstance(self.mixed_range, (list, tuple)) else []
+        if len(lo_hi) != 2:
+            raise ValueError(f"mixed_range={self.mixed_range!r} must be [low, high] with 0 < low <= high.")
+        hint = "mixed_range is [low, high] with 0 < low <= high."
+        low = check_real("mixed_range[0]", lo_hi[0], lo=0, lo_open=True, hint=hint)
+        self.mixed_range = [low, check_real("mixed_range[1]", lo_hi[1], lo=low, hint=hint)]
         if not isinstance(self.extra_dirs, list) or not all(isinstance(d, str) for d in self.extra_dirs):
             raise ValueError(f"extra_dirs={self.extra_dirs!r} must be a list of folder paths.")
         check_bool("keep_epochs", self.keep_epochs, hint="true or false in the config.")

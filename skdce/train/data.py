@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "read_split", "load_images", "change_exposure", "ImageSet"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "read_split", "load_images", "change_exposure", "mixed_lighting",
+           "ImageSet"]
 
 from .._base.image import to_uint
 from ..io import IMAGE_SUFFIXES  # noqa: E402
@@ -102,6 +103,26 @@ def change_exposure(batch: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
     return (linear * gains.view(-1, 1, 1, 1)).clamp_(0, 1) ** (1 / GAMMA)
 
 
+def mixed_lighting(batch: torch.Tensor, prob: float, gain_range, generator: torch.Generator) -> torch.Tensor:
+    """Re-expose one half (left, right, top or bottom) of each NCHW image with probability ``prob``.
+
+    The gain is drawn log-uniformly from ``gain_range``, in linear light
+    (:func:`change_exposure`); the other half is left as it is.
+    """
+    n, _, h, w = batch.shape
+    lo, hi = math.log(gain_range[0]), math.log(gain_range[1])
+    gains = torch.exp(lo + (hi - lo) * torch.rand(n, generator=generator))
+    chosen = torch.rand(n, generator=generator) < prob
+    sides = torch.randint(0, 4, (n,), generator=generator)
+    out = batch.clone()
+    halves = ((slice(None), slice(0, w // 2)), (slice(None), slice(w // 2, w)),
+              (slice(0, h // 2), slice(None)), (slice(h // 2, h), slice(None)))
+    for b in torch.nonzero(chosen).flatten().tolist():
+        rows, cols = halves[int(sides[b])]
+        out[b : b + 1, :, rows, cols] = change_exposure(batch[b : b + 1, :, rows, cols], gains[b : b + 1])
+    return out
+
+
 class ImageSet:
     """An in-memory image set with seeded batches, exposure changes and random crops."""
 
@@ -113,12 +134,15 @@ class ImageSet:
         return len(self.names)
 
     def batches(self, batch_size: int, *, crop: int | None, generator: torch.Generator | None,
-                gain_range: tuple[float, float] | None = None, gain_prob: float = 0.0):
+                gain_range: tuple[float, float] | None = None, gain_prob: float = 0.0, mixed_prob: float = 0.0,
+                mixed_range: tuple[float, float] = (0.03, 0.3)):
         """Yield ``(images, context)``: float NCHW batches in [0, 1] and their ``(N, 1, H, W)`` context.
 
         With a ``generator`` the order is shuffled, and each image is (with
         probability ``gain_prob``) re-exposed by a gain drawn log-uniformly from
-        ``gain_range`` in linear light, then cropped (with flips). The context
+        ``gain_range`` in linear light, then (with probability ``mixed_prob``)
+        has one half re-exposed by a gain from ``mixed_range`` (mixed lighting),
+        then cropped (with flips). The context
         is that of the whole re-exposed image, so a crop sees what the full
         image would show it.
         """
@@ -135,6 +159,8 @@ class ImageSet:
                 gains = torch.exp(lo + (hi - lo) * torch.rand(len(idx), generator=generator))
                 keep = torch.rand(len(idx), generator=generator) >= gain_prob
                 batch = change_exposure(batch, torch.where(keep, torch.ones_like(gains), gains))
+            if generator is not None and mixed_prob > 0:  # drawn only when asked: older recipes draw as before
+                batch = mixed_lighting(batch, mixed_prob, mixed_range, generator)
             context = torch_illumination_context(batch)
             if crop and generator is not None and (crop < h or crop < w):
                 tops = torch.randint(0, h - crop + 1, (len(idx),), generator=generator)

@@ -215,7 +215,8 @@ def train(
         sums = dict.fromkeys(_TERMS, 0.0)
         seen = 0
         batches = train_set.batches(config.batch_size, crop=config.crop_size, generator=gen,
-                                    gain_range=config.gain_range, gain_prob=config.gain_prob)
+                                    gain_range=config.gain_range, gain_prob=config.gain_prob,
+                                    mixed_prob=config.mixed_prob, mixed_range=config.mixed_range)
         for step, (batch, context) in enumerate(batches):
             batch = batch.contiguous(memory_format=torch.channels_last)
             context = context.contiguous(memory_format=torch.channels_last)

@@ -40,3 +40,48 @@ def test_data_folder_handling(tmp_path):
         Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(d / "small.png")
         load_images(d, ["small.png", "gray.png"], None)
 
+
+
+def test_mixed_lighting_darkens_one_half_of_the_chosen_images():
+    import torch
+
+    from skdce.train.data import change_exposure, mixed_lighting
+
+    batch = torch.rand(64, 3, 8, 10, generator=torch.Generator().manual_seed(1)) * 0.8 + 0.1
+    out = mixed_lighting(batch, 0.5, (0.1, 0.1), torch.Generator().manual_seed(2))
+    dark = change_exposure(batch, torch.full((64,), 0.1))
+    halves = ((slice(None), slice(0, 5)), (slice(None), slice(5, 10)), (slice(0, 4), slice(None)),
+              (slice(4, 8), slice(None)))
+    changed = 0
+    for b in range(64):
+        if torch.equal(out[b], batch[b]):
+            continue
+        changed += 1
+        # exactly one half darkened by the gain, the rest untouched
+        hits = [h for h in halves if torch.allclose(out[b][:, h[0], h[1]], dark[b][:, h[0], h[1]])]
+        assert len(hits) == 1
+        mask = torch.ones(8, 10, dtype=torch.bool)
+        mask[hits[0]] = False
+        assert torch.equal(out[b][:, mask], batch[b][:, mask])
+    assert 16 < changed < 48  # about half of them
+
+
+def test_mixed_prob_zero_draws_nothing():
+    """Older recipes (no mixed_prob) draw exactly what they drew before the augmentation existed."""
+    import torch
+
+    from skdce.train.data import ImageSet
+
+    images = torch.randint(0, 255, (6, 8, 8, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    s = ImageSet(images, [str(i) for i in range(6)])
+    gen = torch.Generator().manual_seed(3)
+    plain = list(s.batches(4, crop=None, generator=gen, gain_range=(0.1, 2), gain_prob=0.5))
+    expected = torch.Generator().manual_seed(3)
+    torch.randperm(6, generator=expected)
+    for n in (4, 2):  # the gains and the keep draws of each batch, nothing more
+        torch.rand(n, generator=expected)
+        torch.rand(n, generator=expected)
+    assert torch.equal(gen.get_state(), expected.get_state())
+    mixed = list(s.batches(4, crop=None, generator=torch.Generator().manual_seed(3), gain_range=(0.1, 2),
+                           gain_prob=0.5, mixed_prob=1.0))
+    assert not torch.equal(mixed[0][0], plain[0][0])
