@@ -129,7 +129,7 @@ def test_exposure_slope_and_the_denoisers_stretch():
     assert noise_stretch(None, -1.0) == 1.0  # darker: the filter is not weakened
 
 
-def test_enhance_auto_exposure_against_model_and_numbers():
+def test_enhance_auto_exposure_against_model_and_numbers(monkeypatch):
     import skimage.data
 
     import skdce
@@ -144,5 +144,23 @@ def test_enhance_auto_exposure_against_model_and_numbers():
     good = photo.astype(np.float32)
     np.testing.assert_array_equal(skdce.enhance(good), skdce.enhance(good, exposure="model"))  # nothing to add
     np.testing.assert_array_equal(skdce.enhance(dim, strength=0, denoise=0), dim)  # scaled by strength, as the curves
+    lamps = dim.copy()
+    lamps[60:64, 30:34] = lamps[60:64, 90:94] = 1.0  # two lamps, 5x the median of the small copy: not lit
+    assert skdce.enhance(lamps).mean() > skdce.enhance(lamps, exposure="model").mean() + 0.01
+    monkeypatch.setattr("skdce.engine.stages.tone.AUTO_EXPOSURE_LIGHT", 3.0)  # now they light the scene
+    np.testing.assert_array_equal(skdce.enhance(lamps), skdce.enhance(lamps, exposure="model"))
     for spec in ("auto", "model"):
         assert check_exposure(spec) == 0.0
+
+
+def test_auto_exposure_leaves_a_scene_lit_by_its_own_lights(rng):
+    from skdce.engine.stages.tone import AUTO_EXPOSURE_LIGHT, auto_exposure
+
+    scene = rng.random((1, 20, 30, 3)) * 0.04 + 0.02  # a dark scene, median about 0.04
+    finished = scene * 6  # what the curves made of it: still dull highlights
+    lamp = scene.copy()
+    lamp[0, 3, 4] = 0.9  # one bright box on the small copy: over AUTO_EXPOSURE_LIGHT times the median
+    assert 0.9 / np.median(scene.mean(axis=-1)) > AUTO_EXPOSURE_LIGHT
+    assert auto_exposure(finished, small_input=scene)[0] > 0
+    assert auto_exposure(finished, small_input=lamp)[0] == 0.0
+    assert auto_exposure(finished, small_input=lamp, light=1e3)[0] > 0

@@ -333,7 +333,8 @@ class VideoEnhancer:
                 if self.model.black_point:
                     lift = black_lift(self._small[None], after[None])[0] * self.model.black_point
                 if self._auto_exposure:
-                    stops = self.strength * float(auto_exposure(finish_small(after[None], lift[None]))[0])
+                    stops = self.strength * float(auto_exposure(finish_small(after[None], lift[None]),
+                                                                small_input=self._small[None])[0])
                     # (measured on the running average and its smoothed curves: steady as they are; smoothing
                     # the stops over time as well made the light-crossing test flicker more, 0.0058 against 0.0046)
         else:

@@ -136,7 +136,7 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
                 lifts.append(lift[0])
             if auto_exposure:
                 # scaled like the curves: strength 0 leaves the image as it is, 2 doubles the enhancement
-                stops.append(strength * auto_exposure_stops(finish_tone(after, lift))[0])
+                stops.append(strength * auto_exposure_stops(finish_tone(after, lift), small_input=rgb)[0])
     return (np.ascontiguousarray(np.stack(maps), dtype=np.float32), np.stack(lifts) if lifts else None,
             np.array(stops) if stops else None)
 

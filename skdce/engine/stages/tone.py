@@ -24,6 +24,7 @@ from ..._base.validate import check_real
 from ..workers import run_tasks
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
+           "AUTO_EXPOSURE_LIGHT",
            "black_lift", "auto_exposure", "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch",
            "reference_finish_tone", "torch_black_lift", "torch_remove_lift"]
 
@@ -44,6 +45,11 @@ MAX_LIFT = 0.5
 AUTO_EXPOSURE_TARGETS = ((90, 0.634),)
 #: The most stops auto exposure adds.
 AUTO_EXPOSURE_MAX = 1.5
+#: A scene whose input holds a light (the small copy's brightest luminance at least this many times its
+#: median, in sRGB: over 7 stops in linear light) is anchored by it: a lamp at night, a window, the sky.
+#: Auto exposure adds nothing to it. A darkened photo keeps its ratio (under 6 for the LOL references and
+#: under 4 for our darkenings), so its exposures are all treated alike.
+AUTO_EXPOSURE_LIGHT = 10.0
 
 
 def black_lift(small, small_enhanced) -> np.ndarray:
@@ -79,7 +85,8 @@ def _highlights(y: np.ndarray, targets) -> np.ndarray:
     return np.max([np.percentile(y, q, axis=1) - level for q, level in targets], axis=0)
 
 
-def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE_MAX) -> np.ndarray:
+def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE_MAX, small_input=None,
+                  light: float | None = None) -> np.ndarray:
     """``(N,)`` stops that bring each image's highlights up to a well-exposed photo's (0 where they are there).
 
     A well-exposed photo's bright tones reach near white whatever its subject
@@ -91,10 +98,17 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
     at most ``max_stops``; they are applied by :func:`finish_tone`'s uniform
     curve steps, so black stays black.
 
+    A scene whose input holds a light (``small_input``'s brightest luminance
+    at least ``light`` times its median, :data:`AUTO_EXPOSURE_LIGHT` by
+    default) gets none: its lamps or windows anchor the exposure, and a night
+    is not brightened further.
+
     Parameters
     ----------
     small_finished : (N, h, w, C) ndarray
         The network's small copies after the curves and the black point, in [0, 1].
+    small_input : (N, h, w, C) ndarray, optional
+        The small copies before the curves (the network's input), in [0, 1].
 
     Examples
     --------
@@ -112,9 +126,14 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
         y = reference_finish_tone(x[b : b + 1], None, e).mean(axis=-1).reshape(1, -1)
         return -_highlights(y, targets)[0]
 
+    light = AUTO_EXPOSURE_LIGHT if light is None else light
+    lit = np.zeros(len(x), bool)
+    if small_input is not None:
+        y_in = np.asarray(small_input, np.float64).mean(axis=-1).reshape(len(x), -1)
+        lit = y_in.max(axis=1) >= light * np.maximum(np.median(y_in, axis=1), 1e-3)
     stops = np.zeros(len(x))
     for b in range(len(x)):
-        if short(b, 0.0) <= 0:
+        if lit[b] or short(b, 0.0) <= 0:
             continue
         lo, hi = 0.0, float(max_stops)
         if short(b, hi) > 0:
