@@ -38,6 +38,7 @@ import numpy as np
 from ._base.image import validate_values
 from .engine.plan import check_exposure
 from .engine.stages.tone import (
+    AUTO_EXPOSURE_LIGHT,
     AUTO_EXPOSURE_MAX,
     AUTO_EXPOSURE_TARGETS,
     BLACK_QUANTILE,
@@ -50,7 +51,8 @@ from .engine.stages.tone import (
 )
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "black_lift", "model_black_lift", "auto_exposure", "exposure_alphas", "finish_tone", "check_exposure"]
+           "AUTO_EXPOSURE_LIGHT", "black_lift", "model_black_lift", "auto_exposure", "exposure_alphas", "finish_tone",
+           "check_exposure"]
 
 
 def model_black_lift(image, *, model=None, strength=1.0, channel_axis=-1, providers="auto", num_threads=None):

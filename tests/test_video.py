@@ -103,11 +103,13 @@ def test_a_light_crossing_a_still_scene_does_not_make_it_flicker():
         alone, _ = run(frames, temporal=0, exposure=exposure)
         steady, enhancer = run(frames, exposure=exposure)
         assert enhancer.cuts == 1
-        f[exposure] = flicker([o[untouched] for o in alone]), flicker([o[untouched] for o in steady])
+        f[exposure] = (flicker([o[untouched] for o in alone]), flicker([o[untouched] for o in steady]),
+                       flicker([o[untouched] for o in steady[1:21]]))
     # the curves: measured 0.0057 against 0.031 frame by frame (the context of the whole frame moves every curve)
     assert f["model"][1] < 0.3 * f["model"][0]
-    # auto exposure, measured on the running average, adds no flicker: 0.0046 (frame by frame it halves it, 0.011)
-    assert f["auto"][1] < min(f["model"][1], 0.5 * f["auto"][0])
+    # auto exposure: the lit scene keeps the curves' exposure while the light is in view (frames 1-20), so it
+    # adds no flicker there; it brightens the dark scene again once the light has left (a real change)
+    assert f["auto"][2] <= f["model"][2] * 1.05 and f["auto"][1] < 0.3 * f["auto"][0]
 
 
 def test_a_slow_change_of_the_light_is_followed():

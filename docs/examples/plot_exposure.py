@@ -24,6 +24,7 @@ from skimage.transform import downscale_local_mean
 import skdce
 from skdce.data import darken
 from skdce.tone import (
+    AUTO_EXPOSURE_LIGHT,
     AUTO_EXPOSURE_MAX,
     AUTO_EXPOSURE_TARGETS,
     BLACK_QUANTILE,
@@ -62,9 +63,10 @@ fig.tight_layout()
 # :data:`skdce.tone.AUTO_EXPOSURE_MAX`) that bring it up to the level of
 # :data:`skdce.tone.AUTO_EXPOSURE_TARGETS`, which three in four well-exposed
 # photos reach (fitted on photos, never on a reference of a dark image). A
-# photo whose highlights are there already gets no stops: a well-exposed
-# photo, or a lamp-lit room. Here by hand, on an 8x-smaller copy of the
-# model's result:
+# photo whose highlights are there already gets no stops, and neither does a
+# scene whose input holds a light of its own (its brightest part at least
+# :data:`skdce.tone.AUTO_EXPOSURE_LIGHT` times its median: a lamp at night, a
+# window). Here by hand, on an 8x-smaller copy of the model's result:
 
 curves_only = results["model"]
 small = downscale_local_mean(curves_only, (8, 8, 1)).astype(np.float32)[None]
@@ -73,6 +75,13 @@ good = downscale_local_mean(photo / 255.0, (8, 8, 1)).astype(np.float32)[None]
 for name, img in (("the model's result", small), ("the photo", good)):
     print(f"{name}: {q}th percentile {np.percentile(img.mean(axis=-1), q):.3f} (level {level}), "
           f"auto exposure {auto_exposure(img)[0]:+.2f} stops (at most {AUTO_EXPOSURE_MAX})")
+small_input = downscale_local_mean(dark, (8, 8, 1)).astype(np.float32)[None]
+lamp = small_input * 0.4  # the scene darker still, as at night...
+lamp[0, 2, 3] = 1.0  # ...with a lamp in it: one bright box of the small copy
+for name, img in (("the dark input", small_input), ("a darker input with a lamp", lamp)):
+    ratio = img.mean(axis=-1).max() / np.median(img.mean(axis=-1))
+    print(f"{name}: brightest / median {ratio:.1f} (light at {AUTO_EXPOSURE_LIGHT:g}), "
+          f"auto exposure {auto_exposure(small, small_input=img)[0]:+.2f} stops")
 
 # %%
 # What a number of stops means

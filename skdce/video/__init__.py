@@ -177,6 +177,8 @@ class VideoEnhancer:
         self._sigma = None  # one frame's noise standard deviation, smoothed over time
         self._luma = None  # (H, W) float32: the luminance of the running average
         self._small = None  # (h, w, 3) float32: the running average as the network of a shared-curve model sees it
+        self._stops = None  # auto exposure's stops, smoothed like the curves
+        self._stop_rate = 1.0  # how far this frame's stops move toward its own (1: all the way)
 
     def push(self, frame) -> np.ndarray:
         """Enhance the next frame; returns an ``(H, W, 3)`` float32 array in [0, 1]."""
@@ -260,12 +262,15 @@ class VideoEnhancer:
             self._variance = np.ones((h, w), np.float32)
             self._luma = luma
             self._alphas = self._estimate()
+            self._stop_rate = 1.0
         else:
             self._average, self._variance, self._luma = T.accumulate(x, scale, self._average, self._variance, keep,
                                                                      dy, dx, level, self.max_frames, threads)
             new = self._estimate()
+            self._stop_rate = 1.0
             if curve_rate < 1:  # blended in place where the scene is still: new <- old + (new - old) * rate
                 rate = np.maximum(1 - self._at_maps(keep, new.shape[:2]), np.float32(curve_rate))
+                self._stop_rate = float(rate.mean())  # the exposure, one for the frame, at the maps' mean rate
                 new -= self._alphas
                 new *= rate.reshape(rate.shape + (1,) * (new.ndim - 2))
                 new += self._alphas
@@ -335,8 +340,11 @@ class VideoEnhancer:
                 if self._auto_exposure:
                     stops = self.strength * float(auto_exposure(finish_small(after[None], lift[None]),
                                                                 small_input=self._small[None])[0])
-                    # (measured on the running average and its smoothed curves: steady as they are; smoothing
-                    # the stops over time as well made the light-crossing test flicker more, 0.0058 against 0.0046)
+                    # smoothed like the curves: a light entering the frame turns the rule for lit scenes on
+                    # gradually, not from one frame to the next (tests/test_video.py)
+                    if self._stops is not None:
+                        stops = self._stops + (stops - self._stops) * self._stop_rate
+                    self._stops = stops
         else:
             y = apply_le_curves(self._average, a, n_iter=n_iter)
         # the strength of the spatial filter: as strong, per pixel, as the noise the average left times what
