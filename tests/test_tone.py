@@ -164,3 +164,17 @@ def test_auto_exposure_leaves_a_scene_lit_by_its_own_lights(rng):
     assert auto_exposure(finished, small_input=scene)[0] > 0
     assert auto_exposure(finished, small_input=lamp)[0] == 0.0
     assert auto_exposure(finished, small_input=lamp, light=1e3)[0] > 0
+
+
+def test_auto_exposure_is_decided_per_image_of_a_batch():
+    import skimage.data
+
+    import skdce
+    from skdce.data import darken
+
+    dim = darken(skimage.data.astronaut()[::4, ::4] / 255.0, gain=0.1, seed=0).astype(np.float32)
+    good = (skimage.data.astronaut()[::4, ::4] / 255.0).astype(np.float32)
+    out = skdce.enhance(np.stack([dim, good]))
+    np.testing.assert_array_equal(out[0], skdce.enhance(dim))  # brightened
+    np.testing.assert_array_equal(out[1], skdce.enhance(good, exposure="model"))  # left as the curves made it
+    assert skdce.enhance(dim).mean() > skdce.enhance(dim, exposure="model").mean() + 0.01
