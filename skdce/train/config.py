@@ -208,20 +208,10 @@ class TrainConfig:
             raise ValueError(f"color_loss={self.color_loss!r} needs exposure_target='adaptive' (both read the "
                              f"input's context).")
         if self.gain_range is not None:
-            lo_hi = list(self.gain_range) if isinstance(self.gain_range, (list, tuple)) else []
-            if len(lo_hi) != 2:
-                raise ValueError(f"gain_range={self.gain_range!r} must be [low, high] with 0 < low <= high.")
-            hint = "gain_range is [low, high] with 0 < low <= high."
-            low = check_real("gain_range[0]", lo_hi[0], lo=0, lo_open=True, hint=hint)
-            self.gain_range = [low, check_real("gain_range[1]", lo_hi[1], lo=low, hint=hint)]
+            self.gain_range = _gain_range("gain_range", self.gain_range)
         self.gain_prob = check_real("gain_prob", self.gain_prob, lo=0, hi=1)
+        self.mixed_range = _gain_range("mixed_range", self.mixed_range)
         self.mixed_prob = check_real("mixed_prob", self.mixed_prob, lo=0, hi=1)
-        lo_hi = list(self.mixed_range) if isinstance(self.mixed_range, (list, tuple)) else []
-        if len(lo_hi) != 2:
-            raise ValueError(f"mixed_range={self.mixed_range!r} must be [low, high] with 0 < low <= high.")
-        hint = "mixed_range is [low, high] with 0 < low <= high."
-        low = check_real("mixed_range[0]", lo_hi[0], lo=0, lo_open=True, hint=hint)
-        self.mixed_range = [low, check_real("mixed_range[1]", lo_hi[1], lo=low, hint=hint)]
         if not isinstance(self.extra_dirs, list) or not all(isinstance(d, str) for d in self.extra_dirs):
             raise ValueError(f"extra_dirs={self.extra_dirs!r} must be a list of folder paths.")
         check_bool("keep_epochs", self.keep_epochs, hint="true or false in the config.")
@@ -241,6 +231,16 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _gain_range(name: str, value) -> list:
+    """``[low, high]`` gains of an exposure augmentation, ``0 < low <= high``, checked."""
+    lo_hi = list(value) if isinstance(value, (list, tuple)) else []
+    if len(lo_hi) != 2:
+        raise ValueError(f"{name}={value!r} must be [low, high] with 0 < low <= high.")
+    hint = f"{name} is [low, high] with 0 < low <= high."
+    low = check_real(f"{name}[0]", lo_hi[0], lo=0, lo_open=True, hint=hint)
+    return [low, check_real(f"{name}[1]", lo_hi[1], lo=low, hint=hint)]
 
 
 _PATH_KEYS = ("data_dir", "train_list", "val_list", "reference_dir")
