@@ -211,3 +211,82 @@ def test_video_enhancer_on_the_numpy_twins_gives_the_same_frames(monkeypatch):
     numpy_out = list(map(VideoEnhancer(fps=12).push, clip))
     for a, b in zip(compiled_out, numpy_out):
         np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def yuv420_float64(image, lift, matrix):
+    """The float64 oracle of :func:`T.yuv420`: the black point, the clip to [0, 1], the matrix, the chroma of the
+    two columns and the rows 2i - 1 .. 2i + 2 weighted 1, 3, 3, 1 (clamped at the edges), rounded half to even."""
+    kr, kb, y0, ys, cs = matrix
+    lift = np.asarray(lift, np.float64)
+    v = np.clip(image.astype(np.float64) / (1 - lift) - lift / (1 - lift), 0, 1)
+    e = v @ np.array([kr, 1 - kr - kb, kb])
+    h, w, _ = v.shape
+    rows = [np.clip(np.arange(h // 2) * 2 + k, 0, h - 1) for k in (-1, 0, 1, 2)]
+    m = (v[rows[0]] + 3 * v[rows[1]] + 3 * v[rows[2]] + v[rows[3]]) / 8
+    m = (m[:, 0::2] + m[:, 1::2]) / 2
+    em = m @ np.array([kr, 1 - kr - kb, kb])
+    u = 128 + cs * (m[..., 2] - em) / (2 * (1 - kb))
+    vv = 128 + cs * (m[..., 0] - em) / (2 * (1 - kr))
+    planes = [np.rint(np.clip(p, 0, 255)).astype(np.uint8).reshape(-1) for p in (y0 + ys * e, u, vv)]
+    return np.concatenate(planes).reshape(3 * h // 2, w)
+
+
+# (colorspace, color_range) as a decoded frame has them: unspecified, BT.709 limited and full, BT.601, BT.2020
+COLOURS = [(None, None), (1, 1), (1, 2), (6, 1), (9, 0)]
+
+
+@compiled
+@pytest.mark.parametrize("colour", COLOURS)
+@pytest.mark.parametrize("lift", [(0.0, 0.0, 0.0), (0.02, 0.05, 0.01)])
+def test_yuv420_equals_the_float64_oracle(colour, lift):
+    rng = np.random.default_rng(11)
+    image = rng.random((38, 54, 3), dtype=np.float32) * np.float32(1.1)  # some above 1: clipped
+    image[:10] = np.float32(0.4) + np.float32(0.01) * image[:10]  # a smooth part
+    matrix = T.yuv_matrix(*colour)
+    got = T.yuv420(image, np.array(lift), 0.0, matrix, num_threads=2)
+    want = yuv420_float64(image, lift, matrix)
+    assert got.shape == (57, 54) and got.dtype == np.uint8
+    diff = np.abs(got.astype(int) - want)
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= 0.002 * diff.size  # float32 rounding at the halves
+
+
+@compiled
+@pytest.mark.parametrize("colour", COLOURS)
+def test_yuv420_converts_as_swscale(colour):
+    """The file loop's conversion agrees with PyAV's reformat of the RGB24 frame (FFmpeg's swscale) to a level."""
+    import av
+
+    from skdce._base.image import to_uint
+
+    image = np.random.default_rng(12).random((24, 40, 3), dtype=np.float32)
+    want = av.VideoFrame.from_ndarray(to_uint(image, np.uint8), format="rgb24").reformat(
+        format="yuv420p", dst_colorspace=colour[0], dst_color_range=colour[1]).to_ndarray()
+    got = T.yuv420(image, np.zeros(3), 0.0, T.yuv_matrix(*colour))
+    assert np.abs(got.astype(int) - want).max() <= 1
+
+
+@compiled
+def test_yuv420_bands_join_and_the_exposure_runs_first():
+    from skdce.tone import finish_tone
+
+    image = np.random.default_rng(13).random((66, 40, 3), dtype=np.float32)
+    matrix = T.yuv_matrix(None, None)
+    one = T.yuv420(image, np.full(3, 0.03), 0.0, matrix, num_threads=1)
+    np.testing.assert_array_equal(T.yuv420(image, np.full(3, 0.03), 0.0, matrix, num_threads=2), one)
+    toned = finish_tone(image.copy()[None], np.full((1, 3), 0.03), 0.5)[0]
+    np.testing.assert_array_equal(T.yuv420(image, np.full(3, 0.03), 0.5, matrix),
+                                  T.yuv420(toned, np.zeros(3), 0.0, matrix))
+
+
+@compiled
+def test_yuv420_refuses_what_it_cannot_write():
+    from skdce.native import _temporal as _ctemporal
+
+    image = np.zeros((6, 8, 3), np.float32)
+    args = ((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), T.yuv_matrix(None, None))
+    with pytest.raises(ValueError, match="H and W even"):
+        _ctemporal.yuv420(np.zeros((5, 8, 3), np.float32), *args, np.zeros((7, 8), np.uint8), 0, 4)
+    with pytest.raises(ValueError, match=r"out must be \(3 H / 2, W\) uint8"):
+        _ctemporal.yuv420(image, *args, np.zeros((6, 8), np.uint8), 0, 6)
+    with pytest.raises(ValueError, match="not even"):
+        _ctemporal.yuv420(image, *args, np.zeros((9, 8), np.uint8), 1, 5)
