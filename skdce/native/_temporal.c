@@ -781,6 +781,342 @@ static PyObject *yuv420(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------------------------------------------------- */
 
+/* scipy's mode="reflect" (d c b a | a b c d, period 2n): the edges of the half-resolution box means. */
+static inline Py_ssize_t reflect_i(Py_ssize_t i, Py_ssize_t n)
+{
+    if (i >= 0 && i < n)
+        return i;
+    const Py_ssize_t p = 2 * n;
+    Py_ssize_t m = i % p;
+    if (m < 0)
+        m += p;
+    return m < n ? m : p - 1 - m;
+}
+
+/* The loops of guided_half, each its own function over whole rows (not inlined: the vectoriser handles them
+ * alone, not in the loop nests around them). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define NOINLINE static __attribute__((noinline, target_clones("arch=x86-64-v4", "avx2", "default"))) void
+#else
+#define NOINLINE static void
+#endif
+
+NOINLINE add_to(float *restrict t, const float *restrict a, Py_ssize_t n)
+{
+    for (Py_ssize_t x = 0; x < n; x++)
+        t[x] += a[x];
+}
+
+NOINLINE scale_to(float *restrict o, const float *restrict a, float s, Py_ssize_t n)
+{
+    for (Py_ssize_t x = 0; x < n; x++)
+        o[x] = a[x] * s;
+}
+
+/* The (2r + 1)-sums along a row padded by r reflected values on each side (pad: n + 2r). */
+NOINLINE window_sums(float *restrict o, const float *restrict pad, int r, Py_ssize_t n)
+{
+    for (Py_ssize_t x = 0; x < n; x++)
+        o[x] = pad[x];
+    for (int k = 1; k <= 2 * r; k++)
+        for (Py_ssize_t x = 0; x < n; x++)
+            o[x] += pad[x + k];
+}
+
+/* The mean over the (2r + 1)-square window of each value of an (h, w) plane (edges reflected), into out (which
+ * may be in): down the columns into tmp (h w), then along each row (row: w, pad: w + 2r, scratch). */
+static void box_plane(const float *in, float *out, Py_ssize_t h, Py_ssize_t w, int r, float *row, float *pad,
+                      float *tmp)
+{
+    const float inv = 1.0f / (float)((2 * r + 1) * (2 * r + 1));  /* the sums of both passes divided at the end */
+    for (Py_ssize_t y = 0; y < h; y++) {
+        float *t = tmp + y * w;
+        memcpy(t, in + reflect_i(y - r, h) * w, sizeof(float) * (size_t)w);
+        for (int k = -r + 1; k <= r; k++)
+            add_to(t, in + reflect_i(y + k, h) * w, w);
+    }
+    for (Py_ssize_t y = 0; y < h; y++) {
+        const float *t = tmp + y * w;
+        memcpy(pad + r, t, sizeof(float) * (size_t)w);
+        for (int k = 1; k <= r; k++) {
+            pad[r - k] = t[reflect_i(-k, w)];
+            pad[r + w - 1 + k] = t[reflect_i(w - 1 + k, w)];
+        }
+        window_sums(row, pad, r, w);
+        scale_to(out + y * w, row, inv, w);
+    }
+}
+
+/* Row Y of the (2h, 2w) bilinear (half-pixel centres, edges clamped) upsampling of the (h, w) plane p, into o
+ * (2w); t (w) is scratch. Full row 2i lies a quarter of a row above half row i, 2i + 1 a quarter below it. */
+NOINLINE blend_rows(float *restrict t, const float *restrict a, const float *restrict b, Py_ssize_t n)
+{
+    for (Py_ssize_t x = 0; x < n; x++)
+        t[x] = 0.75f * a[x] + 0.25f * b[x];
+}
+
+NOINLINE up_cols(float *restrict o, const float *restrict t, Py_ssize_t w)
+{
+    o[0] = t[0];
+    for (Py_ssize_t x = 1; x < w; x++) {
+        o[2 * x - 1] = 0.75f * t[x - 1] + 0.25f * t[x];
+        o[2 * x] = 0.25f * t[x - 1] + 0.75f * t[x];
+    }
+    o[2 * w - 1] = t[w - 1];
+}
+
+static void up_row(const float *p, Py_ssize_t h, Py_ssize_t w, Py_ssize_t Y, float *t, float *o)
+{
+    const Py_ssize_t i = Y >> 1;
+    const Py_ssize_t far = (Y & 1) ? (i + 1 < h ? i + 1 : h - 1) : (i > 0 ? i - 1 : 0);
+    blend_rows(t, p + i * w, p + far * w, w);
+    up_cols(o, t, w);
+}
+
+/* A row of (r, g, b) pixels as three planar rows and their mean ((r + g) + b) / 3. */
+NOINLINE planar_row(const float *restrict px, float *restrict r, float *restrict g, float *restrict b,
+                    float *restrict l, Py_ssize_t n)
+{
+    const float third = 1.0f / 3.0f;
+    for (Py_ssize_t x = 0; x < n; x++) {
+        const float a = px[3 * x], c = px[3 * x + 1], d = px[3 * x + 2];
+        r[x] = a, g[x] = c, b[x] = d;
+        l[x] = ((a + c) + d) * third;
+    }
+}
+
+/* The 2x2 means of rows a, b (w2 of them), of their squares, of the products of two pairs of rows. */
+NOINLINE down_rows(float *restrict o, const float *restrict a, const float *restrict b, Py_ssize_t w2)
+{
+    for (Py_ssize_t j = 0; j < w2; j++)
+        o[j] = 0.25f * ((a[2 * j] + a[2 * j + 1]) + (b[2 * j] + b[2 * j + 1]));
+}
+
+NOINLINE down_rows_sq(float *restrict o, const float *restrict a, const float *restrict b, Py_ssize_t w2)
+{
+    for (Py_ssize_t j = 0; j < w2; j++)
+        o[j] = 0.25f * ((a[2 * j] * a[2 * j] + a[2 * j + 1] * a[2 * j + 1])
+                        + (b[2 * j] * b[2 * j] + b[2 * j + 1] * b[2 * j + 1]));
+}
+
+NOINLINE down_rows_prod(float *restrict o, const float *restrict a, const float *restrict p,
+                        const float *restrict b, const float *restrict q, Py_ssize_t w2)
+{
+    for (Py_ssize_t j = 0; j < w2; j++)
+        o[j] = 0.25f * ((a[2 * j] * p[2 * j] + a[2 * j + 1] * p[2 * j + 1])
+                        + (b[2 * j] * q[2 * j] + b[2 * j + 1] * q[2 * j + 1]));
+}
+
+/* o = a * x + b, and the difference of two rows. */
+NOINLINE affine_row(float *restrict o, const float *restrict a, const float *restrict x, const float *restrict b,
+                    Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        o[i] = a[i] * x[i] + b[i];
+}
+
+NOINLINE sub_row(float *restrict o, const float *restrict a, const float *restrict b, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        o[i] = a[i] - b[i];
+}
+
+/* Stage 1 at half resolution: m, q the window means of the luma and its square; a, b its coefficients. */
+NOINLINE luma_coefs(float *restrict a, float *restrict b, const float *restrict m, const float *restrict q,
+                    const float *restrict vn, float eps, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const float v = q[k] - m[k] * m[k];
+        const float s = v / (v + eps * vn[k] + 1e-12f);
+        a[k] = s, b[k] = m[k] - s * m[k];
+    }
+}
+
+/* Stage 2: q becomes the regularised variance of the guide (mg its window mean), then the coefficients of one
+ * colour from its window mean mp and that of its product with the guide, cp. */
+NOINLINE guide_var(float *restrict q, const float *restrict mg, const float *restrict vn, float eps, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++)
+        q[k] = q[k] - mg[k] * mg[k] + eps * vn[k] + 1e-12f;
+}
+
+NOINLINE color_coefs(float *restrict a, float *restrict b, const float *restrict cp, const float *restrict mg,
+                     const float *restrict mp, const float *restrict vg, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const float s = (cp[k] - mg[k] * mp[k]) / vg[k];
+        a[k] = s, b[k] = mp[k] - s * mg[k];
+    }
+}
+
+/* The output of one colour: fit + rest * power / (power + keep * noise**2), clipped to [0, 1]. */
+NOINLINE wiener_row(float *restrict o, const float *restrict fit, const float *restrict p, const float *restrict pw,
+                  const float *restrict nz, float keep, Py_ssize_t n)
+{
+    for (Py_ssize_t x = 0; x < n; x++) {
+        const float rest = p[x] - fit[x];
+        float v = fit[x] + rest * (pw[x] / (pw[x] + keep * (nz[x] * nz[x]) + 1e-12f));
+        v = v > 0.0f ? v : 0.0f;
+        o[x] = v < 1.0f ? v : 1.0f;
+    }
+}
+
+NOINLINE interleave_row(float *restrict px, const float *restrict r, const float *restrict g,
+                        const float *restrict b, Py_ssize_t n)
+{
+    for (Py_ssize_t x = 0; x < n; x++)
+        px[3 * x] = r[x], px[3 * x + 1] = g[x], px[3 * x + 2] = b[x];
+}
+
+PyDoc_STRVAR(guided_half_doc,
+"guided_half(y, noise, out, scratch, luma_radius, color_radius, luma_eps, color_eps, color_keep)\n\n"
+"The two-stage guided filter of skdce.engine.stages.guided (denoise_block) as a fast guided filter (He and\n"
+"Sun 2015): its linear coefficients computed at half resolution from the 2x2 means of the moments, over\n"
+"windows of the given radii there, and upsampled bilinearly to weigh the full-resolution guide; the power\n"
+"of the colour residual likewise. y (H, W, 3) float32 with H and W even, noise (H, W) float32 (a standard\n"
+"deviation), out (H, W, 3) float32 (y itself: in place), scratch a float32 array of at least\n"
+"guided_half_scratch(H, W, radii) values, reused from frame to frame (skdce.video._temporal.guided_half; its NumPy twin is the oracle).");
+
+/* The floats of guided_half's scratch: 23 half-resolution planes (22 and one of box scratch), 8 full-resolution
+ * planes (the colours, the luma, the guide, the fit of each colour) and 16 rows. */
+static Py_ssize_t scratch_size(Py_ssize_t H, Py_ssize_t W, int R)
+{
+    const Py_ssize_t n = (H / 2) * (W / 2);
+    return 23 * n + 8 * H * W + 16 * W + 2 * R + 8;
+}
+
+static PyObject *guided_half_scratch(PyObject *self, PyObject *args)
+{
+    Py_ssize_t H, W;
+    int r1, r2;
+    if (!PyArg_ParseTuple(args, "nnii", &H, &W, &r1, &r2))
+        return NULL;
+    return PyLong_FromSsize_t(scratch_size(H, W, r1 > r2 ? r1 : r2));
+}
+
+static PyObject *guided_half(PyObject *self, PyObject *args)
+{
+    PyObject *yo, *no, *oo, *so;
+    int r1, r2;
+    double luma_eps, color_eps, color_keep;
+    if (!PyArg_ParseTuple(args, "OOOOiiddd", &yo, &no, &oo, &so, &r1, &r2, &luma_eps, &color_eps, &color_keep))
+        return NULL;
+    Py_buffer b[4];
+    PyObject *objs[4] = {yo, no, oo, so};
+    const char *names[4] = {"y", "noise", "out", "scratch"};
+    const int dims[4] = {3, 2, 3, 1};
+    if (get_all(objs, b, names, dims, 4, 2) < 0)
+        return NULL;
+    const Py_ssize_t H = b[0].shape[0], W = b[0].shape[1], h = H / 2, w = W / 2, n = h * w, HW = H * W;
+    const char *err = NULL;
+    if (buffer_type(&b[0]) != T_F32 || b[0].shape[2] != 3 || H % 2 || W % 2)
+        err = "guided_half: y must be (H, W, 3) float32, H and W even";
+    else if (buffer_type(&b[1]) != T_F32 || b[1].shape[0] != H || b[1].shape[1] != W)
+        err = "guided_half: noise must be (H, W) float32 like y";
+    else if (buffer_type(&b[2]) != T_F32 || b[2].shape[0] != H || b[2].shape[1] != W || b[2].shape[2] != 3)
+        err = "guided_half: out must be (H, W, 3) float32 like y";
+    else if (r1 < 0 || r2 < 0 || r1 > 64 || r2 > 64)
+        err = "guided_half: radii must lie in [0, 64]";
+    else if (buffer_type(&b[3]) != T_F32 || b[3].shape[0] < scratch_size(H, W, r1 > r2 ? r1 : r2))
+        err = "guided_half: scratch must be float32 of guided_half_scratch(H, W, radii) values";
+    /* out may be y itself (y is read only in the first pass, into scratch), not a part of it */
+    if (err == NULL && overlap(&b[2], &b[0]) && b[2].buf != b[0].buf)
+        err = "guided_half: out must be y or not share memory with it";
+    for (int i = 2; i < 4 && err == NULL; i++)
+        for (int j = 1; j < 4; j++)
+            if (j != i && overlap(&b[i], &b[j]))
+                err = "guided_half: out and scratch must not share memory with each other, noise or y";
+    if (err == NULL) {
+        const float *Y = b[0].buf, *N = b[1].buf;
+        float *O = b[2].buf, *mem = b[3].buf;
+        const float le = (float)luma_eps, ce = (float)color_eps, ck = (float)color_keep;
+        Py_BEGIN_ALLOW_THREADS
+        /* half resolution: 0 lm, 1 l2, 2 vn, 3-5 pm, 6 A1, 7 B1, 8 g, 9 g2, 10-12 gp, 13-15 A, 16-18 B, 19-21 pw,
+         * 22 box scratch; full resolution: r, g, b, luma, guide, the fit of each colour; rows */
+        float *P[23];
+        for (int k = 0; k < 23; k++)
+            P[k] = mem + k * n;
+        float *F = mem + 23 * n;
+        float *C[3] = {F, F + HW, F + 2 * HW}, *L = F + 3 * HW, *G = F + 4 * HW;
+        float *fit[3] = {F + 5 * HW, F + 6 * HW, F + 7 * HW};
+        float *rows = F + 8 * HW;
+        float *u[9], *t = rows + 9 * W, *rowb = rows + 10 * W, *pad = rows + 12 * W;
+        for (int k = 0; k < 9; k++)
+            u[k] = rows + k * W;
+        float *lm = P[0], *l2 = P[1], *vn = P[2], *pm = P[3], *A1 = P[6], *B1 = P[7], *g = P[8], *g2 = P[9];
+        float *gp = P[10], *A = P[13], *B = P[16], *pw = P[19], *scr = P[22];
+        /* A: planar colours and luma; the 2x2 means of the luma, its square, the noise variance, the colours */
+        for (Py_ssize_t y = 0; y < H; y++)
+            planar_row(Y + 3 * y * W, C[0] + y * W, C[1] + y * W, C[2] + y * W, L + y * W, W);
+        for (Py_ssize_t i = 0; i < h; i++) {
+            const Py_ssize_t r0 = 2 * i * W, r1_ = r0 + W;
+            down_rows(lm + i * w, L + r0, L + r1_, w);
+            down_rows_sq(l2 + i * w, L + r0, L + r1_, w);
+            down_rows_sq(vn + i * w, N + r0, N + r1_, w);
+            for (int c = 0; c < 3; c++)
+                down_rows(pm + c * n + i * w, C[c] + r0, C[c] + r1_, w);
+        }
+        /* stage 1 at half resolution: the self-guided luma's coefficients, their window means */
+        box_plane(lm, lm, h, w, r1, rowb, pad, scr);
+        box_plane(l2, l2, h, w, r1, rowb, pad, scr);
+        luma_coefs(A1, B1, lm, l2, vn, le, n);
+        box_plane(A1, A1, h, w, r1, rowb, pad, scr);
+        box_plane(B1, B1, h, w, r1, rowb, pad, scr);
+        /* B: the guide at full resolution; the 2x2 means of it, its square, its products with the colours */
+        for (Py_ssize_t y = 0; y < H; y++) {
+            up_row(A1, h, w, y, t, u[0]);
+            up_row(B1, h, w, y, t, u[1]);
+            affine_row(G + y * W, u[0], L + y * W, u[1], W);
+        }
+        for (Py_ssize_t i = 0; i < h; i++) {
+            const Py_ssize_t r0 = 2 * i * W, r1_ = r0 + W;
+            down_rows(g + i * w, G + r0, G + r1_, w);
+            down_rows_sq(g2 + i * w, G + r0, G + r1_, w);
+            for (int c = 0; c < 3; c++)
+                down_rows_prod(gp + c * n + i * w, G + r0, C[c] + r0, G + r1_, C[c] + r1_, w);
+        }
+        /* stage 2 at half resolution: each colour as an affine function of the guide */
+        box_plane(g, g, h, w, r2, rowb, pad, scr);
+        box_plane(g2, g2, h, w, r2, rowb, pad, scr);
+        guide_var(g2, g, vn, ce, n);
+        for (int c = 0; c < 3; c++) {
+            box_plane(pm + c * n, pm + c * n, h, w, r2, rowb, pad, scr);
+            box_plane(gp + c * n, gp + c * n, h, w, r2, rowb, pad, scr);
+            color_coefs(A + c * n, B + c * n, gp + c * n, g, pm + c * n, g2, n);
+            box_plane(A + c * n, A + c * n, h, w, r2, rowb, pad, scr);
+            box_plane(B + c * n, B + c * n, h, w, r2, rowb, pad, scr);
+        }
+        /* C: the fit at full resolution; the 2x2 means of the square of what it leaves (rows u[6], u[7]) */
+        for (Py_ssize_t y = 0; y < H; y++)
+            for (int c = 0; c < 3; c++) {
+                up_row(A + c * n, h, w, y, t, u[0]);
+                up_row(B + c * n, h, w, y, t, u[1]);
+                affine_row(fit[c] + y * W, u[0], G + y * W, u[1], W);
+            }
+        for (Py_ssize_t i = 0; i < h; i++)
+            for (int c = 0; c < 3; c++) {
+                const Py_ssize_t r0 = 2 * i * W, r1_ = r0 + W;
+                sub_row(u[6], C[c] + r0, fit[c] + r0, W);
+                sub_row(u[7], C[c] + r1_, fit[c] + r1_, W);
+                down_rows_sq(pw + c * n + i * w, u[6], u[7], w);
+            }
+        for (int c = 0; c < 3; c++)
+            box_plane(pw + c * n, pw + c * n, h, w, r2, rowb, pad, scr);
+        /* D: what the fit leaves, kept in proportion power / (power + color_keep * noise variance) */
+        for (Py_ssize_t y = 0; y < H; y++) {
+            for (int c = 0; c < 3; c++) {
+                up_row(pw + c * n, h, w, y, t, u[0]);
+                wiener_row(u[3 + c], fit[c] + y * W, C[c] + y * W, u[0], N + y * W, ck, W);
+            }
+            interleave_row(O + 3 * y * W, u[3], u[4], u[5], W);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return release_all(b, 4, err, 0);
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+
 PyDoc_STRVAR(shrink_doc,
 "shrink(plane, factor, out)\n\n"
 "The means of the factor x factor blocks of plane (H, W) float32 into out (H // factor, W // factor)\n"
@@ -850,6 +1186,8 @@ static PyMethodDef methods[] = {
     {"noise", noise, METH_VARARGS, noise_doc},
     {"black", black, METH_VARARGS, black_doc},
     {"yuv420", yuv420, METH_VARARGS, yuv420_doc},
+    {"guided_half", guided_half, METH_VARARGS, guided_half_doc},
+    {"guided_half_scratch", guided_half_scratch, METH_VARARGS, "guided_half_scratch(H, W, luma_radius, color_radius): the float32 values of guided_half's scratch."},
     {"shrink", shrink, METH_VARARGS, shrink_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -10,7 +10,8 @@ and keeps what a frame-by-frame loop over :func:`skdce.enhance` throws away:
    allows: where it is within the noise level the past stays (up to
    ``8 * temporal`` frames of it), where something moved or changed it goes,
    so moving things do not ghost. The curves are estimated on that average,
-   and the spatial denoiser (:func:`skdce.denoise.guided_denoise`) removes
+   and the spatial denoiser (the guided filter of :func:`skdce.denoise.guided_denoise`, its coefficients
+   computed at half resolution on frames of even size: :func:`skdce.video._temporal.guided_half`) removes
    what noise is left: per pixel, ``sigma * sqrt(v)`` of input noise (``v``
    the variance left by the average) times what the curves add,
    ``sqrt(curve_gain**2 - 1)``, as in :func:`skdce.enhance`.
@@ -158,6 +159,7 @@ class VideoEnhancer:
         num_threads = check_num_threads(num_threads)
         self._options = dict(providers=providers, num_threads=num_threads, tile_size=tile_size)
         self._pass_threads = num_threads  # of the per-pixel passes (the file loop gives each of its stages some)
+        self._scratch = [None]  # the working memory of the spatial filter, kept from frame to frame
         self.max_frames = 1 + _MAX_FRAMES * self.temporal
         # per-frame weight of a new curve estimate where the scene is still
         self.curve_rate = 1.0 if self.temporal == 0 else min(1.0, 1.0 / (fps * _CURVE_SECONDS * self.temporal))
@@ -339,10 +341,17 @@ class VideoEnhancer:
         # the curves add, and what the black point stretches (skdce.enhance's filter, steered by the state)
         noise = self._noise_map(a, self.denoise * sigma * noise_stretch(lift), threads) if self.denoise else None
 
+        scratch = self._scratch
+
         def finish():
             from ..engine.stages.guided import denoise_bands
 
-            out = y if noise is None else denoise_bands(y, noise, threads)
+            if noise is None:
+                out = y
+            elif h % 2 == 0 and w % 2 == 0:  # the fast guided filter (T.guided_half); y is this frame's own
+                out, scratch[0] = T.guided_half(y, noise, scratch[0], in_place=True)
+            else:
+                out = denoise_bands(y, noise, threads)
             if yuv is not None:
                 return T.yuv420(out, lift, self.exposure, yuv, threads)
             return T.finish_tone(out, lift, self.exposure, threads, out_dtype=dtype)
