@@ -88,11 +88,15 @@ def test_accumulate_equals_numpy(dtype, shift):
     average, variance, past = state()
     frame, scale = frames(dtype)
     keep = np.random.default_rng(4).random(SHAPE, dtype=np.float32)
+    spare = tuple(np.full_like(a, np.nan) for a in (average, variance, past))  # the state before, written over
     for level in (1.0, 1.3):
         got = T.accumulate(frame, scale, average, variance, keep, *shift, level, 9.0)
         ref = T.accumulate(frame, scale, average, variance, keep, *shift, level, 9.0, use_c=False)
-        for g, r in zip(got, ref):
+        into = T.accumulate(frame, scale, average, variance, keep, *shift, level, 9.0, out=spare)
+        assert all(i is o for i, o in zip(into, spare))
+        for g, i, r in zip(got, into, ref):
             np.testing.assert_array_equal(g, r)
+            np.testing.assert_array_equal(i, r)
 
 
 def test_accumulate_is_the_recursive_average():
@@ -347,3 +351,20 @@ def test_guided_half_refuses_what_it_cannot_filter():
     shared = np.zeros((7, 8, 3), np.float32)  # out one row below y in the same memory
     with pytest.raises(ValueError, match="out must be y or not share memory with it"):
         _ctemporal.guided_half(shared[:6], noise, shared[1:], scratch, *args)
+
+
+@compiled
+@pytest.mark.parametrize("radii", [(2, 0), (0, 3)])
+def test_guided_half_other_radii_equal_the_oracle(radii):
+    """The compiled box means of any radius (guided_half's are 1 and 1, which run in their own loops)."""
+    from skdce.engine.stages.guided import COLOR_EPS, COLOR_KEEP, LUMA_EPS
+    from skdce.native import _temporal as _ctemporal
+
+    _, y = noisy_scene(20, 30, 0.03)
+    noise = np.full(y.shape[:2], 0.03, np.float32)
+    params = (*radii, LUMA_EPS, COLOR_EPS, COLOR_KEEP)
+    got = np.empty_like(y)
+    _ctemporal.guided_half(y, noise, got, np.empty(_ctemporal.guided_half_scratch(20, 30, *radii), np.float32),
+                           *params)
+    want = T._guided_half_numpy(y.astype(np.float64), noise.astype(np.float64), *params)
+    np.testing.assert_allclose(got, want, atol=2e-5)

@@ -813,37 +813,57 @@ NOINLINE scale_to(float *restrict o, const float *restrict a, float s, Py_ssize_
         o[x] = a[x] * s;
 }
 
-/* The (2r + 1)-sums along a row padded by r reflected values on each side (pad: n + 2r). */
-NOINLINE window_sums(float *restrict o, const float *restrict pad, int r, Py_ssize_t n)
+NOINLINE sum3_to(float *restrict t, const float *restrict a, const float *restrict b, const float *restrict c,
+                 Py_ssize_t n)
 {
     for (Py_ssize_t x = 0; x < n; x++)
-        o[x] = pad[x];
-    for (int k = 1; k <= 2 * r; k++)
-        for (Py_ssize_t x = 0; x < n; x++)
-            o[x] += pad[x + k];
+        t[x] = (a[x] + b[x]) + c[x];
 }
 
-/* The mean over the (2r + 1)-square window of each value of an (h, w) plane (edges reflected), into out (which
- * may be in): down the columns into tmp (h w), then along each row (row: w, pad: w + 2r, scratch). */
-static void box_plane(const float *in, float *out, Py_ssize_t h, Py_ssize_t w, int r, float *row, float *pad,
-                      float *tmp)
+/* The window means of radius 1 along a row, the edges reflected (w >= 2). */
+NOINLINE means3(float *restrict o, const float *restrict t, float inv, Py_ssize_t w)
 {
+    o[0] = ((t[0] + t[0]) + t[1]) * inv;
+    for (Py_ssize_t x = 1; x < w - 1; x++)
+        o[x] = ((t[x - 1] + t[x]) + t[x + 1]) * inv;
+    o[w - 1] = ((t[w - 2] + t[w - 1]) + t[w - 1]) * inv;
+}
+
+/* The mean over the (2r + 1)-square window of each value of an (h, w) plane (edges reflected: scipy's mode
+ * "reflect"), into out (which may be in): the sums down the columns into tmp (h w), then the means along each
+ * row. Radius 1 (the radii of guided_half) in two streaming loops; other radii term by term (row: w). */
+static void box_plane(const float *in, float *out, Py_ssize_t h, Py_ssize_t w, int r, float *row, float *tmp)
+{
+    if (r == 0) {
+        if (out != in)
+            memcpy(out, in, sizeof(float) * (size_t)(h * w));
+        return;
+    }
     const float inv = 1.0f / (float)((2 * r + 1) * (2 * r + 1));  /* the sums of both passes divided at the end */
     for (Py_ssize_t y = 0; y < h; y++) {
         float *t = tmp + y * w;
+        if (r == 1) {
+            sum3_to(t, in + reflect_i(y - 1, h) * w, in + y * w, in + reflect_i(y + 1, h) * w, w);
+            continue;
+        }
         memcpy(t, in + reflect_i(y - r, h) * w, sizeof(float) * (size_t)w);
         for (int k = -r + 1; k <= r; k++)
             add_to(t, in + reflect_i(y + k, h) * w, w);
     }
     for (Py_ssize_t y = 0; y < h; y++) {
         const float *t = tmp + y * w;
-        memcpy(pad + r, t, sizeof(float) * (size_t)w);
-        for (int k = 1; k <= r; k++) {
-            pad[r - k] = t[reflect_i(-k, w)];
-            pad[r + w - 1 + k] = t[reflect_i(w - 1 + k, w)];
+        float *o = out + y * w;
+        if (r == 1 && w >= 2) {
+            means3(o, t, inv, w);
+            continue;
         }
-        window_sums(row, pad, r, w);
-        scale_to(out + y * w, row, inv, w);
+        for (Py_ssize_t x = 0; x < w; x++) {
+            float sum = 0.0f;
+            for (int k = -r; k <= r; k++)
+                sum += t[reflect_i(x + k, w)];
+            row[x] = sum;
+        }
+        scale_to(o, row, inv, w);
     }
 }
 
@@ -1040,7 +1060,7 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
         float *C[3] = {F, F + HW, F + 2 * HW}, *L = F + 3 * HW, *G = F + 4 * HW;
         float *fit[3] = {F + 5 * HW, F + 6 * HW, F + 7 * HW};
         float *rows = F + 8 * HW;
-        float *u[9], *t = rows + 9 * W, *rowb = rows + 10 * W, *pad = rows + 12 * W;
+        float *u[9], *t = rows + 9 * W, *rowb = rows + 10 * W;
         for (int k = 0; k < 9; k++)
             u[k] = rows + k * W;
         float *lm = P[0], *l2 = P[1], *vn = P[2], *pm = P[3], *A1 = P[6], *B1 = P[7], *g = P[8], *g2 = P[9];
@@ -1057,11 +1077,11 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
                 down_rows(pm + c * n + i * w, C[c] + r0, C[c] + r1_, w);
         }
         /* stage 1 at half resolution: the self-guided luma's coefficients, their window means */
-        box_plane(lm, lm, h, w, r1, rowb, pad, scr);
-        box_plane(l2, l2, h, w, r1, rowb, pad, scr);
+        box_plane(lm, lm, h, w, r1, rowb, scr);
+        box_plane(l2, l2, h, w, r1, rowb, scr);
         luma_coefs(A1, B1, lm, l2, vn, le, n);
-        box_plane(A1, A1, h, w, r1, rowb, pad, scr);
-        box_plane(B1, B1, h, w, r1, rowb, pad, scr);
+        box_plane(A1, A1, h, w, r1, rowb, scr);
+        box_plane(B1, B1, h, w, r1, rowb, scr);
         /* B: the guide at full resolution; the 2x2 means of it, its square, its products with the colours */
         for (Py_ssize_t y = 0; y < H; y++) {
             up_row(A1, h, w, y, t, u[0]);
@@ -1076,15 +1096,15 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
                 down_rows_prod(gp + c * n + i * w, G + r0, C[c] + r0, G + r1_, C[c] + r1_, w);
         }
         /* stage 2 at half resolution: each colour as an affine function of the guide */
-        box_plane(g, g, h, w, r2, rowb, pad, scr);
-        box_plane(g2, g2, h, w, r2, rowb, pad, scr);
+        box_plane(g, g, h, w, r2, rowb, scr);
+        box_plane(g2, g2, h, w, r2, rowb, scr);
         guide_var(g2, g, vn, ce, n);
         for (int c = 0; c < 3; c++) {
-            box_plane(pm + c * n, pm + c * n, h, w, r2, rowb, pad, scr);
-            box_plane(gp + c * n, gp + c * n, h, w, r2, rowb, pad, scr);
+            box_plane(pm + c * n, pm + c * n, h, w, r2, rowb, scr);
+            box_plane(gp + c * n, gp + c * n, h, w, r2, rowb, scr);
             color_coefs(A + c * n, B + c * n, gp + c * n, g, pm + c * n, g2, n);
-            box_plane(A + c * n, A + c * n, h, w, r2, rowb, pad, scr);
-            box_plane(B + c * n, B + c * n, h, w, r2, rowb, pad, scr);
+            box_plane(A + c * n, A + c * n, h, w, r2, rowb, scr);
+            box_plane(B + c * n, B + c * n, h, w, r2, rowb, scr);
         }
         /* C: the fit at full resolution; the 2x2 means of the square of what it leaves (rows u[6], u[7]) */
         for (Py_ssize_t y = 0; y < H; y++)
@@ -1101,7 +1121,7 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
                 down_rows_sq(pw + c * n + i * w, u[6], u[7], w);
             }
         for (int c = 0; c < 3; c++)
-            box_plane(pw + c * n, pw + c * n, h, w, r2, rowb, pad, scr);
+            box_plane(pw + c * n, pw + c * n, h, w, r2, rowb, scr);
         /* D: what the fit leaves, kept in proportion power / (power + color_keep * noise variance) */
         for (Py_ssize_t y = 0; y < H; y++) {
             for (int c = 0; c < 3; c++) {

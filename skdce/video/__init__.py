@@ -175,6 +175,7 @@ class VideoEnhancer:
         self._sigma = None  # one frame's noise standard deviation, smoothed over time
         self._luma = None  # (H, W) float32: the luminance of the running average
         self._small = None  # (h, w, 3) float32: the running average as the network of a shared-curve model sees it
+        self._spare = None  # the arrays of the state before the last, which the next frame's state is written into
 
     def push(self, frame) -> np.ndarray:
         """Enhance the next frame; returns an ``(H, W, 3)`` float32 array in [0, 1]."""
@@ -266,8 +267,11 @@ class VideoEnhancer:
             self._luma = luma
             self._alphas = self._estimate()
         else:
+            # the state before this one is written over: no new memory (whose pages the kernel zeroes) a frame
+            spare, self._spare = self._spare, (self._average, self._variance, self._luma)
             self._average, self._variance, self._luma = T.accumulate(x, scale, self._average, self._variance, keep,
-                                                                     dy, dx, level, self.max_frames, threads)
+                                                                     dy, dx, level, self.max_frames, threads,
+                                                                     out=spare)
             new = self._estimate()
             if curve_rate < 1:  # blended in place where the scene is still: new <- old + (new - old) * rate
                 rate = np.maximum(1 - self._at_maps(keep, new.shape[:2]), np.float32(curve_rate))

@@ -270,8 +270,11 @@ def _weigh_numpy(luma, state_luma, variance, dy, dx, level, sigma, moving, ramp,
 
 
 def accumulate(frame: np.ndarray, scale: float, average: np.ndarray, variance: np.ndarray, keep: np.ndarray,
-               dy: int, dx: int, level: float, max_frames: float, num_threads=None, *, use_c: bool = True):
-    """The running average after ``frame``: ``(average, variance, luma)``, new arrays.
+               dy: int, dx: int, level: float, max_frames: float, num_threads=None, *, out=None,
+               use_c: bool = True):
+    """The running average after ``frame``: ``(average, variance, luma)``, new arrays (or, compiled, the
+    three arrays ``out`` of the same shapes and dtypes, which must not be the inputs: the state before the
+    last, reused instead of new memory for every frame).
 
     The past (``average`` and ``variance`` moved by ``(dy, dx)``, the average
     scaled by ``level``, at most 1) counts as ``held = keep / variance``
@@ -280,7 +283,8 @@ def accumulate(frame: np.ndarray, scale: float, average: np.ndarray, variance: n
     """
     h, w, _ = frame.shape
     if use_c and _ctemporal is not None and _frame_ok(frame):
-        out = (np.empty((h, w, 3), np.float32), np.empty((h, w), np.float32), np.empty((h, w), np.float32))
+        if out is None or out[0].shape != (h, w, 3):
+            out = (np.empty((h, w, 3), np.float32), np.empty((h, w), np.float32), np.empty((h, w), np.float32))
         _run(lambda r0, r1: _ctemporal.accumulate(frame, float(scale), average, variance, keep, int(dy), int(dx),
                                                   float(level), float(max_frames), *out, r0, r1),
              _bands(h, num_threads), num_threads)
