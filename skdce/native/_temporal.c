@@ -13,6 +13,11 @@
  * function, which is the fallback without a C compiler and the oracle of the
  * tests (tests/test_temporal.py): same operations, same order, in float32.
  *
+ * After the curves, two more: guided_half, the spatial filter of the video path (the guided filter of
+ * skdce/engine/stages/guided.py with its coefficients at half resolution, a fast guided filter), and
+ * yuv420, the black point and the conversion to the encoder's 8-bit YUV 4:2:0 (FFmpeg's swscale did it from
+ * 8-bit RGB; no library converts float RGB to YUV planes).
+ *
  * Arrays come through the buffer protocol, C-contiguous and native-endian:
  *   frame    (H, W, 3) uint8, uint16 or float32, scaled by `scale` to [0, 1]
  *   average  (H, W, 3) float32   the running average of the frames
@@ -30,6 +35,15 @@
 #include "_buffer.h"
 
 enum { T_U8 = SKDCE_U8, T_U16 = SKDCE_U16, T_F32 = SKDCE_F32 };
+
+/* The row kernels are compiled for AVX-512, AVX2 and the baseline, the one the CPU has chosen at load time (as
+ * skdce/native/_gfilter.c does): the same operations, in the same order, on wider vectors (no FMA contraction:
+ * -ffp-contract=off), so the results are the same on every CPU. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define ROW_KERNEL __attribute__((noinline, target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define ROW_KERNEL
+#endif
 
 /* The element type of a native-endian buffer: uint8, uint16 or float32 (the format parsing shared with the
  * other kernels, _buffer.h), else -1. */
@@ -188,7 +202,8 @@ typedef struct {
 } weigh_params;
 
 /* The row kernels of weigh(), apart so that the compiler vectorises them (restrict: no aliasing). */
-static void diff_row(const float *restrict lum, const float *restrict state, float *restrict d, float *restrict ad,
+ROW_KERNEL static void diff_row(const float *restrict lum, const float *restrict state, float *restrict d,
+                                float *restrict ad,
                      Py_ssize_t w)
 {
     for (Py_ssize_t x = 0; x < w; x++) {
@@ -197,14 +212,14 @@ static void diff_row(const float *restrict lum, const float *restrict state, flo
     }
 }
 
-static void add_row(float *restrict acc, const float *restrict src, Py_ssize_t w)
+ROW_KERNEL static void add_row(float *restrict acc, const float *restrict src, Py_ssize_t w)
 {
     for (Py_ssize_t x = 0; x < w; x++)
         acc[x] += src[x];
 }
 
 /* keep of one row from the vertical sums v5, v9 (edge-padded by 4 on each side) and the variance row vr */
-static void keep_row(const float *restrict v5, const float *restrict v9, const float *restrict vr,
+ROW_KERNEL static void keep_row(const float *restrict v5, const float *restrict v9, const float *restrict vr,
                      float *restrict kr, Py_ssize_t w, const weigh_params *p)
 {
     const float sigma = p->sigma, moving = p->moving, ramp = p->ramp, dmoving = p->dmoving, dramp = p->dramp;
@@ -226,7 +241,8 @@ static void keep_row(const float *restrict v5, const float *restrict v9, const f
 
 /* The counts and sums of the cut and level tests over one row (the state's luma is lum - d); eight
  * float lanes per row (vectorised), added up in double. */
-static void stats_row(const float *restrict kr, const float *restrict lum, const float *restrict d, Py_ssize_t w,
+ROW_KERNEL static void stats_row(const float *restrict kr, const float *restrict lum, const float *restrict d,
+                                 Py_ssize_t w,
                       long long *n_moving, long long *n_still, double *sum_l, double *sum_s)
 {
     float ml[8] = {0}, sl[8] = {0}, ll[8] = {0}, rl[8] = {0};
@@ -371,7 +387,7 @@ static PyObject *weigh(PyObject *self, PyObject *args)
 /* ---------------------------------------------------------------------------------------------------------- */
 
 /* n values of a frame from element i on, as float32 times scale. */
-static void frame_row(const void *frame, int t, Py_ssize_t i, Py_ssize_t n, float scale, float *restrict out)
+ROW_KERNEL static void frame_row(const void *frame, int t, Py_ssize_t i, Py_ssize_t n, float scale, float *restrict out)
 {
     if (t == T_U8) {
         const uint8_t *restrict f = (const uint8_t *)frame + i;
@@ -389,7 +405,7 @@ static void frame_row(const void *frame, int t, Py_ssize_t i, Py_ssize_t n, floa
 }
 
 /* One row of the recursive average: x the frame, a the moved average, v its variance (3, 3, 1 floats a pixel). */
-static void accumulate_row(const float *restrict x, const float *restrict a, const float *restrict v,
+ROW_KERNEL static void accumulate_row(const float *restrict x, const float *restrict a, const float *restrict v,
                            const float *restrict keep, float *restrict ao, float *restrict vo, float *restrict lo,
                            Py_ssize_t w, float vmin, float hmax)
 {
@@ -474,7 +490,8 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------------------------------------------------- */
 
-/* Half-pixel bilinear taps of n_out samples over n_in (skdce.engine.stages.boxes.bilinear_taps): i0, i1, weight of i1. */
+/* Half-pixel bilinear taps of n_out samples over n_in (skdce.engine.stages.boxes.bilinear_taps): i0, i1, the weight
+ * of i1. */
 static void taps(Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t *i0, Py_ssize_t *i1, float *wt)
 {
     const double sc = (double)n_in / (double)n_out;
@@ -486,6 +503,35 @@ static void taps(Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t *i0, Py_ssize_t *
         i0[i] = a;
         i1[i] = a + 1 < n_in - 1 ? a + 1 : n_in - 1;
         wt[i] = (float)(src - (double)a);
+    }
+}
+
+/* One row of noise(): c0 the alpha of the row above, c1 that of the row below (the bilinear weight fy of the
+ * latter); c0 <- the alpha, c1 <- the slope, the level in lv, one iteration at a time; lv ends as the output. */
+ROW_KERNEL static void noise_row(float *restrict c0, float *restrict c1, float *restrict lv, const float *restrict lum,
+                                 const float *restrict var, float fy, int n_iter, float amt, Py_ssize_t w)
+{
+    for (Py_ssize_t x = 0; x < w; x++) {
+        c0[x] = c0[x] + fy * (c1[x] - c0[x]);
+        c1[x] = 1.0f;
+        lv[x] = lum[x];
+    }
+    for (int it = 0; it < n_iter; it++)
+        for (Py_ssize_t x = 0; x < w; x++) {
+            float step = lv[x] * -2.0f;
+            step = step + 1.0f;
+            step = step * c0[x];
+            step = step + 1.0f;
+            c1[x] = c1[x] * step;
+            float sq = lv[x] * lv[x];
+            sq = lv[x] - sq;
+            sq = sq * c0[x];
+            lv[x] = lv[x] + sq;
+        }
+    for (Py_ssize_t x = 0; x < w; x++) {
+        float g = c1[x] * c1[x] - 1.0f;
+        g = g > 0.0f ? g : 0.0f;
+        lv[x] = (amt * sqrtf(var[x])) * sqrtf(g);
     }
 }
 
@@ -542,30 +588,7 @@ static PyObject *noise(PyObject *self, PyObject *args)
                     c0[x] = ra[j0[x]] * (1.0f - wx[x]) + ra[j1[x]] * wx[x];
                     c1[x] = rb[j0[x]] * (1.0f - wx[x]) + rb[j1[x]] * wx[x];
                 }
-                /* c0 <- the alpha, c1 <- the slope, over the row; the level in lv (one iteration at a time: it vectorises) */
-                float *lv = out + y * w;
-                for (Py_ssize_t x = 0; x < w; x++) {
-                    c0[x] = c0[x] + fy * (c1[x] - c0[x]);
-                    c1[x] = 1.0f;
-                    lv[x] = lum[y * w + x];
-                }
-                for (int it = 0; it < n_iter; it++)
-                    for (Py_ssize_t x = 0; x < w; x++) {
-                        float step = lv[x] * -2.0f;
-                        step = step + 1.0f;
-                        step = step * c0[x];
-                        step = step + 1.0f;
-                        c1[x] = c1[x] * step;
-                        float sq = lv[x] * lv[x];
-                        sq = lv[x] - sq;
-                        sq = sq * c0[x];
-                        lv[x] = lv[x] + sq;
-                    }
-                for (Py_ssize_t x = 0; x < w; x++) {
-                    float g = c1[x] * c1[x] - 1.0f;
-                    g = g > 0.0f ? g : 0.0f;
-                    lv[x] = (amt * sqrtf(var[y * w + x])) * sqrtf(g);
-                }
+                noise_row(c0, c1, out + y * w, lum + y * w, var + y * w, fy, n_iter, amt, w);
             }
             Py_END_ALLOW_THREADS
             PyMem_RawFree(mem);
@@ -653,7 +676,7 @@ static PyObject *black(PyObject *self, PyObject *args)
 
 /* One row of the black point, clipped to [0, 1]: min(max(y * scale[c] + shift[c], 0), 1) (the float32 steps of
  * black(); the clip at 1 is to_uint's, before the rounding instead of after it). */
-static void black_row(const float *restrict y, const float *restrict sc, const float *restrict sh,
+ROW_KERNEL static void black_row(const float *restrict y, const float *restrict sc, const float *restrict sh,
                       float *restrict o, Py_ssize_t w)
 {
     /* planar out: o[c * w + j] (the loops after it then read contiguous streams and vectorise) */
@@ -677,8 +700,10 @@ static inline uint8_t to_u8(float v)
 }
 
 /* The loops of yuv420, each its own function (not inlined: in yuv420's loop nest the vectoriser gave up on
- * them, 1.7x slower). One luma row from planar RGB rows: Y = y0 + ys * (kr R + kg G + kb B), k = (kr, kg, kb, y0, ys). */
-static __attribute__((noinline)) void y_row(const float *restrict r, const float *restrict g, const float *restrict b, uint8_t *restrict y,
+ * them, 1.7x slower). One luma row from planar RGB rows: Y = y0 + ys * (kr R + kg G + kb B),
+ * k = (kr, kg, kb, y0, ys). */
+ROW_KERNEL static void y_row(const float *restrict r, const float *restrict g, const float *restrict b,
+                             uint8_t *restrict y,
                   Py_ssize_t w, const float *k)
 {
     const float kr = k[0], kg = k[1], kb = k[2], y0 = k[3], ys = k[4];
@@ -687,7 +712,7 @@ static __attribute__((noinline)) void y_row(const float *restrict r, const float
 }
 
 /* The four rows of a chroma row weighted 1, 3, 3, 1. */
-static __attribute__((noinline)) void rows_1331(const float *restrict a, const float *restrict b, const float *restrict c,
+ROW_KERNEL static void rows_1331(const float *restrict a, const float *restrict b, const float *restrict c,
                       const float *restrict d, float *restrict o, Py_ssize_t n)
 {
     for (Py_ssize_t j = 0; j < n; j++)
@@ -696,7 +721,8 @@ static __attribute__((noinline)) void rows_1331(const float *restrict a, const f
 
 /* One row of U and V from the 1-3-3-1 sums of planar RGB rows, the two columns of each sample added (the sum of
  * 16 weights); k = (kr, kg, kb, fu, fv). */
-static __attribute__((noinline)) void uv_row(const float *restrict r, const float *restrict g, const float *restrict b, uint8_t *restrict u,
+ROW_KERNEL static void uv_row(const float *restrict r, const float *restrict g, const float *restrict b,
+                              uint8_t *restrict u,
                    uint8_t *restrict v, Py_ssize_t w2, const float *k)
 {
     const float kr = k[0], kg = k[1], kb = k[2], fu = k[3], fv = k[4];
@@ -795,11 +821,7 @@ static inline Py_ssize_t reflect_i(Py_ssize_t i, Py_ssize_t n)
 
 /* The loops of guided_half, each its own function over whole rows (not inlined: the vectoriser handles them
  * alone, not in the loop nests around them). */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define NOINLINE static __attribute__((noinline, target_clones("arch=x86-64-v4", "avx2", "default"))) void
-#else
-#define NOINLINE static void
-#endif
+#define NOINLINE ROW_KERNEL static void
 
 NOINLINE add_to(float *restrict t, const float *restrict a, Py_ssize_t n)
 {
@@ -995,7 +1017,8 @@ PyDoc_STRVAR(guided_half_doc,
 "windows of the given radii there, and upsampled bilinearly to weigh the full-resolution guide; the power\n"
 "of the colour residual likewise. y (H, W, 3) float32 with H and W even, noise (H, W) float32 (a standard\n"
 "deviation), out (H, W, 3) float32 (y itself: in place), scratch a float32 array of at least\n"
-"guided_half_scratch(H, W, radii) values, reused from frame to frame (skdce.video._temporal.guided_half; its NumPy twin is the oracle).");
+"guided_half_scratch(H, W, radii) values, reused from frame to frame (skdce.video._temporal.guided_half;\n"
+"its NumPy twin is the oracle).");
 
 /* The floats of guided_half's scratch: 23 half-resolution planes (22 and one of box scratch), 8 full-resolution
  * planes (the colours, the luma, the guide, the fit of each colour) and 16 rows. */
@@ -1207,7 +1230,8 @@ static PyMethodDef methods[] = {
     {"black", black, METH_VARARGS, black_doc},
     {"yuv420", yuv420, METH_VARARGS, yuv420_doc},
     {"guided_half", guided_half, METH_VARARGS, guided_half_doc},
-    {"guided_half_scratch", guided_half_scratch, METH_VARARGS, "guided_half_scratch(H, W, luma_radius, color_radius): the float32 values of guided_half's scratch."},
+    {"guided_half_scratch", guided_half_scratch, METH_VARARGS,
+     "guided_half_scratch(H, W, luma_radius, color_radius): the float32 values of guided_half's scratch."},
     {"shrink", shrink, METH_VARARGS, shrink_doc},
     {NULL, NULL, 0, NULL},
 };
