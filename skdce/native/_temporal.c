@@ -15,8 +15,9 @@
  *
  * After the curves, two more: guided_half, the spatial filter of the video path (the guided filter of
  * skdce/engine/stages/guided.py with its coefficients at half resolution, a fast guided filter), and
- * yuv420, the black point and the conversion to the encoder's 8-bit YUV 4:2:0 (FFmpeg's swscale did it from
- * 8-bit RGB; no library converts float RGB to YUV planes).
+ * yuv420, the black point and the conversion to the encoder's 8-bit YUV 4:2:0 in one pass (FFmpeg's swscale
+ * and OpenCV's cvtColor convert 8-bit RGB, which took rounding the float frame to RGB24 first, and two more
+ * passes over it).
  *
  * Arrays come through the buffer protocol, C-contiguous and native-endian:
  *   frame    (H, W, 3) uint8, uint16 or float32, scaled by `scale` to [0, 1]
