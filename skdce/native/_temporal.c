@@ -1021,12 +1021,11 @@ PyDoc_STRVAR(guided_half_doc,
 "guided_half_scratch(H, W, radii) values, reused from frame to frame (skdce.video._temporal.guided_half;\n"
 "its NumPy twin is the oracle).");
 
-/* The floats of guided_half's scratch: 23 half-resolution planes (22 and one of box scratch), 8 full-resolution
- * planes (the colours, the luma, the guide, the fit of each colour) and 16 rows. */
+/* The floats of guided_half's scratch: 23 half-resolution planes (22 and one of box scratch) and 25 rows. */
 static Py_ssize_t scratch_size(Py_ssize_t H, Py_ssize_t W, int R)
 {
     const Py_ssize_t n = (H / 2) * (W / 2);
-    return 23 * n + 8 * H * W + 16 * W + 2 * R + 8;
+    return 23 * n + 25 * W + 2 * R + 8;
 }
 
 static PyObject *guided_half_scratch(PyObject *self, PyObject *args)
@@ -1051,7 +1050,7 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
     const int dims[4] = {3, 2, 3, 1};
     if (get_all(objs, b, names, dims, 4, 2) < 0)
         return NULL;
-    const Py_ssize_t H = b[0].shape[0], W = b[0].shape[1], h = H / 2, w = W / 2, n = h * w, HW = H * W;
+    const Py_ssize_t H = b[0].shape[0], W = b[0].shape[1], h = H / 2, w = W / 2, n = h * w;
     const char *err = NULL;
     if (buffer_type(&b[0]) != T_F32 || b[0].shape[2] != 3 || H % 2 || W % 2)
         err = "guided_half: y must be (H, W, 3) float32, H and W even";
@@ -1076,29 +1075,47 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
         const float le = (float)luma_eps, ce = (float)color_eps, ck = (float)color_keep;
         Py_BEGIN_ALLOW_THREADS
         /* half resolution: 0 lm, 1 l2, 2 vn, 3-5 pm, 6 A1, 7 B1, 8 g, 9 g2, 10-12 gp, 13-15 A, 16-18 B, 19-21 pw,
-         * 22 box scratch; full resolution: r, g, b, luma, guide, the fit of each colour; rows */
+         * 22 box scratch. Full resolution, rows only (each pass reads y again: the full-resolution planes that
+         * passed between the passes made the filter memory-bound): for each of two rows, the colours and the luma
+         * (4 rows), the guide, the fit of each colour (3); rows of upsampled coefficients, scratch. */
         float *P[23];
         for (int k = 0; k < 23; k++)
             P[k] = mem + k * n;
-        float *F = mem + 23 * n;
-        float *C[3] = {F, F + HW, F + 2 * HW}, *L = F + 3 * HW, *G = F + 4 * HW;
-        float *fit[3] = {F + 5 * HW, F + 6 * HW, F + 7 * HW};
-        float *rows = F + 8 * HW;
-        float *u[9], *t = rows + 9 * W, *rowb = rows + 10 * W;
-        for (int k = 0; k < 9; k++)
-            u[k] = rows + k * W;
+        float *R = mem + 23 * n;
+        float *C[2][3], *L[2], *G[2], *fit[2][3];
+        for (int k = 0; k < 2; k++) {
+            float *base = R + k * 8 * W;
+            C[k][0] = base, C[k][1] = base + W, C[k][2] = base + 2 * W, L[k] = base + 3 * W, G[k] = base + 4 * W;
+            fit[k][0] = base + 5 * W, fit[k][1] = base + 6 * W, fit[k][2] = base + 7 * W;
+        }
+        float *ua = R + 16 * W, *ub = R + 17 * W, *t = R + 18 * W, *rowb = R + 19 * W, *e0 = R + 20 * W;
+        float *e1 = R + 21 * W, *o3[3] = {R + 22 * W, R + 23 * W, R + 24 * W};
         float *lm = P[0], *l2 = P[1], *vn = P[2], *pm = P[3], *A1 = P[6], *B1 = P[7], *g = P[8], *g2 = P[9];
         float *gp = P[10], *A = P[13], *B = P[16], *pw = P[19], *scr = P[22];
-        /* A: planar colours and luma; the 2x2 means of the luma, its square, the noise variance, the colours */
-        for (Py_ssize_t y = 0; y < H; y++)
-            planar_row(Y + 3 * y * W, C[0] + y * W, C[1] + y * W, C[2] + y * W, L + y * W, W);
+#define PLANAR(k, yy) planar_row(Y + 3 * (yy) * W, C[k][0], C[k][1], C[k][2], L[k], W)
+#define GUIDE(k, yy)                                                                                            \
+        do {                                                                                                    \
+            up_row(A1, h, w, (yy), t, ua);                                                                      \
+            up_row(B1, h, w, (yy), t, ub);                                                                      \
+            affine_row(G[k], ua, L[k], ub, W);                                                                  \
+        } while (0)
+#define FIT(k, yy)                                                                                              \
+        do {                                                                                                    \
+            for (int c = 0; c < 3; c++) {                                                                       \
+                up_row(A + c * n, h, w, (yy), t, ua);                                                           \
+                up_row(B + c * n, h, w, (yy), t, ub);                                                           \
+                affine_row(fit[k][c], ua, G[k], ub, W);                                                         \
+            }                                                                                                   \
+        } while (0)
+        /* A: the 2x2 means of the luma, its square, the noise variance and the colours */
         for (Py_ssize_t i = 0; i < h; i++) {
-            const Py_ssize_t r0 = 2 * i * W, r1_ = r0 + W;
-            down_rows(lm + i * w, L + r0, L + r1_, w);
-            down_rows_sq(l2 + i * w, L + r0, L + r1_, w);
-            down_rows_sq(vn + i * w, N + r0, N + r1_, w);
+            PLANAR(0, 2 * i);
+            PLANAR(1, 2 * i + 1);
+            down_rows(lm + i * w, L[0], L[1], w);
+            down_rows_sq(l2 + i * w, L[0], L[1], w);
+            down_rows_sq(vn + i * w, N + 2 * i * W, N + (2 * i + 1) * W, w);
             for (int c = 0; c < 3; c++)
-                down_rows(pm + c * n + i * w, C[c] + r0, C[c] + r1_, w);
+                down_rows(pm + c * n + i * w, C[0][c], C[1][c], w);
         }
         /* stage 1 at half resolution: the self-guided luma's coefficients, their window means */
         box_plane(lm, lm, h, w, r1, rowb, scr);
@@ -1107,17 +1124,15 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
         box_plane(A1, A1, h, w, r1, rowb, scr);
         box_plane(B1, B1, h, w, r1, rowb, scr);
         /* B: the guide at full resolution; the 2x2 means of it, its square, its products with the colours */
-        for (Py_ssize_t y = 0; y < H; y++) {
-            up_row(A1, h, w, y, t, u[0]);
-            up_row(B1, h, w, y, t, u[1]);
-            affine_row(G + y * W, u[0], L + y * W, u[1], W);
-        }
         for (Py_ssize_t i = 0; i < h; i++) {
-            const Py_ssize_t r0 = 2 * i * W, r1_ = r0 + W;
-            down_rows(g + i * w, G + r0, G + r1_, w);
-            down_rows_sq(g2 + i * w, G + r0, G + r1_, w);
+            for (int k = 0; k < 2; k++) {
+                PLANAR(k, 2 * i + k);
+                GUIDE(k, 2 * i + k);
+            }
+            down_rows(g + i * w, G[0], G[1], w);
+            down_rows_sq(g2 + i * w, G[0], G[1], w);
             for (int c = 0; c < 3; c++)
-                down_rows_prod(gp + c * n + i * w, G + r0, C[c] + r0, G + r1_, C[c] + r1_, w);
+                down_rows_prod(gp + c * n + i * w, G[0], C[0][c], G[1], C[1][c], w);
         }
         /* stage 2 at half resolution: each colour as an affine function of the guide */
         box_plane(g, g, h, w, r2, rowb, scr);
@@ -1130,30 +1145,36 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
             box_plane(A + c * n, A + c * n, h, w, r2, rowb, scr);
             box_plane(B + c * n, B + c * n, h, w, r2, rowb, scr);
         }
-        /* C: the fit at full resolution; the 2x2 means of the square of what it leaves (rows u[6], u[7]) */
-        for (Py_ssize_t y = 0; y < H; y++)
-            for (int c = 0; c < 3; c++) {
-                up_row(A + c * n, h, w, y, t, u[0]);
-                up_row(B + c * n, h, w, y, t, u[1]);
-                affine_row(fit[c] + y * W, u[0], G + y * W, u[1], W);
+        /* C: the fit at full resolution; the 2x2 means of the square of what it leaves */
+        for (Py_ssize_t i = 0; i < h; i++) {
+            for (int k = 0; k < 2; k++) {
+                PLANAR(k, 2 * i + k);
+                GUIDE(k, 2 * i + k);
+                FIT(k, 2 * i + k);
             }
-        for (Py_ssize_t i = 0; i < h; i++)
             for (int c = 0; c < 3; c++) {
-                const Py_ssize_t r0 = 2 * i * W, r1_ = r0 + W;
-                sub_row(u[6], C[c] + r0, fit[c] + r0, W);
-                sub_row(u[7], C[c] + r1_, fit[c] + r1_, W);
-                down_rows_sq(pw + c * n + i * w, u[6], u[7], w);
+                sub_row(e0, C[0][c], fit[0][c], W);
+                sub_row(e1, C[1][c], fit[1][c], W);
+                down_rows_sq(pw + c * n + i * w, e0, e1, w);
             }
+        }
         for (int c = 0; c < 3; c++)
             box_plane(pw + c * n, pw + c * n, h, w, r2, rowb, scr);
-        /* D: what the fit leaves, kept in proportion power / (power + color_keep * noise variance) */
+        /* D: what the fit leaves, kept in proportion power / (power + color_keep * noise variance); row y of out is
+         * written after row y of y is read (out may be y) */
         for (Py_ssize_t y = 0; y < H; y++) {
+            PLANAR(0, y);
+            GUIDE(0, y);
+            FIT(0, y);
             for (int c = 0; c < 3; c++) {
-                up_row(pw + c * n, h, w, y, t, u[0]);
-                wiener_row(u[3 + c], fit[c] + y * W, C[c] + y * W, u[0], N + y * W, ck, W);
+                up_row(pw + c * n, h, w, y, t, ua);
+                wiener_row(o3[c], fit[0][c], C[0][c], ua, N + y * W, ck, W);
             }
-            interleave_row(O + 3 * y * W, u[3], u[4], u[5], W);
+            interleave_row(O + 3 * y * W, o3[0], o3[1], o3[2], W);
         }
+#undef PLANAR
+#undef GUIDE
+#undef FIT
         Py_END_ALLOW_THREADS
     }
     return release_all(b, 4, err, 0);
