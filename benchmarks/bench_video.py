@@ -163,8 +163,10 @@ def cli_seconds(src, dst, *model, cpu=None, tree=None):
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
+    # run beside the clip: ``python -m`` puts the working folder first on sys.path, where a checkout's skdce
+    # would be imported in place of the one under test
     subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(dst), "--overwrite", "--quiet",
-                    *model], check=True, env=cli_env(tree))
+                    *model], check=True, env=cli_env(tree), cwd=Path(src).parent)
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if cpu is not None:
