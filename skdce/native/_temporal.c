@@ -124,6 +124,25 @@ static inline Py_ssize_t clampi(Py_ssize_t i, Py_ssize_t n)
 
 /* ---------------------------------------------------------------------------------------------------------- */
 
+/* The channel means of pixels i0:i1, one loop per element type (the type is not tested per value: it vectorises). */
+ROW_KERNEL static void luma_rows(const void *frame, int t, Py_ssize_t i0, Py_ssize_t i1, float s, float third,
+                                 float *restrict out)
+{
+    if (t == T_U8) {
+        const uint8_t *restrict p = frame;
+        for (Py_ssize_t i = i0; i < i1; i++)
+            out[i] = (((float)p[3 * i] * s + (float)p[3 * i + 1] * s) + (float)p[3 * i + 2] * s) * third;
+    } else if (t == T_U16) {
+        const uint16_t *restrict p = frame;
+        for (Py_ssize_t i = i0; i < i1; i++)
+            out[i] = (((float)p[3 * i] * s + (float)p[3 * i + 1] * s) + (float)p[3 * i + 2] * s) * third;
+    } else {
+        const float *restrict p = frame;
+        for (Py_ssize_t i = i0; i < i1; i++)
+            out[i] = ((p[3 * i] * s + p[3 * i + 1] * s) + p[3 * i + 2] * s) * third;
+    }
+}
+
 PyDoc_STRVAR(luma_doc,
 "luma(frame, scale, out, r0, r1)\n\n"
 "Rows r0:r1 of the channel mean ((r + g) + b) * (1/3) of frame * scale, into out (H, W) float32.");
@@ -155,11 +174,7 @@ static PyObject *luma(PyObject *self, PyObject *args)
         const float s = (float)scale, third = 1.0f / 3.0f;
         float *out = o.buf;
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = r0 * w; i < r1 * w; i++) {
-            float v = value(f.buf, t, 3 * i, s) + value(f.buf, t, 3 * i + 1, s);
-            v = v + value(f.buf, t, 3 * i + 2, s);
-            out[i] = v * third;
-        }
+        luma_rows(f.buf, t, r0 * w, r1 * w, s, third, out);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&f);
@@ -1182,6 +1197,12 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------------------------------------------------- */
 
+ROW_KERNEL static void add_row_double(double *restrict acc, const float *restrict row, Py_ssize_t n)
+{
+    for (Py_ssize_t x = 0; x < n; x++)
+        acc[x] += (double)row[x];
+}
+
 PyDoc_STRVAR(shrink_doc,
 "shrink(plane, factor, out)\n\n"
 "The means of the factor x factor blocks of plane (H, W) float32 into out (H // factor, W // factor)\n"
@@ -1209,23 +1230,21 @@ static PyObject *shrink(PyObject *self, PyObject *args)
     if (err == NULL) {
         const float *src = p.buf;
         float *dst = o.buf;
-        double *acc = PyMem_RawCalloc((size_t)ws, sizeof(double));
+        double *acc = PyMem_RawCalloc((size_t)(ws * f), sizeof(double));
         if (acc != NULL) {
             Py_BEGIN_ALLOW_THREADS
             const double norm = 1.0 / (double)(f * f);
             for (Py_ssize_t i = 0; i < hs; i++) {
-                memset(acc, 0, sizeof(double) * (size_t)ws);
-                for (Py_ssize_t r = i * f; r < (i + 1) * f; r++) {
-                    const float *row = src + r * w;
-                    for (Py_ssize_t j = 0; j < ws; j++) {
-                        double a = 0.0;
-                        for (Py_ssize_t k = 0; k < f; k++)
-                            a += row[j * f + k];
-                        acc[j] += a;
-                    }
+                /* the f rows summed down the columns (one vectorised stream a row), then each block's f sums */
+                memset(acc, 0, sizeof(double) * (size_t)(ws * f));
+                for (Py_ssize_t r = i * f; r < (i + 1) * f; r++)
+                    add_row_double(acc, src + r * w, ws * f);
+                for (Py_ssize_t j = 0; j < ws; j++) {
+                    double a = 0.0;
+                    for (Py_ssize_t k = 0; k < f; k++)
+                        a += acc[j * f + k];
+                    dst[i * ws + j] = (float)(a * norm);
                 }
-                for (Py_ssize_t j = 0; j < ws; j++)
-                    dst[i * ws + j] = (float)(acc[j] * norm);
             }
             Py_END_ALLOW_THREADS
             PyMem_RawFree(acc);
