@@ -28,13 +28,19 @@ Two parts, each side by side in one run:
   times, torch's and skdce's in turn, and the medians are printed, with the
   CPU seconds a frame of both (all threads; less moved by the load).
   ``--memory`` adds the peak memory of the whole command line run on a 48-
-  and a 144-frame 720p clip (flat: frames are streamed). Needs
-  skdce[train,video].
+  and a 144-frame 720p clip (flat: frames are streamed). ``--compare DIR``
+  also times the command line of another version of skdce, a source tree
+  with its extensions built (``git archive main | tar -x -C DIR; cd DIR;
+  python setup.py build_ext --inplace``), run with ``PYTHONPATH=DIR``, in
+  turn with this one's: a before and after in one run. Each command line is
+  run once untimed first, and with Python's bytecode caches written (as an
+  installed package has them). Needs skdce[train,video].
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 import tempfile
@@ -139,15 +145,28 @@ def write_input(path, frames, fps=30):
             out.mux(p)
 
 
-def cli_seconds(src, dst, *model, cpu=None):
-    """Wall seconds of ``skdce enhance src -o dst``; its CPU seconds (user + system, all threads) are appended
-    to the list ``cpu``."""
+def cli_env(tree=None):
+    """The environment of a timed command line: Python's bytecode caches written (an installed package has
+    them), and ``PYTHONPATH=tree`` where another version's source tree is timed."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    return env
+
+
+def cli_seconds(src, dst, *model, cpu=None, tree=None):
+    """Wall seconds of ``skdce enhance src -o dst`` (of the source tree ``tree`` if given); its CPU seconds
+    (user + system, all threads) are appended to the list ``cpu``."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
+    # run beside the clip: ``python -m`` puts the working folder first on sys.path, where a checkout's skdce
+    # would be imported in place of the one under test
     subprocess.run([sys.executable, "-m", "skdce.cli", "enhance", str(src), "-o", str(dst), "--overwrite", "--quiet",
-                    *model], check=True)
+                    *model], check=True, env=cli_env(tree), cwd=Path(src).parent)
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if cpu is not None:
@@ -180,7 +199,7 @@ def memory(n_short=48, n_long=144):
             print(f"  720p, {n:3d} frames: peak memory of the whole CLI run {peak:6.0f} MB")
 
 
-def speed(sizes, n, models, repeat):
+def speed(sizes, n, models, repeat, compare=None):
     torch_pp = eager_pp()
     for size in sizes:
         h, w = SIZES[size]
@@ -192,7 +211,10 @@ def speed(sizes, n, models, repeat):
             write_input(first, frames[:1])
             for model in models:
                 keys = ("torch", "alone", "video", "cli", "start", "torch_cpu", "cli_cpu", "start_cpu")
+                keys += tuple(f"{k}_compare" for k in ("cli", "start", "cli_cpu", "start_cpu"))
                 runs = {k: [] for k in keys}
+                for tree in (None, compare) if compare else (None,):  # untimed: caches, bytecode
+                    cli_seconds(src, Path(tmp) / "out.mp4", "--model", model, tree=tree)
                 for _ in range(repeat):  # in turn: the load of others falls on both sides alike
                     runs["torch"].append(timed(torch_pp, frames, runs["torch_cpu"]))
                     runs["alone"].append(timed(lambda f: skdce.enhance(f, model=model), frames))
@@ -201,7 +223,12 @@ def speed(sizes, n, models, repeat):
                     runs["start"].append(cli_seconds(first, Path(tmp) / "out.mp4", "--model", model,
                                                      cpu=runs["start_cpu"]))
                     runs["cli"].append(cli_seconds(src, Path(tmp) / "out.mp4", "--model", model, cpu=runs["cli_cpu"]))
-                med = {k: float(np.median(v)) for k, v in runs.items()}
+                    if compare:
+                        runs["start_compare"].append(cli_seconds(first, Path(tmp) / "out.mp4", "--model", model,
+                                                                 cpu=runs["start_cpu_compare"], tree=compare))
+                        runs["cli_compare"].append(cli_seconds(src, Path(tmp) / "out.mp4", "--model", model,
+                                                               cpu=runs["cli_cpu_compare"], tree=compare))
+                med = {k: float(np.median(v)) if v else math.nan for k, v in runs.items()}
                 t_torch = med["torch"]
                 per_frame = max(med["cli"] - med["start"], 1e-9) / (n - 1)
                 print(f"\n{size} ({w}x{h}), {n} frames, {model}, medians of {repeat}: eager torch zero-dce++ "
@@ -218,6 +245,20 @@ def speed(sizes, n, models, repeat):
                 print(f"  CPU a frame        torch {med['torch_cpu'] * 1000:.0f} ms, CLI {cpu_frame * 1000:.0f} ms "
                       f"({med['torch_cpu'] / cpu_frame:4.2f}x); the whole CLI run {med['cli_cpu']:.2f} s "
                       f"({med['torch_cpu'] * n / med['cli_cpu']:4.2f}x)")
+                if compare:
+                    other = max(med["cli_compare"] - med["start_compare"], 1e-9) / (n - 1)
+                    other_cpu = max(med["cli_cpu_compare"] - med["start_cpu_compare"], 1e-9) / (n - 1)
+                    print(f"  {str(compare)}: whole CLI run {med['cli_compare']:6.2f} s "
+                          f"({t_torch * n / med['cli_compare']:4.2f}x torch; this one "
+                          f"{med['cli_compare'] / med['cli']:4.2f}x faster), start {med['start_compare']:.2f} s, "
+                          f"per frame {other * 1000:.0f} ms "
+                          f"({t_torch / other:4.2f}x torch), CPU a frame {other_cpu * 1000:.0f} ms")
+                print(f"  runs (s): torch a frame {fmt(runs['torch'])}; CLI {fmt(runs['cli'])}"
+                      + (f"; {compare} CLI {fmt(runs['cli_compare'])}" if compare else ""))
+
+
+def fmt(values):
+    return ", ".join(f"{v:.3f}" for v in values)
 
 
 def main():
@@ -232,11 +273,13 @@ def main():
     p.add_argument("--quality-only", action="store_true")
     p.add_argument("--speed-only", action="store_true")
     p.add_argument("--memory", action="store_true", help="also the peak memory of a 48- and a 144-frame 720p run")
+    p.add_argument("--compare", type=Path, help="a source tree of another skdce (extensions built in place) whose "
+                   "command line is timed in turn with this one's")
     args = p.parse_args()
     if not args.speed_only:
         quality(args.model)
     if not args.quality_only:
-        speed(args.sizes.split(","), args.frames, args.models.split(","), args.repeat)
+        speed(args.sizes.split(","), args.frames, args.models.split(","), args.repeat, args.compare)
     if args.memory:
         print("\nmemory:")
         memory()

@@ -88,11 +88,15 @@ def test_accumulate_equals_numpy(dtype, shift):
     average, variance, past = state()
     frame, scale = frames(dtype)
     keep = np.random.default_rng(4).random(SHAPE, dtype=np.float32)
+    spare = tuple(np.full_like(a, np.nan) for a in (average, variance, past))  # the state before, written over
     for level in (1.0, 1.3):
         got = T.accumulate(frame, scale, average, variance, keep, *shift, level, 9.0)
         ref = T.accumulate(frame, scale, average, variance, keep, *shift, level, 9.0, use_c=False)
-        for g, r in zip(got, ref):
+        into = T.accumulate(frame, scale, average, variance, keep, *shift, level, 9.0, out=spare)
+        assert all(i is o for i, o in zip(into, spare))
+        for g, i, r in zip(got, into, ref):
             np.testing.assert_array_equal(g, r)
+            np.testing.assert_array_equal(i, r)
 
 
 def test_accumulate_is_the_recursive_average():
@@ -211,3 +215,156 @@ def test_video_enhancer_on_the_numpy_twins_gives_the_same_frames(monkeypatch):
     numpy_out = list(map(VideoEnhancer(fps=12).push, clip))
     for a, b in zip(compiled_out, numpy_out):
         np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def yuv420_float64(image, lift, matrix):
+    """The float64 oracle of :func:`T.yuv420`: the black point, the clip to [0, 1], the matrix, the chroma of the
+    two columns and the rows 2i - 1 .. 2i + 2 weighted 1, 3, 3, 1 (clamped at the edges), rounded half to even."""
+    kr, kb, y0, ys, cs = matrix
+    lift = np.asarray(lift, np.float64)
+    v = np.clip(image.astype(np.float64) / (1 - lift) - lift / (1 - lift), 0, 1)
+    e = v @ np.array([kr, 1 - kr - kb, kb])
+    h, w, _ = v.shape
+    rows = [np.clip(np.arange(h // 2) * 2 + k, 0, h - 1) for k in (-1, 0, 1, 2)]
+    m = (v[rows[0]] + 3 * v[rows[1]] + 3 * v[rows[2]] + v[rows[3]]) / 8
+    m = (m[:, 0::2] + m[:, 1::2]) / 2
+    em = m @ np.array([kr, 1 - kr - kb, kb])
+    u = 128 + cs * (m[..., 2] - em) / (2 * (1 - kb))
+    vv = 128 + cs * (m[..., 0] - em) / (2 * (1 - kr))
+    planes = [np.rint(np.clip(p, 0, 255)).astype(np.uint8).reshape(-1) for p in (y0 + ys * e, u, vv)]
+    return np.concatenate(planes).reshape(3 * h // 2, w)
+
+
+# (colorspace, color_range) as a decoded frame has them: unspecified, BT.709 limited and full, BT.601, BT.2020
+COLOURS = [(None, None), (1, 1), (1, 2), (6, 1), (9, 0)]
+
+
+@compiled
+@pytest.mark.parametrize("colour", COLOURS)
+@pytest.mark.parametrize("lift", [(0.0, 0.0, 0.0), (0.02, 0.05, 0.01)])
+def test_yuv420_equals_the_float64_oracle(colour, lift):
+    rng = np.random.default_rng(11)
+    image = rng.random((38, 54, 3), dtype=np.float32) * np.float32(1.1)  # some above 1: clipped
+    image[:10] = np.float32(0.4) + np.float32(0.01) * image[:10]  # a smooth part
+    matrix = T.yuv_matrix(*colour)
+    got = T.yuv420(image, np.array(lift), 0.0, matrix, num_threads=2)
+    want = yuv420_float64(image, lift, matrix)
+    assert got.shape == (57, 54) and got.dtype == np.uint8
+    diff = np.abs(got.astype(int) - want)
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= 0.002 * diff.size  # float32 rounding at the halves
+
+
+@compiled
+@pytest.mark.parametrize("colour", COLOURS)
+def test_yuv420_converts_as_swscale(colour):
+    """The file loop's conversion agrees with PyAV's reformat of the RGB24 frame (FFmpeg's swscale) to a level."""
+    import av
+
+    from skdce._base.image import to_uint
+
+    image = np.random.default_rng(12).random((24, 40, 3), dtype=np.float32)
+    want = av.VideoFrame.from_ndarray(to_uint(image, np.uint8), format="rgb24").reformat(
+        format="yuv420p", dst_colorspace=colour[0], dst_color_range=colour[1]).to_ndarray()
+    got = T.yuv420(image, np.zeros(3), 0.0, T.yuv_matrix(*colour))
+    assert np.abs(got.astype(int) - want).max() <= 1
+
+
+@compiled
+def test_yuv420_bands_join_and_the_exposure_runs_first():
+    from skdce.tone import finish_tone
+
+    image = np.random.default_rng(13).random((66, 40, 3), dtype=np.float32)
+    matrix = T.yuv_matrix(None, None)
+    one = T.yuv420(image, np.full(3, 0.03), 0.0, matrix, num_threads=1)
+    np.testing.assert_array_equal(T.yuv420(image, np.full(3, 0.03), 0.0, matrix, num_threads=2), one)
+    toned = finish_tone(image.copy()[None], np.full((1, 3), 0.03), 0.5)[0]
+    np.testing.assert_array_equal(T.yuv420(image, np.full(3, 0.03), 0.5, matrix),
+                                  T.yuv420(toned, np.zeros(3), 0.0, matrix))
+
+
+@compiled
+def test_yuv420_refuses_what_it_cannot_write():
+    from skdce.native import _temporal as _ctemporal
+
+    image = np.zeros((6, 8, 3), np.float32)
+    args = ((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), T.yuv_matrix(None, None))
+    with pytest.raises(ValueError, match="H and W even"):
+        _ctemporal.yuv420(np.zeros((5, 8, 3), np.float32), *args, np.zeros((7, 8), np.uint8), 0, 4)
+    with pytest.raises(ValueError, match=r"out must be \(3 H / 2, W\) uint8"):
+        _ctemporal.yuv420(image, *args, np.zeros((6, 8), np.uint8), 0, 6)
+    with pytest.raises(ValueError, match="not even"):
+        _ctemporal.yuv420(image, *args, np.zeros((9, 8), np.uint8), 1, 5)
+
+
+def noisy_scene(h, w, sigma, seed=14):
+    """A smooth colour scene with edges, and the same with Gaussian noise of standard deviation ``sigma``."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    clean = 0.35 + 0.25 * np.sin(yy / 5.0)[..., None] * np.cos(xx / 7.0)[..., None] * np.array([1.0, 0.7, 0.4])
+    clean[h // 3 : 2 * h // 3, w // 4 : w // 2] += 0.3  # a sharp-edged square
+    noisy = clean + sigma * np.random.default_rng(seed).standard_normal(clean.shape)
+    return clean, np.clip(noisy, 0, 1).astype(np.float32)
+
+
+@compiled
+@pytest.mark.parametrize("sigma", [0.0, 0.02, 0.08])
+def test_guided_half_equals_the_float64_oracle(sigma):
+    _, y = noisy_scene(38, 54, max(sigma, 0.01))
+    noise = np.full(y.shape[:2], sigma, np.float32)
+    noise[:10] *= 2  # a noise map that varies
+    got, scratch = T.guided_half(y, noise)
+    want, _ = T.guided_half(y.astype(np.float64), noise.astype(np.float64), use_c=False)
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    # the scratch is reused, and the filter may write over its input
+    again, _ = T.guided_half(y.copy(), noise, scratch, in_place=True)
+    np.testing.assert_array_equal(again, got)
+
+
+def test_guided_half_removes_noise_as_the_full_filter_does():
+    """The fast guided filter (coefficients at half resolution) against skdce.engine.stages.guided's full one,
+    on a scene with edges: nearly as close to the clean scene, and far closer than the noisy input."""
+    from skdce.engine.stages.guided import denoise_block
+
+    clean, y = noisy_scene(96, 128, 0.05)
+    noise = np.full(y.shape[:2], 0.05, np.float32)
+    fast, _ = T.guided_half(y, noise)
+    full = denoise_block(y.astype(np.float64), noise.astype(np.float64))
+
+    def rmse(a):
+        return float(np.sqrt(np.mean((np.asarray(a, np.float64) - clean) ** 2)))
+
+    assert rmse(fast) < 0.5 * rmse(y)
+    assert rmse(fast) < 1.1 * rmse(full)
+
+
+@compiled
+def test_guided_half_refuses_what_it_cannot_filter():
+    from skdce.native import _temporal as _ctemporal
+
+    y, noise = np.zeros((6, 8, 3), np.float32), np.zeros((6, 8), np.float32)
+    scratch = np.zeros(_ctemporal.guided_half_scratch(6, 8, 1, 1), np.float32)
+    args = (1, 1, 1.0, 0.5, 32.0)
+    with pytest.raises(ValueError, match="H and W even"):
+        _ctemporal.guided_half(np.zeros((5, 8, 3), np.float32), noise[:5], np.zeros((5, 8, 3), np.float32),
+                               scratch, *args)
+    with pytest.raises(ValueError, match="scratch must be float32 of guided_half_scratch"):
+        _ctemporal.guided_half(y, noise, np.zeros_like(y), scratch[:10], *args)
+    shared = np.zeros((7, 8, 3), np.float32)  # out one row below y in the same memory
+    with pytest.raises(ValueError, match="out must be y or not share memory with it"):
+        _ctemporal.guided_half(shared[:6], noise, shared[1:], scratch, *args)
+
+
+@compiled
+@pytest.mark.parametrize("radii", [(2, 0), (0, 3)])
+def test_guided_half_other_radii_equal_the_oracle(radii):
+    """The compiled box means of any radius (guided_half's are 1 and 1, which run in their own loops)."""
+    from skdce.engine.stages.guided import COLOR_EPS, COLOR_KEEP, LUMA_EPS
+    from skdce.native import _temporal as _ctemporal
+
+    _, y = noisy_scene(20, 30, 0.03)
+    noise = np.full(y.shape[:2], 0.03, np.float32)
+    params = (*radii, LUMA_EPS, COLOR_EPS, COLOR_KEEP)
+    got = np.empty_like(y)
+    _ctemporal.guided_half(y, noise, got, np.empty(_ctemporal.guided_half_scratch(20, 30, *radii), np.float32),
+                           *params)
+    want = T._guided_half_numpy(y.astype(np.float64), noise.astype(np.float64), *params)
+    np.testing.assert_allclose(got, want, atol=2e-5)

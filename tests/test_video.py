@@ -187,13 +187,21 @@ def test_enhance_video_keeps_frames_timestamps_and_audio(clip, tmp_path, suffix,
 
 def test_the_file_loop_writes_the_frames_push_gives(clip, tmp_path):
     """enhance_video (its stages on three threads, the spatial filter deferred to the encoding one) writes what
-    VideoEnhancer.push returns for the decoded frames (through the same yuv420p conversion, lossless H.264)."""
+    VideoEnhancer.push returns for the decoded frames (through the same yuv420p conversion, lossless H.264):
+    the compiled one of skdce.video._temporal.yuv420 where it was built, else swscale's from RGB24."""
+    from skdce.video import _temporal as T
+
     src_frames, facts, _ = read_clip(clip)
     enhancer = VideoEnhancer(fps=float(facts["rate"]))
     want = []
     for f in src_frames:  # the same conversion to yuv420p and back as the file loop and the reader make
-        rgb = np.round(enhancer.push(f) * 255).astype(np.uint8)
-        yuv = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        out = enhancer.push(f)
+        if T.compiled():
+            yuv = av.VideoFrame.from_ndarray(T.yuv420(out, np.zeros(3), 0.0, T.yuv_matrix(None, None)),
+                                             format="yuv420p")
+        else:
+            rgb = np.round(out * 255).astype(np.uint8)
+            yuv = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
         want.append(yuv.to_ndarray(format="rgb24"))
     enhance_video(clip, tmp_path / "out.mkv", crf=0)
     got, _, _ = read_clip(tmp_path / "out.mkv")

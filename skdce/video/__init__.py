@@ -10,7 +10,8 @@ and keeps what a frame-by-frame loop over :func:`skdce.enhance` throws away:
    allows: where it is within the noise level the past stays (up to
    ``8 * temporal`` frames of it), where something moved or changed it goes,
    so moving things do not ghost. The curves are estimated on that average,
-   and the spatial denoiser (:func:`skdce.denoise.guided_denoise`) removes
+   and the spatial denoiser (the guided filter of :func:`skdce.denoise.guided_denoise`, its coefficients
+   computed at half resolution on frames of even size: :func:`skdce.video._temporal.guided_half`) removes
    what noise is left: per pixel, ``sigma * sqrt(v)`` of input noise (``v``
    the variance left by the average) times what the curves add,
    ``sqrt(curve_gain**2 - 1)``, as in :func:`skdce.enhance`.
@@ -162,6 +163,7 @@ class VideoEnhancer:
         num_threads = check_num_threads(num_threads)
         self._options = dict(providers=providers, num_threads=num_threads, tile_size=tile_size)
         self._pass_threads = num_threads  # of the per-pixel passes (the file loop gives each of its stages some)
+        self._scratch = [None]  # the working memory of the spatial filter, kept from frame to frame
         self.max_frames = 1 + _MAX_FRAMES * self.temporal
         # per-frame weight of a new curve estimate where the scene is still
         self.curve_rate = 1.0 if self.temporal == 0 else min(1.0, 1.0 / (fps * _CURVE_SECONDS * self.temporal))
@@ -179,14 +181,17 @@ class VideoEnhancer:
         self._small = None  # (h, w, 3) float32: the running average as the network of a shared-curve model sees it
         self._stops = None  # auto exposure's stops, smoothed like the curves
         self._stop_rate = 1.0  # how far this frame's stops move toward its own (1: all the way)
+        self._spare = None  # the arrays of the state before the last, which the next frame's state is written into
 
     def push(self, frame) -> np.ndarray:
         """Enhance the next frame; returns an ``(H, W, 3)`` float32 array in [0, 1]."""
         return self._push_as(frame, None)
 
-    def _push_as(self, frame, dtype, deferred: bool = False):
+    def _push_as(self, frame, dtype, deferred: bool = False, yuv=None):
         """:meth:`push`, the result rounded to the unsigned ``dtype`` (:func:`skdce._base.image.to_uint`) unless None
-        (the file loop: the black point and the rounding in one pass).
+        (the file loop: the black point and the rounding in one pass), or with ``yuv`` (a matrix of
+        :func:`skdce.video._temporal.yuv_matrix`) converted to 8-bit YUV 4:2:0 in that pass: a ``(3 H / 2, W)``
+        uint8 array (:func:`skdce.video._temporal.yuv420`; ``dtype`` is then ignored).
 
         With ``deferred`` the temporal state is updated and the curves applied, and a function is returned
         that computes the rest (the spatial filter, the tone stage) and returns the frame: the file loop
@@ -206,13 +211,18 @@ class VideoEnhancer:
             self.cuts += self.frames == 1
             out = enhance(frame, model=self.model, strength=self.strength, denoise=self.denoise,
                           exposure=self._exposure_arg, **self._options)
-            out = out if dtype is None else to_uint(out, dtype, consume=True)
+            if yuv is not None:
+                from . import _temporal as T
+
+                out = T.yuv420(out, np.zeros(3), 0.0, yuv, self._pass_threads)
+            elif dtype is not None:
+                out = to_uint(out, dtype, consume=True)
             return (lambda: out) if deferred else out
         if frame.dtype in (np.uint8, np.uint16):  # read as they are by the temporal passes, scaled on the fly
             x, scale = np.ascontiguousarray(frame), float(unit_scale(frame.dtype))
         else:
             x, scale = np.ascontiguousarray(to_float(frame, "frame"), np.float32), 1.0
-        finish = self._push(x, scale, dtype)
+        finish = self._push(x, scale, dtype, yuv)
         return finish if deferred else finish()
 
     # ----------------------------------------------------------------------------------------
@@ -228,7 +238,7 @@ class VideoEnhancer:
         self._sigma = sigma
         return sigma
 
-    def _push(self, x: np.ndarray, scale: float, dtype=None):
+    def _push(self, x: np.ndarray, scale: float, dtype=None, yuv=None):
         """Update the state with the frame ``x * scale``; the function that finishes the frame (:meth:`_finisher`)."""
         from . import _temporal as T
 
@@ -264,8 +274,11 @@ class VideoEnhancer:
             self._alphas = self._estimate()
             self._stop_rate = 1.0
         else:
+            # the state before this one is written over: no new memory (whose pages the kernel zeroes) a frame
+            spare, self._spare = self._spare, (self._average, self._variance, self._luma)
             self._average, self._variance, self._luma = T.accumulate(x, scale, self._average, self._variance, keep,
-                                                                     dy, dx, level, self.max_frames, threads)
+                                                                     dy, dx, level, self.max_frames, threads,
+                                                                     out=spare)
             new = self._estimate()
             self._stop_rate = 1.0
             if curve_rate < 1:  # blended in place where the scene is still: new <- old + (new - old) * rate
@@ -275,7 +288,7 @@ class VideoEnhancer:
                 new *= rate.reshape(rate.shape + (1,) * (new.ndim - 2))
                 new += self._alphas
             self._alphas = new  # (where the camera moved, the past curves are not used: no need to shift them)
-        return self._finisher(sigma, dtype)
+        return self._finisher(sigma, dtype, yuv)
 
     def _shared(self) -> bool:
         """Whether the model's curve is estimated on a small copy (Zero-DCE++): the state keeps small maps."""
@@ -306,7 +319,7 @@ class VideoEnhancer:
 
         return keep if keep.shape == tuple(size) else box_downscale(keep[None, ..., None], tuple(size))[0, ..., 0]
 
-    def _finisher(self, sigma: float, dtype=None):
+    def _finisher(self, sigma: float, dtype=None, yuv=None):
         """The curves applied to the running average and the strength map of the spatial filter; returns the
         function that finishes the frame: the spatial filter and the tone stage of :func:`skdce.enhance` (it
         reads no state: a later frame may change it)."""
@@ -352,10 +365,19 @@ class VideoEnhancer:
         noise = self._noise_map(a, self.denoise * sigma * noise_stretch(lift, stops), threads) if self.denoise else None
         exposure = float(np.clip(self.exposure + stops, *EXPOSURE_RANGE)) if stops else self.exposure
 
+        scratch = self._scratch
+
         def finish():
             from ..engine.stages.guided import denoise_bands
 
-            out = y if noise is None else denoise_bands(y, noise, threads)
+            if noise is None:
+                out = y
+            elif h % 2 == 0 and w % 2 == 0:  # the fast guided filter (T.guided_half); y is this frame's own
+                out, scratch[0] = T.guided_half(y, noise, scratch[0], in_place=True)
+            else:
+                out = denoise_bands(y, noise, threads)
+            if yuv is not None:
+                return T.yuv420(out, lift, exposure, yuv, threads)
             return T.finish_tone(out, lift, exposure, threads, out_dtype=dtype)
 
         return finish
@@ -433,6 +455,14 @@ def _frames(av, container, stream):
         yield from container.decode(stream)
     except av.error.EOFError:
         return
+
+
+def _yuv_tags(colorspace, color_range) -> tuple[int, int]:
+    """The ``(colorspace, color_range)`` tags PyAV's ``reformat(format="yuv420p", dst_colorspace=colorspace,
+    dst_color_range=color_range)`` gives an RGB frame's result (it reads ``colorspace`` as one of swscale's
+    matrices and tags the frame with the AVColorSpace of that, unspecified (2) where there is none)."""
+    tags = {1: 1, 4: 4, 5: 6, 7: 7, 9: 9}
+    return tags.get(int(colorspace) if colorspace is not None else None, 2), int(color_range or 0)
 
 
 def _reason(exc) -> str:
@@ -631,6 +661,15 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     enhancer._pass_threads = max(1, worker_threads(check_num_threads(num_threads)) // 2)
     deep = pix_fmt.endswith("10le")
     rgb_fmt, dtype = ("rgb48le", np.uint16) if deep else ("rgb24", np.uint8)
+    # 8-bit 4:2:0 of an even size: the black point, the rounding and the conversion to the encoder's YUV in one
+    # compiled pass (rounding to RGB24, then FFmpeg's swscale took 8 ms of a 720p frame, this 3)
+    yuv = None
+    if pix_fmt == "yuv420p" and probe.width % 2 == 0 and probe.height % 2 == 0:
+        from . import _temporal as T
+
+        if T.compiled():
+            yuv = T.yuv_matrix(probe.colour.get("colorspace"), probe.colour.get("color_range"))
+            yuv_tags = _yuv_tags(probe.colour.get("colorspace"), probe.colour.get("color_range"))
     copied, dropped, warnings = [], [], []
     frames, end, announced = 0, -math.inf, None
     with atomic_path(dst, overwrite=overwrite) as tmp:
@@ -696,9 +735,13 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                             out.mux(packet)
                             continue
                         _, finish, pts, time_base, index = item
-                        new = av.VideoFrame.from_ndarray(finish(), format=rgb_fmt)
-                        new = new.reformat(format=pix_fmt, dst_colorspace=probe.colour.get("colorspace"),
-                                           dst_color_range=probe.colour.get("color_range"))
+                        if yuv is not None:
+                            new = av.VideoFrame.from_ndarray(finish(), format="yuv420p")
+                            new.colorspace, new.color_range = yuv_tags
+                        else:
+                            new = av.VideoFrame.from_ndarray(finish(), format=rgb_fmt)
+                            new = new.reformat(format=pix_fmt, dst_colorspace=probe.colour.get("colorspace"),
+                                               dst_color_range=probe.colour.get("color_range"))
                         if cfr:
                             new.pts, new.time_base = index, vout.codec_context.time_base
                         else:
@@ -718,7 +761,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                             break
                         if item[0] == "frame":
                             _, rgb, pts, time_base = item
-                            item = ("frame", enhancer._push_as(rgb, dtype, deferred=True), pts, time_base, frames)
+                            item = ("frame", enhancer._push_as(rgb, dtype, deferred=True, yuv=yuv), pts, time_base,
+                                    frames)
                             frames += 1
                         pipe.put(pipe.outbox, item)
                         if item[0] == "frame" and progress is not None:

@@ -12,6 +12,10 @@ The steps, each on NumPy arrays of one frame:
   noise, falling to 0 where something moved, changed or was cut.
 * :func:`accumulate`: the recursive average after the frame, its noise variance and its luminance.
 * :func:`noise_map`: the strength map of the spatial filter after the curves.
+* :func:`guided_half`: the spatial filter after the curves, :mod:`skdce.engine.stages.guided`'s with its
+  coefficients at half resolution (a fast guided filter).
+* :func:`finish_tone` and :func:`yuv420`: the black point, and the rounding to integers or the conversion
+  to the encoder's 8-bit YUV 4:2:0, in one pass.
 
 This is a motion-adaptive recursive (IIR) temporal filter; no library ships one
 for NumPy frames (OpenCV's ``fastNlMeansDenoisingMulti`` is a windowed non-local
@@ -266,8 +270,11 @@ def _weigh_numpy(luma, state_luma, variance, dy, dx, level, sigma, moving, ramp,
 
 
 def accumulate(frame: np.ndarray, scale: float, average: np.ndarray, variance: np.ndarray, keep: np.ndarray,
-               dy: int, dx: int, level: float, max_frames: float, num_threads=None, *, use_c: bool = True):
-    """The running average after ``frame``: ``(average, variance, luma)``, new arrays.
+               dy: int, dx: int, level: float, max_frames: float, num_threads=None, *, out=None,
+               use_c: bool = True):
+    """The running average after ``frame``: ``(average, variance, luma)``, new arrays (or, compiled, the
+    three arrays ``out`` of the same shapes and dtypes, which must not be the inputs: the state before the
+    last, reused instead of new memory for every frame).
 
     The past (``average`` and ``variance`` moved by ``(dy, dx)``, the average
     scaled by ``level``, at most 1) counts as ``held = keep / variance``
@@ -276,7 +283,8 @@ def accumulate(frame: np.ndarray, scale: float, average: np.ndarray, variance: n
     """
     h, w, _ = frame.shape
     if use_c and _ctemporal is not None and _frame_ok(frame):
-        out = (np.empty((h, w, 3), np.float32), np.empty((h, w), np.float32), np.empty((h, w), np.float32))
+        if out is None or out[0].shape != (h, w, 3):
+            out = (np.empty((h, w, 3), np.float32), np.empty((h, w), np.float32), np.empty((h, w), np.float32))
         _run(lambda r0, r1: _ctemporal.accumulate(frame, float(scale), average, variance, keep, int(dy), int(dx),
                                                   float(level), float(max_frames), *out, r0, r1),
              _bands(h, num_threads), num_threads)
@@ -359,3 +367,128 @@ def finish_tone(image: np.ndarray, lift: np.ndarray, exposure: float, num_thread
     _run(lambda r0, r1: _ctemporal.black(image, scale, shift, out, r0, r1), _bands(image.shape[0], num_threads),
          num_threads)
     return image if out is None else out
+
+
+#: The colour matrices of FFmpeg's swscale by the ``colorspace`` (``AVColorSpace``) the file loop passes as
+#: ``dst_colorspace``: ``(kr, kb)``; every other value converts as BT.601 (swscale's default).
+_MATRICES = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 7: (0.212, 0.087), 9: (0.2627, 0.0593)}
+_BT601 = (0.299, 0.114)
+
+
+def yuv_matrix(colorspace, color_range) -> tuple:
+    """``(kr, kb, y0, ys, cs)`` of :func:`yuv420`: the conversion PyAV's ``reformat(format="yuv420p",
+    dst_colorspace=colorspace, dst_color_range=color_range)`` makes (limited range unless ``color_range`` is
+    2, JPEG's full range)."""
+    kr, kb = _MATRICES.get(int(colorspace) if colorspace is not None else None, _BT601)
+    if color_range is not None and int(color_range) == 2:
+        return kr, kb, 0.0, 255.0, 255.0
+    return kr, kb, 16.0, 219.0, 224.0
+
+
+def yuv420(image: np.ndarray, lift: np.ndarray, exposure: float, matrix: tuple, num_threads=None) -> np.ndarray:
+    """The tone stage of :func:`finish_tone` and the conversion of the ``(H, W, 3)`` float32 RGB frame to
+    8-bit YUV 4:2:0 in one compiled pass: a ``(3 H / 2, W)`` uint8 array, the layout of PyAV's
+    ``VideoFrame.from_ndarray(..., format="yuv420p")`` (``H`` and ``W`` even; ``matrix`` from :func:`yuv_matrix`).
+
+    Replaces ``to_uint`` to RGB24 and FFmpeg's swscale conversion of the file loop (about 8 ms of a 720p
+    frame, against 2 here): the same matrix and the same chroma filter (the two columns averaged, the rows
+    2i - 1 to 2i + 2 weighted 1, 3, 3, 1), from the float values (no rounding to RGB24 first); it agrees with
+    swscale to one level (tests/test_temporal.py).
+    """
+    from ..tone import finish_tone as finish
+
+    lift = np.asarray(lift, np.float64)
+    h, w, _ = image.shape
+    if exposure != 0 or not np.all((lift >= 0) & (lift < 1)):
+        image = finish(image[None], lift[None], exposure, num_threads=num_threads)[0]
+        lift = np.zeros(3)
+    scale = tuple(float(v) for v in (1.0 / (1.0 - lift)).astype(np.float32))
+    shift = tuple(float(v) for v in (-lift / (1.0 - lift)).astype(np.float32))
+    image = np.ascontiguousarray(image, np.float32)
+    out = np.empty((3 * h // 2, w), np.uint8)
+    bands = [(2 * (r0 // 2), 2 * (r1 // 2)) for r0, r1 in _bands(h, num_threads)]
+    bands[-1] = (bands[-1][0], h)
+    _run(lambda r0, r1: _ctemporal.yuv420(image, scale, shift, tuple(float(v) for v in matrix), out, r0, r1), bands,
+         num_threads)
+    return out
+
+
+#: Window radii of :func:`guided_half`, at half resolution (6x6 full-resolution pixels, against the 5x5 and
+#: 7x7 windows of the full filter): on the quality clips of benchmarks/bench_video.py the video scores 0.01 to
+#: 0.02 dB below the full filter; radius 2 at half resolution (10x10) smoothed more and lost 0.1 dB.
+HALF_LUMA_RADIUS, HALF_COLOR_RADIUS = 1, 1
+
+
+def guided_half(y: np.ndarray, noise: np.ndarray, scratch=None, *, in_place: bool = False, use_c: bool = True):
+    """The two-stage guided filter of :func:`skdce.engine.stages.guided.denoise_block` as a fast guided filter
+    [1]_: ``(out, scratch)``, ``out`` ``(H, W, 3)`` float32 in [0, 1] (``H`` and ``W`` even; ``noise`` the
+    ``(H, W)`` standard deviation map; ``y`` itself with ``in_place``), ``scratch`` the working memory to pass
+    to the next call (23 half-resolution planes: allocated afresh for every frame, the kernel's zeroing of
+    the new pages took milliseconds).
+
+    Each stage's linear coefficients are smooth, so they are computed at half resolution, from the 2x2
+    means of the moments (the luma and its square, the guide, its square and its products with the colours),
+    over windows of :data:`HALF_LUMA_RADIUS` and :data:`HALF_COLOR_RADIUS` there, and upsampled bilinearly
+    to weigh the full-resolution guide and colours; so is the local power of what the colour fit leaves
+    out, which decides how much of it is kept. Four passes over the frame, the box filters at a quarter of
+    the pixels: about 11 ms of a 720p frame on one core against the full filter's 17. The video path uses
+    it on frames of even size (the temporal average has removed most of the noise before it);
+    :func:`skdce.enhance` keeps the full filter.
+
+    References
+    ----------
+    .. [1] K. He and J. Sun, "Fast Guided Filter", arXiv:1505.00996, 2015.
+    """
+    from ..engine.stages.guided import COLOR_EPS, COLOR_KEEP, LUMA_EPS
+
+    args = (HALF_LUMA_RADIUS, HALF_COLOR_RADIUS, LUMA_EPS, COLOR_EPS, COLOR_KEEP)
+    if use_c and _ctemporal is not None:
+        h, w, _ = y.shape
+        size = _ctemporal.guided_half_scratch(h, w, HALF_LUMA_RADIUS, HALF_COLOR_RADIUS)
+        if scratch is None or scratch.size < size:
+            scratch = np.empty(size, np.float32)
+        y = np.ascontiguousarray(y, np.float32)
+        out = y if in_place else np.empty(y.shape, np.float32)
+        _ctemporal.guided_half(y, np.ascontiguousarray(noise, np.float32), out, scratch, *args)
+        return out, scratch
+    return _guided_half_numpy(y, noise, *args).astype(np.float32), None
+
+
+def _guided_half_numpy(y, noise, luma_radius, color_radius, luma_eps, color_eps, color_keep):
+    """:func:`guided_half` in NumPy, in the dtype of ``y`` (float64: the oracle of the compiled pass)."""
+    from ..engine.stages.boxes import box_filter
+
+    def down(x):  # the 2x2 means
+        return (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2]) * dt(0.25)
+
+    def box(x, r):  # the window means of each channel at half resolution, the edges reflected
+        return np.stack([box_filter(x[..., c], r) for c in range(x.shape[-1])], -1) if x.ndim == 3 \
+            else box_filter(x, r)
+
+    def up(x):  # bilinear, half-pixel centres, edges clamped
+        from ..engine.stages.boxes import bilinear_taps
+
+        i0, i1, wy = bilinear_taps(x.shape[0], 2 * x.shape[0])
+        j0, j1, wx = bilinear_taps(x.shape[1], 2 * x.shape[1])
+        wy, wx = wy.astype(x.dtype), wx.astype(x.dtype)
+        shape_y, shape_x = (-1,) + (1,) * (x.ndim - 1), (1, -1) + (1,) * (x.ndim - 2)
+        rows = x[i0] * (1 - wy).reshape(shape_y) + x[i1] * wy.reshape(shape_y)
+        return rows[:, j0] * (1 - wx).reshape(shape_x) + rows[:, j1] * wx.reshape(shape_x)
+
+    dt = y.dtype.type
+    var = noise.astype(y.dtype) ** 2
+    luma = y.mean(axis=-1)
+    vn = down(var)
+    m = box(down(luma), luma_radius)
+    v = box(down(luma * luma), luma_radius) - m * m
+    a = v / (v + dt(luma_eps) * vn + dt(1e-12))
+    guide = up(box(a, luma_radius)) * luma + up(box(m - a * m, luma_radius))
+    mg = box(down(guide), color_radius)
+    vg = box(down(guide * guide), color_radius) - mg * mg + dt(color_eps) * vn + dt(1e-12)
+    mp = box(down(y), color_radius)
+    a = (box(down(guide[..., None] * y), color_radius) - mg[..., None] * mp) / vg[..., None]
+    b = mp - a * mg[..., None]
+    fit = up(box(a, color_radius)) * guide[..., None] + up(box(b, color_radius))
+    rest = y - fit
+    power = up(box(down(rest * rest), color_radius))
+    return np.clip(fit + rest * (power / (power + dt(color_keep) * var[..., None] + dt(1e-12))), 0, 1)
