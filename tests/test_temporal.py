@@ -138,14 +138,15 @@ def test_noise_map_is_the_added_noise_of_the_upsampled_curve(use_c):
 @compiled
 @pytest.mark.parametrize("out_dtype", [None, np.uint8, np.uint16])
 @pytest.mark.parametrize("lift", [(0.02, 0.05, 0.0), (0.0, 0.0, 0.0)])
-def test_finish_tone_equals_skdce_tone(out_dtype, lift):
+@pytest.mark.parametrize("exposure", [0.0, 0.37, 1.6, -1.2])
+def test_finish_tone_equals_skdce_tone(out_dtype, lift, exposure):
     from skdce._base.image import to_uint
     from skdce.tone import finish_tone
 
     y = np.random.default_rng(8).random((*SHAPE, 3), dtype=np.float32)
     y[0, :3] = [[1, 1, 1], [0.5 / 255, 1.5 / 255, 2.5 / 255], [0, 0, 0]]  # the ends and halves of a step
-    got = T.finish_tone(y.copy(), np.array(lift), 0.0, out_dtype=out_dtype)
-    want = finish_tone(y.copy()[None], np.array([lift]))[0]
+    got = T.finish_tone(y.copy(), np.array(lift), exposure, out_dtype=out_dtype)  # compiled: black point, exposure
+    want = finish_tone(y.copy()[None], np.array([lift]), exposure)[0]
     want = want if out_dtype is None else to_uint(want, out_dtype)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
@@ -287,13 +288,15 @@ def test_yuv420_refuses_what_it_cannot_write():
     from skdce.native import _temporal as _ctemporal
 
     image = np.zeros((6, 8, 3), np.float32)
-    args = ((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), T.yuv_matrix(None, None))
+    args = ((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (), T.yuv_matrix(None, None))
     with pytest.raises(ValueError, match="H and W even"):
         _ctemporal.yuv420(np.zeros((5, 8, 3), np.float32), *args, np.zeros((7, 8), np.uint8), 0, 4)
     with pytest.raises(ValueError, match=r"out must be \(3 H / 2, W\) uint8"):
         _ctemporal.yuv420(image, *args, np.zeros((6, 8), np.uint8), 0, 6)
     with pytest.raises(ValueError, match="not even"):
         _ctemporal.yuv420(image, *args, np.zeros((9, 8), np.uint8), 1, 5)
+    with pytest.raises(ValueError, match="at most 8 floats"):
+        _ctemporal.yuv420(image, args[0], args[1], (0.1,) * 9, args[3], np.zeros((9, 8), np.uint8), 0, 6)
 
 
 def noisy_scene(h, w, sigma, seed=14):

@@ -615,18 +615,54 @@ static PyObject *noise(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------------------------------------------------- */
 
+/* The uniform alphas of skdce.tone.exposure_alphas (at most MAX_STEPS: 4 stops down, 2 up) from a tuple. */
+#define MAX_STEPS 8
+
+static int parse_steps(PyObject *tuple, float *a, int *n)
+{
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) > MAX_STEPS) {
+        PyErr_SetString(PyExc_ValueError, "steps must be a tuple of at most 8 floats (skdce.tone.exposure_alphas)");
+        return -1;
+    }
+    *n = (int)PyTuple_GET_SIZE(tuple);
+    for (int k = 0; k < *n; k++) {
+        a[k] = (float)PyFloat_AsDouble(PyTuple_GET_ITEM(tuple, k));
+        if (PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
+/* The exposure steps of skdce.tone.finish_tone on one value, its float32 operations in its order:
+ * t = 1 - v; t = t * v; t = t * a; v = v + t, for each alpha. */
+static inline float exposure_steps(float v, const float *a, int n)
+{
+    for (int k = 0; k < n; k++) {
+        float t = 1.0f - v;
+        t = t * v;
+        t = t * a[k];
+        v = v + t;
+    }
+    return v;
+}
+
 PyDoc_STRVAR(black_doc,
-"black(image, scale, shift, out, r0, r1)\n\n"
-"Rows r0:r1 of max(image * scale[c] + shift[c], 0) per channel c, image (H, W, 3) float32 (the black point\n"
-"of skdce.tone.finish_tone, one pass): in place where out is None, else into out (H, W, 3) uint8 or uint16\n"
-"as round(v * max) clipped to [0, max] (skdce._base.image.to_uint, half to even).");
+"black(image, scale, shift, steps, out, r0, r1)\n\n"
+"Rows r0:r1 of max(image * scale[c] + shift[c], 0) per channel c, image (H, W, 3) float32, then the exposure\n"
+"steps v + a v (1 - v) for each alpha a of the tuple steps, clipped to [0, 1] when there are any (the black\n"
+"point and the exposure of skdce.tone.finish_tone, one pass): in place where out is None, else into out\n"
+"(H, W, 3) uint8 or uint16 as round(v * max) clipped to [0, max] (skdce._base.image.to_uint, half to even).");
 
 static PyObject *black(PyObject *self, PyObject *args)
 {
-    PyObject *io, *oo;
+    PyObject *io, *oo, *so;
     double s0, s1, s2, t0, t1, t2;
     Py_ssize_t r0, r1;
-    if (!PyArg_ParseTuple(args, "O(ddd)(ddd)Onn", &io, &s0, &s1, &s2, &t0, &t1, &t2, &oo, &r0, &r1))
+    if (!PyArg_ParseTuple(args, "O(ddd)(ddd)OOnn", &io, &s0, &s1, &s2, &t0, &t1, &t2, &so, &oo, &r0, &r1))
+        return NULL;
+    float steps[MAX_STEPS];
+    int n_steps;
+    if (parse_steps(so, steps, &n_steps) < 0)
         return NULL;
     Py_buffer im, o;
     if (get(io, &im, "image", 3, oo == Py_None) < 0)
@@ -654,12 +690,20 @@ static PyObject *black(PyObject *self, PyObject *args)
         float *restrict y = (float *)im.buf + 3 * r0 * w;
         const Py_ssize_t n = 3 * (r1 - r0) * w;
         Py_BEGIN_ALLOW_THREADS
-        if (ot < 0) {
+        if (ot < 0 && n_steps == 0) {
             for (Py_ssize_t i = 0; i < n; i += 3)
                 for (int c = 0; c < 3; c++) {
                     float v = y[i + c] * sc[c];
                     v = v + sh[c];
                     y[i + c] = v > 0.0f ? v : 0.0f;
+                }
+        } else if (ot < 0) {
+            for (Py_ssize_t i = 0; i < n; i += 3)
+                for (int c = 0; c < 3; c++) {
+                    float v = y[i + c] * sc[c];
+                    v = v + sh[c];
+                    v = exposure_steps(v > 0.0f ? v : 0.0f, steps, n_steps);
+                    y[i + c] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
                 }
         } else {
             const float top = ot == T_U8 ? 255.0f : 65535.0f;
@@ -667,7 +711,9 @@ static PyObject *black(PyObject *self, PyObject *args)
                 for (int c = 0; c < 3; c++) {
                     float v = y[i + c] * sc[c];
                     v = v + sh[c];
+                    v = exposure_steps(v > 0.0f ? v : 0.0f, steps, n_steps);
                     v = v > 0.0f ? v : 0.0f;
+                    v = v < 1.0f ? v : 1.0f;
                     v = rintf(v * top);
                     v = v < top ? v : top;
                     if (ot == T_U8)
@@ -690,10 +736,11 @@ static PyObject *black(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------------------------------------------------- */
 
-/* One row of the black point, clipped to [0, 1]: min(max(y * scale[c] + shift[c], 0), 1) (the float32 steps of
- * black(); the clip at 1 is to_uint's, before the rounding instead of after it). */
+/* One row of the black point and the exposure steps, clipped to [0, 1]: min(max(y * scale[c] + shift[c], 0), 1)
+ * (the float32 steps of black(); the clip at 1 is to_uint's, before the rounding instead of after it), then
+ * exposure_steps and the clip again where there are steps. */
 ROW_KERNEL static void black_row(const float *restrict y, const float *restrict sc, const float *restrict sh,
-                      float *restrict o, Py_ssize_t w)
+                      float *restrict o, Py_ssize_t w, const float *restrict a, int n)
 {
     /* planar out: o[c * w + j] (the loops after it then read contiguous streams and vectorise) */
     for (int c = 0; c < 3; c++)
@@ -702,6 +749,11 @@ ROW_KERNEL static void black_row(const float *restrict y, const float *restrict 
             v = v + sh[c];
             v = v > 0.0f ? v : 0.0f;
             o[c * w + j] = v < 1.0f ? v : 1.0f;
+        }
+    if (n > 0)
+        for (Py_ssize_t j = 0; j < 3 * w; j++) {
+            const float v = exposure_steps(o[j], a, n);
+            o[j] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
         }
 }
 
@@ -753,8 +805,8 @@ ROW_KERNEL static void uv_row(const float *restrict r, const float *restrict g, 
 }
 
 PyDoc_STRVAR(yuv420_doc,
-"yuv420(image, scale, shift, matrix, out, r0, r1)\n\n"
-"The black point of black() and the conversion to 8-bit YUV 4:2:0 in one pass: rows r0:r1 (even) of the\n"
+"yuv420(image, scale, shift, steps, matrix, out, r0, r1)\n\n"
+"The black point and exposure steps of black() and the conversion to 8-bit YUV 4:2:0 in one pass: rows r0:r1 (even) of the\n"
 "luma plane and rows r0/2:r1/2 of the chroma planes of out ((3 H / 2, W) uint8: Y (H, W), then U and V\n"
 "(H/2, W/2), the layout of PyAV's yuv420p arrays), from image (H, W, 3) float32 RGB, H and W even. Each\n"
 "value v = min(max(image * scale[c] + shift[c], 0), 1); matrix = (kr, kb, y0, ys, cs): Y = y0 + ys * E,\n"
@@ -764,11 +816,15 @@ PyDoc_STRVAR(yuv420_doc,
 
 static PyObject *yuv420(PyObject *self, PyObject *args)
 {
-    PyObject *io, *oo;
+    PyObject *io, *oo, *so;
     double s0, s1, s2, t0, t1, t2, kr, kb, y0, ys, cs;
     Py_ssize_t r0, r1;
-    if (!PyArg_ParseTuple(args, "O(ddd)(ddd)(ddddd)Onn", &io, &s0, &s1, &s2, &t0, &t1, &t2, &kr, &kb, &y0, &ys, &cs,
-                          &oo, &r0, &r1))
+    if (!PyArg_ParseTuple(args, "O(ddd)(ddd)O(ddddd)Onn", &io, &s0, &s1, &s2, &t0, &t1, &t2, &so, &kr, &kb, &y0, &ys,
+                          &cs, &oo, &r0, &r1))
+        return NULL;
+    float steps[MAX_STEPS];
+    int n_steps;
+    if (parse_steps(so, steps, &n_steps) < 0)
         return NULL;
     Py_buffer b[2];
     PyObject *objs[2] = {io, oo};
@@ -802,13 +858,13 @@ static PyObject *yuv420(PyObject *self, PyObject *args)
             Py_BEGIN_ALLOW_THREADS
             /* rows 2i - 1 .. 2i + 2 (clamped) of chroma row i, a ring of four: each row computed once */
             float *row[4] = {mem, mem + 3 * w, mem + 6 * w, mem + 9 * w};
-            black_row(image + 3 * w * clampi(r0 - 1, h), sc, sh, row[2], w);
-            black_row(image + 3 * w * clampi(r0, h), sc, sh, row[3], w);
+            black_row(image + 3 * w * clampi(r0 - 1, h), sc, sh, row[2], w, steps, n_steps);
+            black_row(image + 3 * w * clampi(r0, h), sc, sh, row[3], w, steps, n_steps);
             for (Py_ssize_t i = r0 / 2; i < r1 / 2; i++) {
                 float *t0_ = row[0], *t1_ = row[1];
                 row[0] = row[2], row[1] = row[3], row[2] = t0_, row[3] = t1_;
-                black_row(image + 3 * w * clampi(2 * i + 1, h), sc, sh, row[2], w);
-                black_row(image + 3 * w * clampi(2 * i + 2, h), sc, sh, row[3], w);
+                black_row(image + 3 * w * clampi(2 * i + 1, h), sc, sh, row[2], w, steps, n_steps);
+                black_row(image + 3 * w * clampi(2 * i + 2, h), sc, sh, row[3], w, steps, n_steps);
                 for (int k = 1; k <= 2; k++)
                     y_row(row[k], row[k] + w, row[k] + 2 * w, Y + (2 * i + k - 1) * w, w, ky);
                 rows_1331(row[0], row[1], row[2], row[3], pair, 3 * w);

@@ -349,22 +349,25 @@ def noise_map(luma: np.ndarray, variance: np.ndarray, alpha: np.ndarray, n_iter:
 def finish_tone(image: np.ndarray, lift: np.ndarray, exposure: float, num_threads=None, *, out_dtype=None,
                 use_c: bool = True):
     """:func:`skdce.tone.finish_tone` of one ``(H, W, 3)`` float32 frame, in place, then (``out_dtype``
-    uint8 or uint16) :func:`skdce._base.image.to_uint`: where there is no exposure step, the black point's
-    ``max(x / (1 - lift) - lift / (1 - lift), 0)`` and the rounding to integers in one compiled pass."""
+    uint8 or uint16) :func:`skdce._base.image.to_uint`: the black point's
+    ``max(x / (1 - lift) - lift / (1 - lift), 0)``, the exposure steps and the rounding to integers in one
+    compiled pass."""
     from .._base.image import to_uint
+    from ..tone import exposure_alphas
     from ..tone import finish_tone as finish
 
     lift = np.asarray(lift, np.float64)
-    if not (use_c and _ctemporal is not None and exposure == 0 and image.dtype == np.float32
+    steps = tuple(exposure_alphas(exposure))
+    if not (use_c and _ctemporal is not None and image.dtype == np.float32
             and image.flags.c_contiguous and image.ndim == 3 and image.shape[-1] == 3
-            and (np.any(lift > 0) or out_dtype is not None) and np.all((lift >= 0) & (lift < 1))):
+            and (np.any(lift > 0) or steps or out_dtype is not None) and np.all((lift >= 0) & (lift < 1))):
         image = finish(image[None], lift[None], exposure, num_threads=num_threads)[0]
         return image if out_dtype is None else to_uint(image, out_dtype, consume=True)
     # the float32 factors of skdce.tone.finish_tone
     scale = tuple(float(v) for v in (1.0 / (1.0 - lift)).astype(np.float32))
     shift = tuple(float(v) for v in (-lift / (1.0 - lift)).astype(np.float32))
     out = None if out_dtype is None else np.empty(image.shape, out_dtype)
-    _run(lambda r0, r1: _ctemporal.black(image, scale, shift, out, r0, r1), _bands(image.shape[0], num_threads),
+    _run(lambda r0, r1: _ctemporal.black(image, scale, shift, steps, out, r0, r1), _bands(image.shape[0], num_threads),
          num_threads)
     return image if out is None else out
 
@@ -395,20 +398,23 @@ def yuv420(image: np.ndarray, lift: np.ndarray, exposure: float, matrix: tuple, 
     2i - 1 to 2i + 2 weighted 1, 3, 3, 1), from the float values (no rounding to RGB24 first); it agrees with
     swscale to one level (tests/test_temporal.py).
     """
+    from ..tone import exposure_alphas
     from ..tone import finish_tone as finish
 
     lift = np.asarray(lift, np.float64)
     h, w, _ = image.shape
-    if exposure != 0 or not np.all((lift >= 0) & (lift < 1)):
+    steps = tuple(exposure_alphas(exposure))
+    if not np.all((lift >= 0) & (lift < 1)):
         image = finish(image[None], lift[None], exposure, num_threads=num_threads)[0]
-        lift = np.zeros(3)
+        lift, steps = np.zeros(3), ()
     scale = tuple(float(v) for v in (1.0 / (1.0 - lift)).astype(np.float32))
     shift = tuple(float(v) for v in (-lift / (1.0 - lift)).astype(np.float32))
     image = np.ascontiguousarray(image, np.float32)
     out = np.empty((3 * h // 2, w), np.uint8)
     bands = [(2 * (r0 // 2), 2 * (r1 // 2)) for r0, r1 in _bands(h, num_threads)]
     bands[-1] = (bands[-1][0], h)
-    _run(lambda r0, r1: _ctemporal.yuv420(image, scale, shift, tuple(float(v) for v in matrix), out, r0, r1), bands,
+    _run(lambda r0, r1: _ctemporal.yuv420(image, scale, shift, steps, tuple(float(v) for v in matrix), out, r0, r1),
+         bands,
          num_threads)
     return out
 
