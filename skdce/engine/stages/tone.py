@@ -114,10 +114,10 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
     --------
     >>> import numpy as np
     >>> from skdce.engine.stages.tone import auto_exposure
-    >>> dim = np.linspace(0, 0.4, 300).reshape(1, 10, 10, 3)
+    >>> dim = np.linspace(0, 0.5, 300).reshape(1, 10, 10, 3)
     >>> bright = np.linspace(0, 1, 300).reshape(1, 10, 10, 3)
     >>> auto_exposure(np.concatenate([dim, bright])).tolist()
-    [1.48, 0.0]
+    [1.08, 0.0]
     """
     targets = AUTO_EXPOSURE_TARGETS if targets is None else targets
     x = np.asarray(small_finished, np.float64)
