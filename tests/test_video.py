@@ -98,18 +98,21 @@ def test_a_light_crossing_a_still_scene_does_not_make_it_flicker():
         f[18:30, max(0, x0) : max(0, x0 + 10)] = 1.0  # a headlight
         frames.append(np.clip(f + 0.008 * rng.standard_normal(f.shape), 0, 1).astype(np.float32))
     untouched = (slice(0, 12), slice(None))  # rows the light never reaches
-    f = {}
+    f, last = {}, {}
     for exposure in ("model", "auto"):
         alone, _ = run(frames, temporal=0, exposure=exposure)
         steady, enhancer = run(frames, exposure=exposure)
         assert enhancer.cuts == 1
         f[exposure] = (flicker([o[untouched] for o in alone]), flicker([o[untouched] for o in steady]),
                        flicker([o[untouched] for o in steady[1:21]]))
+        last[exposure] = steady[-1][untouched].mean(), alone[-1][untouched].mean()
     # the curves: measured 0.0057 against 0.031 frame by frame (the context of the whole frame moves every curve)
     assert f["model"][1] < 0.3 * f["model"][0]
-    # auto exposure: the lit scene keeps the curves' exposure while the light is in view (frames 1-20), so it
-    # adds no flicker there; it brightens the dark scene again once the light has left (a real change)
-    assert f["auto"][2] <= f["model"][2] * 1.05 and f["auto"][1] < 0.3 * f["auto"][0]
+    # auto exposure: the scene lit by the light keeps the curves' exposure while it is in view (frames 1-20), so
+    # it adds no flicker there; once the light has left, the dark scene's own exposure is adopted at once
+    # (measured 0.501 against each frame's own 0.490), not after the curves' slow time constant
+    assert f["auto"][2] <= f["model"][2] * 1.05
+    assert abs(last["auto"][0] - last["auto"][1]) < 0.03
 
 
 def test_a_slow_change_of_the_light_is_followed():

@@ -180,6 +180,7 @@ class VideoEnhancer:
         self._luma = None  # (H, W) float32: the luminance of the running average
         self._small = None  # (h, w, 3) float32: the running average as the network of a shared-curve model sees it
         self._stops = None  # auto exposure's stops, smoothed like the curves
+        self._lit = None  # whether the running average holds a light of its own (auto exposure then adds none)
         self._stop_rate = 1.0  # how far this frame's stops move toward its own (1: all the way)
         self._spare = None  # the arrays of the state before the last, which the next frame's state is written into
 
@@ -325,7 +326,7 @@ class VideoEnhancer:
         reads no state: a later frame may change it)."""
         from .. import apply_le_curves
         from ..engine.stages.network import finish_maps
-        from ..engine.stages.tone import EXPOSURE_RANGE, auto_exposure, noise_stretch
+        from ..engine.stages.tone import EXPOSURE_RANGE, auto_exposure, lit_by_a_light, noise_stretch
         from ..engine.stages.tone import finish_tone as finish_small
         from ..tone import black_lift
         from . import _temporal as T
@@ -355,9 +356,10 @@ class VideoEnhancer:
                                                                 small_input=self._small[None])[0])
                     # smoothed like the curves: a light entering the frame turns the rule for lit scenes on
                     # gradually, not from one frame to the next (tests/test_video.py)
-                    if self._stops is not None:
+                    lit = bool(lit_by_a_light(self._small[None])[0])
+                    if self._stops is not None and lit == self._lit:  # a light switched on or off: at once
                         stops = self._stops + (stops - self._stops) * self._stop_rate
-                    self._stops = stops
+                    self._stops, self._lit = stops, lit
         else:
             y = apply_le_curves(self._average, a, n_iter=n_iter)
         # the strength of the spatial filter: as strong, per pixel, as the noise the average left times what

@@ -24,8 +24,8 @@ from ..._base.validate import check_real
 from ..workers import run_tasks
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT",
-           "black_lift", "auto_exposure", "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch",
+           "AUTO_EXPOSURE_LIGHT", "black_lift", "auto_exposure", "lit_by_a_light", "exposure_alphas", "exposure_slope",
+           "finish_tone", "noise_stretch",
            "reference_finish_tone", "torch_black_lift", "torch_remove_lift"]
 
 #: The tone that stands for the scene's black: each channel's 1st percentile.
@@ -126,11 +126,7 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
         y = reference_finish_tone(x[b : b + 1], None, e).mean(axis=-1).reshape(1, -1)
         return -_highlights(y, targets)[0]
 
-    light = AUTO_EXPOSURE_LIGHT if light is None else light
-    lit = np.zeros(len(x), bool)
-    if small_input is not None:
-        y_in = np.asarray(small_input, np.float64).mean(axis=-1).reshape(len(x), -1)
-        lit = y_in.max(axis=1) >= light * np.maximum(np.median(y_in, axis=1), 1e-3)
+    lit = np.zeros(len(x), bool) if small_input is None else lit_by_a_light(small_input, light)
     stops = np.zeros(len(x))
     for b in range(len(x)):
         if lit[b] or short(b, 0.0) <= 0:
@@ -144,6 +140,16 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
             lo, hi = (mid, hi) if short(b, mid) > 0 else (lo, mid)
         stops[b] = math.ceil(hi * 100 - 1e-9) / 100  # to 0.01 stop, never below the level
     return stops
+
+
+def lit_by_a_light(small_input, light: float | None = None) -> np.ndarray:
+    """``(N,)`` whether each ``(N, h, w, C)`` small input holds a light of its own: its brightest luminance at
+    least ``light`` (:data:`AUTO_EXPOSURE_LIGHT` by default) times its median (:func:`auto_exposure` adds
+    nothing to such a scene)."""
+    light = AUTO_EXPOSURE_LIGHT if light is None else light
+    x = np.asarray(small_input, np.float64)
+    y = x.mean(axis=-1).reshape(len(x), -1)
+    return y.max(axis=1) >= light * np.maximum(np.median(y, axis=1), 1e-3)
 
 
 def exposure_slope(exposure: float, level: float = 0.0) -> float:
