@@ -124,7 +124,7 @@ def _merge_small(chunks: tuple, depth: int) -> tuple:
     return tuple(merged)
 
 
-def _global_state(plan: Plan, x):
+def _global_state(plan: Plan, x, *, tone: bool = True):
     """Whole-image quantities: ``(upsampler, lifts, stops, context)`` (Zero-DCE++'s small maps and tone; the full
     model's context)."""
     n, h, w, _ = x.shape
@@ -134,7 +134,7 @@ def _global_state(plan: Plan, x):
     if plan.shared:
         (small,) = _box_means(rgb, [small_size(h, w, plan.scale)])
         validate_values(small * scale, "image")  # a NaN reaches every box mean it falls in: named as the input's
-        maps, lifts, stops = shared_maps(plan, [small[b : b + 1] * scale for b in range(n)])
+        maps, lifts, stops = shared_maps(plan, [small[b : b + 1] * scale for b in range(n)], tone=tone)
         return BilinearUpsampler(maps, (h, w)), lifts, stops, None
     if plan.context:
         grids = _box_means(rgb, [context_size(h, w, g) for g in CONTEXT_GRIDS])
@@ -209,7 +209,7 @@ def estimate_dask(plan: Plan, image):
     """:func:`skdce.estimate_curves` of a Dask array: lazy ``(N, H, W, K)`` maps."""
     require_dask()  # before any work: the error names the extra to install
     x, depth = _rechunked(plan, image)
-    up, _, _, context = _global_state(plan, x)
+    up, _, _, context = _global_state(plan, x, tone=False)
     k = plan.n_maps
 
     def tile_values(window, tile):

@@ -21,7 +21,7 @@ from .stages.gain import added_noise
 from .stages.guided import DENOISE_HALO, denoise_bands
 from .stages.network import estimate_tile, small_copies, small_maps
 from .stages.noise import noise_level
-from .stages.tone import EXPOSURE_RANGE, finish_tone, noise_stretch
+from .stages.tone import finish_tone, noise_stretch, total_exposure
 from .tiles import Tile, Window, tile_grid
 from .workers import executor, run_tasks
 from .workers import threads as worker_threads
@@ -166,6 +166,5 @@ def finish(plan: Plan, src: np.ndarray, dst: np.ndarray, lifts, stops=None, num_
     """
     nc = plan.n_color
     threads = plan.num_threads if num_threads is None else num_threads
-    exposure = plan.exposure if stops is None else np.clip(plan.exposure + stops, *EXPOSURE_RANGE)
-    finish_tone(dst[..., :nc], lifts, exposure, num_threads=threads)
+    finish_tone(dst[..., :nc], lifts, total_exposure(plan.exposure, stops), num_threads=threads)
     copy_extra_channels(src, dst, nc)

@@ -69,9 +69,10 @@ def check_exposure(exposure) -> float:
                       "(negative) at middle grey than 'auto'.")
 
 
-def auto_exposure_of(exposure) -> bool:
-    """Whether auto exposure runs: for ``"auto"`` and numbers (stops added to it), not for ``"model"``."""
-    return not (isinstance(exposure, str) and exposure == "model")
+def auto_exposure_of(exposure, info: ModelInfo) -> bool:
+    """Whether auto exposure follows ``info``'s curves (where they are a shared curve, on its small copy): the
+    model's record allows it, and ``exposure`` is ``"auto"`` or a number (stops added to it), not ``"model"``."""
+    return info.auto_exposure and not (isinstance(exposure, str) and exposure == "model")
 
 
 def _check_tile(tile_size):
@@ -239,7 +240,7 @@ def make_plan(image, *, model=None, strength=1.0, channel_axis=-1, scale_factor=
         dtype=dtype, size=size,
         n_color=layout.n_color, shared=shared, scale=resolve_scale(scale_factor, info, size), strength=strength,
         denoise=amount, denoiser=denoiser, exposure=stops,
-        auto_exposure=shared and info.auto_exposure and auto_exposure_of(exposure),
+        auto_exposure=shared and auto_exposure_of(exposure, info),
         num_threads=num_threads,
         tile=resolve_tile(tile_size, on_device=on_gpu or driver == "fused", size=size), driver=driver,
         precision=precision,

@@ -153,13 +153,13 @@ class VideoEnhancer:
         from ..tone import check_exposure
 
         self.exposure = check_exposure(exposure)  # stops after the curves, as skdce.enhance (skdce.tone)
-        from ..engine.plan import auto_exposure_of
-
-        self._auto_exposure = auto_exposure_of(exposure)  # Zero-DCE++'s, on the running average's small copy
         self._exposure_arg = exposure  # as given, for skdce.enhance (temporal=0)
         if model is None:
             model = VIDEO_MODEL if VIDEO_MODEL in list_models() else default_model(providers)
         self.model = get_model(model)
+        from ..engine.plan import auto_exposure_of
+
+        self._auto_exposure = auto_exposure_of(exposure, self.model)  # on the running average's small copy
         num_threads = check_num_threads(num_threads)
         self._options = dict(providers=providers, num_threads=num_threads, tile_size=tile_size)
         self._pass_threads = num_threads  # of the per-pixel passes (the file loop gives each of its stages some)
@@ -326,7 +326,7 @@ class VideoEnhancer:
         reads no state: a later frame may change it)."""
         from .. import apply_le_curves
         from ..engine.stages.network import finish_maps
-        from ..engine.stages.tone import EXPOSURE_RANGE, auto_exposure, lit_by_a_light, noise_stretch
+        from ..engine.stages.tone import auto_exposure, lit_by_a_light, noise_stretch, total_exposure
         from ..engine.stages.tone import finish_tone as finish_small
         from ..tone import black_lift
         from . import _temporal as T
@@ -365,7 +365,7 @@ class VideoEnhancer:
         # the strength of the spatial filter: as strong, per pixel, as the noise the average left times what
         # the curves add, and what the black point stretches (skdce.enhance's filter, steered by the state)
         noise = self._noise_map(a, self.denoise * sigma * noise_stretch(lift, stops), threads) if self.denoise else None
-        exposure = float(np.clip(self.exposure + stops, *EXPOSURE_RANGE)) if stops else self.exposure
+        exposure = total_exposure(self.exposure, stops if stops else None)
 
         scratch = self._scratch
 

@@ -24,9 +24,9 @@ from ..._base.validate import check_real
 from ..workers import run_tasks
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT", "black_lift", "auto_exposure", "lit_by_a_light", "exposure_alphas", "exposure_slope",
-           "finish_tone", "noise_stretch",
-           "reference_finish_tone", "torch_black_lift", "torch_remove_lift"]
+           "AUTO_EXPOSURE_LIGHT", "black_lift", "auto_exposure", "lit_by_a_light", "total_exposure",
+           "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch", "reference_finish_tone",
+           "torch_black_lift", "torch_remove_lift"]
 
 #: The tone that stands for the scene's black: each channel's 1st percentile.
 BLACK_QUANTILE = 0.01
@@ -140,6 +140,15 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
             lo, hi = (mid, hi) if short(b, mid) > 0 else (lo, mid)
         stops[b] = math.ceil(hi * 100 - 1e-9) / 100  # to 0.01 stop, never below the level
     return stops
+
+
+def total_exposure(exposure: float, stops):
+    """The stops :func:`finish_tone` applies: the user's ``exposure`` plus auto exposure's ``stops`` (a number,
+    an ``(N,)`` array, or None for none), kept in :data:`EXPOSURE_RANGE`."""
+    if stops is None:
+        return exposure
+    total = np.clip(exposure + np.asarray(stops, np.float64), *EXPOSURE_RANGE)
+    return float(total) if total.ndim == 0 else total
 
 
 def lit_by_a_light(small_input, light: float | None = None) -> np.ndarray:
