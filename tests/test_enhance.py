@@ -318,3 +318,23 @@ def test_auto_tiles_only_images_larger_than_a_tile(monkeypatch):
     calls.clear()
     enhance(rng.integers(0, 60, (400, 600, 3), dtype=np.uint8), tile_size=512, model="zero-dce-int8")
     assert len(calls) == 2  # an explicit size is kept
+
+
+def test_dark_quantised_image_is_still_denoised(rng):
+    """A dark JPEG's flat 8-bit blocks hide their noise from the estimate (its median response is 0), yet the
+    curves stretch the one-level steps between them: the filter is steered by at least the rounding."""
+    levels = rng.integers(2, 5, (8, 12, 3))
+    dark = np.repeat(np.repeat(levels, 8, axis=0), 8, axis=1).astype(np.uint8)
+
+    def steps(out):  # the jumps across the block edges
+        y = out.mean(axis=-1)
+        return np.abs(np.diff(y, axis=1)[:, 7::8]).mean() + np.abs(np.diff(y, axis=0)[7::8]).mean()
+
+    raw, filtered = enhance(dark, denoise=0), enhance(dark)
+    assert raw.mean() > 5 * dark.mean() / 255  # the curves lift it, and its steps with it
+    assert steps(filtered) < 0.7 * steps(raw)
+    da = pytest.importorskip("dask.array")
+    lazy = enhance(da.from_array(dark, chunks=(32, 40, 3))).compute()
+    np.testing.assert_allclose(lazy, filtered, atol=2e-6, rtol=0)
+    fused = enhance(dark, fused=True, providers="cpu")
+    assert np.abs(fused.astype(np.float64) - filtered).max() < 2.5e-2

@@ -30,7 +30,7 @@ from .host import finish as tone_finish
 from .plan import Plan
 from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
 from .stages.network import estimate_tile
-from .stages.noise import noise_from_rows, noise_rows
+from .stages.noise import noise_from_rows, noise_rows, rounding_noise
 from .tiles import Window, tile_grid
 
 __all__ = ["is_dask_array", "require_dask", "enhance_dask", "estimate_dask"]
@@ -82,7 +82,7 @@ def _box_means(x, sizes):
 
 
 def _noise_levels(x) -> np.ndarray:
-    """:func:`~skdce.engine.stages.noise.noise_level` of each image of the Dask ``(N, H, W, c)`` array.
+    """:func:`~skdce.engine.stages.noise.filter_noise_level` of each image of the Dask ``(N, H, W, c)`` array.
 
     Only its sampled rows are read."""
     import dask
@@ -90,9 +90,10 @@ def _noise_levels(x) -> np.ndarray:
     _, h, w, _ = x.shape
     idx = noise_rows(h, w)
     if idx is None:
-        return np.zeros(x.shape[0])
+        return np.full(x.shape[0], rounding_noise(x.dtype))
     rows = dask.compute(*[x[:, idx + k] for k in range(3)])
-    return np.array([noise_from_rows([r[b] for r in rows]) * unit_scale(x.dtype) for b in range(x.shape[0])])
+    return np.array([max(noise_from_rows([r[b] for r in rows]) * unit_scale(x.dtype), rounding_noise(x.dtype))
+                     for b in range(x.shape[0])])
 
 
 def _rechunked(plan: Plan, image):

@@ -39,7 +39,7 @@ from .plan import Plan
 from .runtime import Providers, check_finite, start_session
 from .stages.boxes import onnx_context_feeds, onnx_taps
 from .stages.network import small_context, small_copies
-from .stages.noise import noise_level
+from .stages.noise import filter_noise_level
 from .tiles import tile_grid
 from .workers import executor
 
@@ -128,7 +128,7 @@ def enhance_fused(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     strength = np.array(plan.strength, np.float32)
     # The noise levels (about 13 ms per image above 0.3 MP on one core) are estimated on
     # skdce's worker threads (NumPy releases the GIL) while the device runs earlier images.
-    sigmas = [executor().submit(noise_level, src[b, ..., :nc]) for b in range(n)] if amount else None
+    sigmas = [executor().submit(filter_noise_level, src[b, ..., :nc]) for b in range(n)] if amount else None
     lifts, stops = None, None
 
     if plan.shared:

@@ -20,7 +20,7 @@ from .stages.curve import copy_extra_channels, run_blocks, run_blocks_upsampled
 from .stages.gain import added_noise
 from .stages.guided import DENOISE_HALO, denoise_bands
 from .stages.network import estimate_tile, small_copies, small_maps
-from .stages.noise import noise_level
+from .stages.noise import filter_noise_level
 from .stages.tone import finish_tone, noise_stretch, total_exposure
 from .tiles import Tile, Window, tile_grid
 from .workers import executor, run_tasks
@@ -129,7 +129,7 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
         return
 
     def noise_levels():
-        return [noise_level(src[b, ..., :nc]) if plan.denoise else 0.0 for b in range(n)]
+        return [filter_noise_level(src[b, ..., :nc]) if plan.denoise else 0.0 for b in range(n)]
 
     parallel = plan.shared and worker_threads(plan.num_threads) > 1
     up, lifts, stops, context = None, None, None, context_of(plan, src)

@@ -44,6 +44,7 @@ import numpy as np
 
 from .._base.image import to_float, unit_scale
 from .._base.validate import check_image_arg, check_int, check_num_threads, check_real
+from ..engine.stages.noise import rounding_noise
 
 __all__ = ["VideoEnhancer", "enhance_video", "VideoReport"]
 
@@ -78,8 +79,8 @@ _CURVE_SECONDS = 1.0
 _LEVEL_CHANGE = 0.03
 #: The noise level is measured on every this many frames (and at every restart).
 _NOISE_EVERY = 8
-#: The noise a uint8 frame has at least: its rounding (1/sqrt(12) of a step).
-_NOISE_FLOOR = 1 / (255 * math.sqrt(12))
+#: The noise a uint8 frame has at least: its rounding (1/sqrt(12) of a step; skdce.enhance's floor too).
+_NOISE_FLOOR = rounding_noise(np.uint8)
 
 
 def require_av():

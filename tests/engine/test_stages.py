@@ -146,6 +146,25 @@ def test_noise_level(rng, h, w):
         assert want == pytest.approx(0.03, rel=0.1)  # the estimate finds the noise it was given
 
 
+def jpeg_like_dark(rng, h=64, w=96):
+    """A dark uint8 image as a JPEG leaves one: flat 8x8 blocks one or two levels apart, no noise inside."""
+    levels = rng.integers(2, 5, (h // 8, w // 8, 3))
+    return np.repeat(np.repeat(levels, 8, axis=0), 8, axis=1).astype(np.uint8)
+
+
+def test_the_filter_sees_at_least_the_rounding(rng):
+    assert noise.rounding_noise(np.uint8) == pytest.approx(1 / (255 * 12**0.5))
+    assert noise.rounding_noise(np.uint16) == pytest.approx(1 / (65535 * 12**0.5))
+    assert noise.rounding_noise(np.float32) == 0.0
+    dark = jpeg_like_dark(rng)
+    assert noise.noise_level(dark) == 0.0  # the median response of flat blocks: none
+    assert noise.filter_noise_level(dark) == noise.rounding_noise(np.uint8)
+    noisy = np.clip(0.4 + 0.03 * rng.standard_normal((40, 50, 3)), 0, 1)
+    u8 = np.round(noisy * 255).astype(np.uint8)
+    assert noise.filter_noise_level(u8) == noise.noise_level(u8)  # above the floor: the estimate itself
+    assert noise.filter_noise_level(noisy.astype(np.float32)) == noise.noise_level(noisy.astype(np.float32))
+
+
 # --- the guided filter ------------------------------------------------------------------------------------------
 
 

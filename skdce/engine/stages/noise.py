@@ -6,7 +6,8 @@ strided sample of 3-row bands (:func:`noise_rows`), so the cost stops growing
 above about 0.3 MP and Dask can read just those rows. Side by side:
 
 * the host code: :func:`noise_level` (and :func:`noise_from_rows` for rows
-  read elsewhere);
+  read elsewhere), and :func:`filter_noise_level`, the level the denoiser is
+  steered by: at least :func:`rounding_noise`;
 * the torch twin (the eager baseline of ``benchmarks/``): :func:`torch_noise_level`;
 * the float64 oracle: :func:`reference_noise_level`.
 
@@ -20,7 +21,8 @@ import numpy as np
 
 from ..._base.image import unit_scale
 
-__all__ = ["noise_rows", "noise_from_rows", "noise_level", "torch_noise_level", "reference_noise_level"]
+__all__ = ["noise_rows", "noise_from_rows", "noise_level", "rounding_noise", "filter_noise_level", "torch_noise_level",
+           "reference_noise_level"]
 
 #: Immerkaer's 3x3 operator cancels planes and quadrics; on i.i.d. noise of
 #: standard deviation s its response has standard deviation 6 s.
@@ -61,6 +63,28 @@ def noise_level(rgb: np.ndarray) -> float:
     if starts is None:
         return 0.0
     return noise_from_rows([rgb[starts + k] for k in range(3)]) * unit_scale(rgb.dtype)
+
+
+def rounding_noise(dtype) -> float:
+    """The noise an image of integer ``dtype`` holds at least: its rounding to whole steps (0 for floats).
+
+    Rounding leaves an error spread evenly over one step, of standard
+    deviation 1/sqrt(12) of a step (0.29 of a level in 8 bits). Immerkaer's
+    median sees none of it where a dark image sits on a few levels (a dark
+    JPEG: its flat, quantised shadows make the median response 0), yet the
+    curves stretch it like any noise: up to 20 times at black, into
+    visible steps and blocks.
+    """
+    dtype = np.dtype(dtype)
+    return 1.0 / (np.iinfo(dtype).max * np.sqrt(12.0)) if dtype.kind in "ui" else 0.0
+
+
+def filter_noise_level(rgb: np.ndarray) -> float:
+    """The level the denoiser is steered by: :func:`noise_level`, at least :func:`rounding_noise`.
+
+    (The video path's floor too, ``skdce.video``.)
+    """
+    return max(noise_level(rgb), rounding_noise(rgb.dtype))
 
 
 def reference_noise_level(rgb) -> float:
