@@ -88,3 +88,31 @@ def test_brighter_than_the_previous_default_on_a_darkened_photo():
     low = np.round(darken(photo, gain=0.1, seed=1) * 255).astype(np.uint8)
     out = skdce.enhance(low)
     assert out.mean() > skdce.enhance(low, model="zero-dce-int8").mean()
+
+
+def test_double_strength_on_a_black_frame():
+    """Auto exposure's stops scale with ``strength``: a black frame (a video fading in) gets the most, 1.5, so 3
+    at strength 2, more than the tone steps take. The steps apply them kept in range, and the denoiser is
+    stretched by the same, on every path (this raised "exposure=3.0 is out of range" before, a number the user
+    never gave)."""
+    from skdce.engine.host import shared_maps, tone_stretch
+    from skdce.engine.plan import make_plan
+    from skdce.engine.stages.network import small_copies
+    from skdce.engine.stages.tone import AUTO_EXPOSURE_MAX, EXPOSURE_RANGE, noise_stretch
+
+    black = np.zeros((48, 64, 3), np.uint8)
+    plan = make_plan(black, strength=2.0)
+    assert shared_maps(plan, small_copies(black[None], 3, plan.scale))[2][0] == 2 * AUTO_EXPOSURE_MAX
+    for fused in (False, True):
+        out = skdce.enhance(black, strength=2, fused=fused, providers="cpu")
+        assert out.shape == black.shape and out.max() == 0  # black stays black
+    plan = make_plan(black, strength=2.0, exposure=0.5)
+    lifts = np.array([[0.1, 0.1, 0.1]])
+    assert tone_stretch(plan, lifts, np.array([3.0]), 0) == noise_stretch(lifts[0], EXPOSURE_RANGE[1])
+    assert tone_stretch(plan, None, np.array([0.2]), 0) == noise_stretch(None, 0.7)  # the user's stops count too
+    pytest.importorskip("av")
+    from skdce.video import VideoEnhancer
+
+    video = VideoEnhancer(strength=2.0, fps=12)
+    assert video.push(black).max() == 0
+    assert video.push(DARK).mean() > DARK.mean() / 255

@@ -194,7 +194,7 @@ def enhance_dask(plan: Plan, image):
     sigmas = _noise_levels(x[..., : plan.n_color]) if plan.denoise else np.zeros(x.shape[0])
 
     def tile_values(window, tile):
-        stretch = tone_stretch(lifts, stops, tile.b)
+        stretch = tone_stretch(plan, lifts, stops, tile.b)
         return enhance_tile(plan, window, tile, up, context, sigmas[tile.b], stretch)
 
     def finish(pixels, out, b0):  # the tone steps, and the extra channels copied through

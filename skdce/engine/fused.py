@@ -156,7 +156,7 @@ def enhance_fused(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     def feeds(b0, b1, r0, r1, c0, c1):
         f = {"image": _graph_input(src[b0:b1, r0:r1, c0:c1, :nc]), "strength": strength}
         if amount:
-            f["noise"] = np.array([amount * sigmas[b].result() * tone_stretch(lifts, stops, b)
+            f["noise"] = np.array([amount * sigmas[b].result() * tone_stretch(plan, lifts, stops, b)
                                    for b in range(b0, b1)], np.float32)
         f.update(extra(b0, b1, r0, r1, c0, c1))
         return f

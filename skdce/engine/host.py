@@ -144,7 +144,7 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     for b, sigma in enumerate(sigmas):
         tiles = tile_grid(b, 0, h, 0, w, plan.tile)
         side_by_side = parallel and len(tiles) > 1  # else one tile at a time, on the plan's threads
-        stretch = tone_stretch(lifts, stops, b)
+        stretch = tone_stretch(plan, lifts, stops, b)
 
         def one(tile, sigma=sigma, stretch=stretch, side_by_side=side_by_side):
             tile.of(dst)[..., :nc] = enhance_tile(plan, window, tile, up, context, sigma, stretch,
@@ -154,9 +154,14 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     finish(plan, src, dst, lifts, stops)
 
 
-def tone_stretch(lifts, stops, b: int) -> float:
-    """Image ``b``'s :func:`~skdce.engine.stages.tone.noise_stretch` (the denoiser removes that much more)."""
-    return noise_stretch(None if lifts is None else lifts[b], 0.0 if stops is None else float(stops[b]))
+def tone_stretch(plan: Plan, lifts, stops, b: int) -> float:
+    """Image ``b``'s :func:`~skdce.engine.stages.tone.noise_stretch` (the denoiser removes that much more).
+
+    The exposure is the one :func:`finish` applies: the plan's stops plus auto exposure's, kept in range
+    (auto exposure's alone can exceed it: 1.5 stops at ``strength=2`` are 3).
+    """
+    exposure = total_exposure(plan.exposure, None if stops is None else stops[b])
+    return noise_stretch(None if lifts is None else lifts[b], float(exposure))
 
 
 def finish(plan: Plan, src: np.ndarray, dst: np.ndarray, lifts, stops=None, num_threads=None) -> None:

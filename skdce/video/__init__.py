@@ -365,8 +365,10 @@ class VideoEnhancer:
             y = apply_le_curves(self._average, a, n_iter=n_iter)
         # the strength of the spatial filter: as strong, per pixel, as the noise the average left times what
         # the curves add, and what the black point stretches (skdce.enhance's filter, steered by the state)
-        noise = self._noise_map(a, self.denoise * sigma * noise_stretch(lift, stops), threads) if self.denoise else None
+        # the denoiser removes what the tone steps applied stretch (skdce.engine.host.tone_stretch)
         exposure = total_exposure(self.exposure, stops if stops else None)
+        stretch = noise_stretch(lift, exposure)
+        noise = self._noise_map(a, self.denoise * sigma * stretch, threads) if self.denoise else None
 
         scratch = self._scratch
 
