@@ -83,5 +83,5 @@ def model_black_lift(image, *, model=None, strength=1.0, channel_axis=-1, provid
     validate_values(src, "image")
     if not (plan.shared and plan.info.black_point):
         return np.zeros(plan.n_color)
-    _, lifts, _ = shared_maps(plan, small_copies(src, plan.n_color, plan.scale))
+    lifts = shared_maps(plan, small_copies(src, plan.n_color, plan.scale))[1]
     return lifts[0]

@@ -152,8 +152,8 @@ def test_graph_io():
                                                   "context_cols1", "context_rows1", "context_wy1", "strength", "noise"]
     assert [o.name for o in model.graph.output] == ["enhanced"]
     shared = build_fused(skdce.get_model("zero-dce++").path, shared=True, n_color=1, denoise=False)
-    assert [i.name for i in shared.graph.input] == ["image", "small", "small_context", "strength", "up_rows",
-                                                    "up_wy", "up_cols", "up_wx"]
+    assert [i.name for i in shared.graph.input] == ["image", "small", "alpha_scale", "small_context", "strength",
+                                                    "up_rows", "up_wy", "up_cols", "up_wx"]
 
 
 def test_errors():

@@ -148,6 +148,7 @@ def test_enhance_auto_exposure_against_model_and_numbers(monkeypatch):
     lamps[60:64, 30:34] = lamps[60:64, 90:94] = 1.0  # two lamps, 5x the median of the small copy: not lit
     assert skdce.enhance(lamps).mean() > skdce.enhance(lamps, exposure="model").mean() + 0.01
     monkeypatch.setattr("skdce.engine.stages.tone.AUTO_EXPOSURE_LIGHT", 3.0)  # now they light the scene
+    monkeypatch.setattr("skdce.engine.stages.tone.NOISE_LIFT_LIMIT", 1e9)  # (the noise limit: its own test)
     np.testing.assert_array_equal(skdce.enhance(lamps), skdce.enhance(lamps, exposure="model"))
     for spec in ("auto", "model"):
         assert check_exposure(spec) == 0.0
@@ -178,3 +179,55 @@ def test_auto_exposure_is_decided_per_image_of_a_batch():
     np.testing.assert_array_equal(out[0], skdce.enhance(dim))  # brightened
     np.testing.assert_array_equal(out[1], skdce.enhance(good, exposure="model"))  # left as the curves made it
     assert skdce.enhance(dim).mean() > skdce.enhance(dim, exposure="model").mean() + 0.01
+
+
+def test_noise_limit_keeps_the_slope_within_the_limit(rng):
+    from skdce.engine.stages.tone import NOISE_LIFT_LIMIT, curve_slope, noise_limit
+
+    small = rng.random((12, 16, 3)) * 0.2
+    maps = rng.random((12, 16, 3)) * 1.2 - 0.2  # some negative: left alone
+    sigma = 0.02
+    f = noise_limit(maps, small, sigma, 8)
+    assert f.shape == (12, 16) and f.dtype == np.float32 and np.all((f > 0) & (f <= 1))
+    level, a = small.mean(axis=-1), maps.mean(axis=-1)
+    slope = curve_slope(level, np.where(a > 0, a * f, a), 8)
+    assert np.all(slope[a > 0] <= NOISE_LIFT_LIMIT / sigma * (1 + 1e-6))
+    limited = f < 1
+    assert limited.any() and not limited.all()
+    # where it binds it is tight: a hair more alpha would cross the limit
+    assert np.all(curve_slope(level, a * np.minimum(f * 1.001, 1.0), 8)[limited] > NOISE_LIFT_LIMIT / sigma)
+    assert np.all(noise_limit(maps, small, 0.0, 8) == 1)  # no noise, no limit
+    assert curve_slope(0.0, 1.0, 8) == 2.0**8  # (1 + a) ** 8 at black
+
+
+def night_scene(seed=0, noise=0.04):
+    """A dark, noisy sky over a street with two lamps, as a float32 image (and its clean version)."""
+    rng = np.random.default_rng(seed)
+    clean = np.full((96, 128, 3), 0.03, np.float32)
+    clean[64:] = 0.08  # the street
+    clean[70:74, 30:34] = clean[70:74, 90:94] = 1.0  # lamps
+    noisy = np.clip(clean + noise * rng.standard_normal(clean.shape), 0, 1).astype(np.float32)
+    return noisy, clean
+
+
+def test_auto_exposure_does_not_lift_a_noisy_sky_into_grain(monkeypatch):
+    import skdce
+
+    noisy, clean = night_scene()
+    sky = (slice(0, 60), slice(None))
+    out = skdce.enhance(noisy)
+    assert out[sky].mean() < skdce.enhance(noisy, exposure="model")[sky].mean() - 0.03
+    for fused in (False, True):  # every driver limits alike
+        np.testing.assert_allclose(skdce.enhance(noisy, fused=fused, providers="cpu"), out, atol=2.5e-2)
+    da = pytest.importorskip("dask.array")
+    np.testing.assert_allclose(skdce.enhance(da.from_array(noisy, chunks=(40, 50, 3))).compute(), out, atol=2e-6)
+    # a clean dark scene is lifted as before: the limit is on noise, not on darkness
+    np.testing.assert_array_equal(skdce.enhance(clean), skdce.enhance(clean, exposure="model"))
+    pytest.importorskip("av")
+    from skdce.video import VideoEnhancer
+
+    frame = VideoEnhancer(fps=12).push(noisy)  # the video path too
+    assert abs(frame[sky].mean() - out[sky].mean()) < 0.02
+    monkeypatch.setattr("skdce.engine.stages.tone.NOISE_LIFT_LIMIT", 1e9)
+    assert skdce.enhance(noisy)[sky].mean() > out[sky].mean() + 0.03
+    assert VideoEnhancer(fps=12).push(noisy)[sky].mean() > frame[sky].mean() + 0.03

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._base.image import unit_scale, validate_values
-from .host import enhance_tile, shared_maps, tone_stretch
+from .host import enhance_tile, needs_noise, shared_maps, tone_stretch
 from .host import finish as tone_finish
 from .plan import Plan
 from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
@@ -125,9 +125,9 @@ def _merge_small(chunks: tuple, depth: int) -> tuple:
     return tuple(merged)
 
 
-def _global_state(plan: Plan, x, *, tone: bool = True):
-    """Whole-image quantities: ``(upsampler, lifts, stops, context)`` (Zero-DCE++'s small maps and tone; the full
-    model's context)."""
+def _global_state(plan: Plan, x, *, tone: bool = True, noise=None):
+    """Whole-image quantities: ``(upsampler, lifts, stops, context)`` (Zero-DCE++'s small maps and tone, ``noise``
+    the images' noise levels for auto exposure's noise limit; the full model's context)."""
     n, h, w, _ = x.shape
     nc = plan.n_color
     rgb = x[..., :nc]
@@ -135,7 +135,7 @@ def _global_state(plan: Plan, x, *, tone: bool = True):
     if plan.shared:
         (small,) = _box_means(rgb, [small_size(h, w, plan.scale)])
         validate_values(small * scale, "image")  # a NaN reaches every box mean it falls in: named as the input's
-        maps, lifts, stops = shared_maps(plan, [small[b : b + 1] * scale for b in range(n)], tone=tone)
+        maps, lifts, stops, _ = shared_maps(plan, [small[b : b + 1] * scale for b in range(n)], tone=tone, noise=noise)
         return BilinearUpsampler(maps, (h, w)), lifts, stops, None
     if plan.context:
         grids = _box_means(rgb, [context_size(h, w, g) for g in CONTEXT_GRIDS])
@@ -190,8 +190,8 @@ def enhance_dask(plan: Plan, image):
     """:func:`skdce.enhance` of a Dask array: a lazy Dask array (see the module notes)."""
     require_dask()  # before any work: the error names the extra to install
     x, depth = _rechunked(plan, image)
-    up, lifts, stops, context = _global_state(plan, x)
-    sigmas = _noise_levels(x[..., : plan.n_color]) if plan.denoise else np.zeros(x.shape[0])
+    sigmas = _noise_levels(x[..., : plan.n_color]) if needs_noise(plan) else np.zeros(x.shape[0])
+    up, lifts, stops, context = _global_state(plan, x, noise=sigmas)
 
     def tile_values(window, tile):
         stretch = tone_stretch(plan, lifts, stops, tile.b)

@@ -34,7 +34,7 @@ import threading
 import numpy as np
 
 from .graph import INPUT_TYPES, build_fused
-from .host import context_of, finish, shared_maps, tone_stretch
+from .host import context_of, finish, needs_noise, shared_maps, tone_stretch
 from .plan import Plan
 from .runtime import Providers, check_finite, start_session
 from .stages.boxes import onnx_context_feeds, onnx_taps
@@ -128,19 +128,23 @@ def enhance_fused(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     strength = np.array(plan.strength, np.float32)
     # The noise levels (about 13 ms per image above 0.3 MP on one core) are estimated on
     # skdce's worker threads (NumPy releases the GIL) while the device runs earlier images.
-    sigmas = [executor().submit(filter_noise_level, src[b, ..., :nc]) for b in range(n)] if amount else None
-    lifts, stops = None, None
+    sigmas = [executor().submit(filter_noise_level, src[b, ..., :nc]) for b in range(n)] if needs_noise(plan) else None
+    lifts, stops, scales = None, None, None
 
     if plan.shared:
         smalls = small_copies(src, nc, plan.scale)
         contexts = [small_context(plan.session, s) for s in smalls]
         if plan.info.black_point or plan.auto_exposure:  # the tone: a host run of the network on the small copies
-            _, lifts, stops = shared_maps(plan, smalls)
+            noise = [s.result() for s in sigmas] if plan.auto_exposure else None
+            _, lifts, stops, scales = shared_maps(plan, smalls, noise=noise)
         sh, sw = smalls[0].shape[1:3]
         rows, cols = onnx_taps(sh, h, True), onnx_taps(sw, w, False)
+        if scales is None:  # the graph's alpha_scale input: ones, the maps as the network gives them
+            scales = np.ones((n, sh, sw), np.float32)
 
         def extra(b0, b1, r0, r1, c0, c1):
             f = {"small": np.ascontiguousarray(np.concatenate(smalls[b0:b1]), np.float32),
+                 "alpha_scale": np.ascontiguousarray(scales[b0:b1, None], np.float32),
                  "up_rows": rows[0][:, r0:r1], "up_wy": rows[1][r0:r1].reshape(1, 1, -1, 1),
                  "up_cols": cols[0][:, c0:c1], "up_wx": cols[1][c0:c1].reshape(1, 1, 1, -1)}
             if contexts[0] is not None:

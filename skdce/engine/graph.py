@@ -135,8 +135,9 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
     -------
     onnx.ModelProto
         Inputs ``image`` ``(N, H, W, c)`` of ``dtype``; for the shared
-        curve ``small`` ``(N, h, w, c)`` and ``small_context``
-        ``(N, 1, h, w)`` float32 and the upsampling taps ``up_rows``,
+        curve ``small`` ``(N, h, w, c)``, ``alpha_scale`` ``(N, 1, h, w)``
+        (the factors of the positive alphas: ones, or auto exposure's noise
+        limit) and ``small_context`` ``(N, 1, h, w)`` float32 and the upsampling taps ``up_rows``,
         ``up_wy``, ``up_cols``, ``up_wx`` (:func:`~skdce.engine.stages.boxes.onnx_upsample`); for the full
         model ``context_cols{k}``, ``context_rows{k}``, ``context_wy{k}`` per
         context grid (:func:`~skdce.engine.stages.boxes.onnx_context`); ``strength`` (a float32 scalar);
@@ -170,6 +171,7 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
     raw, x32 = onnx_image_input(g, "image", dtype)
     if shared:
         inputs.append(helper.make_tensor_value_info("small", T.FLOAT, ["N", "h", "w", n_color]))
+        inputs.append(helper.make_tensor_value_info("alpha_scale", T.FLOAT, ["N", 1, "h", "w"]))
         if has_context:
             inputs.append(helper.make_tensor_value_info("small_context", T.FLOAT, ["N", 1, "h", "w"]))
         small = g.op("Transpose", "small", perm=[0, 3, 1, 2])
@@ -189,7 +191,11 @@ def build_fused(path, *, iterations=8, shared=False, n_color=3, dtype="float32",
                    helper.make_tensor_value_info("up_wy", T.FLOAT, [1, 1, "H", 1]),
                    helper.make_tensor_value_info("up_cols", T.INT64, [2, "W"]),
                    helper.make_tensor_value_info("up_wx", T.FLOAT, [1, 1, 1, "W"])]
-        a = onnx_upsample(g, onnx_finish_alphas(g, alphas, "strength", n_color))
+        a = onnx_finish_alphas(g, alphas, "strength", n_color)
+        # auto exposure's noise limit (skdce.engine.stages.tone.noise_limit, computed on the host): the positive
+        # alphas times alpha_scale
+        a = g.op("Where", g.op("Greater", a, g.const(0.0)), g.op("Mul", a, "alpha_scale"), a)
+        a = onnx_upsample(g, a)
         y = onnx_curves_shared(g, raw, x32, dtype, a, iterations)
         mean_maps = [a if n_color == 1 else g.mean3(a)]
     else:

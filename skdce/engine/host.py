@@ -26,7 +26,8 @@ from .tiles import Tile, Window, tile_grid
 from .workers import executor, run_tasks
 from .workers import threads as worker_threads
 
-__all__ = ["estimate_host", "enhance_host", "enhance_tile", "shared_maps", "context_of", "finish", "tone_stretch"]
+__all__ = ["estimate_host", "enhance_host", "enhance_tile", "shared_maps", "needs_noise", "noise_levels", "context_of",
+           "finish", "tone_stretch"]
 
 
 def context_of(plan: Plan, src: np.ndarray) -> ContextMap | None:
@@ -34,22 +35,36 @@ def context_of(plan: Plan, src: np.ndarray) -> ContextMap | None:
     return ContextMap(src[..., : plan.n_color]) if plan.context else None
 
 
-def shared_maps(plan: Plan, smalls, *, tone: bool = True):
-    """Zero-DCE++'s small ``(N, h, w, c)`` maps, ``(N, c)`` black lifts and ``(N,)`` auto exposure stops.
+def shared_maps(plan: Plan, smalls, *, tone: bool = True, noise=None):
+    """Zero-DCE++'s small ``(N, h, w, c)`` maps, ``(N, c)`` black lifts, ``(N,)`` auto exposure stops and
+    ``(N, h, w)`` noise limits of the maps.
 
     The lifts are None without a black point, the stops None without auto
-    exposure; both None when ``tone`` is false (the maps alone).
+    exposure, the limits None without auto exposure or ``noise`` (the
+    ``(N,)`` input noise levels, :func:`needs_noise`); all None when ``tone``
+    is false (the maps alone, as the network gives them).
     """
     return small_maps(plan.session, smalls, n_color=plan.n_color, strength=plan.strength,
                       iterations=plan.info.iterations, black_point=plan.info.black_point if tone else 0.0,
-                      auto_exposure=plan.auto_exposure and tone)
+                      auto_exposure=plan.auto_exposure and tone, noise=noise)
+
+
+def needs_noise(plan: Plan) -> bool:
+    """Whether the call measures the input's noise: for the denoiser, or auto exposure's noise limit."""
+    return bool(plan.denoise) or (plan.shared and plan.auto_exposure)
+
+
+def noise_levels(plan: Plan, src: np.ndarray) -> list[float]:
+    """Each image's :func:`~skdce.engine.stages.noise.filter_noise_level` (0 where the call needs none)."""
+    nc = plan.n_color
+    return [filter_noise_level(src[b, ..., :nc]) if needs_noise(plan) else 0.0 for b in range(src.shape[0])]
 
 
 def estimate_host(plan: Plan, src: np.ndarray) -> np.ndarray:
     """The ``(N, H, W, K)`` alpha maps of ``(N, H, W, C)`` ``src`` (:func:`skdce.estimate_curves`, no black point)."""
     n, h, w, _ = src.shape
     if plan.shared:
-        maps, _, _ = shared_maps(plan, small_copies(src, plan.n_color, plan.scale), tone=False)
+        maps = shared_maps(plan, small_copies(src, plan.n_color, plan.scale), tone=False)[0]
         return maps if maps.shape[1:3] == (h, w) else bilinear_upsample(maps, (h, w))
     # stored map-major, as the network writes them; returned as an (N, H, W, K) view,
     # which apply_le_curves reads one map plane at a time (its fast path)
@@ -118,7 +133,7 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     nc = plan.n_color
     if plan.shared and not plan.denoise:
         # the curve kernel upsamples each block of maps itself: no full-size map is stored
-        maps, lifts, stops = shared_maps(plan, small_copies(src, nc, plan.scale))
+        maps, lifts, stops, _ = shared_maps(plan, small_copies(src, nc, plan.scale), noise=noise_levels(plan, src))
         up = BilinearUpsampler(maps, (h, w))
         if not run_blocks_upsampled(src, dst, nc, up, n_iter=plan.info.iterations, int_scale=plan.int_scale,
                                     num_threads=plan.num_threads):
@@ -128,18 +143,19 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
         finish(plan, src, dst, lifts, stops)
         return
 
-    def noise_levels():
-        return [filter_noise_level(src[b, ..., :nc]) if plan.denoise else 0.0 for b in range(n)]
-
     parallel = plan.shared and worker_threads(plan.num_threads) > 1
     up, lifts, stops, context = None, None, None, context_of(plan, src)
-    if plan.shared:
-        pending = executor().submit(noise_levels) if parallel else None
-        maps, lifts, stops = shared_maps(plan, small_copies(src, nc, plan.scale))
+    if plan.shared and not plan.auto_exposure:  # the noise estimate on a worker while the network runs
+        pending = executor().submit(noise_levels, plan, src) if parallel else None
+        maps, lifts, stops, _ = shared_maps(plan, small_copies(src, nc, plan.scale))
         up = BilinearUpsampler(maps, (h, w))
-        sigmas = pending.result() if parallel else noise_levels()
+        sigmas = pending.result() if parallel else noise_levels(plan, src)
+    elif plan.shared:  # auto exposure's noise limit needs the noise first
+        sigmas = noise_levels(plan, src)
+        maps, lifts, stops, _ = shared_maps(plan, small_copies(src, nc, plan.scale), noise=sigmas)
+        up = BilinearUpsampler(maps, (h, w))
     else:
-        sigmas = noise_levels()
+        sigmas = noise_levels(plan, src)
     window = Window(src)
     for b, sigma in enumerate(sigmas):
         tiles = tile_grid(b, 0, h, 0, w, plan.tile)

@@ -326,8 +326,8 @@ class VideoEnhancer:
         function that finishes the frame: the spatial filter and the tone stage of :func:`skdce.enhance` (it
         reads no state: a later frame may change it)."""
         from .. import apply_le_curves
-        from ..engine.stages.network import finish_maps
-        from ..engine.stages.tone import auto_exposure, lit_by_a_light, noise_stretch, total_exposure
+        from ..engine.stages.network import finish_maps, limit_maps
+        from ..engine.stages.tone import auto_exposure, lit_by_a_light, noise_limit, noise_stretch, total_exposure
         from ..engine.stages.tone import finish_tone as finish_small
         from ..tone import black_lift
         from . import _temporal as T
@@ -335,6 +335,8 @@ class VideoEnhancer:
         threads = self._pass_threads
         n_iter = self.model.iterations
         a = finish_maps(self._alphas, 3, self.strength)  # the maps' strength and bounds, as skdce.enhance
+        if self._shared() and self._auto_exposure:  # auto exposure's noise limit, from a frame's noise as a still's
+            a = limit_maps(a, noise_limit(a, self._small, sigma, n_iter))
         h, w = self._average.shape[:2]
         lift, stops = np.zeros(3), 0.0
         if self._shared():

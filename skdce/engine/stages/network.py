@@ -27,10 +27,10 @@ from ..._base.image import unit_scale
 from .boxes import ContextMap, box_downscale, small_size
 from .curve import run_blocks
 from .tone import auto_exposure as auto_exposure_stops
-from .tone import black_lift, finish_tone
+from .tone import black_lift, finish_tone, noise_limit
 
 __all__ = ["HALO", "net_input", "finish_maps", "estimate_tile", "net_scale", "resolve_scale", "small_copies",
-           "small_context", "small_maps", "reference_finish_maps",
+           "small_context", "small_maps", "limit_maps", "reference_finish_maps",
            "onnx_network", "onnx_image_input", "onnx_net_rgb", "onnx_finish_alphas"]
 
 #: DCE-Net has seven 3x3 convolutions: a 15x15 receptive field, so a tile
@@ -111,8 +111,8 @@ def small_context(session, small: np.ndarray) -> np.ndarray | None:
 
 
 def small_maps(session, smalls, *, n_color: int, strength: float, iterations: int, black_point: float = 0.0,
-               auto_exposure: bool = False):
-    """Zero-DCE++'s maps and tone on its small copies: ``(maps, lifts, stops)``.
+               auto_exposure: bool = False, noise=None):
+    """Zero-DCE++'s maps and tone on its small copies: ``(maps, lifts, stops, scales)``.
 
     ``smalls`` are the ``(1, h, w, c)`` copies in [0, 1] (:func:`small_copies`,
     or Dask's box means). ``maps`` is ``(N, h, w, c)``; ``lifts`` the ``(N, c)``
@@ -120,12 +120,19 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
     result, times ``black_point`` (None without a black point); ``stops`` the
     ``(N,)`` :func:`~skdce.engine.stages.tone.auto_exposure` of each copy
     after its curves and black point, times ``strength`` (None unless ``auto_exposure``).
+    With ``auto_exposure`` and ``noise`` (the ``(N,)`` input noise levels) the
+    maps' positive alphas are first scaled by ``scales``, the ``(N, h, w)``
+    :func:`~skdce.engine.stages.tone.noise_limit` of each copy (None otherwise).
     """
-    maps, lifts, stops = [], [], []
-    for small in smalls:
+    maps, lifts, stops, scales = [], [], [], []
+    for b, small in enumerate(smalls):
         ctx = small_context(session, small)
         a = session.run(net_input(small[0], n_color), None if ctx is None else ctx[None, None])[0]
         maps.append(finish_maps(np.moveaxis(a, 0, -1), n_color, strength))
+        if auto_exposure and noise is not None:
+            scale = noise_limit(maps[-1], small[0, ..., :n_color], float(noise[b]), iterations)
+            maps[-1] = limit_maps(maps[-1], scale)
+            scales.append(scale)
         if black_point or auto_exposure:
             rgb = np.asarray(small[..., :n_color], np.float32)
             after = np.empty_like(rgb)
@@ -138,7 +145,12 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
                 # scaled like the curves: strength 0 leaves the image as it is, 2 doubles the enhancement
                 stops.append(strength * auto_exposure_stops(finish_tone(after, lift), small_input=rgb)[0])
     return (np.ascontiguousarray(np.stack(maps), dtype=np.float32), np.stack(lifts) if lifts else None,
-            np.array(stops) if stops else None)
+            np.array(stops) if stops else None, np.stack(scales) if scales else None)
+
+
+def limit_maps(maps: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(h, w, c)`` maps with their positive alphas times the ``(h, w)`` ``scale`` (a new float32 array)."""
+    return np.where(maps > 0, maps * scale[..., None], maps).astype(np.float32)
 
 
 # ---- the ONNX graph builders of the fused pipeline (skdce.engine.graph) ----

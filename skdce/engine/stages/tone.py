@@ -5,8 +5,9 @@ uniform curve steps, applied in place to the enhanced image
 (:mod:`skdce.tone` explains them to users and is their public face).
 Side by side:
 
-* the host code: :func:`black_lift` and :func:`auto_exposure` (measured on
-  the network's small copy), :func:`exposure_alphas` and :func:`finish_tone`;
+* the host code: :func:`black_lift`, :func:`auto_exposure` and
+  :func:`noise_limit` (measured on the network's small copy),
+  :func:`exposure_alphas` and :func:`finish_tone`;
 * the torch twins used in training: :func:`torch_black_lift`, :func:`torch_remove_lift`;
 * the float64 oracle: :func:`reference_finish_tone`.
 
@@ -24,7 +25,8 @@ from ..._base.validate import check_real
 from ..workers import run_tasks
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT", "black_lift", "auto_exposure", "lit_by_a_light", "total_exposure",
+           "AUTO_EXPOSURE_LIGHT", "NOISE_LIFT_LIMIT", "black_lift", "auto_exposure", "lit_by_a_light",
+           "curve_slope", "noise_limit", "total_exposure",
            "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch", "reference_finish_tone",
            "torch_black_lift", "torch_remove_lift"]
 
@@ -50,6 +52,10 @@ AUTO_EXPOSURE_MAX = 1.5
 #: Auto exposure adds nothing to it. A darkened photo keeps its ratio (under 6 for the LOL references and
 #: under 4 for our darkenings), so its exposures are all treated alike.
 AUTO_EXPOSURE_LIGHT = 10.0
+#: Under auto exposure the curves stretch the input's noise (its standard deviation times their slope at a
+#: region's level) to at most this: a region whose signal sits in its noise (a night sky) is not lifted into a
+#: grey grain. Chosen on the tuning half and our darkenings (``weights/README.md``, "The noise limit").
+NOISE_LIFT_LIMIT = 0.15
 
 
 def black_lift(small, small_enhanced) -> np.ndarray:
@@ -140,6 +146,72 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
             lo, hi = (mid, hi) if short(b, mid) > 0 else (lo, mid)
         stops[b] = math.ceil(hi * 100 - 1e-9) / 100  # to 0.01 stop, never below the level
     return stops
+
+
+def curve_slope(level, alpha, iterations: int) -> np.ndarray:
+    """The slope of ``iterations`` LE steps of one ``alpha`` at ``level`` (arrays broadcast; float64).
+
+    One step ``y + a y (1 - y)`` has slope ``1 + a (1 - 2 y)``; the steps' is
+    their product along the way (:func:`skdce.curve_gain` for whole maps).
+    """
+    y = np.array(level, np.float64)
+    a = np.asarray(alpha, np.float64)
+    slope = np.ones(np.broadcast_shapes(y.shape, a.shape))
+    for _ in range(iterations):
+        slope *= 1 + a * (1 - 2 * y)
+        y = y + a * y * (1 - y)
+    return slope
+
+
+def noise_limit(maps, small, sigma: float, iterations: int, limit: float | None = None) -> np.ndarray:
+    """``(h, w)`` factors in (0, 1] for the positive alphas of ``maps`` that keep the noise they lift in bounds.
+
+    Where the curves' slope at a region's level (the luminance of ``small``,
+    the network's box-averaged copy) times the input's noise ``sigma``
+    exceeds ``limit`` (:data:`NOISE_LIFT_LIMIT`), the mean of the region's
+    alphas is lowered to the largest that stays within it (bisection), and
+    all its channels' positive alphas are scaled alike, so the curves' colour
+    balance is kept. A region whose signal sits in its noise (a night sky
+    under a few lamps) then stays dark instead of turning into a grey, coloured
+    grain; a clean dark photo (``sigma`` small) is not touched.
+
+    Parameters
+    ----------
+    maps : (h, w, c) ndarray
+        The finished alpha maps (one curve shared by the iterations).
+    small : (h, w, c) ndarray
+        The small copy they were estimated on, in [0, 1].
+    sigma : float
+        The input's noise level (:func:`~skdce.engine.stages.noise.filter_noise_level`); 0: no limit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.engine.stages.tone import noise_limit
+    >>> maps, small = np.full((2, 2, 3), 0.8), np.full((2, 2, 3), 0.03)
+    >>> noise_limit(maps, small, 0.001, 8).round(2).tolist()  # clean: the curves as they are
+    [[1.0, 1.0], [1.0, 1.0]]
+    >>> bool(noise_limit(maps, small, 0.05, 8).max() < 0.5)  # noisy: lifted far less
+    True
+    """
+    limit = NOISE_LIFT_LIMIT if limit is None else limit
+    a = np.asarray(maps, np.float64).mean(axis=-1)
+    factor = np.ones(a.shape, np.float32)
+    if sigma <= 0:
+        return factor
+    x = np.clip(np.asarray(small, np.float64).mean(axis=-1), 0.0, 1.0)
+    most = limit / sigma
+    over = (a > 0) & (curve_slope(x, np.maximum(a, 0.0), iterations) > most)
+    if not over.any():
+        return factor
+    x, a_over = x[over], a[over]
+    lo, hi = np.zeros_like(a_over), a_over.copy()
+    for _ in range(30):  # the slope grows with alpha at any level below 1/2 (where it can exceed 1)
+        mid = 0.5 * (lo + hi)
+        within = curve_slope(x, mid, iterations) <= most
+        lo, hi = np.where(within, mid, lo), np.where(within, hi, mid)
+    factor[over] = lo / a_over
+    return factor
 
 
 def total_exposure(exposure: float, stops):
