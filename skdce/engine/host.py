@@ -133,7 +133,10 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     nc = plan.n_color
     if plan.shared and not plan.denoise:
         # the curve kernel upsamples each block of maps itself: no full-size map is stored
-        maps, lifts, stops, _ = shared_maps(plan, small_copies(src, nc, plan.scale), noise=noise_levels(plan, src))
+        pending = executor().submit(noise_levels, plan, src) if worker_threads(plan.num_threads) > 1 else None
+        smalls = small_copies(src, nc, plan.scale)
+        sigmas = pending.result() if pending is not None else noise_levels(plan, src)
+        maps, lifts, stops, _ = shared_maps(plan, smalls, noise=sigmas)
         up = BilinearUpsampler(maps, (h, w))
         if not run_blocks_upsampled(src, dst, nc, up, n_iter=plan.info.iterations, int_scale=plan.int_scale,
                                     num_threads=plan.num_threads):
@@ -150,9 +153,11 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
         maps, lifts, stops, _ = shared_maps(plan, small_copies(src, nc, plan.scale))
         up = BilinearUpsampler(maps, (h, w))
         sigmas = pending.result() if parallel else noise_levels(plan, src)
-    elif plan.shared:  # auto exposure's noise limit needs the noise first
-        sigmas = noise_levels(plan, src)
-        maps, lifts, stops, _ = shared_maps(plan, small_copies(src, nc, plan.scale), noise=sigmas)
+    elif plan.shared:  # auto exposure's noise limit needs the noise first: estimated while the small copies are made
+        pending = executor().submit(noise_levels, plan, src) if parallel else None
+        smalls = small_copies(src, nc, plan.scale)
+        sigmas = pending.result() if parallel else noise_levels(plan, src)
+        maps, lifts, stops, _ = shared_maps(plan, smalls, noise=sigmas)
         up = BilinearUpsampler(maps, (h, w))
     else:
         sigmas = noise_levels(plan, src)
