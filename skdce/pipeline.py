@@ -182,8 +182,10 @@ def enhance(
         well-exposed photos, at most 1.5
         (:func:`skdce.engine.stages.tone.auto_exposure`): a dim scene whose
         brightest parts stay dull is brightened as a whole, one with bright
-        highlights is left as the curves made it. ``"model"`` keeps the
-        curves' own exposure. A number asks for that many stops more
+        highlights is left as the curves made it; and the curves may not
+        stretch the input's noise beyond a limit
+        (:func:`skdce.tone.noise_limit`), so a night sky that is mostly
+        noise stays dark. ``"model"`` keeps the curves' own exposure. A number asks for that many stops more
         (positive) or less (negative) than ``"auto"`` at middle grey, from
         -4 to 2. The stops are applied after the curves as further curve
         steps of one uniform alpha each (:func:`skdce.tone.exposure_alphas`):

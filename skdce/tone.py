@@ -29,6 +29,12 @@ uniform curve steps, applied in place to the enhanced image.
   middle grey. The stops are applied as more LE steps with one uniform
   alpha each (:func:`exposure_alphas`), so the result stays monotonic, in
   [0, 1], with black at 0 and white at 1.
+* **The noise limit.** Under ``exposure="auto"`` the curves also may not
+  stretch the input's noise beyond :data:`NOISE_LIFT_LIMIT` (its standard
+  deviation times their slope at a region's level, :func:`noise_limit`): a
+  region whose signal sits in its noise, a night sky under a few lamps,
+  stays dark instead of turning into a grey, coloured grain, while a clean
+  dark photo is lifted as before.
 """
 
 from __future__ import annotations
@@ -44,15 +50,18 @@ from .engine.stages.tone import (
     BLACK_QUANTILE,
     EXPOSURE_RANGE,
     MIDDLE_GREY,
+    NOISE_LIFT_LIMIT,
     auto_exposure,
     black_lift,
+    curve_slope,
     exposure_alphas,
     finish_tone,
+    noise_limit,
 )
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT", "black_lift", "model_black_lift", "auto_exposure", "exposure_alphas", "finish_tone",
-           "check_exposure"]
+           "AUTO_EXPOSURE_LIGHT", "NOISE_LIFT_LIMIT", "black_lift", "model_black_lift", "auto_exposure", "noise_limit",
+           "curve_slope", "exposure_alphas", "finish_tone", "check_exposure"]
 
 
 def model_black_lift(image, *, model=None, strength=1.0, channel_axis=-1, providers="auto", num_threads=None):
