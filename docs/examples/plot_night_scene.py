@@ -75,6 +75,25 @@ for name, img in (("input", night), ("enhanced", out), ("model", curves_alone)):
 print(f"whole image: mean {night.mean():.3f} -> {out.mean():.3f}")
 
 # %%
+# Why the sky stays dark: the noise limit
+# ---------------------------------------
+# The network's curve, at the sky's level, has a slope of several: it would
+# stretch the sky's noise that many times. Under ``exposure="auto"`` the
+# curves may stretch the input's noise (its standard deviation, as the
+# denoiser estimates it) to at most ``NOISE_LIFT_LIMIT``, so the sky's
+# alphas are lowered until they do not (:func:`skdce.tone.noise_limit`,
+# computed on the network's small copy).
+
+from skdce.denoise import estimate_noise  # noqa: E402
+from skdce.tone import NOISE_LIFT_LIMIT, curve_slope  # noqa: E402
+
+sigma = estimate_noise(night)
+alphas = skdce.estimate_curves(night)  # the network's maps, before any limit
+slope = curve_slope(night[sky].mean(), alphas[sky].mean(), 8)
+print(f"noise {sigma:.3f}; the curves' slope at the sky's level {slope:.1f}: "
+      f"noise stretched to {sigma * slope:.2f}, the limit is {NOISE_LIFT_LIMIT}")
+
+# %%
 # The lights
 # ----------
 # A crop around the lamps, and the profile through one of them: the lamp
