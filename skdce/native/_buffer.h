@@ -19,6 +19,10 @@
  * is a pure predicate and each module raises its own message, so the messages
  * stay with the entry points that document them.
  *
+ * Also the one index rule the filters share:
+ *
+ *   skdce_reflect            scipy's mode="reflect" edges (d c b a | a b c d)
+ *
  * Include after <Python.h> (with PY_SSIZE_T_CLEAN defined).
  */
 #ifndef SKDCE_BUFFER_H
@@ -193,6 +197,19 @@ static inline int skdce_buffer_self_overlaps(const Py_buffer *v)
         reach = step[i] * (len[i] - 1) + reach;
     }
     return 0;
+}
+
+/* scipy's mode="reflect" (d c b a | a b c d, period 2n): index i of a row or column of n, mapped inside.
+ * The box filters of skdce.native._gfilter and skdce.native._temporal read their edges through it. */
+static inline Py_ssize_t skdce_reflect(Py_ssize_t i, Py_ssize_t n)
+{
+    if (i >= 0 && i < n)
+        return i;
+    const Py_ssize_t p = 2 * n;
+    Py_ssize_t m = i % p;
+    if (m < 0)
+        m += p;
+    return m < n ? m : p - 1 - m;
 }
 
 #endif /* SKDCE_BUFFER_H */

@@ -61,18 +61,6 @@ typedef struct {
     double luma_eps, color_eps, color_keep;
 } params_t;
 
-/* scipy's mode="reflect": symmetric about the edges, period 2n. */
-INLINE Py_ssize_t reflect(Py_ssize_t i, Py_ssize_t n)
-{
-    if (i >= 0 && i < n)
-        return i;
-    const Py_ssize_t p = 2 * n;
-    Py_ssize_t m = i % p;
-    if (m < 0)
-        m += p;
-    return m < n ? m : p - 1 - m;
-}
-
 /* The rows a box of radius r over the rows of R reads (reflected indices stay inside). */
 static range_t grow(range_t R, int r, Py_ssize_t h)
 {
@@ -107,8 +95,8 @@ static range_t grow(range_t R, int r, Py_ssize_t h)
             pad[(R) + j] = (ACC)(T)(s * inv);                                    \
         }                                                                        \
         for (int k = 1; k <= (R); k++) {                                         \
-            pad[(R) - k] = pad[(R) + reflect(-k, w)];                            \
-            pad[(R) + w - 1 + k] = pad[(R) + reflect(w - 1 + k, w)];             \
+            pad[(R) - k] = pad[(R) + skdce_reflect(-k, w)];                            \
+            pad[(R) + w - 1 + k] = pad[(R) + skdce_reflect(w - 1 + k, w)];             \
         }                                                                        \
         for (Py_ssize_t j = 0; j < w; j++) {                                     \
             ACC s = 0;                                                           \
@@ -154,7 +142,7 @@ DEFINE_BOXROW(boxrowf, double, double)
 /* The 2r + 1 rows of a box window around row i of a ring plane, reflected at the block's edges. */
 #define WINDOW(dst, buf, k, i, r)                                                \
     for (int kk = 0; kk <= 2 * (r); kk++)                                        \
-        (dst)[kk] = RING(buf, k, reflect((i) + kk - (r), h))
+        (dst)[kk] = RING(buf, k, skdce_reflect((i) + kk - (r), h))
 
 /*
  * Output rows r0:r1 of denoise_block(y, noise), streamed: the rows are

@@ -879,18 +879,6 @@ static PyObject *yuv420(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------------------------------------------------- */
 
-/* scipy's mode="reflect" (d c b a | a b c d, period 2n): the edges of the half-resolution box means. */
-static inline Py_ssize_t reflect_i(Py_ssize_t i, Py_ssize_t n)
-{
-    if (i >= 0 && i < n)
-        return i;
-    const Py_ssize_t p = 2 * n;
-    Py_ssize_t m = i % p;
-    if (m < 0)
-        m += p;
-    return m < n ? m : p - 1 - m;
-}
-
 /* The loops of guided_half, each its own function over whole rows (not inlined: the vectoriser handles them
  * alone, not in the loop nests around them). */
 #define NOINLINE ROW_KERNEL static void
@@ -937,12 +925,12 @@ static void box_plane(const float *in, float *out, Py_ssize_t h, Py_ssize_t w, i
     for (Py_ssize_t y = 0; y < h; y++) {
         float *t = tmp + y * w;
         if (r == 1) {
-            sum3_to(t, in + reflect_i(y - 1, h) * w, in + y * w, in + reflect_i(y + 1, h) * w, w);
+            sum3_to(t, in + skdce_reflect(y - 1, h) * w, in + y * w, in + skdce_reflect(y + 1, h) * w, w);
             continue;
         }
-        memcpy(t, in + reflect_i(y - r, h) * w, sizeof(float) * (size_t)w);
+        memcpy(t, in + skdce_reflect(y - r, h) * w, sizeof(float) * (size_t)w);
         for (int k = -r + 1; k <= r; k++)
-            add_to(t, in + reflect_i(y + k, h) * w, w);
+            add_to(t, in + skdce_reflect(y + k, h) * w, w);
     }
     for (Py_ssize_t y = 0; y < h; y++) {
         const float *t = tmp + y * w;
@@ -954,7 +942,7 @@ static void box_plane(const float *in, float *out, Py_ssize_t h, Py_ssize_t w, i
         for (Py_ssize_t x = 0; x < w; x++) {
             float sum = 0.0f;
             for (int k = -r; k <= r; k++)
-                sum += t[reflect_i(x + k, w)];
+                sum += t[skdce_reflect(x + k, w)];
             row[x] = sum;
         }
         scale_to(o, row, inv, w);
