@@ -30,7 +30,7 @@ from .host import finish as tone_finish
 from .plan import Plan
 from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
 from .stages.network import estimate_tile
-from .stages.noise import noise_from_rows, noise_rows, rounding_noise
+from .stages.noise import filter_level, noise_from_rows, noise_rows
 from .tiles import Window, tile_grid
 
 __all__ = ["is_dask_array", "require_dask", "enhance_dask", "estimate_dask"]
@@ -90,9 +90,9 @@ def _noise_levels(x) -> np.ndarray:
     _, h, w, _ = x.shape
     idx = noise_rows(h, w)
     if idx is None:
-        return np.full(x.shape[0], rounding_noise(x.dtype))
+        return np.full(x.shape[0], filter_level(0.0, x.dtype))
     rows = dask.compute(*[x[:, idx + k] for k in range(3)])
-    return np.array([max(noise_from_rows([r[b] for r in rows]) * unit_scale(x.dtype), rounding_noise(x.dtype))
+    return np.array([filter_level(noise_from_rows([r[b] for r in rows]) * unit_scale(x.dtype), x.dtype)
                      for b in range(x.shape[0])])
 
 

@@ -136,7 +136,7 @@ def enhance_fused(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
         contexts = [small_context(plan.session, s) for s in smalls]
         if plan.info.black_point or plan.auto_exposure:  # the tone: a host run of the network on the small copies
             noise = [s.result() for s in sigmas] if plan.auto_exposure else None
-            _, lifts, stops, scales = shared_maps(plan, smalls, noise=noise)
+            _, lifts, stops, scales = shared_maps(plan, smalls, noise=noise, contexts=contexts)
         sh, sw = smalls[0].shape[1:3]
         rows, cols = onnx_taps(sh, h, True), onnx_taps(sw, w, False)
         if scales is None:  # the graph's alpha_scale input: ones, the maps as the network gives them

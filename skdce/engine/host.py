@@ -35,18 +35,19 @@ def context_of(plan: Plan, src: np.ndarray) -> ContextMap | None:
     return ContextMap(src[..., : plan.n_color]) if plan.context else None
 
 
-def shared_maps(plan: Plan, smalls, *, tone: bool = True, noise=None):
+def shared_maps(plan: Plan, smalls, *, tone: bool = True, noise=None, contexts=None):
     """Zero-DCE++'s small ``(N, h, w, c)`` maps, ``(N, c)`` black lifts, ``(N,)`` auto exposure stops and
     ``(N, h, w)`` noise limits of the maps.
 
     The lifts are None without a black point, the stops None without auto
     exposure, the limits None without auto exposure or ``noise`` (the
     ``(N,)`` input noise levels, :func:`needs_noise`); all None when ``tone``
-    is false (the maps alone, as the network gives them).
+    is false (the maps alone, as the network gives them). ``contexts``: the copies'
+    :func:`~skdce.engine.stages.network.small_context`, where the caller has them already.
     """
     return small_maps(plan.session, smalls, n_color=plan.n_color, strength=plan.strength,
                       iterations=plan.info.iterations, black_point=plan.info.black_point if tone else 0.0,
-                      auto_exposure=plan.auto_exposure and tone, noise=noise)
+                      auto_exposure=plan.auto_exposure and tone, noise=noise, contexts=contexts)
 
 
 def needs_noise(plan: Plan) -> bool:
@@ -119,6 +120,28 @@ def enhance_tile(plan: Plan, window: Window, tile: Tile, up, context, sigma: flo
     return clean[rows, cols]
 
 
+def shared_state(plan: Plan, src: np.ndarray):
+    """Zero-DCE++'s small maps, black lifts and auto exposure stops (:func:`shared_maps`) and each image's
+    noise level (:func:`noise_levels`) of ``src``.
+
+    The noise is estimated on a worker meanwhile: while the small copies are
+    made, and while the network runs unless auto exposure's noise limit needs
+    the levels first.
+    """
+    pending = executor().submit(noise_levels, plan, src) if worker_threads(plan.num_threads) > 1 else None
+
+    def sigmas():
+        return pending.result() if pending is not None else noise_levels(plan, src)
+
+    smalls = small_copies(src, plan.n_color, plan.scale)
+    if plan.auto_exposure:
+        noise = sigmas()
+        maps, lifts, stops, _ = shared_maps(plan, smalls, noise=noise)
+        return maps, lifts, stops, noise
+    maps, lifts, stops, _ = shared_maps(plan, smalls)
+    return maps, lifts, stops, sigmas()
+
+
 def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     """Write the finished result of ``(N, H, W, C)`` ``src`` into ``dst`` (validated values, the plan's dtype).
 
@@ -126,17 +149,14 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
     12 MP on 2 cores than each tile on all threads: no band seams to
     recompute inside a tile, no thread waiting for the others between the
     curves, the noise map and the filter); their noise estimate runs on a
-    worker while the network estimates the curves. Full-model tiles run one
+    worker meanwhile (:func:`shared_state`). Full-model tiles run one
     after the other: the network inside uses every thread.
     """
     n, h, w, _ = src.shape
     nc = plan.n_color
     if plan.shared and not plan.denoise:
         # the curve kernel upsamples each block of maps itself: no full-size map is stored
-        pending = executor().submit(noise_levels, plan, src) if worker_threads(plan.num_threads) > 1 else None
-        smalls = small_copies(src, nc, plan.scale)
-        sigmas = pending.result() if pending is not None else noise_levels(plan, src)
-        maps, lifts, stops, _ = shared_maps(plan, smalls, noise=sigmas)
+        maps, lifts, stops, _ = shared_state(plan, src)
         up = BilinearUpsampler(maps, (h, w))
         if not run_blocks_upsampled(src, dst, nc, up, n_iter=plan.info.iterations, int_scale=plan.int_scale,
                                     num_threads=plan.num_threads):
@@ -148,16 +168,8 @@ def enhance_host(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
 
     parallel = plan.shared and worker_threads(plan.num_threads) > 1
     up, lifts, stops, context = None, None, None, context_of(plan, src)
-    if plan.shared and not plan.auto_exposure:  # the noise estimate on a worker while the network runs
-        pending = executor().submit(noise_levels, plan, src) if parallel else None
-        maps, lifts, stops, _ = shared_maps(plan, small_copies(src, nc, plan.scale))
-        up = BilinearUpsampler(maps, (h, w))
-        sigmas = pending.result() if parallel else noise_levels(plan, src)
-    elif plan.shared:  # auto exposure's noise limit needs the noise first: estimated while the small copies are made
-        pending = executor().submit(noise_levels, plan, src) if parallel else None
-        smalls = small_copies(src, nc, plan.scale)
-        sigmas = pending.result() if parallel else noise_levels(plan, src)
-        maps, lifts, stops, _ = shared_maps(plan, smalls, noise=sigmas)
+    if plan.shared:
+        maps, lifts, stops, sigmas = shared_state(plan, src)
         up = BilinearUpsampler(maps, (h, w))
     else:
         sigmas = noise_levels(plan, src)

@@ -11,12 +11,12 @@ import logging
 import threading
 from pathlib import Path
 
-from .._base.providers import CUDA_DEFAULTS, Providers, providers_of, read_metadata, resolve_providers
+from .._base.providers import CUDA_DEFAULTS, Providers, providers_of, resolve_providers
 from .._base.providers import ort as _ort
 from .._base.validate import check_num_threads
 
 __all__ = ["CUDA_DEFAULTS", "resolve_providers", "providers_of", "Providers", "start_session", "get_session",
-           "read_metadata", "Session", "check_finite"]
+           "Session", "check_finite"]
 
 logger = logging.getLogger("skdce")
 

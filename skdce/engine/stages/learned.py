@@ -30,7 +30,6 @@ The torch twin, which is also the float64 oracle
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -40,8 +39,6 @@ import numpy as np
 from ...models import sha256_file, weights_dir
 
 __all__ = ["learned_denoise_block", "denoiser_record", "LEARNED_HALO", "DENOISER"]
-
-logger = logging.getLogger("skdce")
 
 #: The bundled learned denoiser's name in ``weights/denoisers.json``.
 DENOISER = "denoiser-n2n"

@@ -41,7 +41,7 @@ HALO = 7
 def net_input(block: np.ndarray, n_color: int) -> np.ndarray:
     """``(h, w, C)`` image block -> contiguous ``(1, 3, h, w)`` float32 network input."""
     rgb = block[..., :n_color]
-    scale = np.float32(1.0 / np.iinfo(rgb.dtype).max) if rgb.dtype.kind == "u" else np.float32(1.0)
+    scale = np.float32(unit_scale(rgb.dtype))
     x = np.empty((1, 3) + rgb.shape[:2], np.float32)
     for ch in range(3):  # a gray image repeats its one channel
         np.multiply(rgb[..., min(ch, n_color - 1)], scale, out=x[0, ch], casting="unsafe")
@@ -111,7 +111,7 @@ def small_context(session, small: np.ndarray) -> np.ndarray | None:
 
 
 def small_maps(session, smalls, *, n_color: int, strength: float, iterations: int, black_point: float = 0.0,
-               auto_exposure: bool = False, noise=None):
+               auto_exposure: bool = False, noise=None, contexts=None):
     """Zero-DCE++'s maps and tone on its small copies: ``(maps, lifts, stops, scales)``.
 
     ``smalls`` are the ``(1, h, w, c)`` copies in [0, 1] (:func:`small_copies`,
@@ -123,10 +123,11 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
     With ``auto_exposure`` and ``noise`` (the ``(N,)`` input noise levels) the
     maps' positive alphas are first scaled by ``scales``, the ``(N, h, w)``
     :func:`~skdce.engine.stages.tone.noise_limit` of each copy (None otherwise).
+    ``contexts``: the copies' :func:`small_context`, where the caller has them already.
     """
     maps, lifts, stops, scales = [], [], [], []
     for b, small in enumerate(smalls):
-        ctx = small_context(session, small)
+        ctx = small_context(session, small) if contexts is None else contexts[b]
         a = session.run(net_input(small[0], n_color), None if ctx is None else ctx[None, None])[0]
         maps.append(finish_maps(np.moveaxis(a, 0, -1), n_color, strength))
         if auto_exposure and noise is not None:

@@ -21,8 +21,8 @@ import numpy as np
 
 from ..._base.image import unit_scale
 
-__all__ = ["noise_rows", "noise_from_rows", "noise_level", "rounding_noise", "filter_noise_level", "torch_noise_level",
-           "reference_noise_level"]
+__all__ = ["noise_rows", "noise_from_rows", "noise_level", "rounding_noise", "filter_level", "filter_noise_level",
+           "torch_noise_level", "reference_noise_level"]
 
 #: Immerkaer's 3x3 operator cancels planes and quadrics; on i.i.d. noise of
 #: standard deviation s its response has standard deviation 6 s.
@@ -79,12 +79,17 @@ def rounding_noise(dtype) -> float:
     return 1.0 / (np.iinfo(dtype).max * np.sqrt(12.0)) if dtype.kind in "ui" else 0.0
 
 
-def filter_noise_level(rgb: np.ndarray) -> float:
-    """The level the denoiser is steered by: :func:`noise_level`, at least :func:`rounding_noise`.
+def filter_level(level: float, dtype) -> float:
+    """The level the denoiser is steered by, from an image's :func:`noise_level`: at least :func:`rounding_noise`.
 
-    (The video path's floor too, ``skdce.video``.)
+    (The video path's floor too, ``skdce.video``; Dask's estimate from its sampled rows.)
     """
-    return max(noise_level(rgb), rounding_noise(rgb.dtype))
+    return max(level, rounding_noise(dtype))
+
+
+def filter_noise_level(rgb: np.ndarray) -> float:
+    """:func:`filter_level` of one ``(H, W, c)`` image."""
+    return filter_level(noise_level(rgb), rgb.dtype)
 
 
 def reference_noise_level(rgb) -> float:
