@@ -101,22 +101,6 @@ static PyObject *release_all(Py_buffer *b, int n, const char *err, int nomem)
     Py_RETURN_NONE;
 }
 
-static int overlap(const Py_buffer *a, const Py_buffer *b)
-{
-    const char *a0 = a->buf, *b0 = b->buf;
-    return a0 < b0 + b->len && b0 < a0 + a->len;
-}
-
-/* One channel value of pixel i (channel c) as float32 in [0, 1]. */
-static inline float value(const void *frame, int t, Py_ssize_t i, float scale)
-{
-    if (t == T_U8)
-        return (float)((const uint8_t *)frame)[i] * scale;
-    if (t == T_U16)
-        return (float)((const uint16_t *)frame)[i] * scale;
-    return ((const float *)frame)[i] * scale;
-}
-
 static inline Py_ssize_t clampi(Py_ssize_t i, Py_ssize_t n)
 {
     return i < 0 ? 0 : (i >= n ? n - 1 : i);
@@ -168,7 +152,7 @@ static PyObject *luma(PyObject *self, PyObject *args)
         err = "luma: frame must be (H, W, 3) uint8, uint16 or float32 and out (H, W) float32";
     else if (r0 < 0 || r1 > h || r0 > r1)
         err = "luma: rows r0:r1 outside the frame";
-    else if (overlap(&f, &o))
+    else if (skdce_buffers_overlap(&f, &o))
         err = "luma: out must not share memory with frame";
     if (err == NULL) {
         const float s = (float)scale, third = 1.0f / 3.0f;
@@ -330,7 +314,7 @@ static PyObject *weigh(PyObject *self, PyObject *args)
         err = "weigh: luma, state_luma, variance and keep must have one shape (H, W)";
     else if (r0 < 0 || r1 > h || r0 > r1)
         err = "weigh: rows r0:r1 outside the frame";
-    else if (overlap(&k, &l) || overlap(&k, &s) || overlap(&k, &v))
+    else if (skdce_buffers_overlap(&k, &l) || skdce_buffers_overlap(&k, &s) || skdce_buffers_overlap(&k, &v))
         err = "weigh: keep must not share memory with the inputs";
     long long n_moving = 0, n_still = 0;
     double sum_l = 0, sum_s = 0;
@@ -474,7 +458,7 @@ static PyObject *accumulate(PyObject *self, PyObject *args)
         err = "accumulate: rows r0:r1 outside the frame";
     for (int i = 4; i < 7 && err == NULL; i++)
         for (int j = 0; j < 7; j++)
-            if (j != i && overlap(&b[i], &b[j]))
+            if (j != i && skdce_buffers_overlap(&b[i], &b[j]))
                 err = "accumulate: the outputs must not share memory with each other or the inputs";
     int nomem = 0;
     if (err == NULL && r1 > r0) {
@@ -580,7 +564,7 @@ static PyObject *noise(PyObject *self, PyObject *args)
         err = "noise: luma, variance and out must have one shape (H, W)";
     if (err == NULL && (r0 < 0 || r1 > h || r0 > r1 || n_iter < 0))
         err = "noise: rows r0:r1 outside the frame, or negative n_iter";
-    if (err == NULL && (overlap(&b[3], &b[0]) || overlap(&b[3], &b[1]) || overlap(&b[3], &b[2])))
+    if (err == NULL && (skdce_buffers_overlap(&b[3], &b[0]) || skdce_buffers_overlap(&b[3], &b[1]) || skdce_buffers_overlap(&b[3], &b[2])))
         err = "noise: out must not share memory with the inputs";
     int nomem = 0;
     if (err == NULL && r1 > r0) {
@@ -681,7 +665,7 @@ static PyObject *black(PyObject *self, PyObject *args)
         err = "black: image must be (H, W, 3) float32";
     else if (oo != Py_None && ((ot != T_U8 && ot != T_U16) || o.shape[0] != h || o.shape[1] != w || o.shape[2] != 3))
         err = "black: out must be None or (H, W, 3) uint8 or uint16 like image";
-    else if (oo != Py_None && overlap(&im, &o))
+    else if (oo != Py_None && skdce_buffers_overlap(&im, &o))
         err = "black: out must not share memory with image";
     else if (r0 < 0 || r1 > h || r0 > r1)
         err = "black: rows r0:r1 outside the image";
@@ -838,7 +822,7 @@ static PyObject *yuv420(PyObject *self, PyObject *args)
         err = "yuv420: image must be (H, W, 3) float32, H and W even";
     else if (buffer_type(&b[1]) != T_U8 || b[1].shape[0] != 3 * h / 2 || b[1].shape[1] != w)
         err = "yuv420: out must be (3 H / 2, W) uint8";
-    else if (overlap(&b[0], &b[1]))
+    else if (skdce_buffers_overlap(&b[0], &b[1]))
         err = "yuv420: out must not share memory with image";
     else if (r0 < 0 || r1 > h || r0 > r1 || r0 % 2 || r1 % 2)
         err = "yuv420: rows r0:r1 outside the image or not even";
@@ -1122,11 +1106,11 @@ static PyObject *guided_half(PyObject *self, PyObject *args)
     else if (buffer_type(&b[3]) != T_F32 || b[3].shape[0] < scratch_size(H, W, r1 > r2 ? r1 : r2))
         err = "guided_half: scratch must be float32 of guided_half_scratch(H, W, radii) values";
     /* out may be y itself (y is read only in the first pass, into scratch), not a part of it */
-    if (err == NULL && overlap(&b[2], &b[0]) && b[2].buf != b[0].buf)
+    if (err == NULL && skdce_buffers_overlap(&b[2], &b[0]) && b[2].buf != b[0].buf)
         err = "guided_half: out must be y or not share memory with it";
     for (int i = 2; i < 4 && err == NULL; i++)
         for (int j = 1; j < 4; j++)
-            if (j != i && overlap(&b[i], &b[j]))
+            if (j != i && skdce_buffers_overlap(&b[i], &b[j]))
                 err = "guided_half: out and scratch must not share memory with each other, noise or y";
     if (err == NULL) {
         const float *Y = b[0].buf, *N = b[1].buf;
@@ -1269,7 +1253,7 @@ static PyObject *shrink(PyObject *self, PyObject *args)
     const char *err = NULL;
     if (buffer_type(&p) != T_F32 || buffer_type(&o) != T_F32 || f < 1 || hs != p.shape[0] / f || ws != w / f)
         err = "shrink: plane and out must be float32, out of shape (H // factor, W // factor)";
-    else if (overlap(&p, &o))
+    else if (skdce_buffers_overlap(&p, &o))
         err = "shrink: out must not share memory with plane";
     if (err == NULL) {
         const float *src = p.buf;

@@ -182,7 +182,6 @@ class VideoEnhancer:
         self._small = None  # (h, w, 3) float32: the running average as the network of a shared-curve model sees it
         self._stops = None  # auto exposure's stops, smoothed like the curves
         self._lit = None  # whether the running average holds a light of its own (auto exposure then adds none)
-        self._stop_rate = 1.0  # how far this frame's stops move toward its own (1: all the way)
         self._spare = None  # the arrays of the state before the last, which the next frame's state is written into
 
     def push(self, frame) -> np.ndarray:
@@ -251,6 +250,7 @@ class VideoEnhancer:
         if restart:
             self.reset()
         sigma = self._noise(x)
+        stop_rate = 1.0  # how far this frame's auto exposure moves toward its own (1: all the way)
         if not restart:
             dy, dx = T.global_shift(self._luma, luma)
             keep, (moving, still, sum_luma, sum_past) = T.weigh(luma, self._luma, self._variance, sigma, dy, dx,
@@ -274,7 +274,6 @@ class VideoEnhancer:
             self._variance = np.ones((h, w), np.float32)
             self._luma = luma
             self._alphas = self._estimate()
-            self._stop_rate = 1.0
         else:
             # the state before this one is written over: no new memory (whose pages the kernel zeroes) a frame
             spare, self._spare = self._spare, (self._average, self._variance, self._luma)
@@ -282,15 +281,14 @@ class VideoEnhancer:
                                                                      dy, dx, level, self.max_frames, threads,
                                                                      out=spare)
             new = self._estimate()
-            self._stop_rate = 1.0
             if curve_rate < 1:  # blended in place where the scene is still: new <- old + (new - old) * rate
                 rate = np.maximum(1 - self._at_maps(keep, new.shape[:2]), np.float32(curve_rate))
-                self._stop_rate = float(rate.mean())  # the exposure, one for the frame, at the maps' mean rate
+                stop_rate = float(rate.mean())  # the exposure, one for the frame, at the maps' mean rate
                 new -= self._alphas
                 new *= rate.reshape(rate.shape + (1,) * (new.ndim - 2))
                 new += self._alphas
             self._alphas = new  # (where the camera moved, the past curves are not used: no need to shift them)
-        return self._finisher(sigma, dtype, yuv)
+        return self._finisher(sigma, dtype, yuv, stop_rate)
 
     def _shared(self) -> bool:
         """Whether the model's curve is estimated on a small copy (Zero-DCE++): the state keeps small maps."""
@@ -321,7 +319,7 @@ class VideoEnhancer:
 
         return keep if keep.shape == tuple(size) else box_downscale(keep[None, ..., None], tuple(size))[0, ..., 0]
 
-    def _finisher(self, sigma: float, dtype=None, yuv=None):
+    def _finisher(self, sigma: float, dtype=None, yuv=None, stop_rate: float = 1.0):
         """The curves applied to the running average and the strength map of the spatial filter; returns the
         function that finishes the frame: the spatial filter and the tone stage of :func:`skdce.enhance` (it
         reads no state: a later frame may change it)."""
@@ -361,7 +359,7 @@ class VideoEnhancer:
                     # gradually, not from one frame to the next (tests/test_video.py)
                     lit = bool(lit_by_a_light(self._small[None])[0])
                     if self._stops is not None and lit == self._lit:  # a light switched on or off: at once
-                        stops = self._stops + (stops - self._stops) * self._stop_rate
+                        stops = self._stops + (stops - self._stops) * stop_rate
                     self._stops, self._lit = stops, lit
         else:
             y = apply_le_curves(self._average, a, n_iter=n_iter)

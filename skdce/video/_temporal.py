@@ -346,6 +346,13 @@ def noise_map(luma: np.ndarray, variance: np.ndarray, alpha: np.ndarray, n_iter:
     return (np.float32(amount) * np.sqrt(variance)) * np.sqrt(g)
 
 
+def _black_factors(lift: np.ndarray) -> tuple:
+    """The float32 factors of :func:`skdce.tone.finish_tone`'s black point, ``1 / (1 - lift)`` and
+    ``-lift / (1 - lift)`` per channel, as the compiled passes take them."""
+    return (tuple(float(v) for v in (1.0 / (1.0 - lift)).astype(np.float32)),
+            tuple(float(v) for v in (-lift / (1.0 - lift)).astype(np.float32)))
+
+
 def finish_tone(image: np.ndarray, lift: np.ndarray, exposure: float, num_threads=None, *, out_dtype=None,
                 use_c: bool = True):
     """:func:`skdce.tone.finish_tone` of one ``(H, W, 3)`` float32 frame, in place, then (``out_dtype``
@@ -363,9 +370,7 @@ def finish_tone(image: np.ndarray, lift: np.ndarray, exposure: float, num_thread
             and (np.any(lift > 0) or steps or out_dtype is not None) and np.all((lift >= 0) & (lift < 1))):
         image = finish(image[None], lift[None], exposure, num_threads=num_threads)[0]
         return image if out_dtype is None else to_uint(image, out_dtype, consume=True)
-    # the float32 factors of skdce.tone.finish_tone
-    scale = tuple(float(v) for v in (1.0 / (1.0 - lift)).astype(np.float32))
-    shift = tuple(float(v) for v in (-lift / (1.0 - lift)).astype(np.float32))
+    scale, shift = _black_factors(lift)
     out = None if out_dtype is None else np.empty(image.shape, out_dtype)
     _run(lambda r0, r1: _ctemporal.black(image, scale, shift, steps, out, r0, r1), _bands(image.shape[0], num_threads),
          num_threads)
@@ -407,15 +412,13 @@ def yuv420(image: np.ndarray, lift: np.ndarray, exposure: float, matrix: tuple, 
     if not np.all((lift >= 0) & (lift < 1)):
         image = finish(image[None], lift[None], exposure, num_threads=num_threads)[0]
         lift, steps = np.zeros(3), ()
-    scale = tuple(float(v) for v in (1.0 / (1.0 - lift)).astype(np.float32))
-    shift = tuple(float(v) for v in (-lift / (1.0 - lift)).astype(np.float32))
+    scale, shift = _black_factors(lift)
+    matrix = tuple(float(v) for v in matrix)
     image = np.ascontiguousarray(image, np.float32)
     out = np.empty((3 * h // 2, w), np.uint8)
     bands = [(2 * (r0 // 2), 2 * (r1 // 2)) for r0, r1 in _bands(h, num_threads)]
     bands[-1] = (bands[-1][0], h)
-    _run(lambda r0, r1: _ctemporal.yuv420(image, scale, shift, steps, tuple(float(v) for v in matrix), out, r0, r1),
-         bands,
-         num_threads)
+    _run(lambda r0, r1: _ctemporal.yuv420(image, scale, shift, steps, matrix, out, r0, r1), bands, num_threads)
     return out
 
 
