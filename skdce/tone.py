@@ -85,7 +85,7 @@ def model_black_lift(image, *, model=None, strength=1.0, channel_axis=-1, provid
     from .engine.stages.network import small_copies
 
     plan = make_plan(image, model=model, strength=strength, channel_axis=channel_axis, providers=providers,
-                     num_threads=num_threads)
+                     num_threads=num_threads, exposure="model")  # the lift comes before auto exposure
     src = plan.layout.to_nhwc(np.asarray(image))
     if src.shape[0] != 1:
         raise ValueError(f"image has shape {np.shape(image)}; model_black_lift takes one image, not a batch.")

@@ -265,9 +265,7 @@ def _write_tiff(out, tmp: Path, meta: dict) -> None:
         iccprofile=meta.get("icc_profile"),
         metadata=None,
         **options,
-    )
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
+    )  # atomic_path fsyncs it before it takes the name
 
 
 def stream_enhance(src, dst, *, overwrite=False, **enhance_kw):

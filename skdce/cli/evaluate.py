@@ -51,9 +51,7 @@ def _rgb8(image):
     """uint8/uint16 gray/RGB(A) -> (H, W, 3) uint8."""
     import numpy as np
 
-    from .._base.image import to_uint as image_to_uint
-
-    image = image_to_uint(image, np.uint8)
+    image = to_uint(image, 8)
     if image.ndim == 2:
         image = image[..., None]
     if image.shape[2] in (2, 4):

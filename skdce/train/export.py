@@ -12,6 +12,7 @@ import torch
 from ..engine.stages.boxes import CONTEXT_GRIDS
 from ..io._atomic import atomic_path
 from ..models import sha256_file
+from .config import _PATH_KEYS
 from .model import DCENetPP
 from .weights import model_from_checkpoint, model_from_onnx
 
@@ -266,7 +267,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
     extra = {"net_size": int(net_size)} if shared and net_size else {}
     if shared and black_point:
         extra["black_point"] = black_point
-    paths = ("data_dir", "train_list", "val_list", "reference_dir", "extra_dirs")
+    paths = (*_PATH_KEYS, "extra_dirs")
     return record_in_manifest(
         path,
         name,
