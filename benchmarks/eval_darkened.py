@@ -1,11 +1,14 @@
 """Score enhancers on darkened well-exposed photos: inputs whose right answer is known.
 
 Run: python benchmarks/eval_darkened.py [--photos ../shared/data/lol/unpaired-normal] [--models a,b] [--step 10]
+     [--jpeg QUALITY]
 
 Every ``--step``-th photo of a folder of well-exposed images is darkened by
 :func:`skdce.data.darken` (linear light, Poisson shot noise and Gaussian read
 noise like a sensor's) at each gain of ``--gains`` (about 2.3 to 4.3 stops),
-rounded to 8 bits and enhanced with ``skdce.enhance``'s defaults. Each output
+rounded to 8 bits (and, with ``--jpeg``, stored as a JPEG of that quality with
+Pillow's defaults, 4:2:0 chroma, as a camera or phone would, and read back)
+and enhanced with ``skdce.enhance``'s defaults. Each output
 is scored against the photo it came from: PSNR and SSIM (8-bit, as
 ``eval_lol.py``), its mean brightness against the photo's, the share of its
 pixels left in deep shadow (luminance below 0.1) against the photo's, and its
@@ -15,6 +18,7 @@ noise per unit of brightness (``estimate_sigma`` over the mean).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
@@ -29,6 +33,15 @@ from skdce.data import darken
 GAINS = (0.05, 0.1, 0.2)
 
 
+def stored(low: np.ndarray, quality: int | None) -> np.ndarray:
+    """``low`` as read back from a JPEG file of ``quality`` (itself when None)."""
+    if quality is None:
+        return low
+    buf = io.BytesIO()
+    Image.fromarray(low).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
 def main():
     root = Path(__file__).resolve().parents[1]
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,13 +49,14 @@ def main():
     p.add_argument("--models", default=None, help="comma-separated bundled names or .onnx paths (default: all bundled)")
     p.add_argument("--step", type=int, default=10)
     p.add_argument("--gains", default=",".join(map(str, GAINS)))
+    p.add_argument("--jpeg", type=int, default=None, help="store each darkening as a JPEG of this quality first")
     p.add_argument("--json")
     args = p.parse_args()
     files = sorted(f for f in Path(args.photos).iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg"))
     files = files[:: args.step]
     photos = [np.asarray(Image.open(f).convert("RGB")) for f in files]
     gains = [float(g) for g in args.gains.split(",")]
-    inputs = [(x, np.round(darken(x, gain=g, seed=i) * 255).astype(np.uint8))
+    inputs = [(x, stored(np.round(darken(x, gain=g, seed=i) * 255).astype(np.uint8), args.jpeg))
               for i, x in enumerate(photos) for g in gains]
     models = args.models.split(",") if args.models else skdce.list_models()
     results = {}
@@ -65,7 +79,8 @@ def main():
               f"(photos {r['photo_mean']:.3f})  shadow<0.1 {r['deep_shadow']:.3f} (photos {r['photo_deep_shadow']:.3f})"
               f"  noise/mean {r['noise_per_mean']:.4f}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"photos": len(photos), "gains": gains, "results": results}, indent=1))
+        Path(args.json).write_text(json.dumps({"photos": len(photos), "gains": gains, "jpeg": args.jpeg,
+                                               "results": results}, indent=1))
 
 
 if __name__ == "__main__":
