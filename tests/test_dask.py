@@ -96,3 +96,23 @@ def test_images_thinner_than_the_halo(rng, shape):
     np.testing.assert_allclose(enhance(lazy, exposure=1).compute(), enhance(img, exposure=1), atol=ATOL)
     np.testing.assert_allclose(estimate_curves(lazy, model="zero-dce-int8").compute(),
                                estimate_curves(img, model="zero-dce-int8"), atol=ATOL)
+
+
+def test_noise_levels_read_from_sampled_rows_equal_in_memory(rng):
+    """The denoiser's level of each image (both scales, :mod:`skdce.engine.stages.noise`) from the rows Dask reads."""
+    import io
+
+    from PIL import Image
+
+    from skdce.engine.dask import _noise_levels
+    from skdce.engine.stages.noise import coarse_noise_level, filter_noise_level, noise_level
+
+    def jpeg(x):  # a dark, noisy picture as a JPEG leaves it: its noise flattened into blotches
+        buf = io.BytesIO()
+        Image.fromarray(np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)).save(buf, "JPEG", quality=75)
+        return np.asarray(Image.open(buf))
+
+    batch = np.stack([jpeg(0.08 + 0.03 * rng.standard_normal((96, 128, 3))) for _ in range(2)])
+    assert coarse_noise_level(batch[0]) > 1.5 * noise_level(batch[0])  # the coarse scale decides here
+    lazy = _noise_levels(da.from_array(batch, chunks=(1, 40, 50, 3)))
+    np.testing.assert_allclose(lazy, [filter_noise_level(x) for x in batch], rtol=1e-6)

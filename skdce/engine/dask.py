@@ -30,7 +30,7 @@ from .host import finish as tone_finish
 from .plan import Plan
 from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
 from .stages.network import estimate_tile
-from .stages.noise import filter_level, noise_from_rows, noise_rows
+from .stages.noise import coarse_row_indices, coarse_rows, filter_level, noise_from_rows, noise_rows
 from .tiles import Window, tile_grid
 
 __all__ = ["is_dask_array", "require_dask", "enhance_dask", "estimate_dask"]
@@ -91,9 +91,16 @@ def _noise_levels(x) -> np.ndarray:
     idx = noise_rows(h, w)
     if idx is None:
         return np.full(x.shape[0], filter_level(0.0, x.dtype))
+    coarse = coarse_row_indices(h, w)
     rows = dask.compute(*[x[:, idx + k] for k in range(3)])
-    return np.array([filter_level(noise_from_rows([r[b] for r in rows]) * unit_scale(x.dtype), x.dtype)
-                     for b in range(x.shape[0])])
+    (bands,) = dask.compute(x[:, coarse.reshape(-1)]) if coarse is not None else (None,)
+    unit, levels = unit_scale(x.dtype), []
+    for b in range(x.shape[0]):
+        level = noise_from_rows([r[b] for r in rows])
+        if bands is not None:
+            level = max(level, 2.0 * noise_from_rows(coarse_rows(bands[b].reshape(*coarse.shape, w, -1))))
+        levels.append(filter_level(level * unit, x.dtype))
+    return np.array(levels)
 
 
 def _rechunked(plan: Plan, image):

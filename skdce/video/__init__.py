@@ -44,7 +44,7 @@ import numpy as np
 
 from .._base.image import to_float, unit_scale
 from .._base.validate import check_image_arg, check_int, check_num_threads, check_real
-from ..engine.stages.noise import rounding_noise
+from ..engine.stages.noise import filter_noise_level, rounding_noise
 
 __all__ = ["VideoEnhancer", "enhance_video", "VideoReport"]
 
@@ -229,11 +229,11 @@ class VideoEnhancer:
     # ----------------------------------------------------------------------------------------
 
     def _noise(self, x: np.ndarray) -> float:
-        from ..denoise import estimate_noise
-
         if self._sigma is not None and self.frames % _NOISE_EVERY:
             return self._sigma  # the noise of a stream changes slowly: measured every few frames
-        sigma = max(float(estimate_noise(x)), _NOISE_FLOOR)
+        # skdce.enhance's level (both scales: a codec flattens noise into blotches as a JPEG does), and at least
+        # a uint8 frame's rounding whatever the frame's type
+        sigma = max(filter_noise_level(x[..., :3]), _NOISE_FLOOR)
         if self._sigma is not None:
             sigma = 0.8 * self._sigma + 0.2 * sigma  # the estimate of one frame wobbles; the noise rarely does
         self._sigma = sigma

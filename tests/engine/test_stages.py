@@ -165,6 +165,41 @@ def test_the_filter_sees_at_least_the_rounding(rng):
     assert noise.filter_noise_level(noisy.astype(np.float32)) == noise.noise_level(noisy.astype(np.float32))
 
 
+def box_means_2x2(x):
+    h, w = x.shape[0] // 2 * 2, x.shape[1] // 2 * 2
+    x = np.asarray(x, np.float64)[:h, :w]
+    return 0.25 * (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2])
+
+
+@pytest.mark.parametrize("h, w", [(41, 37), (64, 96), (120, 90)])
+def test_coarse_noise_reads_white_noise_as_the_fine_scale_does(rng, h, w):
+    img = np.clip(0.3 + 0.02 * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
+    got = noise.coarse_noise_level(img)
+    # the oracle: twice Immerkaer's estimate on the 2x2 means (small images: every row is read at both scales)
+    assert got == pytest.approx(2 * noise.reference_noise_level(box_means_2x2(img)), rel=1e-5)
+    assert got == pytest.approx(noise.noise_level(img), rel=0.15)  # white noise: one figure at both scales
+    assert noise.filter_noise_level(img) == max(noise.noise_level(img), got)
+
+
+def test_the_filter_sees_the_noise_a_jpeg_flattened(rng):
+    """A dark, noisy picture stored as a JPEG: its noise survives as blotches and block steps that the fine
+    scale reads as nearly clean; the denoiser is steered by the error actually left."""
+    import io
+
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:192, 0:256]
+    clean = 0.06 + 0.05 * np.sin(xx / 23.0)[..., None] * np.cos(yy / 31.0)[..., None] + np.array([0.02, 0.0, -0.01])
+    noisy = np.round(np.clip(clean + 8 / 255 * rng.standard_normal(clean.shape), 0, 1) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noisy).save(buf, "JPEG", quality=75)
+    jpeg = np.asarray(Image.open(buf))
+    left = float(np.std(jpeg / 255.0 - clean))  # the error the JPEG left against the clean picture
+    assert noise.noise_level(jpeg) < 0.5 * left  # the fine scale alone misses most of it
+    assert noise.filter_noise_level(jpeg) == pytest.approx(left, rel=0.25)
+    assert noise.filter_noise_level(noisy) == pytest.approx(8 / 255, rel=0.15)  # before the JPEG: the noise given
+
+
 # --- the guided filter ------------------------------------------------------------------------------------------
 
 
