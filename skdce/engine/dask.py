@@ -91,9 +91,9 @@ def _noise_levels(x) -> np.ndarray:
     idx = noise_rows(h, w)
     if idx is None:
         return np.full(x.shape[0], filter_level(0.0, x.dtype))
-    coarse = coarse_row_indices(h, w)
-    rows = dask.compute(*[x[:, idx + k] for k in range(3)])
-    (bands,) = dask.compute(x[:, coarse.reshape(-1)]) if coarse is not None else (None,)
+    coarse = coarse_row_indices(h, w)  # None below 6x6 pixels
+    reads = [x[:, idx + k] for k in range(3)] + ([] if coarse is None else [x[:, coarse.reshape(-1)]])
+    *rows, bands = dask.compute(*reads) + ((None,) if coarse is None else ())
     unit, levels = unit_scale(x.dtype), []
     for b in range(x.shape[0]):
         level = noise_from_rows([r[b] for r in rows])
