@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from skdce.engine.stages.boxes import small_size, torch_box_downscale, torch_illumination_context
 from skdce.engine.stages.gain import torch_added_noise
 from skdce.engine.stages.guided import torch_guided
-from skdce.engine.stages.noise import torch_noise_level
+from skdce.engine.stages.noise import torch_filter_noise_level
 
 
 def eager_pipeline(net, info, images_u8: np.ndarray, device, denoise: bool) -> np.ndarray:
@@ -37,6 +37,6 @@ def eager_pipeline(net, info, images_u8: np.ndarray, device, denoise: bool) -> n
             y = y + a * (y - y * y)
         y = y.clamp_max(1)
         if denoise:
-            sigma = torch.stack([torch_noise_level(x[b : b + 1]) for b in range(x.shape[0])]).view(-1, 1, 1, 1)
+            sigma = torch.stack([torch_filter_noise_level(x[b : b + 1]) for b in range(x.shape[0])]).view(-1, 1, 1, 1)
             y = torch_guided(y, torch_added_noise(x.mean(dim=1, keepdim=True), maps, sigma))
         return y.permute(0, 2, 3, 1).cpu().numpy()

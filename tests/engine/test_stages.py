@@ -179,6 +179,8 @@ def test_coarse_noise_reads_white_noise_as_the_fine_scale_does(rng, h, w):
     assert got == pytest.approx(2 * noise.reference_noise_level(box_means_2x2(img)), rel=1e-5)
     assert got == pytest.approx(noise.noise_level(img), rel=0.15)  # white noise: one figure at both scales
     assert noise.filter_noise_level(img) == max(noise.noise_level(img), got)
+    twin = noise.torch_filter_noise_level(torch.from_numpy(nchw(img[None])).double())
+    assert float(twin) == pytest.approx(max(noise.noise_level(img), got), rel=1e-5)
 
 
 def test_the_filter_sees_the_noise_a_jpeg_flattened(rng):
@@ -197,6 +199,8 @@ def test_the_filter_sees_the_noise_a_jpeg_flattened(rng):
     left = float(np.std(jpeg / 255.0 - clean))  # the error the JPEG left against the clean picture
     assert noise.noise_level(jpeg) < 0.5 * left  # the fine scale alone misses most of it
     assert noise.filter_noise_level(jpeg) == pytest.approx(left, rel=0.25)
+    twin = noise.torch_filter_noise_level(torch.from_numpy(nchw(jpeg[None] / 255.0)))
+    assert float(twin) == pytest.approx(noise.filter_noise_level(jpeg), rel=1e-5)
     assert noise.filter_noise_level(noisy) == pytest.approx(8 / 255, rel=0.15)  # before the JPEG: the noise given
 
 

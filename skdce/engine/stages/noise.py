@@ -11,7 +11,8 @@ above about 0.3 MP and Dask can read just those rows. Side by side:
   camera's processing left at coarser scales; and :func:`filter_noise_level`,
   the level the denoiser is steered by: the larger of the two, and at least
   :func:`rounding_noise`;
-* the torch twin (the eager baseline of ``benchmarks/``): :func:`torch_noise_level`;
+* the torch twins (the eager baseline of ``benchmarks/``): :func:`torch_noise_level`,
+  :func:`torch_filter_noise_level`;
 * the float64 oracle: :func:`reference_noise_level`.
 
 No ONNX builder: the fused graph takes the level as an input (an in-graph
@@ -26,7 +27,7 @@ from ..._base.image import unit_scale
 
 __all__ = ["noise_rows", "noise_from_rows", "noise_level", "coarse_rows", "coarse_row_indices", "coarse_noise_level",
            "rounding_noise", "filter_level", "filter_noise_level",
-           "torch_noise_level", "reference_noise_level"]
+           "torch_noise_level", "torch_filter_noise_level", "reference_noise_level"]
 
 #: Immerkaer's 3x3 operator cancels planes and quadrics; on i.i.d. noise of
 #: standard deviation s its response has standard deviation 6 s.
@@ -35,8 +36,8 @@ _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
 _NOISE_SAMPLE = 1 << 18
 #: The median absolute deviation of a Gaussian is 1 / 1.4826 of its standard deviation.
 _MAD = 1.4826
-#: Responses :func:`coarse_noise_level` samples (each reads 4 pixels: a quarter of the fine sample reads as many).
-_COARSE_SAMPLE = 1 << 16
+#: Responses :func:`coarse_noise_level` samples (each reads 4 pixels: half as many pixels as the fine sample reads).
+_COARSE_SAMPLE = 1 << 15
 
 
 def noise_rows(h: int, w: int, sample: int = _NOISE_SAMPLE) -> np.ndarray | None:
@@ -159,7 +160,28 @@ def torch_noise_level(x):
     if starts is None:
         return x.new_zeros(())
     idx = torch.as_tensor(starts, device=x.device)
-    rows = [x[0][:, idx + k] for k in range(3)]  # (c, bands, W)
+    return _torch_immerkaer([x[0][:, idx + k] for k in range(3)])
+
+
+def torch_filter_noise_level(x):
+    """The torch twin of :func:`filter_noise_level` (without the rounding floor, which depends on the dtype)."""
+    import torch
+
+    h, w = x.shape[-2:]
+    fine = torch_noise_level(x)
+    idx = coarse_row_indices(h, w)
+    if idx is None:
+        return fine
+    rows = x[0][:, torch.as_tensor(idx.reshape(-1), device=x.device)]  # (c, bands * 6, W)
+    rows = rows.reshape(rows.shape[0], *idx.shape, w)[..., : w // 2 * 2]
+    pairs = rows[:, :, 0::2] + rows[:, :, 1::2]  # (c, bands, 3, W): rows summed in pairs
+    means = 0.25 * (pairs[..., 0::2] + pairs[..., 1::2])
+    return torch.maximum(fine, 2.0 * _torch_immerkaer([means[:, :, k] for k in range(3)]))
+
+
+def _torch_immerkaer(rows):
+    """Immerkaer's estimate from three ``(c, bands, W)`` row tensors, a 0-d tensor (:func:`noise_from_rows`)."""
+    w = rows[0].shape[-1]
     r = sum(float(_IMMERKAER[k, j]) * rows[k][..., j : w - 2 + j] for k in range(3) for j in range(3))
     r = r.abs().flatten(1).sort(dim=1).values
     n = r.shape[1]
