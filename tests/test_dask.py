@@ -112,7 +112,8 @@ def test_noise_levels_read_from_sampled_rows_equal_in_memory(rng):
         Image.fromarray(np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)).save(buf, "JPEG", quality=75)
         return np.asarray(Image.open(buf))
 
-    batch = np.stack([jpeg(0.08 + 0.03 * rng.standard_normal((96, 128, 3))) for _ in range(2)])
-    assert coarse_noise_level(batch[0]) > 1.5 * noise_level(batch[0])  # the coarse scale decides here
-    lazy = _noise_levels(da.from_array(batch, chunks=(1, 40, 50, 3)))
-    np.testing.assert_allclose(lazy, [filter_noise_level(x) for x in batch], rtol=1e-6)
+    for shape in [(96, 128, 3), (701, 1003, 3)]:  # every row read; strided samples at both scales and for blocks
+        batch = np.stack([jpeg(0.08 + 0.03 * rng.standard_normal(shape)) for _ in range(2)])
+        assert coarse_noise_level(batch[0]) > 1.5 * noise_level(batch[0])  # the coarse scale decides here
+        lazy = _noise_levels(da.from_array(batch, chunks=(1, 40, 50, 3)))
+        np.testing.assert_allclose(lazy, [filter_noise_level(x) for x in batch], rtol=1e-6)
