@@ -231,8 +231,8 @@ class VideoEnhancer:
     def _noise(self, x: np.ndarray) -> float:
         if self._sigma is not None and self.frames % _NOISE_EVERY:
             return self._sigma  # the noise of a stream changes slowly: measured every few frames
-        # skdce.enhance's level (both scales: a codec flattens noise into blotches as a JPEG does), and at least
-        # a uint8 frame's rounding whatever the frame's type
+        # skdce.enhance's level (noise_level, or more where a JPEG's 8x8 blocks show: H.264's deblocked frames
+        # rarely show them), and at least a uint8 frame's rounding whatever the frame's type
         sigma = max(filter_noise_level(x[..., :3]), _NOISE_FLOOR)
         if self._sigma is not None:
             sigma = 0.8 * self._sigma + 0.2 * sigma  # the estimate of one frame wobbles; the noise rarely does

@@ -46,7 +46,7 @@ JPEG_BLOCK = 8
 #: Block steps are measured where both pixels' luminance is below this: the tones the curves stretch.
 BLOCK_DARK = 0.25
 #: Pixels :func:`block_noise` reads (bands of 9 rows starting on the block grid).
-_BLOCK_SAMPLE = 1 << 17
+_BLOCK_SAMPLE = 1 << 18
 #: Fewest dark steps at each of the grid's phases for a block measure (fewer: 0, no blocks seen).
 _BLOCK_STEPS = 256
 
@@ -131,15 +131,19 @@ def block_row_indices(h: int, w: int) -> np.ndarray | None:
 
 
 def _phase_excess(d2: np.ndarray, dark: np.ndarray) -> float | None:
-    """Mean ``d2`` over the ``dark`` steps across the grid's edges (phase 0 of the last axis) less the median of
-    the other seven phases' means; None where a phase has too few dark steps."""
+    """Mean ``d2`` over the ``dark`` steps across the grid's edges (phase 0 of the last axis) less the larger of
+    the other seven phases' median and phase 4's; None where a phase has too few dark steps.
+
+    Phase 4 too: an image upscaled by 2 or 4 (nearest or smooth) has steps every 2 or 4 pixels, at phase 4 as
+    strongly as at phase 0, and is no JPEG.
+    """
     power = np.empty(JPEG_BLOCK)
     for p in range(JPEG_BLOCK):
         sel = dark[..., p::JPEG_BLOCK]
         if sel.sum() < _BLOCK_STEPS:
             return None
         power[p] = d2[..., p::JPEG_BLOCK][sel].mean()
-    return float(power[0] - np.median(power[1:]))
+    return float(power[0] - max(np.median(power[1:]), power[JPEG_BLOCK // 2]))
 
 
 def block_from_rows(rows: np.ndarray, unit: float = 1.0) -> float:
@@ -171,10 +175,13 @@ def block_noise(rgb: np.ndarray) -> float:
     fine detail, so a dark photo's noise is flattened into blocks whose means
     are off by it: the luminance steps across the block grid's edges (in the
     shadows, :data:`BLOCK_DARK`) carry more power than those at the seven
-    other phases, along rows and along columns. 0 for an image that was never
-    a JPEG, or one whose grid was resampled or shifted after decoding, and
-    for high qualities (90 and above), which keep enough detail that the
-    steps do not stand out. No library estimates this from the pixels (a
+    other phases (and than at the middle of the block, where an image
+    upscaled by 2 or 4 has steps as well), along rows and along columns. 0 for
+    an image that was never a JPEG, or one cropped off its grid after
+    decoding, and for high qualities (90 and above), which keep enough detail
+    that the steps do not stand out. A JPEG of texture without noise shows
+    steps too (its texture quantised), and so does content with edges every
+    8 pixels on the grid (tiles). No library estimates this from the pixels (a
     decoder that deblocks reads the file's quantisation tables, which an
     array no longer has), hence by hand.
     """
