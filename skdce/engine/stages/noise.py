@@ -199,7 +199,7 @@ def combine_levels(fine: float, coarse: float, block: float) -> float:
     picture), but it also reads texture as noise (clean, darkened grass: 3.5
     fine, 7.9 coarse, no noise at all), and a denoiser steered by it smooths
     grass and gravel into wax. JPEG's flattening leaves its grid's steps
-    (:func:`block_noise`: 4.1 levels for that JPEG, 0 for the grass): the
+    (:func:`block_noise`: 3.9 levels for that JPEG, 0 for the grass): the
     coarse figure is taken in full where the steps are at least half of it,
     in proportion below.
     """
