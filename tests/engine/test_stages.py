@@ -146,6 +146,18 @@ def test_noise_level(rng, h, w):
         assert want == pytest.approx(0.03, rel=0.1)  # the estimate finds the noise it was given
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("shape", [(3, 3, 1), (4, 7, 3), (37, 41, 3), (64, 50, 2)])
+def test_integer_rows_take_the_histogram_path_exactly(rng, dtype, shape):
+    """8- and 16-bit rows: the operator in int32 and the median from a histogram, equal to the float path."""
+    top = np.iinfo(dtype).max
+    for scale in (top, 3, 1):  # full range, a few levels (many equal responses: the even-count median), flat
+        img = rng.integers(0, scale + 1, shape).astype(dtype)
+        starts = noise.noise_rows(*shape[:2])
+        rows = [img[starts + k] for k in range(3)]
+        assert noise.noise_from_rows(rows) == noise.noise_from_rows([r.astype(np.float32) for r in rows])
+
+
 def jpeg_like_dark(rng, h=64, w=96):
     """A dark uint8 image as a JPEG leaves one: flat 8x8 blocks one or two levels apart, no noise inside."""
     levels = rng.integers(2, 5, (h // 8, w // 8, 3))

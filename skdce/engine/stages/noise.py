@@ -63,8 +63,12 @@ def noise_rows(h: int, w: int, sample: int = _NOISE_SAMPLE) -> np.ndarray | None
 def noise_from_rows(rows) -> float:
     """The estimate from the three ``(bands, W, c)`` row sets at offsets 0, 1 and 2 (unscaled)."""
     c, w = rows[0].shape[-1], rows[0].shape[-2]
+    integer = all(np.asarray(r).dtype.kind in "ui" for r in rows) and np.asarray(rows[0]).dtype.itemsize <= 2
     total = 0.0
     for ch in range(c):
+        if integer:
+            total += _MAD * _integer_median(_immerkaer_int([r[..., ch] for r in rows])) / 6.0
+            continue
         r = np.zeros((rows[0].shape[0], w - 2), np.float32)
         for k in range(3):
             row = rows[k][..., ch].astype(np.float32)
@@ -72,6 +76,30 @@ def noise_from_rows(rows) -> float:
                 r += np.float32(_IMMERKAER[k, j]) * row[:, j : w - 2 + j]
         total += _MAD * float(np.median(np.abs(r))) / 6.0
     return total / c
+
+
+def _immerkaer_int(rows) -> np.ndarray:
+    """``|response|`` of Immerkaer's operator on three rows of an 8- or 16-bit channel, exactly, in int32.
+
+    The operator is the outer product of two second differences, [1, -2, 1] along the rows and across the
+    three of them: half the arithmetic of its nine taps, and exact in integers, as the float path is on
+    integer values.
+    """
+    second = []
+    for row in rows:
+        row = np.asarray(row).astype(np.int32)
+        second.append(row[:, :-2] + row[:, 2:] - 2 * row[:, 1:-1])
+    return np.abs(second[0] + second[2] - 2 * second[1])
+
+
+def _integer_median(values: np.ndarray) -> float:
+    """``np.median`` of non-negative integers, from their histogram (a linear pass, no partition)."""
+    flat = values.ravel()
+    n = flat.size
+    counts = np.cumsum(np.bincount(flat))
+    lo = int(np.searchsorted(counts, (n - 1) // 2, side="right"))  # the ((n - 1) // 2)-th smallest, from 0
+    hi = int(np.searchsorted(counts, n // 2, side="right"))
+    return 0.5 * (lo + hi)
 
 
 def noise_level(rgb: np.ndarray) -> float:
