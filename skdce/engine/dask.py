@@ -30,16 +30,7 @@ from .host import finish as tone_finish
 from .plan import Plan
 from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
 from .stages.network import estimate_tile
-from .stages.noise import (
-    block_from_rows,
-    block_row_indices,
-    coarse_row_indices,
-    coarse_rows,
-    combine_levels,
-    filter_level,
-    noise_from_rows,
-    noise_rows,
-)
+from .stages.noise import level_from_rows, level_rows
 from .tiles import Window, tile_grid
 
 __all__ = ["is_dask_array", "require_dask", "enhance_dask", "estimate_dask"]
@@ -93,27 +84,16 @@ def _box_means(x, sizes):
 def _noise_levels(x) -> np.ndarray:
     """:func:`~skdce.engine.stages.noise.filter_noise_level` of each image of the Dask ``(N, H, W, c)`` array.
 
-    Only its sampled rows are read."""
+    Only its sampled rows are read (:func:`~skdce.engine.stages.noise.level_rows`)."""
     import dask
 
     _, h, w, _ = x.shape
-    idx = noise_rows(h, w)
-    if idx is None:
-        return np.full(x.shape[0], filter_level(0.0, x.dtype))
-    extra = {"coarse": coarse_row_indices(h, w), "block": block_row_indices(h, w)}  # None below 6 or 9 pixels
-    extra = {k: v for k, v in extra.items() if v is not None}
-    read = dask.compute(*[x[:, idx + k] for k in range(3)], *[x[:, v.reshape(-1)] for v in extra.values()])
-    rows, bands = read[:3], dict(zip(extra, read[3:], strict=True))
-    unit, levels = unit_scale(x.dtype), []
+    indices = level_rows(h, w)
+    read = dict(zip(indices, dask.compute(*[x[:, idx.reshape(-1)] for idx in indices.values()]), strict=True))
+    levels = []
     for b in range(x.shape[0]):
-        fine = noise_from_rows([r[b] for r in rows]) * unit
-        coarse, block = 0.0, 0.0
-        if "coarse" in bands:
-            means = coarse_rows(bands["coarse"][b].reshape(*extra["coarse"].shape, w, -1))
-            coarse = 2.0 * noise_from_rows(means) * unit
-        if "block" in bands:
-            block = block_from_rows(bands["block"][b].reshape(*extra["block"].shape, w, -1), unit)
-        levels.append(filter_level(combine_levels(fine, coarse, block), x.dtype))
+        own = {name: rows[b].reshape(*indices[name].shape, w, -1) for name, rows in read.items()}
+        levels.append(level_from_rows(own, x.dtype))
     return np.array(levels)
 
 

@@ -29,7 +29,7 @@ from ..._base.image import unit_scale
 
 __all__ = ["JPEG_BLOCK", "BLOCK_DARK", "noise_rows", "noise_from_rows", "noise_level", "coarse_rows",
            "coarse_row_indices", "coarse_noise_level", "block_row_indices", "block_from_rows", "block_noise",
-           "combine_levels", "rounding_noise", "filter_level", "filter_noise_level",
+           "combine_levels", "rounding_noise", "filter_level", "level_rows", "level_from_rows", "filter_noise_level",
            "torch_noise_level", "torch_filter_noise_level", "reference_noise_level"]
 
 #: Immerkaer's 3x3 operator cancels planes and quadrics; on i.i.d. noise of
@@ -258,10 +258,31 @@ def filter_level(level: float, dtype) -> float:
     return max(level, rounding_noise(dtype))
 
 
+def level_rows(h: int, w: int) -> dict[str, np.ndarray]:
+    """The rows :func:`filter_noise_level` reads, by measure: ``"fine"`` ``(bands, 3)`` (:func:`noise_rows`),
+    ``"coarse"`` ``(bands, 6)`` and ``"block"`` ``(bands, 9)``; a measure the image is too small for is absent.
+    Dask reads just these (:func:`level_from_rows`)."""
+    starts = noise_rows(h, w)
+    found = {"fine": None if starts is None else starts[:, None] + np.arange(3)[None, :],
+             "coarse": coarse_row_indices(h, w), "block": block_row_indices(h, w)}
+    return {name: idx for name, idx in found.items() if idx is not None}
+
+
+def level_from_rows(rows: dict[str, np.ndarray], dtype) -> float:
+    """:func:`filter_noise_level` from the ``(bands, k, W, c)`` rows read at :func:`level_rows` (``dtype``: the
+    image's)."""
+    unit = unit_scale(dtype)
+    fine = noise_from_rows([rows["fine"][:, k] for k in range(3)]) * unit if "fine" in rows else 0.0
+    coarse = 2.0 * noise_from_rows(coarse_rows(rows["coarse"])) * unit if "coarse" in rows else 0.0
+    block = block_from_rows(rows["block"], unit) if "block" in rows else 0.0
+    return filter_level(combine_levels(fine, coarse, block), dtype)
+
+
 def filter_noise_level(rgb: np.ndarray) -> float:
     """:func:`filter_level` of one ``(H, W, c)`` image's noise: :func:`combine_levels` of its
     :func:`noise_level`, :func:`coarse_noise_level` and :func:`block_noise`."""
-    return filter_level(combine_levels(noise_level(rgb), coarse_noise_level(rgb), block_noise(rgb)), rgb.dtype)
+    rows = {name: rgb[idx] for name, idx in level_rows(*rgb.shape[:2]).items()}
+    return level_from_rows(rows, rgb.dtype)
 
 
 def reference_noise_level(rgb) -> float:
