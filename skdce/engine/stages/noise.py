@@ -62,34 +62,27 @@ def noise_rows(h: int, w: int, sample: int = _NOISE_SAMPLE) -> np.ndarray | None
 
 def noise_from_rows(rows) -> float:
     """The estimate from the three ``(bands, W, c)`` row sets at offsets 0, 1 and 2 (unscaled)."""
-    c, w = rows[0].shape[-1], rows[0].shape[-2]
-    integer = all(np.asarray(r).dtype.kind in "ui" for r in rows) and np.asarray(rows[0]).dtype.itemsize <= 2
+    rows = [np.asarray(r) for r in rows]
+    # 8- and 16-bit rows exactly, in int32, the median from a histogram; others in float32
+    exact = all(r.dtype.kind in "ui" and r.dtype.itemsize <= 2 for r in rows)
     total = 0.0
-    for ch in range(c):
-        if integer:
-            total += _MAD * _integer_median(_immerkaer_int([r[..., ch] for r in rows])) / 6.0
-            continue
-        r = np.zeros((rows[0].shape[0], w - 2), np.float32)
-        for k in range(3):
-            row = rows[k][..., ch].astype(np.float32)
-            for j in range(3):
-                r += np.float32(_IMMERKAER[k, j]) * row[:, j : w - 2 + j]
-        total += _MAD * float(np.median(np.abs(r))) / 6.0
-    return total / c
+    for ch in range(rows[0].shape[-1]):
+        r = _immerkaer([row[..., ch] for row in rows], np.int32 if exact else np.float32)
+        total += _MAD * (_integer_median(r) if exact else float(np.median(r))) / 6.0
+    return total / rows[0].shape[-1]
 
 
-def _immerkaer_int(rows) -> np.ndarray:
-    """``|response|`` of Immerkaer's operator on three rows of an 8- or 16-bit channel, exactly, in int32.
+def _immerkaer(rows, dtype) -> np.ndarray:
+    """``|response|`` of Immerkaer's operator on three rows of one channel, computed in ``dtype``.
 
     The operator is the outer product of two second differences, [1, -2, 1] along the rows and across the
-    three of them: half the arithmetic of its nine taps, and exact in integers, as the float path is on
-    integer values.
+    three of them: half the arithmetic of its nine taps, and exact in int32 for 8- and 16-bit images.
     """
     second = []
     for row in rows:
-        row = np.asarray(row).astype(np.int32)
-        second.append(row[:, :-2] + row[:, 2:] - 2 * row[:, 1:-1])
-    return np.abs(second[0] + second[2] - 2 * second[1])
+        row = row.astype(dtype)
+        second.append(row[:, :-2] + row[:, 2:] - dtype(2) * row[:, 1:-1])
+    return np.abs(second[0] + second[2] - dtype(2) * second[1])
 
 
 def _integer_median(values: np.ndarray) -> float:
