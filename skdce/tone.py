@@ -47,6 +47,7 @@ from .engine.stages.tone import (
     AUTO_EXPOSURE_LIGHT,
     AUTO_EXPOSURE_MAX,
     AUTO_EXPOSURE_TARGETS,
+    AUTO_EXPOSURE_WHITE,
     BLACK_QUANTILE,
     EXPOSURE_RANGE,
     MIDDLE_GREY,
@@ -60,7 +61,8 @@ from .engine.stages.tone import (
 )
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT", "NOISE_LIFT_LIMIT", "black_lift", "model_black_lift", "auto_exposure", "noise_limit",
+           "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "NOISE_LIFT_LIMIT", "black_lift", "model_black_lift",
+           "auto_exposure", "noise_limit",
            "curve_slope", "exposure_alphas", "finish_tone", "check_exposure"]
 
 

@@ -145,10 +145,13 @@ def test_enhance_auto_exposure_against_model_and_numbers(monkeypatch):
     np.testing.assert_array_equal(skdce.enhance(good), skdce.enhance(good, exposure="model"))  # nothing to add
     np.testing.assert_array_equal(skdce.enhance(dim, strength=0, denoise=0), dim)  # scaled by strength, as the curves
     lamps = dim.copy()
-    lamps[60:64, 30:34] = lamps[60:64, 90:94] = 1.0  # two lamps, 5x the median of the small copy: not lit
+    lamps[60:64, 30:34] = lamps[60:64, 90:94] = 0.8  # two lamps, 5x the median, short of white: not held
     assert skdce.enhance(lamps).mean() > skdce.enhance(lamps, exposure="model").mean() + 0.01
-    monkeypatch.setattr("skdce.engine.stages.tone.AUTO_EXPOSURE_LIGHT", 3.0)  # now they light the scene
     monkeypatch.setattr("skdce.engine.stages.tone.NOISE_LIFT_LIMIT", 1e9)  # (the noise limit: its own test)
+    white = dim.copy()
+    white[60:64, 30:34] = white[60:64, 90:94] = 1.0  # the same at white: the exposure uses the whole range
+    np.testing.assert_array_equal(skdce.enhance(white), skdce.enhance(white, exposure="model"))
+    monkeypatch.setattr("skdce.engine.stages.tone.AUTO_EXPOSURE_LIGHT", 3.0)  # now they light the scene
     np.testing.assert_array_equal(skdce.enhance(lamps), skdce.enhance(lamps, exposure="model"))
     for spec in ("auto", "model"):
         assert check_exposure(spec) == 0.0
@@ -160,11 +163,28 @@ def test_auto_exposure_leaves_a_scene_lit_by_its_own_lights(rng):
     scene = rng.random((1, 20, 30, 3)) * 0.04 + 0.02  # a dark scene, median about 0.04
     finished = scene * 6  # what the curves made of it: still dull highlights
     lamp = scene.copy()
-    lamp[0, 3, 4] = 0.9  # one bright box on the small copy: over AUTO_EXPOSURE_LIGHT times the median
-    assert 0.9 / np.median(scene.mean(axis=-1)) > AUTO_EXPOSURE_LIGHT
+    lamp[0, 3, 4] = 0.8  # one bright box on the small copy: over AUTO_EXPOSURE_LIGHT times the median
+    assert 0.8 / np.median(scene.mean(axis=-1)) > AUTO_EXPOSURE_LIGHT
     assert auto_exposure(finished, small_input=scene)[0] > 0
     assert auto_exposure(finished, small_input=lamp)[0] == 0.0
     assert auto_exposure(finished, small_input=lamp, light=1e3)[0] > 0
+
+
+def test_auto_exposure_leaves_a_scene_that_reaches_white():
+    from skdce.engine.stages.tone import AUTO_EXPOSURE_WHITE, auto_exposure, exposure_held, lit_by_a_light
+
+    room = np.full((1, 20, 30, 3), 0.3)  # a dim room: its highlights stay dull after the curves
+    room[0, :, :8] = np.linspace(0.1, 0.5, 8)[None, :, None]
+    window = room.copy()
+    window[0, 2:4, 2:4] = 0.95  # a white window, about 3x the median: no light, but the range is used
+    assert not lit_by_a_light(window)[0] and window.mean(axis=-1).max() >= AUTO_EXPOSURE_WHITE
+    assert exposure_held(window).tolist() == [True] and exposure_held(room).tolist() == [False]
+    assert auto_exposure(room, small_input=room)[0] > 0
+    assert auto_exposure(room, small_input=window)[0] == 0.0
+    grey = window.copy()
+    grey[0, 2:4, 2:4] = AUTO_EXPOSURE_WHITE - 0.05  # short of white: brought up as before
+    assert auto_exposure(room, small_input=grey)[0] == auto_exposure(room, small_input=room)[0] > 0
+    assert auto_exposure(room, small_input=window, light=1e3)[0] == 0.0  # held by white, not by a light
 
 
 def test_auto_exposure_is_decided_per_image_of_a_batch():

@@ -27,6 +27,7 @@ from skdce.tone import (
     AUTO_EXPOSURE_LIGHT,
     AUTO_EXPOSURE_MAX,
     AUTO_EXPOSURE_TARGETS,
+    AUTO_EXPOSURE_WHITE,
     BLACK_QUANTILE,
     EXPOSURE_RANGE,
     MIDDLE_GREY,
@@ -66,7 +67,9 @@ fig.tight_layout()
 # photo whose highlights are there already gets no stops, and neither does a
 # scene whose input holds a light of its own (its brightest part at least
 # :data:`skdce.tone.AUTO_EXPOSURE_LIGHT` times its median: a lamp at night, a
-# window). Here by hand, on an 8x-smaller copy of the model's result:
+# window), nor does one whose input already reaches near white (its brightest
+# part at least :data:`skdce.tone.AUTO_EXPOSURE_WHITE`): its exposure uses the
+# whole range. Here by hand, on an 8x-smaller copy of the model's result:
 
 curves_only = results["model"]
 small = downscale_local_mean(curves_only, (8, 8, 1)).astype(np.float32)[None]
@@ -78,9 +81,13 @@ for name, img in (("the model's result", small), ("the photo", good)):
 small_input = downscale_local_mean(dark, (8, 8, 1)).astype(np.float32)[None]
 lamp = small_input * 0.4  # the scene darker still, as at night...
 lamp[0, 2, 3] = 1.0  # ...with a lamp in it: one bright box of the small copy
-for name, img in (("the dark input", small_input), ("a darker input with a lamp", lamp)):
-    ratio = img.mean(axis=-1).max() / np.median(img.mean(axis=-1))
-    print(f"{name}: brightest / median {ratio:.1f} (light at {AUTO_EXPOSURE_LIGHT:g}), "
+window = small_input.copy()
+window[0, 2, 3] = 0.95  # the dark input with a white window: no lamp, but white is reached
+for name, img in (("the dark input", small_input), ("a darker input with a lamp", lamp),
+                  ("the dark input with a white window", window)):
+    y = img.mean(axis=-1)
+    print(f"{name}: brightest / median {y.max() / np.median(y):.1f} (light at {AUTO_EXPOSURE_LIGHT:g}), "
+          f"brightest {y.max():.2f} (white at {AUTO_EXPOSURE_WHITE:g}), "
           f"auto exposure {auto_exposure(small, small_input=img)[0]:+.2f} stops")
 
 # %%

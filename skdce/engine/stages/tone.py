@@ -25,7 +25,8 @@ from ..._base.validate import check_real
 from ..workers import run_tasks
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT", "NOISE_LIFT_LIMIT", "black_lift", "auto_exposure", "lit_by_a_light",
+           "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "NOISE_LIFT_LIMIT", "black_lift", "auto_exposure",
+           "lit_by_a_light", "exposure_held",
            "curve_slope", "noise_limit", "total_exposure",
            "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch", "reference_finish_tone",
            "torch_black_lift", "torch_remove_lift"]
@@ -52,6 +53,12 @@ AUTO_EXPOSURE_MAX = 1.5
 #: Auto exposure adds nothing to it. A darkened photo keeps its ratio (under 6 for the LOL references and
 #: under 4 for our darkenings), so its exposures are all treated alike.
 AUTO_EXPOSURE_LIGHT = 10.0
+#: A scene whose input already reaches near white (the small copy's brightest luminance at least this, in sRGB;
+#: 0.79 in linear light) uses the whole range of its exposure, so it is not under-exposed: auto exposure adds
+#: nothing to it (a dim room with a white sheet or window in it, a low-key photo with its highlights). A photo
+#: darkened by 2.3 stops or more brings white to 0.48; 6 of LOL's 185 validation low images reach it, four of
+#: them lit by a lamp (held already by :data:`AUTO_EXPOSURE_LIGHT`). Not tuned: near white, as a level.
+AUTO_EXPOSURE_WHITE = 0.9
 #: Under auto exposure the curves stretch the input's noise (its standard deviation times their slope at a
 #: region's level) to at most this: a region whose signal sits in its noise (a night sky) is not lifted into a
 #: grey grain. Chosen on the tuning half and our darkenings (``weights/README.md``, "The noise limit").
@@ -107,7 +114,9 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
     A scene whose input holds a light (``small_input``'s brightest luminance
     at least ``light`` times its median, :data:`AUTO_EXPOSURE_LIGHT` by
     default) gets none: its lamps or windows anchor the exposure, and a night
-    is not brightened further.
+    is not brightened further. Nor does one whose input already reaches near
+    white (:data:`AUTO_EXPOSURE_WHITE`): it uses its whole range
+    (:func:`exposure_held`).
 
     Parameters
     ----------
@@ -132,7 +141,7 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
         y = reference_finish_tone(x[b : b + 1], None, e).mean(axis=-1).reshape(1, -1)
         return -_highlights(y, targets)[0]
 
-    lit = np.zeros(len(x), bool) if small_input is None else lit_by_a_light(small_input, light)
+    lit = np.zeros(len(x), bool) if small_input is None else exposure_held(small_input, light)
     stops = np.zeros(len(x))
     for b in range(len(x)):
         if lit[b] or short(b, 0.0) <= 0:
@@ -231,6 +240,25 @@ def lit_by_a_light(small_input, light: float | None = None) -> np.ndarray:
     x = np.asarray(small_input, np.float64)
     y = x.mean(axis=-1).reshape(len(x), -1)
     return y.max(axis=1) >= light * np.maximum(np.median(y, axis=1), 1e-3)
+
+
+def exposure_held(small_input, light: float | None = None, white: float | None = None) -> np.ndarray:
+    """``(N,)`` whether auto exposure leaves each ``(N, h, w, C)`` small input as the curves made it: lit by a
+    light of its own (:func:`lit_by_a_light`), or already reaching near white (its brightest luminance at least
+    ``white``, :data:`AUTO_EXPOSURE_WHITE` by default), so that its exposure uses the whole range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.engine.stages.tone import exposure_held
+    >>> dim = np.full((1, 4, 4, 3), 0.3)
+    >>> window = dim.copy(); window[0, 0, 0] = 0.95  # a white window, three times the median: no lamp
+    >>> exposure_held(np.concatenate([dim, window])).tolist()
+    [False, True]
+    """
+    white = AUTO_EXPOSURE_WHITE if white is None else white
+    y = np.asarray(small_input, np.float64).mean(axis=-1).reshape(len(small_input), -1)
+    return lit_by_a_light(small_input, light) | (y.max(axis=1) >= white)
 
 
 def exposure_slope(exposure: float, level: float = 0.0) -> float:
