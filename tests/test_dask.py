@@ -117,3 +117,12 @@ def test_noise_levels_read_from_sampled_rows_equal_in_memory(rng):
         assert coarse_noise_level(batch[0]) > 1.5 * noise_level(batch[0])  # the coarse scale decides here
         lazy = _noise_levels(da.from_array(batch, chunks=(1, 40, 50, 3)))
         np.testing.assert_allclose(lazy, [filter_noise_level(x) for x in batch], rtol=1e-6)
+
+
+def test_auto_exposure_reads_white_in_the_same_pass(monkeypatch):
+    from .test_tone import lamp_scene
+
+    img = lamp_scene()  # white on auto exposure's 256-pixel copy, grey on the network's: held
+    np.testing.assert_array_equal(enhance(img), enhance(img, exposure="model"))
+    lazy = enhance(da.from_array(img, chunks=(200, 300, 3)))
+    np.testing.assert_allclose(lazy.compute(), enhance(img), atol=ATOL, rtol=0)

@@ -204,3 +204,12 @@ def test_user_model_without_context(tmp_path, model):
     onnx.save(proto, str(path))
     rng = np.random.default_rng(5)
     _compare((rng.random((30, 41, 3)) * 0.3).astype(np.float32), DENOISED, model=str(path))
+
+
+def test_auto_exposure_reads_white_as_the_host():
+    from .test_tone import lamp_scene
+
+    img = lamp_scene()  # held by its white (tests/test_tone.py): both paths keep the curves' exposure
+    _compare(img, DENOISED)
+    np.testing.assert_allclose(skdce.enhance(img, providers="cpu", fused=True),
+                               skdce.enhance(img, providers="cpu", fused=True, exposure="model"), atol=1e-6, rtol=0)

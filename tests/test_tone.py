@@ -187,6 +187,38 @@ def test_auto_exposure_leaves_a_scene_that_reaches_white():
     assert auto_exposure(room, small_input=window, light=1e3)[0] == 0.0  # held by white, not by a light
 
 
+def lamp_scene(hot_pixel=False):
+    """A dark 512x512 photo with a white lamp of 5x5 pixels, which the network's 64-pixel copy averages to
+    grey (its boxes are 8 pixels): or, with ``hot_pixel``, one white pixel instead."""
+    import skimage.data
+
+    from skdce.data import darken
+
+    x = darken(skimage.data.astronaut() / 255.0, gain=0.1, seed=0).astype(np.float32)
+    if hot_pixel:
+        x[301, 203] = 1.0
+    else:
+        x[300:305, 200:205] = 1.0
+    return x
+
+
+def test_auto_exposure_sees_white_the_networks_copy_averages_away():
+    import skdce
+    from skdce.engine.stages.network import image_whites, small_copies
+    from skdce.engine.stages.tone import AUTO_EXPOSURE_WHITE, exposure_held, lit_by_a_light, white_size
+
+    lamp, hot = lamp_scene()[None], lamp_scene(hot_pixel=True)[None]
+    assert white_size(512, 512) == (256, 256)
+    (small,) = small_copies(lamp, 3, 8.0)
+    assert small.mean(axis=-1).max() < 0.6 and not lit_by_a_light(small)[0]  # grey on the 64-pixel copy
+    whites = image_whites(np.concatenate([lamp, hot]), 3)
+    assert whites[0] >= AUTO_EXPOSURE_WHITE > whites[1]  # white at 2x2 boxes; one hot pixel is not
+    assert exposure_held(small, whites=whites[:1])[0] and not exposure_held(small)[0]
+    # the call reads it: the lamp's scene keeps the curves' exposure, the hot pixel's is brought up
+    np.testing.assert_array_equal(skdce.enhance(lamp[0]), skdce.enhance(lamp[0], exposure="model"))
+    assert skdce.enhance(hot[0]).mean() > skdce.enhance(hot[0], exposure="model").mean() + 0.01
+
+
 def test_auto_exposure_is_decided_per_image_of_a_batch():
     import skimage.data
 

@@ -50,6 +50,19 @@ def test_temporal_zero_is_enhance_per_frame():
     assert enhancer.frames == 3 and enhancer.cuts == 1
 
 
+def test_a_frame_reaches_white_as_a_still():
+    from .test_tone import lamp_scene
+
+    for hot_pixel in (False, True):
+        frames = [lamp_scene(hot_pixel)] * 3  # a 5x5 lamp: white on auto exposure's 256-pixel copy, grey and
+        auto, _ = run(frames)  # no light on the network's 64; or one white pixel
+        model, _ = run(frames, exposure="model")
+        if hot_pixel:  # brought up, as a still
+            assert auto[-1].mean() > model[-1].mean() + 0.005
+        else:  # held, as a still
+            np.testing.assert_array_equal(auto[-1], model[-1])
+
+
 def test_static_clip_less_noise_and_less_flicker():
     clean, noisy = static_clip(n=24, sigma=0.01)
     ref = target(clean)

@@ -67,9 +67,10 @@ fig.tight_layout()
 # photo whose highlights are there already gets no stops, and neither does a
 # scene whose input holds a light of its own (its brightest part at least
 # :data:`skdce.tone.AUTO_EXPOSURE_LIGHT` times its median: a lamp at night, a
-# window), nor does one whose input already reaches near white (its brightest
-# part at least :data:`skdce.tone.AUTO_EXPOSURE_WHITE`): its exposure uses the
-# whole range. Here by hand, on an 8x-smaller copy of the model's result:
+# window), nor does one whose input already reaches near white (a few pixels
+# of a 256-pixel copy at least :data:`skdce.tone.AUTO_EXPOSURE_WHITE`; by hand
+# below, the small copy's brightest box): its exposure uses the whole range.
+# Here by hand, on an 8x-smaller copy of the model's result:
 
 curves_only = results["model"]
 small = downscale_local_mean(curves_only, (8, 8, 1)).astype(np.float32)[None]

@@ -31,6 +31,7 @@ from .plan import Plan
 from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
 from .stages.network import estimate_tile
 from .stages.noise import level_from_rows, level_rows
+from .stages.tone import white_levels, white_size
 from .tiles import Window, tile_grid
 
 __all__ = ["is_dask_array", "require_dask", "enhance_dask", "estimate_dask"]
@@ -134,9 +135,15 @@ def _global_state(plan: Plan, x, *, tone: bool = True, noise=None):
     rgb = x[..., :nc]
     scale = np.float32(unit_scale(x.dtype))
     if plan.shared:
-        (small,) = _box_means(rgb, [small_size(h, w, plan.scale)])
+        whites = None
+        if plan.auto_exposure and tone:  # the copy auto exposure reads white on, in the same pass over the chunks
+            small, white = _box_means(rgb, [small_size(h, w, plan.scale), white_size(h, w)])
+            whites = white_levels(white * scale)
+        else:
+            (small,) = _box_means(rgb, [small_size(h, w, plan.scale)])
         validate_values(small * scale, "image")  # a NaN reaches every box mean it falls in: named as the input's
-        maps, lifts, stops, _ = shared_maps(plan, [small[b : b + 1] * scale for b in range(n)], tone=tone, noise=noise)
+        maps, lifts, stops, _ = shared_maps(plan, [small[b : b + 1] * scale for b in range(n)], tone=tone, noise=noise,
+                                            whites=whites)
         return BilinearUpsampler(maps, (h, w)), lifts, stops, None
     if plan.context:
         grids = _box_means(rgb, [context_size(h, w, g) for g in CONTEXT_GRIDS])

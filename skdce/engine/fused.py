@@ -38,7 +38,7 @@ from .host import context_of, finish, needs_noise, shared_maps, tone_stretch
 from .plan import Plan
 from .runtime import Providers, check_finite, start_session
 from .stages.boxes import onnx_context_feeds, onnx_taps
-from .stages.network import small_context, small_copies
+from .stages.network import image_whites, small_context, small_copies
 from .stages.noise import filter_noise_level
 from .tiles import tile_grid
 from .workers import executor
@@ -136,7 +136,8 @@ def enhance_fused(plan: Plan, src: np.ndarray, dst: np.ndarray) -> None:
         contexts = [small_context(plan.session, s) for s in smalls]
         if plan.info.black_point or plan.auto_exposure:  # the tone: a host run of the network on the small copies
             noise = [s.result() for s in sigmas] if plan.auto_exposure else None
-            _, lifts, stops, scales = shared_maps(plan, smalls, noise=noise, contexts=contexts)
+            whites = image_whites(src, nc) if plan.auto_exposure else None
+            _, lifts, stops, scales = shared_maps(plan, smalls, noise=noise, contexts=contexts, whites=whites)
         sh, sw = smalls[0].shape[1:3]
         rows, cols = onnx_taps(sh, h, True), onnx_taps(sw, w, False)
         if scales is None:  # the graph's alpha_scale input: ones, the maps as the network gives them

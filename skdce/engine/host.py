@@ -19,7 +19,7 @@ from .stages.boxes import BilinearUpsampler, ContextMap, bilinear_upsample
 from .stages.curve import copy_extra_channels, run_blocks, run_blocks_upsampled
 from .stages.gain import added_noise
 from .stages.guided import DENOISE_HALO, denoise_bands
-from .stages.network import estimate_tile, small_copies, small_maps
+from .stages.network import estimate_tile, image_whites, small_copies, small_maps
 from .stages.noise import filter_noise_level
 from .stages.tone import finish_tone, noise_stretch, total_exposure
 from .tiles import Tile, Window, tile_grid
@@ -35,7 +35,7 @@ def context_of(plan: Plan, src: np.ndarray) -> ContextMap | None:
     return ContextMap(src[..., : plan.n_color]) if plan.context else None
 
 
-def shared_maps(plan: Plan, smalls, *, tone: bool = True, noise=None, contexts=None):
+def shared_maps(plan: Plan, smalls, *, tone: bool = True, noise=None, contexts=None, whites=None):
     """Zero-DCE++'s small ``(N, h, w, c)`` maps, ``(N, c)`` black lifts, ``(N,)`` auto exposure stops and
     ``(N, h, w)`` noise limits of the maps.
 
@@ -43,11 +43,12 @@ def shared_maps(plan: Plan, smalls, *, tone: bool = True, noise=None, contexts=N
     exposure, the limits None without auto exposure or ``noise`` (the
     ``(N,)`` input noise levels, :func:`needs_noise`); all None when ``tone``
     is false (the maps alone, as the network gives them). ``contexts``: the copies'
-    :func:`~skdce.engine.stages.network.small_context`, where the caller has them already.
+    :func:`~skdce.engine.stages.network.small_context`, where the caller has them already; ``whites``: the
+    images' :func:`~skdce.engine.stages.network.image_whites`, for auto exposure.
     """
     return small_maps(plan.session, smalls, n_color=plan.n_color, strength=plan.strength,
                       iterations=plan.info.iterations, black_point=plan.info.black_point if tone else 0.0,
-                      auto_exposure=plan.auto_exposure and tone, noise=noise, contexts=contexts)
+                      auto_exposure=plan.auto_exposure and tone, noise=noise, contexts=contexts, whites=whites)
 
 
 def needs_noise(plan: Plan) -> bool:
@@ -135,8 +136,9 @@ def shared_state(plan: Plan, src: np.ndarray):
 
     smalls = small_copies(src, plan.n_color, plan.scale)
     if plan.auto_exposure:
+        whites = image_whites(src, plan.n_color)
         noise = sigmas()
-        maps, lifts, stops, _ = shared_maps(plan, smalls, noise=noise)
+        maps, lifts, stops, _ = shared_maps(plan, smalls, noise=noise, whites=whites)
         return maps, lifts, stops, noise
     maps, lifts, stops, _ = shared_maps(plan, smalls)
     return maps, lifts, stops, sigmas()

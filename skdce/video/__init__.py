@@ -180,6 +180,7 @@ class VideoEnhancer:
         self._sigma = None  # one frame's noise standard deviation, smoothed over time
         self._luma = None  # (H, W) float32: the luminance of the running average
         self._small = None  # (h, w, 3) float32: the running average as the network of a shared-curve model sees it
+        self._whites = None  # (1,): how near white the running average gets (auto exposure's white_levels)
         self._stops = None  # auto exposure's stops, smoothed like the curves
         self._lit = None  # whether the running average holds a light of its own (auto exposure then adds none)
         self._spare = None  # the arrays of the state before the last, which the next frame's state is written into
@@ -299,6 +300,7 @@ class VideoEnhancer:
         sees the frame box-downscaled to its ``net_size``, as :func:`skdce.estimate_curves`), else full-size."""
         from .. import estimate_curves
         from ..engine.stages.boxes import box_downscale, small_size
+        from ..engine.stages.network import image_whites
 
         if not self._shared():
             return np.asarray(estimate_curves(self._average, model=self.model, **self._options), np.float32)
@@ -307,6 +309,8 @@ class VideoEnhancer:
         factor = max(1.0, max(h, w) / info.net_size) if info.net_size else float(info.scale_factor)
         size = small_size(h, w, factor)
         self._small = box_downscale(self._average[None], size)[0] if size != (h, w) else self._average
+        if self._auto_exposure:  # how near white the frame gets, as skdce.enhance reads it
+            self._whites = image_whites(self._average[None], 3)
         # one thread of ONNX Runtime: the network of a 64-pixel copy takes about a millisecond, and the
         # idle threads of a larger pool spin after each run, taking the cores from the passes around it
         options = dict(self._options, num_threads=1)
@@ -354,10 +358,10 @@ class VideoEnhancer:
                     lift = black_lift(self._small[None], after[None])[0] * self.model.black_point
                 if self._auto_exposure:
                     stops = self.strength * float(auto_exposure(finish_small(after[None], lift[None]),
-                                                                small_input=self._small[None])[0])
+                                                                small_input=self._small[None], whites=self._whites)[0])
                     # smoothed like the curves, except where a light (or white) entering or leaving the frame
                     # turns the rule for held scenes on or off: then at once (tests/test_video.py)
-                    lit = bool(exposure_held(self._small[None])[0])
+                    lit = bool(exposure_held(self._small[None], whites=self._whites)[0])
                     if self._stops is not None and lit == self._lit:
                         stops = self._stops + (stops - self._stops) * stop_rate
                     self._stops, self._lit = stops, lit

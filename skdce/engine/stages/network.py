@@ -27,7 +27,7 @@ from ..._base.image import unit_scale
 from .boxes import ContextMap, box_downscale, small_size
 from .curve import run_blocks
 from .tone import auto_exposure as auto_exposure_stops
-from .tone import black_lift, finish_tone, noise_limit
+from .tone import black_lift, finish_tone, noise_limit, white_levels, white_size
 
 __all__ = ["HALO", "net_input", "finish_maps", "estimate_tile", "net_scale", "resolve_scale", "small_copies",
            "small_context", "small_maps", "limit_maps", "reference_finish_maps",
@@ -102,6 +102,17 @@ def small_copies(src: np.ndarray, n_color: int, scale: float) -> list[np.ndarray
     return [(box_downscale(x, size) if size != (h, w) else x) * unit for x in rgb]
 
 
+def image_whites(src: np.ndarray, n_color: int) -> np.ndarray:
+    """``(N,)`` :func:`~skdce.engine.stages.tone.white_levels` of each image of ``(N, H, W, C)`` ``src``, read on
+    its box copy at :func:`~skdce.engine.stages.tone.white_size` (auto exposure leaves an image that reaches
+    white)."""
+    n, h, w, _ = src.shape
+    size = white_size(h, w)
+    unit = np.float32(unit_scale(src.dtype))
+    rgb = src[..., :n_color]
+    return white_levels((box_downscale(rgb, size) if size != (h, w) else rgb) * unit)
+
+
 def small_context(session, small: np.ndarray) -> np.ndarray | None:
     """The ``(h, w)`` illumination context of a ``(1, h, w, c)`` small copy (None for models without one)."""
     if session.context_name is None:
@@ -111,7 +122,7 @@ def small_context(session, small: np.ndarray) -> np.ndarray | None:
 
 
 def small_maps(session, smalls, *, n_color: int, strength: float, iterations: int, black_point: float = 0.0,
-               auto_exposure: bool = False, noise=None, contexts=None):
+               auto_exposure: bool = False, noise=None, contexts=None, whites=None):
     """Zero-DCE++'s maps and tone on its small copies: ``(maps, lifts, stops, scales)``.
 
     ``smalls`` are the ``(1, h, w, c)`` copies in [0, 1] (:func:`small_copies`,
@@ -123,7 +134,8 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
     With ``auto_exposure`` and ``noise`` (the ``(N,)`` input noise levels) the
     maps' positive alphas are first scaled by ``scales``, the ``(N, h, w)``
     :func:`~skdce.engine.stages.tone.noise_limit` of each copy (None otherwise).
-    ``contexts``: the copies' :func:`small_context`, where the caller has them already.
+    ``contexts``: the copies' :func:`small_context`, where the caller has them already; ``whites``: the
+    images' :func:`~skdce.engine.stages.tone.white_levels` for auto exposure.
     """
     maps, lifts, stops, scales = [], [], [], []
     for b, small in enumerate(smalls):
@@ -144,7 +156,8 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
                 lifts.append(lift[0])
             if auto_exposure:
                 # scaled like the curves: strength 0 leaves the image as it is, 2 doubles the enhancement
-                stops.append(strength * auto_exposure_stops(finish_tone(after, lift), small_input=rgb)[0])
+                white = None if whites is None else whites[b : b + 1]
+                stops.append(strength * auto_exposure_stops(finish_tone(after, lift), small_input=rgb, whites=white)[0])
     return (np.ascontiguousarray(np.stack(maps), dtype=np.float32), np.stack(lifts) if lifts else None,
             np.array(stops) if stops else None, np.stack(scales) if scales else None)
 

@@ -26,7 +26,7 @@ from ..workers import run_tasks
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
            "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "NOISE_LIFT_LIMIT", "black_lift", "auto_exposure",
-           "lit_by_a_light", "exposure_held",
+           "lit_by_a_light", "exposure_held", "white_levels", "white_size", "WHITE_SIZE", "WHITE_BOXES",
            "curve_slope", "noise_limit", "total_exposure",
            "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch", "reference_finish_tone",
            "torch_black_lift", "torch_remove_lift"]
@@ -53,12 +53,18 @@ AUTO_EXPOSURE_MAX = 1.5
 #: Auto exposure adds nothing to it. A darkened photo keeps its ratio (under 6 for the LOL references and
 #: under 4 for our darkenings), so its exposures are all treated alike.
 AUTO_EXPOSURE_LIGHT = 10.0
-#: A scene whose input already reaches near white (the small copy's brightest luminance at least this, in sRGB;
-#: 0.79 in linear light) uses the whole range of its exposure, so it is not under-exposed: auto exposure adds
-#: nothing to it (a dim room with a white sheet or window in it, a low-key photo with its highlights). A photo
-#: darkened by 2.3 stops or more brings white to 0.48; 6 of LOL's 185 validation low images reach it, four of
-#: them lit by a lamp (held already by :data:`AUTO_EXPOSURE_LIGHT`). Not tuned: near white, as a level.
+#: A scene whose input already reaches near white (its :func:`white_levels` at least this, in sRGB; 0.79 in
+#: linear light) uses the whole range of its exposure, so it is not under-exposed: auto exposure adds nothing to
+#: it (a dim room with a white sheet or window in it, a low-key photo with its highlights: a launch pad at dusk
+#: with its lamps). A photo darkened by 2.3 stops or more brings white to 0.48; 6 of LOL's 185 validation low
+#: images reach it, four of them lit by a lamp (held already by :data:`AUTO_EXPOSURE_LIGHT`). Not tuned: near
+#: white, as a level.
 AUTO_EXPOSURE_WHITE = 0.9
+#: :func:`white_levels` reads a box copy of the input this many pixels on its longer side: boxes of 2.3 pixels
+#: on a 600x400 photo and 16 at 12 MP, where the network's 64-pixel copy averages a lamp away.
+WHITE_SIZE = 256
+#: ...and takes its ``WHITE_BOXES``-th brightest box: a few pixels of white, not one hot pixel.
+WHITE_BOXES = 4
 #: Under auto exposure the curves stretch the input's noise (its standard deviation times their slope at a
 #: region's level) to at most this: a region whose signal sits in its noise (a night sky) is not lifted into a
 #: grey grain. Chosen on the tuning half and our darkenings (``weights/README.md``, "The noise limit").
@@ -99,7 +105,7 @@ def _highlights(y: np.ndarray, targets) -> np.ndarray:
 
 
 def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE_MAX, small_input=None,
-                  light: float | None = None) -> np.ndarray:
+                  light: float | None = None, whites=None) -> np.ndarray:
     """``(N,)`` stops that bring each image's highlights up to a well-exposed photo's (0 where they are there).
 
     A well-exposed photo's bright tones reach near white whatever its subject
@@ -115,7 +121,8 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
     at least ``light`` times its median, :data:`AUTO_EXPOSURE_LIGHT` by
     default) gets none: its lamps or windows anchor the exposure, and a night
     is not brightened further. Nor does one whose input already reaches near
-    white (:data:`AUTO_EXPOSURE_WHITE`): it uses its whole range
+    white (``whites``, the inputs' :func:`white_levels`, at least
+    :data:`AUTO_EXPOSURE_WHITE`): it uses its whole range
     (:func:`exposure_held`).
 
     Parameters
@@ -124,6 +131,8 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
         The network's small copies after the curves and the black point, in [0, 1].
     small_input : (N, h, w, C) ndarray, optional
         The small copies before the curves (the network's input), in [0, 1].
+    whites : (N,) ndarray, optional
+        The inputs' :func:`white_levels` (without them, ``small_input``'s brightest luminance stands in).
 
     Examples
     --------
@@ -141,7 +150,7 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
         y = reference_finish_tone(x[b : b + 1], None, e).mean(axis=-1).reshape(1, -1)
         return -_highlights(y, targets)[0]
 
-    lit = np.zeros(len(x), bool) if small_input is None else exposure_held(small_input, light)
+    lit = np.zeros(len(x), bool) if small_input is None else exposure_held(small_input, light, whites=whites)
     stops = np.zeros(len(x))
     for b in range(len(x)):
         if lit[b] or short(b, 0.0) <= 0:
@@ -242,23 +251,52 @@ def lit_by_a_light(small_input, light: float | None = None) -> np.ndarray:
     return y.max(axis=1) >= light * np.maximum(np.median(y, axis=1), 1e-3)
 
 
-def exposure_held(small_input, light: float | None = None, white: float | None = None) -> np.ndarray:
+def white_size(h: int, w: int) -> tuple[int, int]:
+    """The ``(h, w)`` of :func:`white_levels`' box copy of an ``h`` x ``w`` image (the image's own, if smaller)."""
+    from .boxes import small_size
+
+    return small_size(h, w, max(1.0, max(h, w) / WHITE_SIZE))
+
+
+def white_levels(copy) -> np.ndarray:
+    """``(N,)`` how near white each image gets: the :data:`WHITE_BOXES`-th brightest luminance (channel mean)
+    of its ``(N, h, w, C)`` box copy at :func:`white_size`, in [0, 1] (:func:`exposure_held` compares it with
+    :data:`AUTO_EXPOSURE_WHITE`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.engine.stages.tone import white_levels
+    >>> x = np.full((1, 8, 8, 3), 0.25); x[0, :2, :2] = 1.0  # four white pixels: a lamp
+    >>> white_levels(x).tolist()
+    [1.0]
+    >>> x[0, 0, 0] = 0.25  # three: no more than a few hot pixels
+    >>> white_levels(x).tolist()
+    [0.25]
+    """
+    y = np.asarray(copy, np.float64).mean(axis=-1).reshape(len(copy), -1)
+    k = min(WHITE_BOXES, y.shape[1])
+    return np.partition(y, y.shape[1] - k, axis=1)[:, y.shape[1] - k]
+
+
+def exposure_held(small_input, light: float | None = None, white: float | None = None, whites=None) -> np.ndarray:
     """``(N,)`` whether auto exposure leaves each ``(N, h, w, C)`` small input as the curves made it: lit by a
-    light of its own (:func:`lit_by_a_light`), or already reaching near white (its brightest luminance at least
-    ``white``, :data:`AUTO_EXPOSURE_WHITE` by default), so that its exposure uses the whole range.
+    light of its own (:func:`lit_by_a_light`), or already reaching near white, so that its exposure uses the
+    whole range: ``whites`` (the images' :func:`white_levels`; without them, the small copy's brightest
+    luminance) at least ``white``, :data:`AUTO_EXPOSURE_WHITE` by default.
 
     Examples
     --------
     >>> import numpy as np
     >>> from skdce.engine.stages.tone import exposure_held
-    >>> dim = np.full((1, 4, 4, 3), 0.3)
-    >>> window = dim.copy(); window[0, 0, 0] = 0.95  # a white window, three times the median: no lamp
-    >>> exposure_held(np.concatenate([dim, window])).tolist()
+    >>> dim = np.full((2, 4, 4, 3), 0.3)  # two dim rooms; the second has a white window, 3x the median: no lamp
+    >>> exposure_held(dim, whites=np.array([0.5, 0.95])).tolist()
     [False, True]
     """
     white = AUTO_EXPOSURE_WHITE if white is None else white
-    y = np.asarray(small_input, np.float64).mean(axis=-1).reshape(len(small_input), -1)
-    return lit_by_a_light(small_input, light) | (y.max(axis=1) >= white)
+    if whites is None:
+        whites = np.asarray(small_input, np.float64).mean(axis=-1).reshape(len(small_input), -1).max(axis=1)
+    return lit_by_a_light(small_input, light) | (np.asarray(whites, np.float64) >= white)
 
 
 def exposure_slope(exposure: float, level: float = 0.0) -> float:
