@@ -122,7 +122,7 @@ def test_noise_levels_read_from_sampled_rows_equal_in_memory(rng):
 def test_auto_exposure_reads_white_in_the_same_pass(monkeypatch):
     from .test_tone import lamp_scene
 
-    img = lamp_scene()  # white on auto exposure's 256-pixel copy, grey on the network's: held
+    img = lamp_scene()  # its white point is white: held
     np.testing.assert_array_equal(enhance(img), enhance(img, exposure="model"))
     lazy = enhance(da.from_array(img, chunks=(200, 300, 3)))
     np.testing.assert_allclose(lazy.compute(), enhance(img), atol=ATOL, rtol=0)

@@ -170,53 +170,67 @@ def test_auto_exposure_leaves_a_scene_lit_by_its_own_lights(rng):
     assert auto_exposure(finished, small_input=lamp, light=1e3)[0] > 0
 
 
-def test_auto_exposure_leaves_a_scene_that_reaches_white():
-    from skdce.engine.stages.tone import AUTO_EXPOSURE_WHITE, auto_exposure, exposure_held, lit_by_a_light
+def test_auto_exposure_leaves_a_scene_whose_white_point_is_white():
+    from skdce.engine.stages.tone import AUTO_EXPOSURE_WHITE, WHITE_RAMP, auto_exposure, lit_by_a_light, white_levels
 
     room = np.full((1, 20, 30, 3), 0.3)  # a dim room: its highlights stay dull after the curves
     room[0, :, :8] = np.linspace(0.1, 0.5, 8)[None, :, None]
     window = room.copy()
-    window[0, 2:4, 2:4] = 0.95  # a white window, about 3x the median: no light, but the range is used
-    assert not lit_by_a_light(window)[0] and window.mean(axis=-1).max() >= AUTO_EXPOSURE_WHITE
-    assert exposure_held(window).tolist() == [True] and exposure_held(room).tolist() == [False]
-    assert auto_exposure(room, small_input=room)[0] > 0
+    window[0, 2:4, 2:4] = 0.96  # a white window (4 of 600 pixels), 3x the median: no light, but white is reached
+    assert not lit_by_a_light(window)[0] and white_levels(window)[0] >= AUTO_EXPOSURE_WHITE + WHITE_RAMP / 2
+    full = auto_exposure(room, small_input=room)[0]
+    assert full > 0.5
     assert auto_exposure(room, small_input=window)[0] == 0.0
-    grey = window.copy()
-    grey[0, 2:4, 2:4] = AUTO_EXPOSURE_WHITE - 0.05  # short of white: brought up as before
-    assert auto_exposure(room, small_input=grey)[0] == auto_exposure(room, small_input=room)[0] > 0
+    assert auto_exposure(room, small_input=window, whites=[0.5])[0] == full  # the given white point is read
     assert auto_exposure(room, small_input=window, light=1e3)[0] == 0.0  # held by white, not by a light
+    for level, share in ((AUTO_EXPOSURE_WHITE - WHITE_RAMP / 2, 1.0), (AUTO_EXPOSURE_WHITE, 0.5)):
+        grey = window.copy()
+        grey[0, 2:4, 2:4] = level  # on the ramp: that share of the stops
+        assert auto_exposure(room, small_input=grey)[0] == pytest.approx(full * share, abs=0.006)
 
 
-def lamp_scene(hot_pixel=False):
-    """A dark 512x512 photo with a white lamp of 5x5 pixels, which the network's 64-pixel copy averages to
-    grey (its boxes are 8 pixels): or, with ``hot_pixel``, one white pixel instead."""
+#: The level of lamp_scene's grey lamp: AUTO_EXPOSURE_WHITE, the middle of the ramp.
+AUTO_WHITE_LEVEL = 0.9
+
+
+def lamp_scene(spot="lamp"):
+    """A dark 512x512 photo with a white ``"lamp"`` (20x20 pixels, 0.15% of the picture), a ``"grey"`` one (the
+    same at 0.9), a white ``"glint"`` (6x6) or ``"salt"`` (0.05% of the pixels white)."""
     import skimage.data
 
     from skdce.data import darken
 
     x = darken(skimage.data.astronaut() / 255.0, gain=0.1, seed=0).astype(np.float32)
-    if hot_pixel:
-        x[301, 203] = 1.0
+    if spot == "salt":
+        x[np.random.default_rng(0).random(x.shape[:2]) < 0.0005] = 1.0
     else:
-        x[300:305, 200:205] = 1.0
+        size, level = {"lamp": (20, 1.0), "grey": (20, AUTO_WHITE_LEVEL), "glint": (6, 1.0)}[spot]
+        x[300 : 300 + size, 200 : 200 + size] = level
     return x
 
 
-def test_auto_exposure_sees_white_the_networks_copy_averages_away():
+def test_auto_exposure_reads_an_area_of_white():
     import skdce
     from skdce.engine.stages.network import image_whites, small_copies
-    from skdce.engine.stages.tone import AUTO_EXPOSURE_WHITE, exposure_held, lit_by_a_light, white_size
+    from skdce.engine.stages.tone import AUTO_EXPOSURE_WHITE, WHITE_RAMP, lit_by_a_light, white_size
 
-    lamp, hot = lamp_scene()[None], lamp_scene(hot_pixel=True)[None]
-    assert white_size(512, 512) == (256, 256)
-    (small,) = small_copies(lamp, 3, 8.0)
-    assert small.mean(axis=-1).max() < 0.6 and not lit_by_a_light(small)[0]  # grey on the 64-pixel copy
-    whites = image_whites(np.concatenate([lamp, hot]), 3)
-    assert whites[0] >= AUTO_EXPOSURE_WHITE > whites[1]  # white at 2x2 boxes; one hot pixel is not
-    assert exposure_held(small, whites=whites[:1])[0] and not exposure_held(small)[0]
-    # the call reads it: the lamp's scene keeps the curves' exposure, the hot pixel's is brought up
-    np.testing.assert_array_equal(skdce.enhance(lamp[0]), skdce.enhance(lamp[0], exposure="model"))
-    assert skdce.enhance(hot[0]).mean() > skdce.enhance(hot[0], exposure="model").mean() + 0.01
+    assert white_size(512, 512) == (256, 256) and AUTO_WHITE_LEVEL == AUTO_EXPOSURE_WHITE
+    scenes = {spot: lamp_scene(spot) for spot in ("lamp", "grey", "glint", "salt")}
+    for x in scenes.values():
+        assert not lit_by_a_light(small_copies(x[None], 3, 8.0)[0])[0]  # no light by the older rule
+    whites = dict(zip(scenes, image_whites(np.stack(list(scenes.values())), 3), strict=True))
+    assert whites["lamp"] == 1.0 and whites["grey"] == pytest.approx(AUTO_EXPOSURE_WHITE, abs=1e-6)
+    assert max(whites["glint"], whites["salt"]) < AUTO_EXPOSURE_WHITE - WHITE_RAMP / 2  # a glint, hot pixels
+    for dy, dx in ((0, 1), (1, 1), (3, 2)):  # wherever the glint falls on the boxes
+        shifted = np.roll(scenes["glint"], (dy, dx), axis=(0, 1))
+        assert image_whites(shifted[None], 3)[0] < AUTO_EXPOSURE_WHITE - WHITE_RAMP / 2
+    # the call reads it: the lamp's scene keeps the curves' exposure, the glint's and the salt's are brought up,
+    # the grey lamp's by half the stops
+    model = {spot: skdce.enhance(x, exposure="model").mean() for spot, x in scenes.items()}
+    auto = {spot: skdce.enhance(x).mean() for spot, x in scenes.items()}
+    np.testing.assert_array_equal(skdce.enhance(scenes["lamp"]), skdce.enhance(scenes["lamp"], exposure="model"))
+    assert auto["glint"] > model["glint"] + 0.02 and auto["salt"] > model["salt"] + 0.02
+    assert model["grey"] + 0.005 < auto["grey"] < auto["glint"] - 0.005
 
 
 def test_auto_exposure_is_decided_per_image_of_a_batch():

@@ -31,6 +31,7 @@ from skdce.tone import (
     BLACK_QUANTILE,
     EXPOSURE_RANGE,
     MIDDLE_GREY,
+    WHITE_RAMP,
     auto_exposure,
     black_lift,
     check_exposure,
@@ -67,10 +68,12 @@ fig.tight_layout()
 # photo whose highlights are there already gets no stops, and neither does a
 # scene whose input holds a light of its own (its brightest part at least
 # :data:`skdce.tone.AUTO_EXPOSURE_LIGHT` times its median: a lamp at night, a
-# window), nor does one whose input already reaches near white (a few pixels
-# of a 256-pixel copy at least :data:`skdce.tone.AUTO_EXPOSURE_WHITE`; by hand
-# below, the small copy's brightest box): its exposure uses the whole range.
-# Here by hand, on an 8x-smaller copy of the model's result:
+# window), nor does one whose white point (the 99.9th percentile of its
+# luminance on a 256-pixel copy; by hand below, on the small copy) already
+# reaches near white, :data:`skdce.tone.AUTO_EXPOSURE_WHITE`: its exposure
+# uses the whole range. A ramp of :data:`skdce.tone.WHITE_RAMP` around that
+# level takes the stops from all to none. Here by hand, on an 8x-smaller copy
+# of the model's result:
 
 curves_only = results["model"]
 small = downscale_local_mean(curves_only, (8, 8, 1)).astype(np.float32)[None]
@@ -83,12 +86,12 @@ small_input = downscale_local_mean(dark, (8, 8, 1)).astype(np.float32)[None]
 lamp = small_input * 0.4  # the scene darker still, as at night...
 lamp[0, 2, 3] = 1.0  # ...with a lamp in it: one bright box of the small copy
 window = small_input.copy()
-window[0, 2, 3] = 0.95  # the dark input with a white window: no lamp, but white is reached
+window[0, 2:4, 3:5] = 0.97  # the dark input with a white window: no lamp, but white is reached
 for name, img in (("the dark input", small_input), ("a darker input with a lamp", lamp),
                   ("the dark input with a white window", window)):
     y = img.mean(axis=-1)
     print(f"{name}: brightest / median {y.max() / np.median(y):.1f} (light at {AUTO_EXPOSURE_LIGHT:g}), "
-          f"brightest {y.max():.2f} (white at {AUTO_EXPOSURE_WHITE:g}), "
+          f"white point {np.percentile(y, 99.9):.2f} (white at {AUTO_EXPOSURE_WHITE:g} +- {WHITE_RAMP / 2:g}), "
           f"auto exposure {auto_exposure(small, small_input=img)[0]:+.2f} stops")
 
 # %%

@@ -329,7 +329,7 @@ class VideoEnhancer:
         reads no state: a later frame may change it)."""
         from .. import apply_le_curves
         from ..engine.stages.network import finish_maps, limit_maps
-        from ..engine.stages.tone import auto_exposure, exposure_held, noise_limit, noise_stretch, total_exposure
+        from ..engine.stages.tone import auto_exposure, lit_by_a_light, noise_limit, noise_stretch, total_exposure
         from ..engine.stages.tone import finish_tone as finish_small
         from ..tone import black_lift
         from . import _temporal as T
@@ -359,9 +359,9 @@ class VideoEnhancer:
                 if self._auto_exposure:
                     stops = self.strength * float(auto_exposure(finish_small(after[None], lift[None]),
                                                                 small_input=self._small[None], whites=self._whites)[0])
-                    # smoothed like the curves, except where a light (or white) entering or leaving the frame
-                    # turns the rule for held scenes on or off: then at once (tests/test_video.py)
-                    lit = bool(exposure_held(self._small[None], whites=self._whites)[0])
+                    # smoothed like the curves (the white point's ramp with them), except where a light entering
+                    # or leaving the frame turns the rule for lit scenes on or off: then at once (tests/test_video.py)
+                    lit = bool(lit_by_a_light(self._small[None])[0])
                     if self._stops is not None and lit == self._lit:
                         stops = self._stops + (stops - self._stops) * stop_rate
                     self._stops, self._lit = stops, lit

@@ -110,7 +110,8 @@ def image_whites(src: np.ndarray, n_color: int) -> np.ndarray:
     size = white_size(h, w)
     unit = np.float32(unit_scale(src.dtype))
     rgb = src[..., :n_color]
-    return white_levels((box_downscale(rgb, size) if size != (h, w) else rgb) * unit)
+    # float32, as Dask's box means are: the two decide alike at the ramp's edges
+    return white_levels(((box_downscale(rgb, size) if size != (h, w) else rgb) * unit).astype(np.float32))
 
 
 def small_context(session, small: np.ndarray) -> np.ndarray | None:

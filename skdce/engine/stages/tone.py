@@ -25,8 +25,9 @@ from ..._base.validate import check_real
 from ..workers import run_tasks
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "NOISE_LIFT_LIMIT", "black_lift", "auto_exposure",
-           "lit_by_a_light", "exposure_held", "white_levels", "white_size", "WHITE_SIZE", "WHITE_BOXES",
+           "AUTO_EXPOSURE_LIGHT", "NOISE_LIFT_LIMIT", "black_lift", "auto_exposure",
+           "lit_by_a_light", "white_levels", "white_share", "white_size", "WHITE_SIZE", "WHITE_PERCENTILE",
+           "WHITE_RAMP", "AUTO_EXPOSURE_WHITE",
            "curve_slope", "noise_limit", "total_exposure",
            "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch", "reference_finish_tone",
            "torch_black_lift", "torch_remove_lift"]
@@ -53,18 +54,22 @@ AUTO_EXPOSURE_MAX = 1.5
 #: Auto exposure adds nothing to it. A darkened photo keeps its ratio (under 6 for the LOL references and
 #: under 4 for our darkenings), so its exposures are all treated alike.
 AUTO_EXPOSURE_LIGHT = 10.0
-#: A scene whose input already reaches near white (its :func:`white_levels` at least this, in sRGB; 0.79 in
-#: linear light) uses the whole range of its exposure, so it is not under-exposed: auto exposure adds nothing to
-#: it (a dim room with a white sheet or window in it, a low-key photo with its highlights: a launch pad at dusk
-#: with its lamps). A photo darkened by 2.3 stops or more brings white to 0.48; 6 of LOL's 185 validation low
-#: images reach it, four of them lit by a lamp (held already by :data:`AUTO_EXPOSURE_LIGHT`). Not tuned: near
-#: white, as a level.
+#: An input whose white point (:func:`white_levels`) already reaches near white uses the whole range of its
+#: exposure, so it is not under-exposed: auto exposure adds nothing to it (a dim room with a white wall or
+#: window, a low-key photo with its highlights: a launch pad at dusk with its lamps). Its stops are scaled by
+#: :func:`white_share`, 1 for a white point at or below ``AUTO_EXPOSURE_WHITE - WHITE_RAMP / 2`` and 0 at or
+#: above ``AUTO_EXPOSURE_WHITE + WHITE_RAMP / 2``, linearly between (a ramp, not a switch: a light crossing the
+#: level does not jump the exposure, in a still or from frame to frame). A photo darkened by 2.3 stops or more
+#: brings white to 0.48. Not tuned: near white, as a level (0.79 in linear light).
 AUTO_EXPOSURE_WHITE = 0.9
-#: :func:`white_levels` reads a box copy of the input this many pixels on its longer side: boxes of 2.3 pixels
-#: on a 600x400 photo and 16 at 12 MP, where the network's 64-pixel copy averages a lamp away.
+#: The width of :data:`AUTO_EXPOSURE_WHITE`'s ramp.
+WHITE_RAMP = 0.1
+#: :func:`white_levels` reads a box copy of the input this many pixels on its longer side (boxes of 2.3 pixels
+#: on a 600x400 photo, 16 at 12 MP), sharper than the network's 64-pixel copy, where a lamp's edges blur...
 WHITE_SIZE = 256
-#: ...and takes its ``WHITE_BOXES``-th brightest box: a few pixels of white, not one hot pixel.
-WHITE_BOXES = 4
+#: ...and takes this percentile of its luminance: an area of white (0.1% of the picture, a 15x15-pixel lamp at
+#: 600x400), as a photo's white point is read, not a few clipped pixels, a glint or hot pixels.
+WHITE_PERCENTILE = 99.9
 #: Under auto exposure the curves stretch the input's noise (its standard deviation times their slope at a
 #: region's level) to at most this: a region whose signal sits in its noise (a night sky) is not lifted into a
 #: grey grain. Chosen on the tuning half and our darkenings (``weights/README.md``, "The noise limit").
@@ -120,10 +125,10 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
     A scene whose input holds a light (``small_input``'s brightest luminance
     at least ``light`` times its median, :data:`AUTO_EXPOSURE_LIGHT` by
     default) gets none: its lamps or windows anchor the exposure, and a night
-    is not brightened further. Nor does one whose input already reaches near
-    white (``whites``, the inputs' :func:`white_levels`, at least
-    :data:`AUTO_EXPOSURE_WHITE`): it uses its whole range
-    (:func:`exposure_held`).
+    is not brightened further. Nor, by a ramp (:func:`white_share`), does one
+    whose white point already reaches near white (``whites``, the inputs'
+    :func:`white_levels`, around :data:`AUTO_EXPOSURE_WHITE`): it uses its
+    whole range.
 
     Parameters
     ----------
@@ -132,7 +137,7 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
     small_input : (N, h, w, C) ndarray, optional
         The small copies before the curves (the network's input), in [0, 1].
     whites : (N,) ndarray, optional
-        The inputs' :func:`white_levels` (without them, ``small_input``'s brightest luminance stands in).
+        The inputs' :func:`white_levels` (without them, ``small_input``'s stand in; with neither, none).
 
     Examples
     --------
@@ -150,19 +155,24 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
         y = reference_finish_tone(x[b : b + 1], None, e).mean(axis=-1).reshape(1, -1)
         return -_highlights(y, targets)[0]
 
-    lit = np.zeros(len(x), bool) if small_input is None else exposure_held(small_input, light, whites=whites)
+    lit = np.zeros(len(x), bool) if small_input is None else lit_by_a_light(small_input, light)
+    if whites is None and small_input is not None:
+        whites = white_levels(small_input)
+    share = np.ones(len(x)) if whites is None else white_share(whites)
     stops = np.zeros(len(x))
     for b in range(len(x)):
-        if lit[b] or short(b, 0.0) <= 0:
+        if lit[b] or share[b] == 0 or short(b, 0.0) <= 0:
             continue
         lo, hi = 0.0, float(max_stops)
         if short(b, hi) > 0:
             stops[b] = hi
-            continue
-        while hi - lo > 0.005:
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if short(b, mid) > 0 else (lo, mid)
-        stops[b] = math.ceil(hi * 100 - 1e-9) / 100  # to 0.01 stop, never below the level
+        else:
+            while hi - lo > 0.005:
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if short(b, mid) > 0 else (lo, mid)
+            stops[b] = math.ceil(hi * 100 - 1e-9) / 100  # to 0.01 stop, never below the level
+        if share[b] < 1:
+            stops[b] = round(stops[b] * share[b], 2)
     return stops
 
 
@@ -259,44 +269,36 @@ def white_size(h: int, w: int) -> tuple[int, int]:
 
 
 def white_levels(copy) -> np.ndarray:
-    """``(N,)`` how near white each image gets: the :data:`WHITE_BOXES`-th brightest luminance (channel mean)
-    of its ``(N, h, w, C)`` box copy at :func:`white_size`, in [0, 1] (:func:`exposure_held` compares it with
-    :data:`AUTO_EXPOSURE_WHITE`).
+    """``(N,)`` each image's white point: the :data:`WHITE_PERCENTILE` percentile of the luminance (channel
+    mean) of its ``(N, h, w, C)`` box copy at :func:`white_size`, in [0, 1] (linear interpolation).
 
     Examples
     --------
     >>> import numpy as np
     >>> from skdce.engine.stages.tone import white_levels
-    >>> x = np.full((1, 8, 8, 3), 0.25); x[0, :2, :2] = 1.0  # four white pixels: a lamp
+    >>> x = np.full((1, 100, 100, 3), 0.25); x[0, :4, :4] = 1.0  # a lamp: 0.16% of the picture
     >>> white_levels(x).tolist()
     [1.0]
-    >>> x[0, 0, 0] = 0.25  # three: no more than a few hot pixels
-    >>> white_levels(x).tolist()
-    [0.25]
+    >>> x[0, :4, :4] = 0.25; x[0, ::20, ::20] = 1.0  # 25 hot pixels, 0.25%: also white; 9 would not be
+    >>> white_levels(x).round(3).tolist()
+    [1.0]
     """
-    y = np.asarray(copy, np.float64).mean(axis=-1).reshape(len(copy), -1)
-    k = min(WHITE_BOXES, y.shape[1])
-    return np.partition(y, y.shape[1] - k, axis=1)[:, y.shape[1] - k]
+    y = np.asarray(copy, np.float32).mean(axis=-1, dtype=np.float64).reshape(len(copy), -1)
+    return np.percentile(y, WHITE_PERCENTILE, axis=1)
 
 
-def exposure_held(small_input, light: float | None = None, white: float | None = None, whites=None) -> np.ndarray:
-    """``(N,)`` whether auto exposure leaves each ``(N, h, w, C)`` small input as the curves made it: lit by a
-    light of its own (:func:`lit_by_a_light`), or already reaching near white, so that its exposure uses the
-    whole range: ``whites`` (the images' :func:`white_levels`; without them, the small copy's brightest
-    luminance) at least ``white``, :data:`AUTO_EXPOSURE_WHITE` by default.
+def white_share(whites) -> np.ndarray:
+    """``(N,)`` the share of auto exposure's stops that inputs of white points ``whites`` keep: 1 below
+    :data:`AUTO_EXPOSURE_WHITE`'s ramp, 0 above it, linear across its :data:`WHITE_RAMP`.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from skdce.engine.stages.tone import exposure_held
-    >>> dim = np.full((2, 4, 4, 3), 0.3)  # two dim rooms; the second has a white window, 3x the median: no lamp
-    >>> exposure_held(dim, whites=np.array([0.5, 0.95])).tolist()
-    [False, True]
+    >>> from skdce.engine.stages.tone import white_share
+    >>> white_share([0.5, 0.85, 0.9, 0.95, 1.0]).round(3).tolist()
+    [1.0, 1.0, 0.5, 0.0, 0.0]
     """
-    white = AUTO_EXPOSURE_WHITE if white is None else white
-    if whites is None:
-        whites = np.asarray(small_input, np.float64).mean(axis=-1).reshape(len(small_input), -1).max(axis=1)
-    return lit_by_a_light(small_input, light) | (np.asarray(whites, np.float64) >= white)
+    top = AUTO_EXPOSURE_WHITE + 0.5 * WHITE_RAMP
+    return np.clip((top - np.asarray(whites, np.float64)) / WHITE_RAMP, 0.0, 1.0)
 
 
 def exposure_slope(exposure: float, level: float = 0.0) -> float:
