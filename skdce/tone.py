@@ -52,6 +52,7 @@ from .engine.stages.tone import (
     EXPOSURE_RANGE,
     MIDDLE_GREY,
     NOISE_LIFT_LIMIT,
+    WHITE_AREA,
     WHITE_RAMP,
     auto_exposure,
     black_lift,
@@ -62,7 +63,8 @@ from .engine.stages.tone import (
 )
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "WHITE_RAMP", "NOISE_LIFT_LIMIT", "black_lift",
+           "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "WHITE_RAMP", "WHITE_AREA",
+           "NOISE_LIFT_LIMIT", "black_lift",
            "model_black_lift", "auto_exposure", "noise_limit",
            "curve_slope", "exposure_alphas", "finish_tone", "check_exposure"]
 

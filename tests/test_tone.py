@@ -149,7 +149,7 @@ def test_enhance_auto_exposure_against_model_and_numbers(monkeypatch):
     assert skdce.enhance(lamps).mean() > skdce.enhance(lamps, exposure="model").mean() + 0.01
     monkeypatch.setattr("skdce.engine.stages.tone.NOISE_LIFT_LIMIT", 1e9)  # (the noise limit: its own test)
     white = dim.copy()
-    white[60:64, 30:34] = white[60:64, 90:94] = 1.0  # the same at white: the exposure uses the whole range
+    white[58:64, 28:34] = white[58:64, 88:94] = 1.0  # larger, at white: the exposure uses the whole range
     np.testing.assert_array_equal(skdce.enhance(white), skdce.enhance(white, exposure="model"))
     monkeypatch.setattr("skdce.engine.stages.tone.AUTO_EXPOSURE_LIGHT", 3.0)  # now they light the scene
     np.testing.assert_array_equal(skdce.enhance(lamps), skdce.enhance(lamps, exposure="model"))
@@ -170,67 +170,70 @@ def test_auto_exposure_leaves_a_scene_lit_by_its_own_lights(rng):
     assert auto_exposure(finished, small_input=lamp, light=1e3)[0] > 0
 
 
-def test_auto_exposure_leaves_a_scene_whose_white_point_is_white():
-    from skdce.engine.stages.tone import AUTO_EXPOSURE_WHITE, WHITE_RAMP, auto_exposure, lit_by_a_light, white_levels
+def test_auto_exposure_leaves_a_scene_that_reaches_white_over_an_area():
+    from skdce.engine.stages.tone import AUTO_EXPOSURE_WHITE, WHITE_AREA, auto_exposure, lit_by_a_light, white_areas
 
-    room = np.full((1, 20, 30, 3), 0.3)  # a dim room: its highlights stay dull after the curves
+    room = np.full((1, 40, 50, 3), 0.3)  # a dim room (2000 boxes): its highlights stay dull after the curves
     room[0, :, :8] = np.linspace(0.1, 0.5, 8)[None, :, None]
-    window = room.copy()
-    window[0, 2:4, 2:4] = 0.96  # a white window (4 of 600 pixels), 3x the median: no light, but white is reached
-    assert not lit_by_a_light(window)[0] and white_levels(window)[0] >= AUTO_EXPOSURE_WHITE + WHITE_RAMP / 2
     full = auto_exposure(room, small_input=room)[0]
-    assert full > 0.5
-    assert auto_exposure(room, small_input=window)[0] == 0.0
-    assert auto_exposure(room, small_input=window, whites=[0.5])[0] == full  # the given white point is read
+    assert full > 0.5 and white_areas(room)[0] == 0.0
+    for boxes, level, share in ((1, 1.0, 1.0), (2, 1.0, 2 / 3), (4, 1.0, 0.0), (4, AUTO_EXPOSURE_WHITE, 2 / 3)):
+        window = room.copy()
+        window[0, 2, 3 : 3 + boxes] = level  # a white window of 0.05%, 0.1%, 0.2% of the picture; or grey
+        assert not lit_by_a_light(window)[0]  # no light by the older rule
+        assert white_areas(window)[0] == pytest.approx(boxes / 2000 * (0.5 if level < 1 else 1.0))
+        assert auto_exposure(room, small_input=window)[0] == pytest.approx(full * share, abs=0.006)
+    assert WHITE_AREA == (0.0005, 0.002)
+    assert auto_exposure(room, small_input=window, whites=[0.0])[0] == full  # the given white area is read
+    window[0, 2, 3:7] = 1.0
     assert auto_exposure(room, small_input=window, light=1e3)[0] == 0.0  # held by white, not by a light
-    for level, share in ((AUTO_EXPOSURE_WHITE - WHITE_RAMP / 2, 1.0), (AUTO_EXPOSURE_WHITE, 0.5)):
-        grey = window.copy()
-        grey[0, 2:4, 2:4] = level  # on the ramp: that share of the stops
-        assert auto_exposure(room, small_input=grey)[0] == pytest.approx(full * share, abs=0.006)
 
 
-#: The level of lamp_scene's grey lamp: AUTO_EXPOSURE_WHITE, the middle of the ramp.
-AUTO_WHITE_LEVEL = 0.9
-
-
-def lamp_scene(spot="lamp"):
-    """A dark 512x512 photo with a white ``"lamp"`` (20x20 pixels, 0.15% of the picture), a ``"grey"`` one (the
-    same at 0.9), a white ``"glint"`` (6x6) or ``"salt"`` (0.05% of the pixels white)."""
+def lamp_scene(spot="lamp", shift=0):
+    """A dark 512x512 photo with a white ``"lamp"`` (32x32 pixels, 0.39% of the picture), a ``"half"`` lamp
+    (18x18, 0.12%: about half the stops), a ``"glint"`` (6x6) or ``"salt"`` (0.02% of the pixels white),
+    ``shift`` pixels down and right."""
     import skimage.data
 
     from skdce.data import darken
 
     x = darken(skimage.data.astronaut() / 255.0, gain=0.1, seed=0).astype(np.float32)
     if spot == "salt":
-        x[np.random.default_rng(0).random(x.shape[:2]) < 0.0005] = 1.0
+        x[np.random.default_rng(0).random(x.shape[:2]) < 0.0002] = 1.0
     else:
-        size, level = {"lamp": (20, 1.0), "grey": (20, AUTO_WHITE_LEVEL), "glint": (6, 1.0)}[spot]
-        x[300 : 300 + size, 200 : 200 + size] = level
+        size = {"lamp": 32, "half": 18, "glint": 6}[spot]
+        x[300 + shift : 300 + shift + size, 200 + shift : 200 + shift + size] = 1.0
     return x
 
 
 def test_auto_exposure_reads_an_area_of_white():
     import skdce
     from skdce.engine.stages.network import image_whites, small_copies
-    from skdce.engine.stages.tone import AUTO_EXPOSURE_WHITE, WHITE_RAMP, lit_by_a_light, white_size
+    from skdce.engine.stages.tone import WHITE_AREA, lit_by_a_light, white_share, white_size
 
-    assert white_size(512, 512) == (256, 256) and AUTO_WHITE_LEVEL == AUTO_EXPOSURE_WHITE
-    scenes = {spot: lamp_scene(spot) for spot in ("lamp", "grey", "glint", "salt")}
+    assert white_size(512, 512) == (512, 512) and white_size(400, 600) == (342, 512)
+    scenes = {spot: lamp_scene(spot) for spot in ("lamp", "half", "glint", "salt")}
     for x in scenes.values():
         assert not lit_by_a_light(small_copies(x[None], 3, 8.0)[0])[0]  # no light by the older rule
-    whites = dict(zip(scenes, image_whites(np.stack(list(scenes.values())), 3), strict=True))
-    assert whites["lamp"] == 1.0 and whites["grey"] == pytest.approx(AUTO_EXPOSURE_WHITE, abs=1e-6)
-    assert max(whites["glint"], whites["salt"]) < AUTO_EXPOSURE_WHITE - WHITE_RAMP / 2  # a glint, hot pixels
-    for dy, dx in ((0, 1), (1, 1), (3, 2)):  # wherever the glint falls on the boxes
-        shifted = np.roll(scenes["glint"], (dy, dx), axis=(0, 1))
-        assert image_whites(shifted[None], 3)[0] < AUTO_EXPOSURE_WHITE - WHITE_RAMP / 2
+    areas = dict(zip(scenes, image_whites(np.stack(list(scenes.values())), 3), strict=True))
+    assert areas["lamp"] > WHITE_AREA[1] and WHITE_AREA[0] < areas["half"] < WHITE_AREA[1]
+    assert max(areas["glint"], areas["salt"]) < WHITE_AREA[0]  # a glint, hot pixels
+    # wherever a lamp falls, on a 600x400 photo too (boxes of 1.2 pixels), its area is nearly the same
+    for size in (512, 600):
+        base = np.zeros((size * 2 // 3, size, 3), np.float32) + 0.1
+        shares = []
+        for shift in range(4):
+            x = base.copy()
+            x[100 + shift : 114 + shift, 200 + shift : 214 + shift] = 1.0  # 14x14: on the ramp
+            shares.append(white_share(image_whites(x[None], 3))[0])
+        assert 0.1 < min(shares) <= max(shares) < 0.95 and max(shares) - min(shares) < 0.1
     # the call reads it: the lamp's scene keeps the curves' exposure, the glint's and the salt's are brought up,
-    # the grey lamp's by half the stops
+    # the half lamp's by about half the stops
     model = {spot: skdce.enhance(x, exposure="model").mean() for spot, x in scenes.items()}
     auto = {spot: skdce.enhance(x).mean() for spot, x in scenes.items()}
     np.testing.assert_array_equal(skdce.enhance(scenes["lamp"]), skdce.enhance(scenes["lamp"], exposure="model"))
     assert auto["glint"] > model["glint"] + 0.02 and auto["salt"] > model["salt"] + 0.02
-    assert model["grey"] + 0.005 < auto["grey"] < auto["glint"] - 0.005
+    assert model["half"] + 0.01 < auto["half"] < auto["glint"] - 0.01
 
 
 def test_auto_exposure_is_decided_per_image_of_a_batch():

@@ -31,6 +31,7 @@ from skdce.tone import (
     BLACK_QUANTILE,
     EXPOSURE_RANGE,
     MIDDLE_GREY,
+    WHITE_AREA,
     WHITE_RAMP,
     auto_exposure,
     black_lift,
@@ -68,12 +69,14 @@ fig.tight_layout()
 # photo whose highlights are there already gets no stops, and neither does a
 # scene whose input holds a light of its own (its brightest part at least
 # :data:`skdce.tone.AUTO_EXPOSURE_LIGHT` times its median: a lamp at night, a
-# window), nor does one whose white point (the 99.9th percentile of its
-# luminance on a 256-pixel copy; by hand below, on the small copy) already
-# reaches near white, :data:`skdce.tone.AUTO_EXPOSURE_WHITE`: its exposure
-# uses the whole range. A ramp of :data:`skdce.tone.WHITE_RAMP` around that
-# level takes the stops from all to none. Here by hand, on an 8x-smaller copy
-# of the model's result:
+# window), nor does one that already reaches white over some area: its
+# exposure uses the whole range. A pixel of a 512-pixel copy of the input
+# counts as white across a ramp of :data:`skdce.tone.WHITE_RAMP` around
+# :data:`skdce.tone.AUTO_EXPOSURE_WHITE`, and the stops go from all to none as
+# the white area grows across :data:`skdce.tone.WHITE_AREA` (0.05% to 0.2% of
+# the picture: not a glint, but a lamp or a window). Here by hand, on an
+# 8x-smaller copy of the model's result (the small copies stand in for the
+# 512-pixel one):
 
 curves_only = results["model"]
 small = downscale_local_mean(curves_only, (8, 8, 1)).astype(np.float32)[None]
@@ -86,13 +89,14 @@ small_input = downscale_local_mean(dark, (8, 8, 1)).astype(np.float32)[None]
 lamp = small_input * 0.4  # the scene darker still, as at night...
 lamp[0, 2, 3] = 1.0  # ...with a lamp in it: one bright box of the small copy
 window = small_input.copy()
-window[0, 2:4, 3:5] = 0.97  # the dark input with a white window: no lamp, but white is reached
+window[0, 2:4, 3:5] = 0.97  # the dark input with a white window (0.4% of the copy): no lamp, but white
 for name, img in (("the dark input", small_input), ("a darker input with a lamp", lamp),
                   ("the dark input with a white window", window)):
     y = img.mean(axis=-1)
+    white = np.clip((y - AUTO_EXPOSURE_WHITE + WHITE_RAMP / 2) / WHITE_RAMP, 0, 1).mean()
     print(f"{name}: brightest / median {y.max() / np.median(y):.1f} (light at {AUTO_EXPOSURE_LIGHT:g}), "
-          f"white point {np.percentile(y, 99.9):.2f} (white at {AUTO_EXPOSURE_WHITE:g} +- {WHITE_RAMP / 2:g}), "
-          f"auto exposure {auto_exposure(small, small_input=img)[0]:+.2f} stops")
+          f"white area {100 * white:.2f}% (stops from all to none across {100 * WHITE_AREA[0]:g}-"
+          f"{100 * WHITE_AREA[1]:g}%), auto exposure {auto_exposure(small, small_input=img)[0]:+.2f} stops")
 
 # %%
 # What a number of stops means

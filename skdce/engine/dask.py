@@ -31,7 +31,7 @@ from .plan import Plan
 from .stages.boxes import CONTEXT_GRIDS, BilinearUpsampler, ContextMap, bin_edges, bin_sums, context_size, small_size
 from .stages.network import estimate_tile
 from .stages.noise import level_from_rows, level_rows
-from .stages.tone import white_levels, white_size
+from .stages.tone import white_areas, white_size
 from .tiles import Window, tile_grid
 
 __all__ = ["is_dask_array", "require_dask", "enhance_dask", "estimate_dask"]
@@ -138,7 +138,7 @@ def _global_state(plan: Plan, x, *, tone: bool = True, noise=None):
         whites = None
         if plan.auto_exposure and tone:  # the copy auto exposure reads white on, in the same pass over the chunks
             small, white = _box_means(rgb, [small_size(h, w, plan.scale), white_size(h, w)])
-            whites = white_levels(white * scale)
+            whites = white_areas(white * scale)
         else:
             (small,) = _box_means(rgb, [small_size(h, w, plan.scale)])
         validate_values(small * scale, "image")  # a NaN reaches every box mean it falls in: named as the input's

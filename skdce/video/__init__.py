@@ -180,7 +180,7 @@ class VideoEnhancer:
         self._sigma = None  # one frame's noise standard deviation, smoothed over time
         self._luma = None  # (H, W) float32: the luminance of the running average
         self._small = None  # (h, w, 3) float32: the running average as the network of a shared-curve model sees it
-        self._whites = None  # (1,): how near white the running average gets (auto exposure's white_levels)
+        self._whites = None  # (1,): the running average's white area (auto exposure's white_areas)
         self._stops = None  # auto exposure's stops, smoothed like the curves
         self._lit = None  # whether the running average holds a light of its own (auto exposure then adds none)
         self._spare = None  # the arrays of the state before the last, which the next frame's state is written into

@@ -27,7 +27,7 @@ from ..._base.image import unit_scale
 from .boxes import ContextMap, box_downscale, small_size
 from .curve import run_blocks
 from .tone import auto_exposure as auto_exposure_stops
-from .tone import black_lift, finish_tone, noise_limit, white_levels, white_size
+from .tone import black_lift, finish_tone, noise_limit, white_areas, white_size
 
 __all__ = ["HALO", "net_input", "finish_maps", "estimate_tile", "net_scale", "resolve_scale", "small_copies",
            "small_context", "small_maps", "limit_maps", "reference_finish_maps",
@@ -103,7 +103,7 @@ def small_copies(src: np.ndarray, n_color: int, scale: float) -> list[np.ndarray
 
 
 def image_whites(src: np.ndarray, n_color: int) -> np.ndarray:
-    """``(N,)`` :func:`~skdce.engine.stages.tone.white_levels` of each image of ``(N, H, W, C)`` ``src``, read on
+    """``(N,)`` :func:`~skdce.engine.stages.tone.white_areas` of each image of ``(N, H, W, C)`` ``src``, read on
     its box copy at :func:`~skdce.engine.stages.tone.white_size` (auto exposure leaves an image that reaches
     white)."""
     n, h, w, _ = src.shape
@@ -111,7 +111,7 @@ def image_whites(src: np.ndarray, n_color: int) -> np.ndarray:
     unit = np.float32(unit_scale(src.dtype))
     rgb = src[..., :n_color]
     # float32, as Dask's box means are: the two decide alike at the ramp's edges
-    return white_levels(((box_downscale(rgb, size) if size != (h, w) else rgb) * unit).astype(np.float32))
+    return white_areas(((box_downscale(rgb, size) if size != (h, w) else rgb) * unit).astype(np.float32))
 
 
 def small_context(session, small: np.ndarray) -> np.ndarray | None:
@@ -136,7 +136,7 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
     maps' positive alphas are first scaled by ``scales``, the ``(N, h, w)``
     :func:`~skdce.engine.stages.tone.noise_limit` of each copy (None otherwise).
     ``contexts``: the copies' :func:`small_context`, where the caller has them already; ``whites``: the
-    images' :func:`~skdce.engine.stages.tone.white_levels` for auto exposure.
+    images' :func:`~skdce.engine.stages.tone.white_areas` for auto exposure.
     """
     maps, lifts, stops, scales = [], [], [], []
     for b, small in enumerate(smalls):

@@ -26,8 +26,8 @@ from ..workers import run_tasks
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
            "AUTO_EXPOSURE_LIGHT", "NOISE_LIFT_LIMIT", "black_lift", "auto_exposure",
-           "lit_by_a_light", "white_levels", "white_share", "white_size", "WHITE_SIZE", "WHITE_PERCENTILE",
-           "WHITE_RAMP", "AUTO_EXPOSURE_WHITE",
+           "lit_by_a_light", "white_areas", "white_share", "white_size", "WHITE_SIZE", "WHITE_AREA", "WHITE_RAMP",
+           "AUTO_EXPOSURE_WHITE",
            "curve_slope", "noise_limit", "total_exposure",
            "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch", "reference_finish_tone",
            "torch_black_lift", "torch_remove_lift"]
@@ -54,22 +54,25 @@ AUTO_EXPOSURE_MAX = 1.5
 #: Auto exposure adds nothing to it. A darkened photo keeps its ratio (under 6 for the LOL references and
 #: under 4 for our darkenings), so its exposures are all treated alike.
 AUTO_EXPOSURE_LIGHT = 10.0
-#: An input whose white point (:func:`white_levels`) already reaches near white uses the whole range of its
-#: exposure, so it is not under-exposed: auto exposure adds nothing to it (a dim room with a white wall or
-#: window, a low-key photo with its highlights: a launch pad at dusk with its lamps). Its stops are scaled by
-#: :func:`white_share`, 1 for a white point at or below ``AUTO_EXPOSURE_WHITE - WHITE_RAMP / 2`` and 0 at or
-#: above ``AUTO_EXPOSURE_WHITE + WHITE_RAMP / 2``, linearly between (a ramp, not a switch: a light crossing the
-#: level does not jump the exposure, in a still or from frame to frame). A photo darkened by 2.3 stops or more
-#: brings white to 0.48. Not tuned: near white, as a level (0.79 in linear light).
+#: An input that already reaches white over some area uses the whole range of its exposure, so it is not
+#: under-exposed: auto exposure adds nothing to it (a dim room with a white wall or window, a low-key photo with
+#: its highlights: a launch pad at dusk with its lamps). A box of :func:`white_areas`' copy counts as white from
+#: ``AUTO_EXPOSURE_WHITE - WHITE_RAMP / 2`` (not at all) to ``AUTO_EXPOSURE_WHITE + WHITE_RAMP / 2`` (wholly),
+#: linearly between. Near white, not a tuned level (0.79 in linear light); a photo darkened by 2.3 stops or more
+#: brings white to 0.48.
 AUTO_EXPOSURE_WHITE = 0.9
 #: The width of :data:`AUTO_EXPOSURE_WHITE`'s ramp.
 WHITE_RAMP = 0.1
-#: :func:`white_levels` reads a box copy of the input this many pixels on its longer side (boxes of 2.3 pixels
-#: on a 600x400 photo, 16 at 12 MP), sharper than the network's 64-pixel copy, where a lamp's edges blur...
-WHITE_SIZE = 256
-#: ...and takes this percentile of its luminance: an area of white (0.1% of the picture, a 15x15-pixel lamp at
-#: 600x400), as a photo's white point is read, not a few clipped pixels, a glint or hot pixels.
-WHITE_PERCENTILE = 99.9
+#: Auto exposure keeps all its stops up to the first white area (a share of the picture, :func:`white_areas`)
+#: and none from the second, linearly between (:func:`white_share`): around 0.1% of the picture, where a photo's
+#: white point is read for levels, so a glint or a few hot pixels do not count and a lamp of 0.2% (22x22 pixels at
+#: 600x400) does. Ramps in
+#: level and in area, not switches: a light crossing either does not jump the exposure, in a still, as it moves
+#: across the frame or from one video frame to the next.
+WHITE_AREA = (0.0005, 0.002)
+#: :func:`white_areas` reads a box copy of the input this many pixels on its longer side (boxes of 1.2 pixels on
+#: a 600x400 photo, 7.8 at 12 MP): fine enough that a lamp's area does not depend on where it falls on the boxes.
+WHITE_SIZE = 512
 #: Under auto exposure the curves stretch the input's noise (its standard deviation times their slope at a
 #: region's level) to at most this: a region whose signal sits in its noise (a night sky) is not lifted into a
 #: grey grain. Chosen on the tuning half and our darkenings (``weights/README.md``, "The noise limit").
@@ -126,9 +129,8 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
     at least ``light`` times its median, :data:`AUTO_EXPOSURE_LIGHT` by
     default) gets none: its lamps or windows anchor the exposure, and a night
     is not brightened further. Nor, by a ramp (:func:`white_share`), does one
-    whose white point already reaches near white (``whites``, the inputs'
-    :func:`white_levels`, around :data:`AUTO_EXPOSURE_WHITE`): it uses its
-    whole range.
+    that already reaches white over some area (``whites``, the inputs'
+    :func:`white_areas`, around :data:`WHITE_AREA`): it uses its whole range.
 
     Parameters
     ----------
@@ -137,7 +139,7 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
     small_input : (N, h, w, C) ndarray, optional
         The small copies before the curves (the network's input), in [0, 1].
     whites : (N,) ndarray, optional
-        The inputs' :func:`white_levels` (without them, ``small_input``'s stand in; with neither, none).
+        The inputs' :func:`white_areas` (without them, ``small_input``'s stand in; with neither, none).
 
     Examples
     --------
@@ -157,7 +159,7 @@ def auto_exposure(small_finished, targets=None, max_stops: float = AUTO_EXPOSURE
 
     lit = np.zeros(len(x), bool) if small_input is None else lit_by_a_light(small_input, light)
     if whites is None and small_input is not None:
-        whites = white_levels(small_input)
+        whites = white_areas(small_input)
     share = np.ones(len(x)) if whites is None else white_share(whites)
     stops = np.zeros(len(x))
     for b in range(len(x)):
@@ -262,43 +264,45 @@ def lit_by_a_light(small_input, light: float | None = None) -> np.ndarray:
 
 
 def white_size(h: int, w: int) -> tuple[int, int]:
-    """The ``(h, w)`` of :func:`white_levels`' box copy of an ``h`` x ``w`` image (the image's own, if smaller)."""
+    """The ``(h, w)`` of :func:`white_areas`' box copy of an ``h`` x ``w`` image (the image's own, if smaller)."""
     from .boxes import small_size
 
     return small_size(h, w, max(1.0, max(h, w) / WHITE_SIZE))
 
 
-def white_levels(copy) -> np.ndarray:
-    """``(N,)`` each image's white point: the :data:`WHITE_PERCENTILE` percentile of the luminance (channel
-    mean) of its ``(N, h, w, C)`` box copy at :func:`white_size`, in [0, 1] (linear interpolation).
+def white_areas(copy) -> np.ndarray:
+    """``(N,)`` the share of each image that is white: the mean over its ``(N, h, w, C)`` box copy at
+    :func:`white_size` of how white each box's luminance (channel mean) is, 0 below
+    :data:`AUTO_EXPOSURE_WHITE`'s ramp, 1 above it, linear across its :data:`WHITE_RAMP`.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from skdce.engine.stages.tone import white_levels
-    >>> x = np.full((1, 100, 100, 3), 0.25); x[0, :4, :4] = 1.0  # a lamp: 0.16% of the picture
-    >>> white_levels(x).tolist()
-    [1.0]
-    >>> x[0, :4, :4] = 0.25; x[0, ::20, ::20] = 1.0  # 25 hot pixels, 0.25%: also white; 9 would not be
-    >>> white_levels(x).round(3).tolist()
-    [1.0]
+    >>> from skdce.engine.stages.tone import white_areas
+    >>> x = np.full((1, 100, 100, 3), 0.25); x[0, :4, :4] = 1.0  # a white lamp: 0.16% of the picture
+    >>> white_areas(x).round(5).tolist()
+    [0.0016]
+    >>> x[0, :4, :4] = 0.9  # at the level: counted half
+    >>> white_areas(x).round(5).tolist()
+    [0.0008]
     """
     y = np.asarray(copy, np.float32).mean(axis=-1, dtype=np.float64).reshape(len(copy), -1)
-    return np.percentile(y, WHITE_PERCENTILE, axis=1)
+    bottom = AUTO_EXPOSURE_WHITE - 0.5 * WHITE_RAMP
+    return np.clip((y - bottom) / WHITE_RAMP, 0.0, 1.0).mean(axis=1)
 
 
-def white_share(whites) -> np.ndarray:
-    """``(N,)`` the share of auto exposure's stops that inputs of white points ``whites`` keep: 1 below
-    :data:`AUTO_EXPOSURE_WHITE`'s ramp, 0 above it, linear across its :data:`WHITE_RAMP`.
+def white_share(areas) -> np.ndarray:
+    """``(N,)`` the share of auto exposure's stops that inputs with white :func:`white_areas` ``areas`` keep: 1 up
+    to the first :data:`WHITE_AREA`, 0 from the second, linear between.
 
     Examples
     --------
     >>> from skdce.engine.stages.tone import white_share
-    >>> white_share([0.5, 0.85, 0.9, 0.95, 1.0]).round(3).tolist()
-    [1.0, 1.0, 0.5, 0.0, 0.0]
+    >>> white_share([0.0, 0.0005, 0.001, 0.002, 0.01]).round(3).tolist()
+    [1.0, 1.0, 0.667, 0.0, 0.0]
     """
-    top = AUTO_EXPOSURE_WHITE + 0.5 * WHITE_RAMP
-    return np.clip((top - np.asarray(whites, np.float64)) / WHITE_RAMP, 0.0, 1.0)
+    lo, hi = WHITE_AREA
+    return np.clip((hi - np.asarray(areas, np.float64)) / (hi - lo), 0.0, 1.0)
 
 
 def exposure_slope(exposure: float, level: float = 0.0) -> float:
