@@ -209,7 +209,8 @@ def test_user_model_without_context(tmp_path, model):
 def test_auto_exposure_reads_white_as_the_host():
     from .test_tone import lamp_scene
 
-    img = lamp_scene()  # held by its white (tests/test_tone.py): both paths keep the curves' exposure
+    img = lamp_scene()  # held by its white area (tests/test_tone.py): both paths keep the curves' exposure
     _compare(img, DENOISED)
     np.testing.assert_allclose(skdce.enhance(img, providers="cpu", fused=True),
                                skdce.enhance(img, providers="cpu", fused=True, exposure="model"), atol=1e-6, rtol=0)
+    _compare(lamp_scene("half"), DENOISED)  # half the stops: the 512-pixel copy's reading, not the 64-pixel one's
