@@ -63,10 +63,9 @@ from .engine.stages.tone import (
 )
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "WHITE_RAMP", "WHITE_AREA",
-           "NOISE_LIFT_LIMIT", "black_lift",
-           "model_black_lift", "auto_exposure", "noise_limit",
-           "curve_slope", "exposure_alphas", "finish_tone", "check_exposure"]
+           "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "WHITE_RAMP", "WHITE_AREA", "NOISE_LIFT_LIMIT", "black_lift",
+           "model_black_lift", "auto_exposure", "noise_limit", "curve_slope", "exposure_alphas", "finish_tone",
+           "check_exposure"]
 
 
 def model_black_lift(image, *, model=None, strength=1.0, channel_axis=-1, providers="auto", num_threads=None):

@@ -95,8 +95,8 @@ static range_t grow(range_t R, int r, Py_ssize_t h)
             pad[(R) + j] = (ACC)(T)(s * inv);                                    \
         }                                                                        \
         for (int k = 1; k <= (R); k++) {                                         \
-            pad[(R) - k] = pad[(R) + skdce_reflect(-k, w)];                            \
-            pad[(R) + w - 1 + k] = pad[(R) + skdce_reflect(w - 1 + k, w)];             \
+            pad[(R) - k] = pad[(R) + skdce_reflect(-k, w)];                      \
+            pad[(R) + w - 1 + k] = pad[(R) + skdce_reflect(w - 1 + k, w)];       \
         }                                                                        \
         for (Py_ssize_t j = 0; j < w; j++) {                                     \
             ACC s = 0;                                                           \

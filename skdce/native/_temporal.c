@@ -564,7 +564,8 @@ static PyObject *noise(PyObject *self, PyObject *args)
         err = "noise: luma, variance and out must have one shape (H, W)";
     if (err == NULL && (r0 < 0 || r1 > h || r0 > r1 || n_iter < 0))
         err = "noise: rows r0:r1 outside the frame, or negative n_iter";
-    if (err == NULL && (skdce_buffers_overlap(&b[3], &b[0]) || skdce_buffers_overlap(&b[3], &b[1]) || skdce_buffers_overlap(&b[3], &b[2])))
+    if (err == NULL && (skdce_buffers_overlap(&b[3], &b[0]) || skdce_buffers_overlap(&b[3], &b[1])
+                        || skdce_buffers_overlap(&b[3], &b[2])))
         err = "noise: out must not share memory with the inputs";
     int nomem = 0;
     if (err == NULL && r1 > r0) {

@@ -106,7 +106,7 @@ def image_whites(src: np.ndarray, n_color: int) -> np.ndarray:
     """``(N,)`` :func:`~skdce.engine.stages.tone.white_areas` of each image of ``(N, H, W, C)`` ``src``, read on
     its box copy at :func:`~skdce.engine.stages.tone.white_size` (auto exposure leaves an image that reaches
     white)."""
-    n, h, w, _ = src.shape
+    _, h, w, _ = src.shape
     size = white_size(h, w)
     unit = np.float32(unit_scale(src.dtype))
     rgb = src[..., :n_color]

@@ -23,11 +23,11 @@ import numpy as np
 
 from ..._base.validate import check_real
 from ..workers import run_tasks
+from .boxes import small_size
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
-           "AUTO_EXPOSURE_LIGHT", "NOISE_LIFT_LIMIT", "black_lift", "auto_exposure",
-           "lit_by_a_light", "white_areas", "white_share", "white_size", "WHITE_SIZE", "WHITE_AREA", "WHITE_RAMP",
-           "AUTO_EXPOSURE_WHITE",
+           "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "WHITE_RAMP", "WHITE_AREA", "WHITE_SIZE", "NOISE_LIFT_LIMIT",
+           "black_lift", "auto_exposure", "lit_by_a_light", "white_areas", "white_share", "white_size",
            "curve_slope", "noise_limit", "total_exposure",
            "exposure_alphas", "exposure_slope", "finish_tone", "noise_stretch", "reference_finish_tone",
            "torch_black_lift", "torch_remove_lift"]
@@ -66,9 +66,8 @@ WHITE_RAMP = 0.1
 #: Auto exposure keeps all its stops up to the first white area (a share of the picture, :func:`white_areas`)
 #: and none from the second, linearly between (:func:`white_share`): around 0.1% of the picture, where a photo's
 #: white point is read for levels, so a glint or a few hot pixels do not count and a lamp of 0.2% (22x22 pixels at
-#: 600x400) does. Ramps in
-#: level and in area, not switches: a light crossing either does not jump the exposure, in a still, as it moves
-#: across the frame or from one video frame to the next.
+#: 600x400) does. Ramps in level and in area, not switches: a light crossing either does not jump the exposure,
+#: in a still, as it moves across the frame or from one video frame to the next.
 WHITE_AREA = (0.0005, 0.002)
 #: :func:`white_areas` reads a box copy of the input this many pixels on its longer side (boxes of 1.2 pixels on
 #: a 600x400 photo, 7.8 at 12 MP): fine enough that a lamp's area does not depend on where it falls on the boxes.
@@ -265,8 +264,6 @@ def lit_by_a_light(small_input, light: float | None = None) -> np.ndarray:
 
 def white_size(h: int, w: int) -> tuple[int, int]:
     """The ``(h, w)`` of :func:`white_areas`' box copy of an ``h`` x ``w`` image (the image's own, if smaller)."""
-    from .boxes import small_size
-
     return small_size(h, w, max(1.0, max(h, w) / WHITE_SIZE))
 
 
