@@ -11,8 +11,11 @@ above about 0.3 MP and Dask can read just those rows. Side by side:
   into blotches, but also reads texture as noise; :func:`block_noise` (and
   :func:`block_from_rows`), the steps of a JPEG's 8x8 grid in the shadows,
   the evidence that decides how far the coarse figure is taken
-  (:func:`combine_levels`); and :func:`filter_noise_level`, the level the
-  denoiser is steered by, at least :func:`rounding_noise`;
+  (:func:`combine_levels`); :func:`luma_from_rows`, the same fine measure on
+  the channels' sum, which tells noise shared by the channels (a JPEG's
+  subsampled chroma) from noise of their own (:func:`shared_noise_factor`);
+  and :func:`filter_noise_level`, the level the denoiser is steered by, at
+  least :func:`rounding_noise`;
 * the torch twins (the eager baseline of ``benchmarks/``): :func:`torch_noise_level`,
   :func:`torch_filter_noise_level`;
 * the float64 oracle: :func:`reference_noise_level`.
@@ -29,7 +32,8 @@ from ..._base.image import unit_scale
 
 __all__ = ["JPEG_BLOCK", "BLOCK_DARK", "noise_rows", "noise_from_rows", "noise_level", "coarse_rows",
            "coarse_row_indices", "coarse_noise_level", "block_row_indices", "block_from_rows", "block_noise",
-           "combine_levels", "rounding_noise", "filter_level", "level_rows", "level_from_rows", "filter_noise_level",
+           "combine_levels", "SHARED_NOISE", "SHARED_NOISE_BOOST", "luma_from_rows", "shared_noise_factor",
+           "rounding_noise", "filter_level", "level_rows", "level_from_rows", "filter_noise_level",
            "torch_noise_level", "torch_filter_noise_level", "reference_noise_level"]
 
 #: Immerkaer's 3x3 operator cancels planes and quadrics; on i.i.d. noise of
@@ -49,6 +53,14 @@ BLOCK_DARK = 0.25
 _BLOCK_SAMPLE = 1 << 18
 #: Fewest dark steps at each of the grid's phases for a block measure (fewer: 0, no blocks seen).
 _BLOCK_STEPS = 256
+#: :func:`shared_noise_factor`'s ramp, in sqrt(3) times the luminance's noise over the channels' (1: each channel's
+#: noise its own, as a sensor's; sqrt(3): one noise in all three). Measured on photos darkened with sensor noise
+#: (``weights/README.md``): 0.99-1.23 as PNG, also for grass and gravel; 1.54-1.81 as JPEG of quality 75-95 with
+#: 4:2:0 chroma; 1.10-1.49 with 4:4:4.
+SHARED_NOISE = (1.3, 1.6)
+#: How far the fine level is raised where the channels share their noise (sqrt(3) would steer the denoiser's
+#: luminance stage as for noise of their own; 1.5 leaves texture, which reads as shared noise too, less smoothed).
+SHARED_NOISE_BOOST = 1.5
 
 
 def noise_rows(h: int, w: int, sample: int = _NOISE_SAMPLE) -> np.ndarray | None:
@@ -229,6 +241,46 @@ def combine_levels(fine: float, coarse: float, block: float) -> float:
     return fine + min(1.0, 2.0 * block / coarse) * (coarse - fine)
 
 
+def luma_from_rows(rows) -> float:
+    """:func:`noise_from_rows` of the channels' mean, from the same three ``(bands, W, c)`` row sets (unscaled).
+
+    8-bit channels are summed in uint16, so the estimate stays exact (:func:`noise_from_rows`).
+    """
+    rows = [np.asarray(r) for r in rows]
+    c = rows[0].shape[-1]
+    if c == 1:
+        return noise_from_rows(rows)
+    kind, size = rows[0].dtype.kind, rows[0].dtype.itemsize
+    dtype = np.uint16 if kind in "ui" and size == 1 else np.float32
+    return noise_from_rows([r.sum(axis=-1, dtype=dtype)[..., None] for r in rows]) / c
+
+
+def shared_noise_factor(fine: float, luma: float, channels: int = 3) -> float:
+    """How far to raise the fine level where the colour channels share one noise (1: not at all).
+
+    The denoiser smooths the luminance first (:mod:`skdce.engine.stages.guided`)
+    with a regulariser of the channels' noise variance. Noise of each channel's
+    own, as a sensor leaves it, averages down by sqrt(3) in the luminance, so
+    that is three times the luminance's noise variance: well above it. A JPEG
+    with 4:2:0 chroma (a phone's, a camera's at quality 90 and above) keeps the
+    luminance's noise at full resolution and halves the chroma's, so what is
+    left is one noise in all three channels, as strong in their mean as in each:
+    the same regulariser sits at the luminance's noise and lets grain through
+    (our darkenings at quality 90: noise per unit of brightness 0.050, against
+    0.014 as PNG). ``sqrt(3) * luma / fine`` measures it, from 1 (noise of
+    their own) to sqrt(3) (shared); across :data:`SHARED_NOISE` the level is
+    raised by up to :data:`SHARED_NOISE_BOOST`. Texture is shared by the
+    channels too, so a clean image reads as shared, and its (small,
+    texture-made) level is raised alike. Gray images: 1.
+    """
+    if channels < 3 or fine <= 0:
+        return 1.0
+    ratio = np.sqrt(channels) * luma / fine
+    lo, hi = SHARED_NOISE
+    t = min(max((ratio - lo) / (hi - lo), 0.0), 1.0)
+    return 1.0 + (SHARED_NOISE_BOOST - 1.0) * t * t * (3.0 - 2.0 * t)
+
+
 def rounding_noise(dtype) -> float:
     """The noise an image of integer ``dtype`` holds at least: its rounding to whole steps (0 for floats).
 
@@ -265,7 +317,11 @@ def level_from_rows(rows: dict[str, np.ndarray], dtype) -> float:
     """:func:`filter_noise_level` from the ``(bands, k, W, c)`` rows read at :func:`level_rows` (``dtype``: the
     image's)."""
     unit = unit_scale(dtype)
-    fine = noise_from_rows([rows["fine"][:, k] for k in range(3)]) * unit if "fine" in rows else 0.0
+    fine = 0.0
+    if "fine" in rows:
+        sets = [rows["fine"][:, k] for k in range(3)]
+        fine = noise_from_rows(sets) * unit
+        fine *= shared_noise_factor(fine, luma_from_rows(sets) * unit, sets[0].shape[-1])
     coarse = 2.0 * noise_from_rows(coarse_rows(rows["coarse"])) * unit if "coarse" in rows else 0.0
     block = block_from_rows(rows["block"], unit) if "block" in rows else 0.0
     return filter_level(combine_levels(fine, coarse, block), dtype)
@@ -273,7 +329,7 @@ def level_from_rows(rows: dict[str, np.ndarray], dtype) -> float:
 
 def filter_noise_level(rgb: np.ndarray) -> float:
     """:func:`filter_level` of one ``(H, W, c)`` image's noise: :func:`combine_levels` of its
-    :func:`noise_level`, :func:`coarse_noise_level` and :func:`block_noise`."""
+    :func:`noise_level` (times :func:`shared_noise_factor`), :func:`coarse_noise_level` and :func:`block_noise`."""
     rows = {name: rgb[idx] for name, idx in level_rows(*rgb.shape[:2]).items()}
     return level_from_rows(rows, rgb.dtype)
 
@@ -312,6 +368,9 @@ def torch_filter_noise_level(x):
 
     h, w = x.shape[-2:]
     fine = torch_noise_level(x)
+    if x.shape[1] > 1:  # the channels' mean as luma_from_rows takes it
+        fine = fine * shared_noise_factor(float(fine), float(torch_noise_level(x.mean(dim=1, keepdim=True))),
+                                          x.shape[1])
     idx = coarse_row_indices(h, w)
     if idx is None:
         return fine
