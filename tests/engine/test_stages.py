@@ -257,9 +257,16 @@ def test_luma_rows_are_the_channels_mean(rng, dtype):
     got = noise.luma_from_rows(shared_rows(img)) * scale
     want = noise.reference_noise_level(img.astype(np.float64).mean(axis=-1, keepdims=True) * scale)
     assert got == pytest.approx(want, rel=1e-5, abs=1e-12)
+    rows = shared_rows(img)
     if dtype == np.uint8:  # summed in uint16: the exact histogram path, equal to the float path
-        rows = shared_rows(img)
         assert noise.luma_from_rows(rows) == noise.luma_from_rows([r.astype(np.float32) for r in rows])
+    # one pass: the sum of the channels' responses is the response of their sum (exact in integers)
+    fine, luma = noise.fine_and_luma_from_rows(rows)
+    assert fine == noise.noise_from_rows(rows)
+    if dtype == np.float32:
+        assert luma == pytest.approx(noise.luma_from_rows(rows), rel=1e-5)
+    else:
+        assert luma == noise.luma_from_rows(rows)
 
 
 def test_noise_the_channels_share_raises_the_level(rng):
