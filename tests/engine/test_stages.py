@@ -258,8 +258,10 @@ def test_luma_rows_are_the_channels_mean(rng, dtype):
     want = noise.reference_noise_level(img.astype(np.float64).mean(axis=-1, keepdims=True) * scale)
     assert got == pytest.approx(want, rel=1e-5, abs=1e-12)
     rows = shared_rows(img)
-    if dtype == np.uint8:  # summed in uint16: the exact histogram path, equal to the float path
+    if dtype == np.uint8:  # summed in 16 bits: the exact histogram path, equal to the float path
         assert noise.luma_from_rows(rows) == noise.luma_from_rows([r.astype(np.float32) for r in rows])
+        signed = [(r.astype(np.int16) - 77).astype(np.int8) for r in rows]  # about 0: int8 sums without wrapping
+        assert noise.luma_from_rows(signed) == noise.luma_from_rows([r.astype(np.float32) for r in signed])
     # one pass: the sum of the channels' responses is the response of their sum (exact in integers)
     fine, luma = noise.fine_and_luma_from_rows(rows)
     assert fine == noise.noise_from_rows(rows)
@@ -283,7 +285,15 @@ def test_noise_the_channels_share_raises_the_level(rng):
         assert noise.filter_noise_level(img) == pytest.approx(want, rel=1e-5)
         twin = noise.torch_filter_noise_level(torch.from_numpy(nchw(img[None])).double())
         assert float(twin) == pytest.approx(noise.filter_noise_level(img), rel=1e-5)
-    assert noise.shared_noise_factor(0.02, 0.02, channels=1) == 1.0  # gray: nothing to compare
+    # a gray image's luminance is its one channel: its noise is as strong there, raised as the RGB copy is
+    gray = shared[..., :1]
+    assert noise.shared_noise_factor(0.02, 0.02) == noise.SHARED_NOISE_BOOST
+    want = noise.combine_levels(noise.SHARED_NOISE_BOOST * noise.noise_level(gray), noise.coarse_noise_level(gray),
+                                noise.block_noise(gray))
+    assert noise.filter_noise_level(gray) == pytest.approx(want, rel=1e-5)
+    assert noise.filter_noise_level(gray) == pytest.approx(noise.filter_noise_level(shared), rel=1e-5)
+    twin = noise.torch_filter_noise_level(torch.from_numpy(nchw(gray[None])).double())
+    assert float(twin) == pytest.approx(noise.filter_noise_level(gray), rel=1e-5)
     assert noise.shared_noise_factor(0.0, 0.0) == 1.0
     mid = sum(noise.SHARED_NOISE) / 2 / 3**0.5  # half way up the ramp: half the boost
     assert noise.shared_noise_factor(1.0, mid) == pytest.approx(1 + (noise.SHARED_NOISE_BOOST - 1) / 2)

@@ -266,19 +266,19 @@ def combine_levels(fine: float, coarse: float, block: float) -> float:
 def luma_from_rows(rows) -> float:
     """:func:`noise_from_rows` of the channels' mean, from the same three ``(bands, W, c)`` row sets (unscaled).
 
-    8-bit channels are summed in uint16, so the estimate stays exact (:func:`noise_from_rows`).
+    8-bit channels are summed in 16 bits, so the estimate stays exact (:func:`noise_from_rows`).
     """
     rows = [np.asarray(r) for r in rows]
     c = rows[0].shape[-1]
     if c == 1:
         return noise_from_rows(rows)
     kind, size = rows[0].dtype.kind, rows[0].dtype.itemsize
-    dtype = np.uint16 if kind in "ui" and size == 1 else np.float32
+    dtype = {("u", 1): np.uint16, ("i", 1): np.int16}.get((kind, size), np.float32)
     return noise_from_rows([r.sum(axis=-1, dtype=dtype)[..., None] for r in rows]) / c
 
 
-def shared_noise_factor(fine: float, luma: float, channels: int = 3) -> float:
-    """How far to raise the fine level where the colour channels share one noise (1: not at all).
+def shared_noise_factor(fine: float, luma: float) -> float:
+    """How far to raise the fine level where the luminance's noise is as strong as each channel's (1: not at all).
 
     The denoiser smooths the luminance first (:mod:`skdce.engine.stages.guided`)
     with a regulariser of the channels' noise variance. Noise of each channel's
@@ -291,13 +291,20 @@ def shared_noise_factor(fine: float, luma: float, channels: int = 3) -> float:
     (our darkenings at quality 90: noise per unit of brightness 0.050, against
     0.014 as PNG). ``sqrt(3) * luma / fine`` measures it, from 1 (noise of
     their own) to sqrt(3) (shared); across :data:`SHARED_NOISE` the level is
-    raised by up to :data:`SHARED_NOISE_BOOST`. Texture is shared by the
-    channels too, so a clean image reads as shared, and its (small,
-    texture-made) level is raised alike. Gray images: 1.
+    raised by up to :data:`SHARED_NOISE_BOOST`. A gray image's luminance is its
+    one channel (``luma == fine``): sqrt(3), raised alike, as the same image
+    repeated in three channels is. Texture is shared by the channels too, so an
+    image without noise reads as shared, and its (small, texture-made) level
+    is raised alike.
+
+    The level also steers auto exposure's noise limit
+    (:func:`skdce.engine.stages.tone.noise_limit`): raised, it reads about what
+    the same photo stored as PNG reads (a 4:2:0 JPEG's channels lost their
+    chroma noise), so a JPEG is exposed about as its PNG is.
     """
-    if channels < 3 or fine <= 0:
+    if fine <= 0:
         return 1.0
-    ratio = np.sqrt(channels) * luma / fine
+    ratio = np.sqrt(3.0) * luma / fine
     lo, hi = SHARED_NOISE
     t = min(max((ratio - lo) / (hi - lo), 0.0), 1.0)
     return 1.0 + (SHARED_NOISE_BOOST - 1.0) * t * t * (3.0 - 2.0 * t)
@@ -342,7 +349,7 @@ def level_from_rows(rows: dict[str, np.ndarray], dtype) -> float:
     fine = 0.0
     if "fine" in rows:
         fine, luma = fine_and_luma_from_rows([rows["fine"][:, k] for k in range(3)])
-        fine = fine * unit * shared_noise_factor(fine, luma, rows["fine"].shape[-1])
+        fine = fine * unit * shared_noise_factor(fine, luma)
     coarse = 2.0 * noise_from_rows(coarse_rows(rows["coarse"])) * unit if "coarse" in rows else 0.0
     block = block_from_rows(rows["block"], unit) if "block" in rows else 0.0
     return filter_level(combine_levels(fine, coarse, block), dtype)
@@ -389,9 +396,7 @@ def torch_filter_noise_level(x):
 
     h, w = x.shape[-2:]
     fine = torch_noise_level(x)
-    if x.shape[1] > 1:  # the channels' mean as luma_from_rows takes it
-        fine = fine * shared_noise_factor(float(fine), float(torch_noise_level(x.mean(dim=1, keepdim=True))),
-                                          x.shape[1])
+    fine = fine * shared_noise_factor(float(fine), float(torch_noise_level(x.mean(dim=1, keepdim=True))))
     idx = coarse_row_indices(h, w)
     if idx is None:
         return fine
