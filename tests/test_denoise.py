@@ -211,3 +211,17 @@ def test_a_phone_jpeg_comes_out_about_as_clean_as_the_png(name):
         return estimate_sigma(out, channel_axis=-1, average_sigmas=True) / out.mean()
 
     assert grain(jpeg) < 1.6 * grain(low)
+
+
+def test_a_gray_photo_comes_out_as_clean_as_its_rgb_copy():
+    """Gray and the same photo in three channels: the same level and both stages of the filter, so the same grain
+    (measured: 0.0193 against 0.0192; 2.6 times the RGB copy's before the gray image took the second stage)."""
+    from skimage import data
+    from skimage.restoration import estimate_sigma
+
+    from skdce.data import darken
+
+    gray = np.round(darken(data.camera(), gain=0.1, seed=0, channel_axis=None) * 255).astype(np.uint8)
+    one = enhance(gray, channel_axis=None)
+    three = enhance(np.repeat(gray[..., None], 3, axis=-1))
+    assert estimate_sigma(one) < 1.2 * estimate_sigma(three, channel_axis=-1, average_sigmas=True)

@@ -167,12 +167,12 @@ DEFINE_BOXROW(boxrowf, double, double)
         const range_t R5 = {r0, r1};                   /* output */              \
         const range_t R4 = grow(R5, cr, h);            /* fit, rest */           \
         const range_t R3 = grow(R4, cr, h);            /* colour fit a, b */     \
-        const range_t RG = c == 1 ? R5 : grow(R3, cr, h); /* guide, channel */   \
+        const range_t RG = grow(R3, cr, h);            /* guide, channel */      \
         const range_t R1 = grow(RG, lr, h);            /* luminance a, b */      \
         const range_t R0 = grow(R1, lr, h);            /* luminance */           \
         const Py_ssize_t lag1 = lr, lagg = 2 * lr, lag3 = lagg + cr, lag4 = lag3 + cr, lag5 = lag4 + cr; \
         const Py_ssize_t kl = 2 * lr + 1, kc = 2 * cr + 1, kf = cr + 1;        \
-        const Py_ssize_t n_rows = 3 * kl + kc + (c == 1 ? 0 : c * (4 * kc + kf)) + 11; \
+        const Py_ssize_t n_rows = 3 * kl + kc + c * (4 * kc + kf) + 11;          \
         const int rmax = lr > cr ? lr : cr;                                      \
         T *mem = PyMem_RawMalloc(sizeof(T) * (size_t)(n_rows * w));             \
         double *pad = PyMem_RawMalloc(sizeof(double) * (size_t)(w + 2 * rmax + 1)); \
@@ -192,7 +192,7 @@ DEFINE_BOXROW(boxrowf, double, double)
         T *B1 = next; next += kl * w;                                            \
         T *Gr = next; next += kc * w;                                            \
         T **P = chan, **A2 = chan + c, **B2 = chan + 2 * c, **S = chan + 3 * c, **F = chan + 4 * c; \
-        for (Py_ssize_t ch = 0; ch < c && c > 1; ch++) {                         \
+        for (Py_ssize_t ch = 0; ch < c; ch++) {                                  \
             P[ch] = next; next += kc * w;                                        \
             A2[ch] = next; next += kc * w;                                       \
             B2[ch] = next; next += kc * w;                                       \
@@ -203,7 +203,7 @@ DEFINE_BOXROW(boxrowf, double, double)
         T *M = next, *Q = M + w, *X = Q + w, *Z = X + w, *MG = Z + w, *VG = MG + w; \
         T *MP = VG + w, *GP = MP + w, *U = GP + w, *V = U + w, *W = V + w;     \
         const T *xs[2 * MAX_RADIUS + 1], *zs[2 * MAX_RADIUS + 1];                 \
-        const Py_ssize_t t_end = c == 1 ? RG.hi + lagg : R5.hi + lag5;           \
+        const Py_ssize_t t_end = R5.hi + lag5;                                   \
         for (Py_ssize_t t = R0.lo; t < t_end; t++) {                             \
             Py_ssize_t i = t;                                                    \
             if (i >= R0.lo && i < R0.hi) { /* luma = y.mean(axis=-1) */          \
@@ -246,7 +246,7 @@ DEFINE_BOXROW(boxrowf, double, double)
                 WINDOW(xs, B1, kl, i, lr);                                       \
                 boxrowf_##T(xs, NULL, Z, w, padt, lr);                           \
                 const T *l = RING(Lr, kl, i);                                    \
-                T *g = c == 1 ? out + i * w : RING(Gr, kc, i);                   \
+                T *g = RING(Gr, kc, i);                                          \
                 for (Py_ssize_t j = 0; j < w; j++)                               \
                     g[j] = X[j] * l[j] + Z[j];                                   \
                 const T *yr = y + i * w * c;                                     \
@@ -258,14 +258,12 @@ DEFINE_BOXROW(boxrowf, double, double)
                         p2[j] = yr[3 * j + 2];                                   \
                     }                                                            \
                 } else                                                           \
-                    for (Py_ssize_t ch = 0; ch < c && c > 1; ch++) {             \
+                    for (Py_ssize_t ch = 0; ch < c; ch++) {                      \
                         T *p = RING(P[ch], kc, i);                               \
                         for (Py_ssize_t j = 0; j < w; j++)                       \
                             p[j] = yr[j * c + ch];                               \
                     }                                                            \
             }                                                                    \
-            if (c == 1)                                                          \
-                continue;                                                        \
             i = t - lag3;                                                        \
             if (i >= R3.lo && i < R3.hi) { /* stage 2: each channel against the guide */ \
                 WINDOW(xs, Gr, kc, i, cr);                                       \

@@ -357,6 +357,19 @@ def test_guided(rng, kernels):
     np.testing.assert_allclose(nhwc(twin.numpy())[0], want, atol=1e-12, rtol=0)
 
 
+def test_guided_gray_is_filtered_as_its_rgb_copy(rng, kernels):
+    """A gray image's one channel goes through both stages, as each channel of the same image repeated in three."""
+    y1 = np.clip(0.3 + 0.08 * rng.standard_normal((37, 41, 1)), 0, 1)
+    n = np.full((37, 41), 0.04) * rng.random((37, 41))
+    want = guided.denoise_block(np.repeat(y1, 3, axis=-1), n)[..., :1]
+    np.testing.assert_allclose(guided.denoise_block(y1, n), want, atol=1e-12, rtol=0)
+    host = guided.denoise_bands(y1.astype(np.float32), n.astype(np.float32), 2)
+    np.testing.assert_allclose(host, want, atol=2e-6, rtol=0)
+    got = run_graph(lambda g: guided.onnx_guided(g, "y", "noise", 1), y=nchw(y1[None].astype(np.float32)),
+                    noise=n[None, None].astype(np.float32))
+    np.testing.assert_allclose(nhwc(got)[0], want, atol=4e-6, rtol=0)
+
+
 # --- box means, resampling, context ------------------------------------------------------------------------------
 
 

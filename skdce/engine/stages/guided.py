@@ -5,7 +5,9 @@
 2. each colour channel is fitted, window by window, as an affine function of
    that smoothed luminance; what the fit leaves out is put back where it is
    strong next to the noise (colour detail) and dropped where it is not
-   (speckle).
+   (speckle). A gray image's one channel goes through this stage too, so it
+   is filtered as the same image repeated in three channels is (before, it
+   stopped after the first stage and kept 2.6 times the grain).
 
 The strength is a per-pixel noise map (:mod:`skdce.engine.stages.gain`).
 Every step is a box filter (:mod:`skdce.engine.stages.boxes`), so a pixel
@@ -62,8 +64,6 @@ def denoise_block(y: np.ndarray, noise: np.ndarray) -> np.ndarray:
     a = v / (v + dt(LUMA_EPS) * var_n + dt(1e-12))
     b = m - a * m
     guide = box_filter(a, LUMA_RADIUS) * luma + box_filter(b, LUMA_RADIUS)
-    if y.shape[-1] == 1:
-        return guide[..., None]
     # stage 2: each channel as an affine function of the smoothed luminance
     mg = box_filter(guide, COLOR_RADIUS)
     vg = box_filter(guide * guide, COLOR_RADIUS) - mg * mg + dt(COLOR_EPS) * var_n + dt(1e-12)
@@ -137,8 +137,6 @@ def onnx_guided(g, y, noise, n_color):
     b = g.op("Sub", m, g.op("Mul", a, m))
     ab = onnx_box_filter(g, g.op("Concat", a, b, axis=1), LUMA_RADIUS, y)
     guide = g.op("Add", g.op("Mul", g.slice(ab, 0, 1, 1), luma), g.slice(ab, 1, 2, 1))
-    if n_color == 1:
-        return guide
     # stage 2: each channel as an affine function of the smoothed luminance
     gg = onnx_box_filter(g, g.op("Concat", guide, g.op("Mul", guide, guide), axis=1), COLOR_RADIUS, y)
     mg, g2 = g.slice(gg, 0, 1, 1), g.slice(gg, 1, 2, 1)
