@@ -163,8 +163,11 @@ def enhance(
     denoise : float or None, optional
         Strength of the noise removal after the curves (:mod:`skdce.denoise`):
         1 (the default) filters each pixel by the noise the curve added there,
-        ``estimate_noise(image) * sqrt(curve_gain**2 - 1)`` (nothing where the
-        curve does not amplify, e.g. at ``strength=0``); larger values filter
+        ``s * sqrt(curve_gain**2 - 1)`` (nothing where the curve does not
+        amplify, e.g. at ``strength=0``), where ``s`` is the input's noise
+        level: :func:`skdce.denoise.estimate_noise`, raised where a JPEG's
+        blocks or its 4:2:0 chroma hide part of the noise, and at least the
+        rounding (``docs/user_guide/denoising.rst``); larger values filter
         more, smaller less; 0 or None applies the plain curves (bit for bit the
         result without denoising).
     denoiser : {"guided", "learned"}, optional
