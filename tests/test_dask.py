@@ -107,9 +107,9 @@ def test_noise_levels_read_from_sampled_rows_equal_in_memory(rng):
     from skdce.engine.dask import _noise_levels
     from skdce.engine.stages.noise import coarse_noise_level, filter_noise_level, noise_level
 
-    def jpeg(x):  # a dark, noisy picture as a JPEG leaves it: its noise flattened into blotches
+    def jpeg(x, quality=75):  # a dark, noisy picture as a JPEG leaves it: its noise flattened into blotches
         buf = io.BytesIO()
-        Image.fromarray(np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)).save(buf, "JPEG", quality=75)
+        Image.fromarray(np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
         return np.asarray(Image.open(buf))
 
     for shape in [(96, 128, 3), (701, 1003, 3)]:  # every row read; strided samples at both scales and for blocks
@@ -117,6 +117,11 @@ def test_noise_levels_read_from_sampled_rows_equal_in_memory(rng):
         assert coarse_noise_level(batch[0]) > 1.5 * noise_level(batch[0])  # the coarse scale decides here
         lazy = _noise_levels(da.from_array(batch, chunks=(1, 40, 50, 3)))
         np.testing.assert_allclose(lazy, [filter_noise_level(x) for x in batch], rtol=1e-6)
+    # quality 90, 4:2:0: no blocks to see; the noise the channels share raises the fine figure
+    batch = np.stack([jpeg(0.1 + 0.02 * rng.standard_normal((301, 403, 3)), 90) for _ in range(2)])
+    assert filter_noise_level(batch[0]) > 1.4 * noise_level(batch[0])
+    lazy = _noise_levels(da.from_array(batch, chunks=(1, 40, 50, 3)))
+    np.testing.assert_allclose(lazy, [filter_noise_level(x) for x in batch], rtol=1e-6)
 
 
 def test_auto_exposure_reads_white_in_the_same_pass(monkeypatch):
