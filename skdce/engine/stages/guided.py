@@ -6,8 +6,7 @@
    that smoothed luminance; what the fit leaves out is put back where it is
    strong next to the noise (colour detail) and dropped where it is not
    (speckle). A gray image's one channel goes through this stage too, so it
-   is filtered as the same image repeated in three channels is (before, it
-   stopped after the first stage and kept 2.6 times the grain).
+   is filtered as the same image repeated in three channels is.
 
 The strength is a per-pixel noise map (:mod:`skdce.engine.stages.gain`).
 Every step is a box filter (:mod:`skdce.engine.stages.boxes`), so a pixel

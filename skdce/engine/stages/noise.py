@@ -72,16 +72,24 @@ def noise_rows(h: int, w: int, sample: int = _NOISE_SAMPLE) -> np.ndarray | None
     return np.arange(0, h - 2, stride)
 
 
+def _exact(rows) -> bool:
+    """Whether ``rows`` are 8- or 16-bit integers: the operator then runs exactly in int32 and the median comes
+    from a histogram; other rows run in float32."""
+    return all(r.dtype.kind in "ui" and r.dtype.itemsize <= 2 for r in rows)
+
+
+def _sigma(responses: np.ndarray, exact: bool) -> float:
+    """The standard deviation that the median of ``|responses|`` stands for."""
+    return _MAD * (_integer_median(responses) if exact else float(np.median(responses))) / 6.0
+
+
 def noise_from_rows(rows) -> float:
     """The estimate from the three ``(bands, W, c)`` row sets at offsets 0, 1 and 2 (unscaled)."""
     rows = [np.asarray(r) for r in rows]
-    # 8- and 16-bit rows exactly, in int32, the median from a histogram; others in float32
-    exact = all(r.dtype.kind in "ui" and r.dtype.itemsize <= 2 for r in rows)
-    total = 0.0
-    for ch in range(rows[0].shape[-1]):
-        r = _immerkaer([row[..., ch] for row in rows], np.int32 if exact else np.float32)
-        total += _MAD * (_integer_median(r) if exact else float(np.median(r))) / 6.0
-    return total / rows[0].shape[-1]
+    exact = _exact(rows)
+    dtype = np.int32 if exact else np.float32
+    c = rows[0].shape[-1]
+    return sum(_sigma(_immerkaer([row[..., ch] for row in rows], dtype), exact) for ch in range(c)) / c
 
 
 def fine_and_luma_from_rows(rows) -> tuple[float, float]:
@@ -91,18 +99,15 @@ def fine_and_luma_from_rows(rows) -> tuple[float, float]:
     costs an addition and a median, not another pass over the rows (exact in int32 for 8- and 16-bit rows).
     """
     rows = [np.asarray(r) for r in rows]
-    c = rows[0].shape[-1]
-    exact = all(r.dtype.kind in "ui" and r.dtype.itemsize <= 2 for r in rows)
+    exact = _exact(rows)
     dtype = np.int32 if exact else np.float32
+    c = rows[0].shape[-1]
     total, summed = 0.0, None
     for ch in range(c):
         r = _immerkaer([row[..., ch] for row in rows], dtype, signed=True)
         summed = r if summed is None else summed + r
-        r = np.abs(r)
-        total += _MAD * (_integer_median(r) if exact else float(np.median(r))) / 6.0
-    summed = np.abs(summed)
-    luma = _MAD * (_integer_median(summed) if exact else float(np.median(summed))) / 6.0 / c
-    return total / c, luma
+        total += _sigma(np.abs(r), exact)
+    return total / c, _sigma(np.abs(summed), exact) / c
 
 
 def _immerkaer(rows, dtype, signed: bool = False) -> np.ndarray:
@@ -264,17 +269,9 @@ def combine_levels(fine: float, coarse: float, block: float) -> float:
 
 
 def luma_from_rows(rows) -> float:
-    """:func:`noise_from_rows` of the channels' mean, from the same three ``(bands, W, c)`` row sets (unscaled).
-
-    8-bit channels are summed in 16 bits, so the estimate stays exact (:func:`noise_from_rows`).
-    """
-    rows = [np.asarray(r) for r in rows]
-    c = rows[0].shape[-1]
-    if c == 1:
-        return noise_from_rows(rows)
-    kind, size = rows[0].dtype.kind, rows[0].dtype.itemsize
-    dtype = {("u", 1): np.uint16, ("i", 1): np.int16}.get((kind, size), np.float32)
-    return noise_from_rows([r.sum(axis=-1, dtype=dtype)[..., None] for r in rows]) / c
+    """:func:`noise_from_rows` of the channels' mean, from the same three ``(bands, W, c)`` row sets (unscaled):
+    the sum of the channels' responses, exact in int32 for 8- and 16-bit rows (:func:`fine_and_luma_from_rows`)."""
+    return fine_and_luma_from_rows(rows)[1]
 
 
 def shared_noise_factor(fine: float, luma: float) -> float:
