@@ -7,7 +7,10 @@ Every photo of ``--photos`` whose mean (all channels, /255) is below
 ``--below`` is enhanced by each run, ``MODEL:EXPOSURE`` (``skdce.enhance(x,
 model=MODEL, exposure=EXPOSURE)``, its other defaults), and rounded to 8
 bits. Figures are means over the photos: the output's mean brightness; the
-share of its pixels in deep shadow (luminance, the channel mean, below 0.1);
+share of its pixels in deep shadow (luminance, the channel mean, below 0.1), and
+the part of that share whose input luminance is under 3 of 255 levels
+(``SIGNAL_LEVELS``: a JPEG's shadows there hold a level or two and its
+blocks, nothing a curve could lift into a picture);
 its noise per unit of brightness (``estimate_sigma`` over the mean, as
 ``eval_darkened.py``); and its channel means over their grey (R / G / B).
 The SICE photos are training inputs, not held out: this looks at the kind of
@@ -25,6 +28,9 @@ from PIL import Image
 from skimage.restoration import estimate_sigma
 
 import skdce
+
+#: Input luminance (8-bit levels) under which a pixel holds no signal to lift.
+SIGNAL_LEVELS = 3
 
 
 def _exposure(text: str):
@@ -54,13 +60,16 @@ def main():
             f = out / 255.0
             mean = f.mean()
             chan = f.reshape(-1, 3).mean(axis=0)
-            rows.append([mean, float((f.mean(axis=-1) < 0.1).mean()),
+            deep = f.mean(axis=-1) < 0.1
+            rows.append([mean, float(deep.mean()), float((deep & (x.mean(axis=-1) < SIGNAL_LEVELS)).mean()),
                          estimate_sigma(f, channel_axis=-1, average_sigmas=True) / max(mean, 1e-3),
                          *(chan / max(chan.mean(), 1e-6))])
         r = np.mean(rows, axis=0)
-        results[run] = dict(zip(["mean", "below_0.1", "noise_per_mean", "r", "g", "b"], map(float, r), strict=True))
-        print(f"{run:24s} mean {r[0]:.3f}  below 0.1 {100 * r[1]:5.1f}%  noise/mean {r[2]:.4f}  "
-              f"R/G/B of grey {r[3]:.2f} / {r[4]:.2f} / {r[5]:.2f}", flush=True)
+        keys = ["mean", "below_0.1", "below_0.1_no_signal", "noise_per_mean", "r", "g", "b"]
+        results[run] = dict(zip(keys, map(float, r), strict=True))
+        print(f"{run:24s} mean {r[0]:.3f}  below 0.1 {100 * r[1]:5.1f}% (input under {SIGNAL_LEVELS} levels "
+              f"{100 * r[2]:4.1f}%)  noise/mean {r[3]:.4f}  R/G/B of grey {r[4]:.2f} / {r[5]:.2f} / {r[6]:.2f}",
+              flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"settings": vars(args), "results": results}, indent=1))
 
