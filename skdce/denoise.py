@@ -40,9 +40,10 @@ import numpy as np
 from ._base.image import compute_dtype, image_layout, to_float, validate_values
 from ._base.validate import check_image_arg
 from .engine.stages.guided import DENOISE_HALO, denoise_bands
+from .engine.stages.noise import filter_noise_level as _filter_noise_level
 from .engine.stages.noise import noise_level
 
-__all__ = ["estimate_noise", "guided_denoise", "DENOISE_HALO"]
+__all__ = ["estimate_noise", "filter_noise_level", "guided_denoise", "DENOISE_HALO"]
 
 
 def estimate_noise(image, *, channel_axis=-1) -> float | np.ndarray:
@@ -89,6 +90,48 @@ def estimate_noise(image, *, channel_axis=-1) -> float | np.ndarray:
     validate_values(arr, "image")
     src = layout.to_nhwc(arr)
     sigmas = np.array([noise_level(src[b, ..., : layout.n_color]) for b in range(src.shape[0])])
+    return sigmas if layout.batched else float(sigmas[0])
+
+
+def filter_noise_level(image, *, channel_axis=-1) -> float | np.ndarray:
+    """The noise level :func:`skdce.enhance` steers its denoiser by: :func:`estimate_noise`, read further.
+
+    :func:`estimate_noise` sees the finest scale only. For the denoiser,
+    :func:`skdce.enhance` reads the level further (``docs/user_guide/denoising.rst``):
+    on the 2x2 box means as far as the steps between a JPEG's 8x8 blocks
+    show that the file flattened its noise into blotches; raised up to 1.5
+    times where the colour channels share one noise (a JPEG's 4:2:0 chroma);
+    and at least the rounding of an integer image (0.29 of a step). With
+    this level, :func:`skdce.curve_gain`'s map and :func:`guided_denoise`, the
+    plain curves of a model without a black point give
+    :func:`skdce.enhance`'s result (``docs/examples/plot_denoise.py``).
+
+    Parameters
+    ----------
+    image : (H, W, C), (N, H, W, C), (H, W) or (N, H, W) ndarray
+        uint8/uint16 or float in [0, 1] (the usual skdce layouts, see :func:`skdce.enhance`).
+    channel_axis : int or None, optional
+        Axis of the channels; ``None`` for grayscale.
+
+    Returns
+    -------
+    sigma : float or (N,) ndarray
+        On the [0, 1] scale; one value per image of a batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.denoise import estimate_noise, filter_noise_level
+    >>> flat = np.full((64, 64, 3), 20, np.uint8)  # no noise at all, but 8-bit steps
+    >>> estimate_noise(flat), round(float(filter_noise_level(flat)) * 255, 2)
+    (0.0, 0.29)
+    """
+    check_image_arg(image, "image", "skdce.denoise")
+    arr = np.asarray(image)
+    layout = image_layout(arr, channel_axis, "image")
+    validate_values(arr, "image")
+    src = layout.to_nhwc(arr)
+    sigmas = np.array([_filter_noise_level(src[b, ..., : layout.n_color]) for b in range(src.shape[0])])
     return sigmas if layout.batched else float(sigmas[0])
 
 

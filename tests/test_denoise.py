@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skdce import apply_le_curves, curve_gain, enhance, estimate_curves
-from skdce.denoise import DENOISE_HALO, estimate_noise, guided_denoise
+from skdce.denoise import DENOISE_HALO, estimate_noise, filter_noise_level, guided_denoise
 from skdce.engine import host as enhance_mod
 
 from ._helpers import curves_only
@@ -101,6 +101,27 @@ def test_guided_denoise_arguments(rng):
     with pytest.raises(ValueError, match=">= 0"):
         guided_denoise(img, -0.1)
     assert guided_denoise(img, np.full((10, 12), 0.01)).dtype == np.float64
+
+
+def test_filter_noise_level_is_the_level_enhance_filters_by(rng):
+    """The public level, the curves' gain and guided_denoise give enhance's result by hand (a model without a
+    black point); estimate_noise alone does not (it misses the 8-bit rounding floor here)."""
+    img = np.round(noisy_scene(rng, 64, 80, level=0.02, sigma=0.002) * 255).astype(np.uint8)
+    alphas = estimate_curves(img, model="zero-dce")
+    mean_alphas = alphas.reshape(alphas.shape[:2] + (8, 3)).mean(axis=-1)
+    gain = curve_gain(img.mean(axis=-1) / 255.0, mean_alphas, channel_axis=None)
+    plain = enhance(img, model="zero-dce", denoise=0)
+    expected = enhance(img, model="zero-dce")
+
+    def by_hand(sigma):
+        return guided_denoise(plain, sigma * np.sqrt(np.maximum(gain**2 - 1, 0)))
+
+    level = filter_noise_level(img)
+    assert level >= estimate_noise(img)
+    np.testing.assert_allclose(by_hand(level), expected, atol=1e-4, rtol=0)
+    assert np.abs(by_hand(estimate_noise(img)) - expected).max() > 1e-3
+    batch = filter_noise_level(np.stack([img, img[::-1]]))
+    assert batch.shape == (2,) and batch[0] == level
 
 
 # --- enhance(denoise=...) ---------------------------------------------------------------------

@@ -11,8 +11,8 @@ slope is ``g``, noise of standard deviation ``s`` comes out as about
 every pixel (:func:`skdce.curve_gain`), and filters the enhanced image with
 the two-stage guided filter :func:`skdce.denoise.guided_denoise`, its
 strength set per pixel by ``denoise * s * sqrt(g**2 - 1)``, the noise the
-curve added (none where ``g <= 1``). ``denoise=0`` gives the plain
-curves, bit for bit. See :doc:`/user_guide/denoising`.
+curve added (none where ``g <= 1``). ``denoise=0`` skips the filter,
+bit for bit. See :doc:`/user_guide/denoising`.
 
 The input is a scikit-image sample darkened by
 :func:`skdce.data.low_light_sample`, whose low-light model adds Poisson shot
@@ -25,7 +25,7 @@ import numpy as np
 
 import skdce
 from skdce.data import low_light_sample
-from skdce.denoise import DENOISE_HALO, estimate_noise, guided_denoise
+from skdce.denoise import DENOISE_HALO, estimate_noise, filter_noise_level, guided_denoise
 
 dark = low_light_sample("astronaut")[::2, ::2]  # (256, 256, 3) uint8, noisy
 print(dark.shape, dark.dtype)
@@ -62,12 +62,20 @@ fig.tight_layout()
 # :func:`skdce.curve_gain` is the exact slope of the iterated curve at each
 # pixel: the factor by which the curve stretches small differences, noise
 # included. :func:`skdce.enhance` steers the filter with the slope of the
-# mean of the R, G and B curves at the mean of the R, G and B input values;
-# the same map is computed here from :func:`skdce.estimate_curves` (24 maps:
-# 8 iterations x RGB).
+# mean of the R, G and B curves at the mean of the R, G and B input values,
+# and with the level of :func:`skdce.denoise.filter_noise_level`: the same
+# estimate, read further (through a JPEG's blocks, raised where the channels
+# share their noise, at least the 8-bit rounding). The map is computed here
+# for the full-resolution ``zero-dce`` model, whose
+# :func:`skdce.estimate_curves` gives 24 maps (8 iterations x RGB) and which
+# has no black point or auto exposure after its curves, so the two steps by
+# hand can be checked against :func:`skdce.enhance` below. (The default
+# ``zero-dce++`` shares one curve of 3 maps across the iterations and adds
+# those tone steps after the filter.)
 
-sigma = estimate_noise(dark)
-print(f"estimated noise of the input: {sigma:.4f} (on the [0, 1] scale)")
+print(f"estimated noise of the input: {estimate_noise(dark):.4f} (on the [0, 1] scale)")
+sigma = filter_noise_level(dark)
+print(f"the level enhance's denoiser is steered by: {sigma:.4f}")
 
 alphas = skdce.estimate_curves(dark, model="zero-dce")  # (H, W, 24)
 mean_alphas = alphas.reshape(alphas.shape[:2] + (8, 3)).mean(axis=-1)  # (H, W, 8): one map per iteration
@@ -89,14 +97,16 @@ fig.tight_layout()
 # %%
 # The two steps by hand
 # ---------------------
-# The plain curves filtered by :func:`skdce.denoise.guided_denoise` with this
-# noise map give the default result of :func:`skdce.enhance`, up to float32
-# rounding. A pixel of the filter's output depends only on pixels at most
+# ``zero-dce``'s plain curves (``denoise=0``) filtered by
+# :func:`skdce.denoise.guided_denoise` with this noise map give
+# ``skdce.enhance(dark, model="zero-dce")``, up to float32 rounding. A
+# pixel of the filter's output depends only on pixels at most
 # ``DENOISE_HALO`` away, so the tiles of a large image, computed with that
 # much extra context, join exactly.
 
-by_hand = guided_denoise(results[0.0], noise_map)
-print("max difference to enhance(dark):", float(np.abs(by_hand - results[1.0]).max()))
+by_hand = guided_denoise(skdce.enhance(dark, model="zero-dce", denoise=0), noise_map)
+enhanced = skdce.enhance(dark, model="zero-dce")
+print('max difference to enhance(dark, model="zero-dce"):', float(np.abs(by_hand - enhanced).max()))
 print("DENOISE_HALO:", DENOISE_HALO, "pixels")
 
 # %%
