@@ -135,7 +135,8 @@ def enhance(
         ``.onnx`` path; see :func:`skdce.list_models`. Default: ``"zero-dce++"``
         (:data:`skdce.models.DEFAULT_MODEL`), on the CPU and on CUDA.
     strength : float, optional
-        Scales the curves: 0 returns the image, 1 the model's result, up to 2
+        Scales the curves: 0 returns the image (brightened or darkened only by
+        the stops a number ``exposure`` asks for), 1 the model's result, up to 2
         stronger (alphas are clipped to [-1, 1], so the output stays in [0, 1]
         and monotonic).
     channel_axis : int or None, optional
@@ -193,8 +194,11 @@ def enhance(
         -4 to 2. The stops are applied after the curves as further curve
         steps of one uniform alpha each (:func:`skdce.tone.exposure_alphas`):
         black stays black, white stays white, the tones between move
-        smoothly; the denoiser removes the noise they stretch. They are
-        scaled by ``strength``, like the curves.
+        smoothly; the denoiser removes the noise they stretch. Auto
+        exposure's stops are measured on the model's own result (strength 1)
+        and scaled by ``strength``, like the curves, so a stronger strength is
+        never darker; the stops a number asks for are not (at ``strength=0``,
+        ``exposure=1`` gives the input one stop brighter).
     fused : bool or None, optional
         Run the whole pipeline (network, curves, denoiser) as one ONNX graph
         on the provider (:mod:`skdce.engine.fused`): the image is uploaded once and

@@ -131,7 +131,8 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
     :func:`~skdce.engine.stages.tone.black_lift` of each copy and its curves'
     result, times ``black_point`` (None without a black point); ``stops`` the
     ``(N,)`` :func:`~skdce.engine.stages.tone.auto_exposure` of each copy
-    after its curves and black point, times ``strength`` (None unless ``auto_exposure``).
+    after its curves and black point at strength 1 (the model's own result), times ``strength`` (None unless
+    ``auto_exposure``): a weaker strength does not earn more stops.
     With ``auto_exposure`` and ``noise`` (the ``(N,)`` input noise levels) the
     maps' positive alphas are first scaled by ``scales``, the ``(N, h, w)``
     :func:`~skdce.engine.stages.tone.noise_limit` of each copy (None otherwise).
@@ -141,26 +142,49 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
     maps, lifts, stops, scales = [], [], [], []
     for b, small in enumerate(smalls):
         ctx = small_context(session, small) if contexts is None else contexts[b]
-        a = session.run(net_input(small[0], n_color), None if ctx is None else ctx[None, None])[0]
-        maps.append(finish_maps(np.moveaxis(a, 0, -1), n_color, strength))
-        if auto_exposure and noise is not None:
-            scale = noise_limit(maps[-1], small[0, ..., :n_color], float(noise[b]), iterations)
-            maps[-1] = limit_maps(maps[-1], scale)
+        raw = session.run(net_input(small[0], n_color), None if ctx is None else ctx[None, None])[0]
+        raw = np.moveaxis(raw, 0, -1)
+        rgb = np.asarray(small[..., :n_color], np.float32)
+        sigma = float(noise[b]) if auto_exposure and noise is not None else None
+        m, scale = _limited_maps(raw, small[0, ..., :n_color], strength, sigma, iterations)
+        maps.append(m)
+        if scale is not None:
             scales.append(scale)
         if black_point or auto_exposure:
-            rgb = np.asarray(small[..., :n_color], np.float32)
-            after = np.empty_like(rgb)
-            run_blocks(rgb, after, n_color, lambda _b, r0, r1, c0, c1, m=maps[-1]: m[r0:r1, c0:c1, None, :],
-                       n_iter=iterations, per_iter=False, int_scale=None, check_image=False, check_alpha=False)
+            after = _small_result(rgb, m, n_color, iterations)
             lift = black_lift(rgb, after) * black_point if black_point else None
             if black_point:
                 lifts.append(lift[0])
             if auto_exposure:
-                # scaled like the curves: strength 0 leaves the image as it is, 2 doubles the enhancement
+                # measured on the model's own result (strength 1), then scaled like the curves: strength 0 leaves
+                # the image as it is, 2 doubles the enhancement, and a weaker strength never earns more stops
+                if strength != 1.0:
+                    full = _limited_maps(raw, small[0, ..., :n_color], 1.0, sigma, iterations)[0]
+                    after = _small_result(rgb, full, n_color, iterations)
+                    lift = black_lift(rgb, after) * black_point if black_point else None
                 white = None if whites is None else whites[b : b + 1]
                 stops.append(strength * auto_exposure_stops(finish_tone(after, lift), small_input=rgb, whites=white)[0])
     return (np.ascontiguousarray(np.stack(maps), dtype=np.float32), np.stack(lifts) if lifts else None,
             np.array(stops) if stops else None, np.stack(scales) if scales else None)
+
+
+def _limited_maps(raw: np.ndarray, small: np.ndarray, strength: float, sigma: float | None, iterations: int):
+    """``(maps, scale)``: the network's ``(h, w, k)`` ``raw`` maps finished at ``strength``, their positive alphas
+    scaled by the :func:`~skdce.engine.stages.tone.noise_limit` of ``small`` (its ``(h, w, c)`` copy) for noise
+    ``sigma``; ``scale`` None (and no limit) where ``sigma`` is None."""
+    maps = finish_maps(raw.copy(), small.shape[-1], strength)
+    if sigma is None:
+        return maps, None
+    scale = noise_limit(maps, small, sigma, iterations)
+    return limit_maps(maps, scale), scale
+
+
+def _small_result(rgb: np.ndarray, maps: np.ndarray, n_color: int, iterations: int) -> np.ndarray:
+    """The ``(1, h, w, c)`` small copy ``rgb`` after the curves of its ``(h, w, c)`` ``maps``."""
+    after = np.empty_like(rgb)
+    run_blocks(rgb, after, n_color, lambda _b, r0, r1, c0, c1: maps[r0:r1, c0:c1, None, :], n_iter=iterations,
+               per_iter=False, int_scale=None, check_image=False, check_alpha=False)
+    return after
 
 
 def limit_maps(maps: np.ndarray, scale: np.ndarray) -> np.ndarray:
