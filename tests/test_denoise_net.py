@@ -138,3 +138,26 @@ def test_empty_and_tiny():
     for shape in ((0, 5, 3), (1, 1, 3), (2, 3, 1)):
         y = np.full(shape, 0.5, np.float32)
         assert learned_denoise_block(y, np.zeros(shape[:2], np.float32)).shape == shape
+
+
+@pytest.mark.parametrize("level", [0.0, 0.3, 1.0])
+def test_flat_stays_flat(level):
+    """Black stays black, white white, a flat region flat, however strong the noise map (the network alone lifted
+    black to 22/255 through enhance, where the curves' slope makes the map largest)."""
+    y = np.full((30, 40, 3), level, np.float32)
+    np.testing.assert_array_equal(learned_denoise_block(y, np.full((30, 40), 0.2, np.float32), 1), y)
+    frame = np.zeros((40, 60, 3), np.uint8)
+    frame[10:30, 20:40] = 90  # a grey box on black bars
+    out = skdce.enhance(frame, denoiser="learned")
+    assert out[:5].max() == 0 and out[:, :15].max() == 0  # farther than LEARNED_HALO from the box
+
+
+def test_within_local_range(rng):
+    y, _ = _scene(rng)
+    wild = rng.random(y.shape).astype(np.float32)
+    kept = denoise_net.within_local_range(wild, y)
+    k = LEARNED_HALO
+    assert y[40 - k : 41 + k, 50 - k : 51 + k].min() <= kept[40, 50].min()
+    assert kept[40, 50].max() <= y[40 - k : 41 + k, 50 - k : 51 + k].max()
+    inside = denoise_net.within_local_range(y, y)
+    np.testing.assert_array_equal(inside, y)

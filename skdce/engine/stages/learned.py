@@ -38,7 +38,7 @@ import numpy as np
 
 from ...models import sha256_file, weights_dir
 
-__all__ = ["learned_denoise_block", "denoiser_record", "LEARNED_HALO", "DENOISER"]
+__all__ = ["learned_denoise_block", "within_local_range", "denoiser_record", "LEARNED_HALO", "DENOISER"]
 
 #: The bundled learned denoiser's name in ``weights/denoisers.json``.
 DENOISER = "denoiser-n2n"
@@ -104,6 +104,21 @@ def _session(providers):
         return session
 
 
+def within_local_range(result: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``result`` (``(H, W, C)``) kept, channel by channel, within ``y``'s minimum and maximum over the
+    ``2 * LEARNED_HALO + 1`` square around each pixel (the network's receptive field; edges repeated).
+
+    A denoiser averages what it sees, so its honest result lies in that range; a residual network trained without
+    clean images does not know it, and drifts on flat input. scipy's rank filters do it (separable).
+    """
+    from scipy import ndimage
+
+    size = (2 * LEARNED_HALO + 1, 2 * LEARNED_HALO + 1, 1)
+    lo = ndimage.minimum_filter(y, size=size, mode="nearest")
+    hi = ndimage.maximum_filter(y, size=size, mode="nearest")
+    return np.minimum(np.maximum(result, lo, dtype=result.dtype), hi, dtype=result.dtype)
+
+
 def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *, providers="cpu") -> np.ndarray:
     """Denoise a curve output with the bundled Neighbor2Neighbor network.
 
@@ -131,9 +146,12 @@ def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *,
 
     Notes
     -----
-    Each band of rows is run with :data:`LEARNED_HALO` rows of context on
-    either side, so the bands (and any tiles with that much context) join as
-    the whole image would.
+    The network's result is kept within the range of ``y`` over its
+    receptive field (:func:`within_local_range`): black stays black, white
+    white and a flat region flat (the network alone lifted a black frame to
+    22/255, where the curves stretch its noise most). Each band of rows is run
+    with :data:`LEARNED_HALO` rows of context on either side, so the bands
+    (and any tiles with that much context) join as the whole image would.
 
     Examples
     --------
@@ -166,10 +184,11 @@ def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *,
         x = np.empty((1, 4, e1 - e0, w), np.float32)
         x[0, :3] = np.moveaxis(y[e0:e1], -1, 0)  # a gray channel broadcasts to the three
         x[0, 3] = noise[e0:e1]
-        res = session.run(None, {"x": x})[0][0, :, r0 - e0 : r1 - e0]
+        res = session.run(None, {"x": x})[0][0]
         if c == 1:
             res = res.mean(axis=0, keepdims=True)
-        np.clip(np.moveaxis(res, 0, -1), 0, 1, out=out[r0:r1], casting="unsafe")
+        res = within_local_range(np.moveaxis(res, 0, -1), y[e0:e1])[r0 - e0 : r1 - e0]
+        np.clip(res, 0, 1, out=out[r0:r1], casting="unsafe")
 
     run_tasks(band, list(range(0, h, rows)), num_threads)
     return out
