@@ -94,6 +94,20 @@ def _to_layout(plan, maps):
     return plan.layout.from_nhwc(maps)
 
 
+def _result_array(shape, dtype) -> np.ndarray:
+    """The empty result; a MemoryError that says the result itself is too large (smaller tiles do not help)."""
+    try:
+        return np.empty(shape, dtype)
+    except MemoryError as exc:
+        size = np.prod(shape, dtype=np.float64) * np.dtype(dtype).itemsize
+        error = MemoryError(
+            f"the result, of shape {tuple(shape)} and dtype {np.dtype(dtype).name} ({size / 2**30:.1f} GiB), does "
+            f"not fit in memory; enhance a dask array instead (skdce.enhance(dask.array.from_array(image, "
+            f"chunks=...)) computes it chunk by chunk, e.g. into .to_zarr()), or the image in parts. ({exc})")
+        error.skdce_explained = True
+        raise error from None
+
+
 @contextlib.contextmanager
 def _explain_memory_errors(image):
     """Turn a bare MemoryError (NumPy's "Unable to allocate ...") into one that says what to do."""
@@ -247,8 +261,8 @@ def enhance(
         if lazy:
             return enhance_dask(plan, image)
         image = np.asarray(image)
+        out = _result_array(image.shape, plan.dtype)  # first: a result too large fails at once
         validate_values(image, "image")
-        out = np.empty(image.shape, plan.dtype)
         driver = enhance_fused if plan.driver == "fused" else enhance_host
         driver(plan, plan.layout.to_nhwc(image), plan.layout.to_nhwc(out))
         return out

@@ -302,6 +302,24 @@ def test_numpy_memory_error_is_explained(image, monkeypatch):
         enhance(image, model="zero-dce")
 
 
+def test_a_result_too_large_says_so_at_once():
+    """Smaller tiles do not shrink the result: the error says what does (and comes before the values are read)."""
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape=(2_000_000, 1_000_000, 3), strides=(0, 0, 0))
+    with pytest.raises(MemoryError, match=r"the result, of shape \(2000000, 1000000, 3\) and dtype float32 "
+                                          r"\(22351.7 GiB\), does not fit in memory; enhance a dask array"):
+        enhance(huge)
+
+
+def test_a_ragged_list_and_unknown_dask_chunks_are_named():
+    with pytest.raises(ValueError, match=r"image cannot be made into an array \(.*\); pass an \(H, W, C\) array"):
+        enhance([[[0.1, 0.1, 0.1]], [[0.1, 0.1]]])
+    da = pytest.importorskip("dask.array")
+    lazy = da.from_array(np.full((8, 8, 3), 0.1, np.float32), chunks=4)
+    unknown = lazy[lazy[:, 0, 0] > 0]
+    with pytest.raises(ValueError, match=r"dask array of unknown chunk sizes .*compute_chunk_sizes\(\)"):
+        enhance(unknown)
+
+
 def test_auto_tiles_only_images_larger_than_a_tile(monkeypatch):
     """``tile_size="auto"`` (512 on the CPU): an image of at most 512 * 512 pixels is one tile, a larger one is
     tiled."""

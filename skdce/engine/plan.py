@@ -194,7 +194,15 @@ def make_plan(image, *, model=None, strength=1.0, channel_axis=-1, scale_factor=
         )
     check_image_arg(image, "image", "skdce.enhance / skdce.estimate_curves")
     num_threads = check_num_threads(num_threads)
-    image = image if lazy else np.asarray(image)
+    if lazy and any(d != d for d in image.shape):  # NaN: a dask array whose chunk sizes are unknown
+        raise ValueError(f"image is a dask array of unknown chunk sizes (shape {image.shape}); call "
+                         f"image.compute_chunk_sizes() first.")
+    if not lazy:
+        try:
+            image = np.asarray(image)
+        except ValueError as exc:  # a ragged nested list
+            raise ValueError(f"image cannot be made into an array ({exc}); pass an (H, W, C) array, or nested "
+                             f"lists of equal lengths.") from None
     shape = tuple(int(d) for d in image.shape)
     dtype = compute_dtype(image.dtype, "image")
     layout = image_layout(image, channel_axis, "image")
