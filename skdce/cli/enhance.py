@@ -126,7 +126,7 @@ Examples:
 
 @click.command(epilog=_ENHANCE_EXAMPLES)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
-@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(),
               help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, "
                    ".jpg, .tif or .webp (.mp4, .mov, .mkv, .webm, .avi for a video) is the output file itself; a "
                    ".zarr store or .tif file for one streamed .zarr/.tif input.")
@@ -198,9 +198,17 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     if "/" in suffix or "\\" in suffix or ".." in suffix or "\0" in suffix:
         raise click.BadParameter(f"{suffix!r}: a suffix is added to file names; it may not hold '/', '\\' or '..'.",
                                  param_hint="'--suffix'")
-    if str(output_dir) == "-":
+    for arg in inputs:  # Path("") is ".": an unset shell variable would enhance the current folder
+        if not arg.strip():
+            raise click.BadParameter(f"INPUT is empty ({arg!r}; an unset shell variable?); name a file, folder or "
+                                     f"pattern.", param_hint="'INPUT...'")
+    if not output_dir.strip():  # the same for -o: the outputs would land in the current folder
+        raise click.BadParameter(f"-o is empty ({output_dir!r}; an unset shell variable?); name a folder, or an "
+                                 f"image file for one input.", param_hint="'--output'")
+    if output_dir == "-":
         raise click.BadParameter("'-' (standard output) is not an output here: enhanced images are written to files; "
                                  "name a folder, or an image file for one input.", param_hint="'--output'")
+    output_dir = Path(output_dir)
     stream = _stream_output(inputs, output_dir)
     if cluster is not None or scheduler is not None:
         threads = _check_cluster(cluster, scheduler, jobs, stream, threads)

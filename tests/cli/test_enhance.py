@@ -109,6 +109,17 @@ def test_enhance_refuses_suffixes_that_leave_the_folder(photos, tmp_path, suffix
     assert not (tmp_path / "out").exists() and not (tmp_path / "b.png").exists()
 
 
+@pytest.mark.parametrize("args", [["", "-o", "out"], ["a.png", "  ", "-o", "out"], ["a.png", "-o", ""],
+                                  ["a.png", "-o", " "]])
+def test_enhance_refuses_an_empty_input_or_output_subprocess(photos, args):
+    """``skdce enhance "$UNSET" -o out`` in a folder of photos: Path("") is ".", which enhanced the whole folder."""
+    before = sorted(os.listdir(photos))
+    result = run_cli("enhance", *args, cwd=photos)
+    assert result.returncode == 2, result.stderr
+    assert "is empty" in result.stderr and "an unset shell variable?" in result.stderr
+    assert "Traceback" not in result.stderr and sorted(os.listdir(photos)) == before  # no folder, no file
+
+
 def test_enhance_one_file_to_one_file(photos, tmp_path):
     result = invoke("enhance", photos / "a.png", "-o", tmp_path / "new" / "bright.png")
     assert result.exit_code == 0, result.output
