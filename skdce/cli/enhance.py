@@ -10,6 +10,7 @@ a .tif file) chunk by chunk.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -39,6 +40,9 @@ from ._options import (
 
 __all__ = ["enhance"]
 
+#: An -o ending like this names a file (x.png, x.bmp, x.txt, x.mp4), not a folder (out, run.2024-05-01, v1.0).
+_FILE_LIKE = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}")
+
 
 def _stream_output(inputs, output_dir: Path) -> bool:
     """Whether this is ``skdce enhance big.zarr -o out.zarr`` or ``big.tif -o out.zarr|out.tif`` (streamed)."""
@@ -51,6 +55,39 @@ def _stream_output(inputs, output_dir: Path) -> bool:
         return True
     return (src == "tiff" and Path(inputs[0]).is_file() and stream_kind(output_dir) is not None
             and not output_dir.is_dir())
+
+
+def _output_file(inputs, output: Path, as_folder: bool) -> Path | None:
+    """``output`` when it names the output file of the one input file (``dark.jpg -o bright.png``), else ``None``.
+
+    ``-o`` is a folder where it exists as one, ends in a separator
+    (``as_folder``), has no file-like suffix (``out``, ``run.2024-05-01``),
+    or there are several inputs or a folder or pattern. A file-like suffix
+    that is not written for the one input (``in.bmp -o out.bmp``, ``.txt``,
+    ``.mp4`` for an image), or a single input that is not there (``drak.png
+    -o bright.png``), is a usage error: a folder of that name would be made
+    otherwise, and later runs would write into it.
+    """
+    from ..io import FORMATS, format_from_path
+    from ._video import VIDEO_SUFFIXES
+
+    if len(inputs) != 1 or as_folder or output.is_dir() or not _FILE_LIKE.fullmatch(output.suffix):
+        return None
+    src = Path(inputs[0])
+    if not src.is_file():
+        if src.exists() or _batch.expand_pattern(inputs[0]):
+            return None  # a folder, or a pattern that matches files: -o is a folder
+        raise click.BadParameter(f"{inputs[0]!r}: no such file or folder, and no file matches it as a pattern; "
+                                 f"check the name.", param_hint="'INPUT...'")
+    if _video.is_video(src) and _video.is_video(output) or not _video.is_video(src) and format_from_path(output):
+        return output
+    if _video.is_video(src):
+        kind, suffixes = "a video", list(VIDEO_SUFFIXES)
+    else:
+        kind, suffixes = "an image", [s for group in FORMATS.values() for s in group]
+    raise click.BadParameter(
+        f"{str(output)!r} names a {output.suffix} file, but {kind} is written as {', '.join(suffixes[:-1])} or "
+        f"{suffixes[-1]}; name the output so, or end -o with '/' for a folder of that name.", param_hint="'--output'")
 
 
 def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exposure, providers, threads, tile_size,
@@ -128,8 +165,9 @@ Examples:
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
 @click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(),
               help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, "
-                   ".jpg, .tif or .webp (.mp4, .mov, .mkv, .webm, .avi for a video) is the output file itself; a "
-                   ".zarr store or .tif file for one streamed .zarr/.tif input.")
+                   ".jpg, .tif or .webp (.mp4, .mov, .mkv, .webm, .avi for a video) is the output file itself (another "
+                   "file suffix there is refused: end -o with / for a folder); a .zarr store or .tif file for one "
+                   "streamed .zarr/.tif input.")
 @click.option("-r", "--recursive", is_flag=True,
               help="Look for images in subfolders of folder inputs (their layout is kept).")
 @model_option(help="Bundled model name (see `skdce models`) or an .onnx file (videos and --sequence: zero-dce++ "
@@ -208,6 +246,7 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     if output_dir == "-":
         raise click.BadParameter("'-' (standard output) is not an output here: enhanced images are written to files; "
                                  "name a folder, or an image file for one input.", param_hint="'--output'")
+    as_folder = output_dir.endswith(("/", os.sep))
     output_dir = Path(output_dir)
     stream = _stream_output(inputs, output_dir)
     if cluster is not None or scheduler is not None:
@@ -218,13 +257,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     if sequence and denoiser != "guided":  # skdce.video has the guided filter only: it was silently used
         raise click.UsageError(f"--denoiser {denoiser} applies to still images; --sequence runs skdce.video, "
                                f"which denoises with the guided filter. Drop --denoiser, or --sequence.")
-    out_file = None  # one input file and an -o that names an image (or video) file: -o is that file
-    if not stream and not sequence and len(inputs) == 1 and Path(inputs[0]).is_file() and not output_dir.is_dir() \
-            and _video.is_video(inputs[0]) and _video.is_video(output_dir):
-        out_file = output_dir
-    elif not stream and not sequence and len(inputs) == 1 and Path(inputs[0]).is_file() \
-            and format_from_path(output_dir) is not None and not output_dir.is_dir():
-        out_file = output_dir
+    out_file = None if stream or sequence else _output_file(inputs, output_dir, as_folder)
+    if out_file is not None and not _video.is_video(out_file):
         if fmt is not None and normalize_format(fmt) != format_from_path(out_file):
             raise click.BadParameter(f"--format {fmt} differs from the suffix of {str(out_file)!r}.",
                                      param_hint="'--format'")
@@ -233,8 +267,11 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
                                      param_hint="'--suffix'")
         fmt = format_from_path(out_file).lower()
     out_dir = out_file.parent if out_file is not None else output_dir
+    start = time.perf_counter()
     if not stream:
-        _batch.check_output_folder(out_dir, create=not dry_run)  # before any work: a usage error, not one per file
+        files, rows = _batch.collect(inputs, recursive, out_dir.resolve())
+        # before any work: a usage error, not one per file; created only once there is something to write in it
+        _batch.check_output_folder(out_dir, create=not dry_run and bool(files))
     if threads is None and jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
     info, running = check_model(model, providers, threads)
@@ -261,8 +298,6 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         video_model=None if model is None else info,
         root=out_dir,
     )
-    start = time.perf_counter()
-    files, rows = _batch.collect(inputs, recursive, out_dir.resolve())
     jobs_list, planned = _batch.plan(files, out_dir, normalize_format(fmt) if fmt else None, suffix, overwrite,
                                      out_file)
     rows += planned

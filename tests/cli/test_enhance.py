@@ -137,6 +137,31 @@ def test_enhance_one_file_to_one_file(photos, tmp_path):
     assert result.exit_code == 0 and sorted(os.listdir(tmp_path / "two.png")) == ["a.png", "gray.png"]
 
 
+@pytest.mark.parametrize("name", ["out.bmp", "out.gif", "out.txt", "d.mp4", "x.zarr"])
+def test_enhance_refuses_an_output_file_suffix_it_does_not_write(tmp_path, name):
+    """``in.bmp -o out.bmp`` made the folder out.bmp/ holding in.png (.bmp is read, not written)."""
+    Image.fromarray(dark((16, 16, 3))).save(tmp_path / "in.bmp")
+    result = invoke("enhance", tmp_path / "in.bmp", "-o", tmp_path / name)
+    assert result.exit_code == 2, result.output
+    assert "an image is written as .png, .jpg, .jpeg, .jpe, .tif, .tiff or .webp" in result.stderr
+    assert "end -o with '/' for a folder" in result.stderr and names(tmp_path) == ["in.bmp"]
+    result = invoke("enhance", tmp_path / "in.bmp", "-o", f"{tmp_path / name}/")  # the way to ask for the folder
+    assert result.exit_code == 0 and names(tmp_path / name) == ["in.png"]
+
+
+def test_enhance_missing_input_makes_no_output_folder(photos, tmp_path):
+    """``drak.png -o typo.png`` left an empty folder typo.png, into which the next run wrote typo.png/dark.png."""
+    result = invoke("enhance", photos / "drak.png", "-o", tmp_path / "typo.png")
+    assert result.exit_code == 2 and "'INPUT...'" in result.stderr
+    assert "no such file or folder, and no file matches it as a pattern; check the name" in result.stderr
+    assert not (tmp_path / "typo.png").exists()
+    result = invoke("enhance", photos / "drak.png", "-o", tmp_path / "out")  # a folder -o: the file fails (exit 1)
+    assert result.exit_code == 1 and "no such file or folder" in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing to write: the folder is checked, not made
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "typo.png")
+    assert result.exit_code == 0 and (tmp_path / "typo.png").is_file()
+
+
 def test_enhance_verbose(photos, tmp_path):
     result = invoke("enhance", photos / "a.png", photos / "gray.png", "-o", tmp_path / "out", "--verbose")
     assert result.exit_code == 0, result.output
