@@ -9,6 +9,7 @@ a .tif file) chunk by chunk.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -55,6 +56,23 @@ def _stream_output(inputs, output_dir: Path) -> bool:
         return True
     return (src == "tiff" and Path(inputs[0]).is_file() and stream_kind(output_dir) is not None
             and not output_dir.is_dir())
+
+
+def _check_lookup(path: Path, param_hint: str) -> None:
+    """A usage error, not a traceback, where the system refuses to look ``path`` up.
+
+    Python 3.11's ``Path.exists``/``is_dir``/``is_file`` return False for a
+    missing path but raise for a name over 255 bytes, a folder that cannot
+    be searched, and the like.
+    """
+    try:
+        path.exists()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            reason = f"{path}: the name is too long for the file system (most allow 255 bytes a name); shorten it"
+        else:
+            reason = os_reason(exc, path)
+        raise click.BadParameter(f"{reason}.", param_hint=param_hint) from None
 
 
 def _output_file(inputs, output: Path, as_folder: bool) -> Path | None:
@@ -248,6 +266,9 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
                                  "name a folder, or an image file for one input.", param_hint="'--output'")
     as_folder = output_dir.endswith(("/", os.sep))
     output_dir = Path(output_dir)
+    for arg in inputs:
+        _check_lookup(Path(arg), "'INPUT...'")
+    _check_lookup(output_dir, "'--output'")
     stream = _stream_output(inputs, output_dir)
     if cluster is not None or scheduler is not None:
         threads = _check_cluster(cluster, scheduler, jobs, stream, threads)

@@ -162,6 +162,24 @@ def test_enhance_missing_input_makes_no_output_folder(photos, tmp_path):
     assert result.exit_code == 0 and (tmp_path / "typo.png").is_file()
 
 
+@pytest.mark.parametrize("where", ["output file", "output folder", "input", "pattern", "streamed input"])
+def test_enhance_too_long_a_name_is_a_usage_error_subprocess(photos, tmp_path, where):
+    """A name over 255 bytes raised OSError (ENAMETOOLONG) from Path.is_dir()/is_file(): a traceback."""
+    long = "a" * 300
+    args = {
+        "output file": [photos / "a.png", "-o", tmp_path / f"{long}.png"],
+        "output folder": [photos / "a.png", "-o", tmp_path / long / "x.png"],
+        "input": [photos / f"{long}.png", "-o", tmp_path / "out"],
+        "pattern": [photos / f"{long}*.png", "-o", tmp_path / "out"],
+        "streamed input": [photos / f"{long}.tif", "-o", tmp_path / "out.tif"],
+    }[where]
+    result = run_cli("enhance", *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "the name is too long for the file system (most allow 255 bytes a name); shorten it." in result.stderr
+    assert "'--output'" in result.stderr if where.startswith("output") else "'INPUT...'" in result.stderr
+    assert names(tmp_path) == ["in"]
+
+
 def test_enhance_verbose(photos, tmp_path):
     result = invoke("enhance", photos / "a.png", photos / "gray.png", "-o", tmp_path / "out", "--verbose")
     assert result.exit_code == 0, result.output
