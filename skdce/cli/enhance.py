@@ -127,7 +127,7 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exp
         shape, dtype = stream_enhance(src, dst, overwrite=overwrite, model=info, strength=strength, denoise=denoise,
                                       denoiser=denoiser, exposure=exposure, providers=providers, num_threads=threads,
                                       tile_size=tile_size)
-    except (ImportError, ValueError, FileExistsError) as exc:
+    except (ImportError, ValueError, TypeError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from None
     except MemoryError as exc:
         raise click.ClickException(str(exc) or "out of memory") from None
