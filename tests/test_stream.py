@@ -94,6 +94,20 @@ def test_existing_output_kept_and_bad_input(rng, tmp_path):
     assert names(tmp_path) == ["a.tif", "bad.tif", "out.tif", "stack.tif"]  # no output, no temporary
 
 
+@pytest.mark.parametrize("kind, dtype", [("zarr", "i1"), ("zarr", "?"), ("tif", "i2")])
+def test_cli_refuses_signed_and_bool_samples_subprocess(tmp_path, kind, dtype):
+    """A signed-integer or boolean Zarr ended in skdce.enhance's TypeError (a traceback); now as TIFF: one line."""
+    src = tmp_path / f"in.{kind}"
+    if kind == "zarr":
+        zarr.open(str(src), mode="w", shape=(50, 60, 3), dtype=dtype)[:] = 1
+    else:
+        tifffile.imwrite(src, np.ones((50, 60, 3), dtype), photometric="rgb")
+    result = run_cli("enhance", src, "-o", tmp_path / "out.zarr")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"has {np.dtype(dtype)} samples; skdce takes unsigned integer or float images: convert it" in result.stderr
+    assert names(tmp_path) == [src.name]
+
+
 def test_cli_tiff_to_tiff_subprocess(rng, tmp_path):
     """``skdce enhance big.tif -o out.tif`` streams (a folder -o keeps the in-memory path)."""
     img = dark((90, 120, 3), rng=rng)

@@ -63,6 +63,13 @@ def _work_chunks(native: int, size: int) -> int:
     return min(size, native * max(1, math.ceil(WORK_CHUNK / native)))
 
 
+def _check_dtype(path: Path, dtype) -> None:
+    """Refuse signed-integer, boolean and complex samples before the work, as one line (a ValueError)."""
+    if np.dtype(dtype).kind not in "uf":
+        raise ValueError(f"{str(path)!r} has {dtype} samples; skdce takes unsigned integer or float images: convert "
+                         f"it first (e.g. to float in [0, 1] with skimage.exposure.rescale_intensity).")
+
+
 @contextlib.contextmanager
 def open_lazy(path):
     """Open a Zarr array or a TIFF file as a lazy ``(H, W)`` or ``(H, W, C)`` Dask array.
@@ -75,7 +82,8 @@ def open_lazy(path):
     Raises
     ------
     ValueError
-        Naming the file and the reason: not readable, not a gray or RGB(A) image.
+        Naming the file and the reason: not readable, not a gray or RGB(A)
+        image, samples that are not unsigned integers or floats.
     """
     da = _require()
     path = Path(path)
@@ -91,6 +99,7 @@ def open_lazy(path):
             image = da.from_zarr(str(path))
         except Exception as exc:  # zarr raises several types for a missing or broken store
             raise ValueError(f"cannot open {str(path)!r} as a Zarr array: {exc}") from None
+        _check_dtype(path, image.dtype)
         yield image, {"icc_profile": None, "dpi": None}
         return
     import tifffile
@@ -114,8 +123,7 @@ def open_lazy(path):
                 f"{str(path)!r} holds an image with axes {axes!r} {series.shape}; skdce streams one gray or "
                 f"RGB(A) image (axes YX, YXS or SYX). Save the image you want on its own first."
             )
-        if series.dtype.kind not in "uf":
-            raise ValueError(f"{str(path)!r} has {series.dtype} samples; skdce takes unsigned integer or float images.")
+        _check_dtype(path, series.dtype)
         if page.is_contiguous and page.compression == 1:
             chunks = {"YX": (WORK_CHUNK,) * 2, "YXS": (WORK_CHUNK, WORK_CHUNK, -1), "SYX": (-1, WORK_CHUNK, WORK_CHUNK)}
             image = da.from_array(tifffile.memmap(path, mode="r", series=0), chunks=chunks[axes])

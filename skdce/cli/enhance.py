@@ -9,7 +9,9 @@ a .tif file) chunk by chunk.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import sys
 import threading
 import time
@@ -39,6 +41,9 @@ from ._options import (
 
 __all__ = ["enhance"]
 
+#: An -o ending like this names a file (x.png, x.bmp, x.txt, x.mp4), not a folder (out, run.2024-05-01, v1.0).
+_FILE_LIKE = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}")
+
 
 def _stream_output(inputs, output_dir: Path) -> bool:
     """Whether this is ``skdce enhance big.zarr -o out.zarr`` or ``big.tif -o out.zarr|out.tif`` (streamed)."""
@@ -51,6 +56,56 @@ def _stream_output(inputs, output_dir: Path) -> bool:
         return True
     return (src == "tiff" and Path(inputs[0]).is_file() and stream_kind(output_dir) is not None
             and not output_dir.is_dir())
+
+
+def _check_lookup(path: Path, param_hint: str) -> None:
+    """A usage error, not a traceback, where the system refuses to look ``path`` up.
+
+    Python 3.11's ``Path.exists``/``is_dir``/``is_file`` return False for a
+    missing path but raise for a name over 255 bytes, a folder that cannot
+    be searched, and the like.
+    """
+    try:
+        path.exists()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            reason = f"{path}: the name is too long for the file system (most allow 255 bytes a name); shorten it"
+        else:
+            reason = os_reason(exc, path)
+        raise click.BadParameter(f"{reason}.", param_hint=param_hint) from None
+
+
+def _output_file(inputs, output: Path, as_folder: bool) -> Path | None:
+    """``output`` when it names the output file of the one input file (``dark.jpg -o bright.png``), else ``None``.
+
+    ``-o`` is a folder where it exists as one, ends in a separator
+    (``as_folder``), has no file-like suffix (``out``, ``run.2024-05-01``),
+    or there are several inputs or a folder or pattern. A file-like suffix
+    that is not written for the one input (``in.bmp -o out.bmp``, ``.txt``,
+    ``.mp4`` for an image), or a single input that is not there (``drak.png
+    -o bright.png``), is a usage error: a folder of that name would be made
+    otherwise, and later runs would write into it.
+    """
+    from ..io import FORMATS, format_from_path
+    from ._video import VIDEO_SUFFIXES
+
+    if len(inputs) != 1 or as_folder or output.is_dir() or not _FILE_LIKE.fullmatch(output.suffix):
+        return None
+    src = Path(inputs[0])
+    if not src.is_file():
+        if src.exists() or _batch.expand_pattern(inputs[0]):
+            return None  # a folder, or a pattern that matches files: -o is a folder
+        raise click.BadParameter(f"{inputs[0]!r}: no such file or folder, and no file matches it as a pattern; "
+                                 f"check the name.", param_hint="'INPUT...'")
+    if _video.is_video(src) and _video.is_video(output) or not _video.is_video(src) and format_from_path(output):
+        return output
+    if _video.is_video(src):
+        kind, suffixes = "a video", list(VIDEO_SUFFIXES)
+    else:
+        kind, suffixes = "an image", [s for group in FORMATS.values() for s in group]
+    raise click.BadParameter(
+        f"{str(output)!r} names a {output.suffix} file, but {kind} is written as {', '.join(suffixes[:-1])} or "
+        f"{suffixes[-1]}; name the output so, or end -o with '/' for a folder of that name.", param_hint="'--output'")
 
 
 def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exposure, providers, threads, tile_size,
@@ -72,7 +127,7 @@ def _enhance_stream(src: Path, dst: Path, info, strength, denoise, denoiser, exp
         shape, dtype = stream_enhance(src, dst, overwrite=overwrite, model=info, strength=strength, denoise=denoise,
                                       denoiser=denoiser, exposure=exposure, providers=providers, num_threads=threads,
                                       tile_size=tile_size)
-    except (ImportError, ValueError, FileExistsError) as exc:
+    except (ImportError, ValueError, TypeError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from None
     except MemoryError as exc:
         raise click.ClickException(str(exc) or "out of memory") from None
@@ -126,10 +181,11 @@ Examples:
 
 @click.command(epilog=_ENHANCE_EXAMPLES)
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True)
-@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", "--output-dir", "output_dir", required=True, type=click.Path(),
               help="Folder for the enhanced files (created if needed); with one input file, a name ending in .png, "
-                   ".jpg, .tif or .webp (.mp4, .mov, .mkv, .webm, .avi for a video) is the output file itself; a "
-                   ".zarr store or .tif file for one streamed .zarr/.tif input.")
+                   ".jpg, .tif or .webp (.mp4, .mov, .mkv, .webm, .avi for a video) is the output file itself (another "
+                   "file suffix there is refused: end -o with / for a folder); a .zarr store or .tif file for one "
+                   "streamed .zarr/.tif input.")
 @click.option("-r", "--recursive", is_flag=True,
               help="Look for images in subfolders of folder inputs (their layout is kept).")
 @model_option(help="Bundled model name (see `skdce models`) or an .onnx file (videos and --sequence: zero-dce++ "
@@ -198,9 +254,21 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     if "/" in suffix or "\\" in suffix or ".." in suffix or "\0" in suffix:
         raise click.BadParameter(f"{suffix!r}: a suffix is added to file names; it may not hold '/', '\\' or '..'.",
                                  param_hint="'--suffix'")
-    if str(output_dir) == "-":
+    for arg in inputs:  # Path("") is ".": an unset shell variable would enhance the current folder
+        if not arg.strip():
+            raise click.BadParameter(f"INPUT is empty ({arg!r}; an unset shell variable?); name a file, folder or "
+                                     f"pattern.", param_hint="'INPUT...'")
+    if not output_dir.strip():  # the same for -o: the outputs would land in the current folder
+        raise click.BadParameter(f"-o is empty ({output_dir!r}; an unset shell variable?); name a folder, or an "
+                                 f"image file for one input.", param_hint="'--output'")
+    if output_dir == "-":
         raise click.BadParameter("'-' (standard output) is not an output here: enhanced images are written to files; "
                                  "name a folder, or an image file for one input.", param_hint="'--output'")
+    as_folder = output_dir.endswith(("/", os.sep))
+    output_dir = Path(output_dir)
+    for arg in inputs:
+        _check_lookup(Path(arg), "'INPUT...'")
+    _check_lookup(output_dir, "'--output'")
     stream = _stream_output(inputs, output_dir)
     if cluster is not None or scheduler is not None:
         threads = _check_cluster(cluster, scheduler, jobs, stream, threads)
@@ -210,13 +278,8 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
     if sequence and denoiser != "guided":  # skdce.video has the guided filter only: it was silently used
         raise click.UsageError(f"--denoiser {denoiser} applies to still images; --sequence runs skdce.video, "
                                f"which denoises with the guided filter. Drop --denoiser, or --sequence.")
-    out_file = None  # one input file and an -o that names an image (or video) file: -o is that file
-    if not stream and not sequence and len(inputs) == 1 and Path(inputs[0]).is_file() and not output_dir.is_dir() \
-            and _video.is_video(inputs[0]) and _video.is_video(output_dir):
-        out_file = output_dir
-    elif not stream and not sequence and len(inputs) == 1 and Path(inputs[0]).is_file() \
-            and format_from_path(output_dir) is not None and not output_dir.is_dir():
-        out_file = output_dir
+    out_file = None if stream or sequence else _output_file(inputs, output_dir, as_folder)
+    if out_file is not None and not _video.is_video(out_file):
         if fmt is not None and normalize_format(fmt) != format_from_path(out_file):
             raise click.BadParameter(f"--format {fmt} differs from the suffix of {str(out_file)!r}.",
                                      param_hint="'--format'")
@@ -225,8 +288,11 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
                                      param_hint="'--suffix'")
         fmt = format_from_path(out_file).lower()
     out_dir = out_file.parent if out_file is not None else output_dir
+    start = time.perf_counter()
     if not stream:
-        _batch.check_output_folder(out_dir, create=not dry_run)  # before any work: a usage error, not one per file
+        files, rows = _batch.collect(inputs, recursive, out_dir.resolve())
+        # before any work: a usage error, not one per file; created only once there is something to write in it
+        _batch.check_output_folder(out_dir, create=not dry_run and bool(files))
     if threads is None and jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
     info, running = check_model(model, providers, threads)
@@ -253,8 +319,6 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         video_model=None if model is None else info,
         root=out_dir,
     )
-    start = time.perf_counter()
-    files, rows = _batch.collect(inputs, recursive, out_dir.resolve())
     jobs_list, planned = _batch.plan(files, out_dir, normalize_format(fmt) if fmt else None, suffix, overwrite,
                                      out_file)
     rows += planned

@@ -109,6 +109,17 @@ def test_enhance_refuses_suffixes_that_leave_the_folder(photos, tmp_path, suffix
     assert not (tmp_path / "out").exists() and not (tmp_path / "b.png").exists()
 
 
+@pytest.mark.parametrize("args", [["", "-o", "out"], ["a.png", "  ", "-o", "out"], ["a.png", "-o", ""],
+                                  ["a.png", "-o", " "]])
+def test_enhance_refuses_an_empty_input_or_output_subprocess(photos, args):
+    """``skdce enhance "$UNSET" -o out`` in a folder of photos: Path("") is ".", which enhanced the whole folder."""
+    before = sorted(os.listdir(photos))
+    result = run_cli("enhance", *args, cwd=photos)
+    assert result.returncode == 2, result.stderr
+    assert "is empty" in result.stderr and "an unset shell variable?" in result.stderr
+    assert "Traceback" not in result.stderr and sorted(os.listdir(photos)) == before  # no folder, no file
+
+
 def test_enhance_one_file_to_one_file(photos, tmp_path):
     result = invoke("enhance", photos / "a.png", "-o", tmp_path / "new" / "bright.png")
     assert result.exit_code == 0, result.output
@@ -124,6 +135,49 @@ def test_enhance_one_file_to_one_file(photos, tmp_path):
     # two inputs: -o is a folder, whatever its name
     result = invoke("enhance", photos / "a.png", photos / "gray.png", "-o", tmp_path / "two.png")
     assert result.exit_code == 0 and sorted(os.listdir(tmp_path / "two.png")) == ["a.png", "gray.png"]
+
+
+@pytest.mark.parametrize("name", ["out.bmp", "out.gif", "out.txt", "d.mp4", "x.zarr"])
+def test_enhance_refuses_an_output_file_suffix_it_does_not_write(tmp_path, name):
+    """``in.bmp -o out.bmp`` made the folder out.bmp/ holding in.png (.bmp is read, not written)."""
+    Image.fromarray(dark((16, 16, 3))).save(tmp_path / "in.bmp")
+    result = invoke("enhance", tmp_path / "in.bmp", "-o", tmp_path / name)
+    assert result.exit_code == 2, result.output
+    assert "an image is written as .png, .jpg, .jpeg, .jpe, .tif, .tiff or .webp" in result.stderr
+    assert "end -o with '/' for a folder" in result.stderr and names(tmp_path) == ["in.bmp"]
+    result = invoke("enhance", tmp_path / "in.bmp", "-o", f"{tmp_path / name}/")  # the way to ask for the folder
+    assert result.exit_code == 0 and names(tmp_path / name) == ["in.png"]
+
+
+def test_enhance_missing_input_makes_no_output_folder(photos, tmp_path):
+    """``drak.png -o typo.png`` left an empty folder typo.png, into which the next run wrote typo.png/dark.png."""
+    result = invoke("enhance", photos / "drak.png", "-o", tmp_path / "typo.png")
+    assert result.exit_code == 2 and "'INPUT...'" in result.stderr
+    assert "no such file or folder, and no file matches it as a pattern; check the name" in result.stderr
+    assert not (tmp_path / "typo.png").exists()
+    result = invoke("enhance", photos / "drak.png", "-o", tmp_path / "out")  # a folder -o: the file fails (exit 1)
+    assert result.exit_code == 1 and "no such file or folder" in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing to write: the folder is checked, not made
+    result = invoke("enhance", photos / "a.png", "-o", tmp_path / "typo.png")
+    assert result.exit_code == 0 and (tmp_path / "typo.png").is_file()
+
+
+@pytest.mark.parametrize("where", ["output file", "output folder", "input", "pattern", "streamed input"])
+def test_enhance_too_long_a_name_is_a_usage_error_subprocess(photos, tmp_path, where):
+    """A name over 255 bytes raised OSError (ENAMETOOLONG) from Path.is_dir()/is_file(): a traceback."""
+    long = "a" * 300
+    args = {
+        "output file": [photos / "a.png", "-o", tmp_path / f"{long}.png"],
+        "output folder": [photos / "a.png", "-o", tmp_path / long / "x.png"],
+        "input": [photos / f"{long}.png", "-o", tmp_path / "out"],
+        "pattern": [photos / f"{long}*.png", "-o", tmp_path / "out"],
+        "streamed input": [photos / f"{long}.tif", "-o", tmp_path / "out.tif"],
+    }[where]
+    result = run_cli("enhance", *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "the name is too long for the file system (most allow 255 bytes a name); shorten it." in result.stderr
+    assert "'--output'" in result.stderr if where.startswith("output") else "'INPUT...'" in result.stderr
+    assert names(tmp_path) == ["in"]
 
 
 def test_enhance_verbose(photos, tmp_path):
