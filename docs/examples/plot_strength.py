@@ -36,6 +36,7 @@ fig.tight_layout()
 # ``strength=0`` is the identity (returned as float in [0, 1]):
 
 print("strength=0 equals the input:", np.allclose(results[0], dark / 255.0, atol=1e-6))
+print("and with the default denoise=1:", np.allclose(skdce.enhance(dark, strength=0), dark / 255.0, atol=1e-6))
 
 # %%
 # Strength is not a blend
