@@ -73,7 +73,8 @@ def model_black_lift(image, *, model=None, strength=1.0, channel_axis=-1, provid
 
     For pipelines that apply the curves themselves (:mod:`skdce.video`):
     ``finish_tone(apply_le_curves(x, a)[None], model_black_lift(x)[None])``
-    is what ``enhance(x, denoise=0)`` returns. Costs one run of the network on
+    is what ``enhance(x, denoise=0, exposure="model")`` returns (the default
+    ``exposure="auto"`` adds its stops after that). Costs one run of the network on
     the model's small copy of ``image``.
 
     Examples

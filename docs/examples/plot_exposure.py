@@ -4,7 +4,7 @@ Exposure control: "auto", or stops
 =========================================
 
 :func:`skdce.enhance` takes ``exposure="auto"`` (the default: decided for
-the scene), ``"model"`` (the model's curves alone) or a number of stops
+the scene), ``"model"`` (the model's curves and black point, no stops added) or a number of stops
 more or less than ``"auto"``: ``+1`` makes middle grey twice as bright in
 linear light, ``-1`` half as bright. The stops are applied after the
 model's curves, as a few more steps of the same LE curve with one uniform
@@ -146,9 +146,11 @@ fig.tight_layout()
 # haze. :func:`skdce.tone.black_lift` measures how far the curves lifted each
 # channel's black, its :data:`skdce.tone.BLACK_QUANTILE` quantile, on a
 # small box-averaged copy (where the noise is averaged away), and
-# :func:`skdce.tone.finish_tone` takes that lift back out with
+# :func:`skdce.tone.finish_tone` takes a lift ``d`` out with
 # ``(y - d) / (1 - d)``. :func:`skdce.enhance` does this itself for models
-# trained with it; here it is done by hand on the curves alone. The lift is
+# trained with it, taking out the model's ``black_point`` share of the lift:
+# half of it for the bundled ``zero-dce++`` (``black_point`` 0.5). Here the
+# whole lift is taken out by hand on the curves alone, to show the step. The lift is
 # measured on the small copy and taken out of the full-size image, whose
 # noise is not averaged away: the pixels whose noise lay below the scene's
 # black go to 0 (the spike on the left of the histogram).
@@ -178,8 +180,10 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# The same lift, as :func:`skdce.enhance` measures it for the bundled model
-# (:func:`skdce.tone.model_black_lift`: one run of the network on its small
-# copy of the image), for pipelines that apply the curves themselves.
+# What :func:`skdce.enhance` takes out for the bundled model
+# (:func:`skdce.tone.model_black_lift`: one run of the network on its own
+# small copy of the image), for pipelines that apply the curves themselves:
+# half the lift (``black_point`` 0.5), so about half of the lift printed
+# above.
 
 print("lift taken out by enhance():", np.round(model_black_lift(dark), 4))

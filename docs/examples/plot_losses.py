@@ -7,7 +7,8 @@ Zero-DCE is trained with a loss of four *zero-reference* terms, which need no
 well-exposed reference image (see :doc:`/user_guide/losses`). Here they are
 computed with :mod:`skdce.losses` on a low-light image before enhancement
 (the input compared with itself, with all alphas zero: the identity curve) and
-after enhancement by the bundled model.
+after the curves of the default model, ``zero-dce++`` (its curves alone,
+without the black point and auto exposure that :func:`skdce.enhance` adds).
 """
 
 import matplotlib.pyplot as plt
@@ -29,7 +30,7 @@ from skdce.losses import (
 )
 
 dark = low_light_sample("rocket")[::2, ::2]  # (214, 320, 3) uint8
-alphas = skdce.estimate_curves(dark)  # (H, W, 24)
+alphas = skdce.estimate_curves(dark)  # (H, W, 3): zero-dce++'s one shared curve (zero-dce gives (H, W, 24))
 bright = skdce.apply_le_curves(dark, alphas)
 identity = np.zeros_like(alphas)  # alpha = 0 everywhere: LE(x) = x
 
@@ -55,7 +56,7 @@ names = LossTerms._fields[1:]
 pos = np.arange(len(names))
 fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.bar(pos - 0.2, [getattr(before, n) for n in names], 0.4, label="before (identity)")
-ax.bar(pos + 0.2, [getattr(after, n) for n in names], 0.4, label="after (zero-dce)")
+ax.bar(pos + 0.2, [getattr(after, n) for n in names], 0.4, label="after (zero-dce++ curves)")
 ax.set_xticks(pos, names)
 ax.set_yscale("symlog", linthresh=1e-3)
 ax.set_ylabel("weighted loss")
@@ -98,15 +99,16 @@ fig.colorbar(im, ax=axes, label="patch mean - E")
 # distance to that target.
 #
 # The curves below are the target of a uniform 16x16 patch of mean ``m`` in
-# surroundings of brightness ``c``, with the bundled recipe's ``level=0.45``,
-# ``level_high=0.7`` and ``knee=0.2`` (the lift fades out between the knee and
-# the level, so dim but well-exposed surroundings, ``c = 0.3``, are barely
-# lifted).
+# surroundings of brightness ``c``, with the bundled ``zero-dce++`` recipe's
+# ``level=0.41``, ``level_high=0.7`` and ``knee=0.25`` (``weights/zero-dce++.toml``;
+# ``zero-dce`` was trained with ``level=0.42``); the lift fades out between the
+# knee and the level, so dim but well-exposed surroundings, ``c = 0.3``, are
+# barely lifted.
 
 m = np.linspace(0.01, 0.99, 50)
 fig, ax = plt.subplots(figsize=(5, 3.6))
 for c in (0.05, 0.15, 0.3, 0.5, 0.85):
-    target = [exposure_target(np.full((16, 16, 3), v), np.full((16, 16), c), level=0.45, knee=0.2)[0, 0, 0]
+    target = [exposure_target(np.full((16, 16, 3), v), np.full((16, 16), c), level=0.41, knee=0.25)[0, 0, 0]
               for v in m]
     ax.plot(m, target, label=f"c = {c:g}")
 ax.plot(m, np.full_like(m, 0.6), "k--", lw=0.8, label="fixed level E = 0.6")
@@ -159,7 +161,7 @@ for c in (0.02, 0.2, 0.45):
 # :func:`~skdce.losses.illumination_smoothness_loss` is computed on the alpha
 # maps and penalises their gradients, so that neighbouring pixels get similar
 # curves. Both are shown as maps: the change of brightness ``D`` of each 4x4
-# region, and the gradient magnitude of the alphas (summed over the 24 maps,
+# region, and the gradient magnitude of the alphas (summed over the 3 maps,
 # colour scale clipped at its 99th percentile).
 
 change = patch_means(bright, 4) - patch_means(dark / 255.0, 4)

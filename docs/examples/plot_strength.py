@@ -10,8 +10,9 @@ the output in [0, 1] and monotonic in the input.
 
 Denoising is turned off here (``denoise=0``) to show the curves alone: with
 the default ``denoise=1``, :func:`skdce.enhance` also filters the noise the
-curves amplify, and at ``strength=0`` (curve slope 1 everywhere) the noise
-the input already had (see :doc:`plot_denoise`).
+curves amplify (see :doc:`plot_denoise`). At ``strength=0`` the curve is the
+identity (slope 1 everywhere), it adds no noise, and the input comes back
+unchanged with the default ``denoise=1`` too.
 """
 
 import matplotlib.pyplot as plt
@@ -35,6 +36,7 @@ fig.tight_layout()
 # ``strength=0`` is the identity (returned as float in [0, 1]):
 
 print("strength=0 equals the input:", np.allclose(results[0], dark / 255.0, atol=1e-6))
+print("and with the default denoise=1:", np.allclose(skdce.enhance(dark, strength=0), dark / 255.0, atol=1e-6))
 
 # %%
 # Strength is not a blend
