@@ -173,3 +173,11 @@ def test_no_copies_of_the_type_test_left():
             if _TYPE_TEST.search(line):
                 offenders.append(f"{path.relative_to(root)}:{n}")
     assert not offenders, offenders
+
+
+def test_the_float_range_fix_names_the_argument():
+    """The hint names the caller's argument, and the library in it stays skimage (it read 'skframe' for frames)."""
+    from skdce._base.image import validate_values
+
+    with pytest.raises(ValueError, match=r"e\.g\. with skimage\.exposure\.rescale_intensity\(frame, out_range"):
+        validate_values(np.full((4, 4, 3), 2.0, np.float32), "frame")

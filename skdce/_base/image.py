@@ -65,10 +65,11 @@ def check_unit_range(arr: np.ndarray, name: str, *, lower: float = 0.0, fix: str
         )
 
 
-_FLOAT_FIX = (
+_FLOAT_FIX_OF = (
     "float images must lie in [0, 1]. Rescale it, e.g. with "
-    "skimage.exposure.rescale_intensity(image, out_range=(0.0, 1.0))."
+    "skimage.exposure.rescale_intensity({name}, out_range=(0.0, 1.0))."
 )
+_FLOAT_FIX = _FLOAT_FIX_OF.format(name="image")
 
 
 def unit_scale(dtype) -> float:
@@ -80,7 +81,7 @@ def unit_scale(dtype) -> float:
 def validate_values(image: np.ndarray, name: str = "image") -> None:
     """Check the values of a float image; integer images are always valid."""
     if image.dtype.kind == "f":
-        check_unit_range(image, name, fix=_FLOAT_FIX.replace("image", name))
+        check_unit_range(image, name, fix=_FLOAT_FIX_OF.format(name=name))
 
 
 def to_float(image, name: str = "image") -> np.ndarray:
