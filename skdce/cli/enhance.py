@@ -279,6 +279,13 @@ def enhance(inputs, output_dir, recursive, model, strength, denoise, denoiser, e
         raise click.UsageError(f"--denoiser {denoiser} applies to still images; --sequence runs skdce.video, "
                                f"which denoises with the guided filter. Drop --denoiser, or --sequence.")
     out_file = None if stream or sequence else _output_file(inputs, output_dir, as_folder)
+    if out_file is not None and _video.is_video(out_file):  # image options that a video would silently ignore
+        for given, flag, why in ((fmt, "--format", "the container is -o's suffix"),
+                                 (quality, "--quality", "pass --crf for a video"),
+                                 (suffix, "--suffix", "-o names the output file")):
+            if given:
+                raise click.BadParameter(f"{flag} applies to images; {str(out_file)!r} is a video ({why}).",
+                                         param_hint=f"'{flag}'")
     if out_file is not None and not _video.is_video(out_file):
         if fmt is not None and normalize_format(fmt) != format_from_path(out_file):
             raise click.BadParameter(f"--format {fmt} differs from the suffix of {str(out_file)!r}.",

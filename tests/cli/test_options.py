@@ -80,3 +80,17 @@ def test_parse_providers(value, expected):
 def test_finite_float_range_refuses_nan_and_inf(value):
     with pytest.raises(click.BadParameter, match=rf"'{value}' is not a finite number"):
         FiniteFloatRange(0, 2).convert(value, None, None)
+
+
+@pytest.mark.parametrize("option", [("--format", "png"), ("--quality", "50"), ("--suffix", "_x")])
+def test_image_options_with_a_video_output_file_are_usage_errors(tmp_path, option):
+    """A video named by -o would ignore them: said, not silently dropped (as for an image output file)."""
+    pytest.importorskip("av")
+    from .._clips import static_clip, to_uint8, write_clip
+
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, to_uint8(static_clip(n=2)[1]))
+    result = invoke("enhance", clip, "-o", tmp_path / "out.mp4", *option)
+    assert result.exit_code == 2, result.output
+    assert f"{option[0]} applies to images" in result.output and "is a video" in result.output
+    assert not (tmp_path / "out.mp4").exists()
