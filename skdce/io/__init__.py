@@ -47,6 +47,11 @@ JPEG      8           no     yes   yes   yes
 WebP      8 (colour)  yes    yes   yes   no
 ========  ==========  =====  ====  ====  ===
 
+Other metadata is not carried: XMP packets (ratings, keywords, edit
+history), JPEG comments and PNG text chunks are dropped, as are IPTC blocks;
+copy them with a metadata tool (e.g. ``exiftool -tagsFromFile``) where they
+matter.
+
 JPEG and WebP hold 8 bits: 16-bit arrays are rounded to 8 bits
 (``round(x / 257)``, the one conversion of ``skdce._base.image.to_uint``). WebP has
 no grayscale mode: gray images are written as RGB. PNG files are encoded by
