@@ -35,6 +35,12 @@ What is read, and how:
   their pixels are decoded (a guard against decompression bombs); so are
   empty, truncated and corrupt files. Every such error is an
   :class:`ImageFileError` (a ``ValueError``) naming the file and the reason.
+* **formats.** PNG, JPEG, TIFF, WebP, BMP, PPM/PGM and GIF (and camera RAW);
+  Pillow is not allowed to open anything else, so none of its plugins that
+  run outside programs (EPS runs Ghostscript) ever sees a file, an upload to
+  ``skdce serve`` included. A file of several frames is refused (a
+  multi-page TIFF, an animated PNG, GIF or WebP), except a camera's JPEG
+  that carries previews of itself (MPF large thumbnails): its photo is read.
 
 What is written (:func:`write_image`):
 

@@ -51,6 +51,9 @@ def _read_png16(path: Path, max_pixels: int):
 
     im = _open_pillow(path, max_pixels)  # checks the pixel count from the header
     with im:
+        frames = int(getattr(im, "n_frames", 1))
+        if frames > 1:  # an animated PNG: imagecodecs would decode its first frame alone
+            raise _frames_error(frames, "PNG")
         icc = im.info.get("icc_profile") or None
         dpi = im.info.get("dpi")
         exif = im.info.get("exif")
@@ -66,6 +69,12 @@ def _read_png16(path: Path, max_pixels: int):
 _pillow_lock = threading.Lock()
 
 
+#: The formats Pillow may open: those skdce documents. Pillow knows many more, some through outside programs
+#: (EPS runs Ghostscript on the file), which a server must not run on a client's upload. A camera's multi-picture
+#: JPEG (MPO) is opened by the JPEG plugin.
+PILLOW_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP", "DIB", "PPM", "GIF")
+
+
 def _open_pillow(path: Path, max_pixels: int):
     from PIL import Image
 
@@ -77,11 +86,12 @@ def _open_pillow(path: Path, max_pixels: int):
         pillow_limit = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            im = Image.open(path)
+            im = Image.open(path, formats=PILLOW_FORMATS)
         except Image.DecompressionBombError as exc:
             raise ValueError(f"the image has too many pixels for Pillow ({exc})") from None
         except Image.UnidentifiedImageError:
-            raise ValueError("the file is not an image in a format skdce reads (PNG, JPEG, TIFF, WebP, ...)") from None
+            raise ValueError("the file is not an image in a format skdce reads (PNG, JPEG, TIFF, WebP, BMP, "
+                             "PPM/PGM, GIF, or camera RAW)") from None
         except (SyntaxError, EOFError, struct.error, ValueError) as exc:  # a broken header
             raise ValueError(_pillow_reason(exc)) from None
         except OSError as exc:
@@ -137,6 +147,14 @@ def _frames_error(count, fmt: str) -> ValueError:
     )
 
 
+def _previews_only(im) -> bool:
+    """Whether a multi-picture JPEG (MPO) holds one photo and previews of it: every image after the first is a
+    large thumbnail (MP type 0x010001 or 0x010002, as cameras write), not a stereo view or a panorama's part."""
+    entries = (getattr(im, "mpinfo", None) or {}).get(0xB002) or []
+    types = [str(e.get("Attribute", {}).get("MPType", "")) for e in entries[1:]]
+    return bool(types) and all("Thumbnail" in t for t in types)
+
+
 def _read_pillow(path: Path, max_pixels: int):
     im = _open_pillow(path, max_pixels)
     with im:
@@ -145,7 +163,9 @@ def _read_pillow(path: Path, max_pixels: int):
             frames = int(getattr(im, "n_frames", 1))
         except Exception as exc:  # counting reads the file's frame headers
             raise ValueError(_pillow_reason(exc)) from None
-        if frames > 1:
+        if frames > 1 and fmt == "MPO" and _previews_only(im):
+            fmt = "JPEG"  # a camera's JPEG: the photo, then its previews (MPF); the photo is read
+        elif frames > 1:
             raise _frames_error(frames, fmt)
         try:
             im.load()

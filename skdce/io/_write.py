@@ -57,7 +57,15 @@ def _png_bytes(image: np.ndarray, meta: ImageMeta | None) -> bytes:
     """PNG bytes of a uint8/uint16 ``(H, W[, C])`` array: imagecodecs' encoder, metadata chunks after IHDR."""
     import imagecodecs
 
-    data = bytes(imagecodecs.png_encode(image, level=6))
+    try:
+        data = bytes(imagecodecs.png_encode(image, level=6))
+    except imagecodecs.PngError:
+        # imagecodecs sizes its output buffer by a guess that falls short for narrow images that do not compress
+        # (400 x 1 of noise: "output stream too small"); then it gets room for the worst case: the raw rows with
+        # their filter bytes, zlib's stored blocks and the chunk headers
+        channels = image.shape[2] if image.ndim == 3 else 1
+        raw = image.shape[0] * (1 + image.shape[1] * channels * image.itemsize)
+        data = bytes(imagecodecs.png_encode(image, level=6, out=raw + raw // 100 + 4096))
     ihdr_end = len(_PNG_SIGNATURE) + 8 + 13 + 4  # length, type, 13 bytes of IHDR, CRC
     return data[:ihdr_end] + _png_metadata_chunks(meta) + data[ihdr_end:]
 

@@ -168,7 +168,11 @@ def test_several_frames_are_refused_not_dropped(tmp_path):
     pils = [Image.fromarray(f) for f in frames]
     pils[0].save(tmp_path / "anim.png", save_all=True, append_images=pils[1:])
     pils[0].save(tmp_path / "anim.gif", save_all=True, append_images=pils[1:])
-    for name in ("pages.tif", "shapes.tif", "palette.tif", "anim.png", "anim.gif"):
+    import imagecodecs
+
+    (tmp_path / "anim16.png").write_bytes(imagecodecs.apng_encode(np.stack(frames).astype(np.uint16) * 257))
+    pils[0].save(tmp_path / "stereo.jpg", format="MPO", save_all=True, append_images=pils[1:])  # two views
+    for name in ("pages.tif", "shapes.tif", "palette.tif", "anim.png", "anim.gif", "anim16.png", "stereo.jpg"):
         with pytest.raises(ImageFileError, match=rf"{name}.*holds 2 frames .*save each frame as its own file"):
             read_image(tmp_path / name)
     tifffile.imwrite(tmp_path / "thumb.tif", frames[0], photometric="rgb")  # a reduced-resolution copy is no frame
@@ -176,6 +180,52 @@ def test_several_frames_are_refused_not_dropped(tmp_path):
         tw.write(frames[0], photometric="rgb")
         tw.write(frames[0][::2, ::2], photometric="rgb", subfiletype=1)
     np.testing.assert_array_equal(read_image(tmp_path / "thumb.tif")[0], frames[0])
+
+
+def _camera_jpeg(photo, preview) -> bytes:
+    """A multi-picture JPEG as cameras write it: the photo, then a preview whose MP type is a large thumbnail."""
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, format="MPO", save_all=True, append_images=[Image.fromarray(preview)])
+    data = bytearray(buf.getvalue())
+    tiff = data.find(b"MPF\x00") + 4  # the MP Index IFD, a TIFF structure
+    order = "<" if data[tiff : tiff + 2] == b"II" else ">"
+    ifd = tiff + struct.unpack(order + "I", data[tiff + 4 : tiff + 8])[0]
+    for k in range(struct.unpack(order + "H", data[ifd : ifd + 2])[0]):
+        tag, _, _, offset = struct.unpack(order + "HHII", data[ifd + 2 + 12 * k : ifd + 14 + 12 * k])
+        if tag == 0xB002:  # MP Entry: 16 bytes an image, the attribute first (flags, then the 24-bit type)
+            entry = tiff + offset + 16
+            attribute = struct.unpack(order + "I", data[entry : entry + 4])[0]
+            data[entry : entry + 4] = struct.pack(order + "I", (attribute & 0xFF000000) | 0x010001)
+    return bytes(data)
+
+
+def test_a_camera_jpeg_with_a_preview_is_its_photo(tmp_path):
+    """Pillow opens a JPEG with MPF previews as a 2-frame MPO; the photo is read, as a JPEG (written as one)."""
+    photo = np.random.default_rng(0).integers(0, 255, (16, 24, 3), dtype=np.uint8)
+    (tmp_path / "cam.jpg").write_bytes(_camera_jpeg(photo, np.full((4, 6, 3), 90, np.uint8)))
+    with Image.open(tmp_path / "cam.jpg") as im:
+        assert im.format == "MPO" and im.n_frames == 2
+        expected = np.asarray(im.convert("RGB"))
+    image, meta = read_image(tmp_path / "cam.jpg")
+    assert meta.format == "JPEG" and image.shape == (16, 24, 3)
+    np.testing.assert_array_equal(image, expected)
+
+
+def test_formats_outside_the_list_are_not_opened(tmp_path, monkeypatch):
+    """An EPS would have Pillow run Ghostscript on the file (a server's upload): refused before any plugin opens it."""
+    from PIL import EpsImagePlugin
+
+    def no_ghostscript(*args, **kwargs):
+        raise AssertionError("Ghostscript was asked to run")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", no_ghostscript)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n0 0 moveto 8 8 lineto stroke\nshowpage\n"
+    for name in ("x.eps", "x.png"):
+        (tmp_path / name).write_bytes(eps)
+        with pytest.raises(ImageFileError, match=r"not an image in a format skdce reads \(PNG, JPEG"):
+            read_image(tmp_path / name)
 
 
 def test_max_pixels_above_pillows_own_limit_is_honoured(tmp_path, monkeypatch):

@@ -223,3 +223,12 @@ def test_exif_of_a_tiff_input_is_carried(tmp_path):
         assert back[271] == "tiff-cam" and back[306] == "2026:12:04 11:00:00", name
         assert back.get_ifd(0x8769)[36867] == "2026:12:04 10:00:00", name
         assert 256 not in back and 273 not in back  # the TIFF's layout is not EXIF
+
+
+@pytest.mark.parametrize("shape", [(400, 1), (600, 4), (300, 1, 3), (400, 3, 3)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_narrow_images_of_noise_are_written(tmp_path, shape, dtype):
+    """imagecodecs' PNG encoder guessed too small a buffer for narrow rows that do not compress."""
+    image = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, shape, dtype=dtype)
+    write_image(tmp_path / "n.png", image)
+    np.testing.assert_array_equal(read_image(tmp_path / "n.png")[0], image)
