@@ -292,6 +292,22 @@ def test_ten_bit_stays_ten_bit(tmp_path):
     assert out[0].dtype == np.uint16 and len(np.unique(out[2] % 64)) > 1  # finer than 8 bits
 
 
+@pytest.mark.parametrize("suffix, size, pix_fmt", [(".mp4", (47, 63), "yuv444p"), (".mov", (47, 63), "yuv444p"),
+                                                  (".mkv", (48, 63), "yuv444p"), (".mp4", (47, 64), "yuv444p"),
+                                                  (".webm", (47, 63), "yuv420p"), (".avi", (47, 63), "yuv420p")])
+def test_an_odd_frame_size_is_kept(tmp_path, suffix, size, pix_fmt):
+    """x264 refuses 4:2:0 at an odd width or height (the run failed with "Generic error in an external library"):
+    H.264 gets 4:4:4 there; VP9 and MPEG-4 pad 4:2:0 themselves. The frame size is never changed."""
+    _, noisy = static_clip(n=4, h=size[0], w=size[1])
+    src = write_clip(tmp_path / "odd.mkv", to_uint8(noisy), pix_fmt="yuv444p", audio=False)
+    report = enhance_video(src, tmp_path / f"out{suffix}")
+    frames, facts, _ = read_clip(tmp_path / f"out{suffix}")
+    assert len(frames) == report.frames == 4 and frames[0].shape == (*size, 3)
+    assert (facts["width"], facts["height"], facts["pix_fmt"]) == (size[1], size[0], report.pix_fmt) == \
+        (size[1], size[0], pix_fmt)
+    assert np.mean(frames[-1]) > np.mean(read_clip(src)[0][-1]) + 20
+
+
 def test_never_overwrites_input_or_an_existing_output(clip, tmp_path):
     before = clip.read_bytes()
     with pytest.raises(ValueError, match="is the input video; skdce never overwrites its input"):

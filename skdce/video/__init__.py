@@ -61,6 +61,8 @@ _CODECS = {
 }
 #: Default constant rate factor (x264 and VP9 scales: lower is better, 0 lossless for x264).
 DEFAULT_CRF = 18
+#: Encoders that refuse 4:2:0 at an odd width or height (:func:`_pick_codec` gives them 4:4:4 there).
+_NO_ODD_420 = ("libx264", "libx265")
 #: The speed presets of x264 and x265, fastest first, and the default of videos (the encoder's own
 #: default, "medium", took about as long as the enhancement of a 720p frame).
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -488,8 +490,13 @@ def _reason(exc) -> str:
     return text.split(": '")[0] if text else type(exc).__name__
 
 
-def _pick_codec(av, container: str, codec: str | None, bits: int) -> tuple[str, str]:
-    """``(encoder, pixel format)``: H.264 yuv420p where the container takes it, 10-bit where the input and codec are."""
+def _pick_codec(av, container: str, codec: str | None, bits: int, width: int, height: int) -> tuple[str, str]:
+    """``(encoder, pixel format)``: H.264 yuv420p where the container takes it, 10-bit where the input and codec are.
+
+    4:2:0 holds one chroma sample per 2x2 pixels: at an odd width or height x264 refuses it (MPEG-4 part 2 and
+    VP9 pad it), so H.264 and H.265 get 4:4:4 there, the frame size unchanged (High 4:4:4 profile, which some
+    hardware players cannot play).
+    """
     names = (codec,) if codec is not None else _CODECS[container]
     for name in names:
         try:
@@ -497,9 +504,16 @@ def _pick_codec(av, container: str, codec: str | None, bits: int) -> tuple[str, 
         except av.codec.codec.UnknownCodecError:  # not in this FFmpeg build
             continue
         formats = [f.name for f in (enc.video_formats or ())]
-        if bits > 8 and "yuv420p10le" in formats:
-            return name, "yuv420p10le"
-        return name, "yuv420p"
+        chroma = "yuv420p"
+        if (width % 2 or height % 2) and enc.name in _NO_ODD_420:
+            chroma = "yuv444p"
+            if chroma not in formats:
+                raise ValueError(f"the video is {width}x{height}, an odd size, which {enc.name} encodes in 4:4:4 "
+                                 f"only, and this build's {enc.name} has no 4:4:4; write .webm or .avi instead "
+                                 f"(they take odd sizes).")
+        if bits > 8 and f"{chroma}10le" in formats:
+            return name, f"{chroma}10le"
+        return name, chroma
     if codec is not None:
         raise ValueError(f"codec={codec!r}: this FFmpeg build (PyAV {av.__version__}) has no such encoder; "
                          f"try 'libx264', 'libvpx-vp9' or 'mpeg4'.")
@@ -642,7 +656,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     included; AVI, which has no timestamps, gets one frame per tick),
     its rotation and colour metadata (primaries, transfer, matrix, range). Input
     with more than 8 bits stays 10-bit (yuv420p10le) where the encoder
-    has it (H.264 here). The output is written to a temporary file beside
+    has it (H.264 here). At an odd width or height H.264 is 4:4:4 (yuv444p; x264
+    has no 4:2:0 there), the frame size kept. The output is written to a temporary file beside
     ``dst`` and renamed into place at the end: an error or Ctrl-C leaves nothing.
     """
     import time
@@ -670,7 +685,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{str(dst)!r} exists; pass overwrite=True to replace it.")
     probe = _probe(av, src)
-    name, pix_fmt = _pick_codec(av, container, codec, probe.bits)
+    name, pix_fmt = _pick_codec(av, container, codec, probe.bits, probe.width, probe.height)
     enhancer = VideoEnhancer(model=model, strength=strength, denoise=denoise, temporal=temporal,
                              fps=float(probe.fps) if probe.fps else 30.0, providers=providers,
                              num_threads=num_threads, tile_size=tile_size, exposure=exposure)
