@@ -102,6 +102,32 @@ def write_clip(path, frames, *, fps=12, audio=True, codec="libx264", pix_fmt="yu
     return path
 
 
+def size_change_clip(path, first=(48, 64), then=(64, 80), n=4):
+    """An H.264 clip of ``n`` frames of size ``first`` (h, w), then ``n`` of size ``then``, in one video stream.
+
+    The second part comes from an encoder of its own, which writes its parameter sets in the stream: the decoder
+    changes size there, as at a camera's switch of resolution.
+    """
+    import av
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=12)
+        v.height, v.width, v.pix_fmt = *first, "yuv420p"
+        second = av.CodecContext.create("libx264", "w")
+        second.height, second.width, second.pix_fmt, second.time_base = *then, "yuv420p", Fraction(1, 12)
+        for enc, (h, w), start in ((v, first, 0), (second, then, n)):
+            for i, f in enumerate(to_uint8(static_clip(n=n, h=h, w=w)[1])):
+                frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+                frame.pts = start + i
+                for p in enc.encode(frame):
+                    p.stream = v
+                    out.mux(p)
+            for p in enc.encode(None):
+                p.stream = v
+                out.mux(p)
+    return path
+
+
 def add_silence(out):
     """An AAC stream of one frame of silence (8 kHz, mono), muxed into the open PyAV container ``out``."""
     import av

@@ -14,6 +14,7 @@ from ._clips import (
     psnr,
     read_clip,
     scene,
+    size_change_clip,
     static_clip,
     to_uint8,
     write_clip,
@@ -306,6 +307,15 @@ def test_an_odd_frame_size_is_kept(tmp_path, suffix, size, pix_fmt):
     assert (facts["width"], facts["height"], facts["pix_fmt"]) == (size[1], size[0], report.pix_fmt) == \
         (size[1], size[0], pix_fmt)
     assert np.mean(frames[-1]) > np.mean(read_clip(src)[0][-1]) + 20
+
+
+def test_a_frame_size_change_is_refused_and_leaves_nothing(tmp_path):
+    """The encoder scaled the frames of a new size to the first one's, silently distorting them."""
+    src = size_change_clip(tmp_path / "sizes.mkv")
+    with pytest.raises(ValueError, match=r"sizes.mkv: frame 4 \(counting from 0\) is 80x64, the frames before it "
+                                         r"64x48; a video file keeps one frame size. Cut .*Nothing was written"):
+        enhance_video(src, tmp_path / "out.mp4")
+    assert [p.name for p in tmp_path.iterdir()] == ["sizes.mkv"]
 
 
 def test_never_overwrites_input_or_an_existing_output(clip, tmp_path):

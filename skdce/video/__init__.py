@@ -657,7 +657,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     its rotation and colour metadata (primaries, transfer, matrix, range). Input
     with more than 8 bits stays 10-bit (yuv420p10le) where the encoder
     has it (H.264 here). At an odd width or height H.264 is 4:4:4 (yuv444p; x264
-    has no 4:2:0 there), the frame size kept. The output is written to a temporary file beside
+    has no 4:2:0 there), the frame size kept. A frame size that changes midway
+    is refused (ValueError). The output is written to a temporary file beside
     ``dst`` and renamed into place at the end: an error or Ctrl-C leaves nothing.
     """
     import time
@@ -741,6 +742,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                 pipe = _Pipeline()
 
                 def read():
+                    index = 0
                     for packet in inp.demux():
                         if pipe.stop.is_set():
                             return
@@ -753,6 +755,13 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                         if packet.stream is not vin:
                             continue
                         for frame in packet.decode():
+                            if (frame.width, frame.height) != (probe.width, probe.height):  # the encoder would scale it
+                                raise ValueError(f"{src}: frame {index} (counting from 0) is {frame.width}x"
+                                                 f"{frame.height}, the frames before it {probe.width}x{probe.height}; "
+                                                 f"a video file keeps one frame size. Cut the video where the size "
+                                                 f"changes, or scale it to one size first (ffmpeg -vf scale=W:H). "
+                                                 f"Nothing was written.")
+                            index += 1
                             pipe.put(pipe.inbox, ("frame", frame.to_ndarray(format=rgb_fmt), frame.pts,
                                                   frame.time_base))
                     pipe.put(pipe.inbox, ("end",))
