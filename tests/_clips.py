@@ -128,6 +128,27 @@ def size_change_clip(path, first=(48, 64), then=(64, 80), n=4):
     return path
 
 
+def two_video_clip(path, n=4):
+    """A clip of two H.264 video streams (the same ``n`` frames, 64x48), as a camera's main and preview streams."""
+    import av
+
+    frames = to_uint8(static_clip(n=n)[1])
+    with av.open(str(path), "w") as out:
+        streams = [out.add_stream("libx264", rate=12) for _ in range(2)]
+        for v in streams:
+            v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for i, f in enumerate(frames):
+            for v in streams:
+                frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+                frame.pts = i
+                for p in v.encode(frame):
+                    out.mux(p)
+        for v in streams:
+            for p in v.encode(None):
+                out.mux(p)
+    return path
+
+
 def add_silence(out):
     """An AAC stream of one frame of silence (8 kHz, mono), muxed into the open PyAV container ``out``."""
     import av

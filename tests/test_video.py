@@ -17,6 +17,7 @@ from ._clips import (
     size_change_clip,
     static_clip,
     to_uint8,
+    two_video_clip,
     write_clip,
 )
 
@@ -421,6 +422,16 @@ def test_subtitles_are_copied_where_the_container_holds_them(tmp_path):
     assert read_clip(tmp_path / "out.mkv")[2] == [("subtitle", b"a car", 0), ("subtitle", b"a light", 200)]
     report = enhance_video(src, tmp_path / "out.mp4")  # MP4 holds no SubRip: dropped, and said so
     assert report.copied == () and "'mp4' format does not support 'srt'" in report.dropped[0]
+
+
+def test_a_second_video_stream_is_listed_as_dropped(tmp_path):
+    """Only the first video stream is enhanced; the second was left out of the output without a word."""
+    src = two_video_clip(tmp_path / "two.mp4")
+    report = enhance_video(src, tmp_path / "out.mkv")
+    assert report.frames == 4 and report.copied == ()
+    assert report.dropped == ("video stream 1 (h264): only the first video stream is enhanced (ffmpeg -i two.mp4 "
+                              "-map 0:1 -c copy two-1.mp4 makes a file of it to enhance alone)",)
+    assert read_clip(tmp_path / "out.mkv")[1]["streams"] == ["video"]
 
 
 def test_without_pyav_the_error_says_what_to_install(clip, tmp_path, monkeypatch):

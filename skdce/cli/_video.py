@@ -95,9 +95,8 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
     if s.denoiser != "guided":  # skdce.video has the guided filter only
         warnings.append(f"--denoiser {s.denoiser} applies to still images; the video was denoised with the guided "
                         f"filter")
-    if report.dropped:  # the output container cannot hold them (e.g. AAC audio in .webm)
-        warnings.append(f"streams not copied, {job.dst.suffix} cannot hold them: " + "; ".join(report.dropped)
-                        + " (write .mkv to keep every stream)")
+    if report.dropped:  # e.g. AAC audio in .webm, a second video stream: each says why and the way out
+        warnings.append("streams not copied: " + "; ".join(report.dropped))
     if warnings:
         done["warning"] = "; ".join(warnings)
     return done

@@ -430,7 +430,7 @@ class VideoReport:
     codec: str
     pix_fmt: str
     copied: tuple = ()  # the streams copied untouched, e.g. ("audio aac",)
-    dropped: tuple = ()  # streams the output container cannot hold, with the reason
+    dropped: tuple = ()  # streams not in the output (the container cannot hold them, a second video), each with why
     warnings: tuple = ()  # e.g. a file that ends before the duration its header announces (truncated)
     seconds: float = 0.0
 
@@ -651,7 +651,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     The frames are decoded, enhanced and encoded as a stream: memory does
     not grow with the length. Audio, subtitle and data packets are copied
     as they are (no re-encoding); a stream the output container cannot hold
-    is dropped and listed in :attr:`VideoReport.dropped`. The video keeps
+    is dropped and listed in :attr:`VideoReport.dropped`, as is a video stream
+    after the first (the one enhanced). The video keeps
     its time base and every frame its timestamp (variable frame rate
     included; AVI, which has no timestamps, gets one frame per tick),
     its rotation and colour metadata (primaries, transfer, matrix, range). Input
@@ -727,13 +728,24 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                 if probe.rotation:
                     vout.set_display_rotation(probe.rotation)
                 others = {}
+                keep_all = " (write .mkv to keep it)" if container != "matroska" else ""
                 for s in inp.streams:
-                    if s.type in ("audio", "subtitle", "data") and s is not vin:
+                    codec_name = s.codec_context.name if s.codec_context else "?"
+                    if s is vin:
+                        continue
+                    if s.type == "video":  # one video stream is enhanced; a second one would need a second run
+                        dropped.append(f"video stream {s.index} ({codec_name}): only the first video stream is "
+                                       f"enhanced (ffmpeg -i {src.name} -map 0:{s.index} -c copy "
+                                       f"{src.stem}-{s.index}{src.suffix} makes a file of it to enhance alone)")
+                    elif s.type in ("audio", "subtitle", "data"):
                         try:
                             others[s.index] = out.add_stream_from_template(s)
-                            copied.append(f"{s.type} {s.codec_context.name if s.codec_context else '?'}")
+                            copied.append(f"{s.type} {codec_name}")
                         except (ValueError, av.error.FFmpegError) as exc:  # the container cannot hold it
-                            dropped.append(f"{s.type} stream {s.index}: {_reason(exc)}")
+                            dropped.append(f"{s.type} stream {s.index}: {_reason(exc)}{keep_all}")
+                    else:  # attachments (fonts of subtitles) and streams of no known type
+                        dropped.append(f"{s.type} stream {s.index} ({codec_name}): skdce copies audio, subtitle and "
+                                       f"data streams only")
 
                 # three stages on three threads, joined by small bounded queues: decoding (and the
                 # conversion to RGB), the enhancement (this thread, which also reports progress) and
