@@ -54,10 +54,11 @@ def psnr(a, b):
 
 
 def write_clip(path, frames, *, fps=12, audio=True, codec="libx264", pix_fmt="yuv420p", container=None,
-               pts=None, rotation=None, colorspace=None):
+               pts=None, rotation=None, colorspace=None, sar=None):
     """Write uint8 RGB ``frames`` with PyAV (lossless H.264 by default), with an AAC tone if ``audio``.
 
     ``pts``: each frame's timestamp in ticks of 1/1000 s (variable frame rate); default one frame per 1/fps.
+    ``sar``: the sample aspect ratio (a Fraction) of non-square pixels.
     """
     import av
 
@@ -70,6 +71,8 @@ def write_clip(path, frames, *, fps=12, audio=True, codec="libx264", pix_fmt="yu
             v.time_base = v.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:
             v.set_display_rotation(rotation)
+        if sar is not None:
+            v.codec_context.sample_aspect_ratio = sar
         if colorspace is not None:
             for key, value in colorspace.items():
                 setattr(v.codec_context, key, value)
@@ -172,6 +175,7 @@ def read_clip(path):
     with av.open(str(path)) as inp:
         v = inp.streams.video[0]
         facts = dict(codec=v.codec_context.name, pix_fmt=v.codec_context.pix_fmt, time_base=v.time_base,
+                     sar=v.sample_aspect_ratio,
                      rate=v.average_rate, width=v.codec_context.width, height=v.codec_context.height,
                      streams=[s.type for s in inp.streams])
         frames, pts, others = [], [], []

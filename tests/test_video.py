@@ -284,6 +284,22 @@ def test_variable_frame_rate_rotation_and_colour_are_kept(tmp_path):
     assert facts["colour"] == (1, 1, 1, 1)
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".avi", ".webm"])
+def test_the_sample_aspect_ratio_is_kept_or_said(tmp_path, suffix):
+    """Non-square pixels (anamorphic video) came out square: the picture squeezed. VP9 (.webm) cannot hold them."""
+    from fractions import Fraction
+
+    src = write_clip(tmp_path / "sar.mp4", to_uint8(static_clip(n=3)[1]), sar=Fraction(4, 3), audio=False)
+    report = enhance_video(src, tmp_path / f"out{suffix}")
+    sar = read_clip(tmp_path / f"out{suffix}")[1]["sar"]
+    if suffix == ".webm":
+        assert sar != Fraction(4, 3) and report.warnings == (
+            "the sample aspect ratio 4:3 (non-square pixels) is not kept: libvpx-vp9 has no field for it and PyAV "
+            "cannot set the container's (write .mp4, .mov or .mkv to keep it)",)
+    else:
+        assert sar == Fraction(4, 3) and report.warnings == ()
+
+
 def test_ten_bit_stays_ten_bit(tmp_path):
     _, noisy, _ = moving_square_clip(n=4)
     frames = [np.round(np.clip(f, 0, 1) * 65535).astype(np.uint16) for f in noisy]

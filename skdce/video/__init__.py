@@ -61,6 +61,9 @@ _CODECS = {
 }
 #: Default constant rate factor (x264 and VP9 scales: lower is better, 0 lossless for x264).
 DEFAULT_CRF = 18
+#: Encoders whose bitstream holds no sample aspect ratio: in .webm it is lost (Matroska stores it in the
+#: stream, which PyAV cannot set).
+_NO_SAR = ("libvpx-vp9", "libvpx", "libaom-av1")
 #: Encoders that refuse 4:2:0 at an odd width or height (:func:`_pick_codec` gives them 4:4:4 there).
 _NO_ODD_420 = ("libx264", "libx265")
 #: The speed presets of x264 and x265, fastest first, and the default of videos (the encoder's own
@@ -446,6 +449,7 @@ class _Probe:
     rotation: float
     colour: dict = field(default_factory=dict)
     total: int | None = None
+    sar: object = None  # the sample (pixel) aspect ratio, a Fraction; None where unknown
 
 
 def _probe(av, src: Path) -> _Probe:
@@ -461,8 +465,9 @@ def _probe(av, src: Path) -> _Probe:
                 colour = {k: getattr(frame, k, None) for k in ("color_range", "colorspace", "color_primaries",
                                                                "color_trc")}
                 fps = stream.average_rate or stream.guessed_rate or stream.base_rate
+                sar = stream.sample_aspect_ratio  # the container's, else the codec's; 0 (None here) where unknown
                 return _Probe(fps, frame.width, frame.height, bits, float(getattr(frame, "rotation", 0) or 0),
-                              colour, stream.frames or None)
+                              colour, stream.frames or None, sar or None)
     except av.error.FFmpegError as exc:
         raise ValueError(f"{src}: cannot read the video ({_reason(exc)}); the file may be truncated, corrupt or "
                          f"not a video.") from None
@@ -655,7 +660,8 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     after the first (the one enhanced). The video keeps
     its time base and every frame its timestamp (variable frame rate
     included; AVI, which has no timestamps, gets one frame per tick),
-    its rotation and colour metadata (primaries, transfer, matrix, range). Input
+    its rotation, sample aspect ratio (not in .webm: a warning says so) and colour metadata
+    (primaries, transfer, matrix, range). Input
     with more than 8 bits stays 10-bit (yuv420p10le) where the encoder
     has it (H.264 here). At an odd width or height H.264 is 4:4:4 (yuv444p; x264
     has no 4:2:0 there), the frame size kept. A frame size that changes midway
@@ -727,6 +733,12 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                         setattr(vout.codec_context, key, value)
                 if probe.rotation:
                     vout.set_display_rotation(probe.rotation)
+                if probe.sar is not None and probe.sar != 1:  # non-square pixels (anamorphic video)
+                    vout.codec_context.sample_aspect_ratio = probe.sar
+                    if name in _NO_SAR:
+                        warnings.append(f"the sample aspect ratio {probe.sar.numerator}:{probe.sar.denominator} "
+                                        f"(non-square pixels) is not kept: {name} has no field for it and PyAV "
+                                        f"cannot set the container's (write .mp4, .mov or .mkv to keep it)")
                 others = {}
                 keep_all = " (write .mkv to keep it)" if container != "matroska" else ""
                 for s in inp.streams:
