@@ -300,6 +300,20 @@ def test_the_sample_aspect_ratio_is_kept_or_said(tmp_path, suffix):
         assert sar == Fraction(4, 3) and report.warnings == ()
 
 
+@pytest.mark.parametrize("suffix", [".mov", ".mkv", ".webm", ".avi"])
+def test_rotation_is_kept_or_said(tmp_path, suffix):
+    """AVI stores no rotation: it was lost without a word."""
+    src = write_clip(tmp_path / "rot.mp4", to_uint8(static_clip(n=3)[1]), rotation=90, audio=False)
+    report = enhance_video(src, tmp_path / f"out{suffix}")
+    rotation = read_clip(tmp_path / f"out{suffix}")[1]["rotation"]
+    if suffix == ".avi":
+        assert rotation == 0 and report.warnings == ("the rotation (90 degrees) is not kept: .avi cannot store it, "
+                                                     "players show the frames unrotated (write .mp4, .mov or .mkv "
+                                                     "to keep it)",)
+    else:
+        assert rotation == 90 and report.warnings == ()
+
+
 def test_ten_bit_stays_ten_bit(tmp_path):
     _, noisy, _ = moving_square_clip(n=4)
     frames = [np.round(np.clip(f, 0, 1) * 65535).astype(np.uint16) for f in noisy]

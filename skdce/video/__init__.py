@@ -61,6 +61,8 @@ _CODECS = {
 }
 #: Default constant rate factor (x264 and VP9 scales: lower is better, 0 lossless for x264).
 DEFAULT_CRF = 18
+#: Containers that store no rotation (display matrix): AVI.
+_NO_ROTATION = ("avi",)
 #: Encoders whose bitstream holds no sample aspect ratio: in .webm it is lost (Matroska stores it in the
 #: stream, which PyAV cannot set).
 _NO_SAR = ("libvpx-vp9", "libvpx", "libaom-av1")
@@ -660,8 +662,9 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     after the first (the one enhanced). The video keeps
     its time base and every frame its timestamp (variable frame rate
     included; AVI, which has no timestamps, gets one frame per tick),
-    its rotation, sample aspect ratio (not in .webm: a warning says so) and colour metadata
-    (primaries, transfer, matrix, range). Input
+    its rotation (not in .avi: a warning says so), sample aspect ratio (not
+    in .webm: a warning says so) and colour metadata (primaries, transfer,
+    matrix, range). Input
     with more than 8 bits stays 10-bit (yuv420p10le) where the encoder
     has it (H.264 here). At an odd width or height H.264 is 4:4:4 (yuv444p; x264
     has no 4:2:0 there), the frame size kept. A frame size that changes midway
@@ -731,7 +734,11 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                 for key, value in probe.colour.items():
                     if value is not None:
                         setattr(vout.codec_context, key, value)
-                if probe.rotation:
+                if probe.rotation and container in _NO_ROTATION:
+                    warnings.append(f"the rotation ({probe.rotation:g} degrees) is not kept: {dst.suffix} cannot "
+                                    f"store it, players show the frames unrotated (write .mp4, .mov or .mkv to "
+                                    f"keep it)")
+                elif probe.rotation:
                     vout.set_display_rotation(probe.rotation)
                 if probe.sar is not None and probe.sar != 1:  # non-square pixels (anamorphic video)
                     vout.codec_context.sample_aspect_ratio = probe.sar
