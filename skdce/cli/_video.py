@@ -89,6 +89,8 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
         return row(job.src, job.dst, "failed", os_reason(exc), time.perf_counter() - t0)
     except Exception as exc:  # one bad file must not stop the batch
         reason = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{type(exc).__name__}: {exc}"
+        # enhance_video's messages begin with the input, which the report line names already
+        reason = reason.removeprefix(f"{job.src}: ")
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)
     done = row(job.src, job.dst, "ok", None, time.perf_counter() - t0)
     warnings = list(report.warnings)
