@@ -54,10 +54,11 @@ def psnr(a, b):
 
 
 def write_clip(path, frames, *, fps=12, audio=True, codec="libx264", pix_fmt="yuv420p", container=None,
-               pts=None, rotation=None, colorspace=None):
+               pts=None, rotation=None, colorspace=None, sar=None):
     """Write uint8 RGB ``frames`` with PyAV (lossless H.264 by default), with an AAC tone if ``audio``.
 
     ``pts``: each frame's timestamp in ticks of 1/1000 s (variable frame rate); default one frame per 1/fps.
+    ``sar``: the sample aspect ratio (a Fraction) of non-square pixels.
     """
     import av
 
@@ -70,6 +71,8 @@ def write_clip(path, frames, *, fps=12, audio=True, codec="libx264", pix_fmt="yu
             v.time_base = v.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:
             v.set_display_rotation(rotation)
+        if sar is not None:
+            v.codec_context.sample_aspect_ratio = sar
         if colorspace is not None:
             for key, value in colorspace.items():
                 setattr(v.codec_context, key, value)
@@ -102,6 +105,53 @@ def write_clip(path, frames, *, fps=12, audio=True, codec="libx264", pix_fmt="yu
     return path
 
 
+def size_change_clip(path, first=(48, 64), then=(64, 80), n=4):
+    """An H.264 clip of ``n`` frames of size ``first`` (h, w), then ``n`` of size ``then``, in one video stream.
+
+    The second part comes from an encoder of its own, which writes its parameter sets in the stream: the decoder
+    changes size there, as at a camera's switch of resolution.
+    """
+    import av
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=12)
+        v.height, v.width, v.pix_fmt = *first, "yuv420p"
+        second = av.CodecContext.create("libx264", "w")
+        second.height, second.width, second.pix_fmt, second.time_base = *then, "yuv420p", Fraction(1, 12)
+        for enc, (h, w), start in ((v, first, 0), (second, then, n)):
+            for i, f in enumerate(to_uint8(static_clip(n=n, h=h, w=w)[1])):
+                frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+                frame.pts = start + i
+                for p in enc.encode(frame):
+                    p.stream = v
+                    out.mux(p)
+            for p in enc.encode(None):
+                p.stream = v
+                out.mux(p)
+    return path
+
+
+def two_video_clip(path, n=4):
+    """A clip of two H.264 video streams (the same ``n`` frames, 64x48), as a camera's main and preview streams."""
+    import av
+
+    frames = to_uint8(static_clip(n=n)[1])
+    with av.open(str(path), "w") as out:
+        streams = [out.add_stream("libx264", rate=12) for _ in range(2)]
+        for v in streams:
+            v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for i, f in enumerate(frames):
+            for v in streams:
+                frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+                frame.pts = i
+                for p in v.encode(frame):
+                    out.mux(p)
+        for v in streams:
+            for p in v.encode(None):
+                out.mux(p)
+    return path
+
+
 def add_silence(out):
     """An AAC stream of one frame of silence (8 kHz, mono), muxed into the open PyAV container ``out``."""
     import av
@@ -125,6 +175,7 @@ def read_clip(path):
     with av.open(str(path)) as inp:
         v = inp.streams.video[0]
         facts = dict(codec=v.codec_context.name, pix_fmt=v.codec_context.pix_fmt, time_base=v.time_base,
+                     sar=v.sample_aspect_ratio,
                      rate=v.average_rate, width=v.codec_context.width, height=v.codec_context.height,
                      streams=[s.type for s in inp.streams])
         frames, pts, others = [], [], []

@@ -14,8 +14,10 @@ from ._clips import (
     psnr,
     read_clip,
     scene,
+    size_change_clip,
     static_clip,
     to_uint8,
+    two_video_clip,
     write_clip,
 )
 
@@ -282,6 +284,36 @@ def test_variable_frame_rate_rotation_and_colour_are_kept(tmp_path):
     assert facts["colour"] == (1, 1, 1, 1)
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".avi", ".webm"])
+def test_the_sample_aspect_ratio_is_kept_or_said(tmp_path, suffix):
+    """Non-square pixels (anamorphic video) came out square: the picture squeezed. VP9 (.webm) cannot hold them."""
+    from fractions import Fraction
+
+    src = write_clip(tmp_path / "sar.mp4", to_uint8(static_clip(n=3)[1]), sar=Fraction(4, 3), audio=False)
+    report = enhance_video(src, tmp_path / f"out{suffix}")
+    sar = read_clip(tmp_path / f"out{suffix}")[1]["sar"]
+    if suffix == ".webm":
+        assert sar != Fraction(4, 3) and report.warnings == (
+            "the sample aspect ratio 4:3 (non-square pixels) is not kept: libvpx-vp9 has no field for it and PyAV "
+            "cannot set the container's (write .mp4, .mov or .mkv to keep it)",)
+    else:
+        assert sar == Fraction(4, 3) and report.warnings == ()
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mkv", ".webm", ".avi"])
+def test_rotation_is_kept_or_said(tmp_path, suffix):
+    """AVI stores no rotation: it was lost without a word."""
+    src = write_clip(tmp_path / "rot.mp4", to_uint8(static_clip(n=3)[1]), rotation=90, audio=False)
+    report = enhance_video(src, tmp_path / f"out{suffix}")
+    rotation = read_clip(tmp_path / f"out{suffix}")[1]["rotation"]
+    if suffix == ".avi":
+        assert rotation == 0 and report.warnings == ("the rotation (90 degrees) is not kept: .avi cannot store it, "
+                                                     "players show the frames unrotated (write .mp4, .mov or .mkv "
+                                                     "to keep it)",)
+    else:
+        assert rotation == 90 and report.warnings == ()
+
+
 def test_ten_bit_stays_ten_bit(tmp_path):
     _, noisy, _ = moving_square_clip(n=4)
     frames = [np.round(np.clip(f, 0, 1) * 65535).astype(np.uint16) for f in noisy]
@@ -290,6 +322,31 @@ def test_ten_bit_stays_ten_bit(tmp_path):
     out, facts, _ = read_clip(tmp_path / "out.mkv")
     assert report.pix_fmt == facts["pix_fmt"] == "yuv420p10le"
     assert out[0].dtype == np.uint16 and len(np.unique(out[2] % 64)) > 1  # finer than 8 bits
+
+
+@pytest.mark.parametrize("suffix, size, pix_fmt", [(".mp4", (47, 63), "yuv444p"), (".mov", (47, 63), "yuv444p"),
+                                                  (".mkv", (48, 63), "yuv444p"), (".mp4", (47, 64), "yuv444p"),
+                                                  (".webm", (47, 63), "yuv420p"), (".avi", (47, 63), "yuv420p")])
+def test_an_odd_frame_size_is_kept(tmp_path, suffix, size, pix_fmt):
+    """x264 refuses 4:2:0 at an odd width or height (the run failed with "Generic error in an external library"):
+    H.264 gets 4:4:4 there; VP9 and MPEG-4 pad 4:2:0 themselves. The frame size is never changed."""
+    _, noisy = static_clip(n=4, h=size[0], w=size[1])
+    src = write_clip(tmp_path / "odd.mkv", to_uint8(noisy), pix_fmt="yuv444p", audio=False)
+    report = enhance_video(src, tmp_path / f"out{suffix}")
+    frames, facts, _ = read_clip(tmp_path / f"out{suffix}")
+    assert len(frames) == report.frames == 4 and frames[0].shape == (*size, 3)
+    assert (facts["width"], facts["height"], facts["pix_fmt"]) == (size[1], size[0], report.pix_fmt) == \
+        (size[1], size[0], pix_fmt)
+    assert np.mean(frames[-1]) > np.mean(read_clip(src)[0][-1]) + 20
+
+
+def test_a_frame_size_change_is_refused_and_leaves_nothing(tmp_path):
+    """The encoder scaled the frames of a new size to the first one's, silently distorting them."""
+    src = size_change_clip(tmp_path / "sizes.mkv")
+    with pytest.raises(ValueError, match=r"sizes.mkv: frame 4 \(counting from 0\) is 80x64, the frames before it "
+                                         r"64x48; a video file keeps one frame size. Cut .*Nothing was written"):
+        enhance_video(src, tmp_path / "out.mp4")
+    assert [p.name for p in tmp_path.iterdir()] == ["sizes.mkv"]
 
 
 def test_never_overwrites_input_or_an_existing_output(clip, tmp_path):
@@ -395,6 +452,16 @@ def test_subtitles_are_copied_where_the_container_holds_them(tmp_path):
     assert read_clip(tmp_path / "out.mkv")[2] == [("subtitle", b"a car", 0), ("subtitle", b"a light", 200)]
     report = enhance_video(src, tmp_path / "out.mp4")  # MP4 holds no SubRip: dropped, and said so
     assert report.copied == () and "'mp4' format does not support 'srt'" in report.dropped[0]
+
+
+def test_a_second_video_stream_is_listed_as_dropped(tmp_path):
+    """Only the first video stream is enhanced; the second was left out of the output without a word."""
+    src = two_video_clip(tmp_path / "two.mp4")
+    report = enhance_video(src, tmp_path / "out.mkv")
+    assert report.frames == 4 and report.copied == ()
+    assert report.dropped == ("video stream 1 (h264): only the first video stream is enhanced (ffmpeg -i two.mp4 "
+                              "-map 0:1 -c copy two-1.mp4 makes a file of it to enhance alone)",)
+    assert read_clip(tmp_path / "out.mkv")[1]["streams"] == ["video"]
 
 
 def test_without_pyav_the_error_says_what_to_install(clip, tmp_path, monkeypatch):

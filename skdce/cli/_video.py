@@ -89,15 +89,16 @@ def enhance_video_file(job, s, stop: threading.Event) -> dict | None:
         return row(job.src, job.dst, "failed", os_reason(exc), time.perf_counter() - t0)
     except Exception as exc:  # one bad file must not stop the batch
         reason = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{type(exc).__name__}: {exc}"
+        # enhance_video's messages begin with the input, which the report line names already
+        reason = reason.removeprefix(f"{job.src}: ")
         return row(job.src, job.dst, "failed", reason, time.perf_counter() - t0)
     done = row(job.src, job.dst, "ok", None, time.perf_counter() - t0)
     warnings = list(report.warnings)
     if s.denoiser != "guided":  # skdce.video has the guided filter only
         warnings.append(f"--denoiser {s.denoiser} applies to still images; the video was denoised with the guided "
                         f"filter")
-    if report.dropped:  # the output container cannot hold them (e.g. AAC audio in .webm)
-        warnings.append(f"streams not copied, {job.dst.suffix} cannot hold them: " + "; ".join(report.dropped)
-                        + " (write .mkv to keep every stream)")
+    if report.dropped:  # e.g. AAC audio in .webm, a second video stream: each says why and the way out
+        warnings.append("streams not copied: " + "; ".join(report.dropped))
     if warnings:
         done["warning"] = "; ".join(warnings)
     return done

@@ -61,6 +61,13 @@ _CODECS = {
 }
 #: Default constant rate factor (x264 and VP9 scales: lower is better, 0 lossless for x264).
 DEFAULT_CRF = 18
+#: Containers that store no rotation (display matrix): AVI.
+_NO_ROTATION = ("avi",)
+#: Encoders whose bitstream holds no sample aspect ratio: in .webm it is lost (Matroska stores it in the
+#: stream, which PyAV cannot set).
+_NO_SAR = ("libvpx-vp9", "libvpx", "libaom-av1")
+#: Encoders that refuse 4:2:0 at an odd width or height (:func:`_pick_codec` gives them 4:4:4 there).
+_NO_ODD_420 = ("libx264", "libx265")
 #: The speed presets of x264 and x265, fastest first, and the default of videos (the encoder's own
 #: default, "medium", took about as long as the enhancement of a 720p frame).
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -428,7 +435,7 @@ class VideoReport:
     codec: str
     pix_fmt: str
     copied: tuple = ()  # the streams copied untouched, e.g. ("audio aac",)
-    dropped: tuple = ()  # streams the output container cannot hold, with the reason
+    dropped: tuple = ()  # streams not in the output (the container cannot hold them, a second video), each with why
     warnings: tuple = ()  # e.g. a file that ends before the duration its header announces (truncated)
     seconds: float = 0.0
 
@@ -444,6 +451,7 @@ class _Probe:
     rotation: float
     colour: dict = field(default_factory=dict)
     total: int | None = None
+    sar: object = None  # the sample (pixel) aspect ratio, a Fraction; None where unknown
 
 
 def _probe(av, src: Path) -> _Probe:
@@ -459,8 +467,9 @@ def _probe(av, src: Path) -> _Probe:
                 colour = {k: getattr(frame, k, None) for k in ("color_range", "colorspace", "color_primaries",
                                                                "color_trc")}
                 fps = stream.average_rate or stream.guessed_rate or stream.base_rate
+                sar = stream.sample_aspect_ratio  # the container's, else the codec's; 0 (None here) where unknown
                 return _Probe(fps, frame.width, frame.height, bits, float(getattr(frame, "rotation", 0) or 0),
-                              colour, stream.frames or None)
+                              colour, stream.frames or None, sar or None)
     except av.error.FFmpegError as exc:
         raise ValueError(f"{src}: cannot read the video ({_reason(exc)}); the file may be truncated, corrupt or "
                          f"not a video.") from None
@@ -488,8 +497,13 @@ def _reason(exc) -> str:
     return text.split(": '")[0] if text else type(exc).__name__
 
 
-def _pick_codec(av, container: str, codec: str | None, bits: int) -> tuple[str, str]:
-    """``(encoder, pixel format)``: H.264 yuv420p where the container takes it, 10-bit where the input and codec are."""
+def _pick_codec(av, container: str, codec: str | None, bits: int, width: int, height: int) -> tuple[str, str]:
+    """``(encoder, pixel format)``: H.264 yuv420p where the container takes it, 10-bit where the input and codec are.
+
+    4:2:0 holds one chroma sample per 2x2 pixels: at an odd width or height x264 refuses it (MPEG-4 part 2 and
+    VP9 pad it), so H.264 and H.265 get 4:4:4 there, the frame size unchanged (High 4:4:4 profile, which some
+    hardware players cannot play).
+    """
     names = (codec,) if codec is not None else _CODECS[container]
     for name in names:
         try:
@@ -497,9 +511,16 @@ def _pick_codec(av, container: str, codec: str | None, bits: int) -> tuple[str, 
         except av.codec.codec.UnknownCodecError:  # not in this FFmpeg build
             continue
         formats = [f.name for f in (enc.video_formats or ())]
-        if bits > 8 and "yuv420p10le" in formats:
-            return name, "yuv420p10le"
-        return name, "yuv420p"
+        chroma = "yuv420p"
+        if (width % 2 or height % 2) and enc.name in _NO_ODD_420:
+            chroma = "yuv444p"
+            if chroma not in formats:
+                raise ValueError(f"the video is {width}x{height}, an odd size, which {enc.name} encodes in 4:4:4 "
+                                 f"only, and this build's {enc.name} has no 4:4:4; write .webm or .avi instead "
+                                 f"(they take odd sizes).")
+        if bits > 8 and f"{chroma}10le" in formats:
+            return name, f"{chroma}10le"
+        return name, chroma
     if codec is not None:
         raise ValueError(f"codec={codec!r}: this FFmpeg build (PyAV {av.__version__}) has no such encoder; "
                          f"try 'libx264', 'libvpx-vp9' or 'mpeg4'.")
@@ -637,12 +658,17 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     The frames are decoded, enhanced and encoded as a stream: memory does
     not grow with the length. Audio, subtitle and data packets are copied
     as they are (no re-encoding); a stream the output container cannot hold
-    is dropped and listed in :attr:`VideoReport.dropped`. The video keeps
+    is dropped and listed in :attr:`VideoReport.dropped`, as is a video stream
+    after the first (the one enhanced). The video keeps
     its time base and every frame its timestamp (variable frame rate
     included; AVI, which has no timestamps, gets one frame per tick),
-    its rotation and colour metadata (primaries, transfer, matrix, range). Input
+    its rotation (not in .avi: a warning says so), sample aspect ratio (not
+    in .webm: a warning says so) and colour metadata (primaries, transfer,
+    matrix, range). Input
     with more than 8 bits stays 10-bit (yuv420p10le) where the encoder
-    has it (H.264 here). The output is written to a temporary file beside
+    has it (H.264 here). At an odd width or height H.264 is 4:4:4 (yuv444p; x264
+    has no 4:2:0 there), the frame size kept. A frame size that changes midway
+    is refused (ValueError). The output is written to a temporary file beside
     ``dst`` and renamed into place at the end: an error or Ctrl-C leaves nothing.
     """
     import time
@@ -670,7 +696,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{str(dst)!r} exists; pass overwrite=True to replace it.")
     probe = _probe(av, src)
-    name, pix_fmt = _pick_codec(av, container, codec, probe.bits)
+    name, pix_fmt = _pick_codec(av, container, codec, probe.bits, probe.width, probe.height)
     enhancer = VideoEnhancer(model=model, strength=strength, denoise=denoise, temporal=temporal,
                              fps=float(probe.fps) if probe.fps else 30.0, providers=providers,
                              num_threads=num_threads, tile_size=tile_size, exposure=exposure)
@@ -708,16 +734,37 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                 for key, value in probe.colour.items():
                     if value is not None:
                         setattr(vout.codec_context, key, value)
-                if probe.rotation:
+                if probe.rotation and container in _NO_ROTATION:
+                    warnings.append(f"the rotation ({probe.rotation:g} degrees) is not kept: {dst.suffix} cannot "
+                                    f"store it, players show the frames unrotated (write .mp4, .mov or .mkv to "
+                                    f"keep it)")
+                elif probe.rotation:
                     vout.set_display_rotation(probe.rotation)
+                if probe.sar is not None and probe.sar != 1:  # non-square pixels (anamorphic video)
+                    vout.codec_context.sample_aspect_ratio = probe.sar
+                    if name in _NO_SAR:
+                        warnings.append(f"the sample aspect ratio {probe.sar.numerator}:{probe.sar.denominator} "
+                                        f"(non-square pixels) is not kept: {name} has no field for it and PyAV "
+                                        f"cannot set the container's (write .mp4, .mov or .mkv to keep it)")
                 others = {}
+                keep_all = " (write .mkv to keep it)" if container != "matroska" else ""
                 for s in inp.streams:
-                    if s.type in ("audio", "subtitle", "data") and s is not vin:
+                    codec_name = s.codec_context.name if s.codec_context else "?"
+                    if s is vin:
+                        continue
+                    if s.type == "video":  # one video stream is enhanced; a second one would need a second run
+                        dropped.append(f"video stream {s.index} ({codec_name}): only the first video stream is "
+                                       f"enhanced (ffmpeg -i {src.name} -map 0:{s.index} -c copy "
+                                       f"{src.stem}-{s.index}{src.suffix} makes a file of it to enhance alone)")
+                    elif s.type in ("audio", "subtitle", "data"):
                         try:
                             others[s.index] = out.add_stream_from_template(s)
-                            copied.append(f"{s.type} {s.codec_context.name if s.codec_context else '?'}")
+                            copied.append(f"{s.type} {codec_name}")
                         except (ValueError, av.error.FFmpegError) as exc:  # the container cannot hold it
-                            dropped.append(f"{s.type} stream {s.index}: {_reason(exc)}")
+                            dropped.append(f"{s.type} stream {s.index}: {_reason(exc)}{keep_all}")
+                    else:  # attachments (fonts of subtitles) and streams of no known type
+                        dropped.append(f"{s.type} stream {s.index} ({codec_name}): skdce copies audio, subtitle and "
+                                       f"data streams only")
 
                 # three stages on three threads, joined by small bounded queues: decoding (and the
                 # conversion to RGB), the enhancement (this thread, which also reports progress) and
@@ -726,6 +773,7 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                 pipe = _Pipeline()
 
                 def read():
+                    index = 0
                     for packet in inp.demux():
                         if pipe.stop.is_set():
                             return
@@ -738,6 +786,13 @@ def enhance_video(src, dst, *, model=None, strength=1.0, denoise=1.0, temporal=1
                         if packet.stream is not vin:
                             continue
                         for frame in packet.decode():
+                            if (frame.width, frame.height) != (probe.width, probe.height):  # the encoder would scale it
+                                raise ValueError(f"{src}: frame {index} (counting from 0) is {frame.width}x"
+                                                 f"{frame.height}, the frames before it {probe.width}x{probe.height}; "
+                                                 f"a video file keeps one frame size. Cut the video where the size "
+                                                 f"changes, or scale it to one size first (ffmpeg -vf scale=W:H). "
+                                                 f"Nothing was written.")
+                            index += 1
                             pipe.put(pipe.inbox, ("frame", frame.to_ndarray(format=rgb_fmt), frame.pts,
                                                   frame.time_base))
                     pipe.put(pipe.inbox, ("end",))

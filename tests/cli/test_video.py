@@ -10,7 +10,15 @@ from PIL import Image
 
 from skdce.io import read_image
 
-from .._clips import moving_square_clip, read_clip, static_clip, to_uint8, write_clip
+from .._clips import (
+    moving_square_clip,
+    read_clip,
+    size_change_clip,
+    static_clip,
+    to_uint8,
+    two_video_clip,
+    write_clip,
+)
 from .._helpers import GatedRun, digest, invoke, leftovers, names, run_cli
 
 pytest.importorskip("av")
@@ -115,3 +123,20 @@ def test_learned_denoiser_on_videos_is_said(clip, tmp_path):
     Image.fromarray(to_uint8(static_clip(n=1)[1])[0]).save(frame)
     result = invoke("enhance", frame, "-o", tmp_path / "seq", "--sequence", "--denoiser", "learned")
     assert result.exit_code == 2 and "--denoiser learned applies to still images" in result.output
+
+
+def test_a_second_video_stream_is_warned_about(tmp_path):
+    src = two_video_clip(tmp_path / "two.mp4")
+    result = invoke("enhance", src, "-o", tmp_path / "out.mp4")
+    assert result.exit_code == 0, result.output
+    assert "warning" in result.output and "streams not copied: video stream 1 (h264): only the first" in result.output
+    assert read_clip(tmp_path / "out.mp4")[1]["streams"] == ["video"]
+
+
+def test_a_failed_video_is_named_once(tmp_path):
+    """The report line named the file, then enhance_video's message named it again ("sizes.mkv: sizes.mkv: ...")."""
+    src = size_change_clip(tmp_path / "sizes.mkv")
+    result = invoke("enhance", src, "-o", tmp_path / "out.mp4")
+    assert result.exit_code == 1
+    assert f"failed: {src}: frame 4 (counting from 0) is 80x64, the frames before it 64x48;" in result.output
+    assert result.output.count("sizes.mkv") == 1 and not (tmp_path / "out.mp4").exists()
