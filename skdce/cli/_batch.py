@@ -403,7 +403,8 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
             image, meta = skio.read_raw(job.src, white_balance=s.white_balance, highlights=s.highlights,
                                         max_pixels=s.max_pixels)
         else:
-            image, meta = skio.read_image(job.src, max_pixels=s.max_pixels)
+            image, meta = skio.read_image(job.src, max_pixels=s.max_pixels, white_balance=s.white_balance,
+                                          highlights=s.highlights)  # a DNG under another name is RAW too
         skio.check_fits(job.fmt, image.shape, meta.exif if job.fmt == "JPEG" else None)  # before the work
         # checked between tiles: a large image stops within a tile of Ctrl-C (locally: a cluster's stop flag
         # costs a round trip to the scheduler per check, so there the file stops before it is written)

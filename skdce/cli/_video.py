@@ -120,7 +120,8 @@ def run_sequence(jobs, s, on_row, stop: threading.Event) -> None:
             return
         t0 = time.perf_counter()
         try:
-            image, meta = skio.read_image(job.src, max_pixels=s.max_pixels)
+            image, meta = skio.read_image(job.src, max_pixels=s.max_pixels, white_balance=s.white_balance,
+                                          highlights=s.highlights)
             gray = image.ndim == 2 or image.shape[-1] < 3
             rgb = np.repeat(image[..., :1] if image.ndim == 3 else image[..., None], 3, axis=-1) if gray \
                 else image[..., :3]

@@ -262,20 +262,22 @@ def _read_tiff(path: Path, max_pixels: int):
         return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("=")), icc, orientation, tiff_dpi(tags)
 
 
-def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
+def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS, white_balance="camera", highlights="clip"):
     """Read an image file as an upright uint8/uint16 array and its metadata.
 
     Parameters
     ----------
     path : str or os.PathLike
-        A PNG, JPEG, TIFF or WebP file (or any other format Pillow reads:
-        BMP, GIF, PPM...), or a camera RAW file (a name in :data:`RAW_SUFFIXES`,
-        or a DNG under any name), developed as :func:`read_raw` does with its
-        defaults. A file of several frames (multi-page TIFF, animated PNG, GIF
+        A PNG, JPEG, TIFF or WebP file (or BMP, PPM/PGM, GIF: no other
+        format is opened), or a camera RAW file (a name in :data:`RAW_SUFFIXES`,
+        or a DNG under any name), developed as :func:`read_raw` does, to
+        uint16. A file of several frames (multi-page TIFF, animated PNG, GIF
         or WebP) is refused: its other frames would be lost.
     max_pixels : int, optional
         Largest accepted width x height; larger files are refused before
         their pixels are decoded.
+    white_balance, highlights : str, optional
+        For a camera RAW file, :func:`read_raw`'s options (ignored for other files).
 
     Returns
     -------
@@ -317,15 +319,17 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
         raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
     max_pixels = check_int("max_pixels", max_pixels, min=1,
                            hint=f"the default, skdce.io.DEFAULT_MAX_PIXELS, is {DEFAULT_MAX_PIXELS}.")
+    raw = (_raw._choice("white_balance", white_balance, _raw.WHITE_BALANCES),
+           _raw._choice("highlights", highlights, _raw.HIGHLIGHTS))
     try:
-        return _read(path, max_pixels)
+        return _read(path, max_pixels, raw)
     except ValueError as exc:
         raise ImageFileError("read", path, str(exc)) from None
     except OSError as exc:
         raise ImageFileError("read", path, exc.strerror or str(exc)) from None
 
 
-def _read(path: Path, max_pixels: int):
+def _read(path: Path, max_pixels: int, raw=("camera", "clip")):
     from ._paths import special_file_reason
 
     if path.is_dir():
@@ -338,14 +342,14 @@ def _read(path: Path, max_pixels: int):
     if not head:
         raise ValueError("the file is empty (0 bytes)")
     if is_raw_path(path):  # before the TIFF signature: a DNG, CR2, NEF... is a TIFF whose first image is no picture
-        return _read_raw(path, max_pixels)
+        return _raw.develop(path, *raw, max_pixels)
     if head.startswith(_PNG_SIGNATURE) and _png_bit_depth(head) == 16:
         arr, icc, exif, orientation, dpi = _read_png16(path, max_pixels)
         return _finish(arr, "PNG", icc, exif, orientation, dpi)
     if head[:4] in _TIFF_SIGNATURES:
         tiff = _read_tiff(path, max_pixels)
         if tiff == "raw":
-            return _read_raw(path, max_pixels)
+            return _raw.develop(path, *raw, max_pixels)
         if tiff is not None:
             arr, icc, orientation, dpi = tiff
             exif = None
@@ -357,11 +361,6 @@ def _read(path: Path, max_pixels: int):
             return _finish(arr, "TIFF", icc, exif, orientation, dpi)
     arr, fmt, icc, exif, orientation, dpi = _read_pillow(path, max_pixels)
     return _finish(arr, fmt, icc, exif, orientation, dpi)
-
-
-def _read_raw(path: Path, max_pixels: int):
-    """A camera RAW file developed with :func:`~skdce.io.read_raw`'s defaults, as uint16."""
-    return _raw.develop(path, "camera", "clip", max_pixels)
 
 
 def _finish(arr, fmt, icc, exif, orientation, dpi):

@@ -105,11 +105,19 @@ def test_white_balance_and_highlights_options(tmp_path):
     light = np.array([1.0, 0.75, 0.5])
     write_dng(folder / "lamp.dng", np.full((32, 32, 3), 0.3) * light, gains=(0.5, 1.0, 0.7),
               as_shot_neutral=np.array([0.5, 1.0, 0.7]) * light)
+    (folder / "named.tif").write_bytes((folder / "lamp.dng").read_bytes())  # a DNG under another name
     means = {}
     for wb in ("camera", "daylight"):
         result = invoke("enhance", folder, "-o", tmp_path / wb, "--white-balance", wb, "--strength", 0, "--denoise", 0)
         assert result.exit_code == 0, result.output
         means[wb] = read_image(tmp_path / wb / "lamp.tif")[0][8:-8, 8:-8].mean(axis=(0, 1)) / 65535
+        named = read_image(tmp_path / wb / "named.tif")[0][8:-8, 8:-8].mean(axis=(0, 1)) / 65535
+        np.testing.assert_allclose(named, means[wb], atol=1e-4)  # the options reach it too
+        result = invoke("enhance", folder / "lamp.dng", "-o", tmp_path / f"seq-{wb}", "--sequence", "--white-balance",
+                        wb, "--strength", 0, "--denoise", 0)  # and the frames of a sequence
+        assert result.exit_code == 0, result.output
+        frame = read_image(tmp_path / f"seq-{wb}" / "lamp.tif")[0][8:-8, 8:-8].mean(axis=(0, 1)) / 65535
+        np.testing.assert_allclose(frame, means[wb], atol=0.02)
     assert np.ptp(means["camera"]) < 0.01 and means["daylight"][0] - means["daylight"][2] > 0.15
     result = invoke("enhance", folder, "-o", tmp_path / "hl", "--highlights", "blend", "--strength", 0, "--denoise", 0)
     assert result.exit_code == 0, result.output
