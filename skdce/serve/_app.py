@@ -146,7 +146,12 @@ async def _on_error(request: Request, exc: Exception) -> JSONResponse:
 class UploadLimit:
     """Answer 413 to request bodies over ``max_bytes``: at once if Content-Length says so, else when the
     count passes it (the body is never read to the end). Written by hand: Starlette bounds form fields, not
-    files, and uvicorn bounds no body."""
+    files, and uvicorn bounds no body.
+
+    An answer that starts before the request's body has been read to its end (413, 401, 400, 408, 503...)
+    carries ``Connection: close``, and uvicorn closes the connection after it: otherwise it would read and
+    drop the rest of the body, however long, to keep the connection alive, then serve what follows it.
+    """
 
     def __init__(self, app, max_bytes: int):
         self.app = app
@@ -154,30 +159,41 @@ class UploadLimit:
 
     def _too_large(self) -> ServeError:
         mb = (self.max_bytes - _FORM_OVERHEAD) / 2**20
-        return ServeError(413, f"the upload is larger than the server's limit of {mb:g} MB (--max-upload-mb)")
+        return ServeError(413, f"the upload is larger than the server's limit of {mb:g} MB (--max-upload-mb)",
+                          {"Connection": "close"})
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit():
-                return await error_response(400, "the Content-Length header is not a number")(scope, receive, send)
+                return await error_response(400, "the Content-Length header is not a number",
+                                            {"Connection": "close"})(scope, receive, send)
             if int(length) > self.max_bytes:
                 err = self._too_large()
-                return await error_response(err.status, err.message, {"Connection": "close"})(scope, receive, send)
+                return await error_response(err.status, err.message, err.headers)(scope, receive, send)
+        unread = b"transfer-encoding" in headers or (length is not None and int(length) > 0)
         received = 0
 
         async def counted_receive():
-            nonlocal received
+            nonlocal received, unread
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                unread = message.get("more_body", False)
                 if received > self.max_bytes:
                     raise self._too_large()
             return message
 
-        await self.app(scope, counted_receive, send)
+        async def closing_send(message):
+            if message["type"] == "http.response.start" and unread:
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": kept + [(b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, counted_receive, closing_send)
 
 
 class SecurityHeaders:

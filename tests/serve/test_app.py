@@ -2,6 +2,7 @@
 
 import io
 import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -194,6 +195,56 @@ def test_an_upload_over_the_limit_gets_413_before_it_is_read(server):
     assert_error(r, 413, "--max-upload-mb")
     assert time.monotonic() - t0 < 20
     assert httpx.get(server.url + "/health").status_code == 200  # still serving
+
+
+def raw_exchange(server, head: bytes, parts) -> bytes:
+    """Send ``head`` then each of ``parts`` on one socket (sending stops when the server closes), then read to the
+    end: what the server answered before it closed the connection (an assertion error if it never does)."""
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.settimeout(10)
+        try:
+            sock.sendall(head)
+            for part in parts:
+                sock.sendall(part)
+        except OSError:  # the server closed the connection: what it answered is still to read
+            pass
+        answer = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            except TimeoutError:
+                raise AssertionError(f"the server kept the connection open after {answer[:300]!r}") from None
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+MULTIPART_HEAD = (b"POST /enhance HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=xyz\r\n")
+PIPELINED = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_an_early_413_on_a_chunked_upload_closes_the_connection(server):
+    """A chunked body that passes the limit: the 413 says Connection: close and the server stops reading; the rest
+    of the body (4 MB) and a request pipelined after it are never served."""
+    head = MULTIPART_HEAD + f"Authorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    opening = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+    block = b"\x00" * 2**16
+    parts = [b"%x\r\n%s\r\n" % (len(opening), opening)] + [b"%x\r\n%s\r\n" % (len(block), block)] * 64
+    answer = raw_exchange(server, head, parts + [b"0\r\n\r\n" + PIPELINED])
+    assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" in answer.lower(), answer[:300]
+    assert answer.count(b"HTTP/1.1 ") == 1, answer  # the pipelined GET was not served
+    assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_a_401_before_the_body_is_read_closes_the_connection(server):
+    """The token is checked before the body is read: the 401 says Connection: close and the server closes the
+    connection at once, rather than wait for (and drop) the 500 kB the request announced."""
+    answer = raw_exchange(server, MULTIPART_HEAD + b"Content-Length: 500000\r\n\r\n", [b"--xyz\r\n"])
+    assert answer.startswith(b"HTTP/1.1 401") and b"connection: close" in answer.lower(), answer[:300]
+    assert b'"error":"a valid token is needed' in answer
 
 
 def test_a_burst_of_32_clients_is_queued_not_turned_away(server):
