@@ -396,7 +396,7 @@ def _work(upload, job: _Job, settings: ServeSettings) -> bytes:
         try:
             image, meta = io.read_image(src, max_pixels=settings.max_pixels)
         except io.ImageFileError as exc:
-            raise ServeError(400, f"cannot read the uploaded file: {exc.reason}") from None
+            raise ServeError(400, f"cannot read the uploaded file: {_read_reason(exc.reason, settings)}") from None
         options = {"exposure": job.exposure} if job.exposure is not None else {}
         try:
             result = enhance(image, model=job.model, strength=job.strength, denoise=job.denoise,
@@ -408,11 +408,24 @@ def _work(upload, job: _Job, settings: ServeSettings) -> bytes:
         del image, result
         try:
             dst = io.write_image(Path(folder) / f"result{job.suffix}", out, meta, format=job.fmt)
-        except io.ImageFileError as exc:
-            raise ServeError(400, f"cannot encode the result: {exc.reason}") from None
+        except io.ImageFileError as exc:  # the encoder failed on a valid image: the server's fault, not the request's
+            log.error("cannot encode a %s x %s result as %s: %s", *out.shape[:2], job.fmt, exc.reason, exc_info=exc)
+            raise ServeError(500, f"the server could not encode the result as {job.fmt} (a fault of its own; its "
+                                  f"log has the details); another format may work") from None
         except ValueError as exc:  # e.g. an alpha channel asked to go into a JPEG
             raise ServeError(400, str(exc)) from None
         return dst.read_bytes()
+
+
+def _read_reason(reason: str, settings: ServeSettings) -> str:
+    """skdce.io's reason a file cannot be read, for a client: its pixel limit is the server's --max-megapixels."""
+    found = re.match(r"the image has (\d+) x (\d+) = \d+ pixels, more than max_pixels=", reason)
+    if found is None:
+        return reason
+    width, height = map(int, found.groups())
+    return (f"the image has {width} x {height} pixels ({width * height / 1e6:.3g} megapixels); this server takes "
+            f"at most {settings.max_pixels / 1e6:g} megapixels (its --max-megapixels, a guard against decompression "
+            f"bombs): downscale the image first")
 
 
 def _download_name(filename: str | None, suffix: str) -> str:

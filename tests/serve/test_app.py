@@ -143,7 +143,8 @@ GOOD = encode(dark((12, 12, 3)))
     ({"file": ("a.png", b"hello, I am text posing as an image")}, {}, ["not an image"]),
     ({"file": ("a.png", b"")}, {}, ["empty"]),
     ({"file": ("a.png", GOOD[: len(GOOD) // 2])}, {}, ["truncated"]),
-    ({"file": ("a.png", _bomb())}, {}, ["pixels", "decompression bomb"]),
+    ({"file": ("a.png", _bomb())}, {}, ["2000 x 2000 pixels", "at most", "0.5 megapixels", "--max-megapixels",
+                                        "decompression bomb", "downscale"]),
     (None, {"strength": "1"}, ["no field 'file'"]),
     (None, {"file": "I am text, not a file"}, ["must be a file"]),
     ({"file": ("a.png", GOOD)}, {"strength": "nan"}, ["strength", "finite"]),
@@ -295,6 +296,23 @@ def test_a_fault_of_the_server_is_a_500_json_without_details(caplog):
     assert_error(r, 500, "internal error")
     assert "secret" not in r.text
     assert any("secret detail" in str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info)
+
+
+def test_an_encoder_fault_is_a_500_json_and_logged(monkeypatch, caplog):
+    """The encoder failing on a valid image (it did on a 400 x 3 noise PNG) is the server's fault: 500, not 400."""
+    import skdce
+    from skdce import io as skdce_io
+    from skdce.serve import ServeSettings, create_app
+
+    def write_image(path, *args, **kwargs):
+        raise skdce_io.ImageFileError("write", path, "png_write_data_fn output stream too small")
+
+    monkeypatch.setattr(skdce_io, "write_image", write_image)
+    app = create_app(ServeSettings(model=skdce.get_model("zero-dce-int8"), threads=1))
+    r = in_process(app, "POST", "/enhance", files={"file": ("a.png", GOOD)})
+    assert_error(r, 500, "could not encode the result as PNG", "another format")
+    assert "png_write_data_fn" not in r.text and "/" not in r.json()["error"]  # no details, no paths
+    assert any("png_write_data_fn" in rec.getMessage() for rec in caplog.records if rec.name == "skdce.serve")
 
 
 def test_exposure_goes_to_an_enhance_that_takes_it(monkeypatch):
