@@ -349,6 +349,9 @@ def _job(form, settings: ServeSettings, models: dict) -> _Job:
         raise ServeError(400, f"unknown form field {unknown[0][:40]!r}; the fields are {', '.join(_FIELDS)}")
     if len(form.getlist("file")) > 1:
         raise ServeError(400, "send one image per request (the form has several fields named 'file')")
+    repeated = [key for key in dict.fromkeys(form.keys()) if len(form.getlist(key)) > 1]
+    if repeated:
+        raise ServeError(400, f"the form has the field {repeated[0]!r} more than once; send each field once")
     name = _text(form, "model")
     if name and name not in models:
         raise ServeError(400, f"model={name[:40]!r} is not served here; use one of {', '.join(models)} (GET /models)")
@@ -362,8 +365,10 @@ def _job(form, settings: ServeSettings, models: dict) -> _Job:
             raise ServeError(400, "this version of skdce has no exposure option; leave the field out")
         if exposure.lower() in ("auto", "model"):
             exposure = exposure.lower()
-        else:  # its range is skdce.enhance's to check (a ValueError there is a 400); here only "a finite number"
-            exposure = _number(form, "exposure", 0.0, -math.inf, math.inf)
+        else:
+            from ..engine.stages.tone import EXPOSURE_RANGE
+
+            exposure = _number(form, "exposure", 0.0, *EXPOSURE_RANGE)
     return _Job(
         model=models[name] if name else settings.model,
         strength=_number(form, "strength", 1.0, 0.0, 2.0),
@@ -514,6 +519,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        redirect_slashes=False,  # /enhance/ is a 404, not a redirect to an absolute URL naming the internal address
     )
     for exc_class in (ServeError, HTTPException, RequestValidationError, ClientDisconnect, Exception):
         app.add_exception_handler(exc_class, _on_error)
@@ -521,12 +527,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.state.pool = pool
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> HTMLResponse:
         html, csp = _page()
         return HTMLResponse(html, headers={"Content-Security-Policy": csp, "Cache-Control": "no-cache"})
 
-    @app.get("/health", summary="Version, model, providers and limits (no token needed)")
+    @app.api_route("/health", methods=["GET", "HEAD"], summary="Version, model, providers and limits (no token needed)")
     async def health() -> dict:
         return {
             "status": "ok",
@@ -577,6 +583,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
         },
     )
     async def enhance(request: Request) -> Response:
+        if request.url.query:
+            raise ServeError(400, f"POST /enhance takes no query string (got '?{request.url.query[:60]}'); send the "
+                                  f"options as multipart form fields beside the file, e.g. curl -F file=@photo.jpg "
+                                  f"-F strength=0.8")
         with pool.admit():
             deadline = time.monotonic() + settings.timeout
             with anyio.move_on_after(settings.timeout) as receiving:

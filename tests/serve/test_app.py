@@ -157,8 +157,10 @@ GOOD = encode(dark((12, 12, 3)))
     ({"file": ("a.png", GOOD)}, {"model": "../weights/zero-dce.onnx"}, ["model", "not served"]),
     ({"file": ("a.png", GOOD)}, {"strenght": "1"}, ["unknown form field 'strenght'"]),
     ({"file": ("a.png", GOOD)}, {"url": "http://169.254.169.254/"}, ["unknown form field 'url'"]),
+    ({"file": ("a.png", GOOD)}, {"strength": ["nan", "1"]}, ["field 'strength' more than once"]),
+    ({"file": ("a.png", GOOD)}, {"format": ["png", "png"]}, ["field 'format' more than once"]),
 ], ids=["text", "empty", "truncated", "bomb", "no-file", "text-file", "nan", "inf", "range", "word", "gif", "tiff",
-        "path", "relative-path", "typo", "url"])
+        "path", "relative-path", "typo", "url", "repeated", "repeated-same"])
 def test_bad_input_gets_400_json_naming_the_problem(server, files, data, words):
     assert_error(post(server, files=files, data=data), 400, *words)
 
@@ -171,11 +173,33 @@ def test_two_files_and_a_body_that_is_not_a_form(server):
     assert_error(httpx.put(server.url + "/enhance", headers=AUTH), 405)
 
 
+def test_options_in_the_query_string_are_refused(server):
+    r = post(server, files={"file": ("a.png", GOOD)}, params={"strength": "nan"})
+    assert_error(r, 400, "no query string", "?strength=nan", "form fields", "-F strength=0.8")
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/enhance/"), ("GET", "/health/"), ("GET", "/models/")])
+def test_a_trailing_slash_is_a_404_not_a_redirect(server, method, path):
+    r = httpx.request(method, server.url + path, headers=AUTH, files={"file": ("a.png", GOOD)} if method == "POST"
+                      else None)
+    assert_error(r, 404)
+    assert "location" not in r.headers
+
+
+@pytest.mark.parametrize("path", ["/", "/health"])
+def test_head_of_the_page_and_health(server, path):
+    r = httpx.head(server.url + path)
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["content-type"] == httpx.get(server.url + path).headers["content-type"]
+
+
 def test_exposure_is_passed_through_only_where_enhance_has_it(server):
     r = post(server, files={"file": ("a.png", GOOD)}, data={"exposure": "auto"})
     if enhance_has_exposure():
         assert r.status_code == 200, r.text
-        assert_error(post(server, files={"file": ("a.png", GOOD)}, data={"exposure": "nan"}), 400, "exposure")
+        for value in ("nan", "1e309", "-5", "2.5"):
+            assert_error(post(server, files={"file": ("a.png", GOOD)}, data={"exposure": value}), 400,
+                         f"exposure={value!r}", "from -4 to 2")
     else:
         assert_error(r, 400, "no exposure option")
     assert post(server, files={"file": ("a.png", GOOD)}, data={"exposure": ""}).status_code == 200  # the page's blank
@@ -336,7 +360,7 @@ def test_exposure_goes_to_an_enhance_that_takes_it(monkeypatch):
         assert r.status_code == 200, r.text
         assert seen[-1] == expected
     assert_error(in_process(app, "POST", "/enhance", files={"file": ("a.png", GOOD)}, data={"exposure": "9"}),
-                 400, "exposure=9.0 is out of range")
+                 400, "exposure='9' is out of range", "from -4 to 2")
     assert_error(in_process(app, "POST", "/enhance", files={"file": ("a.png", GOOD)}, data={"exposure": "nan"}),
                  400, "exposure", "finite")
 
