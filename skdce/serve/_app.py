@@ -123,12 +123,28 @@ def error_response(status: int, message: str, headers: dict | None = None) -> JS
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+_ROUTES = "GET / (the page), GET /health, GET /models, POST /enhance, GET /docs (the API)"
+
+
+def _http_message(request: Request, exc: HTTPException) -> str:
+    """Starlette's own errors ("Not Found", "Invalid multipart data.") with the fix."""
+    if exc.status_code == 404:
+        return f"there is no {request.url.path[:80]!r} here; the routes are {_ROUTES}"
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"{request.url.path} does not take {request.method}; it takes {allowed} (the routes are {_ROUTES})"
+    if exc.status_code == 400:
+        return (f"the body is not a valid multipart form ({str(exc.detail).rstrip('.')}); send multipart/form-data "
+                f"with the image in a field named file, e.g. curl -F file=@photo.jpg")
+    return str(exc.detail)
+
+
 async def _on_error(request: Request, exc: Exception) -> JSONResponse:
     """The one exception handler: every error becomes ``{"error": ...}``, never a traceback."""
     if isinstance(exc, ServeError):
         return error_response(exc.status, exc.message, exc.headers)
     if isinstance(exc, HTTPException):  # routing (404, 405) and Starlette's multipart parser (400)
-        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        return error_response(exc.status_code, _http_message(request, exc), getattr(exc, "headers", None))
     if isinstance(exc, RequestValidationError):
         problems = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in exc.errors())
         return error_response(422, f"invalid request: {problems}")

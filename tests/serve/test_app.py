@@ -169,8 +169,14 @@ def test_two_files_and_a_body_that_is_not_a_form(server):
     two = [("file", ("a.png", GOOD)), ("file", ("b.png", GOOD))]
     assert_error(post(server, files=two), 400, "one image")
     assert_error(post(server, json={"file": "x"}), 400, "multipart")
-    assert_error(httpx.get(server.url + "/nowhere"), 404)
-    assert_error(httpx.put(server.url + "/enhance", headers=AUTH), 405)
+    assert_error(httpx.get(server.url + "/nowhere"), 404, "'/nowhere'", "GET /health", "POST /enhance")
+    r = httpx.put(server.url + "/enhance", headers=AUTH)
+    assert_error(r, 405, "/enhance does not take PUT; it takes POST", "GET /health")
+    assert r.headers["allow"] == "POST"
+    for content_type, body, words in [("multipart/form-data", GOOD, ["Missing boundary"]),
+                                      ("multipart/form-data; boundary=zz", b"garbage", ["Invalid multipart data"])]:
+        r = post(server, content=body, headers={**AUTH, "Content-Type": content_type})
+        assert_error(r, 400, *words, "multipart/form-data", "field named file", "curl -F file=@photo.jpg")
 
 
 def test_options_in_the_query_string_are_refused(server):
