@@ -11,12 +11,14 @@ import re
 import shutil
 import tempfile
 import time
+import unicodedata
 from base64 import b64encode
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import anyio
 from fastapi import Depends, FastAPI, Request
@@ -449,11 +451,20 @@ def _read_reason(reason: str, settings: ServeSettings) -> str:
             f"bombs): downscale the image first")
 
 
-def _download_name(filename: str | None, suffix: str) -> str:
-    """``holiday.jpg`` -> ``holiday-enhanced.png``: ASCII letters, digits, ``-``, ``_`` and ``.`` only."""
-    stem = Path(filename or "image").stem
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or "image"
-    return f"{stem}-enhanced{suffix}"
+def _content_disposition(filename: str | None, suffix: str) -> str:
+    """``holiday.jpg`` -> ``inline; filename="holiday-enhanced.png"``.
+
+    The name keeps letters, digits, ``-``, ``_`` and ``.``; ``filename`` has the ASCII ones (accents dropped:
+    ``café`` -> ``cafe``), and a name with others is given whole beside it in RFC 5987's ``filename*``.
+    """
+    stem = unicodedata.normalize("NFC", Path(filename or "image").stem)  # an accent as one character, not two
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._")[:80] or "image"
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", plain).strip("._")[:80] or "image"
+    header = f'inline; filename="{plain}-enhanced{suffix}"'
+    if plain != stem:
+        header += f"; filename*=UTF-8''{quote(stem + '-enhanced' + suffix, safe='')}"
+    return header
 
 
 # --------------------------------------------------------------------------------------------
@@ -618,10 +629,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
                     raise ServeError(400, "the field 'file' must be a file upload, not text")
                 job = _job(form, settings, models)
                 data = await pool.run(partial(_work, upload.file, job, settings), deadline, request.receive)
-                name = _download_name(upload.filename, job.suffix)
+                disposition = _content_disposition(upload.filename, job.suffix)
             finally:
                 await form.close()
         return Response(data, media_type=job.media_type,
-                        headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store"})
+                        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
 
     return app

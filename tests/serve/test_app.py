@@ -88,6 +88,17 @@ def test_enhance_returns_the_image_in_the_format_asked(server, fmt, media, pil):
     assert np.asarray(out).mean() > src.mean() + 20  # brighter
 
 
+@pytest.mark.parametrize("sent, header", [
+    ("café.jpg", "inline; filename=\"cafe-enhanced.png\"; filename*=UTF-8''caf%C3%A9-enhanced.png"),
+    ("夜 景.jpg", "inline; filename=\"image-enhanced.png\"; filename*=UTF-8''%E5%A4%9C_%E6%99%AF-enhanced.png"),
+    ("../up/night shot.v2.png", 'inline; filename="night_shot.v2-enhanced.png"'),  # ASCII: no filename*
+])
+def test_the_download_name_keeps_letters_of_any_alphabet(server, sent, header):
+    r = post(server, files={"file": (sent, GOOD)})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"] == header
+
+
 def test_16_bit_input_stays_16_bit_in_png_and_is_8_bit_in_jpeg(server):
     from skdce.io import read_image
 
