@@ -114,11 +114,14 @@ def serve(host, port, workers, queue, token, no_auth, max_upload_mb, max_megapix
     # uvicorn's logging, with the server's own logger (skdce.serve: errors of its own, skipped work) beside its own
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["skdce.serve"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # No limit_concurrency: uvicorn counts open connections against it, idle ones included, and past it answers
+    # every route (/health too) with a plain-text 503; a few dozen idle sockets locked the server out. The app's
+    # work pool admits the work (503 JSON with Retry-After). uvicorn times out idle connections only after a
+    # response (timeout_keep_alive), not before the first request: the serve page tells a server facing the
+    # network to sit behind a proxy that does.
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", log_config=log_config, server_header=False, proxy_headers=False,
-        # a last bound on open connections (uvicorn answers past it with a plain 503); the queue acts first
-        limit_concurrency=2 * (workers + queue) + 32,
-        timeout_graceful_shutdown=timeout,
+        timeout_keep_alive=5, timeout_graceful_shutdown=timeout,
     )
     # uvicorn stops on SIGINT/SIGTERM after the requests at work, then raises the signal again with the handlers
     # it found: these turn it into the CLI's exit statuses (130, 143).

@@ -6,9 +6,9 @@
 
 Routes:
 
-* ``GET /``: the web page (``page.html`` beside this module: one file, no
+* ``GET /`` (and ``HEAD``): the web page (``page.html`` beside this module: one file, no
   CDN, no build step).
-* ``GET /health``: version, model, providers, limits; never needs the token.
+* ``GET /health`` (and ``HEAD``): version, model, providers, limits; never needs the token.
 * ``GET /models``: the models a request may name.
 * ``POST /enhance``: a multipart form with the image in ``file``; optional
   ``model``, ``strength``, ``denoise``, ``exposure`` (where

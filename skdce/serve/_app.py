@@ -11,12 +11,14 @@ import re
 import shutil
 import tempfile
 import time
+import unicodedata
 from base64 import b64encode
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import anyio
 from fastapi import Depends, FastAPI, Request
@@ -123,12 +125,28 @@ def error_response(status: int, message: str, headers: dict | None = None) -> JS
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+_ROUTES = "GET / (the page), GET /health, GET /models, POST /enhance, GET /docs (the API)"
+
+
+def _http_message(request: Request, exc: HTTPException) -> str:
+    """Starlette's own errors ("Not Found", "Invalid multipart data.") with the fix."""
+    if exc.status_code == 404:
+        return f"there is no {request.url.path[:80]!r} here; the routes are {_ROUTES}"
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"{request.url.path} does not take {request.method}; it takes {allowed} (the routes are {_ROUTES})"
+    if exc.status_code == 400:
+        return (f"the body is not a valid multipart form ({str(exc.detail).rstrip('.')}); send multipart/form-data "
+                f"with the image in a field named file, e.g. curl -F file=@photo.jpg")
+    return str(exc.detail)
+
+
 async def _on_error(request: Request, exc: Exception) -> JSONResponse:
     """The one exception handler: every error becomes ``{"error": ...}``, never a traceback."""
     if isinstance(exc, ServeError):
         return error_response(exc.status, exc.message, exc.headers)
     if isinstance(exc, HTTPException):  # routing (404, 405) and Starlette's multipart parser (400)
-        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        return error_response(exc.status_code, _http_message(request, exc), getattr(exc, "headers", None))
     if isinstance(exc, RequestValidationError):
         problems = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in exc.errors())
         return error_response(422, f"invalid request: {problems}")
@@ -146,7 +164,12 @@ async def _on_error(request: Request, exc: Exception) -> JSONResponse:
 class UploadLimit:
     """Answer 413 to request bodies over ``max_bytes``: at once if Content-Length says so, else when the
     count passes it (the body is never read to the end). Written by hand: Starlette bounds form fields, not
-    files, and uvicorn bounds no body."""
+    files, and uvicorn bounds no body.
+
+    An answer that starts before the request's body has been read to its end (413, 401, 400, 408, 503...)
+    carries ``Connection: close``, and uvicorn closes the connection after it: otherwise it would read and
+    drop the rest of the body, however long, to keep the connection alive, then serve what follows it.
+    """
 
     def __init__(self, app, max_bytes: int):
         self.app = app
@@ -154,30 +177,41 @@ class UploadLimit:
 
     def _too_large(self) -> ServeError:
         mb = (self.max_bytes - _FORM_OVERHEAD) / 2**20
-        return ServeError(413, f"the upload is larger than the server's limit of {mb:g} MB (--max-upload-mb)")
+        return ServeError(413, f"the upload is larger than the server's limit of {mb:g} MB (--max-upload-mb)",
+                          {"Connection": "close"})
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit():
-                return await error_response(400, "the Content-Length header is not a number")(scope, receive, send)
+                return await error_response(400, "the Content-Length header is not a number",
+                                            {"Connection": "close"})(scope, receive, send)
             if int(length) > self.max_bytes:
                 err = self._too_large()
-                return await error_response(err.status, err.message, {"Connection": "close"})(scope, receive, send)
+                return await error_response(err.status, err.message, err.headers)(scope, receive, send)
+        unread = b"transfer-encoding" in headers or (length is not None and int(length) > 0)
         received = 0
 
         async def counted_receive():
-            nonlocal received
+            nonlocal received, unread
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                unread = message.get("more_body", False)
                 if received > self.max_bytes:
                     raise self._too_large()
             return message
 
-        await self.app(scope, counted_receive, send)
+        async def closing_send(message):
+            if message["type"] == "http.response.start" and unread:
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                message = {**message, "headers": kept + [(b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, counted_receive, closing_send)
 
 
 class SecurityHeaders:
@@ -333,6 +367,9 @@ def _job(form, settings: ServeSettings, models: dict) -> _Job:
         raise ServeError(400, f"unknown form field {unknown[0][:40]!r}; the fields are {', '.join(_FIELDS)}")
     if len(form.getlist("file")) > 1:
         raise ServeError(400, "send one image per request (the form has several fields named 'file')")
+    repeated = [key for key in dict.fromkeys(form.keys()) if len(form.getlist(key)) > 1]
+    if repeated:
+        raise ServeError(400, f"the form has the field {repeated[0]!r} more than once; send each field once")
     name = _text(form, "model")
     if name and name not in models:
         raise ServeError(400, f"model={name[:40]!r} is not served here; use one of {', '.join(models)} (GET /models)")
@@ -346,8 +383,10 @@ def _job(form, settings: ServeSettings, models: dict) -> _Job:
             raise ServeError(400, "this version of skdce has no exposure option; leave the field out")
         if exposure.lower() in ("auto", "model"):
             exposure = exposure.lower()
-        else:  # its range is skdce.enhance's to check (a ValueError there is a 400); here only "a finite number"
-            exposure = _number(form, "exposure", 0.0, -math.inf, math.inf)
+        else:
+            from ..engine.stages.tone import EXPOSURE_RANGE
+
+            exposure = _number(form, "exposure", 0.0, *EXPOSURE_RANGE)
     return _Job(
         model=models[name] if name else settings.model,
         strength=_number(form, "strength", 1.0, 0.0, 2.0),
@@ -380,7 +419,7 @@ def _work(upload, job: _Job, settings: ServeSettings) -> bytes:
         try:
             image, meta = io.read_image(src, max_pixels=settings.max_pixels)
         except io.ImageFileError as exc:
-            raise ServeError(400, f"cannot read the uploaded file: {exc.reason}") from None
+            raise ServeError(400, f"cannot read the uploaded file: {_read_reason(exc.reason, settings)}") from None
         options = {"exposure": job.exposure} if job.exposure is not None else {}
         try:
             result = enhance(image, model=job.model, strength=job.strength, denoise=job.denoise,
@@ -392,18 +431,40 @@ def _work(upload, job: _Job, settings: ServeSettings) -> bytes:
         del image, result
         try:
             dst = io.write_image(Path(folder) / f"result{job.suffix}", out, meta, format=job.fmt)
-        except io.ImageFileError as exc:
-            raise ServeError(400, f"cannot encode the result: {exc.reason}") from None
+        except io.ImageFileError as exc:  # the encoder failed on a valid image: the server's fault, not the request's
+            log.error("cannot encode a %s x %s result as %s: %s", *out.shape[:2], job.fmt, exc.reason, exc_info=exc)
+            raise ServeError(500, f"the server could not encode the result as {job.fmt} (a fault of its own; its "
+                                  f"log has the details); another format may work") from None
         except ValueError as exc:  # e.g. an alpha channel asked to go into a JPEG
             raise ServeError(400, str(exc)) from None
         return dst.read_bytes()
 
 
-def _download_name(filename: str | None, suffix: str) -> str:
-    """``holiday.jpg`` -> ``holiday-enhanced.png``: ASCII letters, digits, ``-``, ``_`` and ``.`` only."""
-    stem = Path(filename or "image").stem
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or "image"
-    return f"{stem}-enhanced{suffix}"
+def _read_reason(reason: str, settings: ServeSettings) -> str:
+    """skdce.io's reason a file cannot be read, for a client: its pixel limit is the server's --max-megapixels."""
+    found = re.match(r"the image has (\d+) x (\d+) = \d+ pixels, more than max_pixels=", reason)
+    if found is None:
+        return reason
+    width, height = map(int, found.groups())
+    return (f"the image has {width} x {height} pixels ({width * height / 1e6:.3g} megapixels); this server takes "
+            f"at most {settings.max_pixels / 1e6:g} megapixels (its --max-megapixels, a guard against decompression "
+            f"bombs): downscale the image first")
+
+
+def _content_disposition(filename: str | None, suffix: str) -> str:
+    """``holiday.jpg`` -> ``inline; filename="holiday-enhanced.png"``.
+
+    The name keeps letters, digits, ``-``, ``_`` and ``.``; ``filename`` has the ASCII ones (accents dropped:
+    ``café`` -> ``cafe``), and a name with others is given whole beside it in RFC 5987's ``filename*``.
+    """
+    stem = unicodedata.normalize("NFC", Path(filename or "image").stem)  # an accent as one character, not two
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._")[:80] or "image"
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", plain).strip("._")[:80] or "image"
+    header = f'inline; filename="{plain}-enhanced{suffix}"'
+    if plain != stem:
+        header += f"; filename*=UTF-8''{quote(stem + '-enhanced' + suffix, safe='')}"
+    return header
 
 
 # --------------------------------------------------------------------------------------------
@@ -485,6 +546,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        redirect_slashes=False,  # /enhance/ is a 404, not a redirect to an absolute URL naming the internal address
     )
     for exc_class in (ServeError, HTTPException, RequestValidationError, ClientDisconnect, Exception):
         app.add_exception_handler(exc_class, _on_error)
@@ -492,12 +554,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.state.pool = pool
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> HTMLResponse:
         html, csp = _page()
         return HTMLResponse(html, headers={"Content-Security-Policy": csp, "Cache-Control": "no-cache"})
 
-    @app.get("/health", summary="Version, model, providers and limits (no token needed)")
+    @app.api_route("/health", methods=["GET", "HEAD"], summary="Version, model, providers and limits (no token needed)")
     async def health() -> dict:
         return {
             "status": "ok",
@@ -548,6 +610,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
         },
     )
     async def enhance(request: Request) -> Response:
+        if request.url.query:
+            raise ServeError(400, f"POST /enhance takes no query string (got '?{request.url.query[:60]}'); send the "
+                                  f"options as multipart form fields beside the file, e.g. curl -F file=@photo.jpg "
+                                  f"-F strength=0.8")
         with pool.admit():
             deadline = time.monotonic() + settings.timeout
             with anyio.move_on_after(settings.timeout) as receiving:
@@ -563,10 +629,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
                     raise ServeError(400, "the field 'file' must be a file upload, not text")
                 job = _job(form, settings, models)
                 data = await pool.run(partial(_work, upload.file, job, settings), deadline, request.receive)
-                name = _download_name(upload.filename, job.suffix)
+                disposition = _content_disposition(upload.filename, job.suffix)
             finally:
                 await form.close()
         return Response(data, media_type=job.media_type,
-                        headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store"})
+                        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
 
     return app

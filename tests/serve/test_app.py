@@ -2,6 +2,7 @@
 
 import io
 import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -87,6 +88,17 @@ def test_enhance_returns_the_image_in_the_format_asked(server, fmt, media, pil):
     assert np.asarray(out).mean() > src.mean() + 20  # brighter
 
 
+@pytest.mark.parametrize("sent, header", [
+    ("café.jpg", "inline; filename=\"cafe-enhanced.png\"; filename*=UTF-8''caf%C3%A9-enhanced.png"),
+    ("夜 景.jpg", "inline; filename=\"image-enhanced.png\"; filename*=UTF-8''%E5%A4%9C_%E6%99%AF-enhanced.png"),
+    ("../up/night shot.v2.png", 'inline; filename="night_shot.v2-enhanced.png"'),  # ASCII: no filename*
+])
+def test_the_download_name_keeps_letters_of_any_alphabet(server, sent, header):
+    r = post(server, files={"file": (sent, GOOD)})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"] == header
+
+
 def test_16_bit_input_stays_16_bit_in_png_and_is_8_bit_in_jpeg(server):
     from skdce.io import read_image
 
@@ -142,7 +154,8 @@ GOOD = encode(dark((12, 12, 3)))
     ({"file": ("a.png", b"hello, I am text posing as an image")}, {}, ["not an image"]),
     ({"file": ("a.png", b"")}, {}, ["empty"]),
     ({"file": ("a.png", GOOD[: len(GOOD) // 2])}, {}, ["truncated"]),
-    ({"file": ("a.png", _bomb())}, {}, ["pixels", "decompression bomb"]),
+    ({"file": ("a.png", _bomb())}, {}, ["2000 x 2000 pixels", "at most", "0.5 megapixels", "--max-megapixels",
+                                        "decompression bomb", "downscale"]),
     (None, {"strength": "1"}, ["no field 'file'"]),
     (None, {"file": "I am text, not a file"}, ["must be a file"]),
     ({"file": ("a.png", GOOD)}, {"strength": "nan"}, ["strength", "finite"]),
@@ -155,8 +168,10 @@ GOOD = encode(dark((12, 12, 3)))
     ({"file": ("a.png", GOOD)}, {"model": "../weights/zero-dce.onnx"}, ["model", "not served"]),
     ({"file": ("a.png", GOOD)}, {"strenght": "1"}, ["unknown form field 'strenght'"]),
     ({"file": ("a.png", GOOD)}, {"url": "http://169.254.169.254/"}, ["unknown form field 'url'"]),
+    ({"file": ("a.png", GOOD)}, {"strength": ["nan", "1"]}, ["field 'strength' more than once"]),
+    ({"file": ("a.png", GOOD)}, {"format": ["png", "png"]}, ["field 'format' more than once"]),
 ], ids=["text", "empty", "truncated", "bomb", "no-file", "text-file", "nan", "inf", "range", "word", "gif", "tiff",
-        "path", "relative-path", "typo", "url"])
+        "path", "relative-path", "typo", "url", "repeated", "repeated-same"])
 def test_bad_input_gets_400_json_naming_the_problem(server, files, data, words):
     assert_error(post(server, files=files, data=data), 400, *words)
 
@@ -165,15 +180,43 @@ def test_two_files_and_a_body_that_is_not_a_form(server):
     two = [("file", ("a.png", GOOD)), ("file", ("b.png", GOOD))]
     assert_error(post(server, files=two), 400, "one image")
     assert_error(post(server, json={"file": "x"}), 400, "multipart")
-    assert_error(httpx.get(server.url + "/nowhere"), 404)
-    assert_error(httpx.put(server.url + "/enhance", headers=AUTH), 405)
+    assert_error(httpx.get(server.url + "/nowhere"), 404, "'/nowhere'", "GET /health", "POST /enhance")
+    r = httpx.put(server.url + "/enhance", headers=AUTH)
+    assert_error(r, 405, "/enhance does not take PUT; it takes POST", "GET /health")
+    assert r.headers["allow"] == "POST"
+    for content_type, body, words in [("multipart/form-data", GOOD, ["Missing boundary"]),
+                                      ("multipart/form-data; boundary=zz", b"garbage", ["Invalid multipart data"])]:
+        r = post(server, content=body, headers={**AUTH, "Content-Type": content_type})
+        assert_error(r, 400, *words, "multipart/form-data", "field named file", "curl -F file=@photo.jpg")
+
+
+def test_options_in_the_query_string_are_refused(server):
+    r = post(server, files={"file": ("a.png", GOOD)}, params={"strength": "nan"})
+    assert_error(r, 400, "no query string", "?strength=nan", "form fields", "-F strength=0.8")
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/enhance/"), ("GET", "/health/"), ("GET", "/models/")])
+def test_a_trailing_slash_is_a_404_not_a_redirect(server, method, path):
+    r = httpx.request(method, server.url + path, headers=AUTH, files={"file": ("a.png", GOOD)} if method == "POST"
+                      else None)
+    assert_error(r, 404)
+    assert "location" not in r.headers
+
+
+@pytest.mark.parametrize("path", ["/", "/health"])
+def test_head_of_the_page_and_health(server, path):
+    r = httpx.head(server.url + path)
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["content-type"] == httpx.get(server.url + path).headers["content-type"]
 
 
 def test_exposure_is_passed_through_only_where_enhance_has_it(server):
     r = post(server, files={"file": ("a.png", GOOD)}, data={"exposure": "auto"})
     if enhance_has_exposure():
         assert r.status_code == 200, r.text
-        assert_error(post(server, files={"file": ("a.png", GOOD)}, data={"exposure": "nan"}), 400, "exposure")
+        for value in ("nan", "1e309", "-5", "2.5"):
+            assert_error(post(server, files={"file": ("a.png", GOOD)}, data={"exposure": value}), 400,
+                         f"exposure={value!r}", "from -4 to 2")
     else:
         assert_error(r, 400, "no exposure option")
     assert post(server, files={"file": ("a.png", GOOD)}, data={"exposure": ""}).status_code == 200  # the page's blank
@@ -194,6 +237,56 @@ def test_an_upload_over_the_limit_gets_413_before_it_is_read(server):
     assert_error(r, 413, "--max-upload-mb")
     assert time.monotonic() - t0 < 20
     assert httpx.get(server.url + "/health").status_code == 200  # still serving
+
+
+def raw_exchange(server, head: bytes, parts) -> bytes:
+    """Send ``head`` then each of ``parts`` on one socket (sending stops when the server closes), then read to the
+    end: what the server answered before it closed the connection (an assertion error if it never does)."""
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.settimeout(10)
+        try:
+            sock.sendall(head)
+            for part in parts:
+                sock.sendall(part)
+        except OSError:  # the server closed the connection: what it answered is still to read
+            pass
+        answer = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            except TimeoutError:
+                raise AssertionError(f"the server kept the connection open after {answer[:300]!r}") from None
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+MULTIPART_HEAD = (b"POST /enhance HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=xyz\r\n")
+PIPELINED = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_an_early_413_on_a_chunked_upload_closes_the_connection(server):
+    """A chunked body that passes the limit: the 413 says Connection: close and the server stops reading; the rest
+    of the body (4 MB) and a request pipelined after it are never served."""
+    head = MULTIPART_HEAD + f"Authorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    opening = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+    block = b"\x00" * 2**16
+    parts = [b"%x\r\n%s\r\n" % (len(opening), opening)] + [b"%x\r\n%s\r\n" % (len(block), block)] * 64
+    answer = raw_exchange(server, head, parts + [b"0\r\n\r\n" + PIPELINED])
+    assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" in answer.lower(), answer[:300]
+    assert answer.count(b"HTTP/1.1 ") == 1, answer  # the pipelined GET was not served
+    assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_a_401_before_the_body_is_read_closes_the_connection(server):
+    """The token is checked before the body is read: the 401 says Connection: close and the server closes the
+    connection at once, rather than wait for (and drop) the 500 kB the request announced."""
+    answer = raw_exchange(server, MULTIPART_HEAD + b"Content-Length: 500000\r\n\r\n", [b"--xyz\r\n"])
+    assert answer.startswith(b"HTTP/1.1 401") and b"connection: close" in answer.lower(), answer[:300]
+    assert b'"error":"a valid token is needed' in answer
 
 
 def test_a_burst_of_32_clients_is_queued_not_turned_away(server):
@@ -246,6 +339,23 @@ def test_a_fault_of_the_server_is_a_500_json_without_details(caplog):
     assert any("secret detail" in str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info)
 
 
+def test_an_encoder_fault_is_a_500_json_and_logged(monkeypatch, caplog):
+    """The encoder failing on a valid image (it did on a 400 x 3 noise PNG) is the server's fault: 500, not 400."""
+    import skdce
+    from skdce import io as skdce_io
+    from skdce.serve import ServeSettings, create_app
+
+    def write_image(path, *args, **kwargs):
+        raise skdce_io.ImageFileError("write", path, "png_write_data_fn output stream too small")
+
+    monkeypatch.setattr(skdce_io, "write_image", write_image)
+    app = create_app(ServeSettings(model=skdce.get_model("zero-dce-int8"), threads=1))
+    r = in_process(app, "POST", "/enhance", files={"file": ("a.png", GOOD)})
+    assert_error(r, 500, "could not encode the result as PNG", "another format")
+    assert "png_write_data_fn" not in r.text and "/" not in r.json()["error"]  # no details, no paths
+    assert any("png_write_data_fn" in rec.getMessage() for rec in caplog.records if rec.name == "skdce.serve")
+
+
 def test_exposure_goes_to_an_enhance_that_takes_it(monkeypatch):
     """skdce.enhance as it will be with ``exposure=`` ("auto" or stops; its own range check, a ValueError)."""
     import skdce
@@ -267,7 +377,7 @@ def test_exposure_goes_to_an_enhance_that_takes_it(monkeypatch):
         assert r.status_code == 200, r.text
         assert seen[-1] == expected
     assert_error(in_process(app, "POST", "/enhance", files={"file": ("a.png", GOOD)}, data={"exposure": "9"}),
-                 400, "exposure=9.0 is out of range")
+                 400, "exposure='9' is out of range", "from -4 to 2")
     assert_error(in_process(app, "POST", "/enhance", files={"file": ("a.png", GOOD)}, data={"exposure": "nan"}),
                  400, "exposure", "finite")
 

@@ -122,11 +122,10 @@ def test_no_auth_on_all_interfaces_warns_time_limits_and_ctrl_c_stops_it(tmp_pat
                          b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + b"x" * 30)
             sock.settimeout(20)
             answer = b""
-            while b"}" not in answer:
-                chunk = sock.recv(4096)
-                assert chunk, answer
+            while chunk := sock.recv(4096):  # to the end: the server closes the connection (the body is unread)
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 408") and b'"error":"the upload took longer' in answer
+        assert b"connection: close" in answer.lower()
 
         with ThreadPoolExecutor(1) as pool:
             first = pool.submit(httpx.post, srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)
@@ -148,4 +147,25 @@ def test_the_token_option(tmp_path):
         assert httpx.get(srv.url + "/models", headers={"Authorization": "Bearer from-the-option"}).status_code == 200
         assert "token required" in srv.log() and "from-the-option" not in srv.log()
     finally:
+        srv.stop()
+
+
+def test_idle_connections_do_not_lock_the_server_out(tmp_path):
+    """300 sockets that send nothing, against one worker and a queue of one: /health still answers at once, and
+    the work is admitted by the server's queue (JSON), not refused by a cap on connections (uvicorn's plain
+    'Service Unavailable', which 40 idle sockets reached before)."""
+    srv = Server(tmp_path, "--workers", 1, "--queue", 1)
+    idle = []
+    try:
+        for _ in range(300):
+            idle.append(socket.create_connection(("127.0.0.1", srv.port)))
+        t0 = time.monotonic()
+        r = httpx.get(srv.url + "/health", timeout=5)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", r.text
+        assert time.monotonic() - t0 < 2
+        r = httpx.post(srv.url + "/enhance", files={"file": ("a.png", PAYLOAD)}, timeout=60)
+        assert r.status_code == 200, r.text
+    finally:
+        for sock in idle:
+            sock.close()
         srv.stop()
