@@ -37,6 +37,7 @@ def test_curves_lazy_equal_in_memory(rng, model):
     img = scene(rng, (40, 50, 3))
     lazy = estimate_curves(da.from_array(img, chunks=(9, 13, 3)), model=model)
     assert isinstance(lazy, da.Array)
+    assert lazy.chunks[:2] == ((9, 9, 9, 9, 4), (13, 13, 13, 11))  # the input's chunking comes back
     np.testing.assert_allclose(lazy.compute(), estimate_curves(img, model=model), atol=ATOL, rtol=0)
 
 
@@ -134,3 +135,14 @@ def test_auto_exposure_reads_white_in_the_same_pass(monkeypatch):
     for img in (lamp_scene(), lamp_scene("half")):
         lazy = enhance(da.from_array(img, chunks=(200, 300, 3)))
         np.testing.assert_allclose(lazy.compute(), enhance(img), atol=ATOL, rtol=0)
+
+
+def test_small_chunks_merge_in_runs_not_into_one():
+    """A chunk grows until it holds the halo, then the next starts: an image striped finer than the halo stays
+    chunked (a 16-pixel striping with a 20-pixel halo was computed as one in-memory chunk)."""
+    from skdce.engine.dask import _merge_small
+
+    assert _merge_small((16,) * 8, 20) == (32,) * 4
+    assert _merge_small((12,) * 20, 13) == (24,) * 10
+    assert _merge_small((5, 100, 3, 3, 50), 13) == (105, 56)
+    assert _merge_small((100, 5), 13) == (105,) and _merge_small((3,), 13) == (3,) and _merge_small((5, 5), 13) == (10,)

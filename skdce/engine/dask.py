@@ -115,15 +115,17 @@ def _overlap(chunks: tuple, depth: int) -> dict:
 
 
 def _merge_small(chunks: tuple, depth: int) -> tuple:
-    """``chunks`` with each chunk smaller than ``depth`` merged into a neighbour (one chunk if all are small)."""
+    """``chunks`` merged in runs until each holds at least ``depth`` (the last run joins the one before it):
+    ``(16,) * 8`` with a 20-pixel halo gives ``(32,) * 4``, not one chunk."""
     merged = []
-    for c in chunks:
-        if merged and (merged[-1] < depth or c < depth):
+    for c in chunks:  # a chunk grows until it holds the halo; then the next one starts (small ones stay apart)
+        if merged and merged[-1] < depth:
             merged[-1] += c
         else:
             merged.append(c)
     if len(merged) > 1 and merged[-1] < depth:
-        merged[-2] += merged.pop()
+        last = merged.pop()
+        merged[-1] += last
     return tuple(merged)
 
 
@@ -226,4 +228,5 @@ def estimate_dask(plan: Plan, image):
             return up.block(tile.b, tile.y0, tile.y1, tile.x0, tile.x1, out=np.empty(tile.shape + (k,), np.float32))
         return estimate_tile(plan.session, window, tile, plan.size, plan.n_color, 1.0, context)
 
-    return _map_tiles(plan, x, depth, k, np.float32, tile_values)
+    spatial = plan.layout.to_nhwc(image).chunks[:3]  # the maps come back in the input's chunks, as enhance's
+    return _map_tiles(plan, x, depth, k, np.float32, tile_values).rechunk(dict(enumerate(spatial)))

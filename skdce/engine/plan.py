@@ -10,7 +10,7 @@ fused-graph and Dask drivers (:mod:`skdce.engine.host`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -146,6 +146,12 @@ class Plan:
     driver: str
     precision: str
 
+    def __reduce__(self):
+        # a Dask worker in another process gets the plan without its live ONNX Runtime session, which cannot be
+        # pickled, and opens the model there once (get_session's cache: one session a process)
+        kept = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "session"}
+        return _plan_in_this_process, (kept,)
+
     @property
     def int_scale(self) -> float | None:
         """``1 / max`` of an unsigned-integer image (a float64 scale: one rounding), else None."""
@@ -167,6 +173,11 @@ class Plan:
     def context(self) -> bool:
         """Whether the full model takes the illumination context (a whole-image quantity)."""
         return self.session.context_name is not None and not self.shared
+
+
+def _plan_in_this_process(kept: dict) -> Plan:
+    """A pickled :class:`Plan` in this process, with its model's session (:meth:`Plan.__reduce__`)."""
+    return Plan(session=get_session(kept["info"].path, kept["providers"], kept["num_threads"]), **kept)
 
 
 def make_plan(image, *, model=None, strength=1.0, channel_axis=-1, scale_factor=None, providers="auto",
