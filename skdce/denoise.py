@@ -84,12 +84,17 @@ def estimate_noise(image, *, channel_axis=-1) -> float | np.ndarray:
     >>> round(float(estimate_noise(noisy, channel_axis=None)), 3)
     0.02
     """
+    return _per_image(noise_level, image, channel_axis)
+
+
+def _per_image(level, image, channel_axis):
+    """``level`` of each colour image of ``image`` (any skdce layout): a float, or one per image of a batch."""
     check_image_arg(image, "image", "skdce.denoise")
     arr = np.asarray(image)
     layout = image_layout(arr, channel_axis, "image")
     validate_values(arr, "image")
     src = layout.to_nhwc(arr)
-    sigmas = np.array([noise_level(src[b, ..., : layout.n_color]) for b in range(src.shape[0])])
+    sigmas = np.array([level(src[b, ..., : layout.n_color]) for b in range(src.shape[0])])
     return sigmas if layout.batched else float(sigmas[0])
 
 
@@ -126,13 +131,7 @@ def filter_noise_level(image, *, channel_axis=-1) -> float | np.ndarray:
     >>> estimate_noise(flat), round(float(filter_noise_level(flat)) * 255, 2)
     (0.0, 0.29)
     """
-    check_image_arg(image, "image", "skdce.denoise")
-    arr = np.asarray(image)
-    layout = image_layout(arr, channel_axis, "image")
-    validate_values(arr, "image")
-    src = layout.to_nhwc(arr)
-    sigmas = np.array([_filter_noise_level(src[b, ..., : layout.n_color]) for b in range(src.shape[0])])
-    return sigmas if layout.batched else float(sigmas[0])
+    return _per_image(_filter_noise_level, image, channel_axis)
 
 
 def guided_denoise(image, noise, *, channel_axis=-1):
