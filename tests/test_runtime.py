@@ -78,3 +78,23 @@ def test_allocation_failure_while_loading_is_not_a_corrupt_file(tmp_path, monkey
         _runtime.Session(skdce.get_model("zero-dce").path, _runtime.providers_of("cpu"), None)
     assert "cannot load" not in str(info.value)
 
+
+
+def test_a_model_file_replaced_on_disk_is_loaded_again(tmp_path, image):
+    """A zero-dce++ file replaced by a zero-dce one: the new metadata (net_size, shared curve) ran on the old,
+    cached session, a result matching neither model."""
+    import shutil
+
+    from skdce.engine.runtime import get_session
+
+    swap, fresh = tmp_path / "swap.onnx", tmp_path / "fresh.onnx"
+    shutil.copyfile(skdce.get_model("zero-dce++").path, swap)
+    first = enhance(image, model=swap, providers="cpu")
+    np.testing.assert_array_equal(first, enhance(image, model="zero-dce++", providers="cpu"))
+    old = get_session(swap, "cpu")
+    shutil.copyfile(skdce.get_model("zero-dce").path, swap)
+    shutil.copyfile(swap, fresh)
+    np.testing.assert_array_equal(enhance(image, model=swap, providers="cpu"),
+                                  enhance(image, model=fresh, providers="cpu"))
+    assert get_session(swap, "cpu") is not old and get_session(swap, "cpu").n_maps == 24
+    assert get_session(swap, "cpu") is get_session(swap, "cpu")  # still one session per file version

@@ -11,7 +11,7 @@ import logging
 import threading
 from pathlib import Path
 
-from .._base.providers import CUDA_DEFAULTS, Providers, providers_of, resolve_providers
+from .._base.providers import CUDA_DEFAULTS, Providers, file_identity, providers_of, resolve_providers
 from .._base.providers import ort as _ort
 from .._base.validate import check_num_threads
 
@@ -164,12 +164,21 @@ def check_finite(values, path, what: str) -> None:
 
 
 def get_session(path: Path, providers="auto", threads: int | None = None) -> Session:
-    """The cached :class:`Session` for ``(path, providers, threads)``; ``providers`` raw or :class:`Providers`."""
+    """The cached :class:`Session` for ``(path, providers, threads)``; ``providers`` raw or :class:`Providers`.
+
+    Sessions are cached per version of the file (its path, modification time
+    and size, :func:`~skdce._base.providers.file_identity`, as its metadata
+    is): a model file replaced on disk is loaded again, and the sessions of
+    its older versions are dropped from the cache.
+    """
     threads = check_num_threads(threads)
     providers = providers_of(providers)
-    key = (str(Path(path).resolve()), providers, threads)
+    identity = file_identity(path)
+    key = (identity, providers, threads)
     with _lock:
         session = _sessions.get(key)
         if session is None:
+            for stale in [k for k in _sessions if k[0][0] == identity[0] and k[0] != identity]:
+                del _sessions[stale]
             session = _sessions[key] = Session(Path(path), providers, threads)
         return session
