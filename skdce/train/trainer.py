@@ -126,6 +126,18 @@ def _load_set(config: TrainConfig, list_file, reference_dir=None, extra_dirs=())
     return ImageSet(torch.cat(images), names), refs
 
 
+def _check_crop(config: TrainConfig, images: ImageSet) -> None:
+    """Refuse a ``crop_size`` larger than a side of the (resized) training images: it cannot crop them."""
+    _, h, w, _ = images.images.shape
+    if config.crop_size and config.crop_size > min(h, w):
+        size = f"resized to image_size={config.image_size}" if config.image_size else "at their own size, image_size=0"
+        raise ValueError(
+            f"crop_size={config.crop_size} is larger than the training images' short side: they are {h}x{w} "
+            f"(height x width, {size}); set crop_size to at most {min(h, w)} (or 0 to train on whole images), or "
+            f"image_size to at least {config.crop_size}."
+        )
+
+
 def _atomic_save(obj, path: Path) -> None:
     with atomic_path(path, overwrite=True) as tmp:  # skdce.io._atomic: fsync, rename; no partial checkpoint
         torch.save(obj, tmp)
@@ -203,6 +215,7 @@ def train(
         return average
 
     train_set, _ = _load_set(config, config.train_list, extra_dirs=config.extra_dirs)
+    _check_crop(config, train_set)
     val_set, val_refs = (None, None)
     if config.val_list:
         val_set, val_refs = _load_set(config, config.val_list, config.reference_dir)
