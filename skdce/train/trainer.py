@@ -27,7 +27,7 @@ from .config import TrainConfig
 from .data import ImageSet, list_images, load_images, read_split
 from .losses import zero_reference_loss
 from .model import build_model
-from .weights import load_checkpoint, model_from_onnx
+from .weights import load_checkpoint, load_weights, model_from_onnx
 
 __all__ = ["train", "load_checkpoint", "evaluate_model"]
 
@@ -203,10 +203,13 @@ def train(
                 f"{str(ckpt_path)!r} was written with a different configuration; "
                 f"use a new run folder or the original configuration (only 'epochs' may change)."
             )
-        model.load_state_dict(ckpt["model"])
+        if not {"optimizer", "epoch"} <= ckpt.keys() or (config.ema and "ema" not in ckpt):
+            raise ValueError(f"{str(ckpt_path)!r} holds no optimiser state, epoch or weight average to resume from "
+                             f"(an epoch-NNN.pt snapshot, which exports but does not resume?); use a new run folder.")
+        load_weights(model, ckpt["model"], ckpt_path)
         optimizer.load_state_dict(ckpt["optimizer"])
         if config.ema:
-            average.load_state_dict(ckpt["ema"])
+            load_weights(average, ckpt["ema"], ckpt_path, "averaged weights")
         history = json.loads(ckpt["history"])
         start_epoch = int(ckpt["epoch"])
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=1))

@@ -100,3 +100,38 @@ def test_export_and_resume_refuse_torch_files_that_are_not_checkpoints(tmp_path)
     torch.save({"a": 1}, tmp_path / "run" / "checkpoint.pt")
     result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 1 and "not a skdce training checkpoint" in result.output, result.output
+
+
+def test_export_refuses_hand_made_checkpoints_naming_the_file_and_the_reason(tmp_path):
+    """They crashed with load_state_dict's RuntimeError, a KeyError, int()'s ValueError, or 'Expecting value'."""
+    torch = pytest.importorskip("torch")
+    from skdce.train import build_model
+
+    pp = build_model("zero-dce++").state_dict()
+    ok = '{"architecture": "zero-dce"}'
+    payloads = {
+        "empty.pt": ({}, ok, "[]", r"its weights do not fit its architecture 'zero-dce': missing 14 tensors"),
+        "swapped.pt": (pp, ok, "[]", "its weights do not fit its architecture 'zero-dce': missing"),
+        "noarch.pt": (pp, "{}", "[]", "its config has no 'architecture', not 'zero-dce' or 'zero-dce++'"),
+        "badjson.pt": (pp, "{arch", "[]", "its config is not JSON: Expecting property name"),
+        "badhist.pt": (pp, ok, "nope", "its history is not JSON: Expecting value"),
+        "listcfg.pt": (pp, "[]", "[]", "its config is a list, not a JSON object"),
+        "bignet.pt": (pp, '{"architecture": "zero-dce++", "net_size": "big"}', "[]",
+                      "its config's net_size='big' (str) must be an integer >= 8"),
+    }
+    for name, (state, config, history, reason) in payloads.items():
+        torch.save({"model": state, "config": config, "history": history}, tmp_path / name)
+        result = CliRunner().invoke(main, ["export", str(tmp_path / name), "-o", str(tmp_path / "m.onnx")])
+        said = f"{str(tmp_path / name)!r} is a torch file but not a skdce training checkpoint ({reason}"
+        assert result.exit_code == 1 and said in result.output, (name, result.output)
+        assert "Traceback" not in result.output and not (tmp_path / "m.onnx").exists()
+
+    # a byte changed inside torch's zip: torch.load reads it without a word; its CRC says so
+    torch.save({"model": {"w": torch.arange(4096.0)}, "config": ok, "history": "[]"}, tmp_path / "flip.pt")
+    data = bytearray((tmp_path / "flip.pt").read_bytes())
+    at = data.index(torch.arange(4096.0).numpy().tobytes()[400:420]) + 4
+    data[at] ^= 0xFF
+    (tmp_path / "flip.pt").write_bytes(bytes(data))
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "flip.pt"), "-o", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 1 and "flip.pt' is corrupt (its part " in result.output, result.output
+    assert "fails its checksum" in result.output

@@ -78,6 +78,11 @@ def test_weight_average_and_epoch_snapshots(config, tmp_path):
     assert torch.equal(state(last)[key], ckpt["ema"][key]) and len(history) == 2 and cfg["ema"] == 0.5
     first, _, history = model_from_checkpoint(tmp_path / "ema" / "epoch-001.pt")
     assert len(history) == 1 and not torch.equal(state(first)[key], ckpt["ema"][key])
+    # a snapshot exports but does not resume (it was a KeyError traceback)
+    (tmp_path / "ema" / "checkpoint.pt").write_bytes((tmp_path / "ema" / "epoch-001.pt").read_bytes())
+    with pytest.raises(ValueError, match=r"checkpoint.pt' holds no optimiser state, epoch or weight average to "
+                                         r"resume from \(an epoch-NNN.pt snapshot"):
+        train(config(epochs=3, ema=0.5, keep_epochs=True), tmp_path / "ema")
 
 
 
