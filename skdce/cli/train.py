@@ -137,6 +137,10 @@ def export(checkpoint, output, scale_factor, overwrite):
                                  f"name the model e.g. model.onnx.", param_hint="'--output'")
     if output.exists() and not overwrite:
         raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.")
+    no_folder = click.ClickException(f"cannot write the model: the output folder {str(output.parent)!r} does not "
+                                     f"exist; create it first, or choose another --output.")
+    if not output.parent.exists():
+        raise no_folder
     _import_train()
     try:
         from ..train.export import export_checkpoint
@@ -146,8 +150,12 @@ def export(checkpoint, output, scale_factor, overwrite):
         raise click.ClickException(f"{exc} (export needs the 'train' extra: pip install 'skdce[train]')") from None
     except FileExistsError:
         raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.") from None
-    except (ValueError, FileNotFoundError) as exc:
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    except FileNotFoundError as exc:
+        if exc.filename is None:  # skdce's own message (the checkpoint)
+            raise click.ClickException(str(exc)) from None
+        raise no_folder from None  # the output folder removed meanwhile (the temporary file cannot be created)
     except OSError as exc:  # a file in the way, a full disk, a file-size limit, a read-only folder
         raise click.ClickException(f"cannot write the model: {os_reason(exc, exc.filename or output)}") from None
     from ..models import get_model, sha256_file

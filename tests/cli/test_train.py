@@ -135,3 +135,25 @@ def test_export_refuses_hand_made_checkpoints_naming_the_file_and_the_reason(tmp
     result = CliRunner().invoke(main, ["export", str(tmp_path / "flip.pt"), "-o", str(tmp_path / "m.onnx")])
     assert result.exit_code == 1 and "flip.pt' is corrupt (its part " in result.output, result.output
     assert "fails its checksum" in result.output
+
+
+def test_export_into_a_missing_folder_says_so(tmp_path, monkeypatch):
+    """It said "[Errno 2] No such file or directory: 'nodir/x/.m.onnx.719876bc.skdce-tmp'", the temporary file."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from skdce.train import build_model
+
+    ckpt = tmp_path / "checkpoint.pt"
+    torch.save({"model": build_model("zero-dce").state_dict(), "config": '{"architecture": "zero-dce"}',
+                "history": "[]"}, ckpt)
+    out = tmp_path / "nodir" / "x" / "m.onnx"
+    said = f"cannot write the model: the output folder {str(out.parent)!r} does not exist; create it first"
+    result = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(out)])
+    assert result.exit_code == 1 and said in result.output and "skdce-tmp" not in result.output, result.output
+    # the folder removed after the check: the temporary file's ENOENT says the same
+    from pathlib import Path
+
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: True if self == out.parent else real_exists(self))
+    result = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(out)])
+    assert result.exit_code == 1 and said in result.output and "skdce-tmp" not in result.output, result.output
