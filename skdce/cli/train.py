@@ -115,8 +115,14 @@ def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads
             click.echo(f"skdce: trained {trained} epoch{'s' if trained != 1 else ''} in "
                        f"{time.perf_counter() - t0:.1f} s ({cfg.epochs} in all); checkpoint {checkpoint}", err=True)
         else:
-            click.echo(f"skdce: nothing to train: {checkpoint} already holds all {cfg.epochs} epochs "
-                       f"(pass --epochs N to train longer)", err=True)
+            held = int(train_module.load_checkpoint(checkpoint)["epoch"])
+            if held > cfg.epochs:
+                click.echo(f"skdce: nothing to train: {checkpoint} already holds {held} epochs, more than the "
+                           f"{cfg.epochs} asked; it is kept as it is (pass --epochs N above {held} to train longer)",
+                           err=True)
+            else:
+                click.echo(f"skdce: nothing to train: {checkpoint} already holds all {held} epochs "
+                           f"(pass --epochs N to train longer)", err=True)
         click.echo(f"skdce: export it with: skdce export {checkpoint} -o model.onnx", err=True)
 
 

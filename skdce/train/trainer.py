@@ -170,7 +170,9 @@ def train(
 
     With ``resume=True`` an existing checkpoint of the same configuration is
     continued from its last finished epoch; a checkpoint of another
-    configuration is an error. Returns the trained model.
+    configuration is an error (naming the keys that differ). A checkpoint that
+    already holds ``config.epochs`` or more is returned as it is (its
+    ``config.json`` is not rewritten to a smaller ``epochs``). Returns the trained model.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -198,9 +200,12 @@ def train(
             )
         ckpt = load_checkpoint(ckpt_path)
         saved = json.loads(ckpt["config"])
-        if {k: v for k, v in saved.items() if k != "epochs"} != {k: v for k, v in cfg.items() if k != "epochs"}:
+        differ = sorted(k for k in saved.keys() | cfg.keys() if k != "epochs" and saved.get(k) != cfg.get(k))
+        if differ:
+            said = "; ".join(f"{k}: {saved.get(k)!r} there, {cfg.get(k)!r} now" for k in differ[:5])
             raise ValueError(
-                f"{str(ckpt_path)!r} was written with a different configuration; "
+                f"{str(ckpt_path)!r} was written with a different configuration ({said}"
+                f"{f'; and {len(differ) - 5} more' if len(differ) > 5 else ''}); "
                 f"use a new run folder or the original configuration (only 'epochs' may change)."
             )
         if not {"optimizer", "epoch"} <= ckpt.keys() or (config.ema and "ema" not in ckpt):
@@ -212,7 +217,8 @@ def train(
             load_weights(average, ckpt["ema"], ckpt_path, "averaged weights")
         history = json.loads(ckpt["history"])
         start_epoch = int(ckpt["epoch"])
-    (run_dir / "config.json").write_text(json.dumps(cfg, indent=1))
+    if start_epoch <= config.epochs:  # a checkpoint past a smaller epochs keeps the configuration it was run with
+        (run_dir / "config.json").write_text(json.dumps(cfg, indent=1))
 
     if start_epoch >= config.epochs:
         return average

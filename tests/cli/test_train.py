@@ -28,11 +28,16 @@ def test_train_resume_export_and_use(tmp_path):
     result = invoke("train", config, "--run-dir", run)
     assert result.exit_code == 0 and f"resuming from {run / 'checkpoint.pt'}" in result.stderr
     assert "nothing to train" in result.stderr and "trained 1 epoch" not in result.stderr  # said 'trained 1 epochs'
+    assert "already holds all 1 epochs" in result.stderr
     result = invoke("train", config, "--run-dir", run, "--epochs", 2)  # train longer
     assert result.exit_code == 0 and "epoch 2/2" in result.stderr and "epoch 1/" not in result.stderr
     assert "trained 1 epoch in" in result.stderr and "(2 in all)" in result.stderr
+    result = invoke("train", config, "--run-dir", run, "--epochs", 1)  # said 'already holds all 1 epochs'
+    assert result.exit_code == 0 and "already holds 2 epochs, more than the 1 asked; it is kept" in result.stderr
+    assert json.loads((run / "config.json").read_text())["epochs"] == 2  # was rewritten to 1
     result = invoke("train", config, "--run-dir", run, "--epochs", 2, "--batch-size", 4)
-    assert result.exit_code == 1 and "different configuration" in result.output
+    assert result.exit_code == 1 and "different configuration (batch_size: 2 there, 4 now); use a new run" \
+        in result.output, result.output
 
     model = tmp_path / "tiny.onnx"
     result = invoke("export", run / "checkpoint.pt", "-o", model)
