@@ -78,3 +78,68 @@ def test_allocation_failure_while_loading_is_not_a_corrupt_file(tmp_path, monkey
         _runtime.Session(skdce.get_model("zero-dce").path, _runtime.providers_of("cpu"), None)
     assert "cannot load" not in str(info.value)
 
+
+
+def test_a_model_file_replaced_on_disk_is_loaded_again(tmp_path, image):
+    """A zero-dce++ file replaced by a zero-dce one: the new metadata (net_size, shared curve) ran on the old,
+    cached session, a result matching neither model."""
+    import shutil
+
+    from skdce.engine.runtime import get_session
+
+    swap, fresh = tmp_path / "swap.onnx", tmp_path / "fresh.onnx"
+    shutil.copyfile(skdce.get_model("zero-dce++").path, swap)
+    first = enhance(image, model=swap, providers="cpu")
+    np.testing.assert_array_equal(first, enhance(image, model="zero-dce++", providers="cpu"))
+    old = get_session(swap, "cpu")
+    shutil.copyfile(skdce.get_model("zero-dce").path, swap)
+    shutil.copyfile(swap, fresh)
+    np.testing.assert_array_equal(enhance(image, model=swap, providers="cpu"),
+                                  enhance(image, model=fresh, providers="cpu"))
+    assert get_session(swap, "cpu") is not old and get_session(swap, "cpu").n_maps == 24
+    assert get_session(swap, "cpu") is get_session(swap, "cpu")  # still one session per file version
+
+
+def _graph(path, in_type="FLOAT", in_shape=("N", 3, "H", "W"), stride=None):
+    """A tiny ONNX curve estimator: 3 alpha maps, the image (cast to float) or a 1x1 convolution of it."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    inp = helper.make_tensor_value_info("image", getattr(TensorProto, in_type), list(in_shape))
+    out = helper.make_tensor_value_info("alphas", TensorProto.FLOAT, ["N", 3, None, None])
+    if stride:
+        inits = [helper.make_tensor("w", TensorProto.FLOAT, [3, 3, 1, 1], np.eye(3).ravel().tolist())]
+        nodes = [helper.make_node("Conv", ["image", "w"], ["alphas"], strides=[stride, stride])]
+    else:
+        inits, nodes = [], [helper.make_node("Cast", ["image"], ["alphas"], to=TensorProto.FLOAT)]
+    model = helper.make_model(helper.make_graph(nodes, "g", [inp], [out], initializer=inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"in_type": "DOUBLE"}, r"takes tensor\(double\) as its input 'image'; skdce feeds float32"),
+    ({"in_type": "UINT8"}, r"takes tensor\(uint8\) as its input 'image'; .*Re-export it with float32 inputs"),
+    ({"in_shape": (1, 3, 32, 32)}, r"takes input of shape \[1, 3, 32, 32\], a fixed height and width; skdce needs "
+                                   r"\(N, 3, H, W\) with free H and W"),
+    ({"in_shape": ("N", 3, 32, "W")}, r"takes input of shape \['N', 3, 32, 'W'\], a fixed height and width"),
+])
+def test_user_models_skdce_cannot_feed_are_refused_on_load(tmp_path, image, kw, match):
+    """They failed deep in ONNX Runtime ('Unexpected input data type', 'Got invalid dimensions')."""
+    path = _graph(tmp_path / "odd.onnx", **kw)
+    with pytest.raises(ValueError, match=r"ONNX model '.*odd.onnx' " + match):
+        enhance(image, model=path)
+
+
+def test_a_model_whose_maps_are_not_the_input_size_is_an_error(tmp_path, image):
+    """A stride-2 convolution's half-size maps failed in NumPy's broadcasting ('could not broadcast')."""
+    path = _graph(tmp_path / "half.onnx", stride=2)
+    with pytest.raises(ValueError, match=r"ONNX model '.*half.onnx' output shape \(1, 3, 23, 34\) for an input of "
+                                         r"shape \(1, 3, 45, 67\); skdce needs alpha maps \(N, 3k, H, W\) of the "
+                                         r"input's height and width"):
+        enhance(image, model=path)
+    with pytest.raises(ValueError, match="half.onnx' output shape"):
+        skdce.estimate_curves(image, model=path)
+    ok = _graph(tmp_path / "ok.onnx", stride=1)
+    assert enhance(image, model=ok).shape == image.shape

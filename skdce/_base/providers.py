@@ -10,7 +10,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ort", "CUDA_DEFAULTS", "resolve_providers", "Providers", "providers_of", "read_metadata"]
+__all__ = ["ort", "CUDA_DEFAULTS", "resolve_providers", "Providers", "providers_of", "file_identity",
+           "read_metadata"]
 
 _ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 _lock = threading.Lock()
@@ -118,11 +119,27 @@ def providers_of(providers="auto") -> Providers:
 _metadata: dict = {}
 
 
+def file_identity(path) -> tuple:
+    """``(resolved path, mtime in ns, size)``: a version of a model file, the key of everything cached per file.
+
+    The metadata (:func:`read_metadata`) and the sessions
+    (:func:`skdce.engine.runtime.get_session`) share it, so a file replaced
+    on disk is read again by both, never its new metadata over its old session.
+    A file that cannot be read gives ``(resolved path, None, None)`` (loading it then says why).
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path.resolve()), None, None)
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
 def read_metadata(path: Path) -> dict:
     """The ``metadata_props`` of an ONNX file, as a dict of strings (cached per file version)."""
     path = Path(path)
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    path.stat()  # a missing file: FileNotFoundError, as before
+    key = file_identity(path)
     with _lock:
         cached = _metadata.get(key)
     if cached is not None:

@@ -115,8 +115,14 @@ def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads
             click.echo(f"skdce: trained {trained} epoch{'s' if trained != 1 else ''} in "
                        f"{time.perf_counter() - t0:.1f} s ({cfg.epochs} in all); checkpoint {checkpoint}", err=True)
         else:
-            click.echo(f"skdce: nothing to train: {checkpoint} already holds all {cfg.epochs} epochs "
-                       f"(pass --epochs N to train longer)", err=True)
+            held = int(train_module.load_checkpoint(checkpoint)["epoch"])
+            if held > cfg.epochs:
+                click.echo(f"skdce: nothing to train: {checkpoint} already holds {held} epochs, more than the "
+                           f"{cfg.epochs} asked; it is kept as it is (pass --epochs N above {held} to train longer)",
+                           err=True)
+            else:
+                click.echo(f"skdce: nothing to train: {checkpoint} already holds all {held} epochs "
+                           f"(pass --epochs N to train longer)", err=True)
         click.echo(f"skdce: export it with: skdce export {checkpoint} -o model.onnx", err=True)
 
 
@@ -126,7 +132,8 @@ def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The .onnx file to write.")
 @click.option("--scale-factor", type=FiniteFloatRange(min=1),
-              help="Downscaling recorded for shared-curve (zero-dce++) models [default: 12; 1 for zero-dce].")
+              help="Downscaling recorded for shared-curve (zero-dce++) models [default: the recipe's scale_factor when "
+                   "it has no net_size, else 12; 1 for zero-dce].")
 @overwrite_option(help="Replace an existing output file.")
 def export(checkpoint, output, scale_factor, overwrite):
     """Export a training CHECKPOINT to an ONNX model usable with --model."""
@@ -137,6 +144,10 @@ def export(checkpoint, output, scale_factor, overwrite):
                                  f"name the model e.g. model.onnx.", param_hint="'--output'")
     if output.exists() and not overwrite:
         raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.")
+    no_folder = click.ClickException(f"cannot write the model: the output folder {str(output.parent)!r} does not "
+                                     f"exist; create it first, or choose another --output.")
+    if not output.parent.exists():
+        raise no_folder
     _import_train()
     try:
         from ..train.export import export_checkpoint
@@ -146,8 +157,12 @@ def export(checkpoint, output, scale_factor, overwrite):
         raise click.ClickException(f"{exc} (export needs the 'train' extra: pip install 'skdce[train]')") from None
     except FileExistsError:
         raise click.ClickException(f"{str(output)!r} exists; pass --overwrite to replace it.") from None
-    except (ValueError, FileNotFoundError) as exc:
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    except FileNotFoundError as exc:
+        if exc.filename is None:  # skdce's own message (the checkpoint)
+            raise click.ClickException(str(exc)) from None
+        raise no_folder from None  # the output folder removed meanwhile (the temporary file cannot be created)
     except OSError as exc:  # a file in the way, a full disk, a file-size limit, a read-only folder
         raise click.ClickException(f"cannot write the model: {os_reason(exc, exc.filename or output)}") from None
     from ..models import get_model, sha256_file

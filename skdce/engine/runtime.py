@@ -11,7 +11,7 @@ import logging
 import threading
 from pathlib import Path
 
-from .._base.providers import CUDA_DEFAULTS, Providers, providers_of, resolve_providers
+from .._base.providers import CUDA_DEFAULTS, Providers, file_identity, providers_of, resolve_providers
 from .._base.providers import ort as _ort
 from .._base.validate import check_num_threads
 
@@ -108,6 +108,20 @@ class Session:
             raise ValueError(
                 f"ONNX model {str(path)!r} takes input of shape {shape}; skdce needs (N, 3, H, W) RGB images."
             )
+        for kind, node in zip(("input", "second input"), inputs):
+            if node.type != "tensor(float)":
+                raise ValueError(
+                    f"ONNX model {str(path)!r} takes {node.type} as its {kind} {node.name!r}; skdce feeds float32 "
+                    f"(tensor(float)) images in [0, 1]: a DCE-Net ONNX takes (N, 3, H, W) float32 images (and an "
+                    f"(N, 1, H, W) float32 context). Re-export it with float32 inputs."
+                )
+        fixed = [d for d in shape[2:] if not _free(d)]
+        if fixed:
+            raise ValueError(
+                f"ONNX model {str(path)!r} takes input of shape {shape}, a fixed height and width; skdce needs "
+                f"(N, 3, H, W) with free H and W (images and tiles come in any size): re-export it with dynamic "
+                f"height and width (e.g. torch.onnx.export's dynamic_axes)."
+            )
         if len(inputs) == 2 and (len(inputs[1].shape) != 4 or inputs[1].shape[1] != 1):
             raise ValueError(
                 f"ONNX model {str(path)!r} takes a second input of shape {inputs[1].shape}; skdce's second input "
@@ -141,8 +155,19 @@ class Session:
                 raise
             h, w = batch.shape[-2:]
             raise out_of_memory(f"running {self.path.name} on {self.providers[0]} on a {h}x{w} input", exc) from exc
+        if maps.ndim != 4 or maps.shape[-2:] != batch.shape[-2:]:
+            raise ValueError(
+                f"ONNX model {str(self.path)!r} output shape {maps.shape} for an input of shape {batch.shape}; "
+                f"skdce needs alpha maps (N, 3k, H, W) of the input's height and width (a model that changes the "
+                f"size, e.g. by a strided convolution or pooling, needs an upsampling back to the input's size)."
+            )
         check_finite(maps, self.path, "curve parameters")
         return maps
+
+
+def _free(dim) -> bool:
+    """Whether an ONNX Runtime input dimension is free: a symbolic name, None or a negative number."""
+    return not isinstance(dim, int) or dim < 0
 
 
 def check_finite(values, path, what: str) -> None:
@@ -164,12 +189,21 @@ def check_finite(values, path, what: str) -> None:
 
 
 def get_session(path: Path, providers="auto", threads: int | None = None) -> Session:
-    """The cached :class:`Session` for ``(path, providers, threads)``; ``providers`` raw or :class:`Providers`."""
+    """The cached :class:`Session` for ``(path, providers, threads)``; ``providers`` raw or :class:`Providers`.
+
+    Sessions are cached per version of the file (its path, modification time
+    and size, :func:`~skdce._base.providers.file_identity`, as its metadata
+    is): a model file replaced on disk is loaded again, and the sessions of
+    its older versions are dropped from the cache.
+    """
     threads = check_num_threads(threads)
     providers = providers_of(providers)
-    key = (str(Path(path).resolve()), providers, threads)
+    identity = file_identity(path)
+    key = (identity, providers, threads)
     with _lock:
         session = _sessions.get(key)
         if session is None:
+            for stale in [k for k in _sessions if k[0][0] == identity[0] and k[0] != identity]:
+                del _sessions[stale]
             session = _sessions[key] = Session(Path(path), providers, threads)
         return session

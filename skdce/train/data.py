@@ -5,7 +5,8 @@ BMP, WebP, ...). Documented handling of unusual files:
 
 * grayscale (``L``, 16-bit ``I;16``) and palette files are converted to RGB
   (the gray value in all three channels);
-* 16-bit files are scaled by 65535, then stored like the rest as 8-bit after resizing;
+* 16-bit files, gray or RGB, are scaled by 65535 (read with :func:`skdce.io.read_image`:
+  Pillow alone keeps only the high byte of 16-bit RGB), then stored like the rest as 8-bit;
 * an alpha channel is dropped (training is on colour only);
 * EXIF orientation is applied.
 
@@ -26,7 +27,7 @@ __all__ = ["IMAGE_SUFFIXES", "list_images", "read_split", "load_images", "change
            "ImageSet"]
 
 from .._base.image import to_uint
-from ..io import IMAGE_SUFFIXES  # noqa: E402
+from ..io import IMAGE_SUFFIXES, RAW_SUFFIXES, read_image  # noqa: E402
 
 
 def list_images(folder) -> list[str]:
@@ -55,6 +56,17 @@ def read_split(list_file) -> list[str]:
 
 
 def _read_rgb(path: Path) -> Image.Image:
+    if path.suffix.lower() not in RAW_SUFFIXES:
+        try:  # 16 bits kept: Pillow opens 16-bit RGB PNG and TIFF files as 8-bit "RGB" (their high bytes)
+            arr, _ = read_image(path)
+        except ValueError:  # 32-bit and float samples, several frames, broken files: Pillow's way, below
+            arr = None
+        if arr is not None:
+            arr = arr[..., None] if arr.ndim == 2 else arr
+            arr = arr[..., :3] if arr.shape[-1] >= 3 else arr[..., :1]  # alpha dropped
+            if arr.dtype == np.uint16:
+                arr = to_uint(arr / 65535.0, np.uint8)
+            return Image.fromarray(np.ascontiguousarray(np.broadcast_to(arr, (*arr.shape[:2], 3))), "RGB")
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)

@@ -16,8 +16,8 @@ from .config import _PATH_KEYS
 from .model import DCENetPP
 from .weights import model_from_checkpoint, model_from_onnx
 
-__all__ = ["export_onnx", "export_checkpoint", "model_from_checkpoint", "model_from_onnx",
-           "bundle_model", "data_split_of", "record_in_manifest", "save_with_facts", "git_commit", "sha256_file"]
+__all__ = ["export_onnx", "export_checkpoint", "model_from_checkpoint", "model_from_onnx", "bundle_model",
+           "recipe_scale", "data_split_of", "record_in_manifest", "save_with_facts", "git_commit", "sha256_file"]
 
 OPSET = 17
 
@@ -170,9 +170,29 @@ def flush_tiny_weights(proto) -> int:
     return flushed
 
 
+def recipe_scale(config: dict, shared: bool, scale_factor: float | None = None) -> float:
+    """The downscaling an export records: ``scale_factor`` when given, else the recipe's.
+
+    A shared-curve (zero-dce++) recipe without ``net_size`` estimated its
+    curves at its ``scale_factor``, and runs as it trained; one with
+    ``net_size`` (which overrides it) or from before ``scale_factor`` was
+    recorded gets the paper's 12; zero-dce gets 1.
+    """
+    if scale_factor is not None:
+        return scale_factor
+    if not shared:
+        return 1
+    if not config.get("net_size") and config.get("scale_factor") is not None:
+        return float(config["scale_factor"])
+    return 12
+
+
 def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_factor: float | None = None,
                       overwrite: bool = True) -> Path:
     """Export a training checkpoint, recording its config and last validation metrics.
+
+    A zero-dce++ model trained without ``net_size`` records the recipe's
+    ``scale_factor`` unless ``scale_factor`` is given (:func:`recipe_scale`).
 
     No licence is recorded: the weights are the trainer's own (pass
     ``metadata={"skdce_license": ...}`` to state one); bundled models carry
@@ -185,7 +205,8 @@ def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_f
         "skdce_commit": git_commit(Path(checkpoint).parent),
     }
     meta.update(metadata or {})
-    return export_onnx(model, path, metadata=meta, scale_factor=scale_factor, overwrite=overwrite,
+    scale = recipe_scale(config, isinstance(model, DCENetPP), scale_factor)
+    return export_onnx(model, path, metadata=meta, scale_factor=scale, overwrite=overwrite,
                        net_size=config.get("net_size"), black_point=float(config.get("black_point") or 0.0))
 
 
@@ -231,7 +252,8 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         Figures measured on held-out data (default: the run's last validation
         row); they go into the ONNX metadata and the manifest.
     scale_factor : float, optional
-        A shared-curve model's downscaling where it has no ``net_size`` (default 12).
+        A shared-curve model's downscaling (default: the recipe's where it has
+        no ``net_size``, else 12; :func:`recipe_scale`).
     data_split : dict, optional
         ``{"train": ..., "validation": ...}`` in words; default: the recipe's
         own lists (:func:`data_split_of`).
@@ -245,7 +267,7 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
     model, config, history = model_from_checkpoint(checkpoint)
     config["epochs"] = len(history)  # the recipe of this checkpoint: a run stopped here is identical
     shared = isinstance(model, DCENetPP)
-    scale = scale_factor if scale_factor is not None else (12 if shared else 1)
+    scale = recipe_scale(config, shared, scale_factor)
     path = weights_dir / f"{name}.onnx"
     grids = list(CONTEXT_GRIDS)
     split = dict(data_split) if data_split is not None else data_split_of(config)

@@ -27,7 +27,7 @@ from .config import TrainConfig
 from .data import ImageSet, list_images, load_images, read_split
 from .losses import zero_reference_loss
 from .model import build_model
-from .weights import load_checkpoint, model_from_onnx
+from .weights import load_checkpoint, load_weights, model_from_onnx
 
 __all__ = ["train", "load_checkpoint", "evaluate_model"]
 
@@ -126,6 +126,18 @@ def _load_set(config: TrainConfig, list_file, reference_dir=None, extra_dirs=())
     return ImageSet(torch.cat(images), names), refs
 
 
+def _check_crop(config: TrainConfig, images: ImageSet) -> None:
+    """Refuse a ``crop_size`` larger than a side of the (resized) training images: it cannot crop them."""
+    _, h, w, _ = images.images.shape
+    if config.crop_size and config.crop_size > min(h, w):
+        size = f"resized to image_size={config.image_size}" if config.image_size else "at their own size, image_size=0"
+        raise ValueError(
+            f"crop_size={config.crop_size} is larger than the training images' short side: they are {h}x{w} "
+            f"(height x width, {size}); set crop_size to at most {min(h, w)} (or 0 to train on whole images), or "
+            f"image_size to at least {config.crop_size}."
+        )
+
+
 def _atomic_save(obj, path: Path) -> None:
     with atomic_path(path, overwrite=True) as tmp:  # skdce.io._atomic: fsync, rename; no partial checkpoint
         torch.save(obj, tmp)
@@ -158,7 +170,9 @@ def train(
 
     With ``resume=True`` an existing checkpoint of the same configuration is
     continued from its last finished epoch; a checkpoint of another
-    configuration is an error. Returns the trained model.
+    configuration is an error (naming the keys that differ). A checkpoint that
+    already holds ``config.epochs`` or more is returned as it is (its
+    ``config.json`` is not rewritten to a smaller ``epochs``). Returns the trained model.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -186,23 +200,31 @@ def train(
             )
         ckpt = load_checkpoint(ckpt_path)
         saved = json.loads(ckpt["config"])
-        if {k: v for k, v in saved.items() if k != "epochs"} != {k: v for k, v in cfg.items() if k != "epochs"}:
+        differ = sorted(k for k in saved.keys() | cfg.keys() if k != "epochs" and saved.get(k) != cfg.get(k))
+        if differ:
+            said = "; ".join(f"{k}: {saved.get(k)!r} there, {cfg.get(k)!r} now" for k in differ[:5])
             raise ValueError(
-                f"{str(ckpt_path)!r} was written with a different configuration; "
+                f"{str(ckpt_path)!r} was written with a different configuration ({said}"
+                f"{f'; and {len(differ) - 5} more' if len(differ) > 5 else ''}); "
                 f"use a new run folder or the original configuration (only 'epochs' may change)."
             )
-        model.load_state_dict(ckpt["model"])
+        if not {"optimizer", "epoch"} <= ckpt.keys() or (config.ema and "ema" not in ckpt):
+            raise ValueError(f"{str(ckpt_path)!r} holds no optimiser state, epoch or weight average to resume from "
+                             f"(an epoch-NNN.pt snapshot, which exports but does not resume?); use a new run folder.")
+        load_weights(model, ckpt["model"], ckpt_path)
         optimizer.load_state_dict(ckpt["optimizer"])
         if config.ema:
-            average.load_state_dict(ckpt["ema"])
+            load_weights(average, ckpt["ema"], ckpt_path, "averaged weights")
         history = json.loads(ckpt["history"])
         start_epoch = int(ckpt["epoch"])
-    (run_dir / "config.json").write_text(json.dumps(cfg, indent=1))
+    if start_epoch <= config.epochs:  # a checkpoint past a smaller epochs keeps the configuration it was run with
+        (run_dir / "config.json").write_text(json.dumps(cfg, indent=1))
 
     if start_epoch >= config.epochs:
         return average
 
     train_set, _ = _load_set(config, config.train_list, extra_dirs=config.extra_dirs)
+    _check_crop(config, train_set)
     val_set, val_refs = (None, None)
     if config.val_list:
         val_set, val_refs = _load_set(config, config.val_list, config.reference_dir)

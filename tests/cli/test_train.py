@@ -28,11 +28,16 @@ def test_train_resume_export_and_use(tmp_path):
     result = invoke("train", config, "--run-dir", run)
     assert result.exit_code == 0 and f"resuming from {run / 'checkpoint.pt'}" in result.stderr
     assert "nothing to train" in result.stderr and "trained 1 epoch" not in result.stderr  # said 'trained 1 epochs'
+    assert "already holds all 1 epochs" in result.stderr
     result = invoke("train", config, "--run-dir", run, "--epochs", 2)  # train longer
     assert result.exit_code == 0 and "epoch 2/2" in result.stderr and "epoch 1/" not in result.stderr
     assert "trained 1 epoch in" in result.stderr and "(2 in all)" in result.stderr
+    result = invoke("train", config, "--run-dir", run, "--epochs", 1)  # said 'already holds all 1 epochs'
+    assert result.exit_code == 0 and "already holds 2 epochs, more than the 1 asked; it is kept" in result.stderr
+    assert json.loads((run / "config.json").read_text())["epochs"] == 2  # was rewritten to 1
     result = invoke("train", config, "--run-dir", run, "--epochs", 2, "--batch-size", 4)
-    assert result.exit_code == 1 and "different configuration" in result.output
+    assert result.exit_code == 1 and "different configuration (batch_size: 2 there, 4 now); use a new run" \
+        in result.output, result.output
 
     model = tmp_path / "tiny.onnx"
     result = invoke("export", run / "checkpoint.pt", "-o", model)
@@ -100,3 +105,60 @@ def test_export_and_resume_refuse_torch_files_that_are_not_checkpoints(tmp_path)
     torch.save({"a": 1}, tmp_path / "run" / "checkpoint.pt")
     result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 1 and "not a skdce training checkpoint" in result.output, result.output
+
+
+def test_export_refuses_hand_made_checkpoints_naming_the_file_and_the_reason(tmp_path):
+    """They crashed with load_state_dict's RuntimeError, a KeyError, int()'s ValueError, or 'Expecting value'."""
+    torch = pytest.importorskip("torch")
+    from skdce.train import build_model
+
+    pp = build_model("zero-dce++").state_dict()
+    ok = '{"architecture": "zero-dce"}'
+    payloads = {
+        "empty.pt": ({}, ok, "[]", r"its weights do not fit its architecture 'zero-dce': missing 14 tensors"),
+        "swapped.pt": (pp, ok, "[]", "its weights do not fit its architecture 'zero-dce': missing"),
+        "noarch.pt": (pp, "{}", "[]", "its config has no 'architecture', not 'zero-dce' or 'zero-dce++'"),
+        "badjson.pt": (pp, "{arch", "[]", "its config is not JSON: Expecting property name"),
+        "badhist.pt": (pp, ok, "nope", "its history is not JSON: Expecting value"),
+        "listcfg.pt": (pp, "[]", "[]", "its config is a list, not a JSON object"),
+        "bignet.pt": (pp, '{"architecture": "zero-dce++", "net_size": "big"}', "[]",
+                      "its config's net_size='big' (str) must be an integer >= 8"),
+    }
+    for name, (state, config, history, reason) in payloads.items():
+        torch.save({"model": state, "config": config, "history": history}, tmp_path / name)
+        result = CliRunner().invoke(main, ["export", str(tmp_path / name), "-o", str(tmp_path / "m.onnx")])
+        said = f"{str(tmp_path / name)!r} is a torch file but not a skdce training checkpoint ({reason}"
+        assert result.exit_code == 1 and said in result.output, (name, result.output)
+        assert "Traceback" not in result.output and not (tmp_path / "m.onnx").exists()
+
+    # a byte changed inside torch's zip: torch.load reads it without a word; its CRC says so
+    torch.save({"model": {"w": torch.arange(4096.0)}, "config": ok, "history": "[]"}, tmp_path / "flip.pt")
+    data = bytearray((tmp_path / "flip.pt").read_bytes())
+    at = data.index(torch.arange(4096.0).numpy().tobytes()[400:420]) + 4
+    data[at] ^= 0xFF
+    (tmp_path / "flip.pt").write_bytes(bytes(data))
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "flip.pt"), "-o", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 1 and "flip.pt' is corrupt (its part " in result.output, result.output
+    assert "fails its checksum" in result.output
+
+
+def test_export_into_a_missing_folder_says_so(tmp_path, monkeypatch):
+    """It said "[Errno 2] No such file or directory: 'nodir/x/.m.onnx.719876bc.skdce-tmp'", the temporary file."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from skdce.train import build_model
+
+    ckpt = tmp_path / "checkpoint.pt"
+    torch.save({"model": build_model("zero-dce").state_dict(), "config": '{"architecture": "zero-dce"}',
+                "history": "[]"}, ckpt)
+    out = tmp_path / "nodir" / "x" / "m.onnx"
+    said = f"cannot write the model: the output folder {str(out.parent)!r} does not exist; create it first"
+    result = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(out)])
+    assert result.exit_code == 1 and said in result.output and "skdce-tmp" not in result.output, result.output
+    # the folder removed after the check: the temporary file's ENOENT says the same
+    from pathlib import Path
+
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: True if self == out.parent else real_exists(self))
+    result = CliRunner().invoke(main, ["export", str(ckpt), "-o", str(out)])
+    assert result.exit_code == 1 and said in result.output and "skdce-tmp" not in result.output, result.output

@@ -42,6 +42,23 @@ def test_data_folder_handling(tmp_path):
 
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_rgb_images_are_scaled_not_truncated(tmp_path, suffix):
+    """Pillow opens 16-bit RGB PNG and TIFF files as 8-bit 'RGB': their high bytes, not a scaling by 65535."""
+    from skdce._base.image import to_uint
+    from skdce.io import write_image
+
+    rng = np.random.default_rng(0)
+    high = rng.integers(0, 255, (12, 10, 3))
+    rgb16 = (high * 257 + 200).astype(np.uint16)  # the low bytes round each value up by one step of 8 bits
+    write_image(tmp_path / f"rgb16{suffix}", rgb16)
+    Image.fromarray(np.full((12, 10), 40000, np.uint16)).save(tmp_path / "gray16.png")  # was right: kept so
+    imgs = load_images(tmp_path, [f"rgb16{suffix}", "gray16.png"], None)
+    np.testing.assert_array_equal(imgs[0].numpy(), to_uint(rgb16 / 65535.0, np.uint8))
+    assert (imgs[0].numpy() == high + 1).all()
+    assert (imgs[1].numpy() == round(40000 / 65535 * 255)).all()
+
+
 def test_mixed_lighting_darkens_one_half_of_the_chosen_images():
     import torch
 

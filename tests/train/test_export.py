@@ -98,3 +98,28 @@ def test_export_is_atomic_and_keeps_an_existing_file(exported, tmp_path, monkeyp
     monkeypatch.undo()
     export_onnx(model, path)
     assert onnx.load(str(path)).producer_name == "skdce"
+
+
+def test_export_records_the_recipes_scale_factor(config, tmp_path):
+    """A zero-dce++ run trained with scale_factor=4 (no net_size) exported skdce_scale_factor=12."""
+    from skdce.train.export import export_checkpoint
+
+    model = build_model("zero-dce++")
+    _init_weights(model, torch.Generator().manual_seed(1))
+    with torch.no_grad():  # a network that does something: larger weights than the init
+        for p in model.parameters():
+            p.mul_(3)
+    cfg = config(architecture="zero-dce++", scale_factor=4.0, crop_size=0).to_dict()
+    torch.save({"model": model.state_dict(), "config": json.dumps(cfg), "history": "[]"}, tmp_path / "ckpt.pt")
+    path = export_checkpoint(tmp_path / "ckpt.pt", tmp_path / "m.onnx")
+    assert skdce.get_model(path).scale_factor == 4
+    img = (np.random.default_rng(0).random((45, 61, 3)) * 0.4).astype(np.float32)
+    with torch.no_grad():
+        ref, _ = model.eval().enhance(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None], 4.0)
+    got = skdce.enhance(img, model=path, providers="cpu", denoise=0, exposure="model")  # no scale_factor passed
+    np.testing.assert_allclose(got, ref[0].permute(1, 2, 0).numpy(), atol=2e-5, rtol=0)
+    export_checkpoint(tmp_path / "ckpt.pt", tmp_path / "m2.onnx", scale_factor=2)  # the caller's still wins
+    assert skdce.get_model(tmp_path / "m2.onnx").scale_factor == 2
+    cfg["net_size"] = 32  # net_size overrides the recipe's scale_factor: the default stays 12
+    torch.save({"model": model.state_dict(), "config": json.dumps(cfg), "history": "[]"}, tmp_path / "net.pt")
+    assert skdce.get_model(export_checkpoint(tmp_path / "net.pt", tmp_path / "m3.onnx")).scale_factor == 12

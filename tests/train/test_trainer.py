@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -77,6 +78,11 @@ def test_weight_average_and_epoch_snapshots(config, tmp_path):
     assert torch.equal(state(last)[key], ckpt["ema"][key]) and len(history) == 2 and cfg["ema"] == 0.5
     first, _, history = model_from_checkpoint(tmp_path / "ema" / "epoch-001.pt")
     assert len(history) == 1 and not torch.equal(state(first)[key], ckpt["ema"][key])
+    # a snapshot exports but does not resume (it was a KeyError traceback)
+    (tmp_path / "ema" / "checkpoint.pt").write_bytes((tmp_path / "ema" / "epoch-001.pt").read_bytes())
+    with pytest.raises(ValueError, match=r"checkpoint.pt' holds no optimiser state, epoch or weight average to "
+                                         r"resume from \(an epoch-NNN.pt snapshot"):
+        train(config(epochs=3, ema=0.5, keep_epochs=True), tmp_path / "ema")
 
 
 
@@ -99,3 +105,28 @@ def test_fine_tune_starts_from_init_weights(config, tmp_path):
               tmp_path / "bad")
     with pytest.raises(ValueError, match="holds a DCENetPP"):
         train(config(init_weights=str(onnx_path)), tmp_path / "wrong")
+
+
+@pytest.mark.parametrize("size, crop, match", [
+    ((48, 80), 64, r"crop_size=64 is larger than the training images' short side: they are 48x80 \(height x width, "
+                   r"at their own size, image_size=0\); set crop_size to at most 48 \(or 0 to train on whole "
+                   r"images\), or image_size to at least 64"),
+    ((48, 80), 96, "crop_size=96 is larger than the training images' short side: they are 48x80"),
+])
+def test_crop_larger_than_the_images_is_an_error(tmp_path, size, crop, match):
+    """Between the short and the long side it was torch's 'random_ expects 'from' to be less than 'to''; larger
+    than both it trained on whole images without a word."""
+    from PIL import Image
+
+    from skdce.train import TrainConfig
+
+    data = tmp_path / "rect"
+    data.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((*size, 3), 20 + i, np.uint8)).save(data / f"{i}.png")
+    cfg = TrainConfig(data_dir=str(data), image_size=0, crop_size=crop, epochs=1, batch_size=2, patch_size=8,
+                      threads=1)
+    with pytest.raises(ValueError, match=match):
+        train(cfg, tmp_path / "run")
+    with pytest.raises(ValueError, match=r"they are 32x32 \(height x width, resized to image_size=32\)"):
+        train(TrainConfig(**{**cfg.to_dict(), "image_size": 32, "crop_size": 40}), tmp_path / "run2")
