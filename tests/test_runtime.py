@@ -100,6 +100,20 @@ def test_a_model_file_replaced_on_disk_is_loaded_again(tmp_path, image):
     assert get_session(swap, "cpu") is get_session(swap, "cpu")  # still one session per file version
 
 
+def test_a_model_file_replaced_on_disk_is_built_again_for_the_fused_graph(tmp_path, image):
+    """The fused graph is cached per version of the file too (it was cached by path and the model's facts: the
+    old graph ran for other weights of the same kind)."""
+    import shutil
+
+    swap, fresh = tmp_path / "swap.onnx", tmp_path / "fresh.onnx"
+    shutil.copyfile(skdce.get_model("zero-dce").path, swap)
+    enhance(image, model=swap, providers="cpu", fused=True)
+    shutil.copyfile(skdce.get_model("zero-dce-int8").path, swap)  # 24 maps too, other weights
+    shutil.copyfile(swap, fresh)
+    np.testing.assert_array_equal(enhance(image, model=swap, providers="cpu", fused=True),
+                                  enhance(image, model=fresh, providers="cpu", fused=True))
+
+
 def _graph(path, in_type="FLOAT", in_shape=("N", 3, "H", "W"), stride=None):
     """A tiny ONNX curve estimator: 3 alpha maps, the image (cast to float) or a 1x1 convolution of it."""
     onnx = pytest.importorskip("onnx")
