@@ -91,7 +91,10 @@ def _per_image(level, image, channel_axis):
     """``level`` of each colour image of ``image`` (any skdce layout): a float, or one per image of a batch."""
     check_image_arg(image, "image", "skdce.denoise")
     arr = np.asarray(image)
+    compute_dtype(arr.dtype, "image")  # the dtypes skdce takes (a TypeError naming the fix for others)
     layout = image_layout(arr, channel_axis, "image")
+    if arr.size == 0:
+        raise ValueError(f"image is empty (shape {arr.shape}); pass an image with at least one pixel.")
     validate_values(arr, "image")
     src = layout.to_nhwc(arr)
     sigmas = np.array([level(src[b, ..., : layout.n_color]) for b in range(src.shape[0])])
@@ -167,7 +170,11 @@ def guided_denoise(image, noise, *, channel_axis=-1):
     layout = image_layout(arr, channel_axis, "image")
     src = layout.to_nhwc(to_float(arr, "image").astype(dtype, copy=False))
     n, h, w, _ = src.shape
-    noise = np.asarray(noise, dtype=dtype)
+    try:
+        noise = np.asarray(noise, dtype=dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"noise must be a number or an array of numbers (a standard deviation on the [0, 1] scale), "
+                        f"got {type(noise).__name__} {noise!r:.40}.") from None
     if noise.ndim == 0:
         noise = np.broadcast_to(noise, (n, h, w))
     elif noise.shape in ((h, w), (n, h, w)):

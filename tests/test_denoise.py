@@ -103,6 +103,21 @@ def test_guided_denoise_arguments(rng):
     assert guided_denoise(img, np.full((10, 12), 0.01)).dtype == np.float64
 
 
+@pytest.mark.parametrize("function", [estimate_noise, filter_noise_level])
+def test_noise_levels_refuse_what_skdce_does_not_take(function):
+    """Signed, boolean and complex images gave 0 or a value after warnings, an empty one 0."""
+    for bad in (np.full((8, 8, 3), 200, np.int16), np.zeros((8, 8, 3), bool), np.zeros((8, 8, 3), complex)):
+        with pytest.raises(TypeError, match="image"):
+            function(bad)
+    with pytest.raises(ValueError, match=r"image is empty \(shape \(0, 8, 3\)\)"):
+        function(np.zeros((0, 8, 3), np.float32))
+
+
+def test_guided_denoise_names_a_noise_that_is_no_number():
+    with pytest.raises(TypeError, match="noise must be a number or an array of numbers"):
+        guided_denoise(np.zeros((8, 8, 3), np.float32), "a")
+
+
 def test_filter_noise_level_is_the_level_enhance_filters_by(rng):
     """The public level, the curves' gain and guided_denoise give enhance's result by hand (a model without a
     black point); estimate_noise alone does not (it misses the 8-bit rounding floor here)."""

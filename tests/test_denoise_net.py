@@ -161,3 +161,34 @@ def test_within_local_range(rng):
     assert kept[40, 50].max() <= y[40 - k : 41 + k, 50 - k : 51 + k].max()
     inside = denoise_net.within_local_range(y, y)
     np.testing.assert_array_equal(inside, y)
+
+
+def test_no_added_noise_no_filtering(rng):
+    """Where the curves added no noise the input comes back as it is (it moved by up to 0.079), so strength=0
+    returns the image with the learned denoiser as with the guided filter."""
+    y, noise = _scene(rng)
+    noise[:, :40] = 0
+    out = learned_denoise_block(y, noise, 1)
+    np.testing.assert_array_equal(out[:, :40], y[:, :40])
+    assert np.abs(out[:, 50:] - y[:, 50:]).max() > 0.01
+    x = np.clip(0.08 + 0.05 * rng.random((40, 48, 3)), 0, 1).astype(np.float32)
+    np.testing.assert_array_equal(skdce.enhance(x, strength=0, exposure="model", denoiser="learned"),
+                                  skdce.enhance(x, strength=0, exposure="model", denoiser="guided"))
+
+
+@pytest.mark.parametrize("bad, match", [
+    ("nan noise", "noise must be finite and >= 0"), ("negative noise", "noise must be finite and >= 0"),
+    ("nan y", r"y has values in \[nan"), ("y above 1", r"y has values in \[.*, 1.5\]; pass a curve output in \[0, 1\]"),
+])
+def test_bad_values_are_refused(bad, match):
+    y, noise = np.full((8, 8, 3), 0.5, np.float32), np.full((8, 8), 0.01, np.float32)
+    if bad == "nan noise":
+        noise[2, 2] = np.nan
+    elif bad == "negative noise":
+        noise[2, 2] = -0.1
+    elif bad == "nan y":
+        y[1, 1, 0] = np.nan
+    else:
+        y[1, 1, 0] = 1.5
+    with pytest.raises(ValueError, match=match):
+        learned_denoise_block(y, noise)

@@ -149,7 +149,9 @@ def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *,
     The network's result is kept within the range of ``y`` over its
     receptive field (:func:`within_local_range`): black stays black, white
     white and a flat region flat (the network alone lifted a black frame to
-    22/255, where the curves stretch its noise most). Each band of rows is run
+    22/255, where the curves stretch its noise most), and where ``noise`` is 0
+    (the curves added none) ``y`` comes back as it is, as from the guided
+    filter. Each band of rows is run
     with :data:`LEARNED_HALO` rows of context on either side, so the bands
     (and any tiles with that much context) join as the whole image would.
 
@@ -172,6 +174,11 @@ def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *,
     h, w, c = y.shape
     if np.shape(noise) != (h, w):
         raise ValueError(f"noise has shape {np.shape(noise)}; pass a map of y's spatial shape {(h, w)}.")
+    noise = np.asarray(noise)
+    if not (np.all(np.isfinite(noise)) and np.all(noise >= 0)):
+        raise ValueError("noise must be finite and >= 0 (a standard deviation on the [0, 1] scale).")
+    if y.size and not (np.isfinite(y.min()) and np.isfinite(y.max()) and 0 <= y.min() and y.max() <= 1):
+        raise ValueError(f"y has values in [{y.min():g}, {y.max():g}]; pass a curve output in [0, 1].")
     session = _session(providers)
     out = np.empty_like(y)
     if out.size == 0:
@@ -189,6 +196,8 @@ def learned_denoise_block(y: np.ndarray, noise: np.ndarray, num_threads=None, *,
             res = res.mean(axis=0, keepdims=True)
         res = within_local_range(np.moveaxis(res, 0, -1), y[e0:e1])[r0 - e0 : r1 - e0]
         np.clip(res, 0, 1, out=out[r0:r1], casting="unsafe")
+        kept = noise[r0:r1] <= 0  # where the curves added no noise, nothing is filtered, as with the guided filter
+        out[r0:r1][kept] = y[r0:r1][kept]
 
     run_tasks(band, list(range(0, h, rows)), num_threads)
     return out
