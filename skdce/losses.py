@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._base.image import image_layout, to_float
+from ._base.image import check_unit_range, compute_dtype, image_layout, to_float
 from ._base.validate import check_image_arg, check_int, check_real
 
 __all__ = [
@@ -180,8 +180,20 @@ def exposure_control_loss(enhanced, *, level=0.6, patch_size=16, channel_axis=-1
 
 
 def _context64(context, image: np.ndarray) -> np.ndarray:
-    """``context`` as float64 ``(N, H, W)``, checked against the ``(N, H, W, 3)`` image it describes."""
-    ctx = np.asarray(context, dtype=np.float64)
+    """``context`` as float64 ``(N, H, W)`` in [0, 1], checked against the ``(N, H, W, 3)`` image it describes.
+
+    The dtype policy of images: unsigned integers are scaled by their maximum,
+    floats must be finite and in [0, 1]; other dtypes raise ``TypeError``.
+    """
+    check_image_arg(context, "context", "skdce.losses")
+    ctx = np.asarray(context)
+    dtype = compute_dtype(ctx.dtype, "context")
+    if ctx.dtype.kind == "u":  # as to_float scales images
+        ctx = ctx.astype(dtype) * dtype.type(1.0 / np.iinfo(ctx.dtype).max)
+    else:
+        check_unit_range(ctx, "context", fix="a context is a brightness in [0, 1]; compute it with "
+                                              "skdce.illumination_context(original).")
+    ctx = ctx.astype(np.float64)
     ctx = ctx[None] if ctx.ndim == 2 else ctx
     if ctx.shape != image.shape[:3]:
         raise ValueError(f"context has shape {np.shape(context)}; it must match the image's {image.shape[1:3]} pixels.")
@@ -231,7 +243,8 @@ def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size
         The input image.
     context : (H, W) or (N, H, W) ndarray
         Its illumination context in [0, 1] (:func:`skdce.illumination_context`):
-        how bright the surroundings of each pixel are.
+        how bright the surroundings of each pixel are. Float in [0, 1] or
+        unsigned integer (scaled by its dtype's maximum), as images.
     level, level_high : float, optional
         The well-exposed range ``[level, level_high]``.
     patch_size : int, optional
@@ -357,7 +370,7 @@ def adaptive_color_loss(enhanced, context, *, level=0.43, channel_axis=-1) -> fl
     enhanced : (H, W, 3) or (N, H, W, 3) ndarray
         The enhanced image (sRGB values in [0, 1]).
     context : (H, W) or (N, H, W) ndarray
-        The input's illumination context.
+        The input's illumination context (as in :func:`exposure_target`).
     level : float, optional
         The exposure level of :func:`exposure_target`.
     channel_axis : int, optional
@@ -423,7 +436,7 @@ def prior_color_loss(enhanced, context, *, level=0.43, prior=None, channel_axis=
     enhanced : (H, W, 3) or (N, H, W, 3) ndarray
         The enhanced image (sRGB values in [0, 1]).
     context : (H, W) or (N, H, W) ndarray
-        The input's illumination context.
+        The input's illumination context (as in :func:`exposure_target`).
     level : float, optional
         The exposure level of :func:`exposure_target`.
     prior : dict, optional

@@ -154,3 +154,43 @@ def test_adaptive_target_branches():
     with pytest.raises(ValueError, match="context has shape"):
         losses.exposure_target(img, np.full((1, 8, 16), 0.2))
 
+
+
+_IMG = np.zeros((16, 16, 3)) + [0.4, 0.3, 0.2]  # a warm cast: every colour term is non-zero when dark
+_CONTEXT_USERS = {
+    "exposure_target": lambda ctx: losses.exposure_target(_IMG, ctx),
+    "adaptive_exposure_loss": lambda ctx: losses.adaptive_exposure_loss(_IMG, _IMG, ctx),
+    "adaptive_color_loss": lambda ctx: losses.adaptive_color_loss(_IMG, ctx),
+    "prior_color_loss": lambda ctx: losses.prior_color_loss(_IMG, ctx),
+    "zero_reference_loss": lambda ctx: losses.zero_reference_loss(_IMG, _IMG, np.zeros((16, 16, 24)), context=ctx,
+                                                                  color="prior").total,
+}
+
+
+@pytest.mark.parametrize("use", _CONTEXT_USERS.values(), ids=_CONTEXT_USERS.keys())
+@pytest.mark.parametrize("context, exc, match", [
+    (np.full((16, 16), np.nan), ValueError, r"context contains NaN; replace it first"),
+    (np.full((16, 16), np.inf), ValueError, r"context contains inf"),
+    (np.full((16, 16), -0.5), ValueError, r"context has values in \[-0.5, -0.5\], outside \[0, 1\]; a context is a "
+                                          r"brightness in \[0, 1\]; compute it with skdce.illumination_context"),
+    (np.full((16, 16), 5.0), ValueError, r"context has values in \[5, 5\], outside \[0, 1\]"),
+    (np.zeros((16, 16), complex), TypeError, "context has dtype complex128, which is not an image dtype"),
+    (np.zeros((16, 16), bool), TypeError, "context has dtype bool, which is not an image dtype"),
+    (np.zeros((16, 16), np.int16), TypeError, "context has signed integer dtype int16"),
+    ("context.png", TypeError, "context is a str"),
+])
+def test_context_is_checked(use, context, exc, match):
+    """The losses took any context: NaN gave a NaN loss, 5.0 and -0.5 were used, complex lost its imaginary part."""
+    with pytest.raises(exc, match=match):
+        use(context)
+
+
+@pytest.mark.parametrize("use", _CONTEXT_USERS.values(), ids=_CONTEXT_USERS.keys())
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_context_is_scaled_like_images(use, dtype):
+    """uint8 200 is 200 / 255, not 200.0 (which gave the loss of any context above 1)."""
+    top = np.iinfo(dtype).max
+    ints = np.full((16, 16), top // 5 * 2, dtype)
+    expected = use(ints.astype(np.float32) * np.float32(1 / top))
+    assert np.array_equal(use(ints), expected)
+    assert not np.array_equal(use(ints), use(np.full((16, 16), 0.9)))
