@@ -77,6 +77,15 @@ def _rgb64(image, name: str, channel_axis) -> np.ndarray:
     return layout.to_nhwc(to_float(arr, name)).astype(np.float64)
 
 
+def _pair64(enhanced, original, channel_axis) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_rgb64` of an output and its input, which must have the same shape."""
+    e = _rgb64(enhanced, "enhanced", channel_axis)
+    o = _rgb64(original, "original", channel_axis)
+    if e.shape != o.shape:
+        raise ValueError(f"enhanced and original must have the same shape, got {e.shape} and {o.shape}.")
+    return e, o
+
+
 def _pool(gray: np.ndarray, size: int, name: str, size_name: str = "patch_size") -> np.ndarray:
     """Average ``(N, H, W)`` over non-overlapping ``size x size`` patches (floor, like AvgPool2d)."""
     n, h, w = gray.shape
@@ -128,10 +137,7 @@ def spatial_consistency_loss(enhanced, original, *, pool_size=4, channel_axis=-1
     >>> spatial_consistency_loss(img, img)
     0.0
     """
-    e = _rgb64(enhanced, "enhanced", channel_axis)
-    o = _rgb64(original, "original", channel_axis)
-    if e.shape != o.shape:
-        raise ValueError(f"enhanced and original must have the same shape, got {e.shape} and {o.shape}.")
+    e, o = _pair64(enhanced, original, channel_axis)
     d = _pool(e.mean(axis=-1), pool_size, "enhanced", "pool_size") - _pool(o.mean(axis=-1), pool_size, "original",
                                                                           "pool_size")
     p = np.pad(d, ((0, 0), (1, 1), (1, 1)))
@@ -288,7 +294,11 @@ def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size
     0.43
     """
     _check_levels(level, level_high, knee)
-    o = _rgb64(original, "original", channel_axis)
+    return _exposure_target(_rgb64(original, "original", channel_axis), context, level, level_high, patch_size, knee)
+
+
+def _exposure_target(o: np.ndarray, context, level, level_high, patch_size, knee) -> np.ndarray:
+    """:func:`exposure_target` of the float64 ``(N, H, W, 3)`` input ``o`` (levels already checked)."""
     ctx = _context64(context, o)
     m = np.clip(_pool(o.mean(axis=-1), patch_size, "original"), 1e-4, 1.0)
     c = np.clip(_pool(ctx, patch_size, "context"), 1e-3, 0.999)
@@ -300,7 +310,7 @@ def adaptive_exposure_loss(enhanced, original, context, *, level=0.43, level_hig
     """Exposure control toward :func:`exposure_target`: ``mean_k (Y_k - T_k)**2``.
 
     Parameters are those of :func:`exposure_target`, plus ``enhanced`` (the
-    output, laid out like ``original``). No reference image enters: the
+    output, of the same shape as ``original``). No reference image enters: the
     target is a function of the input and its context.
 
     Examples
@@ -311,9 +321,9 @@ def adaptive_exposure_loss(enhanced, original, context, *, level=0.43, level_hig
     >>> adaptive_exposure_loss(img, img, np.full((16, 16), 0.5))
     0.0
     """
-    target = exposure_target(original, context, level=level, level_high=level_high, patch_size=patch_size,
-                             channel_axis=channel_axis, knee=knee)
-    e = _rgb64(enhanced, "enhanced", channel_axis)
+    _check_levels(level, level_high, knee)
+    e, o = _pair64(enhanced, original, channel_axis)
+    target = _exposure_target(o, context, level, level_high, patch_size, knee)
     return float(((_pool(e.mean(axis=-1), patch_size, "enhanced") - target) ** 2).mean())
 
 

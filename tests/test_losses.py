@@ -194,3 +194,13 @@ def test_integer_context_is_scaled_like_images(use, dtype):
     expected = use(ints.astype(np.float32) * np.float32(1 / top))
     assert np.array_equal(use(ints), expected)
     assert not np.array_equal(use(ints), use(np.full((16, 16), 0.9)))
+
+
+@pytest.mark.parametrize("enhanced, original", [
+    (np.full((20, 32, 3), 0.5), np.full((32, 32, 3), 0.2)),  # another size: the pooled grids happened to agree
+    (np.full((2, 32, 32, 3), 0.5), np.full((32, 32, 3), 0.2)),  # a batch of 2 against 1: broadcast
+])
+def test_adaptive_exposure_compares_shapes(enhanced, original):
+    with pytest.raises(ValueError, match=r"enhanced and original must have the same shape, got \(\d, \d\d, 32, 3\) and "
+                                         r"\(1, 32, 32, 3\)"):
+        losses.adaptive_exposure_loss(enhanced, original, np.full((32, 32), 0.2))
