@@ -367,6 +367,12 @@ def color_constancy_loss(enhanced, *, channel_axis=-1) -> float:
 SRGB_GAMMA = 2.2
 
 
+def _check_darkness_level(level) -> float:
+    """The ``level`` of the colour terms: in (0, 1), as :func:`exposure_target`'s (0 gave NaN, -1 was taken)."""
+    return check_real("level", level, lo=0, hi=1, lo_open=True, hi_open=True,
+                      hint="the exposure level of exposure_target, e.g. 0.43.")
+
+
 def _grey_world_terms(means):
     r, g, b = means[:, 0], means[:, 1], means[:, 2]
     return (r - g) ** 4 + (r - b) ** 4 + (g - b) ** 4
@@ -382,7 +388,8 @@ def adaptive_color_loss(enhanced, context, *, level=0.43, channel_axis=-1) -> fl
     context : (H, W) or (N, H, W) ndarray
         The input's illumination context (as in :func:`exposure_target`).
     level : float, optional
-        The exposure level of :func:`exposure_target`.
+        The exposure level of :func:`exposure_target`, in (0, 1): a context
+        mean at or above it counts as well exposed (darkness 0).
     channel_axis : int, optional
         Axis of the colour channels of ``enhanced``.
 
@@ -411,6 +418,7 @@ def adaptive_color_loss(enhanced, context, *, level=0.43, channel_axis=-1) -> fl
     >>> round(adaptive_color_loss(red, np.zeros((4, 4))), 6)  # dark: pulled to grey
     0.066986
     """
+    level = _check_darkness_level(level)
     e = _rgb64(enhanced, "enhanced", channel_axis)
     ctx = _context64(context, e)
     darkness = np.clip(1.0 - ctx.mean(axis=(1, 2)) / level, 0.0, 1.0)
@@ -448,7 +456,8 @@ def prior_color_loss(enhanced, context, *, level=0.43, prior=None, channel_axis=
     context : (H, W) or (N, H, W) ndarray
         The input's illumination context (as in :func:`exposure_target`).
     level : float, optional
-        The exposure level of :func:`exposure_target`.
+        The exposure level of :func:`exposure_target`, in (0, 1): a context
+        mean at or above it counts as well exposed (darkness 0).
     prior : dict, optional
         ``{"mean": (2,), "cov": (2, 2)}``, the Gaussian of the log-chromaticity;
         default :data:`COLOR_PRIOR`.
@@ -483,6 +492,7 @@ def prior_color_loss(enhanced, context, *, level=0.43, prior=None, channel_axis=
     0.1847
     """
     mean, inv = _check_prior(prior)
+    level = _check_darkness_level(level)
     e = _rgb64(enhanced, "enhanced", channel_axis)
     ctx = _context64(context, e)
     darkness = np.clip(1.0 - ctx.mean(axis=(1, 2)) / level, 0.0, 1.0)

@@ -204,3 +204,19 @@ def test_adaptive_exposure_compares_shapes(enhanced, original):
     with pytest.raises(ValueError, match=r"enhanced and original must have the same shape, got \(\d, \d\d, 32, 3\) and "
                                          r"\(1, 32, 32, 3\)"):
         losses.adaptive_exposure_loss(enhanced, original, np.full((32, 32), 0.2))
+
+
+@pytest.mark.parametrize("loss", [losses.adaptive_color_loss, losses.prior_color_loss])
+@pytest.mark.parametrize("level, exc, match", [
+    (0, ValueError, r"level=0 is out of range: level must be a real number in \(0, 1\); the exposure level of "
+                    r"exposure_target, e.g. 0.43."),
+    (-1, ValueError, r"level=-1 is out of range: level must be a real number in \(0, 1\)"),
+    (1.0, ValueError, r"level=1.0 is out of range"),
+    (np.nan, ValueError, r"level=nan is not finite"),
+    ("a", TypeError, r"level='a' \(str\) must be a real number in \(0, 1\)"),
+    (None, TypeError, r"level=None \(NoneType\) must be a real number"),
+])
+def test_color_level_is_checked(loss, level, exc, match):
+    """level=0 with a zero context gave NaN, nan gave NaN, -1 was taken, 'a' met numpy's ufunc error."""
+    with pytest.raises(exc, match=match):
+        loss(_IMG, np.zeros((16, 16)), level=level)
