@@ -507,7 +507,9 @@ def illumination_smoothness_loss(alphas, *, channel_axis=-1) -> float:
     Parameters
     ----------
     alphas : (H, W, K) or (N, H, W, K) ndarray
-        The alpha maps (K = 24 for Zero-DCE, 3 for Zero-DCE++), values in [-1, 1].
+        The alpha maps (K = 24 for Zero-DCE, 3 for Zero-DCE++): float, values
+        in [-1, 1] (integer dtypes raise ``TypeError``, values outside
+        [-1, 1], NaN and empty arrays ``ValueError``).
     channel_axis : int, optional
         Axis of the K maps.
 
@@ -533,22 +535,44 @@ def illumination_smoothness_loss(alphas, *, channel_axis=-1) -> float:
     >>> illumination_smoothness_loss(a)
     2.0
     """
+    return _smoothness(_alphas64(alphas, channel_axis))
+
+
+def _alphas64(alphas, channel_axis) -> np.ndarray:
+    """``alphas`` as float64 ``(N, H, W, K)``: float maps of at least 2x2 pixels, values finite and in [-1, 1]."""
     a = np.asarray(alphas)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"alphas has dtype {a.dtype}; pass a float array of alpha maps in [-1, 1].")
+    if a.dtype.kind != "f":
+        raise TypeError(f"alphas has dtype {a.dtype}; pass a float array of alpha maps in [-1, 1] "
+                        f"(the curve parameters a network outputs, not integers or an image).")
     if channel_axis is None or a.ndim not in (3, 4):
         raise ValueError(
             f"alphas has shape {a.shape}; pass (H, W, K) or (N, H, W, K) maps with channel_axis "
             f"naming the K axis."
         )
+    channel_axis = check_int("channel_axis", channel_axis, hint="the axis of the K maps, e.g. -1.")
+    if not -a.ndim <= channel_axis < a.ndim:
+        raise ValueError(f"channel_axis={channel_axis} is out of range for alphas with {a.ndim} dimensions; "
+                         f"name the axis of the K maps, e.g. -1.")
+    if a.size == 0:
+        raise ValueError(f"alphas is empty (shape {a.shape}); pass at least one map of at least 2x2 pixels.")
     a = np.moveaxis(a, channel_axis, -1).astype(np.float64)
     if a.ndim == 3:
         a = a[None]
     n, h, w, _ = a.shape
     if h < 2 or w < 2:
         raise ValueError(f"alphas maps are {h}x{w}; the smoothness loss needs at least 2x2 pixels.")
-    if not np.isfinite(a).all():
+    lo, hi = float(a.min()), float(a.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError("alphas contains NaN or inf; pass finite alpha maps in [-1, 1].")
+    if lo < -1 or hi > 1:
+        raise ValueError(f"alphas has values in [{lo:.6g}, {hi:.6g}], outside [-1, 1]; pass the curve parameters "
+                         f"(tanh outputs in [-1, 1]), not scaled or integer maps.")
+    return a
+
+
+def _smoothness(a: np.ndarray) -> float:
+    """:func:`illumination_smoothness_loss` of checked float64 ``(N, H, W, K)`` maps."""
+    n, h, w, _ = a.shape
     dh = ((a[:, 1:] - a[:, :-1]) ** 2).sum() / ((h - 1) * w)
     dw = ((a[:, :, 1:] - a[:, :, :-1]) ** 2).sum() / (h * (w - 1))
     return float(2 * (dh + dw) / n)

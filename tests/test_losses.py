@@ -220,3 +220,29 @@ def test_color_level_is_checked(loss, level, exc, match):
     """level=0 with a zero context gave NaN, nan gave NaN, -1 was taken, 'a' met numpy's ufunc error."""
     with pytest.raises(exc, match=match):
         loss(_IMG, np.zeros((16, 16)), level=level)
+
+
+@pytest.mark.parametrize("alphas, kw, exc, match", [
+    (np.zeros((4, 4, 3)), dict(channel_axis=7), ValueError,
+     r"channel_axis=7 is out of range for alphas with 3 dimensions; name the axis of the K maps"),
+    (np.zeros((4, 4, 3)), dict(channel_axis=1.5), TypeError,
+     r"channel_axis=1.5 \(float\) must be an integer; the axis of the K maps"),
+    (np.zeros((0, 4, 4, 3)), {}, ValueError, r"alphas is empty \(shape \(0, 4, 4, 3\)\)"),
+    (np.full((4, 4, 3), 255, np.uint8), {}, TypeError, "alphas has dtype uint8; pass a float array of alpha maps"),
+    (np.zeros((4, 4, 3), np.int32), {}, TypeError, "alphas has dtype int32"),
+    (np.zeros((4, 4, 3), bool), {}, TypeError, "alphas has dtype bool"),
+    (np.full((4, 4, 3), 5.0), {}, ValueError, r"alphas has values in \[5, 5\], outside \[-1, 1\]"),
+    (np.full((4, 4, 3), -1.5), {}, ValueError, r"alphas has values in \[-1.5, -1.5\], outside \[-1, 1\]"),
+    (np.full((4, 4, 3), np.nan), {}, ValueError, "alphas contains NaN or inf"),
+])
+def test_smoothness_checks_alphas(alphas, kw, exc, match):
+    """channel_axis=7 met numpy's AxisError, 1.5 'float is not iterable', an empty batch gave NaN, uint8 was raw."""
+    with pytest.raises(exc, match=match):
+        losses.illumination_smoothness_loss(alphas, **kw)
+
+
+def test_smoothness_takes_the_ends_of_the_range():
+    a = np.zeros((2, 2, 1))
+    a[1] = 1.0
+    a[0] = -1.0
+    assert losses.illumination_smoothness_loss(a) == pytest.approx(8.0)
