@@ -27,6 +27,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -578,6 +579,30 @@ def _smoothness(a: np.ndarray) -> float:
     return float(2 * (dh + dw) / n)
 
 
+def _check_weights(weights) -> dict:
+    """:data:`DEFAULT_WEIGHTS` updated by ``weights``: known keys, each a finite number >= 0 (kept as given)."""
+    if weights is None:
+        return dict(DEFAULT_WEIGHTS)
+    if not isinstance(weights, Mapping):
+        raise TypeError(f"weights={weights!r} ({type(weights).__name__}) must be a dict of loss weights, "
+                        f"e.g. {{'smoothness': 100}}; valid keys are {sorted(DEFAULT_WEIGHTS)}.")
+    unknown = set(weights) - set(DEFAULT_WEIGHTS)
+    if unknown:
+        raise ValueError(f"weights has unknown keys {sorted(unknown, key=repr)}; valid keys are "
+                         f"{sorted(DEFAULT_WEIGHTS)}.")
+    for key, value in weights.items():
+        check_real(f"weights[{key!r}]", value, lo=0,
+                   hint=f"a loss weight is a number >= 0 (default {DEFAULT_WEIGHTS[key]:g}; 0 drops the term).")
+    return {**DEFAULT_WEIGHTS, **weights}
+
+
+def _nhw(image, name: str, channel_axis) -> tuple:
+    """The ``(N, H, W)`` of ``image`` in skdce's layouts (its shape only; the values are checked where used)."""
+    check_image_arg(image, name, "skdce.losses")
+    arr = np.asarray(image)
+    return image_layout(arr, channel_axis, name).to_nhwc(arr).shape[:3]
+
+
 def zero_reference_loss(
     enhanced,
     original,
@@ -600,10 +625,11 @@ def zero_reference_loss(
     enhanced, original : (H, W, 3) or (N, H, W, 3) ndarray
         Enhanced image and its input.
     alphas : (H, W, K) or (N, H, W, K) ndarray
-        The alpha maps that produced ``enhanced``.
+        The alpha maps that produced ``enhanced``, at its size (as
+        :func:`illumination_smoothness_loss` takes them).
     weights : dict, optional
         Overrides of :data:`DEFAULT_WEIGHTS` (keys ``spatial``, ``exposure``,
-        ``color``, ``smoothness``).
+        ``color``, ``smoothness``), each a finite number >= 0.
     level, patch_size : float, int, optional
         Passed to :func:`exposure_control_loss` (or :func:`adaptive_exposure_loss`).
     channel_axis : int, optional
@@ -634,12 +660,15 @@ def zero_reference_loss(
     >>> round(zero_reference_loss(img, img, np.zeros((16, 16, 24))).total, 12)
     0.0
     """
-    wt = dict(DEFAULT_WEIGHTS)
-    unknown = set(weights or {}) - set(wt)
-    if unknown:
-        raise ValueError(f"weights has unknown keys {sorted(unknown)}; valid keys are {sorted(wt)}.")
-    wt.update(weights or {})
+    wt = _check_weights(weights)
     _check_color(color, context)
+    a = _alphas64(alphas, channel_axis)
+    images = _nhw(enhanced, "enhanced", channel_axis)
+    if a.shape[:3] != images:
+        raise ValueError(
+            f"alphas has shape {np.shape(alphas)}, {a.shape[:3]} as (N, H, W); it must match enhanced's {images}: "
+            f"pass the alpha maps that produced enhanced, at its size (upsample Zero-DCE++'s small maps)."
+        )
     spa = wt["spatial"] * spatial_consistency_loss(enhanced, original, channel_axis=channel_axis)
     if context is None:
         exp = wt["exposure"] * exposure_control_loss(
@@ -657,5 +686,5 @@ def zero_reference_loss(
                                              channel_axis=channel_axis)
     else:
         col = wt["color"] * color_constancy_loss(enhanced, channel_axis=channel_axis)
-    tv = wt["smoothness"] * illumination_smoothness_loss(alphas, channel_axis=channel_axis)
+    tv = wt["smoothness"] * _smoothness(a)
     return LossTerms(spa + exp + col + tv, spa, exp, col, tv)

@@ -246,3 +246,47 @@ def test_smoothness_takes_the_ends_of_the_range():
     a[1] = 1.0
     a[0] = -1.0
     assert losses.illumination_smoothness_loss(a) == pytest.approx(8.0)
+
+
+def _total(alphas=None, **kw):
+    img = np.full((32, 32, 3), 0.4)
+    return losses.zero_reference_loss(img, img, np.zeros((32, 32, 24)) if alphas is None else alphas, **kw)
+
+
+@pytest.mark.parametrize("weights, exc, match", [
+    ({"spatial": np.nan}, ValueError, r"weights\['spatial'\]=nan is not finite: weights\['spatial'\] must be a real "
+                                      r"number >= 0; a loss weight is a number >= 0 \(default 1; 0 drops the term\)"),
+    ({"color": np.inf}, ValueError, r"weights\['color'\]=inf is not finite"),
+    ({"spatial": -1}, ValueError, r"weights\['spatial'\]=-1 is out of range: weights\['spatial'\] must be a real "
+                                  r"number >= 0"),
+    ({"spatial": "x"}, TypeError, r"weights\['spatial'\]='x' \(str\) must be a real number >= 0"),
+    ({"smoothness": None}, TypeError, r"weights\['smoothness'\]=None \(NoneType\)"),
+    ({"spa": 1, 2: 0}, ValueError, r"weights has unknown keys \['spa', 2\]; valid keys are"),
+    ([("spatial", 1)], TypeError, r"weights=\[\('spatial', 1\)\] \(list\) must be a dict of loss weights"),
+])
+def test_total_checks_weights(weights, exc, match):
+    """nan gave a NaN total, 'x' "can't multiply sequence", negative weights were taken."""
+    with pytest.raises(exc, match=match):
+        _total(weights=weights)
+
+
+@pytest.mark.parametrize("alphas, shape", [
+    (np.zeros((8, 8, 24)), r"\(8, 8, 24\), \(1, 8, 8\)"),  # another size
+    (np.zeros((3, 32, 32, 24)), r"\(3, 32, 32, 24\), \(3, 32, 32\)"),  # a batch of 3 for one image
+    (np.zeros((32, 31, 24)), r"\(32, 31, 24\), \(1, 32, 31\)"),
+])
+def test_total_checks_alphas_against_images(alphas, shape):
+    with pytest.raises(ValueError, match=f"alphas has shape {shape} as \\(N, H, W\\); it must match enhanced's "
+                                         r"\(1, 32, 32\): pass the alpha maps that produced enhanced, at its size"):
+        _total(alphas)
+
+
+def test_total_alphas_laid_out_like_the_images(rng):
+    imgs = rng.random((2, 32, 32, 3))
+    a = rng.uniform(-1, 1, (2, 32, 32, 3))
+    ref = losses.zero_reference_loss(imgs, imgs, a)
+    nchw = losses.zero_reference_loss(np.moveaxis(imgs, -1, 1), np.moveaxis(imgs, -1, 1), np.moveaxis(a, -1, 1),
+                                      channel_axis=1)
+    assert nchw == ref
+    one = losses.zero_reference_loss(imgs[0], imgs[0], a[:1])  # a batch of one against one image
+    assert one == losses.zero_reference_loss(imgs[0], imgs[0], a[0])
