@@ -442,8 +442,11 @@ def _check_prior(prior) -> tuple[np.ndarray, np.ndarray]:
         cov = np.asarray(prior["cov"], np.float64)
     except (KeyError, TypeError, ValueError):
         raise ValueError(f"color_prior={prior!r} must be a mapping with 'mean' (2 numbers) and 'cov' (2x2).") from None
-    if mean.shape != (2,) or cov.shape != (2, 2) or not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(cov)[0] <= 0:
-        raise ValueError(f"color_prior={prior!r} needs a 2-vector 'mean' and a symmetric positive-definite 2x2 'cov'.")
+    if (mean.shape != (2,) or cov.shape != (2, 2) or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(cov))
+            or abs(cov[0, 1] - cov[1, 0]) > 1e-9 * np.abs(cov).max()  # eigvalsh reads one triangle only
+            or np.linalg.eigvalsh(cov)[0] <= 0):
+        raise ValueError(f"color_prior={prior!r} needs a finite 2-vector 'mean' and a symmetric positive-definite "
+                         f"2x2 'cov'.")
     return mean, np.linalg.inv(cov)
 
 

@@ -290,3 +290,23 @@ def test_total_alphas_laid_out_like_the_images(rng):
     assert nchw == ref
     one = losses.zero_reference_loss(imgs[0], imgs[0], a[:1])  # a batch of one against one image
     assert one == losses.zero_reference_loss(imgs[0], imgs[0], a[0])
+
+
+@pytest.mark.parametrize("prior", [
+    {"mean": (np.nan, 0.0), "cov": ((1.0, 0.0), (0.0, 1.0))},  # only cov was checked for finiteness: a NaN loss
+    {"mean": (0.0, np.inf), "cov": ((1.0, 0.0), (0.0, 1.0))},
+    {"mean": (0.0, 0.0), "cov": ((1.0, 0.5), (-0.5, 1.0))},  # asymmetric: eigvalsh read the lower triangle only
+    {"mean": (0.0, 0.0), "cov": ((1.0, 2.0), (2.0, 1.0))},  # symmetric, not positive definite
+    {"mean": (0.0, 0.0, 0.0), "cov": ((1.0, 0.0), (0.0, 1.0))},
+])
+def test_prior_is_checked(prior):
+    with pytest.raises(ValueError, match="needs a finite 2-vector 'mean' and a symmetric positive-definite 2x2 'cov'"):
+        losses.prior_color_loss(_IMG, np.zeros((16, 16)), prior=prior)
+
+
+def test_prior_symmetric_up_to_rounding_is_taken():
+    cov = np.array(losses.COLOR_PRIOR["cov"])
+    cov[0, 1] += 1e-15
+    prior = {"mean": losses.COLOR_PRIOR["mean"], "cov": cov}
+    assert losses.prior_color_loss(_IMG, np.zeros((16, 16)), prior=prior) == pytest.approx(
+        losses.prior_color_loss(_IMG, np.zeros((16, 16))), rel=1e-9)
