@@ -635,6 +635,11 @@ def zero_reference_loss(
         ``color``, ``smoothness``), each a finite number >= 0.
     level, patch_size : float, int, optional
         Passed to :func:`exposure_control_loss` (or :func:`adaptive_exposure_loss`).
+        With ``context``, ``level`` (default 0.6) is passed to the adaptive
+        exposure term and to the ``"adaptive"`` and ``"prior"`` colour terms
+        too, whose own default is 0.43: pass ``level=0.43`` for theirs. The
+        torch twin (``skdce.train.losses.zero_reference_loss``) and
+        ``skdce.train.config.TrainConfig`` (``level = 0.6``) do the same.
     channel_axis : int, optional
         Axis of the channels of all three arrays.
     context : (H, W) or (N, H, W) ndarray, optional

@@ -310,3 +310,14 @@ def test_prior_symmetric_up_to_rounding_is_taken():
     prior = {"mean": losses.COLOR_PRIOR["mean"], "cov": cov}
     assert losses.prior_color_loss(_IMG, np.zeros((16, 16)), prior=prior) == pytest.approx(
         losses.prior_color_loss(_IMG, np.zeros((16, 16))), rel=1e-9)
+
+
+def test_total_passes_its_level_to_the_adaptive_terms(rng):
+    """As documented: with context, the default level 0.6 (not the adaptive terms' 0.43) reaches every term."""
+    enh, orig = rng.random((32, 32, 3)), rng.random((32, 32, 3)) * 0.3
+    ctx = rng.random((32, 32)) * 0.5
+    t = losses.zero_reference_loss(enh, orig, np.zeros((32, 32, 24)), context=ctx, color="adaptive")
+    assert t.exposure == 10 * losses.adaptive_exposure_loss(enh, orig, ctx, level=0.6)
+    assert t.color == 5 * losses.adaptive_color_loss(enh, ctx, level=0.6)
+    assert t.color != 5 * losses.adaptive_color_loss(enh, ctx)
+    assert "whose own default is 0.43" in losses.zero_reference_loss.__doc__
