@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base.image import image_layout, validate_values
+from ._base.image import compute_dtype, image_layout, validate_values
 from ._base.validate import check_image_arg
 from .engine.stages.boxes import CONTEXT_GRIDS
 from .engine.stages.boxes import illumination_context as _context
@@ -31,6 +31,7 @@ def illumination_context(image, *, channel_axis=-1) -> np.ndarray:
     image : (H, W, C), (N, H, W, C), (H, W) or (N, H, W) ndarray
         uint8/uint16 or float in [0, 1] (the usual skdce layouts, see
         :func:`skdce.enhance`); the gray level is the mean of the colour channels.
+        Other dtypes (bool, signed integer, complex, object) raise ``TypeError``.
     channel_axis : int or None, optional
         Axis of the channels; ``None`` for grayscale.
 
@@ -51,6 +52,7 @@ def illumination_context(image, *, channel_axis=-1) -> np.ndarray:
     """
     check_image_arg(image, "image", "skdce.context.illumination_context")
     arr = np.asarray(image)
+    compute_dtype(arr.dtype, "image")  # bool, signed integer, complex, object: TypeError, as apply_le_curves
     layout = image_layout(arr, channel_axis, "image")
     if arr.size == 0:
         raise ValueError(f"image is empty (shape {arr.shape}); pass an image with at least one pixel.")

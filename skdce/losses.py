@@ -27,11 +27,12 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
 
-from ._base.image import image_layout, to_float
+from ._base.image import check_unit_range, compute_dtype, image_layout, to_float
 from ._base.validate import check_image_arg, check_int, check_real
 
 __all__ = [
@@ -75,6 +76,15 @@ def _rgb64(image, name: str, channel_axis) -> np.ndarray:
             f"(drop an alpha channel, or stack a gray image to RGB with np.repeat(gray[..., None], 3, -1))."
         )
     return layout.to_nhwc(to_float(arr, name)).astype(np.float64)
+
+
+def _pair64(enhanced, original, channel_axis) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_rgb64` of an output and its input, which must have the same shape."""
+    e = _rgb64(enhanced, "enhanced", channel_axis)
+    o = _rgb64(original, "original", channel_axis)
+    if e.shape != o.shape:
+        raise ValueError(f"enhanced and original must have the same shape, got {e.shape} and {o.shape}.")
+    return e, o
 
 
 def _pool(gray: np.ndarray, size: int, name: str, size_name: str = "patch_size") -> np.ndarray:
@@ -128,10 +138,7 @@ def spatial_consistency_loss(enhanced, original, *, pool_size=4, channel_axis=-1
     >>> spatial_consistency_loss(img, img)
     0.0
     """
-    e = _rgb64(enhanced, "enhanced", channel_axis)
-    o = _rgb64(original, "original", channel_axis)
-    if e.shape != o.shape:
-        raise ValueError(f"enhanced and original must have the same shape, got {e.shape} and {o.shape}.")
+    e, o = _pair64(enhanced, original, channel_axis)
     d = _pool(e.mean(axis=-1), pool_size, "enhanced", "pool_size") - _pool(o.mean(axis=-1), pool_size, "original",
                                                                           "pool_size")
     p = np.pad(d, ((0, 0), (1, 1), (1, 1)))
@@ -180,8 +187,20 @@ def exposure_control_loss(enhanced, *, level=0.6, patch_size=16, channel_axis=-1
 
 
 def _context64(context, image: np.ndarray) -> np.ndarray:
-    """``context`` as float64 ``(N, H, W)``, checked against the ``(N, H, W, 3)`` image it describes."""
-    ctx = np.asarray(context, dtype=np.float64)
+    """``context`` as float64 ``(N, H, W)`` in [0, 1], checked against the ``(N, H, W, 3)`` image it describes.
+
+    The dtype policy of images: unsigned integers are scaled by their maximum,
+    floats must be finite and in [0, 1]; other dtypes raise ``TypeError``.
+    """
+    check_image_arg(context, "context", "skdce.losses")
+    ctx = np.asarray(context)
+    dtype = compute_dtype(ctx.dtype, "context")
+    if ctx.dtype.kind == "u":  # as to_float scales images
+        ctx = ctx.astype(dtype) * dtype.type(1.0 / np.iinfo(ctx.dtype).max)
+    else:
+        check_unit_range(ctx, "context", fix="a context is a brightness in [0, 1]; compute it with "
+                                              "skdce.illumination_context(original).")
+    ctx = ctx.astype(np.float64)
     ctx = ctx[None] if ctx.ndim == 2 else ctx
     if ctx.shape != image.shape[:3]:
         raise ValueError(f"context has shape {np.shape(context)}; it must match the image's {image.shape[1:3]} pixels.")
@@ -231,7 +250,8 @@ def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size
         The input image.
     context : (H, W) or (N, H, W) ndarray
         Its illumination context in [0, 1] (:func:`skdce.illumination_context`):
-        how bright the surroundings of each pixel are.
+        how bright the surroundings of each pixel are. Float in [0, 1] or
+        unsigned integer (scaled by its dtype's maximum), as images.
     level, level_high : float, optional
         The well-exposed range ``[level, level_high]``.
     patch_size : int, optional
@@ -275,7 +295,11 @@ def exposure_target(original, context, *, level=0.43, level_high=0.7, patch_size
     0.43
     """
     _check_levels(level, level_high, knee)
-    o = _rgb64(original, "original", channel_axis)
+    return _exposure_target(_rgb64(original, "original", channel_axis), context, level, level_high, patch_size, knee)
+
+
+def _exposure_target(o: np.ndarray, context, level, level_high, patch_size, knee) -> np.ndarray:
+    """:func:`exposure_target` of the float64 ``(N, H, W, 3)`` input ``o`` (levels already checked)."""
     ctx = _context64(context, o)
     m = np.clip(_pool(o.mean(axis=-1), patch_size, "original"), 1e-4, 1.0)
     c = np.clip(_pool(ctx, patch_size, "context"), 1e-3, 0.999)
@@ -287,7 +311,7 @@ def adaptive_exposure_loss(enhanced, original, context, *, level=0.43, level_hig
     """Exposure control toward :func:`exposure_target`: ``mean_k (Y_k - T_k)**2``.
 
     Parameters are those of :func:`exposure_target`, plus ``enhanced`` (the
-    output, laid out like ``original``). No reference image enters: the
+    output, of the same shape as ``original``). No reference image enters: the
     target is a function of the input and its context.
 
     Examples
@@ -298,9 +322,9 @@ def adaptive_exposure_loss(enhanced, original, context, *, level=0.43, level_hig
     >>> adaptive_exposure_loss(img, img, np.full((16, 16), 0.5))
     0.0
     """
-    target = exposure_target(original, context, level=level, level_high=level_high, patch_size=patch_size,
-                             channel_axis=channel_axis, knee=knee)
-    e = _rgb64(enhanced, "enhanced", channel_axis)
+    _check_levels(level, level_high, knee)
+    e, o = _pair64(enhanced, original, channel_axis)
+    target = _exposure_target(o, context, level, level_high, patch_size, knee)
     return float(((_pool(e.mean(axis=-1), patch_size, "enhanced") - target) ** 2).mean())
 
 
@@ -344,6 +368,12 @@ def color_constancy_loss(enhanced, *, channel_axis=-1) -> float:
 SRGB_GAMMA = 2.2
 
 
+def _check_darkness_level(level) -> float:
+    """The ``level`` of the colour terms: in (0, 1), as :func:`exposure_target`'s (0 gave NaN, -1 was taken)."""
+    return check_real("level", level, lo=0, hi=1, lo_open=True, hi_open=True,
+                      hint="the exposure level of exposure_target, e.g. 0.43.")
+
+
 def _grey_world_terms(means):
     r, g, b = means[:, 0], means[:, 1], means[:, 2]
     return (r - g) ** 4 + (r - b) ** 4 + (g - b) ** 4
@@ -357,9 +387,10 @@ def adaptive_color_loss(enhanced, context, *, level=0.43, channel_axis=-1) -> fl
     enhanced : (H, W, 3) or (N, H, W, 3) ndarray
         The enhanced image (sRGB values in [0, 1]).
     context : (H, W) or (N, H, W) ndarray
-        The input's illumination context.
+        The input's illumination context (as in :func:`exposure_target`).
     level : float, optional
-        The exposure level of :func:`exposure_target`.
+        The exposure level of :func:`exposure_target`, in (0, 1): a context
+        mean at or above it counts as well exposed (darkness 0).
     channel_axis : int, optional
         Axis of the colour channels of ``enhanced``.
 
@@ -388,6 +419,7 @@ def adaptive_color_loss(enhanced, context, *, level=0.43, channel_axis=-1) -> fl
     >>> round(adaptive_color_loss(red, np.zeros((4, 4))), 6)  # dark: pulled to grey
     0.066986
     """
+    level = _check_darkness_level(level)
     e = _rgb64(enhanced, "enhanced", channel_axis)
     ctx = _context64(context, e)
     darkness = np.clip(1.0 - ctx.mean(axis=(1, 2)) / level, 0.0, 1.0)
@@ -410,8 +442,11 @@ def _check_prior(prior) -> tuple[np.ndarray, np.ndarray]:
         cov = np.asarray(prior["cov"], np.float64)
     except (KeyError, TypeError, ValueError):
         raise ValueError(f"color_prior={prior!r} must be a mapping with 'mean' (2 numbers) and 'cov' (2x2).") from None
-    if mean.shape != (2,) or cov.shape != (2, 2) or not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(cov)[0] <= 0:
-        raise ValueError(f"color_prior={prior!r} needs a 2-vector 'mean' and a symmetric positive-definite 2x2 'cov'.")
+    if (mean.shape != (2,) or cov.shape != (2, 2) or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(cov))
+            or abs(cov[0, 1] - cov[1, 0]) > 1e-9 * np.abs(cov).max()  # eigvalsh reads one triangle only
+            or np.linalg.eigvalsh(cov)[0] <= 0):
+        raise ValueError(f"color_prior={prior!r} needs a finite 2-vector 'mean' and a symmetric positive-definite "
+                         f"2x2 'cov'.")
     return mean, np.linalg.inv(cov)
 
 
@@ -423,9 +458,10 @@ def prior_color_loss(enhanced, context, *, level=0.43, prior=None, channel_axis=
     enhanced : (H, W, 3) or (N, H, W, 3) ndarray
         The enhanced image (sRGB values in [0, 1]).
     context : (H, W) or (N, H, W) ndarray
-        The input's illumination context.
+        The input's illumination context (as in :func:`exposure_target`).
     level : float, optional
-        The exposure level of :func:`exposure_target`.
+        The exposure level of :func:`exposure_target`, in (0, 1): a context
+        mean at or above it counts as well exposed (darkness 0).
     prior : dict, optional
         ``{"mean": (2,), "cov": (2, 2)}``, the Gaussian of the log-chromaticity;
         default :data:`COLOR_PRIOR`.
@@ -460,6 +496,7 @@ def prior_color_loss(enhanced, context, *, level=0.43, prior=None, channel_axis=
     0.1847
     """
     mean, inv = _check_prior(prior)
+    level = _check_darkness_level(level)
     e = _rgb64(enhanced, "enhanced", channel_axis)
     ctx = _context64(context, e)
     darkness = np.clip(1.0 - ctx.mean(axis=(1, 2)) / level, 0.0, 1.0)
@@ -474,7 +511,9 @@ def illumination_smoothness_loss(alphas, *, channel_axis=-1) -> float:
     Parameters
     ----------
     alphas : (H, W, K) or (N, H, W, K) ndarray
-        The alpha maps (K = 24 for Zero-DCE, 3 for Zero-DCE++), values in [-1, 1].
+        The alpha maps (K = 24 for Zero-DCE, 3 for Zero-DCE++): float, values
+        in [-1, 1] (integer dtypes raise ``TypeError``, values outside
+        [-1, 1], NaN and empty arrays ``ValueError``).
     channel_axis : int, optional
         Axis of the K maps.
 
@@ -500,25 +539,71 @@ def illumination_smoothness_loss(alphas, *, channel_axis=-1) -> float:
     >>> illumination_smoothness_loss(a)
     2.0
     """
+    return _smoothness(_alphas64(alphas, channel_axis))
+
+
+def _alphas64(alphas, channel_axis) -> np.ndarray:
+    """``alphas`` as float64 ``(N, H, W, K)``: float maps of at least 2x2 pixels, values finite and in [-1, 1]."""
     a = np.asarray(alphas)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"alphas has dtype {a.dtype}; pass a float array of alpha maps in [-1, 1].")
+    if a.dtype.kind != "f":
+        raise TypeError(f"alphas has dtype {a.dtype}; pass a float array of alpha maps in [-1, 1] "
+                        f"(the curve parameters a network outputs, not integers or an image).")
     if channel_axis is None or a.ndim not in (3, 4):
         raise ValueError(
             f"alphas has shape {a.shape}; pass (H, W, K) or (N, H, W, K) maps with channel_axis "
             f"naming the K axis."
         )
+    channel_axis = check_int("channel_axis", channel_axis, hint="the axis of the K maps, e.g. -1.")
+    if not -a.ndim <= channel_axis < a.ndim:
+        raise ValueError(f"channel_axis={channel_axis} is out of range for alphas with {a.ndim} dimensions; "
+                         f"name the axis of the K maps, e.g. -1.")
+    if a.size == 0:
+        raise ValueError(f"alphas is empty (shape {a.shape}); pass at least one map of at least 2x2 pixels.")
     a = np.moveaxis(a, channel_axis, -1).astype(np.float64)
     if a.ndim == 3:
         a = a[None]
     n, h, w, _ = a.shape
     if h < 2 or w < 2:
         raise ValueError(f"alphas maps are {h}x{w}; the smoothness loss needs at least 2x2 pixels.")
-    if not np.isfinite(a).all():
+    lo, hi = float(a.min()), float(a.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError("alphas contains NaN or inf; pass finite alpha maps in [-1, 1].")
+    if lo < -1 or hi > 1:
+        raise ValueError(f"alphas has values in [{lo:.6g}, {hi:.6g}], outside [-1, 1]; pass the curve parameters "
+                         f"(tanh outputs in [-1, 1]), not scaled or integer maps.")
+    return a
+
+
+def _smoothness(a: np.ndarray) -> float:
+    """:func:`illumination_smoothness_loss` of checked float64 ``(N, H, W, K)`` maps."""
+    n, h, w, _ = a.shape
     dh = ((a[:, 1:] - a[:, :-1]) ** 2).sum() / ((h - 1) * w)
     dw = ((a[:, :, 1:] - a[:, :, :-1]) ** 2).sum() / (h * (w - 1))
     return float(2 * (dh + dw) / n)
+
+
+def _check_weights(weights) -> dict:
+    """:data:`DEFAULT_WEIGHTS` updated by ``weights``: known keys, each a finite number >= 0 (kept as given)."""
+    if weights is None:
+        return dict(DEFAULT_WEIGHTS)
+    if not isinstance(weights, Mapping):
+        raise TypeError(f"weights={weights!r} ({type(weights).__name__}) must be a dict of loss weights, "
+                        f"e.g. {{'smoothness': 100}}; valid keys are {sorted(DEFAULT_WEIGHTS)}.")
+    unknown = set(weights) - set(DEFAULT_WEIGHTS)
+    if unknown:
+        raise ValueError(f"weights has unknown keys {sorted(unknown, key=repr)}; valid keys are "
+                         f"{sorted(DEFAULT_WEIGHTS)}.")
+    for key, value in weights.items():
+        check_real(f"weights[{key!r}]", value, lo=0,
+                   hint=f"a loss weight is a number >= 0 (default {DEFAULT_WEIGHTS[key]:g}; 0 drops the term).")
+    return {**DEFAULT_WEIGHTS, **weights}
+
+
+def _nhw(image, name: str, channel_axis) -> tuple:
+    """The ``(N, H, W)`` of ``image`` in skdce's layouts (its shape only; the values are checked where used)."""
+    check_image_arg(image, name, "skdce.losses")
+    arr = np.asarray(image)
+    return image_layout(arr, channel_axis, name).to_nhwc(arr).shape[:3]
 
 
 def zero_reference_loss(
@@ -543,12 +628,18 @@ def zero_reference_loss(
     enhanced, original : (H, W, 3) or (N, H, W, 3) ndarray
         Enhanced image and its input.
     alphas : (H, W, K) or (N, H, W, K) ndarray
-        The alpha maps that produced ``enhanced``.
+        The alpha maps that produced ``enhanced``, at its size (as
+        :func:`illumination_smoothness_loss` takes them).
     weights : dict, optional
         Overrides of :data:`DEFAULT_WEIGHTS` (keys ``spatial``, ``exposure``,
-        ``color``, ``smoothness``).
+        ``color``, ``smoothness``), each a finite number >= 0.
     level, patch_size : float, int, optional
         Passed to :func:`exposure_control_loss` (or :func:`adaptive_exposure_loss`).
+        With ``context``, ``level`` (default 0.6) is passed to the adaptive
+        exposure term and to the ``"adaptive"`` and ``"prior"`` colour terms
+        too, whose own default is 0.43: pass ``level=0.43`` for theirs. The
+        torch twin (``skdce.train.losses.zero_reference_loss``) and
+        ``skdce.train.config.TrainConfig`` (``level = 0.6``) do the same.
     channel_axis : int, optional
         Axis of the channels of all three arrays.
     context : (H, W) or (N, H, W) ndarray, optional
@@ -577,12 +668,15 @@ def zero_reference_loss(
     >>> round(zero_reference_loss(img, img, np.zeros((16, 16, 24))).total, 12)
     0.0
     """
-    wt = dict(DEFAULT_WEIGHTS)
-    unknown = set(weights or {}) - set(wt)
-    if unknown:
-        raise ValueError(f"weights has unknown keys {sorted(unknown)}; valid keys are {sorted(wt)}.")
-    wt.update(weights or {})
+    wt = _check_weights(weights)
     _check_color(color, context)
+    a = _alphas64(alphas, channel_axis)
+    images = _nhw(enhanced, "enhanced", channel_axis)
+    if a.shape[:3] != images:
+        raise ValueError(
+            f"alphas has shape {np.shape(alphas)}, {a.shape[:3]} as (N, H, W); it must match enhanced's {images}: "
+            f"pass the alpha maps that produced enhanced, at its size (upsample Zero-DCE++'s small maps)."
+        )
     spa = wt["spatial"] * spatial_consistency_loss(enhanced, original, channel_axis=channel_axis)
     if context is None:
         exp = wt["exposure"] * exposure_control_loss(
@@ -600,5 +694,5 @@ def zero_reference_loss(
                                              channel_axis=channel_axis)
     else:
         col = wt["color"] * color_constancy_loss(enhanced, channel_axis=channel_axis)
-    tv = wt["smoothness"] * illumination_smoothness_loss(alphas, channel_axis=channel_axis)
+    tv = wt["smoothness"] * _smoothness(a)
     return LossTerms(spa + exp + col + tv, spa, exp, col, tv)

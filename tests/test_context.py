@@ -1,8 +1,9 @@
-"""skdce.engine.stages.boxes: the illumination context, against values worked out by hand."""
+"""The illumination context: skdce.engine.stages.boxes against values worked out by hand, skdce.context's checks."""
 
 import numpy as np
 import pytest
 
+from skdce.context import illumination_context as public_context
 from skdce.engine.stages.boxes import CONTEXT_GRIDS, ContextMap, box_downscale, context_size, illumination_context
 
 
@@ -50,3 +51,16 @@ def test_grids_computed_elsewhere_give_the_same_map(rng):
     for b, r0, r1, c0, c1 in [(0, 0, 23, 0, 31), (1, 4, 9, 10, 31), (1, 22, 23, 0, 1)]:
         np.testing.assert_array_equal(parts.block(b, r0, r1, c0, c1), whole.block(b, r0, r1, c0, c1))
         np.testing.assert_array_equal(whole.block(b, r0, r1, c0, c1), full[b, r0:r1, c0:c1])
+
+
+@pytest.mark.parametrize("image, match", [
+    (np.full((4, 4, 3), 200, np.int16), "image has signed integer dtype int16; skdce takes unsigned integer"),
+    (np.full((4, 4, 3), -5, np.int8), "image has signed integer dtype int8"),
+    (np.ones((4, 4, 3), bool), "image has dtype bool, which is not an image dtype"),
+    (np.full((4, 4, 3), 0.5 + 1j), "image has dtype complex128, which is not an image dtype"),
+    (np.full((4, 4, 3), 0.5, object), "image has dtype object, which is not an image dtype"),
+])
+def test_public_context_refuses_non_image_dtypes(image, match):
+    """skdce.illumination_context checks the dtype as apply_le_curves does (it promised [0, 1] and returned 200)."""
+    with pytest.raises(TypeError, match=match):
+        public_context(image)
