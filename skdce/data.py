@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base.image import image_layout, to_float, to_uint
-from ._base.validate import check_real
+from ._base.validate import check_image_arg, check_int, check_real
 
 __all__ = ["darken", "low_light_sample", "write_dng", "SAMPLES"]
 
@@ -18,27 +18,44 @@ __all__ = ["darken", "low_light_sample", "write_dng", "SAMPLES"]
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
 
 
+#: The most photo-electrons :func:`darken` simulates at full scale: a real sensor's full well holds about
+#: 1e5, so beyond this the shot noise is nil (pass ``photons=None``); NumPy's Poisson sampler refuses
+#: counts above about 9e18.
+_MAX_PHOTONS = 1e12
+
+
+def _check_seed(seed):
+    """``seed`` as :func:`numpy.random.default_rng` takes it: None, an integer >= 0 or a Generator."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    return check_int("seed", seed, min=0, hint="or a numpy.random.Generator, or None for fresh noise each call.")
+
+
 def darken(image, *, gain=0.12, gamma=2.2, photons=400.0, read_noise=0.004, channel_axis=-1, seed=0):
     """Simulate a low-light exposure of a well-exposed image.
 
     Parameters
     ----------
-    image : ndarray
-        uint8/uint16 or float image in [0, 1] (any shape; ``channel_axis`` is
-        only used to check it).
+    image : (H, W, C), (N, H, W, C), (H, W) or (N, H, W) ndarray
+        uint8/uint16 or float image in [0, 1]. ``C`` is 1, 2 (gray + alpha),
+        3 or 4 (RGBA) along ``channel_axis``; an alpha channel is passed
+        through untouched. ``(H, W)`` and ``(N, H, W)`` need
+        ``channel_axis=None``.
     gain : float, optional
         Exposure scale applied in linear light (0.12: about 3 stops darker).
     gamma : float, optional
         Display gamma used to go to linear light and back.
     photons : float or None, optional
-        Photo-electrons at full scale *after* the gain; Poisson shot noise with
-        this count. ``None`` disables shot noise.
+        Photo-electrons at full scale *after* the gain, at most 1e12 (beyond a
+        real sensor's full well, about 1e5, shot noise is nil); Poisson shot
+        noise with this count. ``None`` disables shot noise.
     read_noise : float, optional
         Standard deviation of additive Gaussian read noise in linear light.
     channel_axis : int or None, optional
-        Axis of the channels.
-    seed : int or numpy.random.Generator, optional
-        Seed of the noise (deterministic by default).
+        Axis of the channels; ``None`` for a grayscale image without one.
+    seed : None, int or numpy.random.Generator, optional
+        Seed of the noise, an integer >= 0 (deterministic by default), a
+        Generator to draw from, or None for fresh noise each call.
 
     Returns
     -------
@@ -49,7 +66,7 @@ def darken(image, *, gain=0.12, gamma=2.2, photons=400.0, read_noise=0.004, chan
     -----
     ``lin = x**gamma * gain``; ``noisy = Poisson(lin * photons) / photons + N(0, read_noise**2)``;
     the result is ``clip(noisy, 0, 1)**(1 / gamma)``. This is the
-    Poisson-Gaussian noise model of raw sensor data, applied per channel.
+    Poisson-Gaussian noise model of raw sensor data, applied per colour channel.
 
     Examples
     --------
@@ -59,21 +76,39 @@ def darken(image, *, gain=0.12, gamma=2.2, photons=400.0, read_noise=0.004, chan
     >>> bool(darken(bright).mean() < 0.5)
     True
     """
+    check_image_arg(image, "image", "skdce.data.darken")
     arr = np.asarray(image)
-    image_layout(arr, channel_axis, "image")
+    layout = image_layout(arr, channel_axis, "image")
     x = to_float(arr, "image").astype(np.float64)
     gain = check_real("gain", gain, lo=0, lo_open=True)
     gamma = check_real("gamma", gamma, lo=0, lo_open=True)
     if photons is not None:
-        photons = check_real("photons", photons, lo=0, lo_open=True, hint="or None for no shot noise.")
+        photons = check_real("photons", photons, lo=0, lo_open=True, hi=_MAX_PHOTONS,
+                             hint="beyond a real sensor's full well (about 1e5) shot noise is nil: pass None for "
+                                  "no shot noise.")
+        if gain * photons > _MAX_PHOTONS:
+            raise ValueError(f"gain * photons = {gain * photons:g} photo-electrons at white (gain={gain:g}, "
+                             f"photons={photons:g}) is more than {_MAX_PHOTONS:g}; lower gain or photons, or pass "
+                             f"photons=None for no shot noise.")
     read_noise = check_real("read_noise", read_noise, lo=0)
-    rng = np.random.default_rng(seed)
-    lin = x**gamma * gain
-    if photons is not None:
-        lin = rng.poisson(lin * photons) / photons
-    if read_noise:
-        lin = lin + rng.normal(0.0, read_noise, lin.shape)
-    return (np.clip(lin, 0.0, 1.0) ** (1.0 / gamma)).astype(np.float32)
+    rng = np.random.default_rng(_check_seed(seed))
+
+    def dark(x):
+        lin = x**gamma * gain
+        if photons is not None:
+            lin = rng.poisson(lin * photons) / photons
+        if read_noise:
+            lin = lin + rng.normal(0.0, read_noise, lin.shape)
+        return (np.clip(lin, 0.0, 1.0) ** (1.0 / gamma)).astype(np.float32)
+
+    if not layout.has_alpha:
+        return dark(x)
+    colour = [slice(None)] * x.ndim
+    colour[layout.channel_axis] = slice(0, layout.n_color)
+    colour = tuple(colour)
+    out = x.astype(np.float32)  # the alpha channel as it came, in float32
+    out[colour] = dark(x[colour])  # the noise drawn as for the colour channels alone
+    return out
 
 
 def low_light_sample(name="astronaut", *, seed=0):

@@ -34,7 +34,7 @@ def test_noise_is_seeded_and_unbiased():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(gain=0), "gain=0 is out of range: gain must be a real number > 0"),
     (dict(gamma=np.nan), "gamma=nan is not finite"),
-    (dict(photons=0), "photons=0 is out of range: photons must be a real number > 0; or None"),
+    (dict(photons=0), r"photons=0 is out of range: photons must be a real number in \(0, 1e\+12\]; .* pass None"),
     (dict(read_noise=-0.1), r"read_noise=-0.1 is out of range: read_noise must be a real number >= 0"),
 ])
 def test_bad_parameters(kwargs, match):
@@ -45,6 +45,64 @@ def test_bad_parameters(kwargs, match):
 def test_float_input_outside_unit_range_is_refused():
     with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
         darken(np.full((4, 4, 3), 2.0))
+
+
+@pytest.mark.parametrize("channel_axis, colour", [(-1, slice(0, 3)), (0, slice(0, 3)), (-1, slice(0, 1))])
+def test_alpha_passes_through(rng, channel_axis, colour):
+    x = rng.random((6, 7, 4 if colour.stop == 3 else 2))
+    x = np.moveaxis(x, -1, channel_axis)
+    got = darken(x, channel_axis=channel_axis, seed=3)
+    alpha = np.take(x, [-1], axis=channel_axis)
+    np.testing.assert_array_equal(np.take(got, [-1], axis=channel_axis), alpha.astype(np.float32))
+    np.testing.assert_array_equal(np.take(got, range(colour.stop), axis=channel_axis),
+                                  darken(np.take(x, range(colour.stop), axis=channel_axis), channel_axis=channel_axis,
+                                         seed=3))  # the colour channels as without alpha
+    u = np.zeros((3, 3, 4), np.uint8)
+    u[..., 3] = 255
+    assert darken(u)[..., 3].tolist() == np.ones((3, 3)).tolist()
+
+
+def test_grayscale_needs_channel_axis_none(rng):
+    x = rng.random((6, 7))
+    assert darken(x, channel_axis=None).shape == x.shape
+    with pytest.raises(ValueError, match=r"image has shape \(6, 7\); .* pass channel_axis=None"):
+        darken(x)
+    with pytest.raises(ValueError, match=r"image has shape \(42,\); with channel_axis=None it must be grayscale"):
+        darken(x.ravel(), channel_axis=None)
+
+
+def test_file_name_is_refused():
+    with pytest.raises(TypeError, match=r"image is a str \('a.png'\); skdce.data.darken takes an image array"):
+        darken("a.png")
+
+
+@pytest.mark.parametrize("seed, exc, match", [
+    ("a", TypeError, r"seed='a' \(str\) must be an integer >= 0; or a numpy.random.Generator, or None"),
+    (1.5, TypeError, r"seed=1.5 \(float\) must be an integer >= 0"),
+    (True, TypeError, r"seed=True \(bool\) must be an integer >= 0"),
+    (-1, ValueError, r"seed=-1 is out of range: seed must be an integer >= 0"),
+])
+def test_bad_seed(seed, exc, match):
+    with pytest.raises(exc, match=match):
+        darken(np.zeros((4, 4, 3)), seed=seed)
+
+
+def test_seeds_as_documented():
+    x = np.full((4, 4, 3), 0.5)
+    np.testing.assert_array_equal(darken(x, seed=np.uint8(4)), darken(x, seed=4))
+    np.testing.assert_array_equal(darken(x, seed=np.random.default_rng(4)), darken(x, seed=4))
+    assert darken(x, seed=None).shape == x.shape
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(photons=1e300), r"photons=1e\+300 is out of range: photons must be a real number in \(0, 1e\+12\]"),
+    (dict(photons=1e12, gain=10.0), r"gain \* photons = 1e\+13 photo-electrons at white .* is more than 1e\+12"),
+])
+def test_photons_are_bounded(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        darken(np.ones((4, 4, 3)), **kwargs)
+    kwargs["photons"] = 1e12 / kwargs.get("gain", 1.0)  # the bound itself is fine
+    assert darken(np.ones((4, 4, 3)), **kwargs).max() <= 1
 
 
 @pytest.mark.parametrize("name", SAMPLES)
