@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base.image import image_layout, to_float, to_uint
+from ._base.image import compute_dtype, image_layout, to_float, to_uint, unit_scale, validate_values
 from ._base.validate import check_image_arg, check_int, check_real
 
 __all__ = ["darken", "low_light_sample", "write_dng", "SAMPLES"]
@@ -176,9 +176,10 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
     path : str or os.PathLike
         The ``.dng`` file to write (atomically).
     image : (H, W, 3) ndarray
-        Scene-linear RGB with sRGB primaries, float in [0, 1] (1 = the
-        sensor's white level); ``H`` and ``W`` even, at least 22 (LibRaw's
-        smallest image).
+        Scene-linear RGB with sRGB primaries, float in [0, 1] or unsigned
+        integers (scaled by their dtype's maximum, as everywhere in skdce);
+        1 is the sensor's white level. ``H`` and ``W`` even, at least 22
+        (LibRaw's smallest image).
     pattern : {"RGGB", "BGGR", "GRBG", "GBRG"}, optional
         The colour filter of the 2 x 2 tile, row by row.
     bits : int, optional
@@ -199,7 +200,7 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
     make, model : str, optional
         Camera maker and model.
     exposure_time : float, optional
-        Seconds. ``iso`` : float, optional; ``datetime`` : datetime.datetime, optional.
+        Seconds (> 0). ``iso`` : float, optional, 1-65535; ``datetime`` : datetime.datetime, optional.
     overwrite : bool, optional
         Replace an existing file.
 
@@ -226,30 +227,43 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
     >>> path.suffix
     '.dng'
     """
+    import datetime as _datetime
+
     import tifffile
 
     from .io._atomic import atomic_path
 
-    image = np.asarray(image, dtype=np.float64)
+    check_image_arg(image, "image", "skdce.data.write_dng")
+    image = np.asarray(image)
+    if image.dtype.kind == "u":  # scaled by the dtype's maximum, as everywhere in skdce
+        image = image.astype(np.float64) * unit_scale(image.dtype)
+    else:
+        compute_dtype(image.dtype, "image")  # refuses signed integers, bool, complex
+        validate_values(image, "image")  # NaN, inf and floats outside [0, 1]
+        image = image.astype(np.float64)
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] % 2 or image.shape[1] % 2 or min(image.shape[:2]) < 22:
         raise ValueError(f"image has shape {image.shape}; write_dng takes (H, W, 3) RGB with H and W even and at "
                          f"least 22 (LibRaw reads no smaller image).")
     pattern = str(pattern).upper()
     if pattern not in ("RGGB", "BGGR", "GRBG", "GBRG"):
         raise ValueError(f"pattern={pattern!r} is not a Bayer pattern; use RGGB, BGGR, GRBG or GBRG.")
-    if not (isinstance(bits, int) and 8 <= bits <= 16):
-        raise ValueError(f"bits={bits!r} must be an integer from 8 to 16.")
+    bits = check_int("bits", bits, min=8, max=16, hint="the sensor's bit depth (the white level is 2**bits - 1).")
     white = 2**bits - 1
-    if not (isinstance(black_level, int) and 0 <= black_level < white // 2):
-        raise ValueError(f"black_level={black_level!r} must be an integer from 0 to {white // 2 - 1}.")
+    black_level = check_int("black_level", black_level, min=0, max=white // 2 - 1,
+                            hint=f"below half the white level {white} of bits={bits}.")
     gains = np.asarray(gains, dtype=np.float64)
     if gains.shape != (3,) or not np.all((gains > 0) & (gains <= 1)):
-        raise ValueError(f"gains={tuple(gains)} must be three numbers in (0, 1].")
+        raise ValueError(f"gains={gains.tolist()} must be three numbers in (0, 1].")
     neutral = gains if as_shot_neutral is None else np.asarray(as_shot_neutral, dtype=np.float64)
-    if neutral.shape != (3,) or not np.all(neutral > 0):
+    if neutral.shape != (3,) or not np.all((neutral > 0) & np.isfinite(neutral)):
         raise ValueError(f"as_shot_neutral={as_shot_neutral!r} must be three positive numbers.")
-    if orientation not in range(1, 9):
-        raise ValueError(f"orientation={orientation!r} must be 1-8.")
+    orientation = check_int("orientation", orientation, min=1, max=8, hint="the EXIF/TIFF orientation (1: as stored).")
+    if exposure_time is not None:
+        exposure_time = check_real("exposure_time", exposure_time, lo=0, lo_open=True, hint="seconds, or None.")
+    if iso is not None:
+        iso = check_real("iso", iso, lo=1, hi=65535, hint="ISOSpeedRatings is a 16-bit field; or None.")
+    if datetime is not None and not isinstance(datetime, _datetime.datetime):
+        raise TypeError(f"datetime={datetime!r} ({type(datetime).__name__}) must be a datetime.datetime or None.")
     cfa = [_CFA_COLOURS[c] for c in pattern]
     mosaic = np.empty(image.shape[:2])
     for k, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
