@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base.image import compute_dtype, image_layout, to_float, to_uint, unit_scale, validate_values
+from ._base.image import check_unit_range, compute_dtype, image_layout, to_float, to_uint, unit_scale
 from ._base.validate import check_image_arg, check_int, check_real
 
 __all__ = ["darken", "low_light_sample", "write_dng", "SAMPLES"]
@@ -162,6 +162,17 @@ def _rational(value: float, signed: bool = False) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
+def _check_scene(image: np.ndarray) -> None:
+    """Refuse NaN, inf and negative light in a float scene; above 1 (past the sensor's white) is allowed."""
+    lo, hi = float(np.min(image)), float(np.max(image))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        check_unit_range(image, "image")  # raises, naming NaN or inf
+    if lo < 0:
+        raise ValueError(f"image has values down to {lo:.6g}; write_dng takes scene-linear light >= 0 (1 is the "
+                         f"sensor's white level; above it the sensor clips). Rescale it, or clip it with "
+                         f"np.clip(image, 0, None).")
+
+
 def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0, 1.0, 1.0), as_shot_neutral=None,
               orientation=1, make="skdce", model="synthetic", exposure_time=None, iso=None, datetime=None,
               overwrite=False):
@@ -176,10 +187,11 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
     path : str or os.PathLike
         The ``.dng`` file to write (atomically).
     image : (H, W, 3) ndarray
-        Scene-linear RGB with sRGB primaries, float in [0, 1] or unsigned
-        integers (scaled by their dtype's maximum, as everywhere in skdce);
-        1 is the sensor's white level. ``H`` and ``W`` even, at least 22
-        (LibRaw's smallest image).
+        Scene-linear RGB with sRGB primaries, unsigned integers (scaled by
+        their dtype's maximum, as everywhere in skdce) or float >= 0: 1 is
+        the sensor's white level, and brighter light clips there, as on a
+        sensor (clipped highlights); NaN and inf are refused. ``H`` and ``W``
+        even, at least 22 (LibRaw's smallest image).
     pattern : {"RGGB", "BGGR", "GRBG", "GBRG"}, optional
         The colour filter of the 2 x 2 tile, row by row.
     bits : int, optional
@@ -235,15 +247,15 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
 
     check_image_arg(image, "image", "skdce.data.write_dng")
     image = np.asarray(image)
-    if image.dtype.kind == "u":  # scaled by the dtype's maximum, as everywhere in skdce
-        image = image.astype(np.float64) * unit_scale(image.dtype)
-    else:
-        compute_dtype(image.dtype, "image")  # refuses signed integers, bool, complex
-        validate_values(image, "image")  # NaN, inf and floats outside [0, 1]
-        image = image.astype(np.float64)
+    compute_dtype(image.dtype, "image")  # refuses signed integers, bool, complex
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] % 2 or image.shape[1] % 2 or min(image.shape[:2]) < 22:
         raise ValueError(f"image has shape {image.shape}; write_dng takes (H, W, 3) RGB with H and W even and at "
                          f"least 22 (LibRaw reads no smaller image).")
+    if image.dtype.kind == "u":  # scaled by the dtype's maximum, as everywhere in skdce
+        image = image.astype(np.float64) * unit_scale(image.dtype)
+    else:
+        _check_scene(image)
+        image = image.astype(np.float64)
     pattern = str(pattern).upper()
     if pattern not in ("RGGB", "BGGR", "GRBG", "GBRG"):
         raise ValueError(f"pattern={pattern!r} is not a Bayer pattern; use RGGB, BGGR, GRBG or GBRG.")

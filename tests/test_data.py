@@ -138,8 +138,8 @@ def test_unknown_sample():
     (dict(iso=float("nan")), r"iso=nan is not finite: iso must be a real number in \[1, 65535\]"),
     (dict(iso=1e5), r"iso=100000.0 is out of range: iso must be a real number in \[1, 65535\]"),
     (dict(image=np.full((24, 32, 3), np.nan)), "image contains NaN"),
-    (dict(image=np.full((24, 32, 3), 2.0)), r"image has values in \[2, 2\], outside \[0, 1\]; float images must lie"),
-    (dict(image=np.full((24, 32, 3), -0.1)), r"image has values in \[-0.1, -0.1\], outside \[0, 1\]"),
+    (dict(image=np.full((24, 32, 3), np.inf)), "image contains inf"),
+    (dict(image=np.full((24, 32, 3), -0.1)), r"image has values down to -0.1; write_dng takes scene-linear light >= 0"),
 ])
 def test_write_dng_bad_parameters(tmp_path, kwargs, match):
     from skdce.data import write_dng
@@ -217,3 +217,13 @@ def test_write_dng_takes_numpy_integers(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     mosaic, tags = _mosaic_and_tags(a)
     assert tags[50717] == 4095 and tags[50714] == 5 and tags[274] == 3
+
+
+def test_write_dng_clips_light_past_white_as_a_sensor(tmp_path):
+    """Scene light above 1 (the white level) is a clipped highlight, documented; only NaN, inf, < 0 are refused."""
+    from skdce.data import write_dng
+
+    bright, _ = _mosaic_and_tags(write_dng(tmp_path / "bright.dng", np.full((24, 32, 3), 1.5), bits=12))
+    white, _ = _mosaic_and_tags(write_dng(tmp_path / "white.dng", np.ones((24, 32, 3)), bits=12))
+    np.testing.assert_array_equal(bright, white)
+    assert bright.max() == 4095
