@@ -83,9 +83,11 @@ def darken(image, *, gain=0.12, gamma=2.2, photons=400.0, read_noise=0.004, chan
     gain = check_real("gain", gain, lo=0, lo_open=True)
     gamma = check_real("gamma", gamma, lo=0, lo_open=True)
     if photons is not None:
-        photons = check_real("photons", photons, lo=0, lo_open=True, hi=_MAX_PHOTONS,
-                             hint="beyond a real sensor's full well (about 1e5) shot noise is nil: pass None for "
-                                  "no shot noise.")
+        photons = check_real("photons", photons, lo=0, lo_open=True, hint="or None for no shot noise.")
+        if photons > _MAX_PHOTONS:
+            raise ValueError(f"photons={photons:g} is out of range: photons must be at most {_MAX_PHOTONS:g} (a real "
+                             f"sensor's full well holds about 1e5; beyond it shot noise is nil); or None for no "
+                             f"shot noise.")
         if gain * photons > _MAX_PHOTONS:
             raise ValueError(f"gain * photons = {gain * photons:g} photo-electrons at white (gain={gain:g}, "
                              f"photons={photons:g}) is more than {_MAX_PHOTONS:g}; lower gain or photons, or pass "

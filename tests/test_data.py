@@ -34,7 +34,7 @@ def test_noise_is_seeded_and_unbiased():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(gain=0), "gain=0 is out of range: gain must be a real number > 0"),
     (dict(gamma=np.nan), "gamma=nan is not finite"),
-    (dict(photons=0), r"photons=0 is out of range: photons must be a real number in \(0, 1e\+12\]; .* pass None"),
+    (dict(photons=0), "photons=0 is out of range: photons must be a real number > 0; or None"),
     (dict(read_noise=-0.1), r"read_noise=-0.1 is out of range: read_noise must be a real number >= 0"),
 ])
 def test_bad_parameters(kwargs, match):
@@ -95,7 +95,7 @@ def test_seeds_as_documented():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(photons=1e300), r"photons=1e\+300 is out of range: photons must be a real number in \(0, 1e\+12\]"),
+    (dict(photons=1e300), r"photons=1e\+300 is out of range: photons must be at most 1e\+12 .*; or None"),
     (dict(photons=1e12, gain=10.0), r"gain \* photons = 1e\+13 photo-electrons at white .* is more than 1e\+12"),
 ])
 def test_photons_are_bounded(kwargs, match):
