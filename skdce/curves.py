@@ -13,6 +13,7 @@ from ._base.validate import check_image_arg, check_int, check_num_threads
 from .engine.stages.curve import ALPHA_FIX, check_range, copy_extra_channels, run_blocks
 from .engine.stages.gain import gain_block
 from .engine.workers import BLOCK
+from .models import MAX_ITERATIONS
 
 __all__ = ["apply_le_curves", "curve_gain"]
 
@@ -93,7 +94,15 @@ def _prepare(image, alphas, n_iter, channel_axis):
             )
     k = a5.shape[3]
     if k == 1:
-        n_iter = 8 if n_iter is None else check_int("n_iter", n_iter, min=1, hint="e.g. 8.")
+        n_iter = 8 if n_iter is None else check_int(
+            "n_iter", n_iter, min=1, max=MAX_ITERATIONS,
+            hint=f"e.g. 8 (Zero-DCE's); at most {MAX_ITERATIONS}, as for a model's iterations, where the slope "
+                 f"2**n_iter still fits in float32.")
+    elif k > MAX_ITERATIONS:
+        raise ValueError(
+            f"alphas holds {k} per-iteration maps; at most {MAX_ITERATIONS} are allowed (as for a model's "
+            f"iterations, where the slope 2**k still fits in float32); pass fewer iterations."
+        )
     elif n_iter not in (None, k):
         raise ValueError(
             f"alphas holds {k} per-iteration maps, so n_iter must be None or {k}, not {n_iter!r}."
@@ -212,7 +221,11 @@ def apply_le_curves(image, alphas, *, n_iter=None, channel_axis=-1, out=None, nu
           spatial and batch sizes must equal the image's or be 1 (broadcast).
     n_iter : int, optional
         Number of iterations when every iteration shares the same alphas
-        (default 8). With per-iteration alphas it must be ``None`` or ``k``.
+        (default 8, at most 64). With per-iteration alphas it must be ``None``
+        or ``k`` (``k`` at most 64). The bound is a model's
+        (:data:`skdce.models.MAX_ITERATIONS`; Zero-DCE uses 8): the slope of
+        ``n`` iterations reaches ``2**n`` (:func:`curve_gain`), which
+        overflows float32 from ``n = 128``.
     channel_axis : int or None, optional
         Axis of the channels, of ``image`` and of map-shaped ``alphas``. ``None``
         for grayscale images without a channel axis.

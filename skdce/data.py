@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base.image import image_layout, to_float, to_uint
-from ._base.validate import check_real
+from ._base.image import check_unit_range, compute_dtype, image_layout, to_float, to_uint, unit_scale
+from ._base.validate import check_image_arg, check_int, check_real
 
 __all__ = ["darken", "low_light_sample", "write_dng", "SAMPLES"]
 
@@ -18,27 +18,44 @@ __all__ = ["darken", "low_light_sample", "write_dng", "SAMPLES"]
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
 
 
+#: The most photo-electrons :func:`darken` simulates at full scale: a real sensor's full well holds about
+#: 1e5, so beyond this the shot noise is nil (pass ``photons=None``); NumPy's Poisson sampler refuses
+#: counts above about 9e18.
+_MAX_PHOTONS = 1e12
+
+
+def _check_seed(seed):
+    """``seed`` as :func:`numpy.random.default_rng` takes it: None, an integer >= 0 or a Generator."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    return check_int("seed", seed, min=0, hint="or a numpy.random.Generator, or None for fresh noise each call.")
+
+
 def darken(image, *, gain=0.12, gamma=2.2, photons=400.0, read_noise=0.004, channel_axis=-1, seed=0):
     """Simulate a low-light exposure of a well-exposed image.
 
     Parameters
     ----------
-    image : ndarray
-        uint8/uint16 or float image in [0, 1] (any shape; ``channel_axis`` is
-        only used to check it).
+    image : (H, W, C), (N, H, W, C), (H, W) or (N, H, W) ndarray
+        uint8/uint16 or float image in [0, 1]. ``C`` is 1, 2 (gray + alpha),
+        3 or 4 (RGBA) along ``channel_axis``; an alpha channel is passed
+        through untouched. ``(H, W)`` and ``(N, H, W)`` need
+        ``channel_axis=None``.
     gain : float, optional
         Exposure scale applied in linear light (0.12: about 3 stops darker).
     gamma : float, optional
         Display gamma used to go to linear light and back.
     photons : float or None, optional
-        Photo-electrons at full scale *after* the gain; Poisson shot noise with
-        this count. ``None`` disables shot noise.
+        Photo-electrons at full scale *after* the gain, at most 1e12 (beyond a
+        real sensor's full well, about 1e5, shot noise is nil); Poisson shot
+        noise with this count. ``None`` disables shot noise.
     read_noise : float, optional
         Standard deviation of additive Gaussian read noise in linear light.
     channel_axis : int or None, optional
-        Axis of the channels.
-    seed : int or numpy.random.Generator, optional
-        Seed of the noise (deterministic by default).
+        Axis of the channels; ``None`` for a grayscale image without one.
+    seed : None, int or numpy.random.Generator, optional
+        Seed of the noise, an integer >= 0 (deterministic by default), a
+        Generator to draw from, or None for fresh noise each call.
 
     Returns
     -------
@@ -49,7 +66,7 @@ def darken(image, *, gain=0.12, gamma=2.2, photons=400.0, read_noise=0.004, chan
     -----
     ``lin = x**gamma * gain``; ``noisy = Poisson(lin * photons) / photons + N(0, read_noise**2)``;
     the result is ``clip(noisy, 0, 1)**(1 / gamma)``. This is the
-    Poisson-Gaussian noise model of raw sensor data, applied per channel.
+    Poisson-Gaussian noise model of raw sensor data, applied per colour channel.
 
     Examples
     --------
@@ -59,21 +76,41 @@ def darken(image, *, gain=0.12, gamma=2.2, photons=400.0, read_noise=0.004, chan
     >>> bool(darken(bright).mean() < 0.5)
     True
     """
+    check_image_arg(image, "image", "skdce.data.darken")
     arr = np.asarray(image)
-    image_layout(arr, channel_axis, "image")
+    layout = image_layout(arr, channel_axis, "image")
     x = to_float(arr, "image").astype(np.float64)
     gain = check_real("gain", gain, lo=0, lo_open=True)
     gamma = check_real("gamma", gamma, lo=0, lo_open=True)
     if photons is not None:
         photons = check_real("photons", photons, lo=0, lo_open=True, hint="or None for no shot noise.")
+        if photons > _MAX_PHOTONS:
+            raise ValueError(f"photons={photons:g} is out of range: photons must be at most {_MAX_PHOTONS:g} (a real "
+                             f"sensor's full well holds about 1e5; beyond it shot noise is nil); or None for no "
+                             f"shot noise.")
+        if gain * photons > _MAX_PHOTONS:
+            raise ValueError(f"gain * photons = {gain * photons:g} photo-electrons at white (gain={gain:g}, "
+                             f"photons={photons:g}) is more than {_MAX_PHOTONS:g}; lower gain or photons, or pass "
+                             f"photons=None for no shot noise.")
     read_noise = check_real("read_noise", read_noise, lo=0)
-    rng = np.random.default_rng(seed)
-    lin = x**gamma * gain
-    if photons is not None:
-        lin = rng.poisson(lin * photons) / photons
-    if read_noise:
-        lin = lin + rng.normal(0.0, read_noise, lin.shape)
-    return (np.clip(lin, 0.0, 1.0) ** (1.0 / gamma)).astype(np.float32)
+    rng = np.random.default_rng(_check_seed(seed))
+
+    def dark(x):
+        lin = x**gamma * gain
+        if photons is not None:
+            lin = rng.poisson(lin * photons) / photons
+        if read_noise:
+            lin = lin + rng.normal(0.0, read_noise, lin.shape)
+        return (np.clip(lin, 0.0, 1.0) ** (1.0 / gamma)).astype(np.float32)
+
+    if not layout.has_alpha:
+        return dark(x)
+    colour = [slice(None)] * x.ndim
+    colour[layout.channel_axis] = slice(0, layout.n_color)
+    colour = tuple(colour)
+    out = x.astype(np.float32)  # the alpha channel as it came, in float32
+    out[colour] = dark(x[colour])  # the noise drawn as for the colour channels alone
+    return out
 
 
 def low_light_sample(name="astronaut", *, seed=0):
@@ -127,6 +164,17 @@ def _rational(value: float, signed: bool = False) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
+def _check_scene(image: np.ndarray) -> None:
+    """Refuse NaN, inf and negative light in a float scene; above 1 (past the sensor's white) is allowed."""
+    lo, hi = float(np.min(image)), float(np.max(image))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        check_unit_range(image, "image")  # raises, naming NaN or inf
+    if lo < 0:
+        raise ValueError(f"image has values down to {lo:.6g}; write_dng takes scene-linear light >= 0 (1 is the "
+                         f"sensor's white level; above it the sensor clips). Rescale it, or clip it with "
+                         f"np.clip(image, 0, None).")
+
+
 def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0, 1.0, 1.0), as_shot_neutral=None,
               orientation=1, make="skdce", model="synthetic", exposure_time=None, iso=None, datetime=None,
               overwrite=False):
@@ -141,9 +189,11 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
     path : str or os.PathLike
         The ``.dng`` file to write (atomically).
     image : (H, W, 3) ndarray
-        Scene-linear RGB with sRGB primaries, float in [0, 1] (1 = the
-        sensor's white level); ``H`` and ``W`` even, at least 22 (LibRaw's
-        smallest image).
+        Scene-linear RGB with sRGB primaries, unsigned integers (scaled by
+        their dtype's maximum, as everywhere in skdce) or float >= 0: 1 is
+        the sensor's white level, and brighter light clips there, as on a
+        sensor (clipped highlights); NaN and inf are refused. ``H`` and ``W``
+        even, at least 22 (LibRaw's smallest image).
     pattern : {"RGGB", "BGGR", "GRBG", "GBRG"}, optional
         The colour filter of the 2 x 2 tile, row by row.
     bits : int, optional
@@ -164,7 +214,7 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
     make, model : str, optional
         Camera maker and model.
     exposure_time : float, optional
-        Seconds. ``iso`` : float, optional; ``datetime`` : datetime.datetime, optional.
+        Seconds (> 0). ``iso`` : float, optional, 1-65535; ``datetime`` : datetime.datetime, optional.
     overwrite : bool, optional
         Replace an existing file.
 
@@ -191,30 +241,43 @@ def write_dng(path, image, *, pattern="RGGB", bits=14, black_level=0, gains=(1.0
     >>> path.suffix
     '.dng'
     """
+    import datetime as _datetime
+
     import tifffile
 
     from .io._atomic import atomic_path
 
-    image = np.asarray(image, dtype=np.float64)
+    check_image_arg(image, "image", "skdce.data.write_dng")
+    image = np.asarray(image)
+    compute_dtype(image.dtype, "image")  # refuses signed integers, bool, complex
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] % 2 or image.shape[1] % 2 or min(image.shape[:2]) < 22:
         raise ValueError(f"image has shape {image.shape}; write_dng takes (H, W, 3) RGB with H and W even and at "
                          f"least 22 (LibRaw reads no smaller image).")
+    if image.dtype.kind == "u":  # scaled by the dtype's maximum, as everywhere in skdce
+        image = image.astype(np.float64) * unit_scale(image.dtype)
+    else:
+        _check_scene(image)
+        image = image.astype(np.float64)
     pattern = str(pattern).upper()
     if pattern not in ("RGGB", "BGGR", "GRBG", "GBRG"):
         raise ValueError(f"pattern={pattern!r} is not a Bayer pattern; use RGGB, BGGR, GRBG or GBRG.")
-    if not (isinstance(bits, int) and 8 <= bits <= 16):
-        raise ValueError(f"bits={bits!r} must be an integer from 8 to 16.")
+    bits = check_int("bits", bits, min=8, max=16, hint="the sensor's bit depth (the white level is 2**bits - 1).")
     white = 2**bits - 1
-    if not (isinstance(black_level, int) and 0 <= black_level < white // 2):
-        raise ValueError(f"black_level={black_level!r} must be an integer from 0 to {white // 2 - 1}.")
+    black_level = check_int("black_level", black_level, min=0, max=white // 2 - 1,
+                            hint=f"below half the white level {white} of bits={bits}.")
     gains = np.asarray(gains, dtype=np.float64)
     if gains.shape != (3,) or not np.all((gains > 0) & (gains <= 1)):
-        raise ValueError(f"gains={tuple(gains)} must be three numbers in (0, 1].")
+        raise ValueError(f"gains={gains.tolist()} must be three numbers in (0, 1].")
     neutral = gains if as_shot_neutral is None else np.asarray(as_shot_neutral, dtype=np.float64)
-    if neutral.shape != (3,) or not np.all(neutral > 0):
+    if neutral.shape != (3,) or not np.all((neutral > 0) & np.isfinite(neutral)):
         raise ValueError(f"as_shot_neutral={as_shot_neutral!r} must be three positive numbers.")
-    if orientation not in range(1, 9):
-        raise ValueError(f"orientation={orientation!r} must be 1-8.")
+    orientation = check_int("orientation", orientation, min=1, max=8, hint="the EXIF/TIFF orientation (1: as stored).")
+    if exposure_time is not None:
+        exposure_time = check_real("exposure_time", exposure_time, lo=0, lo_open=True, hint="seconds, or None.")
+    if iso is not None:
+        iso = check_real("iso", iso, lo=1, hi=65535, hint="ISOSpeedRatings is a 16-bit field; or None.")
+    if datetime is not None and not isinstance(datetime, _datetime.datetime):
+        raise TypeError(f"datetime={datetime!r} ({type(datetime).__name__}) must be a datetime.datetime or None.")
     cfa = [_CFA_COLOURS[c] for c in pattern]
     mosaic = np.empty(image.shape[:2])
     for k, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):

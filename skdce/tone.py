@@ -58,9 +58,9 @@ from .engine.stages.tone import (
     black_lift,
     curve_slope,
     exposure_alphas,
-    finish_tone,
     noise_limit,
 )
+from .engine.stages.tone import finish_tone as _finish_tone
 
 __all__ = ["BLACK_QUANTILE", "MIDDLE_GREY", "EXPOSURE_RANGE", "AUTO_EXPOSURE_TARGETS", "AUTO_EXPOSURE_MAX",
            "AUTO_EXPOSURE_LIGHT", "AUTO_EXPOSURE_WHITE", "WHITE_RAMP", "WHITE_AREA", "NOISE_LIFT_LIMIT", "black_lift",
@@ -99,3 +99,49 @@ def model_black_lift(image, *, model=None, strength=1.0, channel_axis=-1, provid
         return np.zeros(plan.n_color)
     lifts = shared_maps(plan, small_copies(src, plan.n_color, plan.scale))[1]
     return lifts[0]
+
+
+def finish_tone(image, lift=None, exposure=0.0, *, num_threads=None):
+    """Take the black's lift out and apply the exposure steps, in place.
+
+    Parameters
+    ----------
+    image : (N, H, W, C) ndarray
+        Enhanced images in [0, 1], float32 or float64, writable: it is
+        modified in place (pass ``x.copy()`` to keep ``x``). For one
+        ``(H, W, C)`` image pass ``image[None]``.
+    lift : (N, C) array_like, optional
+        From :func:`black_lift` (or ``model_black_lift(x)[None]``), in
+        [0, 1); None leaves the black point alone.
+    exposure : float or (N,) array_like, optional
+        Stops at middle grey (:func:`exposure_alphas`), in
+        :data:`EXPOSURE_RANGE`, one for all images or one each; 0 changes
+        nothing.
+    num_threads : int, optional
+        Worker threads (row bands run side by side).
+
+    Returns
+    -------
+    ndarray
+        ``image``, still in [0, 1].
+
+    Notes
+    -----
+    Per image and channel ``y <- max((y - d) / (1 - d), 0)`` for the lift
+    ``d``, then the uniform LE steps ``y <- y + a y (1 - y)`` of
+    :func:`exposure_alphas`, clipped to [0, 1]. This checks its arguments,
+    values included (NaN or a value outside [0, 1] is refused), then runs
+    the engine's stage (:func:`skdce.engine.stages.tone.finish_tone`),
+    which trusts them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdce.tone import finish_tone
+    >>> y = np.array([[[[0.1, 0.5, 1.0]]]])
+    >>> finish_tone(y, [[0.1, 0.0, 0.0]]).round(3).tolist()
+    [[[[0.0, 0.5, 1.0]]]]
+    """
+    if isinstance(image, np.ndarray) and image.dtype.kind == "f":
+        validate_values(image, "image")  # the engine's stage does not look at the values
+    return _finish_tone(image, lift, exposure, num_threads=num_threads)

@@ -149,7 +149,7 @@ def test_bad_values_found_in_any_block(rng, monkeypatch):
         (np.zeros((5, 3)), {}, ValueError, "alphas has shape \\(5, 3\\) but image has shape \\(4, 5, 3\\)"),
         (np.zeros((4, 5, 24)), {"n_iter": 4}, ValueError,
          "alphas holds 8 per-iteration maps, so n_iter must be None or 8"),
-        (0.5, {"n_iter": 0}, ValueError, "n_iter=0 is out of range: n_iter must be an integer >= 1"),
+        (0.5, {"n_iter": 0}, ValueError, r"n_iter=0 is out of range: n_iter must be an integer in \[1, 64\]"),
         (np.array([1 + 1j]), {}, TypeError, "alphas has dtype complex128"),
         (np.zeros(0), {}, ValueError, "alphas is empty"),
     ],
@@ -192,3 +192,18 @@ def test_property_per_iteration_float32(x, maps):
     assert out.dtype == np.float32
     assert np.all(out >= 0) and np.all(out <= 1)
     assert np.all(np.diff(out[0], axis=0) >= 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_n_iter_is_bounded(dtype):
+    from skdce import curve_gain
+
+    black = np.zeros((2, 2, 3), dtype)
+    assert curve_gain(black, 1.0, n_iter=64).max() == 2.0**64  # the bound: finite in float32 (2**128 is not)
+    assert apply_le_curves(black, 1.0, n_iter=64).max() == 0
+    for func in (apply_le_curves, curve_gain):
+        with pytest.raises(ValueError, match=r"n_iter=65 is out of range: n_iter must be an integer in \[1, 64\]"):
+            func(black, 1.0, n_iter=65)
+        with pytest.raises(ValueError, match="alphas holds 65 per-iteration maps; at most 64 are allowed"):
+            func(black, np.zeros(65 * 3, dtype))
+    assert curve_gain(black, np.ones(64 * 3, dtype)).max() == 2.0**64

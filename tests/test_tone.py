@@ -85,6 +85,66 @@ def test_finish_tone_takes_float_images():
         finish_tone(np.zeros((1, 2, 2, 3), np.uint8), [[0.1, 0.1, 0.1]])
 
 
+@pytest.mark.parametrize("value, lift, match", [
+    (np.nan, None, "image contains NaN"),
+    (2.0, [[0.1, 0.1, 0.1]], r"image has values in \[2, 2\], outside \[0, 1\]; float images must lie in \[0, 1\]"),
+    (-0.5, None, r"image has values in \[-0.5, -0.5\], outside \[0, 1\]"),
+])
+def test_finish_tone_checks_the_values(value, lift, match):
+    y = np.full((1, 2, 2, 3), value, np.float32)
+    with pytest.raises(ValueError, match=match):
+        finish_tone(y, lift, 1.0)
+
+
+def test_finish_tone_engine_stage_does_not_scan_the_values():
+    """The engine calls its stage per batch on large images: the values are checked at the public edge only."""
+    from skdce.engine.stages import tone as stage
+
+    y = np.full((1, 2, 2, 3), 0.5, np.float32)
+    y[0, 0, 0, 0] = np.nan
+    assert stage.finish_tone(y, None, 1.0) is y
+
+
+@pytest.mark.parametrize("image, exc, match", [
+    (np.full((1, 2, 2, 3), 0.5).tolist(), TypeError,
+     r"image is a list; finish_tone works in place on an ndarray: pass x = np.asarray\(image, np.float32\)"),
+    ("a.png", TypeError, r"image is a str \('a.png'\); finish_tone takes an image array, not a file"),
+    (np.full((2, 2, 3), 0.5), ValueError, r"image has shape \(2, 2, 3\); finish_tone takes a batch \(N, H, W, C\)"),
+    (np.broadcast_to(np.float32(0.5), (1, 2, 2, 3)), ValueError,
+     r"image is read-only; finish_tone works in place and needs a writable array: pass image.copy\(\)"),
+])
+def test_finish_tone_needs_a_writable_batch(image, exc, match):
+    with pytest.raises(exc, match=match):
+        finish_tone(image, None, 1.0)
+
+
+def test_finish_tone_exposure_per_image(rng):
+    y = rng.random((2, 3, 4, 3))
+    both = finish_tone(y.copy(), None, [1.0, -1.0])
+    np.testing.assert_array_equal(both[1:], finish_tone(y[1:].copy(), None, -1.0))
+    np.testing.assert_array_equal(finish_tone(y.copy(), None, [0.5]), finish_tone(y.copy(), None, 0.5))
+    with pytest.raises(ValueError, match=r"exposure has shape \(3,\); finish_tone takes one number for all 2 images "
+                                         r"or one per image, shape \(2,\)"):
+        finish_tone(y.copy(), None, [1.0, 1.0, 1.0])
+    with pytest.raises(TypeError, match=r"exposure='bright' must be numbers"):
+        finish_tone(y.copy(), None, "bright")
+    with pytest.raises(TypeError, match=r"lift=\[\['a', 'b', 'c'\]\] must be numbers"):
+        finish_tone(y[:1].copy(), [["a", "b", "c"]])
+
+
+@pytest.mark.parametrize("sigma, exc, match", [
+    (np.nan, ValueError, "sigma=nan is not finite: sigma must be a real number >= 0"),
+    (-0.01, ValueError, "sigma=-0.01 is out of range: sigma must be a real number >= 0"),
+    (np.inf, ValueError, "sigma=inf is not finite"),
+    ("0.1", TypeError, r"sigma='0.1' \(str\) must be a real number >= 0"),
+])
+def test_noise_limit_checks_sigma(sigma, exc, match):
+    from skdce.tone import noise_limit
+
+    with pytest.raises(exc, match=match):
+        noise_limit(np.full((2, 2, 3), 0.8), np.full((2, 2, 3), 0.03), sigma, 8)
+
+
 # ---- auto exposure (skdce.engine.stages.tone.auto_exposure) ----
 
 def _p90(x):

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ..._base.validate import check_real
+from ..._base.validate import check_image_arg, check_real
 from ..workers import run_tasks
 from .boxes import small_size
 
@@ -211,7 +211,8 @@ def noise_limit(maps, small, sigma: float, iterations: int, limit: float | None 
     small : (h, w, c) ndarray
         The small copy they were estimated on, in [0, 1].
     sigma : float
-        The input's noise level (:func:`~skdce.engine.stages.noise.filter_noise_level`); 0: no limit.
+        The input's noise level (:func:`~skdce.engine.stages.noise.filter_noise_level`), finite and >= 0;
+        0: no limit.
 
     Examples
     --------
@@ -223,6 +224,7 @@ def noise_limit(maps, small, sigma: float, iterations: int, limit: float | None 
     >>> bool(noise_limit(maps, small, 0.05, 8).max() < 0.5)  # noisy: lifted far less
     True
     """
+    check_real("sigma", sigma, lo=0, hint="the input's noise level; 0 for no limit.")
     limit = NOISE_LIFT_LIMIT if limit is None else limit
     a = np.asarray(maps, np.float64).mean(axis=-1)
     factor = np.ones(a.shape, np.float32)
@@ -340,6 +342,14 @@ def exposure_alphas(exposure: float) -> list[float]:
 _ROWS = 64
 
 
+def _as_float64(value, name: str) -> np.ndarray:
+    """``np.asarray(value, np.float64)``, with a ``TypeError`` naming ``name`` for what is not numbers."""
+    try:
+        return np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}={value!r} must be numbers (an array_like of floats).") from None
+
+
 def finish_tone(image: np.ndarray, lift=None, exposure: float = 0.0, *, num_threads=None) -> np.ndarray:
     """Take the black's lift out and apply the exposure steps, in place.
 
@@ -360,17 +370,31 @@ def finish_tone(image: np.ndarray, lift=None, exposure: float = 0.0, *, num_thre
     ndarray
         ``image``.
     """
+    if not isinstance(image, np.ndarray):
+        check_image_arg(image, "image", "finish_tone")
+        raise TypeError(f"image is a {type(image).__name__}; finish_tone works in place on an ndarray: pass "
+                        f"x = np.asarray(image, np.float32) and use x (or the array it returns).")
     if image.dtype not in (np.float32, np.float64):
         raise TypeError(f"image has dtype {image.dtype}; finish_tone works in place on float32 or float64 images "
                         f"in [0, 1] (e.g. image.astype(np.float32) / 255 for uint8, or the result of apply_le_curves).")
+    if image.ndim != 4:
+        raise ValueError(f"image has shape {image.shape}; finish_tone takes a batch (N, H, W, C) (for one "
+                         f"(H, W, C) image pass image[None]).")
+    if not image.flags.writeable:
+        raise ValueError("image is read-only; finish_tone works in place and needs a writable array: pass "
+                         "image.copy() (or np.array(image)) and use the array it returns.")
     n, h = image.shape[:2]
-    stops = np.broadcast_to(np.asarray(exposure, np.float64), (n,))
+    stops = _as_float64(exposure, "exposure")
+    if stops.shape not in ((), (1,), (n,)):
+        raise ValueError(f"exposure has shape {stops.shape}; finish_tone takes one number for all {n} images or "
+                         f"one per image, shape ({n},).")
+    stops = np.broadcast_to(stops, (n,))
     alphas = [exposure_alphas(float(e)) for e in stops]
     if lift is None and not any(alphas):
         return image
     dt = image.dtype.type
     if lift is not None:
-        lift = np.asarray(lift, np.float64)
+        lift = _as_float64(lift, "lift")
         if lift.shape != (n, image.shape[-1]):
             raise ValueError(f"lift has shape {lift.shape}; finish_tone takes an (N, C) = {(n, image.shape[-1])} "
                              f"array, one row per image (for one image's model_black_lift(x), pass it as lift[None]).")
