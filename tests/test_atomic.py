@@ -124,3 +124,53 @@ def test_atomic_file_never_writes_through_a_link_below_root(tmp_path):
         fh.write(b"partial")
         raise RuntimeError
     assert sorted(p.name for p in (root / "a").iterdir()) == ["b"]  # no temporary, no partial file
+
+
+@pytest.mark.parametrize("root", [False, True])
+def test_a_file_shorter_on_disk_than_written_is_not_placed(tmp_path, root):
+    """A short write the writer did not see (Pillow's JPEG encoder on a full disk wrote to the descriptor and lost
+    it): the truncated temporary file is not renamed into place; the error says the space ran out."""
+    path = tmp_path / "out" / "x.bin"
+    path.parent.mkdir()
+    with pytest.raises(OSError) as info:
+        with atomic_file(path, root=tmp_path if root else None) as fh:
+            fh.write(b"x" * 1000)
+            fh.flush()
+            os.ftruncate(fh.fileno(), 100)  # what the disk kept
+    assert info.value.errno == errno.ENOSPC and "could not be written whole" in str(info.value)
+    assert names(path.parent) == []
+
+
+def test_a_jpeg_is_written_by_one_python_write(tmp_path, monkeypatch):
+    """The JPEG encoder writes into memory, then the bytes go through the file object (whose errors are seen)."""
+    import numpy as np
+
+    from skdce.io import read_image, write_image
+
+    writes = []
+
+    class Spy:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, data):
+            writes.append(len(data))
+            return self.fh.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    import contextlib
+
+    @contextlib.contextmanager
+    def spying(*args, **kwargs):
+        with _atomic.atomic_file(*args, **kwargs) as fh:
+            yield Spy(fh)
+
+    from skdce.io import _write
+
+    monkeypatch.setattr(_write, "atomic_file", spying)
+    image = np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    write_image(tmp_path / "a.jpg", image)
+    assert len(writes) == 1 and writes[0] == (tmp_path / "a.jpg").stat().st_size
+    assert read_image(tmp_path / "a.jpg")[0].shape == image.shape

@@ -209,6 +209,16 @@ def _inside(path: Path, root: Path) -> Path:
         raise ValueError(f"{str(path)!r} is not inside the folder {str(root)!r}") from None
 
 
+def _check_complete(fh, path) -> None:
+    """Raise ENOSPC where the file on disk is shorter than what was written to it.
+
+    An encoder that writes to the file descriptor itself (Pillow's JPEG encoder) can lose a short write on a full
+    disk without an error: the temporary file would be placed, truncated, as if complete.
+    """
+    if os.fstat(fh.fileno()).st_size < fh.tell():
+        raise OSError(errno.ENOSPC, "the file could not be written whole (no space left on the device?)", str(path))
+
+
 @contextlib.contextmanager
 def atomic_file(path, *, overwrite: bool = False, root=None):
     """Yield a binary file open for writing; on success it becomes ``path`` (see the module docstring).
@@ -225,8 +235,11 @@ def atomic_file(path, *, overwrite: bool = False, root=None):
             real_root = Path(os.path.realpath(root))
             if Path(os.path.realpath(path.parent)) != real_root / rel.parent:
                 raise _link_in_the_way(path.parent)
-        with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
-            yield fh
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            with open(tmp, "wb") as fh:
+                yield fh
+                fh.flush()
+                _check_complete(fh, path)
         return
     rel = _inside(path, Path(root))
     dfd = open_folder(root, rel.parent.parts)
@@ -254,6 +267,7 @@ def atomic_file(path, *, overwrite: bool = False, root=None):
                 fh.raw.name = str(path.with_name(tmp))  # encoders that want a name (tifffile) get the real one
                 yield fh
                 fh.flush()
+                _check_complete(fh, path)
                 os.fsync(fh.fileno())
             if overwrite:
                 os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)

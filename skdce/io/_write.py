@@ -8,6 +8,7 @@ a temporary file in the destination folder, renamed into place.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import replace
@@ -113,7 +114,11 @@ def _write_pillow(fh, image: np.ndarray, meta: ImageMeta, fmt: str, quality) -> 
         options["dpi"] = tuple(meta.dpi)
     if fmt in _DEFAULT_QUALITY:
         options["quality"] = int(quality) if quality is not None else _DEFAULT_QUALITY[fmt]
-    im.save(fh, format=fmt, **options)
+    # into memory first, then one Python write: Pillow's JPEG encoder writes to the file descriptor itself and
+    # can drop a short write on a full disk without an error
+    buffer = io.BytesIO()
+    im.save(buffer, format=fmt, **options)
+    fh.write(buffer.getbuffer())
 
 
 def _exif_for_tiff(exif: bytes):
