@@ -396,6 +396,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
 
         return enhance_video_file(job, s, stop)
     t0 = time.perf_counter()
+    where = job.src
     try:
         if stop.is_set():
             return None
@@ -428,6 +429,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
         if stop.is_set():
             return None  # interrupted: this file is discarded, not written
         root = s.root if s.root is not None else job.dst.parent
+        where = job.dst  # an error without a file name is the output's from here (the input's before)
         skio.write_image(job.dst, out, meta, format=job.fmt, quality=s.quality, overwrite=s.overwrite, root=root)
     except Stopped:
         return None  # interrupted inside the image: discarded, not written
@@ -437,7 +439,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     except skio.ImageFileError as exc:
         return row(job.src, job.dst, "failed", exc.reason, time.perf_counter() - t0)
     except OSError as exc:
-        return row(job.src, job.dst, "failed", os_reason(exc, exc.filename or job.dst), time.perf_counter() - t0)
+        return row(job.src, job.dst, "failed", os_reason(exc, exc.filename or where), time.perf_counter() - t0)
     except ImportError as exc:  # a missing extra (rawpy for RAW files): its message says what to install
         return row(job.src, job.dst, "failed", str(exc), time.perf_counter() - t0)
     except MemoryError as exc:  # the library's hint, in the command line's words

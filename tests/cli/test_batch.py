@@ -400,3 +400,26 @@ def test_enhance_messages_for_newcomers(tmp_path):
     assert "--verbose lists the skipped files" in again.stderr
     again = invoke("enhance", src, "-o", tmp_path / "out", "--verbose")
     assert "skipped: " in again.stderr
+
+
+def test_an_input_deleted_meanwhile_is_named_as_the_input(tmp_path):
+    """An input gone between planning and reading: the failure names the input, not the output it would have had
+    (it read 'out/a.png: image file in/a.png does not exist')."""
+    import threading
+
+    import numpy as np
+
+    from skdce.cli import _batch
+    from skdce.models import get_model
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    write_image(src / "a.png", np.zeros((8, 8, 3), np.uint8))
+    files, _ = _batch.collect([str(src)], False, out.resolve())
+    jobs, _ = _batch.plan(files, out, None, "", False)
+    settings = _batch.Settings(model=get_model("zero-dce++"), strength=1.0, denoise=1.0, providers="cpu", threads=1,
+                               tile_size=None, quality=None, overwrite=False, max_pixels=10**8)
+    (src / "a.png").unlink()
+    row = _batch.enhance_file(jobs[0], settings, threading.Event())
+    assert row["status"] == "failed" and row["reason"].startswith(str(src / "a.png")), row["reason"]
