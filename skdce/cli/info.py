@@ -16,17 +16,22 @@ from ._options import dump_json, json_option, parse_providers, providers_option
 __all__ = ["info", "models"]
 
 
-def _model_facts(info) -> dict:
+def _model_facts(info, n_maps=None) -> dict:
+    """The facts ``skdce models`` prints; ``n_maps``: what a user file's network really outputs (its session's),
+    which ``skdce.enhance`` goes by where the file's metadata says otherwise or nothing."""
     recipe = info.recipe or {}
+    shared = info.shared_curve if n_maps is None else n_maps == 3
+    architecture = recipe.get("architecture") or recipe.get("skdce_architecture")
+    if architecture is None:
+        architecture = ("zero-dce++" if shared else "zero-dce") if info.bundled else "unknown (no skdce metadata)"
     return {
         "name": info.name,
         "bundled": info.bundled,
         "file": str(info.path),
-        "architecture": (recipe.get("architecture") or recipe.get("skdce_architecture")
-                         or ("zero-dce++" if info.shared_curve else "zero-dce")),
+        "architecture": architecture,
         "iterations": info.iterations,
-        "curve": "shared" if info.shared_curve else "one per iteration",
-        "maps": info.n_maps,
+        "curve": "shared" if shared else "one per iteration",
+        "maps": info.n_maps if n_maps is None else n_maps,
         "scale_factor": info.scale_factor,
         "precision": info.precision,
         "sha256": info.sha256,
@@ -40,27 +45,37 @@ def _model_facts(info) -> dict:
 @json_option(help="Print JSON.")
 def models(files, as_json):
     """The bundled models (and any given .onnx files) with their facts."""
+    from ..engine.runtime import get_session
     from ..models import get_model, list_models
 
-    facts = []
     try:
-        for name in list(list_models()) + list(files):
-            facts.append(_model_facts(get_model(name)))
+        facts = [_model_facts(get_model(name)) for name in list_models()]
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
+    failed = []
+    for path in files:  # each as skdce.enhance would load it: a file that is no DCE-Net is said, the rest listed
+        try:
+            info = get_model(path)
+            facts.append(_model_facts(info, get_session(info.path, "cpu", 1).n_maps))
+        except (ValueError, FileNotFoundError) as exc:
+            failed.append(f"{path}: {exc}")
     if as_json:
-        echo_out(dump_json(facts))
-        return
-    if not facts:
-        echo_out("no bundled models are installed")
-    for f in facts:
-        echo_out(f"{f['name']}  ({'bundled' if f['bundled'] else 'user model'})")
-        for key in ("architecture", "iterations", "curve", "scale_factor", "precision", "file", "sha256", "license",
-                    "validation"):
-            if f[key] not in (None, "", {}):
-                value = json.dumps(f[key]) if isinstance(f[key], dict) else f[key]
-                echo_out(f"  {key:<13} {value}")
-    echo_out("Any .onnx file written by `skdce export` works too: skdce enhance ... --model FILE.onnx")
+        echo_out(dump_json(facts))  # the files that failed are said on stderr, with exit status 1
+    else:
+        if not facts:
+            echo_out("no bundled models are installed")
+        for f in facts:
+            echo_out(f"{f['name']}  ({'bundled' if f['bundled'] else 'user model'})")
+            for key in ("architecture", "iterations", "curve", "maps", "scale_factor", "precision", "file", "sha256",
+                        "license", "validation"):
+                if f[key] not in (None, "", {}):
+                    value = json.dumps(f[key]) if isinstance(f[key], dict) else f[key]
+                    echo_out(f"  {key:<13} {value}")
+        echo_out("Any .onnx file written by `skdce export` works too: skdce enhance ... --model FILE.onnx")
+    for line in failed:
+        click.echo(f"skdce models: {line}", err=True)
+    if failed:
+        sys.exit(1)
 
 
 def _version(dist: str) -> str | None:

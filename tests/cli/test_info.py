@@ -24,3 +24,39 @@ def test_models_and_info():
     assert data["cpu_count"] >= 1
     text = invoke("info").output
     assert "providers running" in text and "onnxruntime threads" in text
+
+
+def _onnx(path, out_channels, in_shape=("N", 3, "H", "W")):
+    """A tiny ONNX network with no skdce metadata: a 1x1 convolution of the image to ``out_channels`` maps."""
+    import pytest
+
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    inp = helper.make_tensor_value_info("image", TensorProto.FLOAT, list(in_shape))
+    out = helper.make_tensor_value_info("alphas", TensorProto.FLOAT, ["N", out_channels, None, None])
+    size = [out_channels, in_shape[1], 1, 1]
+    weights = helper.make_tensor("w", TensorProto.FLOAT, size, [0.01] * (size[0] * size[1]))
+    graph = helper.make_graph([helper.make_node("Conv", ["image", "w"], ["alphas"])], "g", [inp], [out], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def test_models_says_what_a_user_file_is_and_lists_the_rest(tmp_path):
+    """A file without skdce metadata is described by what it outputs (it was listed as zero-dce with 24 maps);
+    a broken file or one that is no DCE-Net is said on stderr (exit 1) and the others are still listed."""
+    three = _onnx(tmp_path / "three.onnx", 3)
+    gray = _onnx(tmp_path / "gray.onnx", 3, in_shape=("N", 1, "H", "W"))  # a valid network, but no DCE-Net
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    result = invoke("models", three, "--json")
+    assert result.exit_code == 0, result.output
+    facts = {f["name"]: f for f in json.loads(result.stdout)}
+    mine = facts[str(three)]
+    assert mine["maps"] == 3 and mine["curve"] == "shared" and mine["architecture"].startswith("unknown")
+    result = invoke("models", gray, tmp_path / "broken.onnx", three)
+    assert result.exit_code == 1
+    assert "zero-dce  (bundled)" in result.stdout and f"{three}  (user model)" in result.stdout
+    assert f"skdce models: {gray}: " in result.stderr and "skdce needs (N, 3, H, W) RGB images" in result.stderr
+    assert f"skdce models: {tmp_path / 'broken.onnx'}: " in result.stderr
