@@ -148,6 +148,9 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
             if image.shape != reference.shape:
                 raise ValueError(f"sizes differ: {image.shape[1]}x{image.shape[0]} vs reference "
                                  f"{reference.shape[1]}x{reference.shape[0]}")
+            if min(image.shape[:2]) < 7:  # skimage's 7x7 window (its message asks for win_size, no option here)
+                raise ValueError(f"too small for SSIM (needs at least 7x7 pixels): "
+                                 f"{image.shape[1]}x{image.shape[0]}")
             with np.errstate(divide="ignore"):  # identical images: PSNR is inf
                 psnr = float(peak_signal_noise_ratio(reference, image, data_range=255))
             ssim = float(structural_similarity(reference, image, channel_axis=-1, data_range=255))

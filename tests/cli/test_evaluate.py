@@ -80,3 +80,20 @@ def test_evaluate_table_never_replaces_an_image(pairs):
     result = invoke("evaluate", enhanced, ref, "--suffix", "_x", "-o", ref / "1.png")
     assert result.exit_code == 2 and "one of the images being scored" in result.output
     assert (ref / "1.png").read_bytes() == before
+
+
+def test_evaluate_images_too_small_for_ssim(tmp_path):
+    """Below 7x7 the pair fails in skdce's words (it passed skimage's '...pass win_size explicitly...')."""
+    ref, enh = tmp_path / "ref", tmp_path / "enh"
+    ref.mkdir()
+    enh.mkdir()
+    for folder in (ref, enh):
+        write_image(folder / "tiny.png", dark((5, 9, 3)))
+        write_image(folder / "ok.png", dark((16, 16, 3)))
+    result = invoke("evaluate", enh, ref, "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert [r["name"] for r in report["images"]] == ["ok"]
+    (failed,) = report["failed"]
+    assert failed["name"] == "tiny" and failed["reason"] == "too small for SSIM (needs at least 7x7 pixels): 9x5"
+    assert f"failed: {enh / 'tiny.png'}: too small for SSIM" in result.stderr and "win_size" not in result.stderr
