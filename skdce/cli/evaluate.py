@@ -111,12 +111,11 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from .. import io as skio
+    from ..io._paths import file_id
 
     found = _index_folder(images, suffix)
     refs = _index_folder(references)
     if output is not None:
-        from ..io._paths import file_id
-
         if file_id(output) in {file_id(p) for p in (*found.values(), *refs.values())}:
             raise click.BadParameter(f"{str(output)!r} is one of the images being scored; skdce never replaces an "
                                      f"input: write the table e.g. to scores.csv.", param_hint="'--output'")
@@ -136,6 +135,9 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     progress = Progress(len(names), "evaluating", enabled=not quiet)
     for name in names:
         try:
+            if info is None and file_id(found[name]) == file_id(refs[name]):  # the same path, or a link to it
+                raise ValueError("the reference is the image itself (the same file); name a folder of other "
+                                 "files as REFERENCES")
             image, _ = skio.read_image(found[name])
             reference, _ = skio.read_image(refs[name])
             if info is not None:

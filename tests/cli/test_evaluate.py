@@ -1,6 +1,7 @@
 """``skdce evaluate`` (skdce/cli/evaluate.py): PSNR/SSIM tables in CSV and JSON."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -97,3 +98,23 @@ def test_evaluate_images_too_small_for_ssim(tmp_path):
     (failed,) = report["failed"]
     assert failed["name"] == "tiny" and failed["reason"] == "too small for SSIM (needs at least 7x7 pixels): 9x5"
     assert f"failed: {enh / 'tiny.png'}: too small for SSIM" in result.stderr and "win_size" not in result.stderr
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink"])
+def test_evaluate_refuses_an_image_scored_against_itself(tmp_path, how):
+    """evaluate X X, or a reference linked to the image: the pair fails (it scored PSNR inf, SSIM 1 silently)."""
+    enh = tmp_path / "enh"
+    enh.mkdir()
+    write_image(enh / "a.png", dark((16, 16, 3)))
+    ref = enh if how == "same" else tmp_path / "ref"
+    if how == "symlink":
+        ref.mkdir()
+        (ref / "a.png").symlink_to(enh / "a.png")
+    elif how == "hardlink":
+        ref.mkdir()
+        os.link(enh / "a.png", ref / "a.png")
+    result = invoke("evaluate", enh, ref, "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["images"] == [] and report["failed"][0]["reason"].startswith("the reference is the image itself")
+    assert invoke("evaluate", enh, ref, "--enhance", "--json").exit_code == 0  # enhanced first: another image
