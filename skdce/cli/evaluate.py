@@ -164,18 +164,24 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
             progress.echo(f"skdce: failed: {found[name]}: {reason}")
         progress.advance(name)
     progress.close()
-    mean = {
-        "psnr": float(np.mean([r["psnr"] for r in results])) if results else None,
+    finite = [r["psnr"] for r in results if np.isfinite(r["psnr"])]
+    identical = len(results) - len(finite)  # PSNR inf: the image equals its reference
+    mean = {  # PSNR over the pairs that differ (one identical pair made it inf); inf when all are identical
+        "psnr": (float(np.mean(finite)) if finite else float("inf")) if results else None,
         "ssim": float(np.mean([r["ssim"] for r in results])) if results else None,
     }
+    if identical:
+        progress.echo(f"skdce: note: {identical} of {len(results)} pairs are identical to their reference (PSNR "
+                      f"inf); the mean PSNR is over the other {len(finite)}")
 
-    def finite(v):
-        return v if v is None or np.isfinite(v) else None  # identical images: PSNR inf -> null
+    def json_value(v):
+        return v if v is None or np.isfinite(v) else None  # PSNR inf is not JSON: null, with "identical": true
 
     report = {
-        "images": [{**r, "psnr": finite(r["psnr"])} for r in results],
-        "mean": {k: finite(v) for k, v in mean.items()},
+        "images": [{**r, "psnr": json_value(r["psnr"]), "identical": bool(np.isinf(r["psnr"]))} for r in results],
+        "mean": {k: json_value(v) for k, v in mean.items()},
         "count": len(results),
+        "identical": identical,
         "failed": failed,
         "unmatched": unmatched,
         "model": None if info is None else info.name,

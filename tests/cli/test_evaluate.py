@@ -118,3 +118,25 @@ def test_evaluate_refuses_an_image_scored_against_itself(tmp_path, how):
     report = json.loads(result.stdout)
     assert report["images"] == [] and report["failed"][0]["reason"].startswith("the reference is the image itself")
     assert invoke("evaluate", enh, ref, "--enhance", "--json").exit_code == 0  # enhanced first: another image
+
+
+def test_evaluate_mean_psnr_over_the_pairs_that_differ(pairs, tmp_path):
+    """One identical pair made the mean PSNR inf (CSV) and null (JSON): the mean is over the finite PSNRs, the
+    identical pairs are counted, and their null PSNR is marked "identical" (not a failure)."""
+    ref, _, enhanced = pairs
+    result = invoke("evaluate", enhanced, ref, "--suffix", "_x", "-o", tmp_path / "scores.json")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1] == "1,inf,1.0000" and lines[3] == f"mean,{lines[2].split(',')[1]},{lines[3].split(',')[2]}"
+    assert "1 of 2 pairs are identical to their reference (PSNR inf); the mean PSNR is over the other 1" \
+        in result.stderr
+    report = json.loads((tmp_path / "scores.json").read_text())
+    assert report["identical"] == 1 and report["count"] == 2
+    assert [r["identical"] for r in report["images"]] == [True, False]
+    assert report["mean"]["psnr"] == report["images"][1]["psnr"]
+
+    for folder in ("i", "r"):
+        (tmp_path / folder).mkdir()
+        write_image(tmp_path / folder / "1.png", read_image(ref / "1.png")[0])
+    result = invoke("evaluate", tmp_path / "i", tmp_path / "r")  # all identical: the mean is inf too
+    assert result.exit_code == 0 and result.stdout.splitlines()[2] == "mean,inf,1.0000"
