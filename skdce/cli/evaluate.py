@@ -47,6 +47,20 @@ def _index_folder(folder: Path, strip: str = "") -> dict:
     return index
 
 
+def _check_table_folder(output: Path) -> None:
+    """Make sure the table can be written in the folder of ``output`` (a usage error otherwise)."""
+    import os
+
+    folder = output.parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise click.BadParameter(f"the folder {str(folder)!r} {what}; create it or name a file in another folder.",
+                                 param_hint="'--output'")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write in the folder {str(folder)!r}: permission denied; check its "
+                                 f"permissions or name a file in another folder.", param_hint="'--output'")
+
+
 def _rgb8(image):
     """uint8/uint16 gray/RGB(A) -> (H, W, 3) uint8."""
     import numpy as np
@@ -113,6 +127,8 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     from .. import io as skio
     from ..io._paths import file_id
 
+    if output is not None:  # before any scoring: a usage error, not a failure once every pair is scored
+        _check_table_folder(output)
     found = _index_folder(images, suffix)
     refs = _index_folder(references)
     if output is not None:

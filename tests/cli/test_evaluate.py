@@ -140,3 +140,18 @@ def test_evaluate_mean_psnr_over_the_pairs_that_differ(pairs, tmp_path):
         write_image(tmp_path / folder / "1.png", read_image(ref / "1.png")[0])
     result = invoke("evaluate", tmp_path / "i", tmp_path / "r")  # all identical: the mean is inf too
     assert result.exit_code == 0 and result.stdout.splitlines()[2] == "mean,inf,1.0000"
+
+
+def test_evaluate_output_folder_is_checked_before_scoring(pairs, tmp_path, monkeypatch):
+    """-o nope/x.csv: a usage error before any pair is scored (it failed after all the scoring, with no fix)."""
+    import skdce.io
+
+    ref, _, enhanced = pairs
+    monkeypatch.setattr(skdce.io, "read_image", lambda *a, **k: pytest.fail("scored before -o was checked"))
+    result = invoke("evaluate", enhanced, ref, "--suffix", "_x", "-o", tmp_path / "nope" / "x.csv")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert f"the folder '{tmp_path / 'nope'}' does not exist; create it or name a file in another folder" \
+        in result.stderr
+    (tmp_path / "afile").write_text("")
+    result = invoke("evaluate", enhanced, ref, "--suffix", "_x", "-o", tmp_path / "afile" / "x.csv")
+    assert result.exit_code == 2 and "is a file, not a folder" in result.stderr
