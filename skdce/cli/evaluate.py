@@ -89,6 +89,31 @@ def _csv_table(results, mean) -> str:
     return buffer.getvalue()
 
 
+def _report(results, failed, unmatched, info) -> tuple[dict, dict]:
+    """``(the JSON report, the mean PSNR and SSIM)``; the mean PSNR is over the pairs that differ (inf if none)."""
+    import numpy as np
+
+    finite = [r["psnr"] for r in results if np.isfinite(r["psnr"])]
+    mean = {  # one identical pair (PSNR inf) made the mean inf
+        "psnr": (float(np.mean(finite)) if finite else float("inf")) if results else None,
+        "ssim": float(np.mean([r["ssim"] for r in results])) if results else None,
+    }
+
+    def json_value(v):
+        return v if v is None or np.isfinite(v) else None  # PSNR inf is not JSON: null, with "identical": true
+
+    report = {
+        "images": [{**r, "psnr": json_value(r["psnr"]), "identical": bool(np.isinf(r["psnr"]))} for r in results],
+        "mean": {k: json_value(v) for k, v in mean.items()},
+        "count": len(results),
+        "identical": len(results) - len(finite),
+        "failed": failed,
+        "unmatched": unmatched,
+        "model": None if info is None else info.name,
+    }
+    return report, mean
+
+
 _EVALUATE_EXAMPLES = """
 \b
 Examples:
@@ -141,6 +166,8 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     names = [n for n in found if n in refs]
     unmatched = [str(found[n]) for n in found if n not in refs]
     if not names:
+        if as_json:  # still a report, with no pairs, for whatever reads it
+            echo_out(dump_json(_report([], [], unmatched, info)[0]))
         raise click.ClickException(
             f"no file in {str(images)!r} has a reference of the same name in {str(references)!r}"
             + (f" (after stripping {suffix!r})" if suffix else "")
@@ -180,28 +207,10 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
             progress.echo(f"skdce: failed: {found[name]}: {reason}")
         progress.advance(name)
     progress.close()
-    finite = [r["psnr"] for r in results if np.isfinite(r["psnr"])]
-    identical = len(results) - len(finite)  # PSNR inf: the image equals its reference
-    mean = {  # PSNR over the pairs that differ (one identical pair made it inf); inf when all are identical
-        "psnr": (float(np.mean(finite)) if finite else float("inf")) if results else None,
-        "ssim": float(np.mean([r["ssim"] for r in results])) if results else None,
-    }
-    if identical:
-        progress.echo(f"skdce: note: {identical} of {len(results)} pairs are identical to their reference (PSNR "
-                      f"inf); the mean PSNR is over the other {len(finite)}")
-
-    def json_value(v):
-        return v if v is None or np.isfinite(v) else None  # PSNR inf is not JSON: null, with "identical": true
-
-    report = {
-        "images": [{**r, "psnr": json_value(r["psnr"]), "identical": bool(np.isinf(r["psnr"]))} for r in results],
-        "mean": {k: json_value(v) for k, v in mean.items()},
-        "count": len(results),
-        "identical": identical,
-        "failed": failed,
-        "unmatched": unmatched,
-        "model": None if info is None else info.name,
-    }
+    report, mean = _report(results, failed, unmatched, info)
+    if report["identical"]:
+        progress.echo(f"skdce: note: {report['identical']} of {len(results)} pairs are identical to their "
+                      f"reference (PSNR inf); the mean PSNR is over the other {len(results) - report['identical']}")
     csv_text = _csv_table(results, mean)
     echo_out(dump_json(report) if as_json else csv_text, nl=as_json)
     if output is not None:

@@ -155,3 +155,14 @@ def test_evaluate_output_folder_is_checked_before_scoring(pairs, tmp_path, monke
     (tmp_path / "afile").write_text("")
     result = invoke("evaluate", enhanced, ref, "--suffix", "_x", "-o", tmp_path / "afile" / "x.csv")
     assert result.exit_code == 2 and "is a file, not a folder" in result.stderr
+
+
+def test_evaluate_json_without_pairs_is_still_a_report(pairs):
+    """--json and no name matches: a JSON report with no pairs on stdout (it wrote nothing), the error on stderr."""
+    ref, _, enhanced = pairs
+    result = invoke("evaluate", enhanced, ref, "--json")  # no --suffix: 1_x matches no 1
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["images"] == [] and report["count"] == 0 and report["failed"] == []
+    assert report["mean"] == {"psnr": None, "ssim": None} and len(report["unmatched"]) == 3
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: no file in")
