@@ -61,6 +61,14 @@ def _check_table_folder(output: Path) -> None:
                                  f"permissions or name a file in another folder.", param_hint="'--output'")
 
 
+def _subfolders(folder: Path) -> int:
+    """How many folders (not hidden) ``folder`` holds: what evaluate does not look into."""
+    try:
+        return sum(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+    except OSError:
+        return 0
+
+
 def _rgb8(image):
     """uint8/uint16 gray/RGB(A) -> (H, W, 3) uint8."""
     import numpy as np
@@ -165,6 +173,12 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
         info, _ = check_model(model, providers, None)
     names = [n for n in found if n in refs]
     unmatched = [str(found[n]) for n in found if n not in refs]
+    skipped = {str(f): _subfolders(f) for f in dict.fromkeys((images, references))}
+    if any(skipped.values()):  # evaluate has no --recursive: they were skipped silently
+        n = sum(skipped.values())
+        where = ", ".join(f"{count} in {folder}" for folder, count in skipped.items() if count)
+        click.echo(f"skdce: note: {n} subfolder{'s' if n != 1 else ''} not looked into ({where}); evaluate scores "
+                   f"the files directly in IMAGES and REFERENCES", err=True)
     if not names:
         if as_json:  # still a report, with no pairs, for whatever reads it
             echo_out(dump_json(_report([], [], unmatched, info)[0]))

@@ -166,3 +166,19 @@ def test_evaluate_json_without_pairs_is_still_a_report(pairs):
     assert report["images"] == [] and report["count"] == 0 and report["failed"] == []
     assert report["mean"] == {"psnr": None, "ssim": None} and len(report["unmatched"]) == 3
     assert result.stderr.strip().splitlines()[-1].startswith("Error: no file in")
+
+
+def test_evaluate_says_how_many_subfolders_are_not_looked_into(pairs):
+    """Subfolders of IMAGES and REFERENCES: one line on stderr (they were skipped silently)."""
+    ref, _, enhanced = pairs
+    for folder in (ref / "a", ref / "b", enhanced / "a", ref / ".hidden"):
+        folder.mkdir()
+        write_image(folder / "1.png", dark((16, 16, 3)))
+    result = invoke("evaluate", enhanced, ref, "--suffix", "_x")
+    assert result.exit_code == 0
+    (line,) = [line for line in result.stderr.splitlines() if "subfolder" in line]
+    assert line == (f"skdce: note: 3 subfolders not looked into (1 in {enhanced}, 2 in {ref}); evaluate scores the "
+                    f"files directly in IMAGES and REFERENCES")
+    assert "subfolder" not in invoke("evaluate", ref / "a", ref / "b").stderr
+    result = invoke("evaluate", enhanced, ref)  # no pair matches: where the images may be is said too
+    assert result.exit_code == 1 and "3 subfolders not looked into" in result.stderr
