@@ -453,15 +453,43 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
     return row(job.src, job.dst, "ok", None, time.perf_counter() - t0)
 
 
+def _output_root(job: Job, settings: Settings) -> Path:
+    return settings.root if settings.root is not None else job.dst.parent
+
+
 def run_jobs(jobs, settings: Settings, n_jobs: int, on_row, stop: threading.Event) -> None:
-    """Run ``jobs`` (in ``n_jobs`` threads) until done or ``stop`` is set (then no new file starts)."""
+    """Run ``jobs`` (in ``n_jobs`` threads) until done or ``stop`` is set (then no new file starts).
+
+    A file that fails with the output folder gone (deleted while the batch runs) stops the batch: that is said
+    once, for that file, with the number of files not attempted (they have no row: not processed), instead of
+    enhancing every other file only to fail writing it.
+    """
+    gone: dict = {}  # the job and row of the file that found the output folder gone; how many files not done since
+
+    def deliver(job, result):
+        if not gone and result is not None and result["status"] == "failed" \
+                and not os.path.isdir(_output_root(job, settings)):
+            stop.set()  # no new file starts; files in progress are discarded
+            gone.update(job=job, row=result, not_done=0)
+            return  # reported at the end, once the number of files not done is known
+        if gone and (result is None or result["status"] == "failed"):
+            gone["not_done"] += 1
+            result = None
+        on_row(job, result)
+
     if n_jobs == 1:
         for job in jobs:
-            on_row(job, enhance_file(job, settings, stop))
-        return
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+            deliver(job, enhance_file(job, settings, stop))  # None at once when stopped
+    else:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="skdce") as pool:  # waits for running files
-        futures = {pool.submit(enhance_file, job, settings, stop): job for job in jobs}
-        for future in as_completed(futures):
-            on_row(futures[future], future.result())
+        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="skdce") as pool:  # waits for running files
+            futures = {pool.submit(enhance_file, job, settings, stop): job for job in jobs}
+            for future in as_completed(futures):
+                deliver(futures[future], future.result())
+    if gone:
+        n = gone["not_done"]
+        gone["row"]["reason"] = (f"{_output_root(gone['job'], settings)}: the output folder was deleted while skdce "
+                                 f"ran; the batch stopped ({n} file{'s' if n != 1 else ''} not attempted); run "
+                                 f"again to create it anew, or choose another -o")
+        on_row(gone["job"], gone["row"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ._batch import check_output_folder
 from ._errors import echo_out, os_reason
 from ._options import (
     check_model,
@@ -42,6 +43,13 @@ def demo(output_dir, sample, model, strength, exposure, denoise, providers):
     from ..pipeline import enhance as enhance_array
 
     info, running = check_model(model, providers, None)
+    # before any work or file: usage errors, as enhance says them (a folder in the way failed after the first file)
+    check_output_folder(output_dir, create=True)
+    targets = {name: output_dir / f"{sample}_{name}.png" for name in ("low", "enhanced", "before_after")}
+    for path in targets.values():
+        if path.is_dir():
+            raise click.BadParameter(f"{str(path)!r} is a folder, in the way of the demo image of that name; "
+                                     f"remove it or choose another -o.", param_hint="'--output'")
     t0 = time.perf_counter()
     low = low_light_sample(sample)
     out = to_uint(enhance_array(low, model=info, strength=strength, exposure=exposure, denoise=denoise,
@@ -50,9 +58,8 @@ def demo(output_dir, sample, model, strength, exposure, denoise, providers):
     gap = np.full((low.shape[0], 8, 3), 255, np.uint8)
     paths = []
     try:
-        output_dir.mkdir(parents=True, exist_ok=True)
         for name, image in (("low", low), ("enhanced", out), ("before_after", np.concatenate([low, gap, out], axis=1))):
-            paths.append(skio.write_image(output_dir / f"{sample}_{name}.png", image, overwrite=True))
+            paths.append(skio.write_image(targets[name], image, overwrite=True))
     except skio.ImageFileError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # a file in the way, a full disk, a file-size limit, a read-only folder

@@ -47,6 +47,28 @@ def _index_folder(folder: Path, strip: str = "") -> dict:
     return index
 
 
+def _check_table_folder(output: Path) -> None:
+    """Make sure the table can be written in the folder of ``output`` (a usage error otherwise)."""
+    import os
+
+    folder = output.parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise click.BadParameter(f"the folder {str(folder)!r} {what}; create it or name a file in another folder.",
+                                 param_hint="'--output'")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write in the folder {str(folder)!r}: permission denied; check its "
+                                 f"permissions or name a file in another folder.", param_hint="'--output'")
+
+
+def _subfolders(folder: Path) -> int:
+    """How many folders (not hidden) ``folder`` holds: what evaluate does not look into."""
+    try:
+        return sum(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+    except OSError:
+        return 0
+
+
 def _rgb8(image):
     """uint8/uint16 gray/RGB(A) -> (H, W, 3) uint8."""
     import numpy as np
@@ -73,6 +95,31 @@ def _csv_table(results, mean) -> str:
     if results:
         writer.writerow(["mean", f"{mean['psnr']:.4f}", f"{mean['ssim']:.4f}"])
     return buffer.getvalue()
+
+
+def _report(results, failed, unmatched, info) -> tuple[dict, dict]:
+    """``(the JSON report, the mean PSNR and SSIM)``; the mean PSNR is over the pairs that differ (inf if none)."""
+    import numpy as np
+
+    finite = [r["psnr"] for r in results if np.isfinite(r["psnr"])]
+    mean = {  # one identical pair (PSNR inf) made the mean inf
+        "psnr": (float(np.mean(finite)) if finite else float("inf")) if results else None,
+        "ssim": float(np.mean([r["ssim"] for r in results])) if results else None,
+    }
+
+    def json_value(v):
+        return v if v is None or np.isfinite(v) else None  # PSNR inf is not JSON: null, with "identical": true
+
+    report = {
+        "images": [{**r, "psnr": json_value(r["psnr"]), "identical": bool(np.isinf(r["psnr"]))} for r in results],
+        "mean": {k: json_value(v) for k, v in mean.items()},
+        "count": len(results),
+        "identical": len(results) - len(finite),
+        "failed": failed,
+        "unmatched": unmatched,
+        "model": None if info is None else info.name,
+    }
+    return report, mean
 
 
 _EVALUATE_EXAMPLES = """
@@ -111,12 +158,13 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from .. import io as skio
+    from ..io._paths import file_id
 
+    if output is not None:  # before any scoring: a usage error, not a failure once every pair is scored
+        _check_table_folder(output)
     found = _index_folder(images, suffix)
     refs = _index_folder(references)
     if output is not None:
-        from ..io._paths import file_id
-
         if file_id(output) in {file_id(p) for p in (*found.values(), *refs.values())}:
             raise click.BadParameter(f"{str(output)!r} is one of the images being scored; skdce never replaces an "
                                      f"input: write the table e.g. to scores.csv.", param_hint="'--output'")
@@ -125,7 +173,15 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
         info, _ = check_model(model, providers, None)
     names = [n for n in found if n in refs]
     unmatched = [str(found[n]) for n in found if n not in refs]
+    skipped = {str(f): _subfolders(f) for f in dict.fromkeys((images, references))}
+    if any(skipped.values()):  # evaluate has no --recursive: they were skipped silently
+        n = sum(skipped.values())
+        where = ", ".join(f"{count} in {folder}" for folder, count in skipped.items() if count)
+        click.echo(f"skdce: note: {n} subfolder{'s' if n != 1 else ''} not looked into ({where}); evaluate scores "
+                   f"the files directly in IMAGES and REFERENCES", err=True)
     if not names:
+        if as_json:  # still a report, with no pairs, for whatever reads it
+            echo_out(dump_json(_report([], [], unmatched, info)[0]))
         raise click.ClickException(
             f"no file in {str(images)!r} has a reference of the same name in {str(references)!r}"
             + (f" (after stripping {suffix!r})" if suffix else "")
@@ -136,6 +192,9 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     progress = Progress(len(names), "evaluating", enabled=not quiet)
     for name in names:
         try:
+            if info is None and file_id(found[name]) == file_id(refs[name]):  # the same path, or a link to it
+                raise ValueError("the reference is the image itself (the same file); name a folder of other "
+                                 "files as REFERENCES")
             image, _ = skio.read_image(found[name])
             reference, _ = skio.read_image(refs[name])
             if info is not None:
@@ -148,6 +207,9 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
             if image.shape != reference.shape:
                 raise ValueError(f"sizes differ: {image.shape[1]}x{image.shape[0]} vs reference "
                                  f"{reference.shape[1]}x{reference.shape[0]}")
+            if min(image.shape[:2]) < 7:  # skimage's 7x7 window (its message asks for win_size, no option here)
+                raise ValueError(f"too small for SSIM (needs at least 7x7 pixels): "
+                                 f"{image.shape[1]}x{image.shape[0]}")
             with np.errstate(divide="ignore"):  # identical images: PSNR is inf
                 psnr = float(peak_signal_noise_ratio(reference, image, data_range=255))
             ssim = float(structural_similarity(reference, image, channel_axis=-1, data_range=255))
@@ -159,22 +221,10 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
             progress.echo(f"skdce: failed: {found[name]}: {reason}")
         progress.advance(name)
     progress.close()
-    mean = {
-        "psnr": float(np.mean([r["psnr"] for r in results])) if results else None,
-        "ssim": float(np.mean([r["ssim"] for r in results])) if results else None,
-    }
-
-    def finite(v):
-        return v if v is None or np.isfinite(v) else None  # identical images: PSNR inf -> null
-
-    report = {
-        "images": [{**r, "psnr": finite(r["psnr"])} for r in results],
-        "mean": {k: finite(v) for k, v in mean.items()},
-        "count": len(results),
-        "failed": failed,
-        "unmatched": unmatched,
-        "model": None if info is None else info.name,
-    }
+    report, mean = _report(results, failed, unmatched, info)
+    if report["identical"]:
+        progress.echo(f"skdce: note: {report['identical']} of {len(results)} pairs are identical to their "
+                      f"reference (PSNR inf); the mean PSNR is over the other {len(results) - report['identical']}")
     csv_text = _csv_table(results, mean)
     echo_out(dump_json(report) if as_json else csv_text, nl=as_json)
     if output is not None:

@@ -97,6 +97,10 @@ def info(providers, as_json):
     from ..engine.runtime import get_session, resolve_providers
     from ..models import default_model, get_model, list_models
 
+    try:  # a name that no provider has, or one this onnxruntime lacks: a usage error, as for enhance
+        chosen = resolve_providers(parse_providers(providers))
+    except (ValueError, TypeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="'--providers'") from None
     data = {
         "skdce": __version__,
         "python": platform.python_version(),
@@ -115,7 +119,6 @@ def info(providers, as_json):
         "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES") if k in os.environ},
     }
     try:
-        chosen = resolve_providers(parse_providers(providers))
         data["providers_chosen"] = [name for name, _ in chosen]
         data["provider_options"] = {name: dict(options) for name, options in chosen if options}
         name = default_model(parse_providers(providers))

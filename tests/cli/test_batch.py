@@ -423,3 +423,39 @@ def test_an_input_deleted_meanwhile_is_named_as_the_input(tmp_path):
     (src / "a.png").unlink()
     row = _batch.enhance_file(jobs[0], settings, threading.Event())
     assert row["status"] == "failed" and row["reason"].startswith(str(src / "a.png")), row["reason"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_output_folder_deleted_meanwhile_stops_the_batch_once(tmp_path, monkeypatch, jobs):
+    """rm -rf OUT while the batch runs: said once, naming the folder and the fix; the other files are not enhanced
+    (every one was enhanced, then failed with 'OUT: no such file or folder', one line each)."""
+    import shutil
+
+    from skdce import io as skio
+
+    src, out = small_batch(tmp_path / "in", 6), tmp_path / "out"
+    read, write, reads = skio.read_image, skio.write_image, []
+
+    def counting_read(path, **kw):
+        reads.append(path)
+        return read(path, **kw)
+
+    def write_then_delete(path, *args, **kw):  # the folder goes once the first file is written
+        result = write(path, *args, **kw)
+        shutil.rmtree(out, ignore_errors=True)
+        return result
+
+    monkeypatch.setattr(skio, "read_image", counting_read)
+    monkeypatch.setattr(skio, "write_image", write_then_delete)
+    result = invoke("enhance", src, "-o", out, "-j", jobs, "--json")
+    assert result.exit_code == 1
+    failures = [line for line in result.stderr.splitlines() if "failed:" in line]
+    assert len(failures) == 1, result.stderr
+    assert f"{out}: the output folder was deleted while skdce ran; the batch stopped" in failures[0]
+    assert "run again to create it anew, or choose another -o" in failures[0]
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["failed"] == 1 and summary["ok"] + summary["failed"] + summary["not_processed"] == 6
+    assert f"({summary['not_processed']} files not attempted)" in failures[0]
+    assert not out.exists()
+    if jobs == 1:  # (with threads, files already running when the folder goes end, and are discarded)
+        assert len(reads) == 2 and summary["not_processed"] == 4

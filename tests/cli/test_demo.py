@@ -27,7 +27,7 @@ def test_demo_write_faults_are_messages(tmp_path):
 
     (tmp_path / "file").write_text("in the way")
     result = run_cli("demo", "-o", tmp_path / "file" / "demo", "--sample", "chelsea")
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr  # a usage error, as for enhance (it was 1)
     assert "a file is in the way of a folder on this path" in result.stderr
 
     def small_files():
@@ -37,3 +37,14 @@ def test_demo_write_faults_are_messages(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert f"{tmp_path / 'demo' / 'chelsea_low.png'}: the file is larger than" in result.stderr
     assert not leftovers(tmp_path)
+
+
+def test_demo_folder_named_like_an_output_is_a_usage_error(tmp_path):
+    """demo/astronaut_enhanced.png/ a folder: exit 2 naming it, before any file is written (it failed with
+    '...: Is a directory' and no fix, after astronaut_low.png was written)."""
+    (tmp_path / "demo" / "astronaut_enhanced.png").mkdir(parents=True)
+    result = invoke("demo", "-o", tmp_path / "demo")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert (f"'{tmp_path / 'demo' / 'astronaut_enhanced.png'}' is a folder, in the way of the demo image of that "
+            f"name; remove it or choose another -o.") in " ".join(result.stderr.split())
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["astronaut_enhanced.png"]

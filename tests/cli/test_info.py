@@ -60,3 +60,10 @@ def test_models_says_what_a_user_file_is_and_lists_the_rest(tmp_path):
     assert "zero-dce  (bundled)" in result.stdout and f"{three}  (user model)" in result.stdout
     assert f"skdce models: {gray}: " in result.stderr and "skdce needs (N, 3, H, W) RGB images" in result.stderr
     assert f"skdce models: {tmp_path / 'broken.onnx'}: " in result.stderr
+
+
+def test_info_unknown_providers_is_a_usage_error():
+    """--providers bogus: exit 2 with the message on stderr, as enhance says it (it was exit 1, on stdout)."""
+    result = invoke("info", "--providers", "bogus")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "Invalid value for '--providers': providers='bogus' is unknown" in result.stderr
