@@ -192,7 +192,8 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
     progress = Progress(len(names), "evaluating", enabled=not quiet)
     for name in names:
         try:
-            if info is None and file_id(found[name]) == file_id(refs[name]):  # the same path, or a link to it
+            image_id = file_id(found[name])
+            if info is None and image_id is not None and image_id == file_id(refs[name]):  # the same file
                 raise ValueError("the reference is the image itself (the same file); name a folder of other "
                                  "files as REFERENCES")
             image, _ = skio.read_image(found[name])

@@ -97,10 +97,12 @@ def info(providers, as_json):
     from ..engine.runtime import get_session, resolve_providers
     from ..models import default_model, get_model, list_models
 
-    try:  # a name that no provider has, or one this onnxruntime lacks: a usage error, as for enhance
-        chosen = resolve_providers(parse_providers(providers))
-    except (ValueError, TypeError) as exc:
-        raise click.BadParameter(str(exc), param_hint="'--providers'") from None
+    requested = parse_providers(providers)
+    known = {"auto", "cpu", "cuda", *onnxruntime.get_all_providers()}
+    unknown = [name for name in ([requested] if isinstance(requested, str) else requested) if name not in known]
+    if unknown:  # a name no ONNX Runtime build has: a usage error, as for enhance (one this build lacks is reported)
+        raise click.BadParameter(f"{unknown[0]!r} is no provider name; use auto, cpu, cuda or ONNX Runtime provider "
+                                 f"names such as CUDAExecutionProvider.", param_hint="'--providers'")
     data = {
         "skdce": __version__,
         "python": platform.python_version(),
@@ -119,6 +121,7 @@ def info(providers, as_json):
         "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES") if k in os.environ},
     }
     try:
+        chosen = resolve_providers(requested)
         data["providers_chosen"] = [name for name, _ in chosen]
         data["provider_options"] = {name: dict(options) for name, options in chosen if options}
         name = default_model(parse_providers(providers))

@@ -384,7 +384,7 @@ def _job(form, settings: ServeSettings, models: dict) -> _Job:
         if exposure.lower() in ("auto", "model"):
             exposure = exposure.lower()
         else:
-            from ..engine.stages.tone import EXPOSURE_RANGE
+            from ..tone import EXPOSURE_RANGE
 
             exposure = _number(form, "exposure", 0.0, *EXPOSURE_RANGE)
     return _Job(

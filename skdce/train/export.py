@@ -173,17 +173,19 @@ def flush_tiny_weights(proto) -> int:
 def recipe_scale(config: dict, shared: bool, scale_factor: float | None = None) -> float:
     """The downscaling an export records: ``scale_factor`` when given, else the recipe's.
 
-    A shared-curve (zero-dce++) recipe without ``net_size`` estimated its
-    curves at its ``scale_factor``, and runs as it trained; one with
-    ``net_size`` (which overrides it) or from before ``scale_factor`` was
-    recorded gets the paper's 12; zero-dce gets 1.
+    A shared-curve (zero-dce++) recipe without ``net_size`` that set a
+    ``scale_factor`` of its own (above 1) estimated its curves at that
+    scale, and runs at it; otherwise (``net_size``, which overrides it, or
+    the default 1: trained on crops at full scale, as the paper did before
+    testing at 12) it gets the paper's 12; zero-dce gets 1.
     """
     if scale_factor is not None:
         return scale_factor
     if not shared:
         return 1
-    if not config.get("net_size") and config.get("scale_factor") is not None:
-        return float(config["scale_factor"])
+    own = config.get("scale_factor")
+    if not config.get("net_size") and own is not None and float(own) > 1:
+        return float(own)
     return 12
 
 

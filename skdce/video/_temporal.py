@@ -360,8 +360,8 @@ def finish_tone(image: np.ndarray, lift: np.ndarray, exposure: float, num_thread
     ``max(x / (1 - lift) - lift / (1 - lift), 0)``, the exposure steps and the rounding to integers in one
     compiled pass."""
     from .._base.image import to_uint
+    from ..engine.stages.tone import finish_tone as finish  # the engine's: the frame is in range already
     from ..tone import exposure_alphas
-    from ..tone import finish_tone as finish
 
     lift = np.asarray(lift, np.float64)
     steps = tuple(exposure_alphas(exposure))
@@ -403,8 +403,8 @@ def yuv420(image: np.ndarray, lift: np.ndarray, exposure: float, matrix: tuple, 
     2i - 1 to 2i + 2 weighted 1, 3, 3, 1), from the float values (no rounding to RGB24 first); it agrees with
     swscale to one level (tests/test_temporal.py).
     """
+    from ..engine.stages.tone import finish_tone as finish  # the engine's: the frame is in range already
     from ..tone import exposure_alphas
-    from ..tone import finish_tone as finish
 
     lift = np.asarray(lift, np.float64)
     h, w, _ = image.shape

@@ -66,4 +66,12 @@ def test_info_unknown_providers_is_a_usage_error():
     """--providers bogus: exit 2 with the message on stderr, as enhance says it (it was exit 1, on stdout)."""
     result = invoke("info", "--providers", "bogus")
     assert result.exit_code == 2 and result.stdout == ""
-    assert "Invalid value for '--providers': providers='bogus' is unknown" in result.stderr
+    assert "Invalid value for '--providers': 'bogus' is no provider name" in result.stderr
+    # a provider this build lacks is what info diagnoses: the report, its error, exit 1
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        result = invoke("info", "--providers", "cuda", "--json")
+        assert result.exit_code == 1
+        report = json.loads(result.stdout)
+        assert "CUDAExecutionProvider" in report["error"] and report["providers_available"]

@@ -123,3 +123,6 @@ def test_export_records_the_recipes_scale_factor(config, tmp_path):
     cfg["net_size"] = 32  # net_size overrides the recipe's scale_factor: the default stays 12
     torch.save({"model": model.state_dict(), "config": json.dumps(cfg), "history": "[]"}, tmp_path / "net.pt")
     assert skdce.get_model(export_checkpoint(tmp_path / "net.pt", tmp_path / "m3.onnx")).scale_factor == 12
+    cfg.update(net_size=None, scale_factor=1.0)  # the default: trained at full scale on crops, run at the paper's 12
+    torch.save({"model": model.state_dict(), "config": json.dumps(cfg), "history": "[]"}, tmp_path / "one.pt")
+    assert skdce.get_model(export_checkpoint(tmp_path / "one.pt", tmp_path / "m4.onnx")).scale_factor == 12
