@@ -112,6 +112,11 @@ def test_a_model_file_replaced_on_disk_is_built_again_for_the_fused_graph(tmp_pa
     shutil.copyfile(swap, fresh)
     np.testing.assert_array_equal(enhance(image, model=swap, providers="cpu", fused=True),
                                   enhance(image, model=fresh, providers="cpu", fused=True))
+    from skdce._base import providers
+    from skdce.engine import fused, runtime
+
+    for cache in (fused._models, fused._sessions, runtime._sessions, providers._metadata):  # one version kept
+        assert len({key[0] for key in cache if key[0][0] == str(swap.resolve())}) == 1
 
 
 def _graph(path, in_type="FLOAT", in_shape=("N", 3, "H", "W"), stride=None):

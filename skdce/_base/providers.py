@@ -135,11 +135,23 @@ def file_identity(path) -> tuple:
     return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+def drop_stale(cache: dict, identity: tuple) -> None:
+    """Remove from ``cache`` the entries of other versions of ``identity``'s file (its path, another mtime or size).
+
+    Every cache per file version (metadata, sessions, fused graphs) keys its entries by a tuple whose first item
+    is the :func:`file_identity`; a file replaced on disk then keeps one version cached, not one per change (a
+    server re-reading a retrained model would hold every old session, and its device memory, otherwise).
+    """
+    for key in [k for k in cache if k[0][0] == identity[0] and k[0] != identity]:
+        del cache[key]
+
+
 def read_metadata(path: Path) -> dict:
     """The ``metadata_props`` of an ONNX file, as a dict of strings (cached per file version)."""
     path = Path(path)
-    path.stat()  # a missing file: FileNotFoundError, as before
-    key = file_identity(path)
+    path.stat()  # a missing file: FileNotFoundError
+    identity = file_identity(path)
+    key = (identity,)
     with _lock:
         cached = _metadata.get(key)
     if cached is not None:
@@ -153,5 +165,6 @@ def read_metadata(path: Path) -> dict:
         raise ValueError(f"cannot load ONNX model {str(path)!r}: {exc}") from exc
     meta = dict(sess.get_modelmeta().custom_metadata_map)
     with _lock:
+        drop_stale(_metadata, identity)
         _metadata[key] = meta
     return dict(meta)

@@ -33,7 +33,7 @@ import threading
 
 import numpy as np
 
-from .._base.providers import file_identity
+from .._base.providers import drop_stale, file_identity
 from .graph import INPUT_TYPES, build_fused
 from .host import context_of, finish, needs_noise, shared_maps, tone_stretch
 from .plan import Plan
@@ -81,13 +81,15 @@ _lock = threading.Lock()
 def get_fused_session(info, providers: Providers, threads, *, n_color, dtype, denoise, precision) -> FusedSession:
     """The cached :class:`FusedSession` of a model variant (graphs are built once per variant, in memory)."""
     # per version of the file (file_identity: path, mtime, size), as the host sessions: a model replaced on disk
-    # is built again, never its old graph under its new metadata
-    variant = (file_identity(info.path), info.iterations, bool(info.shared_curve), n_color, dtype, bool(denoise),
-               precision)
+    # is built again, never its old graph under its new metadata, and its older graphs and sessions are dropped
+    identity = file_identity(info.path)
+    variant = (identity, info.iterations, bool(info.shared_curve), n_color, dtype, bool(denoise), precision)
     key = variant + (providers, threads)
     with _lock:
         session = _sessions.get(key)
         if session is None:
+            drop_stale(_models, identity)
+            drop_stale(_sessions, identity)
             model = _models.get(variant)
             if model is None:
                 model = _models[variant] = build_fused(

@@ -11,7 +11,7 @@ import logging
 import threading
 from pathlib import Path
 
-from .._base.providers import CUDA_DEFAULTS, Providers, file_identity, providers_of, resolve_providers
+from .._base.providers import CUDA_DEFAULTS, Providers, drop_stale, file_identity, providers_of, resolve_providers
 from .._base.providers import ort as _ort
 from .._base.validate import check_num_threads
 
@@ -203,7 +203,6 @@ def get_session(path: Path, providers="auto", threads: int | None = None) -> Ses
     with _lock:
         session = _sessions.get(key)
         if session is None:
-            for stale in [k for k in _sessions if k[0][0] == identity[0] and k[0] != identity]:
-                del _sessions[stale]
+            drop_stale(_sessions, identity)
             session = _sessions[key] = Session(Path(path), providers, threads)
         return session
