@@ -190,8 +190,9 @@ def enhance(
         guided filter of :mod:`skdce.denoise`, or ``"learned"``, the small
         self-supervised network of :mod:`skdce.denoise_net`, steered by the
         same noise map; it keeps a little more fine texture on indoor scenes,
-        leaves more colour speckle on very dark photos and is 6-8x slower on
-        the CPU (``weights/README.md``). It runs on the host path.
+        leaves more colour speckle on very dark photos and is about 10x slower
+        on the CPU as a stage (2.2x for the whole call at 600x400;
+        ``weights/README.md``). It runs on the host path.
     exposure : "auto", "model" or float, optional
         ``"auto"`` (the default) decides the exposure for the scene: the
         model's curves, then, for Zero-DCE++ models, as many stops as bring
