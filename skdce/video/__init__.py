@@ -335,7 +335,7 @@ class VideoEnhancer:
         function that finishes the frame: the spatial filter and the tone stage of :func:`skdce.enhance` (it
         reads no state: a later frame may change it)."""
         from .. import apply_le_curves
-        from ..engine.stages.network import finish_maps, limit_maps
+        from ..engine.stages.network import finish_maps, limit_maps, own_result
         from ..engine.stages.tone import auto_exposure, lit_by_a_light, noise_limit, noise_stretch, total_exposure
         from ..engine.stages.tone import finish_tone as finish_small
         from ..tone import black_lift
@@ -343,13 +343,9 @@ class VideoEnhancer:
 
         threads = self._pass_threads
         n_iter = self.model.iterations
-        def finished(strength):  # the maps' strength and bounds, as skdce.enhance
-            m = finish_maps(self._alphas, 3, strength)
-            if self._shared() and self._auto_exposure:  # auto exposure's noise limit, from a frame's noise as a still's
-                m = limit_maps(m, noise_limit(m, self._small, sigma, n_iter))
-            return m
-
-        a = finished(self.strength)
+        a = finish_maps(self._alphas, 3, self.strength)  # the maps' strength and bounds, as skdce.enhance
+        if self._shared() and self._auto_exposure:  # auto exposure's noise limit, from a frame's noise as a still's
+            a = limit_maps(a, noise_limit(a, self._small, sigma, n_iter))
         h, w = self._average.shape[:2]
         lift, stops = np.zeros(3), 0.0
         if self._shared():
@@ -368,12 +364,12 @@ class VideoEnhancer:
                 if self.model.black_point:
                     lift = black_lift(self._small[None], after[None])[0] * self.model.black_point
                 if self._auto_exposure:  # on the model's own result (strength 1), then scaled, as skdce.enhance
-                    own, own_lift = after, lift
+                    own, own_lift = after[None], lift[None]
                     if self.strength != 1.0:
-                        own = apply_le_curves(self._small, finished(1.0), n_iter=n_iter)
-                        if self.model.black_point:
-                            own_lift = black_lift(self._small[None], own[None])[0] * self.model.black_point
-                    stops = self.strength * float(auto_exposure(finish_small(own[None], own_lift[None]),
+                        own, found = own_result(self._alphas, self._small, self._small[None], n_iter, sigma,
+                                                self.model.black_point)
+                        own_lift = own_lift if found is None else found
+                    stops = self.strength * float(auto_exposure(finish_small(own, own_lift),
                                                                 small_input=self._small[None], whites=self._whites)[0])
                     # smoothed like the curves (the white point's ramp with them), except where a light entering
                     # or leaving the frame turns the rule for lit scenes on or off: then at once (tests/test_video.py)

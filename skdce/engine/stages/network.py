@@ -159,13 +159,22 @@ def small_maps(session, smalls, *, n_color: int, strength: float, iterations: in
                 # measured on the model's own result (strength 1), then scaled like the curves: strength 0 leaves
                 # the image as it is, 2 doubles the enhancement, and a weaker strength never earns more stops
                 if strength != 1.0:
-                    full = _limited_maps(raw, small[0, ..., :n_color], 1.0, sigma, iterations)[0]
-                    after = _small_result(rgb, full, n_color, iterations)
-                    lift = black_lift(rgb, after) * black_point if black_point else None
+                    after, lift = own_result(raw, small[0, ..., :n_color], rgb, iterations, sigma, black_point)
                 white = None if whites is None else whites[b : b + 1]
                 stops.append(strength * auto_exposure_stops(finish_tone(after, lift), small_input=rgb, whites=white)[0])
     return (np.ascontiguousarray(np.stack(maps), dtype=np.float32), np.stack(lifts) if lifts else None,
             np.array(stops) if stops else None, np.stack(scales) if scales else None)
+
+
+def own_result(raw: np.ndarray, small: np.ndarray, rgb: np.ndarray, iterations: int, sigma: float | None,
+               black_point: float):
+    """``(after, lift)``: the ``(1, h, w, c)`` small copy ``rgb`` after the model's own curves (strength 1, the
+    noise limit of ``small``, its ``(h, w, c)`` copy, for noise ``sigma``) and their black lift times
+    ``black_point`` (None without one): what auto exposure measures at any strength (the stills' and the video's
+    tone)."""
+    maps = _limited_maps(raw, small, 1.0, sigma, iterations)[0]
+    after = _small_result(rgb, maps, rgb.shape[-1], iterations)
+    return after, (black_lift(rgb, after) * black_point if black_point else None)
 
 
 def _limited_maps(raw: np.ndarray, small: np.ndarray, strength: float, sigma: float | None, iterations: int):
