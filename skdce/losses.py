@@ -369,7 +369,7 @@ SRGB_GAMMA = 2.2
 
 
 def _check_darkness_level(level) -> float:
-    """The ``level`` of the colour terms: in (0, 1), as :func:`exposure_target`'s (0 gave NaN, -1 was taken)."""
+    """The ``level`` of the colour terms: in (0, 1), as :func:`exposure_target`'s (0 would divide by zero)."""
     return check_real("level", level, lo=0, hi=1, lo_open=True, hi_open=True,
                       hint="the exposure level of exposure_target, e.g. 0.43.")
 

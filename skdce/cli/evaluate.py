@@ -102,7 +102,7 @@ def _report(results, failed, unmatched, info) -> tuple[dict, dict]:
     import numpy as np
 
     finite = [r["psnr"] for r in results if np.isfinite(r["psnr"])]
-    mean = {  # one identical pair (PSNR inf) made the mean inf
+    mean = {  # over the pairs whose PSNR is finite: an identical pair (inf) says nothing of the others
         "psnr": (float(np.mean(finite)) if finite else float("inf")) if results else None,
         "ssim": float(np.mean([r["ssim"] for r in results])) if results else None,
     }

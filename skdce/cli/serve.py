@@ -115,10 +115,10 @@ def serve(host, port, workers, queue, token, no_auth, max_upload_mb, max_megapix
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["skdce.serve"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     # No limit_concurrency: uvicorn counts open connections against it, idle ones included, and past it answers
-    # every route (/health too) with a plain-text 503; a few dozen idle sockets locked the server out. The app's
-    # work pool admits the work (503 JSON with Retry-After). uvicorn times out idle connections only after a
-    # response (timeout_keep_alive), not before the first request: the serve page tells a server facing the
-    # network to sit behind a proxy that does.
+    # every route (/health too) with a plain-text 503. The app's work pool admits the work (503 JSON with
+    # Retry-After). uvicorn times out idle connections only after a response (timeout_keep_alive), not before the
+    # first request, so open connections are bounded by the process's file limit alone: the serve page says that a
+    # server facing a network sits behind a proxy that times them out.
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", log_config=log_config, server_header=False, proxy_headers=False,
         timeout_keep_alive=5, timeout_graceful_shutdown=timeout,
