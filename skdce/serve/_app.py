@@ -577,7 +577,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
             "waiting": pool.admitted - pool.working,
         }
 
-    @app.get("/models", summary="The models a request may name", dependencies=[Depends(require_token)])
+    @app.api_route("/models", methods=["GET", "HEAD"], summary="The models a request may name",
+                   dependencies=[Depends(require_token)])
     async def list_served_models() -> list[dict]:
         return [_model_facts(info, info is settings.model) for info in models.values()]
 

@@ -114,9 +114,12 @@ def test_evaluate_refuses_an_image_scored_against_itself(tmp_path, how):
         ref.mkdir()
         os.link(enh / "a.png", ref / "a.png")
     result = invoke("evaluate", enh, ref, "--json")
-    assert result.exit_code == 1
-    report = json.loads(result.stdout)
-    assert report["images"] == [] and report["failed"][0]["reason"].startswith("the reference is the image itself")
+    if how == "same":  # the same folder twice: one usage error before anything is read
+        assert result.exit_code == 2 and "are the same folder" in result.stderr
+    else:
+        assert result.exit_code == 1
+        report = json.loads(result.stdout)
+        assert report["images"] == [] and report["failed"][0]["reason"].startswith("the reference is the image itself")
     assert invoke("evaluate", enh, ref, "--enhance", "--json").exit_code == 0  # enhanced first: another image
 
 

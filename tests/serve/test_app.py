@@ -203,11 +203,11 @@ def test_a_trailing_slash_is_a_404_not_a_redirect(server, method, path):
     assert "location" not in r.headers
 
 
-@pytest.mark.parametrize("path", ["/", "/health"])
+@pytest.mark.parametrize("path", ["/", "/health", "/models"])
 def test_head_of_the_page_and_health(server, path):
-    r = httpx.head(server.url + path)
+    r = httpx.head(server.url + path, headers=AUTH)
     assert r.status_code == 200 and r.content == b""
-    assert r.headers["content-type"] == httpx.get(server.url + path).headers["content-type"]
+    assert r.headers["content-type"] == httpx.get(server.url + path, headers=AUTH).headers["content-type"]
 
 
 def test_exposure_is_passed_through_only_where_enhance_has_it(server):
