@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ort", "CUDA_DEFAULTS", "resolve_providers", "Providers", "providers_of", "file_identity",
+__all__ = ["ort", "CUDA_DEFAULTS", "resolve_providers", "Providers", "providers_of", "file_identity", "drop_stale",
            "read_metadata"]
 
 _ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -149,8 +149,9 @@ def drop_stale(cache: dict, identity: tuple) -> None:
 def read_metadata(path: Path) -> dict:
     """The ``metadata_props`` of an ONNX file, as a dict of strings (cached per file version)."""
     path = Path(path)
-    path.stat()  # a missing file: FileNotFoundError
     identity = file_identity(path)
+    if identity[1] is None:
+        path.stat()  # the file cannot be read: the OSError that says why (FileNotFoundError for a missing one)
     key = (identity,)
     with _lock:
         cached = _metadata.get(key)

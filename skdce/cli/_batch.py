@@ -428,7 +428,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
         del result  # the encoder runs with the 8/16-bit output alone (the float result of 24 MP is 288 MB)
         if stop.is_set():
             return None  # interrupted: this file is discarded, not written
-        root = s.root if s.root is not None else job.dst.parent
+        root = _output_root(job, s)
         where = job.dst  # an error without a file name is the output's from here (the input's before)
         skio.write_image(job.dst, out, meta, format=job.fmt, quality=s.quality, overwrite=s.overwrite, root=root)
     except Stopped:
@@ -454,6 +454,7 @@ def enhance_file(job: Job, s: Settings, stop: threading.Event) -> dict | None:
 
 
 def _output_root(job: Job, settings: Settings) -> Path:
+    """The folder ``job`` writes in: the batch's output folder, else the output file's own."""
     return settings.root if settings.root is not None else job.dst.parent
 
 

@@ -162,7 +162,8 @@ def evaluate(images, references, enhance_first, model, strength, denoise, provid
 
     if output is not None:  # before any scoring: a usage error, not a failure once every pair is scored
         _check_table_folder(output)
-    if not enhance_first and file_id(images) is not None and file_id(images) == file_id(references):
+    folder_id = file_id(images)
+    if not enhance_first and folder_id is not None and folder_id == file_id(references):
         raise click.BadParameter(f"{str(images)!r} and {str(references)!r} are the same folder: every image would be "
                                  f"scored against itself; name the folder of the references.",
                                  param_hint="'REFERENCES'")

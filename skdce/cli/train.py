@@ -133,7 +133,7 @@ def train(config, run_dir, epochs, data, data_dir, val_list, batch_size, threads
               help="The .onnx file to write.")
 @click.option("--scale-factor", type=FiniteFloatRange(min=1),
               help="Downscaling recorded for shared-curve (zero-dce++) models [default: the recipe's scale_factor when "
-                   "it has no net_size, else 12; 1 for zero-dce].")
+                   "it set one above 1 and has no net_size, else 12; 1 for zero-dce].")
 @overwrite_option(help="Replace an existing output file.")
 def export(checkpoint, output, scale_factor, overwrite):
     """Export a training CHECKPOINT to an ONNX model usable with --model."""

@@ -51,7 +51,7 @@ def _read_png16(path: Path, max_pixels: int):
 
     im = _open_pillow(path, max_pixels)  # checks the pixel count from the header
     with im:
-        frames = int(getattr(im, "n_frames", 1))
+        frames = _frame_count(im)
         if frames > 1:  # an animated PNG: imagecodecs would decode its first frame alone
             raise _frames_error(frames, "PNG")
         icc = im.info.get("icc_profile") or None
@@ -147,6 +147,14 @@ def _frames_error(count, fmt: str) -> ValueError:
     )
 
 
+def _frame_count(im) -> int:
+    """How many frames a Pillow image holds (a ValueError with the reason for a file whose frame headers break)."""
+    try:
+        return int(getattr(im, "n_frames", 1))
+    except Exception as exc:  # counting reads the file's frame headers
+        raise ValueError(_pillow_reason(exc)) from None
+
+
 def _previews_only(im) -> bool:
     """Whether a multi-picture JPEG (MPO) holds one photo and previews of it: every image after the first is a
     large thumbnail (MP type 0x010001 or 0x010002, as cameras write), not a stereo view or a panorama's part."""
@@ -159,10 +167,7 @@ def _read_pillow(path: Path, max_pixels: int):
     im = _open_pillow(path, max_pixels)
     with im:
         fmt = im.format or "unknown"
-        try:
-            frames = int(getattr(im, "n_frames", 1))
-        except Exception as exc:  # counting reads the file's frame headers
-            raise ValueError(_pillow_reason(exc)) from None
+        frames = _frame_count(im)
         if frames > 1 and fmt == "MPO" and _previews_only(im):
             fmt = "JPEG"  # a camera's JPEG: the photo, then its previews (MPF); the photo is read
         elif frames > 1:

@@ -193,8 +193,9 @@ def export_checkpoint(checkpoint, path, *, metadata: dict | None = None, scale_f
                       overwrite: bool = True) -> Path:
     """Export a training checkpoint, recording its config and last validation metrics.
 
-    A zero-dce++ model trained without ``net_size`` records the recipe's
-    ``scale_factor`` unless ``scale_factor`` is given (:func:`recipe_scale`).
+    A zero-dce++ model trained without ``net_size`` at a ``scale_factor``
+    above 1 records that scale unless ``scale_factor`` is given, else 12
+    (:func:`recipe_scale`).
 
     No licence is recorded: the weights are the trainer's own (pass
     ``metadata={"skdce_license": ...}`` to state one); bundled models carry
@@ -254,8 +255,8 @@ def bundle_model(checkpoint, name: str, weights_dir, *, config_file: str, train_
         Figures measured on held-out data (default: the run's last validation
         row); they go into the ONNX metadata and the manifest.
     scale_factor : float, optional
-        A shared-curve model's downscaling (default: the recipe's where it has
-        no ``net_size``, else 12; :func:`recipe_scale`).
+        A shared-curve model's downscaling (default: the recipe's where it set
+        one above 1 and has no ``net_size``, else 12; :func:`recipe_scale`).
     data_split : dict, optional
         ``{"train": ..., "validation": ...}`` in words; default: the recipe's
         own lists (:func:`data_split_of`).
